@@ -1,0 +1,160 @@
+/**
+ * What a scene, a folder, a layer, a token, a token art and the session state are: their zod
+ * schemas (one source of truth for validation and for the TypeScript types on both sides), the
+ * fields a client may write, and the defaults a new entity gets.
+ */
+import { z } from "zod";
+
+export const entityTypes = ["scene", "folder", "layer", "token", "token_art", "session_state"] as const;
+export type EntityType = (typeof entityTypes)[number];
+export const entityTypeSchema = z.enum(entityTypes);
+
+/** URL segment of each entity type under `/api/vtt/sessions/{sid}/`. */
+export const entityPaths = {
+  scene: "scenes",
+  folder: "folders",
+  layer: "layers",
+  token: "tokens",
+  token_art: "token-art",
+  session_state: "session-state",
+} as const satisfies Record<EntityType, string>;
+
+export function entityTypeForPath(path: string): EntityType | undefined {
+  return entityTypes.find((t) => entityPaths[t] === path);
+}
+
+/** Client-chosen ids are opaque but tame: they end up in URLs, keys and logs. */
+export const idSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "ids are 1-64 characters of [A-Za-z0-9_-]");
+export const assetHashSchema = z.string().regex(/^[0-9a-f]{64}$/, "an asset is named by its SHA-256 in lowercase hex");
+const finite = z.number().finite();
+const coordinate = finite.min(-1_000_000).max(1_000_000);
+/** Free JSON objects (metadata, stats, flags, payload) where modules keep their own data. */
+export const jsonObjectSchema = z.record(z.string().max(200), z.unknown());
+const name = z.string().trim().min(1).max(200);
+
+export const baseFieldsSchema = z.object({
+  id: idSchema,
+  version: z.number().int().min(1),
+  created_at: z.string(),
+  updated_at: z.string(),
+  updated_by: z.string(),
+  archived_at: z.string().nullable(),
+});
+export type BaseFields = z.infer<typeof baseFieldsSchema>;
+
+export const sceneFieldsSchema = z.strictObject({
+  name,
+  description: z.string().max(20_000).default(""),
+  map_asset: assetHashSchema.nullable().default(null),
+  grid_scale: finite.positive().max(100_000).default(5),
+  grid_units: z.string().max(16).default("ft"),
+  accent_color: z
+    .string()
+    .regex(/^#[0-9a-fA-F]{6}$/, "a colour is #rrggbb")
+    .nullable()
+    .default(null),
+  folder_id: idSchema.nullable().default(null),
+  sort: finite.default(0),
+  metadata: jsonObjectSchema.default({}),
+});
+
+export const folderFieldsSchema = z.strictObject({
+  name,
+  kind: z.enum(["scene", "token"]),
+  parent_id: idSchema.nullable().default(null),
+  sort: finite.default(0),
+});
+
+export const layerTypes = ["map", "drawings", "notes", "fog"] as const;
+export const layerFieldsSchema = z.strictObject({
+  scene_id: idSchema,
+  layer_type: z.enum(layerTypes),
+  payload: jsonObjectSchema.default({}),
+  z_index: z.number().int().min(-1000).max(1000).default(0),
+});
+
+export const tokenFieldsSchema = z.strictObject({
+  scene_id: idSchema.nullable().default(null),
+  name,
+  folder_id: idSchema.nullable().default(null),
+  stats: jsonObjectSchema.default({}),
+  width: finite.positive().max(1000).default(1),
+  height: finite.positive().max(1000).default(1),
+  x: coordinate.default(0),
+  y: coordinate.default(0),
+  rotation: finite.min(-360).max(360).default(0),
+  hidden: z.boolean().default(false),
+  stamina: finite.nullable().default(null),
+  school: z.string().max(100).nullable().default(null),
+  owner_user_ids: z.array(idSchema).max(50).default([]),
+});
+
+export const cropSchema = z.strictObject({
+  scale: finite.positive().max(100),
+  translate_x: coordinate,
+  translate_y: coordinate,
+  stage_size: finite.positive().max(16_384),
+  base_scale: finite.positive().max(100),
+});
+export type Crop = z.infer<typeof cropSchema>;
+
+export const tokenArtFieldsSchema = z.strictObject({
+  token_id: idSchema,
+  image_asset: assetHashSchema,
+  crop: cropSchema.default({ scale: 1, translate_x: 0, translate_y: 0, stage_size: 512, base_scale: 1 }),
+});
+
+export const sessionStateFieldsSchema = z.strictObject({
+  active_scene_id: idSchema.nullable().default(null),
+  flags: jsonObjectSchema.default({ lighting: false, grid_opacity: 0.5 }),
+});
+
+/** The fields a client writes, per type. Everything else on an entity is set by the server. */
+export const fieldsSchemas = {
+  scene: sceneFieldsSchema,
+  folder: folderFieldsSchema,
+  layer: layerFieldsSchema,
+  token: tokenFieldsSchema,
+  token_art: tokenArtFieldsSchema,
+  session_state: sessionStateFieldsSchema,
+} as const;
+
+/** Fields the server sets on top of the common ones. */
+export const serverFields = {
+  scene: {},
+  folder: {},
+  layer: {},
+  token: { created_by: z.string() },
+  token_art: {},
+  session_state: { gm_user_ids: z.array(z.string()) },
+} as const;
+
+export const sceneSchema = baseFieldsSchema.extend(sceneFieldsSchema.shape);
+export const folderSchema = baseFieldsSchema.extend(folderFieldsSchema.shape);
+export const layerSchema = baseFieldsSchema.extend(layerFieldsSchema.shape);
+export const tokenSchema = baseFieldsSchema.extend(tokenFieldsSchema.shape).extend(serverFields.token);
+export const tokenArtSchema = baseFieldsSchema.extend(tokenArtFieldsSchema.shape);
+export const sessionStateSchema = baseFieldsSchema.extend(sessionStateFieldsSchema.shape).extend(serverFields.session_state);
+
+export type Scene = z.infer<typeof sceneSchema>;
+export type Folder = z.infer<typeof folderSchema>;
+export type Layer = z.infer<typeof layerSchema>;
+export type Token = z.infer<typeof tokenSchema>;
+export type TokenArt = z.infer<typeof tokenArtSchema>;
+export type SessionState = z.infer<typeof sessionStateSchema>;
+
+export interface EntityMap {
+  scene: Scene;
+  folder: Folder;
+  layer: Layer;
+  token: Token;
+  token_art: TokenArt;
+  session_state: SessionState;
+}
+export type Entity = EntityMap[EntityType];
+export type AnyEntity = BaseFields & Record<string, unknown>;
+
+/** Keys of each type's writable fields, for patches and for the database mapping. */
+export function writableKeys(type: EntityType): string[] {
+  return Object.keys(fieldsSchemas[type].shape);
+}

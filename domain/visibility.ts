@@ -1,0 +1,49 @@
+/**
+ * The player filter: what a player may see of a session. This is the single definition used by
+ * every read path (state, changes, lists, single GETs) and by every WebSocket broadcast.
+ *
+ * A player sees the active scene, its tokens that are not hidden (and their art), its layers other
+ * than `notes` (the `fog` layer is the mask itself), and the session state. Nothing archived,
+ * nothing of other scenes, no folders, no library tokens.
+ */
+import type { AnyEntity, EntityType } from "./entities";
+
+export interface PlayerView {
+  activeSceneId: string | null;
+  /** Ids of the tokens visible to players: needed to decide on token art. */
+  visibleTokenIds: ReadonlySet<string>;
+}
+
+export function isTokenVisible(token: AnyEntity, activeSceneId: string | null): boolean {
+  return token.archived_at === null && activeSceneId !== null && token.scene_id === activeSceneId && token.hidden !== true;
+}
+
+export function isVisibleToPlayer(type: EntityType, entity: AnyEntity, view: PlayerView): boolean {
+  if (type === "session_state") return true;
+  if (entity.archived_at !== null || view.activeSceneId === null) return false;
+  switch (type) {
+    case "scene":
+      return entity.id === view.activeSceneId;
+    case "token":
+      return isTokenVisible(entity, view.activeSceneId);
+    case "layer":
+      return entity.scene_id === view.activeSceneId && entity.layer_type !== "notes";
+    case "token_art":
+      return typeof entity.token_id === "string" && view.visibleTokenIds.has(entity.token_id);
+    case "folder":
+      return false;
+  }
+}
+
+/** Key under `metadata` (scenes) or `stats` (tokens) holding notes meant for the GM alone. */
+export const gmNotesKey = "gm_notes";
+
+/** The entity as a player receives it, once the filter allowed it: GM notes removed. */
+export function projectForPlayer<T extends AnyEntity>(type: EntityType, entity: T): T {
+  const field = type === "scene" ? "metadata" : type === "token" ? "stats" : null;
+  if (field === null) return entity;
+  const bag = entity[field];
+  if (typeof bag !== "object" || bag === null || !(gmNotesKey in bag)) return entity;
+  const { [gmNotesKey]: _notes, ...rest } = bag as Record<string, unknown>;
+  return { ...entity, [field]: rest };
+}

@@ -1,0 +1,58 @@
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { type ErrorCode, errorBody, errorStatus } from "../domain/errors";
+import { ApiError } from "./api-error";
+import { requireMember, requireUser } from "./middleware/auth";
+import { requestId } from "./middleware/request-id";
+import { authRoutes } from "./routes/auth";
+import { batchRoutes } from "./routes/batch";
+import { benchRoutes } from "./routes/bench";
+import { entityRoutes } from "./routes/entities";
+import { healthRoutes } from "./routes/health";
+import { readRoutes } from "./routes/reads";
+import { realtimeRoutes } from "./routes/realtime";
+import { sessionRoutes } from "./routes/sessions";
+import type { AppEnv } from "./types";
+
+const statusCodes = Object.fromEntries(Object.entries(errorStatus).map(([code, status]) => [status, code])) as Record<number, ErrorCode>;
+
+export const app = new Hono<AppEnv>();
+
+app.use(requestId);
+
+app.route("/api/auth", authRoutes);
+app.route("/api/vtt/health", healthRoutes);
+app.route("/api/bench", benchRoutes);
+
+const perSession = new Hono<AppEnv>()
+  .use(requireMember)
+  .route("/", readRoutes)
+  .route("/", batchRoutes)
+  .route("/", realtimeRoutes)
+  .route("/", entityRoutes);
+
+app.use("/api/vtt/sessions/*", requireUser);
+app.route("/api/vtt/sessions", sessionRoutes);
+app.route("/api/vtt/sessions/:sid", perSession);
+
+app.notFound((c) => c.json(errorBody({ code: "not_found", message: "no such route" }), 404));
+
+app.onError((error, c) => {
+  if (error instanceof ApiError) {
+    for (const [k, v] of Object.entries(error.headers ?? {})) c.header(k, v);
+    return c.json(errorBody(error), error.status);
+  }
+  if (error instanceof HTTPException && error.status < 500) {
+    const code = statusCodes[error.status] ?? "bad_request";
+    return c.json(errorBody({ code, message: error.message || code }), errorStatus[code]);
+  }
+  console.error(
+    JSON.stringify({
+      level: "error",
+      request_id: c.get("requestId"),
+      path: c.req.path,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    }),
+  );
+  return c.json(errorBody({ code: "internal", message: `internal error (request ${c.get("requestId")})` }), 500);
+});

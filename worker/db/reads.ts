@@ -1,0 +1,200 @@
+/**
+ * Read paths: full state, deltas since a seq, lists and single entities, each through the player
+ * filter of `domain/visibility.ts` when the reader is a player.
+ */
+import { and, desc, eq, sql } from "drizzle-orm";
+import type { AnyEntity, EntityType } from "../../domain/entities";
+import type { Role } from "../../domain/permissions";
+import { isTokenVisible, isVisibleToPlayer, type PlayerView, projectForPlayer } from "../../domain/visibility";
+import type { Db } from "./client";
+import { listEntities, loadEntities, toEntity } from "./entities";
+import { activationTimeline, gameSessions, sessionState, tokens } from "./schema";
+
+export interface Reader {
+  role: Role;
+}
+
+/** What a player may see right now: the active scene and its visible tokens. */
+export async function loadPlayerView(db: Db, sessionId: string, state?: AnyEntity): Promise<PlayerView> {
+  const current = state ?? (await loadSessionState(db, sessionId));
+  const activeSceneId = typeof current.active_scene_id === "string" ? current.active_scene_id : null;
+  if (activeSceneId === null) return { activeSceneId, visibleTokenIds: new Set() };
+  const onScene = await db
+    .select({ id: tokens.id, scene_id: tokens.scene_id, hidden: tokens.hidden, archived_at: tokens.archived_at })
+    .from(tokens)
+    .where(and(eq(tokens.session_id, sessionId), eq(tokens.scene_id, activeSceneId)));
+  const visible = onScene.filter((t) => isTokenVisible(t as unknown as AnyEntity, activeSceneId)).map((t) => t.id);
+  return { activeSceneId, visibleTokenIds: new Set(visible) };
+}
+
+export async function loadSessionState(db: Db, sessionId: string): Promise<AnyEntity> {
+  const row = await db.select().from(sessionState).where(eq(sessionState.session_id, sessionId)).get();
+  if (!row) throw new Error(`session ${sessionId} has no session_state`);
+  return toEntity(row);
+}
+
+/** A function that returns what a reader may see of an entity, or null when nothing. */
+export type Filter = (type: EntityType, entity: AnyEntity) => AnyEntity | null;
+
+export function filterFor(role: Role, view: PlayerView | undefined): Filter {
+  if (role === "gm" || !view) return (_type, entity) => entity;
+  return (type, entity) => (isVisibleToPlayer(type, entity, view) ? projectForPlayer(type, entity) : null);
+}
+
+export async function readerFilter(db: Db, sessionId: string, role: Role): Promise<Filter> {
+  return filterFor(role, role === "player" ? await loadPlayerView(db, sessionId) : undefined);
+}
+
+export async function loadHead(db: Db, sessionId: string) {
+  const head = await db
+    .select({
+      id: gameSessions.id,
+      name: gameSessions.name,
+      created_at: gameSessions.created_at,
+      seq: gameSessions.seq,
+      log_floor: gameSessions.log_floor,
+      settings: gameSessions.settings,
+    })
+    .from(gameSessions)
+    .where(eq(gameSessions.id, sessionId))
+    .get();
+  if (!head) throw new Error(`no game session ${sessionId}`);
+  return head;
+}
+
+export interface TimelineEntry {
+  seq: number;
+  kind: "activate" | "map";
+  scene_id: string | null;
+  map_asset: string | null;
+  user_id: string;
+  created_at: string;
+}
+
+/** Full state for a reader. Heavy data is lazy: only the active scene's layers. */
+export async function loadState(db: Db, sessionId: string, role: Role) {
+  const head = await loadHead(db, sessionId);
+  const state = await loadSessionState(db, sessionId);
+  const view = role === "player" ? await loadPlayerView(db, sessionId, state) : undefined;
+  const keep = filterFor(role, view);
+  const activeSceneId = typeof state.active_scene_id === "string" ? state.active_scene_id : null;
+  const pick = (type: EntityType, items: AnyEntity[]) => items.map((e) => keep(type, e)).filter((e): e is AnyEntity => e !== null);
+
+  // Players need only the active scene; never load the whole world to throw it away.
+  const onlyActive = role === "player";
+  const [scenes, folders, tokenRows, art, layers, timeline] = await Promise.all([
+    onlyActive
+      ? activeSceneId
+        ? [...(await loadEntities(db, sessionId, "scene", [activeSceneId])).values()]
+        : []
+      : listEntities(db, sessionId, "scene"),
+    onlyActive ? [] : listEntities(db, sessionId, "folder"),
+    listEntities(db, sessionId, "token", onlyActive ? { where: eq(tokens.scene_id, activeSceneId ?? "") } : {}),
+    listEntities(db, sessionId, "token_art"),
+    activeSceneId ? listEntities(db, sessionId, "layer", { where: sql`scene_id = ${activeSceneId}` }) : [],
+    db
+      .select({
+        seq: activationTimeline.seq,
+        kind: activationTimeline.kind,
+        scene_id: activationTimeline.scene_id,
+        map_asset: activationTimeline.map_asset,
+        user_id: activationTimeline.user_id,
+        created_at: activationTimeline.created_at,
+      })
+      .from(activationTimeline)
+      .where(and(eq(activationTimeline.session_id, sessionId), onlyActive ? eq(activationTimeline.kind, "activate") : undefined))
+      .orderBy(desc(activationTimeline.seq))
+      .limit(onlyActive ? 1 : 50),
+  ]);
+  return {
+    seq: head.seq,
+    session: { id: head.id, name: head.name, created_at: head.created_at, role, settings: head.settings },
+    session_state: keep("session_state", state),
+    scenes: pick("scene", scenes),
+    folders: pick("folder", folders),
+    tokens: pick("token", tokenRows),
+    token_art: pick("token_art", art),
+    layers: pick("layer", layers),
+    timeline: timeline as TimelineEntry[],
+  };
+}
+
+export interface ChangeRow {
+  seq: number;
+  entity_type: EntityType;
+  entity_id: string;
+  version: number;
+  op: "create" | "update" | "archive" | "restore";
+  entity?: AnyEntity;
+  /** Set for a player when an entity left their view (hidden, moved away, archived). */
+  removed?: true;
+}
+
+export type Delta =
+  | { kind: "gone"; seq: number }
+  | { kind: "reload"; seq: number }
+  | { kind: "changes"; seq: number; changes: ChangeRow[] };
+
+/**
+ * One row per entity changed after `since`, with its latest state, in seq order. A player gets
+ * only what they may see, removals for what left their view, and a reload when the active scene
+ * changed in between. `gone` when `since` is outside the retained log.
+ */
+export async function changesSince(db: Db, sessionId: string, since: number, role: Role): Promise<Delta> {
+  const head = await loadHead(db, sessionId);
+  if (since < head.log_floor || since > head.seq) return { kind: "gone", seq: head.seq };
+  if (since === head.seq) return { kind: "changes", seq: head.seq, changes: [] };
+
+  if (role === "player") {
+    const activation = await db
+      .select({ seq: activationTimeline.seq })
+      .from(activationTimeline)
+      .where(
+        and(
+          eq(activationTimeline.session_id, sessionId),
+          eq(activationTimeline.kind, "activate"),
+          sql`${activationTimeline.seq} > ${since}`,
+        ),
+      )
+      .limit(1)
+      .get();
+    if (activation) return { kind: "reload", seq: head.seq };
+  }
+
+  // SQLite returns the other columns of the row holding MAX(seq) / MIN(seq).
+  const latest = await db.all<{ entity_type: EntityType; entity_id: string; seq: number; version: number; op: ChangeRow["op"] }>(
+    sql`SELECT entity_type, entity_id, MAX(seq) AS seq, version, op FROM change_log
+        WHERE session_id = ${sessionId} AND seq > ${since} GROUP BY entity_type, entity_id ORDER BY seq`,
+  );
+  const byType = new Map<EntityType, string[]>();
+  for (const r of latest) byType.set(r.entity_type, [...(byType.get(r.entity_type) ?? []), r.entity_id]);
+  const loaded = new Map<string, AnyEntity>();
+  await Promise.all(
+    [...byType].map(async ([type, ids]) => {
+      for (const [id, e] of await loadEntities(db, sessionId, type, ids)) loaded.set(`${type}:${id}`, e);
+    }),
+  );
+
+  let seenAtSince = new Set<string>();
+  let keep: Filter = filterFor("gm", undefined);
+  if (role === "player") {
+    keep = await readerFilter(db, sessionId, role);
+    const first = await db.all<{ entity_type: string; entity_id: string; visible_before: number }>(
+      sql`SELECT entity_type, entity_id, MIN(seq) AS seq, visible_before FROM change_log
+          WHERE session_id = ${sessionId} AND seq > ${since} GROUP BY entity_type, entity_id`,
+    );
+    seenAtSince = new Set(first.filter((r) => r.visible_before).map((r) => `${r.entity_type}:${r.entity_id}`));
+  }
+
+  const changes: ChangeRow[] = [];
+  for (const r of latest) {
+    const key = `${r.entity_type}:${r.entity_id}`;
+    const entity = loaded.get(key);
+    if (!entity) continue;
+    const row = { seq: r.seq, entity_type: r.entity_type, entity_id: r.entity_id, version: r.version, op: r.op };
+    const visible = keep(r.entity_type, entity);
+    if (visible) changes.push({ ...row, entity: visible });
+    else if (seenAtSince.has(key)) changes.push({ ...row, removed: true });
+  }
+  return { kind: "changes", seq: head.seq, changes };
+}

@@ -1,0 +1,300 @@
+/**
+ * The D1 schema. Property names are the contract's field names, so an entity row read from D1 is
+ * the entity the API returns once `session_id` is dropped. JSON columns hold the free-form
+ * metadata, stats, flags and payloads modules extend without schema changes.
+ */
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { Crop } from "../../domain/entities";
+import type { JsonObject } from "../../domain/merge-patch";
+
+// ---- accounts ----------------------------------------------------------------------------------
+
+export const users = sqliteTable("users", {
+  id: text().primaryKey(),
+  username: text().notNull().unique(),
+  password_hash: text().notNull(),
+  created_at: text().notNull(),
+});
+
+/** Cookie logins. `id` is the SHA-256 of the cookie value; the value itself is never stored. */
+export const loginSessions = sqliteTable(
+  "login_sessions",
+  {
+    id: text().primaryKey(),
+    user_id: text().notNull(),
+    csrf_token: text().notNull(),
+    created_at: text().notNull(),
+    expires_at: text().notNull(),
+  },
+  (t) => [index("login_sessions_user").on(t.user_id), index("login_sessions_expiry").on(t.expires_at)],
+);
+
+/** Bearer tokens for scripts and the CLI, stored as SHA-256 hashes. */
+export const apiTokens = sqliteTable(
+  "api_tokens",
+  {
+    id: text().primaryKey(),
+    user_id: text().notNull(),
+    name: text().notNull(),
+    token_hash: text().notNull().unique(),
+    created_at: text().notNull(),
+    last_used_at: text(),
+  },
+  (t) => [index("api_tokens_user").on(t.user_id)],
+);
+
+// ---- game sessions -----------------------------------------------------------------------------
+
+export const gameSessions = sqliteTable("game_sessions", {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  invite_code: text().notNull().unique(),
+  created_by: text().notNull(),
+  created_at: text().notNull(),
+  /** The last assigned change sequence number; written in the same batch as its change_log row. */
+  seq: integer().notNull().default(0),
+  /** Changes with seq > log_floor are retained; `changes?since` below it answers 410. */
+  log_floor: integer().notNull().default(0),
+  /** Per-session rollout flags (realtime on/off, polling interval). */
+  settings: text({ mode: "json" }).$type<JsonObject>().notNull().default({}),
+});
+
+export const sessionMembers = sqliteTable(
+  "session_members",
+  {
+    session_id: text().notNull(),
+    user_id: text().notNull(),
+    role: text({ enum: ["gm", "player"] }).notNull(),
+    joined_at: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.user_id] }), index("session_members_user").on(t.user_id)],
+);
+
+// ---- entities ----------------------------------------------------------------------------------
+
+const entityColumns = () => ({
+  session_id: text().notNull(),
+  id: text().notNull(),
+  version: integer().notNull(),
+  created_at: text().notNull(),
+  updated_at: text().notNull(),
+  updated_by: text().notNull(),
+  archived_at: text(),
+});
+
+export const scenes = sqliteTable(
+  "scenes",
+  {
+    ...entityColumns(),
+    name: text().notNull(),
+    description: text().notNull(),
+    map_asset: text(),
+    grid_scale: real().notNull(),
+    grid_units: text().notNull(),
+    accent_color: text(),
+    folder_id: text(),
+    sort: real().notNull(),
+    metadata: text({ mode: "json" }).$type<JsonObject>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.id] }), index("scenes_folder").on(t.session_id, t.folder_id)],
+);
+
+export const folders = sqliteTable(
+  "folders",
+  {
+    ...entityColumns(),
+    name: text().notNull(),
+    kind: text({ enum: ["scene", "token"] }).notNull(),
+    parent_id: text(),
+    sort: real().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.id] }), index("folders_parent").on(t.session_id, t.parent_id)],
+);
+
+export const sceneLayers = sqliteTable(
+  "scene_layers",
+  {
+    ...entityColumns(),
+    scene_id: text().notNull(),
+    layer_type: text({ enum: ["map", "drawings", "notes", "fog"] }).notNull(),
+    payload: text({ mode: "json" }).$type<JsonObject>().notNull(),
+    z_index: integer().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.id] }), index("scene_layers_scene").on(t.session_id, t.scene_id)],
+);
+
+export const tokens = sqliteTable(
+  "tokens",
+  {
+    ...entityColumns(),
+    scene_id: text(),
+    name: text().notNull(),
+    folder_id: text(),
+    stats: text({ mode: "json" }).$type<JsonObject>().notNull(),
+    width: real().notNull(),
+    height: real().notNull(),
+    x: real().notNull(),
+    y: real().notNull(),
+    rotation: real().notNull(),
+    hidden: integer({ mode: "boolean" }).notNull(),
+    stamina: real(),
+    school: text(),
+    owner_user_ids: text({ mode: "json" }).$type<string[]>().notNull(),
+    created_by: text().notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.session_id, t.id] }),
+    index("tokens_scene").on(t.session_id, t.scene_id),
+    index("tokens_folder").on(t.session_id, t.folder_id),
+  ],
+);
+
+export const tokenArt = sqliteTable(
+  "token_art",
+  {
+    ...entityColumns(),
+    token_id: text().notNull(),
+    image_asset: text().notNull(),
+    crop: text({ mode: "json" }).$type<Crop>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.id] }), index("token_art_token").on(t.session_id, t.token_id)],
+);
+
+export const sessionState = sqliteTable(
+  "session_state",
+  {
+    ...entityColumns(),
+    active_scene_id: text(),
+    flags: text({ mode: "json" }).$type<JsonObject>().notNull(),
+    gm_user_ids: text({ mode: "json" }).$type<string[]>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.id] }), uniqueIndex("session_state_one").on(t.session_id)],
+);
+
+// ---- change tracking ---------------------------------------------------------------------------
+
+/**
+ * One row per change, gap-free `seq` per session. `diff` is the JSON Merge Patch from the previous
+ * version (the whole entity on create). `visible_before`/`visible_after` record whether players
+ * could see the entity before and after the change, so deltas can tell players about removals.
+ */
+export const changeLog = sqliteTable(
+  "change_log",
+  {
+    session_id: text().notNull(),
+    seq: integer().notNull(),
+    entity_type: text().notNull(),
+    entity_id: text().notNull(),
+    version: integer().notNull(),
+    op: text({ enum: ["create", "update", "archive", "restore"] }).notNull(),
+    diff: text({ mode: "json" }).notNull(),
+    payload_hash: text().notNull(),
+    visible_before: integer({ mode: "boolean" }).notNull(),
+    visible_after: integer({ mode: "boolean" }).notNull(),
+    updated_by: text().notNull(),
+    created_at: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.seq] }), index("change_log_entity").on(t.session_id, t.entity_type, t.entity_id, t.seq)],
+);
+
+/** Idempotency: every applied op id with the result it produced. */
+export const appliedOps = sqliteTable(
+  "applied_ops",
+  {
+    session_id: text().notNull(),
+    op_id: text().notNull(),
+    seq: integer().notNull(),
+    entity_type: text().notNull(),
+    entity_id: text().notNull(),
+    result: text({ mode: "json" }).notNull(),
+    created_at: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.op_id] })],
+);
+
+/** Rolling timeline of scene activations (and map swaps) for late joiners. */
+export const activationTimeline = sqliteTable(
+  "activation_timeline",
+  {
+    session_id: text().notNull(),
+    seq: integer().notNull(),
+    kind: text({ enum: ["activate", "map"] }).notNull(),
+    scene_id: text(),
+    map_asset: text(),
+    user_id: text().notNull(),
+    created_at: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.seq, t.kind] })],
+);
+
+// ---- real time ---------------------------------------------------------------------------------
+
+export const sessionClients = sqliteTable(
+  "session_clients",
+  {
+    client_id: text().primaryKey(),
+    session_id: text().notNull(),
+    user_id: text().notNull(),
+    role: text({ enum: ["gm", "player"] }).notNull(),
+    connected_at: text().notNull(),
+    last_seen: text().notNull(),
+    disconnected_at: text(),
+    capabilities: text({ mode: "json" }).$type<JsonObject>().notNull(),
+  },
+  (t) => [index("session_clients_session").on(t.session_id, t.disconnected_at)],
+);
+
+export const sessionLocks = sqliteTable(
+  "session_locks",
+  {
+    session_id: text().notNull(),
+    scene_id: text().notNull(),
+    holder_user_id: text().notNull(),
+    acquired_at: text().notNull(),
+    expires_at: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.scene_id] })],
+);
+
+export const acknowledgements = sqliteTable(
+  "acknowledgements",
+  {
+    session_id: text().notNull(),
+    client_id: text().notNull(),
+    event_id: integer().notNull(),
+    user_id: text().notNull(),
+    acked_at: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.client_id, t.event_id] })],
+);
+
+// ---- assets ------------------------------------------------------------------------------------
+
+/** Manifest of uploaded files, content-addressed by SHA-256, per session. */
+export const assets = sqliteTable(
+  "assets",
+  {
+    session_id: text().notNull(),
+    hash: text().notNull(),
+    kind: text({ enum: ["map", "token"] }).notNull(),
+    mime: text().notNull(),
+    size: integer().notNull(),
+    width: integer().notNull(),
+    height: integer().notNull(),
+    r2_key: text().notNull(),
+    uploaded_by: text().notNull(),
+    created_at: text().notNull(),
+    last_referenced_at: text(),
+    mirrored_at: text(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.hash] }), index("assets_r2_key").on(t.r2_key)],
+);
+
+export const entityTables = {
+  scene: scenes,
+  folder: folders,
+  layer: sceneLayers,
+  token: tokens,
+  token_art: tokenArt,
+  session_state: sessionState,
+} as const;

@@ -1,0 +1,11 @@
+import { app } from "./app";
+import { runScheduled } from "./scheduled";
+
+export { SessionObject } from "./session/session-object";
+
+export default {
+  fetch: app.fetch,
+  async scheduled(controller, env, ctx) {
+    ctx.waitUntil(runScheduled(env, controller.scheduledTime));
+  },
+} satisfies ExportedHandler<Env>;

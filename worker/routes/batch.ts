@@ -1,0 +1,34 @@
+import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
+import { batchSchema, MAX_BATCH_OPS } from "../../domain/ops";
+import { ApiError } from "../api-error";
+import { getDb } from "../db/client";
+import { readerFilter } from "../db/reads";
+import { jsonBody, MiB } from "../middleware/body";
+import { applyOps } from "../session/stub";
+import type { AppEnv } from "../types";
+
+export const BATCH_BODY_LIMIT = 5 * MiB;
+
+/** Over 500 ops is a 413 (the contract's limit), not a validation error. */
+const opCountLimit = createMiddleware<AppEnv>(async (c, next) => {
+  const body = (await c.req.json()) as { ops?: unknown };
+  if (Array.isArray(body?.ops) && body.ops.length > MAX_BATCH_OPS) {
+    throw new ApiError("payload_too_large", `at most ${MAX_BATCH_OPS} ops a batch`, { limit: MAX_BATCH_OPS });
+  }
+  await next();
+});
+
+const [guard, validate] = jsonBody(batchSchema, BATCH_BODY_LIMIT);
+
+export const batchRoutes = new Hono<AppEnv>().post("/batch", guard, opCountLimit, validate, async (c) => {
+  const { ops } = c.req.valid("json");
+  const { sessionId, role } = c.get("member");
+  const result = await applyOps(c.env, sessionId, { userId: c.get("user").id, role }, ops);
+  const keep = await readerFilter(getDb(c.env.DB), sessionId, role);
+  const results = result.results.map((r, i) => {
+    const type = ops[i]?.entity_type;
+    return { op_id: r.op_id, entity: (type && keep(type, r.entity)) ?? r.entity };
+  });
+  return c.json({ seq: result.seq, results });
+});

@@ -1,0 +1,168 @@
+/**
+ * REST routes of the entities of a session. Reads come from D1 through the player filter; every
+ * write is an op handed to the session's Durable Object, the same path the batch endpoint takes.
+ */
+
+import { eq } from "drizzle-orm";
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { z } from "zod";
+import { type AnyEntity, type EntityType, entityTypeForPath, idSchema, jsonObjectSchema } from "../../domain/entities";
+import { opIdSchema } from "../../domain/ops";
+import { ApiError } from "../api-error";
+import { getDb } from "../db/client";
+import { listEntities, loadEntity } from "../db/entities";
+import { loadSessionState, readerFilter } from "../db/reads";
+import { sceneLayers } from "../db/schema";
+import { requireGm } from "../middleware/auth";
+import { jsonBody, KiB, MiB } from "../middleware/body";
+import { applyOps } from "../session/stub";
+import type { InternalOp } from "../session/write-plan";
+import type { AppEnv } from "../types";
+
+export const ENTITY_BODY_LIMIT = 1 * MiB;
+
+function typeParam(c: Context<AppEnv>): EntityType {
+  const type = entityTypeForPath(c.req.param("type") ?? "");
+  if (!type) throw new ApiError("not_found", "no such resource");
+  return type;
+}
+
+function idParam(c: Context<AppEnv>): string {
+  const id = idSchema.safeParse(c.req.param("id"));
+  if (!id.success) throw new ApiError("not_found", "no such entity");
+  return id.data;
+}
+
+/** `If-Match: "7"` (or W/"7") → 7. */
+export function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const match = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(header);
+  if (!match?.[1]) throw new ApiError("bad_request", 'If-Match must be a version such as "3"');
+  return Number(match[1]);
+}
+
+/** A caller may make a REST write idempotent with `Idempotency-Key: <uuid>`; it becomes the op id. */
+function opId(c: Context<AppEnv>): string {
+  const key = c.req.header("idempotency-key");
+  if (key === undefined) return crypto.randomUUID();
+  const parsed = opIdSchema.safeParse(key);
+  if (!parsed.success) throw new ApiError("bad_request", "Idempotency-Key must be a UUID");
+  return parsed.data;
+}
+
+/** Sends one op to the session object and answers with the resulting entity, as the caller may see it. */
+async function writeOne(c: Context<AppEnv>, op: InternalOp, status: 200 | 201 = 200) {
+  const { sessionId, role } = c.get("member");
+  const result = await applyOps(c.env, sessionId, { userId: c.get("user").id, role }, [op]);
+  const entity = result.results[0]?.entity;
+  if (!entity) throw new Error("a write returned no entity");
+  const visible = (await readerFilter(getDb(c.env.DB), sessionId, role))(op.entity_type, entity) ?? entity;
+  c.header("ETag", `"${entity.version}"`);
+  return c.json(visible, status);
+}
+
+async function readOne(c: Context<AppEnv>, type: EntityType, id: string) {
+  const { sessionId, role } = c.get("member");
+  const db = getDb(c.env.DB);
+  const entity = await loadEntity(db, sessionId, type, id);
+  const keep = await readerFilter(db, sessionId, role);
+  const visible = entity ? keep(type, entity) : null;
+  if (!visible) throw new ApiError("not_found", `no ${type} ${id}`);
+  c.header("ETag", `"${visible.version}"`);
+  if (type !== "scene") return c.json(visible);
+  // A scene comes with its layers: the heavy data only fetched when needed.
+  const layers = (await listEntities(db, sessionId, "layer", { where: eq(sceneLayers.scene_id, id) }))
+    .map((l) => keep("layer", l))
+    .filter((l): l is AnyEntity => l !== null);
+  return c.json({ ...visible, layers });
+}
+
+const listQuery = z.object({ archived: z.enum(["true", "false"]).optional() });
+const patchBody = jsonObjectSchema;
+
+export const entityRoutes = new Hono<AppEnv>()
+  .get("/session-state", async (c) => {
+    const { sessionId } = c.get("member");
+    const state = await loadSessionState(getDb(c.env.DB), sessionId);
+    c.header("ETag", `"${state.version}"`);
+    return c.json(state);
+  })
+  .patch("/session-state", ...jsonBody(patchBody, 64 * KiB), async (c) => {
+    const { sessionId } = c.get("member");
+    const base = parseIfMatch(c.req.header("if-match"));
+    if (base === undefined) throw new ApiError("precondition_required", 'send If-Match: "<version>"');
+    const state = await loadSessionState(getDb(c.env.DB), sessionId);
+    return writeOne(c, {
+      op_id: opId(c),
+      entity_type: "session_state",
+      op: "update",
+      id: state.id,
+      base_version: base,
+      data: c.req.valid("json"),
+    });
+  })
+  .post("/scenes/:id/activate", requireGm, ...jsonBody(z.strictObject({}), 1 * KiB), async (c) => {
+    const { sessionId } = c.get("member");
+    const state = await loadSessionState(getDb(c.env.DB), sessionId);
+    // Activation always wins: it is not an edit of a version the GM read.
+    return writeOne(c, {
+      op_id: opId(c),
+      entity_type: "session_state",
+      op: "update",
+      id: state.id,
+      base_version: state.version,
+      force: true,
+      data: { active_scene_id: idParam(c) },
+    });
+  })
+  .get("/:type", async (c) => {
+    const type = typeParam(c);
+    const query = listQuery.safeParse(c.req.query());
+    if (!query.success) throw new ApiError("bad_request", "archived must be true or false");
+    const { sessionId, role } = c.get("member");
+    const db = getDb(c.env.DB);
+    const keep = await readerFilter(db, sessionId, role);
+    const items = (await listEntities(db, sessionId, type, { archived: query.data.archived === "true" }))
+      .map((e) => keep(type, e))
+      .filter((e): e is AnyEntity => e !== null);
+    return c.json({ items });
+  })
+  .post("/:type", ...jsonBody(jsonObjectSchema, ENTITY_BODY_LIMIT), async (c) => {
+    const type = typeParam(c);
+    const { id, ...data } = c.req.valid("json");
+    const chosen = id === undefined ? undefined : idSchema.safeParse(id);
+    if (chosen && !chosen.success)
+      throw new ApiError("bad_request", "invalid id", { fields: [{ field: "id", message: "1-64 characters of [A-Za-z0-9_-]" }] });
+    return writeOne(c, { op_id: opId(c), entity_type: type, op: "create", ...(chosen ? { id: chosen.data } : {}), data }, 201);
+  })
+  .get("/:type/:id", (c) => readOne(c, typeParam(c), idParam(c)))
+  .patch("/:type/:id", ...jsonBody(patchBody, ENTITY_BODY_LIMIT), async (c) => {
+    const type = typeParam(c);
+    const id = idParam(c);
+    const base = parseIfMatch(c.req.header("if-match"));
+    if (base === undefined) throw new ApiError("precondition_required", 'send If-Match: "<version>"');
+    return writeOne(c, { op_id: opId(c), entity_type: type, op: "update", id, base_version: base, data: c.req.valid("json") });
+  })
+  .delete("/:type/:id", async (c) => {
+    const type = typeParam(c);
+    const base = parseIfMatch(c.req.header("if-match"));
+    return writeOne(c, {
+      op_id: opId(c),
+      entity_type: type,
+      op: "archive",
+      id: idParam(c),
+      ...(base === undefined ? { force: true } : { base_version: base }),
+    });
+  })
+  .post("/:type/:id/restore", async (c) => {
+    const type = typeParam(c);
+    const base = parseIfMatch(c.req.header("if-match"));
+    return writeOne(c, {
+      op_id: opId(c),
+      entity_type: type,
+      op: "restore",
+      id: idParam(c),
+      ...(base === undefined ? { force: true } : { base_version: base }),
+    });
+  });

@@ -1,0 +1,48 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { ApiError } from "../api-error";
+import { getDb } from "../db/client";
+import { changesSince, loadHead, loadState } from "../db/reads";
+import type { AppEnv } from "../types";
+
+/** `If-None-Match: "<seq>"` (possibly a list) names the current seq. */
+function matchesSeq(header: string | undefined, seq: number): boolean {
+  if (!header) return false;
+  return header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === `"${seq}"`);
+}
+
+const changesQuery = z.strictObject({ since: z.string().regex(/^\d{1,15}$/, "since is a seq: a non-negative integer") });
+
+export const readRoutes = new Hono<AppEnv>()
+  .get("/state", async (c) => {
+    const { sessionId, role } = c.get("member");
+    const db = getDb(c.env.DB);
+    const head = await loadHead(db, sessionId);
+    c.header("ETag", `"${head.seq}"`);
+    c.header("Cache-Control", "no-cache");
+    if (matchesSeq(c.req.header("if-none-match"), head.seq)) return c.body(null, 304);
+    const state = await loadState(db, sessionId, role);
+    c.header("ETag", `"${state.seq}"`);
+    return c.json(state);
+  })
+  .get("/changes", async (c) => {
+    const query = changesQuery.safeParse(c.req.query());
+    if (!query.success)
+      throw new ApiError("bad_request", "send ?since=<seq>", { fields: [{ field: "since", message: "a non-negative integer" }] });
+    const since = Number(query.data.since);
+    const { sessionId, role } = c.get("member");
+    const db = getDb(c.env.DB);
+    const head = await loadHead(db, sessionId);
+    c.header("Cache-Control", "no-cache");
+    if (matchesSeq(c.req.header("if-none-match"), head.seq) && since === head.seq) {
+      c.header("ETag", `"${head.seq}"`);
+      return c.body(null, 304);
+    }
+    const delta = await changesSince(db, sessionId, since, role);
+    c.header("ETag", `"${delta.seq}"`);
+    if (delta.kind === "gone") {
+      throw new ApiError("gone", "that seq is older than the retained change log: reload the state", { seq: delta.seq });
+    }
+    if (delta.kind === "reload") return c.json({ seq: delta.seq, reload: true, changes: [] });
+    return c.json({ seq: delta.seq, changes: delta.changes });
+  });

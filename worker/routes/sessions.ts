@@ -1,0 +1,118 @@
+import { and, eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { joinSchema, memberSchema, sessionCreateSchema, userIdSchema } from "../../domain/api";
+import type { AnyEntity } from "../../domain/entities";
+import type { Json } from "../../domain/merge-patch";
+import { ApiError } from "../api-error";
+import { getDb, nowIso } from "../db/client";
+import { changeLog, gameSessions, sessionMembers, sessionState, users } from "../db/schema";
+import { randomToken, sha256Hex } from "../lib/crypto";
+import { requireGm, requireMember } from "../middleware/auth";
+import { jsonBody } from "../middleware/body";
+import { setMember } from "../session/stub";
+import type { AppEnv } from "../types";
+
+export const sessionRoutes = new Hono<AppEnv>()
+  .post("/", ...jsonBody(sessionCreateSchema, 4096), async (c) => {
+    const { name } = c.req.valid("json");
+    const user = c.get("user");
+    const db = getDb(c.env.DB);
+    const now = nowIso();
+    const session = { id: crypto.randomUUID(), name, created_at: now };
+    const inviteCode = randomToken(12);
+    const state: AnyEntity = {
+      id: crypto.randomUUID(),
+      version: 1,
+      created_at: now,
+      updated_at: now,
+      updated_by: user.id,
+      archived_at: null,
+      active_scene_id: null,
+      flags: { lighting: false, grid_opacity: 0.5 },
+      gm_user_ids: [user.id],
+    };
+    // A brand-new session has no other writer yet, so its first change is written directly.
+    await db.batch([
+      db.insert(gameSessions).values({ ...session, invite_code: inviteCode, created_by: user.id, seq: 1 }),
+      db.insert(sessionMembers).values({ session_id: session.id, user_id: user.id, role: "gm", joined_at: now }),
+      db.insert(sessionState).values({ ...(state as typeof sessionState.$inferInsert), session_id: session.id }),
+      db.insert(changeLog).values({
+        session_id: session.id,
+        seq: 1,
+        entity_type: "session_state",
+        entity_id: state.id,
+        version: 1,
+        op: "create",
+        diff: state as Json,
+        payload_hash: await sha256Hex(JSON.stringify(state)),
+        visible_before: false,
+        visible_after: true,
+        updated_by: user.id,
+        created_at: now,
+      }),
+    ]);
+    return c.json({ session, invite_code: inviteCode }, 201);
+  })
+  .get("/", async (c) => {
+    const rows = await getDb(c.env.DB)
+      .select({ id: gameSessions.id, name: gameSessions.name, role: sessionMembers.role })
+      .from(sessionMembers)
+      .innerJoin(gameSessions, eq(gameSessions.id, sessionMembers.session_id))
+      .where(eq(sessionMembers.user_id, c.get("user").id))
+      .orderBy(gameSessions.created_at);
+    return c.json({ sessions: rows });
+  })
+  .post("/join", ...jsonBody(joinSchema, 4096), async (c) => {
+    const { invite_code } = c.req.valid("json");
+    const db = getDb(c.env.DB);
+    const session = await db
+      .select({ id: gameSessions.id, name: gameSessions.name, created_at: gameSessions.created_at })
+      .from(gameSessions)
+      .where(eq(gameSessions.invite_code, invite_code))
+      .get();
+    if (!session) throw new ApiError("not_found", "no session has that invite code");
+    const userId = c.get("user").id;
+    await db
+      .insert(sessionMembers)
+      .values({ session_id: session.id, user_id: userId, role: "player", joined_at: nowIso() })
+      .onConflictDoNothing();
+    const member = await db
+      .select({ role: sessionMembers.role })
+      .from(sessionMembers)
+      .where(and(eq(sessionMembers.session_id, session.id), eq(sessionMembers.user_id, userId)))
+      .get();
+    return c.json({ session, role: member?.role ?? "player" });
+  })
+  .get("/:sid", requireMember, async (c) => {
+    const { sessionId, role } = c.get("member");
+    const db = getDb(c.env.DB);
+    const row = await db.select().from(gameSessions).where(eq(gameSessions.id, sessionId)).get();
+    if (!row) throw new ApiError("not_found", "no such session");
+    const members = await db
+      .select({ user_id: sessionMembers.user_id, username: users.username, role: sessionMembers.role })
+      .from(sessionMembers)
+      .innerJoin(users, eq(users.id, sessionMembers.user_id))
+      .where(eq(sessionMembers.session_id, sessionId));
+    return c.json({
+      session: { id: row.id, name: row.name, created_at: row.created_at },
+      role,
+      seq: row.seq,
+      settings: row.settings,
+      members,
+      ...(role === "gm" ? { invite_code: row.invite_code } : {}),
+    });
+  })
+  .put("/:sid/members/:user_id", requireMember, requireGm, ...jsonBody(memberSchema, 4096), async (c) => {
+    const { role } = c.req.valid("json");
+    const userId = userIdSchema.safeParse(c.req.param("user_id"));
+    if (!userId.success) throw new ApiError("not_found", "no such user");
+    const { sessionId } = c.get("member");
+    const user = await getDb(c.env.DB)
+      .select({ id: users.id, username: users.username })
+      .from(users)
+      .where(eq(users.id, userId.data))
+      .get();
+    if (!user) throw new ApiError("not_found", "no such user");
+    await setMember(c.env, sessionId, { userId: c.get("user").id, role: "gm" }, user.id, role);
+    return c.json({ member: { user_id: user.id, username: user.username, role } });
+  });

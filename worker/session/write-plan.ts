@@ -1,0 +1,406 @@
+/**
+ * The write path of a session, run by its Durable Object one batch at a time: turn ops into the
+ * next versions of entities (or a failure), then commit entity rows, change log, idempotency
+ * records, timeline and the session's seq in one atomic D1 batch.
+ */
+import { and, eq, inArray } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { AnyEntity, EntityType } from "../../domain/entities";
+import { type Failure, fail } from "../../domain/errors";
+import { createMergePatch, type Json } from "../../domain/merge-patch";
+import { isNoOp, type Op, planArchive, planCreate, planUpdate } from "../../domain/ops";
+import type { Actor } from "../../domain/permissions";
+import { assetFields, referenceFields, referencesOf } from "../../domain/references";
+import { isTokenVisible, isVisibleToPlayer, type PlayerView } from "../../domain/visibility";
+import { chunk, type Db } from "../db/client";
+import { insertStatements, loadEntities, loadEntity, upsertStatements } from "../db/entities";
+import { activationTimeline, appliedOps, assets, changeLog, gameSessions, sessionState } from "../db/schema";
+import { sha256Hex } from "../lib/crypto";
+
+/** An op as the object receives it; `force` skips the version check (REST archive, activate). */
+export type InternalOp = Op & { force?: boolean };
+export type ChangeOp = "create" | "update" | "archive" | "restore";
+
+export interface Change {
+  seq: number;
+  type: EntityType;
+  id: string;
+  op: ChangeOp;
+  previous: AnyEntity | undefined;
+  entity: AnyEntity;
+  visibleBefore: boolean;
+  visibleAfter: boolean;
+  /** A change of the active scene: players reload what they may see. */
+  activation: boolean;
+}
+
+export interface OpResult {
+  op_id: string;
+  entity: AnyEntity;
+}
+
+interface AppliedRecord {
+  op_id: string;
+  seq: number;
+  entity_type: EntityType;
+  entity_id: string;
+  result: AnyEntity;
+}
+
+export interface Plan {
+  results: OpResult[];
+  changes: Change[];
+  applied: AppliedRecord[];
+  /** The seq to answer with when every op was a replay of an earlier one. */
+  replayedSeq: number | null;
+  lastSeq: number;
+}
+
+/** Decides whether a change to an entity on a scene may proceed (scene locks hook in here). */
+export type SceneGuard = (sceneId: string, opId: string) => Failure | undefined;
+
+/** Entities as the batch sees them: loaded from D1 once, then updated by each op in order. */
+class WorkingSet {
+  readonly #db: Db;
+  readonly #sessionId: string;
+  readonly #entities = new Map<string, AnyEntity | null>();
+  readonly #assets = new Set<string>();
+
+  constructor(db: Db, sessionId: string) {
+    this.#db = db;
+    this.#sessionId = sessionId;
+  }
+
+  async prefetch(type: EntityType, ids: Iterable<string>): Promise<void> {
+    const missing = [...new Set(ids)].filter((id) => !this.#entities.has(`${type}:${id}`));
+    if (missing.length === 0) return;
+    const found = await loadEntities(this.#db, this.#sessionId, type, missing);
+    for (const id of missing) this.#entities.set(`${type}:${id}`, found.get(id) ?? null);
+  }
+
+  async prefetchAssets(hashes: Iterable<string>): Promise<void> {
+    const wanted = [...new Set(hashes)].filter((h) => !this.#assets.has(h));
+    for (const part of chunk(wanted, 90)) {
+      const rows = await this.#db
+        .select({ hash: assets.hash })
+        .from(assets)
+        .where(and(eq(assets.session_id, this.#sessionId), inArray(assets.hash, part)));
+      for (const r of rows) this.#assets.add(r.hash);
+    }
+  }
+
+  hasAsset(hash: string): boolean {
+    return this.#assets.has(hash);
+  }
+
+  /** The entity if it was loaded or written; `undefined` when not yet looked up. */
+  peek(type: EntityType, id: string): AnyEntity | null | undefined {
+    return this.#entities.get(`${type}:${id}`);
+  }
+
+  async get(type: EntityType, id: string): Promise<AnyEntity | undefined> {
+    const key = `${type}:${id}`;
+    if (!this.#entities.has(key)) {
+      this.#entities.set(key, (await loadEntity(this.#db, this.#sessionId, type, id)) ?? null);
+    }
+    return this.#entities.get(key) ?? undefined;
+  }
+
+  set(type: EntityType, entity: AnyEntity): void {
+    this.#entities.set(`${type}:${entity.id}`, entity);
+  }
+
+  async sessionState(): Promise<AnyEntity> {
+    const cached = [...this.#entities.entries()].find(([k, v]) => k.startsWith("session_state:") && v);
+    if (cached?.[1]) return cached[1];
+    const row = await this.#db.select().from(sessionState).where(eq(sessionState.session_id, this.#sessionId)).get();
+    if (!row) throw new Error(`session ${this.#sessionId} has no session_state`);
+    const { session_id: _s, ...entity } = row;
+    this.set("session_state", entity as unknown as AnyEntity);
+    return entity as unknown as AnyEntity;
+  }
+
+  /** The player view at this point of the batch. */
+  async playerView(): Promise<PlayerView> {
+    const state = await this.sessionState();
+    const activeSceneId = typeof state.active_scene_id === "string" ? state.active_scene_id : null;
+    return {
+      activeSceneId,
+      visibleTokenIds: {
+        has: (id: string) => {
+          const token = this.peek("token", id);
+          return token ? isTokenVisible(token, activeSceneId) : false;
+        },
+      } as ReadonlySet<string>,
+    };
+  }
+}
+
+async function loadApplied(db: Db, sessionId: string, opIds: string[]): Promise<Map<string, { seq: number; result: AnyEntity }>> {
+  const out = new Map<string, { seq: number; result: AnyEntity }>();
+  for (const part of chunk(opIds, 90)) {
+    const rows = await db
+      .select({ op_id: appliedOps.op_id, seq: appliedOps.seq, result: appliedOps.result })
+      .from(appliedOps)
+      .where(and(eq(appliedOps.session_id, sessionId), inArray(appliedOps.op_id, part)));
+    for (const r of rows) out.set(r.op_id, { seq: r.seq, result: r.result as AnyEntity });
+  }
+  return out;
+}
+
+/** Loads everything the ops will read, in a few IN queries instead of one query per op. */
+async function prefetch(ws: WorkingSet, ops: InternalOp[]): Promise<void> {
+  const byType = new Map<EntityType, Set<string>>();
+  const add = (type: EntityType, id: unknown) => {
+    if (typeof id !== "string") return;
+    const set = byType.get(type) ?? new Set<string>();
+    byType.set(type, set.add(id));
+  };
+  const hashes = new Set<string>();
+  for (const op of ops) {
+    if (op.id !== undefined) add(op.entity_type, op.id);
+    if (op.op === "create" || op.op === "update") {
+      for (const [field, type] of Object.entries(referenceFields)) add(type, op.data[field]);
+      for (const field of assetFields) if (typeof op.data[field] === "string") hashes.add(op.data[field]);
+    }
+  }
+  await Promise.all([...byType].map(([type, ids]) => ws.prefetch(type, ids)));
+  // Art's visibility follows its token: load the tokens of the art this batch touches.
+  const artTokens = [...(byType.get("token_art") ?? [])]
+    .map((id) => ws.peek("token_art", id)?.token_id)
+    .filter((id): id is string => typeof id === "string");
+  await Promise.all([ws.prefetch("token", artTokens), ws.prefetchAssets(hashes), ws.sessionState()]);
+}
+
+async function checkReferences(
+  ws: WorkingSet,
+  type: EntityType,
+  entity: AnyEntity,
+  previous: AnyEntity | undefined,
+  opId: string,
+): Promise<Failure | undefined> {
+  for (const ref of referencesOf(type, entity, previous)) {
+    if (ref.target === "asset") {
+      if (!ws.hasAsset(ref.hash)) {
+        return fail("bad_request", `${ref.field} names no asset uploaded to this session`, {
+          op_id: opId,
+          fields: [{ field: ref.field, message: "unknown asset" }],
+        });
+      }
+      continue;
+    }
+    const target = await ws.get(ref.type, ref.id);
+    const wrongKind = ref.folderKind !== undefined && target?.kind !== ref.folderKind;
+    if (!target || wrongKind || (ref.mustBeLive && target.archived_at !== null)) {
+      const what = ref.folderKind ? `a ${ref.folderKind} folder` : ref.mustBeLive ? `a live ${ref.type}` : `a ${ref.type}`;
+      return fail("bad_request", `${ref.field} must name ${what} of this session`, {
+        op_id: opId,
+        fields: [{ field: ref.field, message: `no such ${ref.type}` }],
+      });
+    }
+  }
+  if (type === "folder" && typeof entity.parent_id === "string") {
+    // Walk up the parents: a folder may not end up inside itself.
+    let cursor: string | null = entity.parent_id;
+    for (let depth = 0; cursor !== null; depth++) {
+      if (cursor === entity.id || depth > 64) {
+        return fail("bad_request", "a folder cannot be inside itself", { op_id: opId, fields: [{ field: "parent_id", message: "cycle" }] });
+      }
+      const parent: AnyEntity | undefined = await ws.get("folder", cursor);
+      cursor = typeof parent?.parent_id === "string" ? parent.parent_id : null;
+    }
+  }
+  return undefined;
+}
+
+/** The scene an entity lives on, for scene locks. */
+async function sceneOf(ws: WorkingSet, type: EntityType, entity: AnyEntity): Promise<string | null> {
+  if (type === "scene") return entity.id;
+  if (type === "token" || type === "layer") return typeof entity.scene_id === "string" ? entity.scene_id : null;
+  if (type === "token_art" && typeof entity.token_id === "string") {
+    const token = await ws.get("token", entity.token_id);
+    return typeof token?.scene_id === "string" ? token.scene_id : null;
+  }
+  return null;
+}
+
+function conflict(opId: string, current: AnyEntity, message = "the entity changed since you read it"): Failure {
+  return fail("conflict", message, { op_id: opId, current });
+}
+
+/** Runs the ops against the working set. Nothing is written; a failure means nothing applies. */
+export async function planBatch(
+  db: Db,
+  sessionId: string,
+  actor: Actor,
+  ops: InternalOp[],
+  seq: number,
+  now: string,
+  guardScene?: SceneGuard,
+): Promise<{ ok: true; plan: Plan } | Failure> {
+  const seen = new Set<string>();
+  for (const op of ops) {
+    if (seen.has(op.op_id)) return fail("bad_request", "an op_id appears twice in the batch", { op_id: op.op_id });
+    seen.add(op.op_id);
+  }
+  // Replays are recognised before any version check, so a resend after a lost response returns
+  // the first result instead of a false conflict.
+  const earlier = await loadApplied(db, sessionId, [...seen]);
+  const fresh = ops.filter((op) => !earlier.has(op.op_id));
+  const ws = new WorkingSet(db, sessionId);
+  if (fresh.length > 0) await prefetch(ws, fresh);
+
+  const results: OpResult[] = [];
+  const changes: Change[] = [];
+  const applied: AppliedRecord[] = [];
+  let next = seq;
+
+  for (const op of ops) {
+    const replay = earlier.get(op.op_id);
+    if (replay) {
+      results.push({ op_id: op.op_id, entity: replay.result });
+      continue;
+    }
+    const type = op.entity_type;
+    let previous: AnyEntity | undefined;
+    let planned: { ok: true; entity: AnyEntity } | Failure;
+    let changeOp: ChangeOp;
+    if (op.op === "create") {
+      const id = op.id ?? crypto.randomUUID();
+      const existing = await ws.get(type, id);
+      if (existing) return conflict(op.op_id, existing, `a ${type} with id ${id} exists`);
+      planned = planCreate(type, id, op.data, actor, now, op.op_id);
+      changeOp = "create";
+    } else {
+      previous = await ws.get(type, op.id);
+      // A player is told nothing about what they cannot see, not even that it exists.
+      const hidden = previous && actor.role === "player" && !isVisibleToPlayer(type, previous, await ws.playerView());
+      if (!previous || hidden) return fail("not_found", `no ${type} ${op.id} in this session`, { op_id: op.op_id });
+      if (!op.force && op.base_version !== undefined && op.base_version !== previous.version) {
+        return conflict(op.op_id, previous);
+      }
+      if (op.op === "update") {
+        planned = planUpdate(type, previous, op.data, actor, now, op.op_id);
+        changeOp = "update";
+      } else {
+        if (isNoOp(previous, op.op)) {
+          // Archiving what is archived (or restoring what is live) changes nothing.
+          results.push({ op_id: op.op_id, entity: previous });
+          applied.push({ op_id: op.op_id, seq: next, entity_type: type, entity_id: previous.id, result: previous });
+          continue;
+        }
+        planned = planArchive(type, previous, op.op, actor, now);
+        changeOp = op.op;
+      }
+    }
+    if (!planned.ok) return { ...planned, details: { op_id: op.op_id, ...planned.details } };
+    const entity = planned.entity;
+    const refFailure = await checkReferences(ws, type, entity, previous, op.op_id);
+    if (refFailure) return refFailure;
+    if (guardScene) {
+      for (const e of previous ? [previous, entity] : [entity]) {
+        const sceneId = await sceneOf(ws, type, e);
+        const blocked = sceneId ? guardScene(sceneId, op.op_id) : undefined;
+        if (blocked) return blocked;
+      }
+    }
+    const viewBefore = await ws.playerView();
+    const visibleBefore = previous ? isVisibleToPlayer(type, previous, viewBefore) : false;
+    ws.set(type, entity);
+    const viewAfter = await ws.playerView();
+    next += 1;
+    changes.push({
+      seq: next,
+      type,
+      id: entity.id,
+      op: changeOp,
+      previous,
+      entity,
+      visibleBefore,
+      visibleAfter: isVisibleToPlayer(type, entity, viewAfter),
+      activation: type === "session_state" && previous?.active_scene_id !== entity.active_scene_id,
+    });
+    results.push({ op_id: op.op_id, entity });
+    applied.push({ op_id: op.op_id, seq: next, entity_type: type, entity_id: entity.id, result: entity });
+  }
+  const replayedSeq = fresh.length === 0 ? Math.max(...[...earlier.values()].map((r) => r.seq)) : null;
+  return { ok: true, plan: { results, changes, applied, replayedSeq, lastSeq: next } };
+}
+
+/** Writes a plan in one atomic D1 batch: entities, change log, applied ops, timeline, seq. */
+export async function commitPlan(db: Db, sessionId: string, plan: Plan, previousSeq: number, now: string): Promise<void> {
+  const latest = new Map<string, { type: EntityType; entity: AnyEntity }>();
+  for (const c of plan.changes) latest.set(`${c.type}:${c.id}`, { type: c.type, entity: c.entity });
+  const byType = new Map<EntityType, AnyEntity[]>();
+  for (const { type, entity } of latest.values()) byType.set(type, [...(byType.get(type) ?? []), entity]);
+
+  const logRows = await Promise.all(
+    plan.changes.map(async (c) => ({
+      session_id: sessionId,
+      seq: c.seq,
+      entity_type: c.type,
+      entity_id: c.id,
+      version: c.entity.version,
+      op: c.op,
+      diff: (c.op === "create" ? c.entity : createMergePatch(c.previous as Json, c.entity as Json)) as Json,
+      payload_hash: await sha256Hex(JSON.stringify(c.entity)),
+      visible_before: c.visibleBefore,
+      visible_after: c.visibleAfter,
+      updated_by: String(c.entity.updated_by),
+      created_at: now,
+    })),
+  );
+  const timelineRows = plan.changes.flatMap((c): (typeof activationTimeline.$inferInsert)[] => {
+    if (c.activation) {
+      return [
+        {
+          session_id: sessionId,
+          seq: c.seq,
+          kind: "activate" as const,
+          scene_id: (c.entity.active_scene_id as string | null) ?? null,
+          map_asset: null,
+          user_id: String(c.entity.updated_by),
+          created_at: now,
+        },
+      ];
+    }
+    if (c.type === "scene" && c.previous && c.previous.map_asset !== c.entity.map_asset) {
+      return [
+        {
+          session_id: sessionId,
+          seq: c.seq,
+          kind: "map" as const,
+          scene_id: c.id,
+          map_asset: (c.entity.map_asset as string | null) ?? null,
+          user_id: String(c.entity.updated_by),
+          created_at: now,
+        },
+      ];
+    }
+    return [];
+  });
+
+  const statements: BatchItem<"sqlite">[] = [
+    ...[...byType].flatMap(([type, entities]) => upsertStatements(db, sessionId, type, entities)),
+    ...insertStatements(db, changeLog, logRows),
+    ...insertStatements(
+      db,
+      appliedOps,
+      plan.applied.map((a) => ({ session_id: sessionId, ...a, result: a.result as Json, created_at: now })),
+    ),
+    ...insertStatements(db, activationTimeline, timelineRows),
+  ];
+  if (plan.lastSeq !== previousSeq) {
+    // The change_log key (session_id, seq) already makes a stale counter fail the whole batch;
+    // the guard keeps the stored seq from ever moving backwards.
+    statements.push(
+      db
+        .update(gameSessions)
+        .set({ seq: plan.lastSeq })
+        .where(and(eq(gameSessions.id, sessionId), eq(gameSessions.seq, previousSeq))),
+    );
+  }
+  const [first, ...rest] = statements;
+  if (!first) return;
+  await db.batch([first, ...rest]);
+}

@@ -1,0 +1,25 @@
+import type { Role } from "../domain/permissions";
+
+export interface AuthedUser {
+  id: string;
+  username: string;
+}
+
+export interface Membership {
+  sessionId: string;
+  role: Role;
+}
+
+/** Per-request values set by middleware. */
+export interface AppVariables {
+  requestId: string;
+  user: AuthedUser;
+  /** How the request authenticated: cookie logins need a CSRF token on mutations. */
+  authKind: "cookie" | "bearer";
+  /** The cookie login's id (hash), for logout. */
+  loginId: string | undefined;
+  csrfToken: string | undefined;
+  member: Membership;
+}
+
+export type AppEnv = { Bindings: Env; Variables: AppVariables };
