@@ -9,5 +9,6 @@ export const requestId = createMiddleware<AppEnv>(async (c, next) => {
   const id = given && VALID.test(given) ? given : crypto.randomUUID();
   c.set("requestId", id);
   await next();
-  c.res.headers.set("X-Request-Id", id);
+  // A WebSocket upgrade's 101 response has immutable headers.
+  if (c.res.status !== 101) c.res.headers.set("X-Request-Id", id);
 });

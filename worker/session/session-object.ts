@@ -222,7 +222,8 @@ export class SessionObject extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     try {
       const att = ws.deserializeAttachment() as SocketAttachment;
-      ws.close(code === 1005 ? 1000 : code, reason);
+      // Answer the close handshake; 1005/1006/1015 are reserved and cannot be sent back.
+      ws.close([1005, 1006, 1015].includes(code) ? 1000 : code, reason);
       await getDb(this.env.DB).update(sessionClients).set({ disconnected_at: nowIso() }).where(eq(sessionClients.client_id, att.clientId));
     } catch (error) {
       console.error(JSON.stringify({ level: "error", msg: "socket close failed", error: String(error) }));
