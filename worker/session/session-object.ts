@@ -58,24 +58,28 @@ export class SessionObject extends DurableObject<Env> {
 
   /** Applies a batch of ops atomically; expected failures come back as values. */
   applyOps(sessionId: string, actor: Actor, ops: InternalOp[]): Promise<WriteResult> {
-    return this.#serial(async () => {
-      const db = getDb(this.env.DB);
-      const seq = await this.#currentSeq(sessionId);
-      const now = nowIso();
-      const planned = await planBatch(db, sessionId, actor, ops, seq, now);
-      if (!planned.ok) return planned;
-      const { plan } = planned;
-      try {
-        await commitPlan(db, sessionId, plan, seq, now);
-      } catch (error) {
-        // The counter may be stale (or the batch failed half-way in a way D1 rolled back): reload.
-        this.#seq = undefined;
-        throw error;
-      }
-      this.#seq = plan.lastSeq;
-      this.#broadcast(plan.changes);
-      return { ok: true, seq: plan.replayedSeq ?? plan.lastSeq, results: plan.results };
-    });
+    return this.#serial(() => this.#apply(sessionId, actor, ops, true));
+  }
+
+  async #apply(sessionId: string, actor: Actor, ops: InternalOp[], mayRetry: boolean): Promise<WriteResult> {
+    const db = getDb(this.env.DB);
+    const seq = await this.#currentSeq(sessionId);
+    const now = nowIso();
+    const planned = await planBatch(db, sessionId, actor, ops, seq, now);
+    if (!planned.ok) return planned;
+    const { plan } = planned;
+    try {
+      await commitPlan(db, sessionId, plan, seq, now);
+    } catch (error) {
+      // D1 rolled the whole batch back. If our counter was stale (D1 moved on without us, e.g. a
+      // restore), the seq collided: reload it and plan again once, from what D1 now holds.
+      this.#seq = undefined;
+      if (mayRetry && (await this.#currentSeq(sessionId)) !== seq) return this.#apply(sessionId, actor, ops, false);
+      throw error;
+    }
+    this.#seq = plan.lastSeq;
+    this.#broadcast(plan.changes);
+    return { ok: true, seq: plan.replayedSeq ?? plan.lastSeq, results: plan.results };
   }
 
   /** Adds a member or changes a member's role, keeping `session_state.gm_user_ids` in step. */

@@ -13,7 +13,7 @@ import type { Actor } from "../../domain/permissions";
 import { assetFields, referenceFields, referencesOf } from "../../domain/references";
 import { isTokenVisible, isVisibleToPlayer, type PlayerView } from "../../domain/visibility";
 import { chunk, type Db } from "../db/client";
-import { insertStatements, loadEntities, loadEntity, upsertStatements } from "../db/entities";
+import { insertStatements, loadEntities, loadEntity, toEntity, upsertStatements } from "../db/entities";
 import { activationTimeline, appliedOps, assets, changeLog, gameSessions, sessionState } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
 
@@ -64,6 +64,8 @@ class WorkingSet {
   readonly #db: Db;
   readonly #sessionId: string;
   readonly #entities = new Map<string, AnyEntity | null>();
+  /** What D1 holds, before any op of the batch: conflicts report the server's entity. */
+  readonly #stored = new Map<string, AnyEntity | null>();
   readonly #assets = new Set<string>();
 
   constructor(db: Db, sessionId: string) {
@@ -75,7 +77,7 @@ class WorkingSet {
     const missing = [...new Set(ids)].filter((id) => !this.#entities.has(`${type}:${id}`));
     if (missing.length === 0) return;
     const found = await loadEntities(this.#db, this.#sessionId, type, missing);
-    for (const id of missing) this.#entities.set(`${type}:${id}`, found.get(id) ?? null);
+    for (const id of missing) this.#remember(`${type}:${id}`, found.get(id) ?? null);
   }
 
   async prefetchAssets(hashes: Iterable<string>): Promise<void> {
@@ -93,6 +95,16 @@ class WorkingSet {
     return this.#assets.has(hash);
   }
 
+  #remember(key: string, entity: AnyEntity | null): void {
+    this.#entities.set(key, entity);
+    this.#stored.set(key, entity);
+  }
+
+  /** The entity as committed in D1, ignoring this batch's own ops. */
+  stored(type: EntityType, id: string): AnyEntity | undefined {
+    return this.#stored.get(`${type}:${id}`) ?? undefined;
+  }
+
   /** The entity if it was loaded or written; `undefined` when not yet looked up. */
   peek(type: EntityType, id: string): AnyEntity | null | undefined {
     return this.#entities.get(`${type}:${id}`);
@@ -101,7 +113,7 @@ class WorkingSet {
   async get(type: EntityType, id: string): Promise<AnyEntity | undefined> {
     const key = `${type}:${id}`;
     if (!this.#entities.has(key)) {
-      this.#entities.set(key, (await loadEntity(this.#db, this.#sessionId, type, id)) ?? null);
+      this.#remember(key, (await loadEntity(this.#db, this.#sessionId, type, id)) ?? null);
     }
     return this.#entities.get(key) ?? undefined;
   }
@@ -115,9 +127,9 @@ class WorkingSet {
     if (cached?.[1]) return cached[1];
     const row = await this.#db.select().from(sessionState).where(eq(sessionState.session_id, this.#sessionId)).get();
     if (!row) throw new Error(`session ${this.#sessionId} has no session_state`);
-    const { session_id: _s, ...entity } = row;
-    this.set("session_state", entity as unknown as AnyEntity);
-    return entity as unknown as AnyEntity;
+    const entity = toEntity(row);
+    this.#remember(`session_state:${entity.id}`, entity);
+    return entity;
   }
 
   /** The player view at this point of the batch. */
@@ -268,7 +280,7 @@ export async function planBatch(
     if (op.op === "create") {
       const id = op.id ?? crypto.randomUUID();
       const existing = await ws.get(type, id);
-      if (existing) return conflict(op.op_id, existing, `a ${type} with id ${id} exists`);
+      if (existing) return conflict(op.op_id, ws.stored(type, id) ?? existing, `a ${type} with id ${id} exists`);
       planned = planCreate(type, id, op.data, actor, now, op.op_id);
       changeOp = "create";
     } else {
@@ -277,7 +289,7 @@ export async function planBatch(
       const hidden = previous && actor.role === "player" && !isVisibleToPlayer(type, previous, await ws.playerView());
       if (!previous || hidden) return fail("not_found", `no ${type} ${op.id} in this session`, { op_id: op.op_id });
       if (!op.force && op.base_version !== undefined && op.base_version !== previous.version) {
-        return conflict(op.op_id, previous);
+        return conflict(op.op_id, ws.stored(type, op.id) ?? previous);
       }
       if (op.op === "update") {
         planned = planUpdate(type, previous, op.data, actor, now, op.op_id);
@@ -323,7 +335,7 @@ export async function planBatch(
     results.push({ op_id: op.op_id, entity });
     applied.push({ op_id: op.op_id, seq: next, entity_type: type, entity_id: entity.id, result: entity });
   }
-  const replayedSeq = fresh.length === 0 ? Math.max(...[...earlier.values()].map((r) => r.seq)) : null;
+  const replayedSeq = fresh.length === 0 && earlier.size > 0 ? Math.max(...[...earlier.values()].map((r) => r.seq)) : null;
   return { ok: true, plan: { results, changes, applied, replayedSeq, lastSeq: next } };
 }
 
