@@ -4,7 +4,7 @@ import { create, newTable, S, seqOf, TestUser } from "../helpers/client";
 
 const HASH = "a".repeat(64);
 
-async function changeLog(sid: string) {
+async function changeLog(sid: string): Promise<Record<string, any>[]> {
   const { results } = await env.DB.prepare("SELECT * FROM change_log WHERE session_id = ? ORDER BY seq")
     .bind(sid)
     .all<Record<string, any>>();

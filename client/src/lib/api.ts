@@ -1,0 +1,175 @@
+/**
+ * The typed HTTP client of the contract (/work/shared/API.md). Every call sends the session cookie,
+ * adds `X-CSRF-Token` to mutating requests once a token is known, and turns the contract's error
+ * envelope `{error: {code, message, details}}` into a thrown `ApiError`.
+ *
+ * Only types come from `domain/`: its runtime modules pull in zod, which the client does not need yet.
+ */
+import type { GameSession, User } from "../../../domain/api";
+import type { Folder, Layer, Scene, SessionState, Token, TokenArt } from "../../../domain/entities";
+import type { ErrorCode } from "../../../domain/errors";
+import type { Role } from "../../../domain/permissions";
+
+export type { Folder, GameSession, Layer, Role, Scene, SessionState, Token, TokenArt, User };
+
+/** `network_error`: no response at all; `bad_response`: a response that is not the contract's. */
+export type ApiErrorCode = ErrorCode | "network_error" | "bad_response";
+
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  readonly status: number;
+  readonly code: ApiErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(status: number, code: ApiErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+
+  /** The `details.fields` of a 400, as "field: message" lines (empty when there are none). */
+  fieldMessages(): string[] {
+    const fields = this.details?.fields;
+    if (!Array.isArray(fields)) return [];
+    return fields.flatMap((f: unknown) => {
+      if (typeof f !== "object" || f === null) return [];
+      const { field, message } = f as { field?: unknown; message?: unknown };
+      if (typeof message !== "string") return [];
+      return [typeof field === "string" && field !== "" ? `${field}: ${message}` : message];
+    });
+  }
+}
+
+export interface AuthResponse {
+  user: User;
+  csrf_token: string;
+}
+
+export interface SessionSummary {
+  id: string;
+  name: string;
+  role: Role;
+}
+
+export interface CreatedSession {
+  session: GameSession;
+  invite_code: string;
+}
+
+export interface JoinedSession {
+  session: GameSession;
+  role: "player";
+}
+
+/** `GET {S}/state`. Players receive only what the visibility filter lets through. */
+export interface SessionSnapshot {
+  seq: number;
+  session: GameSession;
+  session_state: SessionState;
+  scenes: Scene[];
+  folders: Folder[];
+  tokens: Token[];
+  token_art: TokenArt[];
+  layers: Layer[];
+  timeline: Record<string, unknown>[];
+}
+
+export type SceneInput = { name: string } & Partial<
+  Pick<Scene, "description" | "grid_scale" | "grid_units" | "accent_color" | "folder_id" | "sort">
+>;
+export type TokenInput = { name: string } & Partial<
+  Pick<Token, "scene_id" | "folder_id" | "width" | "height" | "x" | "y" | "hidden" | "owner_user_ids">
+>;
+
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+let csrfToken: string | null = null;
+let onUnauthorized: (() => void) | null = null;
+
+/** Remembered from register, login and `me`; forgotten on logout. */
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+/** Called when an authenticated call answers 401 (the cookie expired or was revoked). */
+export function setUnauthorizedHandler(handler: (() => void) | null): void {
+  onUnauthorized = handler;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export async function request<T>(method: Method, path: string, options: RequestOptions = {}): Promise<T> {
+  const headers = new Headers(options.headers);
+  headers.set("Accept", "application/json");
+  if (options.body !== undefined) headers.set("Content-Type", "application/json");
+  if (method !== "GET" && csrfToken !== null) headers.set("X-CSRF-Token", csrfToken);
+
+  // no-cache: the browser may keep responses (the state has an ETag) but must revalidate them every time.
+  const init: RequestInit = { method, headers, credentials: "include", cache: "no-cache" };
+  if (options.body !== undefined) init.body = JSON.stringify(options.body);
+  if (options.signal !== undefined) init.signal = options.signal;
+
+  let response: Response;
+  try {
+    response = await fetch(path, init);
+  } catch (cause) {
+    if (cause instanceof DOMException && cause.name === "AbortError") throw cause;
+    throw new ApiError(0, "network_error", "The server could not be reached. Check your connection and try again.");
+  }
+
+  if (response.status === 204 || response.status === 304) return undefined as T;
+  const body: unknown = await response.json().catch(() => undefined);
+  if (response.ok) {
+    if (body === undefined) throw new ApiError(response.status, "bad_response", "The server sent an unreadable answer.");
+    return body as T;
+  }
+  const error = toApiError(response.status, body);
+  if (error.status === 401 && onUnauthorized !== null && !path.startsWith("/api/auth/")) onUnauthorized();
+  throw error;
+}
+
+function toApiError(status: number, body: unknown): ApiError {
+  const envelope = (body as { error?: unknown } | undefined)?.error;
+  if (typeof envelope === "object" && envelope !== null) {
+    const { code, message, details } = envelope as { code?: unknown; message?: unknown; details?: unknown };
+    if (typeof code === "string" && typeof message === "string") {
+      const detailObject = typeof details === "object" && details !== null ? (details as Record<string, unknown>) : undefined;
+      return new ApiError(status, code as ErrorCode, message, detailObject);
+    }
+  }
+  return new ApiError(status, "bad_response", `The server answered ${status}.`);
+}
+
+const sessionPath = (sid: string) => `/api/vtt/sessions/${encodeURIComponent(sid)}`;
+
+export const api = {
+  me: () => request<AuthResponse>("GET", "/api/auth/me"),
+  register: (username: string, password: string) => request<AuthResponse>("POST", "/api/auth/register", { body: { username, password } }),
+  login: (username: string, password: string) => request<AuthResponse>("POST", "/api/auth/login", { body: { username, password } }),
+  logout: () => request<void>("POST", "/api/auth/logout"),
+
+  listSessions: () => request<{ sessions: SessionSummary[] }>("GET", "/api/vtt/sessions"),
+  createSession: (name: string) => request<CreatedSession>("POST", "/api/vtt/sessions", { body: { name } }),
+  joinSession: (inviteCode: string) => request<JoinedSession>("POST", "/api/vtt/sessions/join", { body: { invite_code: inviteCode } }),
+
+  getState: (sid: string) => request<SessionSnapshot>("GET", `${sessionPath(sid)}/state`),
+  createScene: (sid: string, data: SceneInput) => request<Scene>("POST", `${sessionPath(sid)}/scenes`, { body: data }),
+  activateScene: (sid: string, sceneId: string) =>
+    request<SessionState>("POST", `${sessionPath(sid)}/scenes/${encodeURIComponent(sceneId)}/activate`),
+  createToken: (sid: string, data: TokenInput) => request<Token>("POST", `${sessionPath(sid)}/tokens`, { body: data }),
+};
+
+/** A message for the UI: the server's text, plus the field problems of a 400. */
+export function describeError(error: unknown): string {
+  if (error instanceof ApiError) {
+    const fields = error.fieldMessages();
+    return fields.length > 0 ? `${error.message} (${fields.join("; ")})` : error.message;
+  }
+  if (error instanceof Error) return error.message;
+  return "Something went wrong.";
+}

@@ -1,0 +1,200 @@
+/**
+ * Browser harness for the end-to-end tests: Debian's Chromium, started by us with a fixed set of
+ * flags and a fresh profile, driven through playwright-core over the DevTools protocol.
+ *
+ * Why not `chromium.launch()`: playwright-core expects its own browser builds (which cannot be
+ * downloaded here) and refuses a `--user-data-dir` flag; starting the system binary ourselves keeps
+ * the flags and the throwaway profile exactly as we want them. Each simulated user gets their own
+ * browser context (separate cookies and storage), like two people on two machines.
+ *
+ * Tests read the server's address from E2E_BASE_URL (set by scripts/e2e.mjs) and skip without it.
+ */
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const LAUNCH_TIMEOUT_MS = 30_000;
+
+/** Where the server under test listens, e.g. `http://127.0.0.1:8799`; undefined outside scripts/e2e.mjs. */
+export const baseUrl = process.env.E2E_BASE_URL?.replace(/\/+$/, "");
+/** For `test(name, { skip: skipReason }, fn)`. */
+export const skipReason = baseUrl ? false : "E2E_BASE_URL is not set: run `node scripts/e2e.mjs`";
+
+export const artifactsDir = fileURLToPath(new URL("./artifacts/", import.meta.url));
+
+/**
+ * Starts Chromium and connects to it. Call `close()` when done (in `after`): it closes the contexts,
+ * stops the process and deletes the profile.
+ */
+export async function launchBrowser() {
+  const userDataDir = await mkdtemp(path.join(tmpdir(), "vtt-e2e-chromium-"));
+  const child = spawn(
+    CHROMIUM_PATH,
+    [
+      ...CHROMIUM_FLAGS,
+      `--user-data-dir=${userDataDir}`,
+      "--remote-debugging-address=127.0.0.1",
+      "--remote-debugging-port=0",
+      "about:blank",
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  // If the test process ends abruptly (an interrupted run), take the browser and its profile along.
+  const killOnExit = () => child.kill("SIGKILL");
+  const onSignal = (signal) => {
+    killOnExit();
+    rmSync(userDataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  const unhook = () => {
+    process.off("exit", killOnExit);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
+  process.once("exit", killOnExit);
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  let browser;
+  try {
+    const endpoint = await waitForDevToolsEndpoint(child);
+    browser = await chromium.connectOverCDP(endpoint);
+  } catch (error) {
+    await stopProcess(child);
+    unhook();
+    await rm(userDataDir, { recursive: true, force: true, maxRetries: 3 });
+    throw error;
+  }
+
+  return {
+    browser,
+    /**
+     * A fresh browser context (own cookies) with one page, standing for one person. `errors`
+     * collects the page's uncaught exceptions and console errors, for failure reports.
+     */
+    async newUser(label) {
+      const context = await browser.newContext({
+        ...(baseUrl ? { baseURL: baseUrl } : {}),
+        viewport: { width: 1280, height: 860 },
+      });
+      context.setDefaultTimeout(15_000);
+      const page = await context.newPage();
+      const errors = [];
+      page.on("pageerror", (error) => errors.push(`[${label}] page error: ${error.message}`));
+      page.on("console", (message) => {
+        // Chromium logs every 4xx answer (e.g. the 401 of `GET /api/auth/me` when signed out); those are expected.
+        if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
+          errors.push(`[${label}] console: ${message.text()}`);
+        }
+      });
+      return { label, context, page, errors };
+    },
+    async close() {
+      await browser.close().catch(() => {});
+      await stopProcess(child);
+      unhook();
+      await rm(userDataDir, { recursive: true, force: true, maxRetries: 3 });
+    },
+  };
+}
+
+/** Chromium prints `DevTools listening on ws://…` on stderr once it accepts connections. */
+function waitForDevToolsEndpoint(child) {
+  return new Promise((resolve, reject) => {
+    let stderr = "";
+    const timer = setTimeout(
+      () => finish(new Error(`Chromium did not start within ${LAUNCH_TIMEOUT_MS} ms:\n${stderr}`)),
+      LAUNCH_TIMEOUT_MS,
+    );
+    const onData = (chunk) => {
+      stderr += chunk;
+      const match = /DevTools listening on (ws:\/\/\S+)/.exec(stderr);
+      if (match) finish(null, match[1]);
+    };
+    const onExit = (code, signal) => finish(new Error(`Chromium exited early (code ${code}, signal ${signal}):\n${stderr}`));
+    function finish(error, endpoint) {
+      clearTimeout(timer);
+      child.stderr.off("data", onData);
+      child.off("exit", onExit);
+      // Keep draining stderr so Chromium never blocks on a full pipe.
+      child.stderr.resume();
+      if (error) reject(error);
+      else resolve(endpoint);
+    }
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", onData);
+    child.once("exit", onExit);
+    child.once("error", (error) => finish(error));
+  });
+}
+
+async function stopProcess(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const timeout = new Promise((resolve) => setTimeout(resolve, 5_000, "timeout"));
+  if ((await Promise.race([exited, timeout])) === "timeout") {
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+/** Saves a full-page PNG as `e2e/artifacts/<name>.png` and returns its path. */
+export async function screenshot(page, name) {
+  await mkdir(artifactsDir, { recursive: true });
+  const file = path.join(artifactsDir, `${name.replace(/[^a-zA-Z0-9_-]+/g, "-")}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/**
+ * Runs `fn`; if it throws, saves a screenshot of every user's page (`<name>-failure-<label>.png`)
+ * and adds their collected browser errors to the message before rethrowing.
+ */
+export async function withFailureScreenshots(name, users, fn) {
+  try {
+    return await fn();
+  } catch (error) {
+    const notes = [];
+    for (const user of users) {
+      const file = await screenshot(user.page, `${name}-failure-${user.label}`).catch(() => null);
+      notes.push(`${user.label}: ${user.page.url()}${file ? ` (screenshot ${file})` : ""}`, ...user.errors);
+    }
+    if (error instanceof Error) error.message += `\n${notes.join("\n")}`;
+    throw error;
+  }
+}
+
+/** A username unique to this run: `<prefix>-<random>`, within the contract's 3–32 of [a-z0-9_-]. */
+export function uniqueUsername(prefix) {
+  return `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`.slice(0, 32);
+}
+
+/** A password that satisfies the contract (at least 10 characters). */
+export const PASSWORD = "correct horse battery staple";
+
+/** Registers through the UI: from the sign-in page (or any page that redirects there). */
+export async function registerThroughUi(page, username, password = PASSWORD) {
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await page.getByRole("button", { name: "Create an account instead" }).click();
+  await page.getByRole("heading", { name: "Create an account" }).waitFor();
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create account", exact: true }).click();
+  await page.getByTestId("current-user").filter({ hasText: username }).waitFor();
+}
