@@ -127,6 +127,38 @@ export function planArchive(type: EntityType, current: AnyEntity, kind: "archive
   };
 }
 
+/**
+ * An entity as it was at some version, rebuilt by applying its change-log diffs in order (the
+ * first diff is the whole entity). Top-level fields a diff set to null come back as null.
+ */
+export function rebuildVersion(diffs: readonly Json[]): AnyEntity | undefined {
+  let state: Json | undefined;
+  for (const diff of diffs) state = applyMergePatch(state, diff);
+  if (typeof state !== "object" || state === null || Array.isArray(state)) return undefined;
+  return { archived_at: null, ...state } as AnyEntity;
+}
+
+/**
+ * A revert: the next version of `current` whose fields (and archived state) equal `target`'s, an
+ * earlier version of the same entity. History is never rewritten: this is one more change.
+ */
+export function planRevert(type: EntityType, current: AnyEntity, target: AnyEntity, actor: Actor, now: string, opId?: string): Planned {
+  if (!canWrite(actor, type, "update")) return fail("forbidden", "only a GM may revert");
+  const parsed = parseFields(type, writableFields(type, target), opId);
+  if (!parsed.ok) return parsed;
+  return {
+    ok: true,
+    entity: {
+      ...current,
+      ...parsed.fields,
+      archived_at: target.archived_at ?? null,
+      version: current.version + 1,
+      updated_at: now,
+      updated_by: actor.userId,
+    },
+  };
+}
+
 /** Whether an archive or restore would change nothing (the entity is already in that state). */
 export function isNoOp(current: AnyEntity, kind: "archive" | "restore"): boolean {
   return kind === "archive" ? current.archived_at !== null : current.archived_at === null;

@@ -3,17 +3,18 @@
  * write is an op handed to the session's Durable Object, the same path the batch endpoint takes.
  */
 
-import { eq } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
 import { type AnyEntity, type EntityType, entityTypeForPath, idSchema, jsonObjectSchema } from "../../domain/entities";
-import { opIdSchema } from "../../domain/ops";
+import type { Json } from "../../domain/merge-patch";
+import { opIdSchema, rebuildVersion } from "../../domain/ops";
 import { ApiError } from "../api-error";
 import { getDb } from "../db/client";
 import { listEntities, loadEntity } from "../db/entities";
 import { loadSessionState, readerFilter } from "../db/reads";
-import { sceneLayers } from "../db/schema";
+import { changeLog, sceneLayers } from "../db/schema";
 import { requireGm } from "../middleware/auth";
 import { jsonBody, KiB, MiB } from "../middleware/body";
 import { applyOps } from "../session/stub";
@@ -78,7 +79,27 @@ async function readOne(c: Context<AppEnv>, type: EntityType, id: string) {
   return c.json({ ...visible, layers });
 }
 
+/** Every change of one entity, oldest first. */
+async function entityHistory(c: Context<AppEnv>, type: EntityType, id: string) {
+  const { sessionId } = c.get("member");
+  const rows = await getDb(c.env.DB)
+    .select({
+      version: changeLog.version,
+      seq: changeLog.seq,
+      op: changeLog.op,
+      diff: changeLog.diff,
+      updated_by: changeLog.updated_by,
+      created_at: changeLog.created_at,
+    })
+    .from(changeLog)
+    .where(and(eq(changeLog.session_id, sessionId), eq(changeLog.entity_type, type), eq(changeLog.entity_id, id)))
+    .orderBy(asc(changeLog.seq));
+  if (rows.length === 0) throw new ApiError("not_found", `no ${type} ${id}`);
+  return rows;
+}
+
 const listQuery = z.object({ archived: z.enum(["true", "false"]).optional() });
+const revertBody = z.strictObject({ version: z.number().int().min(1), base_version: z.number().int().min(1) });
 const patchBody = jsonObjectSchema;
 
 export const entityRoutes = new Hono<AppEnv>()
@@ -154,6 +175,22 @@ export const entityRoutes = new Hono<AppEnv>()
       id: idParam(c),
       ...(base === undefined ? { force: true } : { base_version: base }),
     });
+  })
+  .get("/:type/:id/history", requireGm, async (c) => {
+    const rows = await entityHistory(c, typeParam(c), idParam(c));
+    return c.json({ items: rows.reverse() });
+  })
+  .post("/:type/:id/revert", requireGm, ...jsonBody(revertBody, 1 * KiB), async (c) => {
+    const type = typeParam(c);
+    const id = idParam(c);
+    const { version, base_version } = c.req.valid("json");
+    const rows = await entityHistory(c, type, id);
+    if (!rows.some((r) => r.version === version)) {
+      throw new ApiError("not_found", `version ${version} of this ${type} is not in its history`, { versions: rows.map((r) => r.version) });
+    }
+    const target = rebuildVersion(rows.filter((r) => r.version <= version).map((r) => r.diff as Json));
+    if (!target) throw new Error(`history of ${type} ${id} does not start with its creation`);
+    return writeOne(c, { op_id: opId(c), entity_type: type, op: "revert", id, base_version, target });
   })
   .post("/:type/:id/restore", async (c) => {
     const type = typeParam(c);

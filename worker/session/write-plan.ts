@@ -8,7 +8,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { AnyEntity, EntityType } from "../../domain/entities";
 import { type Failure, fail } from "../../domain/errors";
 import { createMergePatch, type Json } from "../../domain/merge-patch";
-import { isNoOp, type Op, planArchive, planCreate, planUpdate } from "../../domain/ops";
+import { isNoOp, type Op, planArchive, planCreate, planRevert, planUpdate } from "../../domain/ops";
 import type { Actor } from "../../domain/permissions";
 import { assetFields, referenceFields, referencesOf } from "../../domain/references";
 import { isTokenVisible, isVisibleToPlayer, type PlayerView } from "../../domain/visibility";
@@ -17,8 +17,18 @@ import { insertStatements, loadEntities, loadEntity, toEntity, upsertStatements 
 import { activationTimeline, appliedOps, assets, changeLog, gameSessions, sessionState } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
 
+/** An earlier version to bring back (built by the route from the change log). */
+export interface RevertOp {
+  op_id: string;
+  entity_type: EntityType;
+  op: "revert";
+  id: string;
+  base_version: number;
+  target: AnyEntity;
+}
+
 /** An op as the object receives it; `force` skips the version check (REST archive, activate). */
-export type InternalOp = Op & { force?: boolean };
+export type InternalOp = (Op | RevertOp) & { force?: boolean };
 export type ChangeOp = "create" | "update" | "archive" | "restore";
 
 export interface Change {
@@ -294,6 +304,11 @@ export async function planBatch(
       if (op.op === "update") {
         planned = planUpdate(type, previous, op.data, actor, now, op.op_id);
         changeOp = "update";
+      } else if (op.op === "revert") {
+        planned = planRevert(type, previous, op.target, actor, now, op.op_id);
+        const wasArchived = previous.archived_at !== null;
+        const willBeArchived = op.target.archived_at !== null && op.target.archived_at !== undefined;
+        changeOp = wasArchived === willBeArchived ? "update" : willBeArchived ? "archive" : "restore";
       } else {
         if (isNoOp(previous, op.op)) {
           // Archiving what is archived (or restoring what is live) changes nothing.
