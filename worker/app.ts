@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { type ErrorCode, errorBody, errorStatus } from "../domain/errors";
 import { ApiError } from "./api-error";
 import { requireMember, requireUser } from "./middleware/auth";
+import { logRequests } from "./middleware/log";
 import { requestId } from "./middleware/request-id";
 import { authRoutes } from "./routes/auth";
 import { batchRoutes } from "./routes/batch";
@@ -19,6 +20,7 @@ const statusCodes = Object.fromEntries(Object.entries(errorStatus).map(([code, s
 export const app = new Hono<AppEnv>();
 
 app.use(requestId);
+app.use("/api/*", logRequests);
 
 app.route("/api/auth", authRoutes);
 app.route("/api/vtt/health", healthRoutes);

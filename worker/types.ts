@@ -20,6 +20,8 @@ export interface AppVariables {
   loginId: string | undefined;
   csrfToken: string | undefined;
   member: Membership;
+  /** Extra fields for the request's log line (entity, version, ...). */
+  log: Record<string, unknown>;
 }
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables };

@@ -25,6 +25,7 @@ export const batchRoutes = new Hono<AppEnv>().post("/batch", guard, opCountLimit
   const { ops } = c.req.valid("json");
   const { sessionId, role } = c.get("member");
   const result = await applyOps(c.env, sessionId, { userId: c.get("user").id, role }, ops);
+  c.set("log", { ops: ops.length, seq: result.seq });
   const keep = await readerFilter(getDb(c.env.DB), sessionId, role);
   const results = result.results.map((r, i) => {
     const type = ops[i]?.entity_type;

@@ -58,6 +58,7 @@ async function writeOne(c: Context<AppEnv>, op: InternalOp, status: 200 | 201 = 
   const result = await applyOps(c.env, sessionId, { userId: c.get("user").id, role }, [op]);
   const entity = result.results[0]?.entity;
   if (!entity) throw new Error("a write returned no entity");
+  c.set("log", { entity_type: op.entity_type, entity_id: entity.id, version: entity.version, op: op.op, seq: result.seq });
   const visible = (await readerFilter(getDb(c.env.DB), sessionId, role))(op.entity_type, entity) ?? entity;
   c.header("ETag", `"${entity.version}"`);
   return c.json(visible, status);
