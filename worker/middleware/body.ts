@@ -39,13 +39,51 @@ export async function readBodyLimited(req: Request, limit: number): Promise<Uint
   return out;
 }
 
+class RejectedValueError extends Error {
+  readonly field: string;
+
+  constructor(field: string, message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+/**
+ * A text that may hold a `__proto__` key (spelled out or through \u escapes) or a number too
+ * large for a double (an exponent of three digits, or a run of 300 digits).
+ */
+const SUSPICIOUS = /__proto__|\\u|[eE][+-]?\d{3}|\d{300}/;
+
+/**
+ * JSON.parse, refusing at any depth:
+ * - `__proto__` keys. JSON allows them, but JavaScript objects cannot carry them as data: zod's
+ *   records drop them silently (so a strict schema never sees the unknown key) and assigning one
+ *   while merging replaces an object's prototype.
+ * - numbers that overflow to ±Infinity (`1e400`): no JSON can carry them back, so they would be
+ *   stored as null.
+ * The reviver costs time, so it only runs on texts where such a thing may be.
+ */
+function parseJson(text: string): unknown {
+  if (!SUSPICIOUS.test(text)) return JSON.parse(text);
+  return JSON.parse(text, (key, value: unknown) => {
+    if (key === "__proto__") throw new RejectedValueError("__proto__", "a reserved key");
+    if (typeof value === "number" && !Number.isFinite(value)) throw new RejectedValueError(key || "(body)", "a number out of range");
+    return value;
+  });
+}
+
+/** `application/json` or `application/<anything>+json`, parameters aside: what Hono's validator reads. */
+function isJsonType(contentType: string): boolean {
+  const media = (contentType.split(";")[0] ?? "").trim().toLowerCase();
+  return /^application\/([\w.-]+\+)?json$/.test(media);
+}
+
 /**
  * Guards a JSON body: size limit (before reading all of it when the length is declared), UTF-8,
- * JSON syntax and nesting depth. An empty body counts as `{}`.
+ * JSON syntax, nesting depth, reserved keys and numbers out of range. An empty body counts as `{}`.
  */
 export function jsonGuard(limit: number) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const type = c.req.header("content-type") ?? "";
     const bytes = await readBodyLimited(c.req.raw, limit);
     let text: string;
     try {
@@ -54,20 +92,25 @@ export function jsonGuard(limit: number) {
       throw new ApiError("bad_request", "the body is not UTF-8");
     }
     if (text.trim() === "") text = "{}";
-    else if (!/^application\/(.+\+)?json\b/i.test(type)) {
+    else if (!isJsonType(c.req.header("content-type") ?? "")) {
       throw new ApiError("bad_request", "send the body as Content-Type: application/json");
     }
     if (jsonTextDepth(text) > MAX_JSON_DEPTH) {
       throw new ApiError("bad_request", `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
     }
-    let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
-    } catch {
+      parseJson(text);
+    } catch (error) {
+      if (error instanceof RejectedValueError) {
+        throw new ApiError("bad_request", `the body holds ${error.message}`, { fields: [{ field: error.field, message: error.message }] });
+      }
       throw new ApiError("bad_request", "malformed JSON");
     }
-    // Hand the parsed value to the validator through Hono's body cache (the stream is consumed).
-    c.req.bodyCache.json = Promise.resolve(parsed);
+    // Hand the text to the validator through Hono's body cache (the stream is consumed). Hono's
+    // `req.json()` reads the `text` entry; a cached parsed value would be re-serialized through
+    // JSON.stringify first, which silently turns what it cannot represent into null. (The cache
+    // holds promises at run time, whatever its declared type says.)
+    (c.req.bodyCache as unknown as { text?: Promise<string> }).text = Promise.resolve(text);
     await next();
   });
 }
