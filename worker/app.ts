@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { type ErrorCode, errorBody, errorStatus } from "../domain/errors";
 import { ApiError } from "./api-error";
-import { requireMember, requireUser } from "./middleware/auth";
+import { requireMember } from "./middleware/auth";
 import { logRequests } from "./middleware/log";
 import { requestId } from "./middleware/request-id";
 import { authRoutes } from "./routes/auth";
@@ -12,7 +12,7 @@ import { entityRoutes } from "./routes/entities";
 import { healthRoutes } from "./routes/health";
 import { readRoutes } from "./routes/reads";
 import { realtimeRoutes } from "./routes/realtime";
-import { sessionRoutes } from "./routes/sessions";
+import { sessionDetailRoutes, sessionRoutes } from "./routes/sessions";
 import type { AppEnv } from "./types";
 
 const statusCodes = Object.fromEntries(Object.entries(errorStatus).map(([code, status]) => [status, code])) as Record<number, ErrorCode>;
@@ -28,12 +28,13 @@ app.route("/api/bench", benchRoutes);
 
 const perSession = new Hono<AppEnv>()
   .use(requireMember)
+  .route("/", sessionDetailRoutes)
   .route("/", readRoutes)
   .route("/", batchRoutes)
   .route("/", realtimeRoutes)
   .route("/", entityRoutes);
 
-app.use("/api/vtt/sessions/*", requireUser);
+// Registered before the per-session routes, so `/join` is never taken for a session id.
 app.route("/api/vtt/sessions", sessionRoutes);
 app.route("/api/vtt/sessions/:sid", perSession);
 

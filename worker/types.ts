@@ -8,6 +8,9 @@ export interface AuthedUser {
 export interface Membership {
   sessionId: string;
   role: Role;
+  /** The session's seq and retained-log floor when the request was admitted. */
+  seq: number;
+  logFloor: number;
 }
 
 /** Per-request values set by middleware. */

@@ -1,58 +1,84 @@
 import { and, eq, gt } from "drizzle-orm";
+import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
+import type { Role } from "../../domain/permissions";
 import { ApiError } from "../api-error";
 import { getDb, nowIso } from "../db/client";
-import { apiTokens, loginSessions, sessionMembers, users } from "../db/schema";
+import { apiTokens, gameSessions, loginSessions, sessionMembers, users } from "../db/schema";
 import { safeEqual, sha256Hex } from "../lib/crypto";
 import type { AppEnv, AuthedUser } from "../types";
 
 export const SESSION_COOKIE = "vtt_session";
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export interface Authentication {
   user: AuthedUser;
   kind: "cookie" | "bearer";
   loginId?: string;
   csrfToken?: string;
+  /** With a session id: the caller's membership and the session's head, or null for a non-member. */
+  membership?: { role: Role; seq: number; logFloor: number } | null;
 }
 
-/** Resolves the caller from a bearer API token or the session cookie; undefined when neither is valid. */
+/**
+ * Resolves the caller from a bearer API token or the session cookie; undefined when neither is
+ * valid. Given a session id, the same single query also returns the caller's role in it and the
+ * session's current seq, so a poll answered with 304 costs one D1 round trip.
+ */
 export async function authenticate(
   env: Env,
   authorization: string | undefined,
   cookie: string | undefined,
+  sessionId?: string,
 ): Promise<Authentication | undefined> {
   const db = getDb(env.DB);
+  const sid = sessionId ?? "";
+  const member = {
+    role: sessionMembers.role,
+    seq: gameSessions.seq,
+    log_floor: gameSessions.log_floor,
+  };
+  const withMembership = <T extends { role: Role | null; seq: number | null; log_floor: number | null }>(row: T) =>
+    sessionId === undefined
+      ? {}
+      : { membership: row.role !== null && row.seq !== null ? { role: row.role, seq: row.seq, logFloor: row.log_floor ?? 0 } : null };
+
   if (authorization !== undefined) {
     const match = /^Bearer ([A-Za-z0-9_-]{16,200})$/.exec(authorization);
     if (!match?.[1]) return undefined;
-    const hash = await sha256Hex(match[1]);
     const row = await db
-      .select({ id: users.id, username: users.username })
+      .select({ id: users.id, username: users.username, ...member })
       .from(apiTokens)
       .innerJoin(users, eq(users.id, apiTokens.user_id))
-      .where(eq(apiTokens.token_hash, hash))
+      .leftJoin(sessionMembers, and(eq(sessionMembers.user_id, users.id), eq(sessionMembers.session_id, sid)))
+      .leftJoin(gameSessions, eq(gameSessions.id, sessionMembers.session_id))
+      .where(eq(apiTokens.token_hash, await sha256Hex(match[1])))
       .get();
-    return row ? { user: row, kind: "bearer" } : undefined;
+    return row ? { user: { id: row.id, username: row.username }, kind: "bearer", ...withMembership(row) } : undefined;
   }
   if (!cookie || cookie.length > 200) return undefined;
   const loginId = await sha256Hex(cookie);
   const row = await db
-    .select({ id: users.id, username: users.username, csrf: loginSessions.csrf_token })
+    .select({ id: users.id, username: users.username, csrf: loginSessions.csrf_token, ...member })
     .from(loginSessions)
     .innerJoin(users, eq(users.id, loginSessions.user_id))
+    .leftJoin(sessionMembers, and(eq(sessionMembers.user_id, users.id), eq(sessionMembers.session_id, sid)))
+    .leftJoin(gameSessions, eq(gameSessions.id, sessionMembers.session_id))
     .where(and(eq(loginSessions.id, loginId), gt(loginSessions.expires_at, nowIso())))
     .get();
-  return row ? { user: { id: row.id, username: row.username }, kind: "cookie", loginId, csrfToken: row.csrf } : undefined;
+  return row
+    ? { user: { id: row.id, username: row.username }, kind: "cookie", loginId, csrfToken: row.csrf, ...withMembership(row) }
+    : undefined;
 }
 
 /**
- * Requires a logged-in caller. A bearer token that is present but wrong is a 401 (no fallback to
- * the cookie). Cookie-authenticated mutations must carry the login's CSRF token.
+ * Authenticates the request into the context. A bearer token that is present but wrong is a 401
+ * (no fallback to the cookie). Cookie-authenticated mutations must carry the login's CSRF token.
  */
-export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
-  const auth = await authenticate(c.env, c.req.header("authorization"), getCookie(c, SESSION_COOKIE));
+async function admit(c: Context<AppEnv>, sessionId?: string): Promise<Authentication> {
+  const auth = await authenticate(c.env, c.req.header("authorization"), getCookie(c, SESSION_COOKIE), sessionId);
   if (!auth) throw new ApiError("unauthorized", "log in or send a valid API token");
   if (auth.kind === "cookie" && !SAFE_METHODS.has(c.req.method)) {
     const sent = c.req.header("x-csrf-token") ?? "";
@@ -64,20 +90,25 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   c.set("authKind", auth.kind);
   c.set("loginId", auth.loginId);
   c.set("csrfToken", auth.csrfToken);
+  return auth;
+}
+
+/** Requires a logged-in caller. */
+export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
+  await admit(c);
   await next();
 });
 
-/** Requires membership of the session in the `sid` path parameter; non-members get 404. */
+/**
+ * Requires a logged-in member of the session in the `sid` path parameter; non-members get 404,
+ * exactly like a session that does not exist.
+ */
 export const requireMember = createMiddleware<AppEnv>(async (c, next) => {
-  const sessionId = c.req.param("sid");
-  if (!sessionId || !/^[A-Za-z0-9_-]{1,64}$/.test(sessionId)) throw new ApiError("not_found", "no such session");
-  const row = await getDb(c.env.DB)
-    .select({ role: sessionMembers.role })
-    .from(sessionMembers)
-    .where(and(eq(sessionMembers.session_id, sessionId), eq(sessionMembers.user_id, c.get("user").id)))
-    .get();
-  if (!row) throw new ApiError("not_found", "no such session");
-  c.set("member", { sessionId, role: row.role });
+  const sessionId = c.req.param("sid") ?? "";
+  const valid = SESSION_ID.test(sessionId);
+  const auth = await admit(c, valid ? sessionId : "");
+  if (!valid || !auth.membership) throw new ApiError("not_found", "no such session");
+  c.set("member", { sessionId, ...auth.membership });
   await next();
 });
 

@@ -7,13 +7,14 @@ import { ApiError } from "../api-error";
 import { getDb, nowIso } from "../db/client";
 import { changeLog, gameSessions, sessionMembers, sessionState, users } from "../db/schema";
 import { randomToken, sha256Hex } from "../lib/crypto";
-import { requireGm, requireMember } from "../middleware/auth";
+import { requireGm, requireUser } from "../middleware/auth";
 import { jsonBody } from "../middleware/body";
 import { setMember } from "../session/stub";
 import type { AppEnv } from "../types";
 
+/** Sessions of the caller: create, list, join. */
 export const sessionRoutes = new Hono<AppEnv>()
-  .post("/", ...jsonBody(sessionCreateSchema, 4096), async (c) => {
+  .post("/", requireUser, ...jsonBody(sessionCreateSchema, 4096), async (c) => {
     const { name } = c.req.valid("json");
     const user = c.get("user");
     const db = getDb(c.env.DB);
@@ -53,7 +54,7 @@ export const sessionRoutes = new Hono<AppEnv>()
     ]);
     return c.json({ session, invite_code: inviteCode }, 201);
   })
-  .get("/", async (c) => {
+  .get("/", requireUser, async (c) => {
     const rows = await getDb(c.env.DB)
       .select({ id: gameSessions.id, name: gameSessions.name, role: sessionMembers.role })
       .from(sessionMembers)
@@ -62,7 +63,7 @@ export const sessionRoutes = new Hono<AppEnv>()
       .orderBy(gameSessions.created_at);
     return c.json({ sessions: rows });
   })
-  .post("/join", ...jsonBody(joinSchema, 4096), async (c) => {
+  .post("/join", requireUser, ...jsonBody(joinSchema, 4096), async (c) => {
     const { invite_code } = c.req.valid("json");
     const db = getDb(c.env.DB);
     const session = await db
@@ -82,8 +83,11 @@ export const sessionRoutes = new Hono<AppEnv>()
       .where(and(eq(sessionMembers.session_id, session.id), eq(sessionMembers.user_id, userId)))
       .get();
     return c.json({ session, role: member?.role ?? "player" });
-  })
-  .get("/:sid", requireMember, async (c) => {
+  });
+
+/** One session, for its members (mounted under the per-session routes). */
+export const sessionDetailRoutes = new Hono<AppEnv>()
+  .get("/", async (c) => {
     const { sessionId, role } = c.get("member");
     const db = getDb(c.env.DB);
     const row = await db.select().from(gameSessions).where(eq(gameSessions.id, sessionId)).get();
@@ -102,7 +106,7 @@ export const sessionRoutes = new Hono<AppEnv>()
       ...(role === "gm" ? { invite_code: row.invite_code } : {}),
     });
   })
-  .put("/:sid/members/:user_id", requireMember, requireGm, ...jsonBody(memberSchema, 4096), async (c) => {
+  .put("/members/:user_id", requireGm, ...jsonBody(memberSchema, 4096), async (c) => {
     const { role } = c.req.valid("json");
     const userId = userIdSchema.safeParse(c.req.param("user_id"));
     if (!userId.success) throw new ApiError("not_found", "no such user");
