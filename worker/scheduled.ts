@@ -1,4 +1,5 @@
 import { lt } from "drizzle-orm";
+import { runBackups } from "./backup/backup";
 import { getDb } from "./db/client";
 import { loginSessions } from "./db/schema";
 
@@ -7,6 +8,11 @@ const jobs: Record<string, (env: Env, at: Date) => Promise<void>> = {
   /** Expired cookie logins are useless and only grow the table. */
   async purgeExpiredLogins(env, at) {
     await getDb(env.DB).delete(loginSessions).where(lt(loginSessions.expires_at, at.toISOString()));
+  },
+  /** Nightly full snapshots, hourly change-log increments, 7 days kept (worker/backup). */
+  async backups(env, at) {
+    const counts = await runBackups(env, at);
+    console.log(JSON.stringify({ level: "info", msg: "backups", ...counts }));
   },
 };
 

@@ -1,0 +1,113 @@
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { pruneBackups, writeFullBackup } from "../../worker/backup/backup";
+import { listBackups } from "../../worker/backup/layout";
+import worker from "../../worker/index";
+import { create, newTable, type TestUser } from "../helpers/client";
+
+async function runCron(at: Date) {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ scheduledTime: at.getTime(), cron: "17 * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** Everything of a session's state that a restore must bring back, without ids of the session. */
+function comparable(state: any) {
+  const strip = (items: any[]) => [...items].sort((a, b) => a.id.localeCompare(b.id));
+  return {
+    scenes: strip(state.scenes),
+    folders: strip(state.folders),
+    tokens: strip(state.tokens),
+    token_art: strip(state.token_art),
+    layers: strip(state.layers),
+    active_scene_id: state.session_state.active_scene_id,
+    flags: state.session_state.flags,
+  };
+}
+
+async function world(gm: TestUser, base: string) {
+  const folder = await create(gm, base, "folders", { name: "Dungeons", kind: "scene" });
+  const scene = await create(gm, base, "scenes", { name: "Crypt", folder_id: folder.id, metadata: { mood: "grim" } });
+  await create(gm, base, "layers", { scene_id: scene.id, layer_type: "fog", payload: { mask: [1, 0, 1] } });
+  const token = await create(gm, base, "tokens", { name: "Hero", scene_id: scene.id, stats: { hp: 9 } });
+  const gone = await create(gm, base, "tokens", { name: "Gone", scene_id: scene.id });
+  await gm.req("DELETE", `${base}/tokens/${gone.id}`);
+  await gm.req("POST", `${base}/scenes/${scene.id}/activate`, {});
+  return { scene, token };
+}
+
+describe("backups", () => {
+  it("a scheduled run writes a snapshot whose restore equals the original", async () => {
+    const { gm, base } = await newTable();
+    await world(gm, base);
+    await runCron(new Date());
+    const listed = await gm.req("GET", `${base}/backups`);
+    expect(listed.body.backups.map((b: any) => b.kind)).toContain("full");
+    const original = (await gm.req("GET", `${base}/state`)).body;
+    const restored = await gm.req("POST", `${base}/restore`, { at: new Date().toISOString() });
+    expect(restored.status).toBe(201);
+    expect(restored.body.restored_seq).toBe(original.seq);
+    const copy = (await gm.req("GET", `/api/vtt/sessions/${restored.body.session.id}/state`)).body;
+    expect(comparable(copy)).toEqual(comparable(original));
+    const archived = await gm.req("GET", `/api/vtt/sessions/${restored.body.session.id}/tokens?archived=true`);
+    expect(archived.body.items.map((t: any) => t.name)).toEqual(["Gone"]);
+  });
+
+  it("restores to a point in time between two edits from a snapshot and its increments", async () => {
+    const { gm, base, sid } = await newTable();
+    const { token } = await world(gm, base);
+    await runCron(new Date(Date.UTC(2026, 0, 1, 3, 17)));
+    await gm.req("PATCH", `${base}/tokens/${token.id}`, { name: "First edit" }, { "if-match": '"1"' });
+    const between = new Date();
+    await new Promise((r) => setTimeout(r, 5));
+    await gm.req("PATCH", `${base}/tokens/${token.id}`, { name: "Second edit" }, { "if-match": '"2"' });
+    // An hourly run (not the nightly hour) writes an increment of the change log.
+    await runCron(new Date(Date.now() + 1000));
+    const refs = await listBackups(env.ASSETS, sid);
+    expect(refs.map((r) => r.kind)).toEqual(["full", "incr"]);
+    const restored = await gm.req("POST", `${base}/restore`, { at: between.toISOString() });
+    expect(restored.status).toBe(201);
+    const copy = (await gm.req("GET", `/api/vtt/sessions/${restored.body.session.id}/tokens/${token.id}`)).body;
+    expect(copy).toMatchObject({ name: "First edit", version: 2 });
+  });
+
+  it("refuses a backup whose file no longer matches its checksum, creating nothing", async () => {
+    const { gm, base, sid } = await newTable();
+    await world(gm, base);
+    const manifest = await writeFullBackup(env, sid, new Date());
+    const refs = await listBackups(env.ASSETS, sid);
+    const tokens = manifest?.files.find((f) => f.name === "token.jsonl");
+    expect(tokens).toBeDefined();
+    await env.ASSETS.put(`${refs[0]?.prefix}token.jsonl`, '{"id":"forged"}\n');
+    const before = (await gm.req("GET", "/api/vtt/sessions")).body.sessions.length;
+    const r = await gm.req("POST", `${base}/restore`, {});
+    expect(r.status).toBe(503);
+    expect(r.body.error.message).toContain("checksum");
+    expect((await gm.req("GET", "/api/vtt/sessions")).body.sessions.length).toBe(before);
+  });
+
+  it("answers 404 when no backup covers the time", async () => {
+    const { gm, base } = await newTable();
+    const r = await gm.req("POST", `${base}/restore`, { at: "2001-01-01T00:00:00Z" });
+    expect(r.status).toBe(404);
+  });
+
+  it("keeps seven days of snapshots and always the newest", async () => {
+    const { gm, base, sid } = await newTable();
+    await world(gm, base);
+    const day = 86_400_000;
+    const now = Date.UTC(2026, 5, 20, 3, 0);
+    for (const ago of [10, 9, 3, 1]) await writeFullBackup(env, sid, new Date(now - ago * day));
+    expect(await pruneBackups(env.ASSETS, sid, new Date(now))).toBe(2);
+    const left = await listBackups(env.ASSETS, sid);
+    expect(left.map((r) => r.createdAt)).toEqual([new Date(now - 3 * day).toISOString(), new Date(now - day).toISOString()]);
+    expect(await pruneBackups(env.ASSETS, sid, new Date(now + 30 * day))).toBe(1);
+    expect(await listBackups(env.ASSETS, sid)).toHaveLength(1);
+  });
+
+  it("is for GMs only", async () => {
+    const { player, base } = await newTable();
+    expect((await player.req("GET", `${base}/backups`)).status).toBe(403);
+    expect((await player.req("POST", `${base}/restore`, {})).status).toBe(403);
+  });
+});

@@ -1,0 +1,165 @@
+/**
+ * Backups of game sessions to R2: nightly full snapshots (JSONL per table), hourly increments of
+ * the change log, 7 days kept. Restores rebuild a session as it was at any time covered by them
+ * into a new session (see restore.ts).
+ */
+import { and, asc, eq, gt, lte } from "drizzle-orm";
+import type { AnyEntity, EntityType } from "../../domain/entities";
+import { entityTypes } from "../../domain/entities";
+import { type Db, getDb } from "../db/client";
+import { tableOf, toEntity } from "../db/entities";
+import { activationTimeline, assets, changeLog, gameSessions, sessionMembers } from "../db/schema";
+import { sha256Hex } from "../lib/crypto";
+import { BACKUP_FORMAT, type BackupFile, type BackupManifest, type BackupRef, backupPrefix, listBackups } from "./layout";
+
+export const BACKUP_RETENTION_DAYS = 7;
+
+export interface SessionSnapshot {
+  seq: number;
+  session: typeof gameSessions.$inferSelect;
+  members: (typeof sessionMembers.$inferSelect)[];
+  entities: Record<EntityType, AnyEntity[]>;
+  assets: (typeof assets.$inferSelect)[];
+  timeline: (typeof activationTimeline.$inferSelect)[];
+}
+
+/**
+ * Reads a session in one D1 batch: a batch runs as one transaction, so every table is read at the
+ * same seq even while the session object keeps writing.
+ */
+export async function readSnapshot(db: Db, sessionId: string): Promise<SessionSnapshot | undefined> {
+  const [session, members, sessionAssets, timeline, ...perType] = await db.batch([
+    db.select().from(gameSessions).where(eq(gameSessions.id, sessionId)),
+    db.select().from(sessionMembers).where(eq(sessionMembers.session_id, sessionId)),
+    db.select().from(assets).where(eq(assets.session_id, sessionId)),
+    db.select().from(activationTimeline).where(eq(activationTimeline.session_id, sessionId)),
+    ...entityTypes.map((type) => {
+      const table = tableOf(type);
+      return db.select().from(table).where(eq(table.session_id, sessionId)).orderBy(asc(table.id));
+    }),
+  ]);
+  const head = session[0];
+  if (!head) return undefined;
+  const entities = Object.fromEntries(
+    entityTypes.map((type, i) => [type, (perType[i] ?? []).map((row) => toEntity(row as Record<string, unknown>))]),
+  ) as Record<EntityType, AnyEntity[]>;
+  return { seq: head.seq, session: head, members, entities, assets: sessionAssets, timeline };
+}
+
+function jsonl(rows: readonly unknown[]): string {
+  return rows.map((r) => JSON.stringify(r)).join("\n") + (rows.length > 0 ? "\n" : "");
+}
+
+export function parseJsonl<T>(text: string): T[] {
+  return text
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as T);
+}
+
+/** Writes files then, last, the manifest: a backup without its manifest is incomplete and ignored. */
+async function writeBackup(
+  bucket: R2Bucket,
+  prefix: string,
+  manifest: Omit<BackupManifest, "files">,
+  files: Record<string, readonly unknown[]>,
+) {
+  const entries: BackupFile[] = [];
+  for (const [name, rows] of Object.entries(files)) {
+    const text = jsonl(rows);
+    const sha256 = await sha256Hex(text);
+    // R2 verifies the bytes against the checksum before it accepts the write.
+    await bucket.put(`${prefix}${name}`, text, { sha256, httpMetadata: { contentType: "application/x-ndjson" } });
+    entries.push({ name, sha256, rows: rows.length, bytes: new TextEncoder().encode(text).byteLength });
+  }
+  const full: BackupManifest = { ...manifest, files: entries };
+  await bucket.put(`${prefix}manifest.json`, JSON.stringify(full, null, 2), { httpMetadata: { contentType: "application/json" } });
+  return full;
+}
+
+export async function writeFullBackup(env: Env, sessionId: string, at: Date): Promise<BackupManifest | undefined> {
+  const snapshot = await readSnapshot(getDb(env.DB), sessionId);
+  if (!snapshot) return undefined;
+  const prefix = backupPrefix(sessionId, at, "full", 0, snapshot.seq);
+  return writeBackup(
+    env.ASSETS,
+    prefix,
+    { format: BACKUP_FORMAT, kind: "full", session_id: sessionId, created_at: at.toISOString(), seq: snapshot.seq, from_seq: 0 },
+    {
+      "game_sessions.jsonl": [snapshot.session],
+      "session_members.jsonl": snapshot.members,
+      "assets.jsonl": snapshot.assets,
+      "activation_timeline.jsonl": snapshot.timeline,
+      ...Object.fromEntries(entityTypes.map((type) => [`${type}.jsonl`, snapshot.entities[type]])),
+    },
+  );
+}
+
+/** Change log rows after the last backup, as an increment; nothing when nothing changed. */
+export async function writeIncrement(env: Env, sessionId: string, at: Date, after: number): Promise<BackupManifest | undefined> {
+  const db = getDb(env.DB);
+  const rows = await db
+    .select()
+    .from(changeLog)
+    .where(and(eq(changeLog.session_id, sessionId), gt(changeLog.seq, after)))
+    .orderBy(asc(changeLog.seq));
+  const last = rows.at(-1);
+  if (!last) return undefined;
+  const prefix = backupPrefix(sessionId, at, "incr", after, last.seq);
+  return writeBackup(
+    env.ASSETS,
+    prefix,
+    { format: BACKUP_FORMAT, kind: "incr", session_id: sessionId, created_at: at.toISOString(), seq: last.seq, from_seq: after },
+    { "change_log.jsonl": rows, "activation_timeline.jsonl": await timelineAfter(db, sessionId, after, last.seq) },
+  );
+}
+
+async function timelineAfter(db: Db, sessionId: string, after: number, upTo: number) {
+  return db
+    .select()
+    .from(activationTimeline)
+    .where(and(eq(activationTimeline.session_id, sessionId), gt(activationTimeline.seq, after), lte(activationTimeline.seq, upTo)));
+}
+
+/** Deletes full snapshots past retention (never the newest) and increments they no longer anchor. */
+export async function pruneBackups(bucket: R2Bucket, sessionId: string, now: Date): Promise<number> {
+  const refs = await listBackups(bucket, sessionId);
+  const fulls = refs.filter((r) => r.kind === "full");
+  const cutoff = new Date(now.getTime() - BACKUP_RETENTION_DAYS * 86_400_000).toISOString();
+  const keptFulls = fulls.filter((r, i) => r.createdAt >= cutoff || i === fulls.length - 1);
+  const oldestKept = keptFulls[0];
+  const doomed: BackupRef[] = refs.filter((r) =>
+    r.kind === "full" ? !keptFulls.includes(r) : oldestKept !== undefined && r.toSeq <= oldestKept.toSeq,
+  );
+  for (const ref of doomed) {
+    let cursor: string | undefined;
+    do {
+      const page = await bucket.list({ prefix: ref.prefix, ...(cursor ? { cursor } : {}) });
+      if (page.objects.length > 0) await bucket.delete(page.objects.map((o) => o.key));
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+  }
+  return doomed.length;
+}
+
+/**
+ * The cron job: a full snapshot of every session once a day (at `fullHourUtc`, or when a session
+ * has none yet), an increment of its change log every other hour, then retention.
+ */
+export async function runBackups(env: Env, at: Date, fullHourUtc = 3): Promise<{ full: number; incr: number; pruned: number }> {
+  const db = getDb(env.DB);
+  const sessions = await db.select({ id: gameSessions.id, seq: gameSessions.seq }).from(gameSessions);
+  const counts = { full: 0, incr: 0, pruned: 0 };
+  for (const session of sessions) {
+    const refs = await listBackups(env.ASSETS, session.id);
+    const last = refs.at(-1);
+    const hasFull = refs.some((r) => r.kind === "full");
+    if (!hasFull || at.getUTCHours() === fullHourUtc) {
+      if (await writeFullBackup(env, session.id, at)) counts.full += 1;
+    } else if (last && session.seq > last.toSeq) {
+      if (await writeIncrement(env, session.id, at, last.toSeq)) counts.incr += 1;
+    }
+    counts.pruned += await pruneBackups(env.ASSETS, session.id, at);
+  }
+  return counts;
+}
