@@ -6,6 +6,7 @@ import { requireMember } from "./middleware/auth";
 import { logRequests } from "./middleware/log";
 import { requestId } from "./middleware/request-id";
 import { authRoutes } from "./routes/auth";
+import { backupRoutes } from "./routes/backups";
 import { batchRoutes } from "./routes/batch";
 import { benchRoutes } from "./routes/bench";
 import { entityRoutes } from "./routes/entities";
@@ -31,6 +32,7 @@ const perSession = new Hono<AppEnv>()
   .route("/", sessionDetailRoutes)
   .route("/", readRoutes)
   .route("/", batchRoutes)
+  .route("/", backupRoutes)
   .route("/", realtimeRoutes)
   .route("/", entityRoutes);
 
