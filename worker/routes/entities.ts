@@ -80,6 +80,18 @@ async function readOne(c: Context<AppEnv>, type: EntityType, id: string) {
   return c.json({ ...visible, layers });
 }
 
+/** DELETE (archive) and restore: If-Match is optional; when sent, it must be current. */
+function archiveOrRestore(c: Context<AppEnv>, op: "archive" | "restore") {
+  const base = parseIfMatch(c.req.header("if-match"));
+  return writeOne(c, {
+    op_id: opId(c),
+    entity_type: typeParam(c),
+    op,
+    id: idParam(c),
+    ...(base === undefined ? { force: true } : { base_version: base }),
+  });
+}
+
 /** Every change of one entity, oldest first. */
 async function entityHistory(c: Context<AppEnv>, type: EntityType, id: string) {
   const { sessionId } = c.get("member");
@@ -166,17 +178,7 @@ export const entityRoutes = new Hono<AppEnv>()
     if (base === undefined) throw new ApiError("precondition_required", 'send If-Match: "<version>"');
     return writeOne(c, { op_id: opId(c), entity_type: type, op: "update", id, base_version: base, data: c.req.valid("json") });
   })
-  .delete("/:type/:id", async (c) => {
-    const type = typeParam(c);
-    const base = parseIfMatch(c.req.header("if-match"));
-    return writeOne(c, {
-      op_id: opId(c),
-      entity_type: type,
-      op: "archive",
-      id: idParam(c),
-      ...(base === undefined ? { force: true } : { base_version: base }),
-    });
-  })
+  .delete("/:type/:id", (c) => archiveOrRestore(c, "archive"))
   .get("/:type/:id/history", requireGm, async (c) => {
     const rows = await entityHistory(c, typeParam(c), idParam(c));
     return c.json({ items: rows.reverse() });
@@ -193,14 +195,4 @@ export const entityRoutes = new Hono<AppEnv>()
     if (!target) throw new Error(`history of ${type} ${id} does not start with its creation`);
     return writeOne(c, { op_id: opId(c), entity_type: type, op: "revert", id, base_version, target });
   })
-  .post("/:type/:id/restore", async (c) => {
-    const type = typeParam(c);
-    const base = parseIfMatch(c.req.header("if-match"));
-    return writeOne(c, {
-      op_id: opId(c),
-      entity_type: type,
-      op: "restore",
-      id: idParam(c),
-      ...(base === undefined ? { force: true } : { base_version: base }),
-    });
-  });
+  .post("/:type/:id/restore", (c) => archiveOrRestore(c, "restore"));
