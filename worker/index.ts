@@ -1,6 +1,7 @@
 import { app } from "./app";
 import { runScheduled } from "./scheduled";
 
+export { RelayObject } from "./session/relay-object";
 export { SessionObject } from "./session/session-object";
 
 export default {

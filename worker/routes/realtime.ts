@@ -1,13 +1,15 @@
 import { and, desc, eq, isNull } from "drizzle-orm";
 import { Hono } from "hono";
 import { ackSchema } from "../../domain/api";
+import { resolveSettings, settingsPatchSchema } from "../../domain/settings";
 import { ApiError } from "../api-error";
 import { getDb, nowIso } from "../db/client";
+import { loadHead } from "../db/reads";
 import { acknowledgements, sessionClients } from "../db/schema";
 import { requireGm } from "../middleware/auth";
-import { jsonBody } from "../middleware/body";
+import { jsonBody, KiB } from "../middleware/body";
 import { IDENTITY_HEADERS } from "../session/session-object";
-import { sessionStub } from "../session/stub";
+import { listClients, sessionStub, updateSettings } from "../session/stub";
 import type { AppEnv } from "../types";
 
 /** The app's own origin: the configured one, else the origin the request was made to. */
@@ -28,12 +30,19 @@ export const realtimeRoutes = new Hono<AppEnv>()
     }
     const { sessionId, role } = c.get("member");
     const headers = new Headers(c.req.raw.headers);
+    // No permessage-deflate: with it the runtime compresses every message once per socket, so a
+    // broadcast to 500 players costs 500 compressions of the same bytes. Messages are small JSON,
+    // serialized once per role; the bandwidth saved is not worth the object's CPU.
+    headers.delete("sec-websocket-extensions");
     headers.set(IDENTITY_HEADERS.user, c.get("user").id);
     headers.set(IDENTITY_HEADERS.role, role);
     headers.set(IDENTITY_HEADERS.session, sessionId);
-    return sessionStub(c.env, sessionId).fetch(new Request(c.req.raw.url, { headers }));
+    // The object answers 101, or 409 when real time is off for the session (its settings).
+    const res = await sessionStub(c.env, sessionId).fetch(new Request(c.req.raw.url, { headers }));
+    // A response from another object has immutable headers; the middleware adds its own to a refusal.
+    return res.status === 101 ? res : new Response(res.body, res);
   })
-  .post("/ack", ...jsonBody(ackSchema, 16 * 1024), async (c) => {
+  .post("/ack", ...jsonBody(ackSchema, 16 * KiB), async (c) => {
     const { event_ids } = c.req.valid("json");
     const { sessionId } = c.get("member");
     const userId = c.get("user").id;
@@ -47,25 +56,29 @@ export const realtimeRoutes = new Hono<AppEnv>()
       .orderBy(desc(sessionClients.connected_at))
       .get();
     const clientId = client?.client_id ?? `http:${userId}`;
-    await db
-      .insert(acknowledgements)
-      .values(event_ids.map((event_id) => ({ session_id: sessionId, client_id: clientId, event_id, user_id: userId, acked_at: now })))
-      .onConflictDoNothing();
+    await db.batch([
+      db
+        .insert(acknowledgements)
+        .values(event_ids.map((event_id) => ({ session_id: sessionId, client_id: clientId, event_id, user_id: userId, acked_at: now })))
+        .onConflictDoNothing(),
+      db
+        .update(sessionClients)
+        .set({ last_seen: now })
+        .where(and(eq(sessionClients.session_id, sessionId), eq(sessionClients.client_id, clientId))),
+    ]);
     return c.body(null, 204);
   })
   .get("/clients", requireGm, async (c) => {
     const { sessionId } = c.get("member");
-    const rows = await getDb(c.env.DB)
-      .select({
-        client_id: sessionClients.client_id,
-        user_id: sessionClients.user_id,
-        role: sessionClients.role,
-        connected_at: sessionClients.connected_at,
-        last_seen: sessionClients.last_seen,
-        capabilities: sessionClients.capabilities,
-      })
-      .from(sessionClients)
-      .where(and(eq(sessionClients.session_id, sessionId), isNull(sessionClients.disconnected_at)))
-      .orderBy(sessionClients.connected_at);
-    return c.json({ clients: rows });
+    return c.json({ clients: await listClients(c.env, sessionId) });
+  })
+  .get("/settings", async (c) => {
+    const { sessionId } = c.get("member");
+    const head = await loadHead(getDb(c.env.DB), sessionId);
+    return c.json({ settings: resolveSettings(head.settings) });
+  })
+  .patch("/settings", requireGm, ...jsonBody(settingsPatchSchema, 4 * KiB), async (c) => {
+    const { sessionId } = c.get("member");
+    const result = await updateSettings(c.env, sessionId, { userId: c.get("user").id, role: "gm" }, c.req.valid("json"));
+    return c.json({ settings: result.settings });
   });

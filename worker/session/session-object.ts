@@ -2,28 +2,70 @@
  * One Durable Object per game session.
  *
  * Lifecycle and invariants:
- * - Every mutation of the session arrives here through typed RPC (`applyOps`, `setMember`) and is
- *   run by a single explicit queue: awaiting D1 opens the object's input gate, so without the
- *   queue two requests could interleave between reading a version and committing the next one.
+ * - Every mutation of the session arrives here through typed RPC (`applyOps`, `setMember`, the
+ *   lock and settings methods) and is run by a single explicit queue (`#serial`): awaiting D1
+ *   opens the object's input gate, so without the queue two requests could interleave between
+ *   reading a version and committing the next one. Writes of one actor that pile up while the
+ *   object is busy are committed as one group (see applyOps); each still answers as if alone.
  * - `seq` is assigned here, gap-free, and committed with the entity rows in one D1 batch. D1 is
  *   the source of truth: after eviction or a restart the counter is reloaded from D1 on first use.
- * - Sockets are accepted with the hibernation API; each socket's identity lives in its attachment,
- *   so it survives the object being evicted while the sockets stay open. Nothing else is assumed
- *   to be in memory after a wake-up.
- * - After each commit, changes are sent to every socket in seq order, through the player filter.
+ * - Sockets are accepted with the hibernation API. Each socket's identity lives in its tags
+ *   (`user:`, `role:`, `client:`) and its attachment, so it survives the object being evicted
+ *   while the sockets stay open; pings are answered by the runtime (auto-response) without waking
+ *   the object. Everything else in memory is a cache rebuilt on first use after a wake-up: seq,
+ *   settings and locks from D1, presence from the attachments, the active scene and token facts
+ *   (for previews) from D1. Rate-limit buckets start full after a wake-up, which is what they
+ *   would hold anyway: the object only hibernates after seconds of silence, longer than any
+ *   bucket takes to refill.
+ * - After each commit, changes are sent in seq order to every socket allowed to see them, through
+ *   the player filter, each change serialized once per role. A socket is accepted and greeted
+ *   inside the queue, so `hello` always comes first and no change can overtake it.
+ * - The alarm does the periodic work, never timers: moving buffered acks and activity to D1
+ *   (pending.ts) and expiring scene locks (lock-table.ts). It is set for the earliest of both.
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq } from "drizzle-orm";
-import { type Failure, fail } from "../../domain/errors";
-import type { Actor, Role } from "../../domain/permissions";
-import { type ClientMessage, clientMessageSchema, INLINE_ENTITY_LIMIT, type ServerMessage } from "../../domain/protocol";
-import { projectForPlayer } from "../../domain/visibility";
-import { getDb, nowIso } from "../db/client";
-import { type ChangeRow, changesSince } from "../db/reads";
-import { acknowledgements, gameSessions, sessionClients, sessionMembers, sessionState } from "../db/schema";
-import { type Change, commitPlan, type InternalOp, type OpResult, planBatch } from "./write-plan";
+import { and, eq, inArray, isNull, lt } from "drizzle-orm";
+import type { AnyEntity } from "../../domain/entities";
+import { errorBody, type Failure, fail } from "../../domain/errors";
+import type { SceneLock } from "../../domain/locks";
+import type { JsonObject } from "../../domain/merge-patch";
+import { MAX_BATCH_OPS } from "../../domain/ops";
+import { type Actor, canWrite, type Role } from "../../domain/permissions";
+import {
+  CLOSE_CODES,
+  type ClientMessage,
+  clientMessageSchema,
+  MAX_CLIENT_MESSAGE_BYTES,
+  PING,
+  PONG,
+  type PresenceClient,
+  type ServerMessage,
+} from "../../domain/protocol";
+import { type Bucket, mutationCost, PREVIEW_LIMIT, retryAfterSeconds, SOCKET_MESSAGE_LIMIT, take } from "../../domain/rate-limit";
+import { applySettingsPatch, mutationLimitOf, resolveSettings, type SessionSettings, type SettingsPatch } from "../../domain/settings";
+import { isTokenVisible } from "../../domain/visibility";
+import { chunk, getDb, nowIso } from "../db/client";
+import { loadEntity } from "../db/entities";
+import { changesSince, loadSessionState } from "../db/reads";
+import { gameSessions, sessionClients, sessionMembers, sessionState } from "../db/schema";
+import { encodeChange, encodeChangeRow } from "./broadcast";
+import { LockTable } from "./lock-table";
+import { ACK_FLUSH_MS, PendingRecords } from "./pending";
+import { type Change, commitPlan, type InternalOp, type OpResult, type Plan, planBatch } from "./write-plan";
 
 export type WriteResult = { ok: true; seq: number; results: OpResult[] } | Failure;
+export type LockResult = { ok: true; lock: SceneLock; refresh: boolean } | Failure;
+export type ReleaseResult = { ok: true } | Failure;
+export type SettingsResult = { ok: true; settings: SessionSettings } | Failure;
+
+export interface ClientRecord {
+  client_id: string;
+  user_id: string;
+  role: Role;
+  connected_at: string;
+  last_seen: string;
+  capabilities: JsonObject;
+}
 
 export interface SocketAttachment {
   sessionId: string;
@@ -31,20 +73,130 @@ export interface SocketAttachment {
   userId: string;
   role: Role;
   connectedAt: string;
+  capabilities: JsonObject;
+  /** Set when the object closed the socket itself: its departure is already recorded. */
+  closing?: true;
 }
 
 /** Headers the worker sets on the upgrade request it forwards (never taken from the client). */
 export const IDENTITY_HEADERS = { user: "x-vtt-user", role: "x-vtt-role", session: "x-vtt-session" } as const;
 
+/** How often a busy client's last_seen is written (buffered) at most. */
+const SEEN_RESOLUTION_MS = 5000;
+/** Token facts kept for previews; the oldest are forgotten beyond this. */
+const TOKEN_CACHE_LIMIT = 10_000;
+/** Message-bucket tokens a resume costs: it reads D1, an ack or a preview does not. */
+const RESUME_COST = 10;
+/** Capabilities as JSON may not grow past this (they live in the socket's attachment, max 2 KiB). */
+const CAPABILITIES_MAX_BYTES = 1024;
+/** A session_clients row without a live socket is repaired only once it is this old (it may be connecting). */
+const STALE_CLIENT_MS = 60_000;
+/** Close codes a peer may send that cannot be sent back. */
+const RESERVED_CLOSE_CODES = new Set([1005, 1006, 1015]);
+
+/** A write waiting in the queue (see applyOps). */
+interface QueuedWrite {
+  actor: Actor;
+  ops: InternalOp[];
+  resolve: (result: WriteResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Writes committed together at most (and never more than MAX_BATCH_OPS ops). */
+const GROUP_MAX_WRITES = 64;
+
+/**
+ * The seq each write of a group answers with: the seq after its own ops, as if it had run alone
+ * after the writes before it. Undefined when a write has no op of its own in the plan (every op a
+ * replay of an earlier write): such a group is applied one write at a time instead.
+ */
+function seqsOfWrites(group: readonly QueuedWrite[], plan: Plan): number[] | undefined {
+  const seqOf = new Map(plan.applied.map((a) => [a.op_id, a.seq]));
+  const seqs: number[] = [];
+  for (const w of group) {
+    const own = w.ops.map((op) => seqOf.get(op.op_id)).filter((s): s is number => s !== undefined);
+    if (own.length === 0) return undefined;
+    seqs.push(Math.max(...own));
+  }
+  return seqs;
+}
+
+/** What a preview needs to know of a token: who may move it and who may see it. */
+interface TokenFacts {
+  id: string;
+  scene_id: string | null;
+  hidden: boolean;
+  archived_at: string | null;
+  owner_user_ids: string[];
+  rotation: number;
+}
+
+function tokenFacts(entity: AnyEntity): TokenFacts {
+  return {
+    id: entity.id,
+    scene_id: typeof entity.scene_id === "string" ? entity.scene_id : null,
+    hidden: entity.hidden === true,
+    archived_at: entity.archived_at,
+    owner_user_ids: Array.isArray(entity.owner_user_ids) ? entity.owner_user_ids.filter((u): u is string => typeof u === "string") : [],
+    rotation: typeof entity.rotation === "number" ? entity.rotation : 0,
+  };
+}
+
+function presenceOf(att: SocketAttachment): PresenceClient {
+  return { client_id: att.clientId, user_id: att.userId, role: att.role, connected_at: att.connectedAt };
+}
+
+function logError(msg: string, error: unknown): void {
+  console.error(JSON.stringify({ level: "error", msg, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
+}
+
 export class SessionObject extends DurableObject<Env> {
+  #sessionId: string | undefined;
   #seq: number | undefined;
   #tail: Promise<unknown> = Promise.resolve();
+  #settings: Promise<SessionSettings> | undefined;
+  #locks: Promise<LockTable> | undefined;
+  #activeSceneId: string | null | undefined;
+  #tokens = new Map<string, TokenFacts>();
+  /** Bumped by every commit: a cache fill that raced a commit is not kept. */
+  #generation = 0;
+  #presence: Map<string, PresenceClient> | undefined;
+  readonly #mutationBuckets = new Map<string, Bucket>();
+  readonly #socketBuckets = new Map<string, { messages: Bucket | undefined; previews: Bucket | undefined }>();
+  readonly #lastSeenWrite = new Map<string, number>();
+  #alarmAt: number | undefined;
+  readonly #writes: QueuedWrite[] = [];
+  #writesScheduled = false;
+  #alarmWork: Promise<unknown> = Promise.resolve();
+  readonly #pending: PendingRecords;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // Answered by the runtime itself: keeping a socket alive never wakes a hibernated object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+    this.#pending = new PendingRecords(ctx.storage.sql);
+  }
 
   /** Runs `work` after every earlier queued job, one at a time. */
   #serial<T>(work: () => Promise<T>): Promise<T> {
     const run = this.#tail.then(work, work);
     this.#tail = run.catch(() => undefined);
     return run;
+  }
+
+  /** Remembers which session this object serves, durably: the alarm has no request to learn it from. */
+  #bind(sessionId: string): void {
+    if (this.#sessionId === sessionId) return;
+    if (this.#sessionId !== undefined) throw new Error(`object of session ${this.#sessionId} called for ${sessionId}`);
+    const stored = this.ctx.storage.kv.get<string>("session_id");
+    if (stored !== undefined && stored !== sessionId) throw new Error(`object of session ${stored} called for ${sessionId}`);
+    if (stored === undefined) this.ctx.storage.kv.put("session_id", sessionId);
+    this.#sessionId = sessionId;
+  }
+
+  #boundSession(): string | undefined {
+    this.#sessionId ??= this.ctx.storage.kv.get<string>("session_id");
+    return this.#sessionId;
   }
 
   async #currentSeq(sessionId: string): Promise<number> {
@@ -56,16 +208,195 @@ export class SessionObject extends DurableObject<Env> {
     return this.#seq;
   }
 
-  /** Applies a batch of ops atomically; expected failures come back as values. */
-  applyOps(sessionId: string, actor: Actor, ops: InternalOp[]): Promise<WriteResult> {
-    return this.#serial(() => this.#apply(sessionId, actor, ops, true));
+  /** Forgets every cache derived from D1: D1 moved on without this object. */
+  #forgetCaches(): void {
+    this.#seq = undefined;
+    this.#activeSceneId = undefined;
+    this.#tokens.clear();
+    this.#generation += 1;
+  }
+
+  #loadSettings(sessionId: string): Promise<SessionSettings> {
+    this.#settings ??= getDb(this.env.DB)
+      .select({ settings: gameSessions.settings })
+      .from(gameSessions)
+      .where(eq(gameSessions.id, sessionId))
+      .get()
+      .then((row) => resolveSettings(row?.settings));
+    this.#settings.catch(() => {
+      this.#settings = undefined;
+    });
+    return this.#settings;
+  }
+
+  #lockTable(sessionId: string): Promise<LockTable> {
+    this.#locks ??= LockTable.load(getDb(this.env.DB), sessionId);
+    this.#locks.catch(() => {
+      this.#locks = undefined;
+    });
+    return this.#locks;
+  }
+
+  async #activeScene(sessionId: string): Promise<string | null> {
+    if (this.#activeSceneId === undefined) {
+      const generation = this.#generation;
+      const state = await loadSessionState(getDb(this.env.DB), sessionId);
+      const active = typeof state.active_scene_id === "string" ? state.active_scene_id : null;
+      if (generation !== this.#generation) return this.#activeSceneId ?? active;
+      this.#activeSceneId = active;
+    }
+    return this.#activeSceneId;
+  }
+
+  async #token(sessionId: string, id: string): Promise<TokenFacts | undefined> {
+    const cached = this.#tokens.get(id);
+    if (cached) return cached;
+    const generation = this.#generation;
+    const entity = await loadEntity(getDb(this.env.DB), sessionId, "token", id);
+    if (!entity) return undefined;
+    const facts = tokenFacts(entity);
+    if (generation === this.#generation) this.#rememberToken(facts);
+    return this.#tokens.get(id) ?? facts;
+  }
+
+  #rememberToken(facts: TokenFacts): void {
+    this.#tokens.delete(facts.id);
+    this.#tokens.set(facts.id, facts);
+    if (this.#tokens.size > TOKEN_CACHE_LIMIT) {
+      const oldest = this.#tokens.keys().next();
+      if (!oldest.done) this.#tokens.delete(oldest.value);
+    }
+  }
+
+  /** Keeps the caches in step with what was just committed. */
+  #remember(changes: readonly Change[]): void {
+    this.#generation += 1;
+    for (const c of changes) {
+      if (c.type === "token") this.#rememberToken(tokenFacts(c.entity));
+      else if (c.type === "session_state") {
+        this.#activeSceneId = typeof c.entity.active_scene_id === "string" ? c.entity.active_scene_id : null;
+      }
+    }
+  }
+
+  // ---- rate limits -------------------------------------------------------------------------------
+
+  /** Takes `cost` from the user's mutation bucket; a failure when it is empty. */
+  async #admit(sessionId: string, actor: Actor, cost: number): Promise<Failure | undefined> {
+    const config = mutationLimitOf(await this.#loadSettings(sessionId));
+    const result = take(this.#mutationBuckets.get(actor.userId), cost, config, Date.now());
+    this.#mutationBuckets.set(actor.userId, result.bucket);
+    if (result.ok) return undefined;
+    return fail("rate_limited", `too many changes: retry in ${retryAfterSeconds(result.retryAfterMs)} s`, {
+      retry_after_ms: result.retryAfterMs,
+    });
+  }
+
+  // ---- writes ------------------------------------------------------------------------------------
+
+  /**
+   * Applies a batch of ops atomically; expected failures come back as values.
+   *
+   * Writes wait in `#writes` and are taken by the queue in groups: consecutive writes of the same
+   * actor that piled up while the object was busy are planned as one batch and committed in one
+   * D1 batch (group commit), so a GM writing faster than D1 answers pays its round trips once per
+   * group instead of once per write. Each write still gets its own result and seq (the seq after
+   * its own changes), and when the group cannot go through as one (a conflict, a lock, a replay of
+   * an earlier write, a failed commit), its writes are applied one by one as before, each atomic
+   * on its own. An idle object takes a write alone, at once.
+   */
+  async applyOps(sessionId: string, actor: Actor, ops: InternalOp[]): Promise<WriteResult> {
+    this.#bind(sessionId);
+    const limited = await this.#admit(sessionId, actor, mutationCost(ops.length));
+    if (limited) return limited;
+    return new Promise<WriteResult>((resolve, reject) => {
+      this.#writes.push({ actor, ops, resolve, reject });
+      this.#scheduleWrites(sessionId);
+    });
+  }
+
+  #scheduleWrites(sessionId: string): void {
+    if (this.#writesScheduled) return;
+    this.#writesScheduled = true;
+    this.#serial(() => this.#drainWrites(sessionId)).catch((error) => logError("write queue job failed", error));
+  }
+
+  /** One queue job: takes the next group of writes; the rest get a job of their own after it. */
+  async #drainWrites(sessionId: string): Promise<void> {
+    this.#writesScheduled = false;
+    const group = this.#takeGroup();
+    if (this.#writes.length > 0) this.#scheduleWrites(sessionId);
+    try {
+      if (group.length === 1 && group[0]) {
+        const write = group[0];
+        write.resolve(await this.#apply(sessionId, write.actor, write.ops, true));
+      } else if (group.length > 1) {
+        await this.#applyGroup(sessionId, group);
+      }
+    } catch (error) {
+      // Settling twice is a no-op: only the writes still waiting get the error.
+      for (const w of group) w.reject(error);
+    }
+  }
+
+  #takeGroup(): QueuedWrite[] {
+    const first = this.#writes[0];
+    if (!first) return [];
+    let count = 0;
+    let ops = 0;
+    for (const w of this.#writes) {
+      if (count >= GROUP_MAX_WRITES || w.actor.userId !== first.actor.userId || w.actor.role !== first.actor.role) break;
+      if (count > 0 && ops + w.ops.length > MAX_BATCH_OPS) break;
+      count += 1;
+      ops += w.ops.length;
+    }
+    return this.#writes.splice(0, count);
+  }
+
+  /** Plans and commits a group as one batch, or falls back to one write at a time. */
+  async #applyGroup(sessionId: string, group: QueuedWrite[]): Promise<void> {
+    const [first] = group;
+    if (!first) return;
+    const actor = first.actor;
+    let done: { seqs: number[]; plan: Plan; locks: LockTable } | undefined;
+    try {
+      const db = getDb(this.env.DB);
+      const seq = await this.#currentSeq(sessionId);
+      const locks = await this.#lockTable(sessionId);
+      const now = nowIso();
+      const ops = group.flatMap((w) => w.ops);
+      const planned = await planBatch(db, sessionId, actor, ops, seq, now, locks.guard(actor, Date.parse(now)));
+      const seqs = planned.ok ? seqsOfWrites(group, planned.plan) : undefined;
+      if (planned.ok && seqs) {
+        await commitPlan(db, sessionId, planned.plan, seq, now);
+        done = { seqs, plan: planned.plan, locks };
+      }
+    } catch (error) {
+      // Nothing of the group was written (a D1 batch rolls back whole): one by one below, each
+      // with the stale-seq retry of #apply.
+      this.#forgetCaches();
+      logError("group commit failed; applying its writes one by one", error);
+    }
+    if (!done) {
+      for (const w of group) await this.#apply(sessionId, w.actor, w.ops, true).then(w.resolve, w.reject);
+      return;
+    }
+    this.#seq = done.plan.lastSeq;
+    await this.#afterCommit(actor, done.plan.changes, done.locks);
+    let offset = 0;
+    group.forEach((w, i) => {
+      const results = done.plan.results.slice(offset, offset + w.ops.length);
+      offset += w.ops.length;
+      w.resolve({ ok: true, seq: done.seqs[i] ?? done.plan.lastSeq, results });
+    });
   }
 
   async #apply(sessionId: string, actor: Actor, ops: InternalOp[], mayRetry: boolean): Promise<WriteResult> {
     const db = getDb(this.env.DB);
     const seq = await this.#currentSeq(sessionId);
+    const locks = await this.#lockTable(sessionId);
     const now = nowIso();
-    const planned = await planBatch(db, sessionId, actor, ops, seq, now);
+    const planned = await planBatch(db, sessionId, actor, ops, seq, now, locks.guard(actor, Date.parse(now)));
     if (!planned.ok) return planned;
     const { plan } = planned;
     try {
@@ -73,17 +404,31 @@ export class SessionObject extends DurableObject<Env> {
     } catch (error) {
       // D1 rolled the whole batch back. If our counter was stale (D1 moved on without us, e.g. a
       // restore), the seq collided: reload it and plan again once, from what D1 now holds.
-      this.#seq = undefined;
+      this.#forgetCaches();
       if (mayRetry && (await this.#currentSeq(sessionId)) !== seq) return this.#apply(sessionId, actor, ops, false);
       throw error;
     }
     this.#seq = plan.lastSeq;
-    this.#broadcast(plan.changes);
+    await this.#afterCommit(actor, plan.changes, locks);
     return { ok: true, seq: plan.replayedSeq ?? plan.lastSeq, results: plan.results };
   }
 
+  /** What follows every commit: caches, the broadcast, and the writer's lock activity. Never throws: the write is committed. */
+  async #afterCommit(actor: Actor, changes: readonly Change[], locks: LockTable): Promise<void> {
+    try {
+      this.#remember(changes);
+      this.#broadcast(changes);
+      if (actor.role === "gm" && changes.length > 0) await locks.touch(actor.userId, Date.now());
+    } catch (error) {
+      logError("after-commit work failed", error);
+    }
+  }
+
   /** Adds a member or changes a member's role, keeping `session_state.gm_user_ids` in step. */
-  setMember(sessionId: string, actor: Actor, userId: string, role: Role): Promise<WriteResult> {
+  async setMember(sessionId: string, actor: Actor, userId: string, role: Role): Promise<WriteResult> {
+    this.#bind(sessionId);
+    const limited = await this.#admit(sessionId, actor, 1);
+    if (limited) return limited;
     return this.#serial(async () => {
       const db = getDb(this.env.DB);
       const members = await db.select().from(sessionMembers).where(eq(sessionMembers.session_id, sessionId));
@@ -100,6 +445,12 @@ export class SessionObject extends DurableObject<Env> {
           .where(and(eq(sessionMembers.session_id, sessionId), eq(sessionMembers.user_id, userId)));
       } else {
         await db.insert(sessionMembers).values({ session_id: sessionId, user_id: userId, role, joined_at: now });
+      }
+      if (existing && existing.role !== role) {
+        // A socket's role is fixed when it is accepted (its tags): reconnecting gives the new view.
+        for (const ws of this.ctx.getWebSockets(`user:${userId}`)) {
+          await this.#drop(ws, CLOSE_CODES.role_changed, "your role in this session changed: reconnect");
+        }
       }
       const state = await db.select().from(sessionState).where(eq(sessionState.session_id, sessionId)).get();
       if (!state) throw new Error(`session ${sessionId} has no session_state`);
@@ -126,16 +477,151 @@ export class SessionObject extends DurableObject<Env> {
       try {
         await commitPlan(db, sessionId, plan, seq, now);
       } catch (error) {
-        this.#seq = undefined;
+        this.#forgetCaches();
         throw error;
       }
       this.#seq = plan.lastSeq;
+      this.#remember(plan.changes);
       this.#broadcast(plan.changes);
       return { ok: true, seq: plan.lastSeq, results: [] };
     });
   }
 
-  // ---- sockets ---------------------------------------------------------------------------------
+  // ---- locks -------------------------------------------------------------------------------------
+
+  /** Takes the lock of a scene for `actor` (a GM), or takes it again to extend it. */
+  async acquireLock(sessionId: string, actor: Actor, sceneId: string): Promise<LockResult> {
+    this.#bind(sessionId);
+    if (actor.role !== "gm") return fail("forbidden", "only a GM may lock a scene");
+    const limited = await this.#admit(sessionId, actor, 1);
+    if (limited) return limited;
+    return this.#serial(async () => {
+      const scene = await loadEntity(getDb(this.env.DB), sessionId, "scene", sceneId);
+      if (!scene) return fail("not_found", `no scene ${sceneId} in this session`);
+      const locks = await this.#lockTable(sessionId);
+      const now = Date.now();
+      // Taking a lock is activity: the caller's other locks are extended too.
+      await locks.touch(actor.userId, now);
+      const result = await locks.acquire(actor, sceneId, now);
+      if (!result.ok)
+        return fail("conflict", `scene ${sceneId} is locked by another GM until ${result.heldBy.expires_at}`, { lock: result.heldBy });
+      if (!result.lock) throw new Error("an acquired lock has no lock");
+      this.#sendToRole("gm", { type: "lock", scene_id: sceneId, lock: result.lock, reason: result.refresh ? "refreshed" : "acquired" });
+      await this.#scheduleAlarm(Date.parse(result.lock.expires_at));
+      return { ok: true, lock: result.lock, refresh: result.refresh };
+    });
+  }
+
+  /** Releases the caller's lock of a scene; nothing to release is fine, another GM's lock is a conflict. */
+  async releaseLock(sessionId: string, actor: Actor, sceneId: string): Promise<ReleaseResult> {
+    this.#bind(sessionId);
+    if (actor.role !== "gm") return fail("forbidden", "only a GM may unlock a scene");
+    const limited = await this.#admit(sessionId, actor, 1);
+    if (limited) return limited;
+    return this.#serial(async () => {
+      const locks = await this.#lockTable(sessionId);
+      const result = await locks.release(actor, sceneId, Date.now());
+      if (typeof result === "object") {
+        return fail("conflict", `scene ${sceneId} is locked by another GM until ${result.heldBy.expires_at}`, { lock: result.heldBy });
+      }
+      if (result === "release") this.#sendToRole("gm", { type: "lock", scene_id: sceneId, lock: null, reason: "released" });
+      return { ok: true };
+    });
+  }
+
+  async listLocks(sessionId: string): Promise<SceneLock[]> {
+    this.#bind(sessionId);
+    return (await this.#lockTable(sessionId)).active(Date.now());
+  }
+
+  // ---- settings ----------------------------------------------------------------------------------
+
+  /** Changes the session's settings; turning real time off closes every socket. */
+  async updateSettings(sessionId: string, actor: Actor, patch: SettingsPatch): Promise<SettingsResult> {
+    this.#bind(sessionId);
+    if (actor.role !== "gm") return fail("forbidden", "only a GM may change the settings");
+    const limited = await this.#admit(sessionId, actor, 1);
+    if (limited) return limited;
+    return this.#serial(async () => {
+      const db = getDb(this.env.DB);
+      const row = await db.select({ settings: gameSessions.settings }).from(gameSessions).where(eq(gameSessions.id, sessionId)).get();
+      if (!row) throw new Error(`no game session ${sessionId}`);
+      const before = resolveSettings(row.settings);
+      const after = applySettingsPatch(before, patch);
+      await db
+        .update(gameSessions)
+        .set({ settings: after as unknown as JsonObject })
+        .where(eq(gameSessions.id, sessionId));
+      this.#settings = Promise.resolve(after);
+      this.#sendToAll({ type: "settings", settings: after });
+      if (before.realtime && !after.realtime) {
+        for (const ws of this.ctx.getWebSockets()) {
+          await this.#drop(ws, CLOSE_CODES.realtime_off, "real time is off for this session: poll changes", {
+            type: "realtime_off",
+            poll_interval_ms: after.poll_interval_ms,
+          });
+        }
+      }
+      return { ok: true, settings: after };
+    });
+  }
+
+  // ---- clients -----------------------------------------------------------------------------------
+
+  /**
+   * The connected clients: the live sockets are the truth, D1 and the buffer add last_seen.
+   * Rows D1 still shows as connected without a live socket (the object was restarted before it
+   * could record their close) are marked disconnected.
+   */
+  async listClients(sessionId: string): Promise<ClientRecord[]> {
+    this.#bind(sessionId);
+    const db = getDb(this.env.DB);
+    const live = new Map<string, { att: SocketAttachment; ws: WebSocket }>();
+    for (const ws of this.ctx.getWebSockets()) {
+      const att = this.#attachment(ws);
+      if (att && !att.closing) live.set(att.clientId, { att, ws });
+    }
+    const stored = new Map<string, string>();
+    for (const part of chunk([...live.keys()], 90)) {
+      const rows = await db
+        .select({ client_id: sessionClients.client_id, last_seen: sessionClients.last_seen })
+        .from(sessionClients)
+        .where(and(eq(sessionClients.session_id, sessionId), inArray(sessionClients.client_id, part)));
+      for (const r of rows) stored.set(r.client_id, r.last_seen);
+    }
+    const now = Date.now();
+    const open = await db
+      .select({ client_id: sessionClients.client_id })
+      .from(sessionClients)
+      .where(
+        and(
+          eq(sessionClients.session_id, sessionId),
+          isNull(sessionClients.disconnected_at),
+          lt(sessionClients.connected_at, new Date(now - STALE_CLIENT_MS).toISOString()),
+        ),
+      );
+    const stale = open.map((r) => r.client_id).filter((id) => !live.has(id));
+    for (const part of chunk(stale, 90)) {
+      await db
+        .update(sessionClients)
+        .set({ disconnected_at: new Date(now).toISOString() })
+        .where(and(eq(sessionClients.session_id, sessionId), inArray(sessionClients.client_id, part)));
+    }
+    const clients: ClientRecord[] = [];
+    for (const { att, ws } of live.values()) {
+      const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.toISOString();
+      const seen = [att.connectedAt, stored.get(att.clientId), this.#pending.seen(att.clientId)?.last_seen, pinged];
+      const lastSeen =
+        seen
+          .filter((s): s is string => typeof s === "string")
+          .sort()
+          .at(-1) ?? att.connectedAt;
+      clients.push({ ...presenceOf(att), last_seen: lastSeen, capabilities: att.capabilities });
+    }
+    return clients.sort((a, b) => a.connected_at.localeCompare(b.connected_at) || a.client_id.localeCompare(b.client_id));
+  }
+
+  // ---- sockets -----------------------------------------------------------------------------------
 
   override async fetch(request: Request): Promise<Response> {
     const userId = request.headers.get(IDENTITY_HEADERS.user);
@@ -144,11 +630,18 @@ export class SessionObject extends DurableObject<Env> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId || !sessionId || (role !== "gm" && role !== "player")) {
       return new Response("expected a websocket upgrade from the worker", { status: 400 });
     }
-    const pair = new WebSocketPair();
-    const [client, server] = [pair[0], pair[1]];
-    const attachment: SocketAttachment = { sessionId, clientId: crypto.randomUUID(), userId, role, connectedAt: nowIso() };
-    this.ctx.acceptWebSocket(server, [`user:${userId}`, `role:${role}`]);
-    server.serializeAttachment(attachment);
+    this.#bind(sessionId);
+    if (!(await this.#loadSettings(sessionId)).realtime) return this.#realtimeOff(sessionId);
+
+    const userAgent = request.headers.get("user-agent")?.slice(0, 200);
+    const attachment: SocketAttachment = {
+      sessionId,
+      clientId: crypto.randomUUID(),
+      userId,
+      role,
+      connectedAt: nowIso(),
+      capabilities: userAgent ? { user_agent: userAgent } : {},
+    };
     const db = getDb(this.env.DB);
     await db.insert(sessionClients).values({
       client_id: attachment.clientId,
@@ -157,34 +650,115 @@ export class SessionObject extends DurableObject<Env> {
       role,
       connected_at: attachment.connectedAt,
       last_seen: attachment.connectedAt,
-      capabilities: {},
+      capabilities: attachment.capabilities,
     });
-    // Sent inside the queue so no change committed meanwhile can overtake the hello.
-    await this.#serial(async () => {
-      this.#send(server, { type: "hello", seq: await this.#currentSeq(sessionId), role, client_id: attachment.clientId });
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    // Accepted and greeted inside the queue: no change committed meanwhile can reach the socket
+    // before its hello, and none is missed between the hello's seq and the first broadcast.
+    const accepted = await this.#serial(async () => {
+      const settings = await this.#loadSettings(sessionId);
+      if (!settings.realtime) return false;
+      const [seq, activeSceneId] = [await this.#currentSeq(sessionId), await this.#activeScene(sessionId)];
+      this.ctx.acceptWebSocket(server, [`user:${userId}`, `role:${role}`, `client:${attachment.clientId}`]);
+      server.serializeAttachment(attachment);
+      const presence = this.#presenceMap();
+      presence.set(attachment.clientId, presenceOf(attachment));
+      this.#send(server, { type: "hello", seq, role, client_id: attachment.clientId, user_id: userId, active_scene_id: activeSceneId });
+      this.#send(server, { type: "presence", clients: [...presence.values()] });
+      this.#sendToAll({ type: "presence", joined: [presenceOf(attachment)] }, server);
+      return true;
     });
+    if (!accepted) {
+      await this.#recordDisconnect(attachment.clientId);
+      return this.#realtimeOff(sessionId);
+    }
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  async #realtimeOff(sessionId: string): Promise<Response> {
+    const settings = await this.#loadSettings(sessionId);
+    const body = errorBody({
+      code: "conflict",
+      message: "real time is off for this session: poll GET changes?since instead",
+      details: { reason: "realtime_off", realtime: false, poll_interval_ms: settings.poll_interval_ms },
+    });
+    return Response.json(body, { status: 409 });
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     try {
-      const att = ws.deserializeAttachment() as SocketAttachment;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(typeof raw === "string" ? raw : new TextDecoder().decode(raw));
-      } catch {
-        this.#send(ws, { type: "error", code: "bad_request", message: "messages are JSON" });
+      const att = this.#attachment(ws);
+      if (!att || att.closing) return;
+      if (typeof raw !== "string") {
+        // A protocol violation (the protocol is JSON text): closed, as the house style has it, with 1008.
+        await this.#drop(ws, 1008, "messages are JSON text frames");
         return;
       }
+      if (raw.length > MAX_CLIENT_MESSAGE_BYTES) {
+        await this.#drop(ws, 1009, "message too big");
+        return;
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        parsed = undefined;
+      }
       const message = clientMessageSchema.safeParse(parsed);
+      const cost = message.success && message.data.type === "resume" ? RESUME_COST : 1;
+      if (!this.#allowMessage(att.clientId, cost)) {
+        await this.#drop(ws, CLOSE_CODES.rate_limited, "too many messages: slow down", {
+          type: "error",
+          code: "rate_limited",
+          message: `at most ${SOCKET_MESSAGE_LIMIT.per_second} messages a second`,
+        });
+        return;
+      }
       if (!message.success) {
-        this.#send(ws, { type: "error", code: "bad_request", message: "unknown or invalid message" });
+        this.#send(ws, {
+          type: "error",
+          code: "bad_request",
+          message: parsed === undefined ? "messages are JSON" : "unknown or invalid message",
+        });
         return;
       }
       await this.#handle(ws, att, message.data);
+      await this.#noteActivity(att, message.data);
     } catch (error) {
-      console.error(JSON.stringify({ level: "error", msg: "socket message failed", error: String(error) }));
+      logError("socket message failed", error);
       this.#send(ws, { type: "error", code: "internal", message: "the message could not be handled" });
+    }
+  }
+
+  #allowMessage(clientId: string, cost: number): boolean {
+    const buckets = this.#socketBuckets.get(clientId) ?? { messages: undefined, previews: undefined };
+    const result = take(buckets.messages, cost, SOCKET_MESSAGE_LIMIT, Date.now());
+    buckets.messages = result.bucket;
+    this.#socketBuckets.set(clientId, buckets);
+    return result.ok;
+  }
+
+  #allowPreview(clientId: string): boolean {
+    const buckets = this.#socketBuckets.get(clientId) ?? { messages: undefined, previews: undefined };
+    const result = take(buckets.previews, 1, PREVIEW_LIMIT, Date.now());
+    buckets.previews = result.bucket;
+    this.#socketBuckets.set(clientId, buckets);
+    return result.ok;
+  }
+
+  /** last_seen (buffered, at most every few seconds) and, for a GM, lock activity. */
+  async #noteActivity(att: SocketAttachment, message: ClientMessage): Promise<void> {
+    const now = Date.now();
+    if (now - (this.#lastSeenWrite.get(att.clientId) ?? 0) >= SEEN_RESOLUTION_MS) {
+      this.#lastSeenWrite.set(att.clientId, now);
+      this.#pending.touch(att.clientId, new Date(now).toISOString());
+      await this.#scheduleAlarm(now + ACK_FLUSH_MS);
+    }
+    // Acks and resumes are sent by the client on its own: they do not keep a lock alive.
+    if (att.role === "gm" && message.type !== "ack" && message.type !== "resume") {
+      const locks = await this.#lockTable(att.sessionId);
+      if (locks.holds(att.userId)) await locks.touch(att.userId, now);
     }
   }
 
@@ -199,38 +773,75 @@ export class SessionObject extends DurableObject<Env> {
             this.#send(ws, { type: "reload", seq: delta.seq, reason: delta.kind === "gone" ? "gone" : "activate" });
             return;
           }
-          for (const row of delta.changes) this.#send(ws, changeMessage(row));
+          for (const row of delta.changes) this.#sendRaw(ws, encodeChangeRow(row));
           this.#send(ws, { type: "resumed", seq: delta.seq });
         });
         return;
       case "ack": {
-        const now = nowIso();
-        await db
-          .insert(acknowledgements)
-          .values(
-            message.event_ids.map((event_id) => ({
-              session_id: att.sessionId,
-              client_id: att.clientId,
-              event_id,
-              user_id: att.userId,
-              acked_at: now,
-            })),
-          )
-          .onConflictDoNothing();
-        await db.update(sessionClients).set({ last_seen: now }).where(eq(sessionClients.client_id, att.clientId));
+        const now = Date.now();
+        this.#pending.addAcks(att.clientId, att.userId, message.event_ids, new Date(now).toISOString());
+        await this.#scheduleAlarm(now + ACK_FLUSH_MS);
+        return;
+      }
+      case "preview":
+        await this.#preview(ws, att, message);
+        return;
+      case "capabilities": {
+        const capabilities = { ...att.capabilities, ...message.capabilities };
+        if (JSON.stringify(capabilities).length > CAPABILITIES_MAX_BYTES) {
+          this.#send(ws, { type: "error", code: "payload_too_large", message: `capabilities over ${CAPABILITIES_MAX_BYTES} bytes` });
+          return;
+        }
+        ws.serializeAttachment({ ...att, capabilities });
+        const now = Date.now();
+        this.#lastSeenWrite.set(att.clientId, now);
+        this.#pending.touch(att.clientId, new Date(now).toISOString(), capabilities);
+        await this.#scheduleAlarm(now + ACK_FLUSH_MS);
         return;
       }
     }
   }
 
+  /** Relays a live drag to the other sockets that may see the token, if the sender may move it. */
+  async #preview(ws: WebSocket, att: SocketAttachment, message: Extract<ClientMessage, { type: "preview" }>): Promise<void> {
+    if (!this.#allowPreview(att.clientId)) return; // lossy by design: the drop is what counts
+    const token = await this.#token(att.sessionId, message.entity_id);
+    const activeSceneId = await this.#activeScene(att.sessionId);
+    // The facts hold exactly the fields the player filter reads of a token.
+    const visible = token ? isTokenVisible(token as unknown as AnyEntity, activeSceneId) : false;
+    if (!token || token.archived_at !== null || (att.role === "player" && !visible)) {
+      this.#send(ws, { type: "error", code: "not_found", message: "no such token" });
+      return;
+    }
+    const keys = message.rotation === undefined ? ["x", "y"] : ["x", "y", "rotation"];
+    if (!canWrite({ userId: att.userId, role: att.role }, "token", "update", token as unknown as Record<string, unknown>, keys)) {
+      this.#send(ws, { type: "error", code: "forbidden", message: "you may not move this token" });
+      return;
+    }
+    const text = JSON.stringify({
+      type: "preview",
+      entity_id: token.id,
+      user_id: att.userId,
+      x: message.x,
+      y: message.y,
+      rotation: message.rotation ?? token.rotation,
+    } satisfies ServerMessage);
+    for (const other of this.ctx.getWebSockets("role:gm")) if (other !== ws) this.#sendRaw(other, text);
+    if (visible) for (const other of this.ctx.getWebSockets("role:player")) if (other !== ws) this.#sendRaw(other, text);
+  }
+
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     try {
-      const att = ws.deserializeAttachment() as SocketAttachment;
-      // Answer the close handshake; 1005/1006/1015 are reserved and cannot be sent back.
-      ws.close([1005, 1006, 1015].includes(code) ? 1000 : code, reason);
-      await getDb(this.env.DB).update(sessionClients).set({ disconnected_at: nowIso() }).where(eq(sessionClients.client_id, att.clientId));
+      const att = this.#attachment(ws);
+      try {
+        // Answer the close handshake; 1005/1006/1015 are reserved and cannot be sent back.
+        ws.close(RESERVED_CLOSE_CODES.has(code) ? 1000 : code, reason);
+      } catch {
+        // Already closed.
+      }
+      if (att && !att.closing) await this.#departed(att);
     } catch (error) {
-      console.error(JSON.stringify({ level: "error", msg: "socket close failed", error: String(error) }));
+      logError("socket close failed", error);
     }
   }
 
@@ -239,53 +850,124 @@ export class SessionObject extends DurableObject<Env> {
     await this.webSocketClose(ws, 1011, "error");
   }
 
-  #send(ws: WebSocket, message: ServerMessage): void {
+  /** Closes a socket from this side, telling it why first, and records its departure. */
+  async #drop(ws: WebSocket, code: number, reason: string, notice?: ServerMessage): Promise<void> {
+    const att = this.#attachment(ws);
+    if (!att || att.closing) return;
+    if (notice) this.#send(ws, notice);
+    ws.serializeAttachment({ ...att, closing: true });
     try {
-      ws.send(JSON.stringify(message));
+      ws.close(code, reason);
     } catch {
-      // The socket is closing; its close handler records the disconnect.
+      // Already closed by the peer.
     }
+    await this.#departed(att);
+  }
+
+  async #departed(att: SocketAttachment): Promise<void> {
+    this.#presenceMap().delete(att.clientId);
+    this.#socketBuckets.delete(att.clientId);
+    this.#lastSeenWrite.delete(att.clientId);
+    this.#sendToAll({ type: "presence", left: [att.clientId] });
+    await this.#recordDisconnect(att.clientId);
+  }
+
+  async #recordDisconnect(clientId: string): Promise<void> {
+    await getDb(this.env.DB)
+      .update(sessionClients)
+      .set({ disconnected_at: nowIso() })
+      .where(and(eq(sessionClients.client_id, clientId), isNull(sessionClients.disconnected_at)));
+  }
+
+  // ---- the alarm ---------------------------------------------------------------------------------
+
+  /**
+   * Sets the alarm for `at` unless it is already due sooner. One at a time: two callers reading
+   * "no alarm" together would otherwise let the later time overwrite the earlier one.
+   */
+  #scheduleAlarm(at: number): Promise<void> {
+    const run = this.#alarmWork.then(() => this.#setAlarmBy(at));
+    this.#alarmWork = run.catch(() => undefined);
+    return run;
+  }
+
+  async #setAlarmBy(at: number): Promise<void> {
+    if (this.#alarmAt !== undefined && this.#alarmAt <= at) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current !== null && current <= at) {
+      this.#alarmAt = current;
+      return;
+    }
+    await this.ctx.storage.setAlarm(at);
+    this.#alarmAt = at;
+  }
+
+  /** Moves buffered acks and activity to D1, expires locks, and sets the next alarm if needed. */
+  override async alarm(): Promise<void> {
+    this.#alarmAt = undefined;
+    const sessionId = this.#boundSession();
+    if (!sessionId) return;
+    await this.#pending.flush(getDb(this.env.DB), sessionId);
+    const locks = await this.#serial(async () => {
+      const table = await this.#lockTable(sessionId);
+      for (const lock of await table.expire(Date.now())) {
+        this.#sendToRole("gm", { type: "lock", scene_id: lock.scene_id, lock: null, reason: "expired" });
+      }
+      return table;
+    });
+    const next = [locks.nextExpiry(), this.#pending.isEmpty() ? undefined : Date.now() + ACK_FLUSH_MS].filter(
+      (t): t is number => t !== undefined,
+    );
+    if (next.length > 0) await this.#scheduleAlarm(Math.min(...next));
+  }
+
+  // ---- sending -----------------------------------------------------------------------------------
+
+  #attachment(ws: WebSocket): SocketAttachment | undefined {
+    return (ws.deserializeAttachment() as SocketAttachment | null) ?? undefined;
+  }
+
+  /** Who is connected; rebuilt from the sockets' attachments after a wake-up. */
+  #presenceMap(): Map<string, PresenceClient> {
+    if (!this.#presence) {
+      this.#presence = new Map();
+      for (const ws of this.ctx.getWebSockets()) {
+        const att = this.#attachment(ws);
+        if (att && !att.closing) this.#presence.set(att.clientId, presenceOf(att));
+      }
+    }
+    return this.#presence;
+  }
+
+  #sendRaw(ws: WebSocket, text: string): void {
+    try {
+      ws.send(text);
+    } catch {
+      // The socket is closing; its close handler records the departure.
+    }
+  }
+
+  #send(ws: WebSocket, message: ServerMessage): void {
+    this.#sendRaw(ws, JSON.stringify(message));
+  }
+
+  #sendToAll(message: ServerMessage, except?: WebSocket): void {
+    const text = JSON.stringify(message);
+    for (const ws of this.ctx.getWebSockets()) if (ws !== except) this.#sendRaw(ws, text);
+  }
+
+  #sendToRole(role: Role, message: ServerMessage): void {
+    const text = JSON.stringify(message);
+    for (const ws of this.ctx.getWebSockets(`role:${role}`)) this.#sendRaw(ws, text);
   }
 
   /** Sends committed changes to every socket allowed to see them, in seq order. */
-  #broadcast(changes: Change[]): void {
+  #broadcast(changes: readonly Change[]): void {
     if (changes.length === 0) return;
-    for (const ws of this.ctx.getWebSockets()) {
-      const att = ws.deserializeAttachment() as SocketAttachment | null;
-      if (!att) continue;
-      for (const change of changes) {
-        const message = messageFor(change, att.role);
-        if (message) this.#send(ws, message);
-      }
-    }
+    const encoded = changes.map(encodeChange);
+    for (const ws of this.ctx.getWebSockets("role:gm")) for (const e of encoded) this.#sendRaw(ws, e.gm);
+    const forPlayers = encoded.map((e) => e.player).filter((p): p is string => p !== null);
+    if (forPlayers.length === 0) return;
+    for (const ws of this.ctx.getWebSockets("role:player")) for (const text of forPlayers) this.#sendRaw(ws, text);
   }
-}
-
-function inline(entity: ChangeRow["entity"]): ChangeRow["entity"] {
-  return entity && JSON.stringify(entity).length <= INLINE_ENTITY_LIMIT ? entity : undefined;
-}
-
-function changeMessage(row: ChangeRow): ServerMessage {
-  const entity = inline(row.entity);
-  return {
-    type: "change",
-    event_id: row.seq,
-    seq: row.seq,
-    entity_type: row.entity_type,
-    entity_id: row.entity_id,
-    version: row.version,
-    op: row.op,
-    ...(entity ? { entity } : {}),
-    ...(row.removed ? { removed: true as const } : {}),
-  };
-}
-
-/** What a socket of `role` receives for one change; null when nothing (the player filter). */
-function messageFor(change: Change, role: Role): ServerMessage | null {
-  const row: ChangeRow = { seq: change.seq, entity_type: change.type, entity_id: change.id, version: change.entity.version, op: change.op };
-  if (role === "gm") return changeMessage({ ...row, entity: change.entity });
-  if (change.activation) return { type: "reload", seq: change.seq, reason: "activate" };
-  if (change.visibleAfter) return changeMessage({ ...row, entity: projectForPlayer(change.type, change.entity) });
-  if (change.visibleBefore) return changeMessage({ ...row, removed: true });
-  return null;
 }

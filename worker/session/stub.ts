@@ -1,7 +1,10 @@
 import type { Failure } from "../../domain/errors";
+import type { SceneLock } from "../../domain/locks";
 import type { Actor, Role } from "../../domain/permissions";
+import { retryAfterSeconds } from "../../domain/rate-limit";
+import type { SettingsPatch } from "../../domain/settings";
 import { ApiError } from "../api-error";
-import type { SessionObject, WriteResult } from "./session-object";
+import type { ClientRecord, LockResult, ReleaseResult, SessionObject, SettingsResult, WriteResult } from "./session-object";
 import type { InternalOp } from "./write-plan";
 
 export function sessionStub(env: Env, sessionId: string): DurableObjectStub<SessionObject> {
@@ -10,7 +13,15 @@ export function sessionStub(env: Env, sessionId: string): DurableObjectStub<Sess
 
 /** Unwraps an RPC result: failures become the ApiError the route answers with. */
 export function orThrow<T extends { ok: boolean }>(result: T): Exclude<T, { ok: false }> {
-  if (!result.ok) throw ApiError.from(result as unknown as Failure);
+  if (!result.ok) {
+    const failure = result as unknown as Failure;
+    const retryAfterMs = failure.details?.retry_after_ms;
+    const headers =
+      failure.code === "rate_limited" && typeof retryAfterMs === "number"
+        ? { "Retry-After": String(retryAfterSeconds(retryAfterMs)) }
+        : undefined;
+    throw ApiError.from(failure, headers);
+  }
   return result as Exclude<T, { ok: false }>;
 }
 
@@ -23,4 +34,26 @@ export async function applyOps(env: Env, sessionId: string, actor: Actor, ops: I
 
 export async function setMember(env: Env, sessionId: string, actor: Actor, userId: string, role: Role) {
   return orThrow((await sessionStub(env, sessionId).setMember(sessionId, actor, userId, role)) as unknown as WriteResult);
+}
+
+export async function acquireLock(env: Env, sessionId: string, actor: Actor, sceneId: string) {
+  return orThrow((await sessionStub(env, sessionId).acquireLock(sessionId, actor, sceneId)) as unknown as LockResult);
+}
+
+export async function releaseLock(env: Env, sessionId: string, actor: Actor, sceneId: string) {
+  return orThrow((await sessionStub(env, sessionId).releaseLock(sessionId, actor, sceneId)) as unknown as ReleaseResult);
+}
+
+export async function listLocks(env: Env, sessionId: string): Promise<SceneLock[]> {
+  return (await sessionStub(env, sessionId).listLocks(sessionId)) as unknown as SceneLock[];
+}
+
+export async function listClients(env: Env, sessionId: string): Promise<ClientRecord[]> {
+  // Seen through the class's own signature: the stub's type of free JSON is too deep for tsc.
+  const stub = sessionStub(env, sessionId) as unknown as Pick<SessionObject, "listClients">;
+  return stub.listClients(sessionId);
+}
+
+export async function updateSettings(env: Env, sessionId: string, actor: Actor, patch: SettingsPatch) {
+  return orThrow((await sessionStub(env, sessionId).updateSettings(sessionId, actor, patch)) as unknown as SettingsResult);
 }

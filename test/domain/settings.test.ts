@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { MUTATION_LIMIT } from "../../domain/rate-limit";
+import { applySettingsPatch, DEFAULT_SETTINGS, mutationLimitOf, resolveSettings, settingsPatchSchema } from "../../domain/settings";
+
+describe("resolveSettings", () => {
+  it.each([
+    ["nothing stored", {}, DEFAULT_SETTINGS],
+    ["not an object", "junk", DEFAULT_SETTINGS],
+    ["real time off", { realtime: false }, { realtime: false, poll_interval_ms: 4000 }],
+    ["a poll interval out of range", { poll_interval_ms: 10 }, DEFAULT_SETTINGS],
+    ["a rate limit", { rate_limit: { burst: 5, per_second: 1 } }, { ...DEFAULT_SETTINGS, rate_limit: { burst: 5, per_second: 1 } }],
+    ["a broken rate limit", { rate_limit: { burst: -1 } }, DEFAULT_SETTINGS],
+  ])("%s", (_name, stored, resolved) => {
+    expect(resolveSettings(stored)).toEqual(resolved);
+  });
+});
+
+describe("settings patches", () => {
+  it.each([
+    [{ realtime: false }, true],
+    [{ poll_interval_ms: 3000 }, true],
+    [{ poll_interval_ms: 60_000 }, true],
+    [{ poll_interval_ms: 2999 }, false],
+    [{ poll_interval_ms: 60_001 }, false],
+    [{ poll_interval_ms: 3000.5 }, false],
+    [{ rate_limit: null }, true],
+    [{ rate_limit: { burst: 0, per_second: 1 } }, false],
+    [{}, false],
+    [{ realtime: "off" }, false],
+    [{ colour: "red" }, false],
+  ])("%j is valid: %s", (patch, valid) => {
+    expect(settingsPatchSchema.safeParse(patch).success).toBe(valid);
+  });
+
+  it("merges a patch, and `rate_limit: null` returns to the default limit", () => {
+    const limited = applySettingsPatch(DEFAULT_SETTINGS, { rate_limit: { burst: 3, per_second: 1 }, realtime: false });
+    expect(limited).toEqual({ realtime: false, poll_interval_ms: 4000, rate_limit: { burst: 3, per_second: 1 } });
+    expect(mutationLimitOf(limited)).toEqual({ burst: 3, per_second: 1 });
+    const back = applySettingsPatch(limited, { rate_limit: null });
+    expect(back).toEqual({ realtime: false, poll_interval_ms: 4000 });
+    expect(mutationLimitOf(back)).toEqual(MUTATION_LIMIT);
+  });
+});

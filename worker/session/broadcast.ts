@@ -1,0 +1,53 @@
+/**
+ * What each role receives of a change, serialized once per role: a broadcast to hundreds of
+ * sockets sends the same string to every socket of a role instead of encoding per socket. The
+ * player filter is the one of `domain/visibility.ts`, as in every REST read.
+ */
+import type { AnyEntity } from "../../domain/entities";
+import { INLINE_ENTITY_LIMIT, type ServerMessage } from "../../domain/protocol";
+import { projectForPlayer } from "../../domain/visibility";
+import type { ChangeRow } from "../db/reads";
+import type { Change } from "./write-plan";
+
+/** A `change` message as JSON text; the entity is inlined when small. */
+export function encodeChangeRow(row: ChangeRow): string {
+  const base = {
+    type: "change",
+    event_id: row.seq,
+    seq: row.seq,
+    entity_type: row.entity_type,
+    entity_id: row.entity_id,
+    version: row.version,
+    op: row.op,
+  } satisfies Omit<Extract<ServerMessage, { type: "change" }>, "entity" | "removed">;
+  if (row.removed) return JSON.stringify({ ...base, removed: true });
+  if (!row.entity) return JSON.stringify(base);
+  // Serialize once; splice the entity in when small enough instead of encoding twice.
+  const entity = JSON.stringify(row.entity);
+  const head = JSON.stringify(base);
+  return entity.length <= INLINE_ENTITY_LIMIT ? `${head.slice(0, -1)},"entity":${entity}}` : head;
+}
+
+export interface EncodedChange {
+  seq: number;
+  gm: string;
+  /** What players receive; null when the change is none of their business. */
+  player: string | null;
+}
+
+/** The messages of one committed change for each role. */
+export function encodeChange(change: Change): EncodedChange {
+  const row: ChangeRow = { seq: change.seq, entity_type: change.type, entity_id: change.id, version: change.entity.version, op: change.op };
+  const gm = encodeChangeRow({ ...row, entity: change.entity });
+  let player: string | null = null;
+  if (change.activation) {
+    player = JSON.stringify({ type: "reload", seq: change.seq, reason: "activate" } satisfies ServerMessage);
+  } else if (change.visibleAfter) {
+    const projected = projectForPlayer(change.type, change.entity as AnyEntity);
+    // Nothing to hide (the usual case): the GM's text is the player's too.
+    player = projected === change.entity ? gm : encodeChangeRow({ ...row, entity: projected });
+  } else if (change.visibleBefore) {
+    player = encodeChangeRow({ ...row, removed: true });
+  }
+  return { seq: change.seq, gm, player };
+}
