@@ -1,4 +1,5 @@
 import { lt } from "drizzle-orm";
+import { collectAssetGarbage, mirrorAssets } from "./assets/gc";
 import { runBackups } from "./backup/backup";
 import { getDb } from "./db/client";
 import { loginSessions } from "./db/schema";
@@ -13,6 +14,16 @@ const jobs: Record<string, (env: Env, at: Date) => Promise<void>> = {
   async backups(env, at) {
     const counts = await runBackups(env, at);
     console.log(JSON.stringify({ level: "info", msg: "backups", ...counts }));
+  },
+  /** Assets unreferenced past ASSET_RETENTION_DAYS leave the manifest, then R2 (worker/assets/gc.ts). */
+  async assetCleanup(env, at) {
+    const report = await collectAssetGarbage(env, at);
+    console.log(JSON.stringify({ level: "info", msg: "asset cleanup", ...report }));
+  },
+  /** Copies new assets to the ASSETS_MIRROR bucket when one is bound. */
+  async assetMirror(env) {
+    const copied = await mirrorAssets(env);
+    if (copied > 0) console.log(JSON.stringify({ level: "info", msg: "asset mirror", copied }));
   },
 };
 

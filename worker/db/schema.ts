@@ -96,7 +96,12 @@ export const scenes = sqliteTable(
     sort: real().notNull(),
     metadata: text({ mode: "json" }).$type<JsonObject>().notNull(),
   },
-  (t) => [primaryKey({ columns: [t.session_id, t.id] }), index("scenes_folder").on(t.session_id, t.folder_id)],
+  (t) => [
+    primaryKey({ columns: [t.session_id, t.id] }),
+    index("scenes_folder").on(t.session_id, t.folder_id),
+    // Asset GC asks "does any scene, archived or not, still show this map?"
+    index("scenes_map_asset").on(t.session_id, t.map_asset),
+  ],
 );
 
 export const folders = sqliteTable(
@@ -157,7 +162,12 @@ export const tokenArt = sqliteTable(
     image_asset: text().notNull(),
     crop: text({ mode: "json" }).$type<Crop>().notNull(),
   },
-  (t) => [primaryKey({ columns: [t.session_id, t.id] }), index("token_art_token").on(t.session_id, t.token_id)],
+  (t) => [
+    primaryKey({ columns: [t.session_id, t.id] }),
+    index("token_art_token").on(t.session_id, t.token_id),
+    // Asset GC asks "does any token art, archived or not, still use this image?"
+    index("token_art_image_asset").on(t.session_id, t.image_asset),
+  ],
 );
 
 export const sessionState = sqliteTable(
@@ -270,7 +280,13 @@ export const acknowledgements = sqliteTable(
 
 // ---- assets ------------------------------------------------------------------------------------
 
-/** Manifest of uploaded files, content-addressed by SHA-256, per session. */
+/**
+ * Manifest of uploaded files, per session. `hash` is the SHA-256 of the bytes stored in R2 (the
+ * object at `r2_key`, shared by every session that uploaded the same bytes); `original_hash` is
+ * that of the bytes uploaded (different for token art, which is stored resized), so the same
+ * original uploaded again is found without decoding it. `last_referenced_at` is when an entity
+ * was last seen using the asset (set by the cleanup job) or when it was uploaded again.
+ */
 export const assets = sqliteTable(
   "assets",
   {
@@ -286,9 +302,38 @@ export const assets = sqliteTable(
     created_at: text().notNull(),
     last_referenced_at: text(),
     mirrored_at: text(),
+    original_hash: text(),
   },
-  (t) => [primaryKey({ columns: [t.session_id, t.hash] }), index("assets_r2_key").on(t.r2_key)],
+  (t) => [
+    primaryKey({ columns: [t.session_id, t.hash] }),
+    index("assets_r2_key").on(t.r2_key),
+    index("assets_original").on(t.session_id, t.original_hash),
+  ],
 );
+
+/**
+ * Assets the cleanup job has taken out of the manifest and whose R2 object it will delete on a
+ * later run, once no write that raced the removal can still be in flight (see worker/assets/gc.ts).
+ * `row` is the manifest row, to put back if an entity turns out to reference it after all.
+ */
+export const assetDeletions = sqliteTable(
+  "asset_deletions",
+  {
+    session_id: text().notNull(),
+    hash: text().notNull(),
+    r2_key: text().notNull(),
+    row: text({ mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    queued_at: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.hash] }), index("asset_deletions_queued").on(t.queued_at)],
+);
+
+/** Upload throttle: a fixed one-minute window per user, counted in one atomic upsert. */
+export const assetUploadWindows = sqliteTable("asset_upload_windows", {
+  user_id: text().primaryKey(),
+  window_start: integer().notNull(),
+  count: integer().notNull(),
+});
 
 export const entityTables = {
   scene: scenes,

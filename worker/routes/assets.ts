@@ -1,0 +1,199 @@
+/**
+ * Assets: uploads into a session (GM), signed URLs for members, and the public file route whose
+ * only credential is the URL's signature. The pipeline lives in worker/assets/; see
+ * docs/assets.md for the design (identity, signing, cleanup, mirror, scanner hook).
+ */
+import { and, desc, eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { ASSET_SIZE_LIMITS, type AssetKind, assetKindSchema, imageMime, imageTypeOfMime } from "../../domain/assets";
+import { assetHashSchema } from "../../domain/entities";
+import { ApiError } from "../api-error";
+import { ImageDecodeError, makeTokenArt, TokenArtTooLarge } from "../assets/codec";
+import { boundaryOf, MultipartError, readMultipart } from "../assets/multipart";
+import { configuredScanners, scanUpload } from "../assets/scanner";
+import { assertSigningConfigured, verifyAssetUrl } from "../assets/signing";
+import { findExisting, StorageError, storeAsset, viewOf } from "../assets/store";
+import { takeUploadSlot } from "../assets/throttle";
+import { getDb } from "../db/client";
+import { assets } from "../db/schema";
+import { sha256Hex } from "../lib/crypto";
+import { requireGm } from "../middleware/auth";
+import { KiB } from "../middleware/body";
+import type { AppEnv } from "../types";
+
+/** Room for the multipart framing and the `kind` field around the file. */
+export const MULTIPART_OVERHEAD = 64 * KiB;
+
+function parseKind(value: string | undefined, field: string): AssetKind | undefined {
+  if (value === undefined) return undefined;
+  const kind = assetKindSchema.safeParse(value);
+  if (!kind.success)
+    throw new ApiError("bad_request", "kind is map or token", { fields: [{ field, message: 'expected "map" or "token"' }] });
+  return kind.data;
+}
+
+function tooLarge(kind: AssetKind, message?: string): ApiError {
+  const limit = ASSET_SIZE_LIMITS[kind];
+  return new ApiError("payload_too_large", message ?? `${kind === "token" ? "token art" : "a map"} may be at most ${limit / 2 ** 20} MiB`, {
+    reason: "size",
+    kind,
+    limit,
+  });
+}
+
+function hashParam(value: string | undefined): string {
+  const hash = assetHashSchema.safeParse(value);
+  if (!hash.success) throw new ApiError("not_found", "no such asset");
+  return hash.data;
+}
+
+/** Per-session routes, mounted under `{S}` behind requireMember. */
+export const assetRoutes = new Hono<AppEnv>()
+  .post("/assets", requireGm, async (c) => {
+    const { sessionId } = c.get("member");
+    const user = c.get("user");
+    // Cheap refusals first, before a byte of the body is read.
+    assertSigningConfigured(c.env);
+    await takeUploadSlot(c.env, user.id);
+    const boundary = boundaryOf(c.req.header("content-type"));
+    if (!boundary) {
+      throw new ApiError("bad_request", "send the upload as multipart/form-data with the image in the field file", {
+        fields: [{ field: "file", message: "expected multipart/form-data" }],
+      });
+    }
+    const queryKind = parseKind(c.req.query("kind"), "kind");
+    const declared = Number(c.req.header("content-length") ?? Number.NaN);
+    const upperBound = ASSET_SIZE_LIMITS[queryKind ?? "map"];
+    if (Number.isFinite(declared) && declared > upperBound + MULTIPART_OVERHEAD) throw tooLarge(queryKind ?? "map");
+
+    let form: Awaited<ReturnType<typeof readMultipart>>;
+    try {
+      form = await readMultipart(c.req.raw.body, boundary, {
+        fileField: "file",
+        // A kind sent before the file (or in the query) narrows the limit while reading.
+        fileLimit: (fields) => ASSET_SIZE_LIMITS[(fields.get("kind") === "token" ? "token" : undefined) ?? queryKind ?? "map"],
+        sizeHint: Number.isFinite(declared) ? declared : 0,
+      });
+    } catch (error) {
+      if (!(error instanceof MultipartError)) throw error;
+      if (error.kind === "too_large") {
+        const kind: AssetKind = error.limit === ASSET_SIZE_LIMITS.token ? "token" : "map";
+        throw tooLarge(kind);
+      }
+      throw new ApiError("bad_request", error.message, { fields: [{ field: "file", message: error.message }] });
+    }
+
+    const formKind = parseKind(form.fields.get("kind"), "kind");
+    if (formKind && queryKind && formKind !== queryKind) {
+      throw new ApiError("bad_request", "kind differs between the query and the form", {
+        fields: [{ field: "kind", message: "conflicting values" }],
+      });
+    }
+    const kind: AssetKind = formKind ?? queryKind ?? "map";
+    const file = form.file;
+    if (!file)
+      throw new ApiError("bad_request", "no file: send it in the field file", { fields: [{ field: "file", message: "required" }] });
+    if (file.bytes.byteLength > ASSET_SIZE_LIMITS[kind]) throw tooLarge(kind);
+
+    const image = await scanUpload(
+      { bytes: file.bytes, filename: file.filename, declaredType: file.contentType, kind, sessionId, userId: user.id },
+      configuredScanners(c.env),
+    );
+    const originalHash = await sha256Hex(file.bytes);
+    const existing = await findExisting(c.env, sessionId, originalHash, kind);
+    if (existing) return c.json({ asset: await viewOf(c.env, existing) }, 201);
+
+    let stored = { bytes: file.bytes, mime: imageMime[image.type] as string, width: image.width, height: image.height };
+    if (kind === "token") {
+      try {
+        stored = await makeTokenArt(file.bytes, image);
+      } catch (error) {
+        if (error instanceof TokenArtTooLarge) throw new ApiError("payload_too_large", error.message, { reason: "decode_budget", kind });
+        if (error instanceof ImageDecodeError) throw new ApiError("unsupported_media_type", error.message, { reason: "undecodable" });
+        throw error;
+      }
+    }
+    const hash = stored.bytes === file.bytes ? originalHash : await sha256Hex(stored.bytes);
+    try {
+      const row = await storeAsset(c.env, { sessionId, userId: user.id, kind, hash, originalHash, ...stored });
+      return c.json({ asset: await viewOf(c.env, row) }, 201);
+    } catch (error) {
+      if (error instanceof StorageError) {
+        console.error(JSON.stringify({ level: "error", request_id: c.get("requestId"), msg: error.message }));
+        throw new ApiError("unavailable", "the asset store is unavailable; try again");
+      }
+      throw error;
+    }
+  })
+  .get("/assets", requireGm, async (c) => {
+    const { sessionId } = c.get("member");
+    const rows = await getDb(c.env.DB).select().from(assets).where(eq(assets.session_id, sessionId)).orderBy(desc(assets.created_at)).all();
+    return c.json({ items: await Promise.all(rows.map((row) => viewOf(c.env, row))) });
+  })
+  .get("/assets/:hash", async (c) => {
+    // Any member who knows a hash (players learn them only from what they may see) gets a URL.
+    const { sessionId } = c.get("member");
+    const row = await getDb(c.env.DB)
+      .select()
+      .from(assets)
+      .where(and(eq(assets.session_id, sessionId), eq(assets.hash, hashParam(c.req.param("hash")))))
+      .get();
+    if (!row) throw new ApiError("not_found", "no such asset");
+    c.header("Cache-Control", "private, no-store");
+    return c.json({ asset: await viewOf(c.env, row) });
+  })
+  .get("/assets/:hash/file", async (c) => {
+    // For `<img src>` in a logged-in page: a redirect to a freshly signed URL.
+    const { sessionId } = c.get("member");
+    const row = await getDb(c.env.DB)
+      .select()
+      .from(assets)
+      .where(and(eq(assets.session_id, sessionId), eq(assets.hash, hashParam(c.req.param("hash")))))
+      .get();
+    if (!row) throw new ApiError("not_found", "no such asset");
+    c.header("Cache-Control", "private, no-store");
+    return c.redirect((await viewOf(c.env, row)).url, 302);
+  });
+
+const EXTENSIONS: Record<string, string> = { png: "png", jpeg: "jpg", webp: "webp", gif: "gif" };
+
+/**
+ * `GET /api/vtt/assets/{hash}?sid&exp&sig`: no login, the signature is the capability. The bytes
+ * never change for a hash, so they are cached as immutable (for as long as the URL is valid) and
+ * revalidate by ETag; nosniff and a sandboxing CSP keep a browser from treating them as anything
+ * but the image type they were sniffed as.
+ */
+export const assetFileRoutes = new Hono<AppEnv>().get("/:hash", async (c) => {
+  const hash = c.req.param("hash");
+  if (!/^[0-9a-f]{64}$/.test(hash)) throw new ApiError("forbidden", "the asset URL is not valid");
+  const now = Date.now();
+  const verified = await verifyAssetUrl(c.env, hash, new URL(c.req.url).searchParams, now);
+  if (!verified.ok) throw new ApiError("forbidden", verified.message);
+  const row = await getDb(c.env.DB)
+    .select()
+    .from(assets)
+    .where(and(eq(assets.session_id, verified.sessionId), eq(assets.hash, hash)))
+    .get();
+  if (!row) throw new ApiError("not_found", "no such asset");
+
+  const type = imageTypeOfMime(row.mime);
+  const maxAge = Math.max(0, Math.min(31_536_000, verified.expires - Math.floor(now / 1000)));
+  const headers = new Headers({
+    "Content-Type": row.mime,
+    "Cache-Control": `private, max-age=${maxAge}, immutable`,
+    ETag: `"${hash}"`,
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Content-Disposition": `inline; filename="${hash.slice(0, 16)}.${type ? EXTENSIONS[type] : "bin"}"`,
+    "Referrer-Policy": "no-referrer",
+  });
+  if (c.req.header("if-none-match") === `"${hash}"`) return new Response(null, { status: 304, headers });
+  const object = await c.env.ASSETS.get(row.r2_key);
+  if (!object) {
+    console.error(JSON.stringify({ level: "error", request_id: c.get("requestId"), msg: "asset object missing", key: row.r2_key }));
+    throw new ApiError("not_found", "the asset's bytes are missing");
+  }
+  headers.set("Content-Length", String(object.size));
+  return new Response(object.body, { headers });
+});
