@@ -6,11 +6,13 @@
  * Only types come from `domain/`: its runtime modules pull in zod, which the client does not need yet.
  */
 import type { GameSession, User } from "../../../domain/api";
-import type { Folder, Layer, Scene, SessionState, Token, TokenArt } from "../../../domain/entities";
+import type { AnyEntity, EntityType, entityPaths, Folder, Layer, Scene, SessionState, Token, TokenArt } from "../../../domain/entities";
 import type { ErrorCode } from "../../../domain/errors";
+import type { JsonObject } from "../../../domain/merge-patch";
 import type { Role } from "../../../domain/permissions";
+import type { ChangeOpName } from "../../../domain/protocol";
 
-export type { Folder, GameSession, Layer, Role, Scene, SessionState, Token, TokenArt, User };
+export type { AnyEntity, EntityType, Folder, GameSession, Layer, Role, Scene, SessionState, Token, TokenArt, User };
 
 /** `network_error`: no response at all; `bad_response`: a response that is not the contract's. */
 export type ApiErrorCode = ErrorCode | "network_error" | "bad_response";
@@ -20,12 +22,15 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: ApiErrorCode;
   readonly details: Record<string, unknown> | undefined;
+  /** From `Retry-After` (429, 503), in milliseconds. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(status: number, code: ApiErrorCode, message: string, details?: Record<string, unknown>) {
+  constructor(status: number, code: ApiErrorCode, message: string, details?: Record<string, unknown>, retryAfterMs?: number) {
     super(message);
     this.status = status;
     this.code = code;
     this.details = details;
+    this.retryAfterMs = retryAfterMs;
   }
 
   /** The `details.fields` of a 400, as "field: message" lines (empty when there are none). */
@@ -62,10 +67,20 @@ export interface JoinedSession {
   role: "player";
 }
 
+/** Per-session rollout flags: `realtime: false` turns the socket off (polling only). */
+export interface SessionSettings {
+  realtime?: boolean;
+  poll_interval_ms?: number;
+  [flag: string]: unknown;
+}
+
+/** The session as `state` describes it: the caller's role and the session's settings included. */
+export type SessionInfo = GameSession & { role?: Role; settings?: SessionSettings };
+
 /** `GET {S}/state`. Players receive only what the visibility filter lets through. */
 export interface SessionSnapshot {
   seq: number;
-  session: GameSession;
+  session: SessionInfo;
   session_state: SessionState;
   scenes: Scene[];
   folders: Folder[];
@@ -81,6 +96,39 @@ export type SceneInput = { name: string } & Partial<
 export type TokenInput = { name: string } & Partial<
   Pick<Token, "scene_id" | "folder_id" | "width" | "height" | "x" | "y" | "hidden" | "owner_user_ids">
 >;
+
+/** One row of `GET {S}/changes`: the entity's latest state, or (players) `removed` without it. */
+export interface ChangeRow {
+  seq: number;
+  entity_type: EntityType;
+  entity_id: string;
+  version: number;
+  op: ChangeOpName;
+  entity?: AnyEntity;
+  removed?: true;
+}
+
+/** `GET {S}/changes?since=`; `reload` (players): the active scene changed, load `state` again. */
+export interface ChangesResponse {
+  seq: number;
+  changes: ChangeRow[];
+  reload?: true;
+}
+
+/** One op of `POST {S}/batch`. */
+export interface BatchOp {
+  op_id: string;
+  entity_type: EntityType;
+  op: ChangeOpName;
+  id?: string;
+  base_version?: number;
+  data?: JsonObject;
+}
+
+export interface BatchResponse {
+  seq: number;
+  results: { op_id: string; entity: AnyEntity }[];
+}
 
 type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -101,6 +149,8 @@ export interface RequestOptions {
   body?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** Replaces the global `fetch` (tests, or a wrapped fetch). */
+  fetch?: typeof fetch;
 }
 
 export async function request<T>(method: Method, path: string, options: RequestOptions = {}): Promise<T> {
@@ -116,7 +166,7 @@ export async function request<T>(method: Method, path: string, options: RequestO
 
   let response: Response;
   try {
-    response = await fetch(path, init);
+    response = await (options.fetch ?? fetch)(path, init);
   } catch (cause) {
     if (cause instanceof DOMException && cause.name === "AbortError") throw cause;
     throw new ApiError(0, "network_error", "The server could not be reached. Check your connection and try again.");
@@ -128,24 +178,40 @@ export async function request<T>(method: Method, path: string, options: RequestO
     if (body === undefined) throw new ApiError(response.status, "bad_response", "The server sent an unreadable answer.");
     return body as T;
   }
-  const error = toApiError(response.status, body);
+  const error = toApiError(response.status, body, retryAfter(response.headers.get("Retry-After")));
   if (error.status === 401 && onUnauthorized !== null && !path.startsWith("/api/auth/")) onUnauthorized();
   throw error;
 }
 
-function toApiError(status: number, body: unknown): ApiError {
+function toApiError(status: number, body: unknown, retryAfterMs: number | undefined): ApiError {
   const envelope = (body as { error?: unknown } | undefined)?.error;
   if (typeof envelope === "object" && envelope !== null) {
     const { code, message, details } = envelope as { code?: unknown; message?: unknown; details?: unknown };
     if (typeof code === "string" && typeof message === "string") {
       const detailObject = typeof details === "object" && details !== null ? (details as Record<string, unknown>) : undefined;
-      return new ApiError(status, code as ErrorCode, message, detailObject);
+      return new ApiError(status, code as ErrorCode, message, detailObject, retryAfterMs);
     }
   }
-  return new ApiError(status, "bad_response", `The server answered ${status}.`);
+  return new ApiError(status, "bad_response", `The server answered ${status}.`, undefined, retryAfterMs);
+}
+
+/** `Retry-After` in seconds (the HTTP-date form is not used by this API). */
+function retryAfter(header: string | null): number | undefined {
+  if (header === null || !/^\d+$/.test(header.trim())) return undefined;
+  return Number(header.trim()) * 1000;
 }
 
 const sessionPath = (sid: string) => `/api/vtt/sessions/${encodeURIComponent(sid)}`;
+
+/** URL segment of each entity type; checked against `domain/entities.ts` without importing its runtime (zod). */
+const entityPath = {
+  scene: "scenes",
+  folder: "folders",
+  layer: "layers",
+  token: "tokens",
+  token_art: "token-art",
+  session_state: "session-state",
+} as const satisfies typeof entityPaths;
 
 export const api = {
   me: () => request<AuthResponse>("GET", "/api/auth/me"),
@@ -163,6 +229,37 @@ export const api = {
     request<SessionState>("POST", `${sessionPath(sid)}/scenes/${encodeURIComponent(sceneId)}/activate`),
   createToken: (sid: string, data: TokenInput) => request<Token>("POST", `${sessionPath(sid)}/tokens`, { body: data }),
 };
+
+/**
+ * The calls the sync layer makes for one session, with an injectable `fetch`. `getChanges` and
+ * `getState` send `If-None-Match` when given the seq the caller holds and answer `null` on 304.
+ */
+export interface SessionApi {
+  getState(ifNoneMatchSeq?: number): Promise<SessionSnapshot | null>;
+  getChanges(since: number, ifNoneMatchSeq?: number): Promise<ChangesResponse | null>;
+  getEntity(type: EntityType, id: string): Promise<AnyEntity>;
+  batch(ops: BatchOp[]): Promise<BatchResponse>;
+}
+
+export function createSessionApi(sid: string, fetchImpl?: typeof fetch): SessionApi {
+  const base = sessionPath(sid);
+  const options = (seq?: number): RequestOptions => ({
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+    ...(seq !== undefined ? { headers: { "If-None-Match": `"${seq}"` } } : {}),
+  });
+  return {
+    getState: async (seq) => (await request<SessionSnapshot | undefined>("GET", `${base}/state`, options(seq))) ?? null,
+    getChanges: async (since, seq) =>
+      (await request<ChangesResponse | undefined>("GET", `${base}/changes?since=${since}`, options(seq))) ?? null,
+    getEntity: (type, id) => request<AnyEntity>("GET", `${base}/${entityPath[type]}/${encodeURIComponent(id)}`, options()),
+    batch: (ops) => request<BatchResponse>("POST", `${base}/batch`, { ...options(), body: { ops } }),
+  };
+}
+
+/** The session's WebSocket URL on the page's own origin (`ws:` under `http:`, `wss:` under `https:`). */
+export function sessionSocketUrl(sid: string, origin: string = location.origin): string {
+  return `${origin.replace(/^http/, "ws")}${sessionPath(sid)}/ws`;
+}
 
 /** A message for the UI: the server's text, plus the field problems of a 400. */
 export function describeError(error: unknown): string {

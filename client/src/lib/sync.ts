@@ -1,0 +1,482 @@
+/**
+ * The boot sequence and the wiring of one session's data layer:
+ *
+ * 1. open the IndexedDB cache (in memory if IndexedDB is unavailable) and render from it at once:
+ *    the confirmed entities plus the queued ops on top;
+ * 2. reconcile with the server: `changes?since` the cached seq, or the full `state` when there is
+ *    no cache, the cache is marked out of sync, the log no longer reaches back (410) or a player's
+ *    view changed (`reload`). Only higher versions are applied;
+ * 3. start the transport (socket, or polling), which resumes from the last applied seq;
+ * 4. start the authoring queue.
+ *
+ * Incoming messages are handled one at a time, in order; each one is applied to the store and
+ * then written to the cache together with the seq it brings the cache to. Everything from the
+ * outside (API, WebSocket class, cache, timers, randomness, clock, ids) is injected.
+ */
+
+import type { Layer } from "../../../domain/entities";
+import type { JsonObject } from "../../../domain/merge-patch";
+import type { AnyEntity, EntityType, SessionApi, SessionInfo, SessionSettings, SessionSnapshot } from "./api";
+import { ApiError, createSessionApi, sessionSocketUrl } from "./api";
+import { type Cache, type CacheCommit, createMemoryCache, openCache } from "./cache";
+import type { Conflict, Resolution } from "./conflict";
+import { createQueue, nextBaseVersion, type Queue, type QueuedOp, type QueueMetric } from "./queue";
+import {
+  allEntities,
+  applyEntities,
+  applyMessage,
+  applySceneLayers,
+  applyState,
+  createSessionStore,
+  getEntity,
+  type SessionStore,
+  type SessionView,
+  type World,
+  worldFromCache,
+} from "./store";
+import {
+  backoffDelay,
+  createTransport,
+  defaultTimers,
+  type InboundMessage,
+  type Timers,
+  type Transport,
+  type TransportDeps,
+  type WebSocketClass,
+} from "./transport";
+
+export interface SyncDeps {
+  sessionId: string;
+  userId: string;
+  api: SessionApi;
+  /** The session's WebSocket URL (see `sessionSocketUrl`). */
+  socketUrl: string | (() => string);
+  WebSocket?: WebSocketClass;
+  /** Defaults to IndexedDB per user and session, falling back to memory. */
+  openCache?: () => Promise<Cache>;
+  timers?: Timers;
+  random?: () => number;
+  now?: () => number;
+  uuid?: () => string;
+  /** Conflict count and time to resolve; defaults to a structured log line. */
+  reportMetric?(metric: QueueMetric): void;
+  /** Socket messages of types the data layer does not handle (`lock`, `presence`, ...). */
+  onMessage?(message: InboundMessage): void;
+  /** Subscribes to "the network is back" (defaults to the window's `online` event). */
+  onOnline?(callback: () => void): () => void;
+  /** Tuning of the transport (fallback delay, backoff). */
+  transport?: Pick<TransportDeps, "socketFallbackMs" | "reconnectBaseMs" | "reconnectMaxMs" | "pollMaxBackoffMs">;
+  /** Tuning of the queue's retries. */
+  queue?: { retryBaseMs?: number; retryMaxMs?: number };
+  /** Backoff of state reloads that fail. */
+  reloadBaseMs?: number;
+  reloadMaxMs?: number;
+}
+
+export interface SessionSync {
+  readonly store: SessionStore;
+  readonly view: SessionView;
+  readonly queue: Queue;
+  readonly transport: Transport;
+  /** Resolves once the cache has been reconciled with the server (or the attempt gave up for now). */
+  readonly ready: Promise<void>;
+  /** Queues a create; the id is chosen here unless given. */
+  create(type: EntityType, data: JsonObject, id?: string): Promise<QueuedOp>;
+  /** Queues a JSON Merge Patch of an entity the view holds. */
+  update(type: EntityType, id: string, patch: JsonObject): Promise<QueuedOp>;
+  archive(type: EntityType, id: string): Promise<QueuedOp>;
+  /** Restores an archived entity (not in the view: its version comes from the archived list). */
+  restore(type: EntityType, id: string, baseVersion: number): Promise<QueuedOp>;
+  conflict(): Conflict | null;
+  resolveConflict(resolution: Resolution): Promise<void>;
+  dropRejected(): Promise<void>;
+  /** Resumes the queue after signing in again. */
+  resumeQueue(): void;
+  /** Loads `state` again (the "Reload" button). */
+  reload(): Promise<void>;
+  /** Loads a scene with its layers (layers of scenes other than the active one are lazy). */
+  loadScene(sceneId: string): Promise<void>;
+  /** The network is back: reconnect, poll and send now. */
+  wake(): void;
+  stop(): Promise<void>;
+}
+
+/** The browser's wiring: the session's API and socket on this page's origin. */
+export function startSessionSync(sessionId: string, userId: string, overrides: Partial<SyncDeps> = {}): Promise<SessionSync> {
+  return startSync({
+    sessionId,
+    userId,
+    api: createSessionApi(sessionId),
+    socketUrl: () => sessionSocketUrl(sessionId),
+    ...overrides,
+  });
+}
+
+export async function startSync(deps: SyncDeps): Promise<SessionSync> {
+  const timers = deps.timers ?? defaultTimers;
+  const random = deps.random ?? Math.random;
+  const now = deps.now ?? Date.now;
+  const uuid = deps.uuid ?? (() => crypto.randomUUID());
+  const reportMetric = deps.reportMetric ?? logMetric;
+  const { api } = deps;
+
+  const cache = await (deps.openCache ?? (() => openCache(deps.userId, deps.sessionId)))().catch((error: unknown) => {
+    console.warn(JSON.stringify({ level: "warn", msg: "IndexedDB unavailable; caching in memory", error: String(error) }));
+    return createMemoryCache();
+  });
+  const contents = await cache.loadAll();
+  const hasCache = contents.meta.seq !== null;
+
+  const store = createSessionStore(worldFromCache(contents.entities, contents.meta.seq), contents.queue);
+  store.setSession(contents.meta.session);
+  store.setLoading(true, hasCache);
+
+  let stopped = false;
+  const cleanups: (() => void)[] = [];
+
+  /** Applies a reducer and writes what it changed for `touched` entities to the cache. */
+  function applyAndPersist(reducer: (w: World) => World, touched: { type: EntityType; id: string }[]) {
+    const before = store.world();
+    const after = store.update(reducer);
+    const commit: CacheCommit = { put: [], remove: [] };
+    for (const { type, id } of touched) {
+      const was = getEntity(before, type, id);
+      const is = getEntity(after, type, id);
+      if (is && is !== was) commit.put?.push({ type, entity: is });
+      else if (!is && was) commit.remove?.push({ type, id });
+    }
+    if (after.seq !== before.seq) commit.seq = after.seq;
+    const desync = Object.keys(after.stale).length > 0;
+    if (desync !== Object.keys(before.stale).length > 0) commit.desync = desync;
+    const empty = commit.put?.length === 0 && commit.remove?.length === 0 && commit.seq === undefined && commit.desync === undefined;
+    if (!empty) void cache.commit(commit).catch(logCacheError);
+    return after;
+  }
+
+  const queue = createQueue(
+    {
+      storage: cache,
+      sendBatch: (ops) => api.batch(ops),
+      fetchEntity: (type, id) => fetchEntity(type, id),
+      onApplied: (entities) =>
+        applyAndPersist(
+          (w) => applyEntities(w, entities),
+          entities.map(({ type, entity }) => ({ type, id: entity.id })),
+        ),
+      onState: (state) => store.setQueueState(state),
+      reportMetric,
+      timers,
+      random,
+      now,
+      uuid,
+      ...(deps.queue ?? {}),
+    },
+    contents.queue,
+  );
+  store.setQueueState(queue.state());
+
+  const transport = createTransport({
+    url: deps.socketUrl,
+    ...(deps.WebSocket ? { WebSocket: deps.WebSocket } : {}),
+    fetchChanges: (since, seq) => api.getChanges(since, seq),
+    getSeq: () => store.world().seq,
+    onMessage: (message) => receive(message),
+    onStatus: (status) => {
+      store.setConnection(status);
+      // The socket is back: so is the network, most likely. Send queued work now, not after the backoff.
+      if (status === "live") queue.kick();
+    },
+    settings: contents.meta.session?.settings ?? {},
+    timers,
+    random,
+    ...(deps.transport ?? {}),
+  });
+
+  async function fetchEntity(type: EntityType, id: string): Promise<AnyEntity | null> {
+    try {
+      return await api.getEntity(type, id);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  // --- incoming messages, one at a time -----------------------------------------------------
+
+  let chain: Promise<void> = Promise.resolve();
+  /** Runs `task` after everything received before it. */
+  function inOrder(task: () => Promise<void>, label: string): Promise<void> {
+    chain = chain
+      .then(task)
+      .catch((error: unknown) =>
+        console.error(JSON.stringify({ level: "error", msg: "sync task failed", task: label, error: String(error) })),
+      );
+    return chain;
+  }
+
+  function receive(message: InboundMessage): Promise<void> {
+    return inOrder(() => handle(message), message.type);
+  }
+
+  async function handle(message: InboundMessage): Promise<void> {
+    if (stopped) return;
+    switch (message.type) {
+      case "change":
+        return handleChange(message as Extract<InboundMessage, { type: "change" }> & ChangeFields);
+      case "resumed":
+        applyAndPersist((w) => applyMessage(w, message), []);
+        store.setLoading(false, false);
+        return;
+      case "reload":
+        store.update((w) => applyMessage(w, message));
+        await ensureState();
+        return;
+      case "hello": {
+        const before = store.world().hello?.role ?? store.view.session?.role ?? null;
+        const after = store.update((w) => applyMessage(w, message));
+        // A new role (the socket was closed with 4403) sees a different world: load it.
+        if (before !== null && after.hello && after.hello.role !== before) await ensureState();
+        return;
+      }
+      case "error":
+        store.update((w) => applyMessage(w, message));
+        return;
+      case "settings":
+      case "realtime_off": {
+        const session = store.view.session;
+        const interval = (message as { poll_interval_ms?: unknown }).poll_interval_ms;
+        const settings: SessionSettings =
+          message.type === "settings"
+            ? ((message as { settings?: SessionSettings }).settings ?? {})
+            : { ...(session?.settings ?? {}), realtime: false, ...(typeof interval === "number" ? { poll_interval_ms: interval } : {}) };
+        if (message.type === "settings") transport.setSettings(settings);
+        if (session) {
+          // A plain copy: `session` is a store proxy, which structured cloning (IndexedDB) refuses.
+          const next: SessionInfo = { ...session, settings };
+          store.setSession(next);
+          void cache.setSession(next).catch(logCacheError);
+        }
+        deps.onMessage?.(message);
+        return;
+      }
+      default:
+        deps.onMessage?.(message);
+    }
+  }
+
+  async function handleChange(message: Extract<InboundMessage, { type: "change" }> & ChangeFields): Promise<void> {
+    if (message.seq <= store.world().seq) return;
+    let change = message;
+    if (!change.entity && !change.removed) {
+      // Too large to inline: read it. Gone (404) is a removal; no answer leaves it stale.
+      try {
+        const entity = await fetchEntity(change.entity_type, change.entity_id);
+        change = entity ? { ...change, entity } : { ...change, removed: true };
+      } catch {
+        // Recorded as stale by the store; `ensureState` below catches up.
+      }
+    }
+    const after = applyAndPersist((w) => applyMessage(w, change), [{ type: change.entity_type, id: change.entity_id }]);
+    if (Object.keys(after.stale).length > 0) void ensureStateLater();
+  }
+
+  // --- full state ---------------------------------------------------------------------------
+
+  let loading: Promise<void> | null = null;
+
+  /** Loads `state` and reconciles (single flight). Throws when the server cannot be reached. */
+  function loadState(): Promise<void> {
+    loading ??= (async () => {
+      try {
+        const snapshot = await api.getState();
+        if (!snapshot || stopped) return;
+        applySnapshot(snapshot);
+      } finally {
+        loading = null;
+      }
+    })();
+    return loading;
+  }
+
+  function applySnapshot(snapshot: SessionSnapshot) {
+    const world = store.update((w) => applyState(w, snapshot));
+    store.setSession(snapshot.session);
+    transport.setSettings(snapshot.session.settings ?? {});
+    void cache.replaceAll(allEntities(world), world.seq, sessionForCache(snapshot.session)).catch(logCacheError);
+    store.setLoading(false, false);
+  }
+
+  /** Loads `state`, retrying with backoff until it works or the sync stops. */
+  async function ensureState(): Promise<void> {
+    for (let attempt = 0; !stopped; attempt++) {
+      try {
+        await loadState();
+        store.setLoadError(null);
+        return;
+      } catch (error) {
+        if (error instanceof ApiError && (error.status === 401 || error.status === 403 || error.status === 404)) throw error;
+        store.setLoadError(error instanceof Error ? error.message : String(error));
+        await sleep(backoffDelay(attempt, random, deps.reloadBaseMs ?? 1000, deps.reloadMaxMs ?? 60_000));
+      }
+    }
+  }
+
+  let laterScheduled = false;
+  /** A change could not be fetched: the cache is out of sync until a full state arrives. */
+  function ensureStateLater() {
+    if (laterScheduled) return;
+    laterScheduled = true;
+    void inOrder(async () => {
+      laterScheduled = false;
+      if (Object.keys(store.world().stale).length > 0) await ensureState();
+    }, "stale");
+  }
+
+  const sleepers = new Set<() => void>();
+  /** A backoff wait that `stop` cuts short. */
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let handle: unknown = null;
+      const wake = () => {
+        sleepers.delete(wake);
+        timers.clearTimeout(handle);
+        resolve();
+      };
+      handle = timers.setTimeout(wake, ms);
+      sleepers.add(wake);
+    });
+  }
+
+  // --- boot ---------------------------------------------------------------------------------
+
+  async function catchUp(since: number): Promise<void> {
+    const response = await api.getChanges(since, since);
+    if (!response) return;
+    if (response.reload) {
+      await receive({ type: "reload", seq: response.seq, reason: "activate" });
+      return;
+    }
+    for (const row of response.changes) {
+      await receive({
+        type: "change",
+        event_id: row.seq,
+        seq: row.seq,
+        entity_type: row.entity_type,
+        entity_id: row.entity_id,
+        version: row.version,
+        op: row.op,
+        ...(row.entity ? { entity: row.entity } : {}),
+        ...(row.removed ? { removed: true as const } : {}),
+      });
+    }
+    await receive({ type: "resumed", seq: response.seq });
+  }
+
+  async function boot(): Promise<void> {
+    if (hasCache && !contents.meta.desync && contents.meta.seq !== null) {
+      try {
+        await catchUp(contents.meta.seq);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 410) await receive({ type: "reload", seq: 0, reason: "gone" });
+        // Otherwise offline: the cache stays on screen and the transport catches up when it can.
+      }
+    } else if (hasCache) {
+      // Out of sync: the cache is still worth showing while the state loads, in the background.
+      void inOrder(ensureState, "state");
+    } else {
+      try {
+        await ensureState();
+      } catch (error) {
+        // Not signed in, or not (any more) a member: nothing to sync.
+        store.setLoadError(error instanceof Error ? error.message : String(error));
+        return;
+      }
+    }
+    if (stopped) return;
+    transport.start();
+    queue.kick();
+  }
+
+  const ready = boot();
+
+  const subscribe = deps.onOnline ?? defaultOnline;
+  cleanups.push(
+    subscribe(() => {
+      transport.wake();
+      queue.kick();
+    }),
+  );
+
+  function requireBase(type: EntityType, id: string): number {
+    const base = nextBaseVersion(queue.state().ops, type, id, getEntity(store.world(), type, id)?.version ?? null);
+    if (base === null) throw new Error(`no ${type} ${id} in this session`);
+    return base;
+  }
+
+  return {
+    store,
+    view: store.view,
+    queue,
+    transport,
+    ready,
+    create: (type, data, id) => queue.enqueue({ entity_type: type, op: "create", id: id ?? uuid(), payload: data, base_version: null }),
+    update: async (type, id, patch) =>
+      queue.enqueue({ entity_type: type, op: "update", id, payload: patch, base_version: requireBase(type, id) }),
+    archive: async (type, id) => queue.enqueue({ entity_type: type, op: "archive", id, payload: {}, base_version: requireBase(type, id) }),
+    restore: (type, id, baseVersion) => queue.enqueue({ entity_type: type, op: "restore", id, payload: {}, base_version: baseVersion }),
+    conflict: () => queue.state().conflict,
+    resolveConflict: (resolution) => queue.resolve(resolution),
+    dropRejected: () => queue.dropRejected(),
+    resumeQueue: () => queue.resume(),
+    reload: () => receive({ type: "reload", seq: store.world().seq, reason: "activate" }),
+    async loadScene(sceneId) {
+      const scene = (await api.getEntity("scene", sceneId)) as AnyEntity & { layers?: Layer[] };
+      const { layers = [], ...fields } = scene;
+      applyAndPersist(
+        (w) => applySceneLayers(applyEntities(w, [{ type: "scene", entity: fields as AnyEntity }]), sceneId, layers),
+        [{ type: "scene", id: sceneId }, ...layers.map((l) => ({ type: "layer" as const, id: l.id }))],
+      );
+    },
+    wake() {
+      transport.wake();
+      queue.kick();
+    },
+    async stop() {
+      stopped = true;
+      for (const wake of [...sleepers]) wake();
+      for (const cleanup of cleanups) cleanup();
+      transport.stop();
+      queue.stop();
+      await queue.settled();
+      await chain;
+      cache.close();
+    },
+  };
+
+  interface ChangeFields {
+    seq: number;
+    entity_type: EntityType;
+    entity_id: string;
+    version: number;
+    entity?: AnyEntity;
+    removed?: true;
+  }
+}
+
+function sessionForCache(session: SessionInfo): SessionInfo {
+  return structuredClone(session);
+}
+
+function logMetric(metric: QueueMetric): void {
+  console.info(JSON.stringify({ level: "info", msg: "sync metric", ...metric }));
+}
+
+function logCacheError(error: unknown): void {
+  console.warn(JSON.stringify({ level: "warn", msg: "cache write failed", error: String(error) }));
+}
+
+function defaultOnline(callback: () => void): () => void {
+  if (typeof window === "undefined") return () => undefined;
+  window.addEventListener("online", callback);
+  return () => window.removeEventListener("online", callback);
+}

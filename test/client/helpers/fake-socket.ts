@@ -1,0 +1,64 @@
+/** A WebSocket double for partysocket: the test opens it, feeds it frames and drops it. */
+export class FakeWebSocket extends EventTarget {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  static instances: FakeWebSocket[] = [];
+
+  readonly url: string;
+  readyState = FakeWebSocket.CONNECTING;
+  binaryType = "blob";
+  bufferedAmount = 0;
+  extensions = "";
+  protocol = "";
+  readonly sent: string[] = [];
+
+  constructor(url: string) {
+    super();
+    this.url = url;
+    FakeWebSocket.instances.push(this);
+  }
+
+  static reset(): void {
+    FakeWebSocket.instances = [];
+  }
+
+  static latest(): FakeWebSocket {
+    const ws = FakeWebSocket.instances.at(-1);
+    if (!ws) throw new Error("no socket was created");
+    return ws;
+  }
+
+  send(data: string): void {
+    if (this.readyState !== FakeWebSocket.OPEN) throw new Error("send on a socket that is not open");
+    this.sent.push(data);
+  }
+
+  close(code = 1000, reason = ""): void {
+    if (this.readyState === FakeWebSocket.CLOSED) return;
+    this.readyState = FakeWebSocket.CLOSED;
+    this.dispatchEvent(Object.assign(new Event("close"), { code, reason, wasClean: true }));
+  }
+
+  /** The JSON messages the client sent. */
+  messages(): unknown[] {
+    return this.sent.map((s) => JSON.parse(s) as unknown);
+  }
+
+  // --- what the server side does ---
+
+  accept(): void {
+    this.readyState = FakeWebSocket.OPEN;
+    this.dispatchEvent(new Event("open"));
+  }
+
+  receive(message: unknown): void {
+    this.dispatchEvent(new MessageEvent("message", { data: JSON.stringify(message) }));
+  }
+
+  drop(code = 1006, reason = ""): void {
+    this.readyState = FakeWebSocket.CLOSED;
+    this.dispatchEvent(Object.assign(new Event("close"), { code, reason, wasClean: false }));
+  }
+}
