@@ -1,0 +1,194 @@
+/**
+ * Scene bundles: the zip a scene is exported to and imported from, moved between sessions or
+ * servers. Pure rules shared by the worker (export, import) and the CLI (verify):
+ *
+ *   scene.json     {format, scene, layers, tokens, token_art, assets}
+ *   manifest.json  {format, created_at, files: [{path, sha256, size}]} for every other file
+ *   assets/<sha256>.<ext>
+ *
+ * A bundle is accepted only when every entry has an allowed name, every file is listed in the
+ * manifest with its SHA-256, every listed file is present, scene.json is valid, every entity
+ * refers only to what the bundle holds, and every asset is an acceptable image whose bytes hash
+ * to its name.
+ */
+import { z } from "zod";
+import { assetKindSchema, imageExtensions, imageMime, inspectImage } from "./assets";
+import { assetHashSchema, layerSchema, sceneSchema, tokenArtSchema, tokenSchema } from "./entities";
+import { fieldIssues } from "./validation";
+
+export const BUNDLE_FORMAT = "vtt-scene/1";
+const MiB = 1024 * 1024;
+
+export const bundleLimits = {
+  /** The zip itself, as uploaded. */
+  zipBytes: 48 * MiB,
+  /** Everything once inflated; and per entry. */
+  totalBytes: 64 * MiB,
+  jsonBytes: 8 * MiB,
+  assetBytes: 20 * MiB,
+  entries: 1002,
+  /** A file that inflates more than this many times its compressed size is treated as a bomb. */
+  ratio: 200,
+} as const;
+
+const extensions = Object.values(imageExtensions).flat().join("|");
+const ASSET_PATH = new RegExp(`^assets/([0-9a-f]{64})\\.(${extensions})$`);
+
+/** The only names an entry may have: no folders of its own, no `..`, no absolute paths. */
+export function isAllowedEntryName(name: string): boolean {
+  return name === "scene.json" || name === "manifest.json" || ASSET_PATH.test(name);
+}
+
+export const bundleManifestSchema = z.strictObject({
+  format: z.literal(BUNDLE_FORMAT),
+  created_at: z.string().max(64),
+  files: z
+    .array(z.strictObject({ path: z.string().max(200), sha256: assetHashSchema, size: z.number().int().min(0) }))
+    .max(bundleLimits.entries),
+});
+export type BundleManifest = z.infer<typeof bundleManifestSchema>;
+
+export const bundleAssetSchema = z.strictObject({
+  hash: assetHashSchema,
+  path: z.string().regex(ASSET_PATH),
+  kind: assetKindSchema,
+  mime: z.enum(Object.values(imageMime) as [string, ...string[]]),
+  size: z.number().int().min(1),
+  width: z.number().int().min(1),
+  height: z.number().int().min(1),
+});
+
+export const sceneBundleSchema = z.strictObject({
+  format: z.literal(BUNDLE_FORMAT),
+  exported_at: z.string().max(64),
+  scene: sceneSchema,
+  layers: z.array(layerSchema).max(1000),
+  tokens: z.array(tokenSchema).max(20_000),
+  token_art: z.array(tokenArtSchema).max(20_000),
+  assets: z.array(bundleAssetSchema).max(1000),
+});
+export type SceneBundle = z.infer<typeof sceneBundleSchema>;
+
+export type BundleCheck = { ok: true; bundle: SceneBundle; manifest: BundleManifest } | { ok: false; problems: string[] };
+
+function parseJsonFile(bytes: Uint8Array | undefined, name: string, problems: string[]): unknown {
+  if (!bytes) {
+    problems.push(`${name} is missing`);
+    return undefined;
+  }
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+  } catch {
+    problems.push(`${name} is not valid JSON`);
+    return undefined;
+  }
+}
+
+/** Checks an unpacked bundle; `sha256` hashes bytes to lowercase hex (WebCrypto or node:crypto). */
+export async function checkBundle(
+  files: ReadonlyMap<string, Uint8Array>,
+  sha256: (bytes: Uint8Array) => Promise<string>,
+): Promise<BundleCheck> {
+  const problems: string[] = [];
+  for (const name of files.keys()) {
+    if (!isAllowedEntryName(name)) problems.push(`unexpected entry ${JSON.stringify(name.slice(0, 100))}`);
+  }
+  const manifestParsed = bundleManifestSchema.safeParse(parseJsonFile(files.get("manifest.json"), "manifest.json", problems));
+  const sceneParsed = sceneBundleSchema.safeParse(parseJsonFile(files.get("scene.json"), "scene.json", problems));
+  if (!manifestParsed.success) {
+    if (files.has("manifest.json"))
+      problems.push(`manifest.json is invalid: ${JSON.stringify(fieldIssues(manifestParsed.error).slice(0, 3))}`);
+    return { ok: false, problems };
+  }
+  const manifest = manifestParsed.data;
+  const listed = new Map(manifest.files.map((f) => [f.path, f]));
+  for (const [name, bytes] of files) {
+    if (name === "manifest.json") continue;
+    const entry = listed.get(name);
+    if (!entry) {
+      problems.push(`${name} is not in the manifest`);
+      continue;
+    }
+    if (entry.size !== bytes.byteLength || (await sha256(bytes)) !== entry.sha256) problems.push(`${name} does not match its checksum`);
+  }
+  for (const path of listed.keys()) if (!files.has(path)) problems.push(`${path} is listed but missing`);
+  if (!sceneParsed.success) {
+    if (files.has("scene.json")) problems.push(`scene.json is invalid: ${JSON.stringify(fieldIssues(sceneParsed.error).slice(0, 3))}`);
+    return { ok: false, problems };
+  }
+  const bundle = sceneParsed.data;
+
+  // Every file an asset names must be in the bundle, hash to its name and be an acceptable image.
+  const assetHashes = new Set<string>();
+  for (const asset of bundle.assets) {
+    const bytes = files.get(asset.path);
+    const match = ASSET_PATH.exec(asset.path);
+    if (!bytes || match?.[1] !== asset.hash) {
+      problems.push(`asset ${asset.hash} has no file of that name`);
+      continue;
+    }
+    if ((await sha256(bytes)) !== asset.hash) {
+      problems.push(`${asset.path} does not hash to its name`);
+      continue;
+    }
+    const inspected = inspectImage(bytes);
+    if (!inspected.ok) problems.push(`${asset.path} is not an acceptable image: ${inspected.message}`);
+    else if (imageMime[inspected.image.type] !== asset.mime) problems.push(`${asset.path} is not a ${asset.mime}`);
+    assetHashes.add(asset.hash);
+  }
+
+  // References stay inside the bundle.
+  const tokenIds = new Set(bundle.tokens.map((t) => t.id));
+  if (bundle.scene.map_asset !== null && !assetHashes.has(bundle.scene.map_asset))
+    problems.push("the scene's map_asset is not in the bundle");
+  for (const layer of bundle.layers) if (layer.scene_id !== bundle.scene.id) problems.push(`layer ${layer.id} is not on the scene`);
+  for (const token of bundle.tokens) if (token.scene_id !== bundle.scene.id) problems.push(`token ${token.id} is not on the scene`);
+  for (const art of bundle.token_art) {
+    if (!tokenIds.has(art.token_id)) problems.push(`token art ${art.id} names a token not in the bundle`);
+    if (!assetHashes.has(art.image_asset)) problems.push(`token art ${art.id} names an asset not in the bundle`);
+  }
+  const ids = [bundle.scene.id, ...bundle.layers.map((l) => l.id), ...bundle.tokens.map((t) => t.id), ...bundle.token_art.map((a) => a.id)];
+  if (new Set(ids).size !== ids.length) problems.push("an id appears twice in the bundle");
+  return problems.length > 0 ? { ok: false, problems: problems.slice(0, 50) } : { ok: true, bundle, manifest };
+}
+
+export type Unpacked = { ok: true; files: Map<string, Uint8Array> } | { ok: false; problems: string[] };
+
+/**
+ * Unzips a bundle within the limits, looking at each entry's name and declared sizes before
+ * inflating anything: unexpected names (path traversal included), too many entries, oversized or
+ * suspiciously compressible entries (zip bombs) refuse the whole bundle. A declared size that
+ * lies is caught afterwards by the manifest's sizes and checksums.
+ */
+export function unpackBundle(zip: Uint8Array, unzip: typeof import("fflate").unzipSync): Unpacked {
+  const problems: string[] = [];
+  if (zip.byteLength > bundleLimits.zipBytes) return { ok: false, problems: [`the bundle is over ${bundleLimits.zipBytes} bytes`] };
+  const seen = new Set<string>();
+  let entries = 0;
+  let total = 0;
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzip(zip, {
+      filter(file) {
+        entries += 1;
+        total += file.originalSize;
+        const limit = file.name.endsWith(".json") ? bundleLimits.jsonBytes : bundleLimits.assetBytes;
+        if (!isAllowedEntryName(file.name)) problems.push(`unexpected entry ${JSON.stringify(file.name.slice(0, 100))}`);
+        else if (seen.has(file.name)) problems.push(`${file.name} appears twice`);
+        else if (file.originalSize > limit) problems.push(`${file.name} is over ${limit} bytes`);
+        else if (file.size > 0 && file.originalSize / file.size > bundleLimits.ratio && file.originalSize > 1024 * 1024) {
+          problems.push(`${file.name} inflates ${Math.round(file.originalSize / file.size)} times: refused as a zip bomb`);
+        }
+        seen.add(file.name);
+        if (entries > bundleLimits.entries) problems.push(`more than ${bundleLimits.entries} entries`);
+        if (total > bundleLimits.totalBytes) problems.push(`over ${bundleLimits.totalBytes} bytes once unpacked`);
+        // Inflate nothing once anything is wrong.
+        return problems.length === 0;
+      },
+    });
+  } catch (error) {
+    return { ok: false, problems: [...problems, `not a readable zip: ${error instanceof Error ? error.message : String(error)}`] };
+  }
+  if (problems.length > 0) return { ok: false, problems: [...new Set(problems)].slice(0, 50) };
+  return { ok: true, files: new Map(Object.entries(files)) };
+}
