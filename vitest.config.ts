@@ -1,15 +1,18 @@
 import { fileURLToPath } from "node:url";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
-import { defineConfig } from "vitest/config";
+import solid from "vite-plugin-solid";
+import { defineConfig, defineProject } from "vitest/config";
 
 const migrations = await readD1Migrations(fileURLToPath(new URL("./migrations", import.meta.url)));
 
 /**
- * Tests run inside workerd against real D1, R2 and Durable Object bindings from wrangler.toml;
- * each test file gets its own storage, and `test/setup/apply-migrations.ts` applies the SQL
- * migrations to it.
+ * Two projects. "workers": worker and domain tests run inside workerd against real D1, R2 and
+ * Durable Object bindings from wrangler.toml; each test file gets its own storage, and
+ * `test/setup/apply-migrations.ts` applies the SQL migrations to it. "client": the client's data
+ * layer runs in Node, with `fake-indexeddb` standing in for IndexedDB and the browser builds of
+ * Solid (vite-plugin-solid), so stores and effects are reactive as in the app.
  */
-export default defineConfig({
+const workers = defineProject({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
@@ -20,12 +23,31 @@ export default defineConfig({
           ASSET_SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
           METRICS_TOKEN: "test-metrics-token",
         },
+        // ASSETS_MIRROR is optional in production (absent from wrangler.toml); tests bind one.
+        r2Buckets: ["ASSETS", "ASSETS_MIRROR"],
       },
     }),
   ],
   test: {
-    include: ["test/**/*.test.ts"],
+    name: "workers",
+    include: ["test/worker/**/*.test.ts", "test/domain/**/*.test.ts"],
     setupFiles: ["./test/setup/apply-migrations.ts"],
     testTimeout: 30_000,
+  },
+});
+
+const client = defineProject({
+  plugins: [solid()],
+  test: {
+    name: "client",
+    environment: "node",
+    include: ["test/client/**/*.test.ts"],
+    setupFiles: ["./test/client/setup.ts"],
+  },
+});
+
+export default defineConfig({
+  test: {
+    projects: [workers, client],
   },
 });

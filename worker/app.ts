@@ -5,12 +5,15 @@ import { ApiError } from "./api-error";
 import { requireMember } from "./middleware/auth";
 import { logRequests } from "./middleware/log";
 import { requestId } from "./middleware/request-id";
+import { assetFileRoutes, assetRoutes } from "./routes/assets";
 import { authRoutes } from "./routes/auth";
 import { backupRoutes } from "./routes/backups";
 import { batchRoutes } from "./routes/batch";
 import { benchRoutes } from "./routes/bench";
+import { bundleRoutes } from "./routes/bundles";
 import { entityRoutes } from "./routes/entities";
 import { healthRoutes } from "./routes/health";
+import { lockRoutes } from "./routes/locks";
 import { readRoutes } from "./routes/reads";
 import { realtimeRoutes } from "./routes/realtime";
 import { sessionDetailRoutes, sessionRoutes } from "./routes/sessions";
@@ -26,6 +29,8 @@ app.use("/api/*", logRequests);
 app.route("/api/auth", authRoutes);
 app.route("/api/vtt/health", healthRoutes);
 app.route("/api/bench", benchRoutes);
+// Signed asset URLs need no login: the signature is the capability.
+app.route("/api/vtt/assets", assetFileRoutes);
 
 const perSession = new Hono<AppEnv>()
   .use(requireMember)
@@ -33,7 +38,11 @@ const perSession = new Hono<AppEnv>()
   .route("/", readRoutes)
   .route("/", batchRoutes)
   .route("/", backupRoutes)
+  .route("/", bundleRoutes)
   .route("/", realtimeRoutes)
+  .route("/", lockRoutes)
+  // Before the entity routes, whose `/:type` would otherwise take `/assets`.
+  .route("/", assetRoutes)
   .route("/", entityRoutes);
 
 // Registered before the per-session routes, so `/join` is never taken for a session id.
@@ -57,6 +66,7 @@ app.onError((error, c) => {
       request_id: c.get("requestId"),
       path: c.req.path,
       error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      cause: error instanceof Error && error.cause !== undefined ? String(error.cause) : undefined,
     }),
   );
   return c.json(errorBody({ code: "internal", message: `internal error (request ${c.get("requestId")})` }), 500);

@@ -44,12 +44,12 @@ export function parseIfMatch(header: string | undefined): number | undefined {
 }
 
 /** A caller may make a REST write idempotent with `Idempotency-Key: <uuid>`; it becomes the op id. */
-function opId(c: Context<AppEnv>): string {
+function opId(c: Context<AppEnv>): { op_id: string; fresh?: true } {
   const key = c.req.header("idempotency-key");
-  if (key === undefined) return crypto.randomUUID();
+  if (key === undefined) return { op_id: crypto.randomUUID(), fresh: true };
   const parsed = opIdSchema.safeParse(key);
   if (!parsed.success) throw new ApiError("bad_request", "Idempotency-Key must be a UUID");
-  return parsed.data;
+  return { op_id: parsed.data };
 }
 
 /** Sends one op to the session object and answers with the resulting entity, as the caller may see it. */
@@ -84,7 +84,7 @@ async function readOne(c: Context<AppEnv>, type: EntityType, id: string) {
 function archiveOrRestore(c: Context<AppEnv>, op: "archive" | "restore") {
   const base = parseIfMatch(c.req.header("if-match"));
   return writeOne(c, {
-    op_id: opId(c),
+    ...opId(c),
     entity_type: typeParam(c),
     op,
     id: idParam(c),
@@ -128,7 +128,7 @@ export const entityRoutes = new Hono<AppEnv>()
     if (base === undefined) throw new ApiError("precondition_required", 'send If-Match: "<version>"');
     const state = await loadSessionState(getDb(c.env.DB), sessionId);
     return writeOne(c, {
-      op_id: opId(c),
+      ...opId(c),
       entity_type: "session_state",
       op: "update",
       id: state.id,
@@ -141,7 +141,7 @@ export const entityRoutes = new Hono<AppEnv>()
     const state = await loadSessionState(getDb(c.env.DB), sessionId);
     // Activation always wins: it is not an edit of a version the GM read.
     return writeOne(c, {
-      op_id: opId(c),
+      ...opId(c),
       entity_type: "session_state",
       op: "update",
       id: state.id,
@@ -168,7 +168,7 @@ export const entityRoutes = new Hono<AppEnv>()
     const chosen = id === undefined ? undefined : idSchema.safeParse(id);
     if (chosen && !chosen.success)
       throw new ApiError("bad_request", "invalid id", { fields: [{ field: "id", message: "1-64 characters of [A-Za-z0-9_-]" }] });
-    return writeOne(c, { op_id: opId(c), entity_type: type, op: "create", ...(chosen ? { id: chosen.data } : {}), data }, 201);
+    return writeOne(c, { ...opId(c), entity_type: type, op: "create", ...(chosen ? { id: chosen.data } : {}), data }, 201);
   })
   .get("/:type/:id", (c) => readOne(c, typeParam(c), idParam(c)))
   .patch("/:type/:id", ...jsonBody(patchBody, ENTITY_BODY_LIMIT), async (c) => {
@@ -176,7 +176,7 @@ export const entityRoutes = new Hono<AppEnv>()
     const id = idParam(c);
     const base = parseIfMatch(c.req.header("if-match"));
     if (base === undefined) throw new ApiError("precondition_required", 'send If-Match: "<version>"');
-    return writeOne(c, { op_id: opId(c), entity_type: type, op: "update", id, base_version: base, data: c.req.valid("json") });
+    return writeOne(c, { ...opId(c), entity_type: type, op: "update", id, base_version: base, data: c.req.valid("json") });
   })
   .delete("/:type/:id", (c) => archiveOrRestore(c, "archive"))
   .get("/:type/:id/history", requireGm, async (c) => {
@@ -193,6 +193,6 @@ export const entityRoutes = new Hono<AppEnv>()
     }
     const target = rebuildVersion(rows.filter((r) => r.version <= version).map((r) => r.diff as Json));
     if (!target) throw new Error(`history of ${type} ${id} does not start with its creation`);
-    return writeOne(c, { op_id: opId(c), entity_type: type, op: "revert", id, base_version, target });
+    return writeOne(c, { ...opId(c), entity_type: type, op: "revert", id, base_version, target });
   })
   .post("/:type/:id/restore", (c) => archiveOrRestore(c, "restore"));

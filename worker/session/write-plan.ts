@@ -27,8 +27,63 @@ export interface RevertOp {
   target: AnyEntity;
 }
 
-/** An op as the object receives it; `force` skips the version check (REST archive, activate). */
-export type InternalOp = (Op | RevertOp) & { force?: boolean };
+/**
+ * An op as the object receives it. `force` skips the version check (REST archive, activate);
+ * `fresh` says the op id was made by the server for this request, so it cannot be a replay and
+ * needs no idempotency lookup.
+ */
+export type InternalOp = (Op | RevertOp) & { force?: boolean; fresh?: boolean };
+
+/**
+ * Entities as last committed by this session object, so repeated writes to the same entities
+ * need no D1 read. It is only valid because the object is the single writer of its session:
+ * it belongs to one object instance (never module-level state, which could outlive an eviction
+ * while another instance writes), is updated after each successful commit and cleared on any
+ * failure.
+ */
+export class EntityCache {
+  readonly #entities = new Map<string, AnyEntity>();
+  readonly #limit: number;
+
+  constructor(limit = 5000) {
+    this.#limit = limit;
+  }
+
+  get(type: EntityType, id: string): AnyEntity | undefined {
+    return this.#entities.get(`${type}:${id}`);
+  }
+
+  /** The cached session state, whatever its id. */
+  sessionState(): AnyEntity | undefined {
+    return this.#state;
+  }
+
+  #state: AnyEntity | undefined;
+
+  put(type: EntityType, entity: AnyEntity): void {
+    if (type === "session_state") {
+      this.#state = entity;
+      return;
+    }
+    const key = `${type}:${entity.id}`;
+    this.#entities.delete(key);
+    this.#entities.set(key, entity);
+    if (this.#entities.size > this.#limit) {
+      const oldest = this.#entities.keys().next().value;
+      if (oldest !== undefined) this.#entities.delete(oldest);
+    }
+  }
+
+  /** After a commit: the entities as written. */
+  remember(changes: readonly Change[]): void {
+    for (const c of changes) this.put(c.type, c.entity);
+  }
+
+  clear(): void {
+    this.#entities.clear();
+    this.#state = undefined;
+  }
+}
 export type ChangeOp = "create" | "update" | "archive" | "restore";
 
 export interface Change {
@@ -78,13 +133,23 @@ class WorkingSet {
   readonly #stored = new Map<string, AnyEntity | null>();
   readonly #assets = new Set<string>();
 
-  constructor(db: Db, sessionId: string) {
+  readonly #cache: EntityCache | undefined;
+
+  constructor(db: Db, sessionId: string, cache?: EntityCache) {
     this.#db = db;
     this.#sessionId = sessionId;
+    this.#cache = cache;
   }
 
   async prefetch(type: EntityType, ids: Iterable<string>): Promise<void> {
-    const missing = [...new Set(ids)].filter((id) => !this.#entities.has(`${type}:${id}`));
+    const missing: string[] = [];
+    for (const id of new Set(ids)) {
+      const key = `${type}:${id}`;
+      if (this.#entities.has(key)) continue;
+      const cached = this.#cache?.get(type, id);
+      if (cached) this.#remember(key, cached);
+      else missing.push(id);
+    }
     if (missing.length === 0) return;
     const found = await loadEntities(this.#db, this.#sessionId, type, missing);
     for (const id of missing) this.#remember(`${type}:${id}`, found.get(id) ?? null);
@@ -123,7 +188,7 @@ class WorkingSet {
   async get(type: EntityType, id: string): Promise<AnyEntity | undefined> {
     const key = `${type}:${id}`;
     if (!this.#entities.has(key)) {
-      this.#remember(key, (await loadEntity(this.#db, this.#sessionId, type, id)) ?? null);
+      this.#remember(key, this.#cache?.get(type, id) ?? (await loadEntity(this.#db, this.#sessionId, type, id)) ?? null);
     }
     return this.#entities.get(key) ?? undefined;
   }
@@ -135,9 +200,13 @@ class WorkingSet {
   async sessionState(): Promise<AnyEntity> {
     const cached = [...this.#entities.entries()].find(([k, v]) => k.startsWith("session_state:") && v);
     if (cached?.[1]) return cached[1];
-    const row = await this.#db.select().from(sessionState).where(eq(sessionState.session_id, this.#sessionId)).get();
-    if (!row) throw new Error(`session ${this.#sessionId} has no session_state`);
-    const entity = toEntity(row);
+    let entity = this.#cache?.sessionState();
+    if (!entity) {
+      const row = await this.#db.select().from(sessionState).where(eq(sessionState.session_id, this.#sessionId)).get();
+      if (!row) throw new Error(`session ${this.#sessionId} has no session_state`);
+      entity = toEntity(row);
+      this.#cache?.put("session_state", entity);
+    }
     this.#remember(`session_state:${entity.id}`, entity);
     return entity;
   }
@@ -259,6 +328,7 @@ export async function planBatch(
   seq: number,
   now: string,
   guardScene?: SceneGuard,
+  cache?: EntityCache,
 ): Promise<{ ok: true; plan: Plan } | Failure> {
   const seen = new Set<string>();
   for (const op of ops) {
@@ -267,9 +337,13 @@ export async function planBatch(
   }
   // Replays are recognised before any version check, so a resend after a lost response returns
   // the first result instead of a false conflict.
-  const earlier = await loadApplied(db, sessionId, [...seen]);
+  const earlier = await loadApplied(
+    db,
+    sessionId,
+    ops.filter((op) => !op.fresh).map((op) => op.op_id),
+  );
   const fresh = ops.filter((op) => !earlier.has(op.op_id));
-  const ws = new WorkingSet(db, sessionId);
+  const ws = new WorkingSet(db, sessionId, cache);
   if (fresh.length > 0) await prefetch(ws, fresh);
 
   const results: OpResult[] = [];
