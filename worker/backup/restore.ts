@@ -143,18 +143,16 @@ async function writeRestored(
       ? [{ session_id: id, seq, kind: "activate" as const, scene_id: active, map_asset: null, user_id: input.userId, created_at: now }]
       : [];
   const statements = [
-    db
-      .insert(gameSessions)
-      .values({
-        id,
-        name,
-        invite_code: inviteCode,
-        created_by: input.userId,
-        created_at: now,
-        seq,
-        log_floor: 0,
-        settings: input.session.settings,
-      }),
+    db.insert(gameSessions).values({
+      id,
+      name,
+      invite_code: inviteCode,
+      created_by: input.userId,
+      created_at: now,
+      seq,
+      log_floor: 0,
+      settings: input.session.settings,
+    }),
     ...insertStatements(db, sessionMembers, [...members.values()]),
     ...insertStatements(
       db,
