@@ -13,7 +13,9 @@ import { benchRoutes } from "./routes/bench";
 import { bundleRoutes } from "./routes/bundles";
 import { entityRoutes } from "./routes/entities";
 import { healthRoutes } from "./routes/health";
+import { integrityRoutes } from "./routes/integrity";
 import { lockRoutes } from "./routes/locks";
+import { metricsRoutes } from "./routes/metrics";
 import { readRoutes } from "./routes/reads";
 import { realtimeRoutes } from "./routes/realtime";
 import { sessionDetailRoutes, sessionRoutes } from "./routes/sessions";
@@ -28,6 +30,7 @@ app.use("/api/*", logRequests);
 
 app.route("/api/auth", authRoutes);
 app.route("/api/vtt/health", healthRoutes);
+app.route("/api/vtt/metrics", metricsRoutes);
 app.route("/api/bench", benchRoutes);
 // Signed asset URLs need no login: the signature is the capability.
 app.route("/api/vtt/assets", assetFileRoutes);
@@ -41,6 +44,7 @@ const perSession = new Hono<AppEnv>()
   .route("/", bundleRoutes)
   .route("/", realtimeRoutes)
   .route("/", lockRoutes)
+  .route("/", integrityRoutes)
   // Before the entity routes, whose `/:type` would otherwise take `/assets`.
   .route("/", assetRoutes)
   .route("/", entityRoutes);

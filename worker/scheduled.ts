@@ -3,6 +3,7 @@ import { collectAssetGarbage, mirrorAssets } from "./assets/gc";
 import { runBackups } from "./backup/backup";
 import { getDb } from "./db/client";
 import { loginSessions } from "./db/schema";
+import { integrityJob } from "./jobs/integrity";
 
 /** Jobs run by the cron trigger. Each is independent; one failing does not stop the others. */
 const jobs: Record<string, (env: Env, at: Date) => Promise<void>> = {
@@ -25,6 +26,8 @@ const jobs: Record<string, (env: Env, at: Date) => Promise<void>> = {
     const copied = await mirrorAssets(env);
     if (copied > 0) console.log(JSON.stringify({ level: "info", msg: "asset mirror", copied }));
   },
+  /** Each session about once a day: dangling references, missing or corrupt assets, recorded (worker/jobs/integrity.ts). */
+  integrity: integrityJob,
 };
 
 export async function runScheduled(env: Env, scheduledTime: number): Promise<void> {

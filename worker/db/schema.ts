@@ -343,3 +343,53 @@ export const entityTables = {
   token_art: tokenArt,
   session_state: sessionState,
 } as const;
+
+// ---- operations --------------------------------------------------------------------------------
+
+/**
+ * What the integrity job (worker/jobs/integrity.ts) found wrong in a session: a reference to an
+ * entity or asset that does not exist, or an asset whose R2 object is missing or holds other bytes.
+ * `id` is derived from (kind, entity_type, entity_id, field), so a finding seen again updates its
+ * row: `last_seen_at` moves on; once no longer found, `resolved_at` is set (and cleared if it
+ * comes back). Findings are only reported: the job never deletes or repairs anything.
+ */
+export const integrityFindings = sqliteTable(
+  "integrity_findings",
+  {
+    session_id: text().notNull(),
+    id: text().notNull(),
+    kind: text({ enum: ["dangling_reference", "missing_object", "checksum_mismatch"] }).notNull(),
+    entity_type: text().notNull(),
+    entity_id: text().notNull(),
+    field: text().notNull(),
+    detail: text({ mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    first_seen_at: text().notNull(),
+    last_seen_at: text().notNull(),
+    resolved_at: text(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.id] }), index("integrity_findings_open").on(t.session_id, t.resolved_at)],
+);
+
+/** When the integrity job last checked each session, and how many findings were open after it. */
+export const integrityRuns = sqliteTable("integrity_runs", {
+  session_id: text().primaryKey(),
+  checked_at: text().notNull(),
+  open_findings: integer().notNull(),
+});
+
+/**
+ * The local fallback of the metrics recorder (worker/metrics/recorder.ts) when no Analytics Engine
+ * dataset is bound: counters and histogram buckets aggregated in place by one upsert each.
+ * `labels` is the label set as a JSON object (`{"route":"rest","outcome":"ok"}`), `bucket` a
+ * histogram bucket's upper bound (`le`: "5" … "+Inf") or "" for a plain counter or a sum.
+ */
+export const metricCounters = sqliteTable(
+  "metric_counters",
+  {
+    name: text().notNull(),
+    labels: text().notNull(),
+    bucket: text().notNull(),
+    value: real().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.labels, t.bucket] })],
+);

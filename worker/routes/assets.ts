@@ -17,6 +17,7 @@ import { takeUploadSlot } from "../assets/throttle";
 import { getDb } from "../db/client";
 import { assets } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
+import { recordEvent } from "../metrics/recorder";
 import { requireGm } from "../middleware/auth";
 import { KiB } from "../middleware/body";
 import type { AppEnv } from "../types";
@@ -120,6 +121,7 @@ export const assetRoutes = new Hono<AppEnv>()
     } catch (error) {
       if (error instanceof StorageError) {
         console.error(JSON.stringify({ level: "error", request_id: c.get("requestId"), msg: error.message }));
+        recordEvent(c.env, "asset_upload_failed", { session_id: sessionId, user_id: user.id, hash, kind, request_id: c.get("requestId") });
         throw new ApiError("unavailable", "the asset store is unavailable; try again");
       }
       throw error;

@@ -4,6 +4,7 @@ import { batchSchema, MAX_BATCH_OPS } from "../../domain/ops";
 import { ApiError } from "../api-error";
 import { getDb } from "../db/client";
 import { readerFilter } from "../db/reads";
+import { timeSave } from "../metrics/recorder";
 import { jsonBody, MiB } from "../middleware/body";
 import { applyOps } from "../session/stub";
 import type { AppEnv } from "../types";
@@ -24,7 +25,7 @@ const [guard, validate] = jsonBody(batchSchema, BATCH_BODY_LIMIT);
 export const batchRoutes = new Hono<AppEnv>().post("/batch", guard, opCountLimit, validate, async (c) => {
   const { ops } = c.req.valid("json");
   const { sessionId, role } = c.get("member");
-  const result = await applyOps(c.env, sessionId, { userId: c.get("user").id, role }, ops);
+  const result = await timeSave(c, "batch", ops, () => applyOps(c.env, sessionId, { userId: c.get("user").id, role }, ops));
   c.set("log", { ops: ops.length, seq: result.seq });
   const keep = await readerFilter(getDb(c.env.DB), sessionId, role);
   const results = result.results.map((r, i) => {

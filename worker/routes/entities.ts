@@ -15,6 +15,7 @@ import { getDb } from "../db/client";
 import { listEntities, loadEntity } from "../db/entities";
 import { loadSessionState, readerFilter } from "../db/reads";
 import { changeLog, sceneLayers } from "../db/schema";
+import { timeSave } from "../metrics/recorder";
 import { requireGm } from "../middleware/auth";
 import { jsonBody, KiB, MiB } from "../middleware/body";
 import { applyOps } from "../session/stub";
@@ -55,7 +56,7 @@ function opId(c: Context<AppEnv>): { op_id: string; fresh?: true } {
 /** Sends one op to the session object and answers with the resulting entity, as the caller may see it. */
 async function writeOne(c: Context<AppEnv>, op: InternalOp, status: 200 | 201 = 200) {
   const { sessionId, role } = c.get("member");
-  const result = await applyOps(c.env, sessionId, { userId: c.get("user").id, role }, [op]);
+  const result = await timeSave(c, "rest", [op], () => applyOps(c.env, sessionId, { userId: c.get("user").id, role }, [op]));
   const entity = result.results[0]?.entity;
   if (!entity) throw new Error("a write returned no entity");
   c.set("log", { entity_type: op.entity_type, entity_id: entity.id, version: entity.version, op: op.op, seq: result.seq });

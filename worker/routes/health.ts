@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { getDb } from "../db/client";
+import { unsyncedBacklog } from "../metrics/backlog";
 import type { AppEnv } from "../types";
 
 type Check = { ok: true; ms: number; [k: string]: unknown } | { ok: false; error: string };
@@ -31,11 +32,8 @@ export const healthRoutes = new Hono<AppEnv>().get("/", async (c) => {
       if ((await back?.text()) !== "ok") throw new Error("R2 did not return what was written");
       return undefined;
     }),
-    timed(async () => {
-      // Clients connected now whose acknowledgements lag: a cheap proxy for unsynced work.
-      const row = await db.get<{ connected: number }>(sql`SELECT COUNT(*) AS connected FROM session_clients WHERE disconnected_at IS NULL`);
-      return { connected_clients: row?.connected ?? 0 };
-    }),
+    // The unsynced backlog of the clients connected now (defined in worker/metrics/backlog.ts).
+    timed(async () => ({ ...(await unsyncedBacklog(c.env.DB)) })),
   ]);
   const checks = { db: dbCheck, storage, backlog };
   const failing = Object.entries(checks)

@@ -1,0 +1,165 @@
+/** The metric families of a scrape: gauges read from D1 now, and the recorder's aggregates. */
+import { sql } from "drizzle-orm";
+import { getDb } from "../db/client";
+import { unsyncedBacklog } from "./backlog";
+import type { Family, Labels, Sample } from "./prometheus";
+import { CONFLICT_COUNTER, SAVE_BUCKETS_MS, SAVE_HISTOGRAM } from "./recorder";
+
+/** Entity tables by type. One query each: D1 allows at most 5 terms in a compound SELECT. */
+const entityTables = {
+  scene: "scenes",
+  folder: "folders",
+  layer: "scene_layers",
+  token: "tokens",
+  token_art: "token_art",
+  session_state: "session_state",
+} as const;
+
+async function entityCounts(db: ReturnType<typeof getDb>) {
+  const counts = await Promise.all(
+    Object.entries(entityTables).map(async ([type, table]) =>
+      (
+        await db.all<{ archived: number; n: number }>(
+          sql`SELECT archived_at IS NOT NULL AS archived, COUNT(*) AS n FROM ${sql.raw(table)} GROUP BY 1`,
+        )
+      ).map((row) => ({ type, ...row })),
+    ),
+  );
+  return counts.flat();
+}
+
+interface CounterRow {
+  name: string;
+  labels: string;
+  bucket: string;
+  value: number;
+}
+
+function parseLabels(json: string): Labels {
+  try {
+    const value = JSON.parse(json) as unknown;
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
+    }
+  } catch {
+    // A malformed row is shown without labels rather than breaking the scrape.
+  }
+  return {};
+}
+
+/** Cumulative `_bucket` samples, `_sum` and `_count` per label set, from the per-bucket rows. */
+function histogramSamples(rows: CounterRow[]): Sample[] {
+  const byLabels = new Map<string, { buckets: Map<string, number>; sum: number }>();
+  const entry = (labels: string) => {
+    let e = byLabels.get(labels);
+    if (!e) {
+      e = { buckets: new Map(), sum: 0 };
+      byLabels.set(labels, e);
+    }
+    return e;
+  };
+  for (const row of rows) {
+    if (row.name === SAVE_HISTOGRAM) entry(row.labels).buckets.set(row.bucket, row.value);
+    else if (row.name === `${SAVE_HISTOGRAM}_sum`) entry(row.labels).sum += row.value;
+  }
+  const samples: Sample[] = [];
+  for (const [json, { buckets, sum }] of [...byLabels].sort(([a], [b]) => a.localeCompare(b))) {
+    const labels = parseLabels(json);
+    let cumulative = 0;
+    for (const le of [...SAVE_BUCKETS_MS.map(String), "+Inf"]) {
+      cumulative += buckets.get(le) ?? 0;
+      samples.push({ name: `${SAVE_HISTOGRAM}_bucket`, labels: { ...labels, le }, value: cumulative });
+    }
+    samples.push({ name: `${SAVE_HISTOGRAM}_sum`, labels, value: Math.round(sum * 1000) / 1000 });
+    samples.push({ name: `${SAVE_HISTOGRAM}_count`, labels, value: cumulative });
+  }
+  return samples;
+}
+
+export async function collectFamilies(env: Env): Promise<Family[]> {
+  const db = getDb(env.DB);
+  const count = async (query: ReturnType<typeof sql>) => (await db.get<{ n: number }>(query))?.n ?? 0;
+  const [sessions, members, clients, changeLogRows, entities, assetRows, findings, backlog, counters] = await Promise.all([
+    count(sql`SELECT COUNT(*) AS n FROM game_sessions`),
+    db.all<{ role: string; n: number }>(sql`SELECT role, COUNT(*) AS n FROM session_members GROUP BY role ORDER BY role`),
+    db.all<{ role: string; n: number }>(
+      sql`SELECT role, COUNT(*) AS n FROM session_clients WHERE disconnected_at IS NULL GROUP BY role ORDER BY role`,
+    ),
+    count(sql`SELECT COUNT(*) AS n FROM change_log`),
+    entityCounts(db),
+    count(sql`SELECT COUNT(*) AS n FROM assets`),
+    db.all<{ kind: string; n: number }>(
+      sql`SELECT kind, COUNT(*) AS n FROM integrity_findings WHERE resolved_at IS NULL GROUP BY kind ORDER BY kind`,
+    ),
+    unsyncedBacklog(env.DB),
+    db.all<CounterRow>(sql`SELECT name, labels, bucket, value FROM metric_counters ORDER BY name, labels, bucket`),
+  ]);
+  const byRole = (rows: { role: string; n: number }[]) =>
+    (["gm", "player"] as const).map((role) => ({ labels: { role }, value: rows.find((r) => r.role === role)?.n ?? 0 }));
+
+  return [
+    { name: "vtt_sessions", help: "Game sessions.", type: "gauge", samples: [{ value: sessions }] },
+    { name: "vtt_session_members", help: "Session memberships by role.", type: "gauge", samples: byRole(members) },
+    {
+      name: "vtt_connected_clients",
+      help: "Clients connected now (session_clients without disconnected_at), by role.",
+      type: "gauge",
+      samples: byRole(clients),
+    },
+    { name: "vtt_change_log_rows", help: "Rows retained in the change log.", type: "gauge", samples: [{ value: changeLogRows }] },
+    {
+      name: "vtt_entities",
+      help: "Entity rows by type, live or archived.",
+      type: "gauge",
+      samples: entities
+        .sort((a, b) => a.type.localeCompare(b.type) || a.archived - b.archived)
+        .map((r) => ({ labels: { type: r.type, state: r.archived ? "archived" : "live" }, value: r.n })),
+    },
+    { name: "vtt_asset_rows", help: "Asset manifest rows (one per session and content).", type: "gauge", samples: [{ value: assetRows }] },
+    {
+      name: "vtt_unsynced_backlog_events",
+      help: "Sum over connected clients of session seq minus the client's highest acknowledged event (clients that acknowledged nothing excluded).",
+      type: "gauge",
+      samples: [{ value: backlog.backlog_events }],
+    },
+    {
+      name: "vtt_unsynced_backlog_max_events",
+      help: "The largest backlog of one connected client, in changes.",
+      type: "gauge",
+      samples: [{ value: backlog.max_backlog_events }],
+    },
+    {
+      name: "vtt_unsynced_clients",
+      help: "Connected clients with a backlog above 0.",
+      type: "gauge",
+      samples: [{ value: backlog.lagging_clients }],
+    },
+    {
+      name: "vtt_clients_without_ack",
+      help: "Connected clients that have acknowledged nothing yet (backlog unknown).",
+      type: "gauge",
+      samples: [{ value: backlog.clients_without_ack }],
+    },
+    {
+      name: "vtt_integrity_open_findings",
+      help: "Open findings of the integrity job, by kind.",
+      type: "gauge",
+      samples: (["checksum_mismatch", "dangling_reference", "missing_object"] as const).map((kind) => ({
+        labels: { kind },
+        value: findings.find((f) => f.kind === kind)?.n ?? 0,
+      })),
+    },
+    {
+      name: SAVE_HISTOGRAM,
+      help: "Latency of saves (a REST write or a batch, the session object's RPC call) in milliseconds, by route and outcome.",
+      type: "histogram",
+      samples: histogramSamples(counters),
+    },
+    {
+      name: CONFLICT_COUNTER,
+      help: "Saves refused with 409 conflict (stale version), by route.",
+      type: "counter",
+      samples: counters.filter((r) => r.name === CONFLICT_COUNTER).map((r) => ({ labels: parseLabels(r.labels), value: r.value })),
+    },
+  ];
+}

@@ -1,0 +1,143 @@
+/**
+ * Counters, histograms and events recorded by the worker where writes pass through it (the routes
+ * around the session object's RPC; see `timeSave`).
+ *
+ * Where they go: to the Workers Analytics Engine dataset bound as `METRICS_AE` when there is one
+ * (an optional binding: query it with Analytics Engine's SQL API), else — the local fallback —
+ * counters and histogram buckets are aggregated in D1 (`metric_counters`, one upsert each, read by
+ * `GET /api/vtt/metrics`) and events are written as one structured log line each. The D1 upserts
+ * run after the response (`waitUntil`), so recording never adds latency to a save, and a failure
+ * to record is logged, never answered to the client.
+ */
+import type { Context } from "hono";
+import { ApiError } from "../api-error";
+import type { AppEnv } from "../types";
+
+/** Upper bounds (ms) of the save-latency histogram's buckets; `+Inf` follows. */
+export const SAVE_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000] as const;
+
+export const SAVE_HISTOGRAM = "vtt_save_duration_milliseconds";
+export const CONFLICT_COUNTER = "vtt_conflicts_total";
+
+export type SaveRoute = "rest" | "batch";
+/** `rejected`: any other expected refusal (validation, permission, lock, rate limit); `error`: a bug or an outage. */
+export type SaveOutcome = "ok" | "conflict" | "rejected" | "error";
+export type EventName = "scene_activated" | "token_created" | "asset_upload_failed" | "conflict";
+
+export function analyticsOf(env: Env): AnalyticsEngineDataset | undefined {
+  return (env as Partial<{ METRICS_AE: AnalyticsEngineDataset }>).METRICS_AE;
+}
+
+/** The bucket a duration falls in: the smallest upper bound not below it. */
+export function bucketOf(ms: number): string {
+  const le = SAVE_BUCKETS_MS.find((b) => ms <= b);
+  return le === undefined ? "+Inf" : String(le);
+}
+
+async function addToCounters(env: Env, rows: { name: string; labels: Record<string, string>; bucket: string; value: number }[]) {
+  const upsert = env.DB.prepare(
+    "INSERT INTO metric_counters (name, labels, bucket, value) VALUES (?, ?, ?, ?) " +
+      "ON CONFLICT (name, labels, bucket) DO UPDATE SET value = value + excluded.value",
+  );
+  await env.DB.batch(rows.map((r) => upsert.bind(r.name, JSON.stringify(r.labels), r.bucket, r.value)));
+}
+
+/** One save (a REST write or a batch): its latency in ms and how it ended; a conflict is also counted. */
+export async function recordSave(env: Env, ms: number, outcome: SaveOutcome, route: SaveRoute = "rest"): Promise<void> {
+  const analytics = analyticsOf(env);
+  if (analytics) {
+    analytics.writeDataPoint({ indexes: ["save"], blobs: ["save", route, outcome], doubles: [ms] });
+    return;
+  }
+  const labels = { route, outcome };
+  await addToCounters(env, [
+    { name: SAVE_HISTOGRAM, labels, bucket: bucketOf(ms), value: 1 },
+    { name: `${SAVE_HISTOGRAM}_sum`, labels, bucket: "", value: ms },
+    ...(outcome === "conflict" ? [{ name: CONFLICT_COUNTER, labels: { route }, bucket: "", value: 1 }] : []),
+  ]);
+}
+
+/** A notable event. Fields are flat scalars (ids, names, counts). */
+export function recordEvent(env: Env, name: EventName, fields: Record<string, string | number | boolean | null | undefined>): void {
+  const analytics = analyticsOf(env);
+  if (analytics) {
+    analytics.writeDataPoint({ indexes: [name], blobs: [name, String(fields.session_id ?? ""), JSON.stringify(fields)], doubles: [1] });
+    return;
+  }
+  console.log(JSON.stringify({ level: "info", msg: "event", event: name, ...fields }));
+}
+
+/** Runs `work` after the response when the platform allows it, and logs (never throws) its failure. */
+export function afterResponse(c: Context<AppEnv>, work: Promise<unknown>): void {
+  const logged = work.catch((error: unknown) => {
+    console.error(
+      JSON.stringify({ level: "error", msg: "recording metrics failed", request_id: c.get("requestId"), error: String(error) }),
+    );
+  });
+  try {
+    c.executionCtx.waitUntil(logged);
+  } catch {
+    // No execution context (a direct `app.request` call): the promise runs on its own.
+  }
+}
+
+/** The part of an op the events are read from: the REST ops and the batch ops both have it. */
+interface OpShape {
+  op_id?: string;
+  entity_type: string;
+  op: string;
+  data?: unknown;
+}
+
+function outcomeOf(error: unknown): SaveOutcome {
+  if (!(error instanceof ApiError)) return "error";
+  return error.code === "conflict" ? "conflict" : "rejected";
+}
+
+/**
+ * Times a write handed to the session object, records it (and a conflict), and records the events
+ * its ops stand for: a token created, a scene activated (session state given an active scene).
+ */
+export async function timeSave<T extends { results: { entity: { id: string } }[] }>(
+  c: Context<AppEnv>,
+  route: SaveRoute,
+  ops: readonly OpShape[],
+  run: () => Promise<T>,
+): Promise<T> {
+  const sessionId = c.get("member").sessionId;
+  const start = performance.now();
+  let result: T;
+  try {
+    result = await run();
+  } catch (error) {
+    const outcome = outcomeOf(error);
+    afterResponse(c, recordSave(c.env, performance.now() - start, outcome, route));
+    if (outcome === "conflict" && error instanceof ApiError) {
+      const opId = typeof error.details?.op_id === "string" ? error.details.op_id : undefined;
+      const op = (opId === undefined ? undefined : ops.find((o) => o.op_id === opId)) ?? (ops.length === 1 ? ops[0] : undefined);
+      const current = error.details?.current as { id?: unknown } | undefined;
+      recordEvent(c.env, "conflict", {
+        session_id: sessionId,
+        route,
+        op_id: opId,
+        entity_type: op?.entity_type,
+        entity_id: typeof current?.id === "string" ? current.id : undefined,
+        user_id: c.get("user").id,
+      });
+    }
+    throw error;
+  }
+  afterResponse(c, recordSave(c.env, performance.now() - start, "ok", route));
+  ops.forEach((op, i) => {
+    const entity = result.results[i]?.entity;
+    if (!entity) return;
+    if (op.entity_type === "token" && op.op === "create") {
+      recordEvent(c.env, "token_created", { session_id: sessionId, token_id: entity.id, user_id: c.get("user").id });
+    }
+    const activeScene = (op.data as { active_scene_id?: unknown } | undefined)?.active_scene_id;
+    if (op.entity_type === "session_state" && op.op === "update" && typeof activeScene === "string") {
+      recordEvent(c.env, "scene_activated", { session_id: sessionId, scene_id: activeScene, user_id: c.get("user").id });
+    }
+  });
+  return result;
+}
