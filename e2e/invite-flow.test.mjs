@@ -60,13 +60,13 @@ test("a player joins through the GM's invite link and sees the scene the GM acti
     await gm.page.getByTestId("active-scene").filter({ hasText: "Goblin Warren" }).waitFor();
     await gm.page.getByLabel("Token name").fill("Goblin archer");
     await gm.page.getByRole("button", { name: "Add token" }).click();
-    await gm.page.getByRole("rowheader", { name: "Goblin archer" }).waitFor();
+    await gm.page.getByRole("button", { name: "Goblin archer", exact: true }).waitFor();
     await screenshot(gm.page, "invite-flow-04-gm-scene-active");
 
-    // No real time yet: the player reloads and sees the active scene and its token, nothing else.
+    // After a reload too (the live path is e2e/table.test.mjs) the player sees the active scene and its token, nothing else.
     await player.page.reload();
     await player.page.getByTestId("active-scene").filter({ hasText: "Goblin Warren" }).waitFor();
-    await player.page.getByRole("rowheader", { name: "Goblin archer" }).waitFor();
+    await player.page.getByRole("button", { name: "Goblin archer", exact: true }).waitFor();
     assert.equal(await player.page.getByText("Dragon Hoard").count(), 0);
     const sid = decodeURIComponent(sessionHref.slice("/s/".length));
     const visible = await player.page.evaluate(async (id) => {

@@ -77,6 +77,21 @@ export interface SessionSettings {
 /** The session as `state` describes it: the caller's role and the session's settings included. */
 export type SessionInfo = GameSession & { role?: Role; settings?: SessionSettings };
 
+/** A member of a session, as `GET /api/vtt/sessions/{sid}` lists them. */
+export interface SessionMember {
+  user_id: string;
+  username: string;
+  role: Role;
+}
+
+/** `GET /api/vtt/sessions/{sid}`: the session with its members and the caller's role. */
+export interface SessionDetail {
+  session: GameSession;
+  role: Role;
+  members: SessionMember[];
+  invite_code?: string;
+}
+
 /** `GET {S}/state`. Players receive only what the visibility filter lets through. */
 export interface SessionSnapshot {
   seq: number;
@@ -138,6 +153,11 @@ let onUnauthorized: (() => void) | null = null;
 /** Remembered from register, login and `me`; forgotten on logout. */
 export function setCsrfToken(token: string | null): void {
   csrfToken = token;
+}
+
+/** The CSRF token for requests made outside `request` (an upload with progress, over XMLHttpRequest). */
+export function getCsrfToken(): string | null {
+  return csrfToken;
 }
 
 /** Called when an authenticated call answers 401 (the cookie expired or was revoked). */
@@ -223,6 +243,9 @@ export const api = {
   createSession: (name: string) => request<CreatedSession>("POST", "/api/vtt/sessions", { body: { name } }),
   joinSession: (inviteCode: string) => request<JoinedSession>("POST", "/api/vtt/sessions/join", { body: { invite_code: inviteCode } }),
 
+  getSession: (sid: string) => request<SessionDetail>("GET", sessionPath(sid)),
+  /** `GET {S}/scenes?archived=true`: the archived scenes (GM), to restore one. */
+  listArchivedScenes: (sid: string) => request<{ items: Scene[] }>("GET", `${sessionPath(sid)}/scenes?archived=true`),
   getState: (sid: string) => request<SessionSnapshot>("GET", `${sessionPath(sid)}/state`),
   createScene: (sid: string, data: SceneInput) => request<Scene>("POST", `${sessionPath(sid)}/scenes`, { body: data }),
   activateScene: (sid: string, sceneId: string) =>

@@ -1,136 +1,130 @@
 import { A, useParams } from "@solidjs/router";
-import { createEffect, createMemo, createSignal, Match, on, Show, Switch } from "solid-js";
-import { CreateSceneForm } from "../components/CreateSceneForm";
-import { CreateTokenForm } from "../components/CreateTokenForm";
+import { createEffect, createSignal, Match, on, onCleanup, Switch } from "solid-js";
+import type { PresenceClient } from "../../../domain/protocol";
 import { ErrorMessage } from "../components/ErrorMessage";
-import { RoleBadge } from "../components/RoleBadge";
-import { SceneList } from "../components/SceneList";
-import { TokenList } from "../components/TokenList";
-import { api, describeError, type Scene, type SessionSnapshot } from "../lib/api";
+import { SessionTable } from "../components/SessionTable";
+import type { Ghost } from "../components/TableCanvas";
+import { describeError } from "../lib/api";
 import { user } from "../lib/auth";
 import { paths } from "../lib/paths";
-import { createSubmitter } from "../lib/submit";
+import { createPreviewSender } from "../lib/preview";
+import { type SessionSync, startSessionSync } from "../lib/sync";
+import type { InboundMessage } from "../lib/transport";
+
+type PresenceMessage = { clients: PresenceClient[] } | { joined: PresenceClient[] } | { left: string[] };
+
+/** The connected clients after a `presence` message: a full list, arrivals or departures. */
+function applyPresence(current: Record<string, string>, message: PresenceMessage): Record<string, string> {
+  if ("clients" in message) return Object.fromEntries(message.clients.map((c) => [c.client_id, c.user_id]));
+  if ("joined" in message) return { ...current, ...Object.fromEntries(message.joined.map((c) => [c.client_id, c.user_id])) };
+  const next = { ...current };
+  for (const id of message.left) delete next[id];
+  return next;
+}
+
+/** How long a ghost of someone else's drag stays without a new preview. */
+const GHOST_TTL_MS = 1500;
 
 /**
- * `/s/:sid`: one table. Loads `GET {S}/state` (what the caller may see: all of it for a GM, the
- * active scene and its visible tokens for a player) and lists scenes and tokens. Changes by others
- * show after "Reload" until the real-time socket is wired in.
+ * `/s/:sid`: the table. Everything on it comes from the sync layer (`startSessionSync`): the cached
+ * world at once, then the server's, kept current over the socket (or by polling), with our own
+ * changes shown as soon as they are queued. GMs get the authoring sidebar; players see the active
+ * scene and may drag only the tokens given to them.
  */
 export function SessionPage() {
   const params = useParams<{ sid: string }>();
-  const [snapshot, setSnapshot] = createSignal<SessionSnapshot | null>(null);
-  const [loadError, setLoadError] = createSignal<string | null>(null);
-  const [loading, setLoading] = createSignal(false);
+  const [sync, setSync] = createSignal<SessionSync | null>(null);
+  const [startError, setStartError] = createSignal<string | null>(null);
+  const [ghosts, setGhosts] = createSignal<Record<string, Ghost>>({});
+  /** Who is connected (client id → user id), from the socket's `presence` messages. */
+  const [present, setPresent] = createSignal<Record<string, string>>({});
+  const ghostTimers = new Map<string, ReturnType<typeof setTimeout>>();
 
-  async function load(sid: string) {
-    setLoading(true);
-    try {
-      const next = await api.getState(sid);
-      if (sid !== params.sid) return;
-      setSnapshot(next);
-      setLoadError(null);
-    } catch (cause) {
-      if (sid === params.sid) setLoadError(describeError(cause));
-    } finally {
-      setLoading(false);
+  function dropGhost(id: string) {
+    clearTimeout(ghostTimers.get(id));
+    ghostTimers.delete(id);
+    const { [id]: _gone, ...rest } = ghosts();
+    setGhosts(rest);
+  }
+
+  function onMessage(message: InboundMessage) {
+    if (message.type === "presence") {
+      setPresent(applyPresence(present(), message as PresenceMessage));
+      return;
     }
+    if (message.type !== "preview") return;
+    const { entity_id: id, x, y, rotation } = message as { entity_id?: unknown; x?: unknown; y?: unknown; rotation?: unknown };
+    if (typeof id !== "string" || typeof x !== "number" || typeof y !== "number") return;
+    setGhosts({ ...ghosts(), [id]: { x, y, rotation: typeof rotation === "number" ? rotation : 0 } });
+    clearTimeout(ghostTimers.get(id));
+    ghostTimers.set(
+      id,
+      setTimeout(() => dropGhost(id), GHOST_TTL_MS),
+    );
   }
 
   createEffect(
     on(
-      () => params.sid,
-      (sid) => {
-        setSnapshot(null);
-        setLoadError(null);
-        void load(sid);
+      () => [params.sid, user()?.id] as const,
+      ([sid, userId]) => {
+        setSync(null);
+        setStartError(null);
+        setPresent({});
+        if (!userId) return;
+        let started: SessionSync | null = null;
+        let cancelled = false;
+        startSessionSync(sid, userId, { onMessage })
+          .then((s) => {
+            if (cancelled) void s.stop();
+            else {
+              started = s;
+              setSync(s);
+            }
+          })
+          .catch((cause: unknown) => {
+            if (!cancelled) setStartError(describeError(cause));
+          });
+        onCleanup(() => {
+          cancelled = true;
+          void started?.stop();
+        });
       },
     ),
   );
+  onCleanup(() => {
+    for (const timer of ghostTimers.values()) clearTimeout(timer);
+  });
 
-  const reload = () => load(params.sid);
-  const isGm = createMemo(() => {
-    const me = user();
-    return me ? (snapshot()?.session_state.gm_user_ids ?? []).includes(me.id) : false;
-  });
-  // `state` lists live entities; archived ones only come with `?archived=true`, but stay safe.
-  const scenes = createMemo(() => snapshot()?.scenes.filter((s) => s.archived_at === null) ?? []);
-  const tokens = createMemo(() => snapshot()?.tokens.filter((t) => t.archived_at === null) ?? []);
-  const activeSceneId = () => snapshot()?.session_state.active_scene_id ?? null;
-  const activeScene = () => scenes().find((s) => s.id === activeSceneId());
-  const activation = createSubmitter(async (scene: Scene) => {
-    await api.activateScene(params.sid, scene.id);
-    await reload();
-  });
+  const preview = createPreviewSender((message) => sync()?.transport.send({ ...message }) ?? false);
 
   return (
     <Switch>
-      <Match when={snapshot()}>
-        {(state) => (
-          <div class="page">
-            <div class="page-heading">
-              <h1>{state().session.name}</h1>
-              <RoleBadge role={isGm() ? "gm" : "player"} />
-              <span class="seq" title="Change sequence of this session">
-                seq {state().seq}
-              </span>
-              <button type="button" class="button-quiet" onClick={reload} disabled={loading()}>
-                {loading() ? "Reloading…" : "Reload"}
-              </button>
-            </div>
-            <ErrorMessage message={loadError()} />
-
-            <section class="card" aria-labelledby="active-scene-heading">
-              <h2 id="active-scene-heading">Active scene</h2>
-              <Show when={activeScene()} fallback={<p class="empty">The GM has not opened a scene yet.</p>}>
-                {(scene) => (
-                  <p class="active-scene" data-testid="active-scene">
-                    {scene().name}
-                  </p>
-                )}
-              </Show>
-            </section>
-
-            <Show when={isGm()}>
-              <section class="card" aria-labelledby="scenes-heading">
-                <h2 id="scenes-heading">Scenes</h2>
-                <SceneList
-                  scenes={scenes()}
-                  activeSceneId={activeSceneId()}
-                  canActivate={isGm()}
-                  activating={activation.pending()}
-                  onActivate={(scene) => void activation.run(scene)}
-                />
-                <ErrorMessage message={activation.error()} />
-                <CreateSceneForm sessionId={params.sid} onCreated={() => void reload()} />
-              </section>
-            </Show>
-
-            <section class="card" aria-labelledby="tokens-heading">
-              <h2 id="tokens-heading">Tokens</h2>
-              <TokenList tokens={tokens()} scenes={scenes()} showHidden={isGm()} />
-              <Show when={isGm()}>
-                <CreateTokenForm
-                  sessionId={params.sid}
-                  scenes={scenes()}
-                  defaultSceneId={activeSceneId()}
-                  onCreated={() => void reload()}
-                />
-              </Show>
-            </section>
-          </div>
+      {/* Keyed: another session (a new sync) is a new table, with its own selection. */}
+      <Match when={sync()?.view.session ? sync() : null} keyed>
+        {(s) => (
+          <SessionTable
+            sessionId={params.sid}
+            userId={user()?.id ?? ""}
+            sync={s}
+            ghosts={ghosts()}
+            preview={preview}
+            connectedUsers={new Set(Object.values(present())).size}
+          />
         )}
       </Match>
-      <Match when={loadError()}>
-        <div class="page narrow">
-          <h1>Session unavailable</h1>
-          <ErrorMessage message={loadError()} />
-          <p>
-            <button type="button" onClick={reload}>
-              Try again
-            </button>{" "}
-            <A href={paths.home}>Back to my sessions</A>
-          </p>
-        </div>
+      <Match when={startError() ?? sync()?.view.sync.loadError}>
+        {(message) => (
+          <div class="page narrow">
+            <h1>Session unavailable</h1>
+            <ErrorMessage message={message()} />
+            <p>
+              <button type="button" onClick={() => void sync()?.reload()}>
+                Try again
+              </button>{" "}
+              <A href={paths.home}>Back to my sessions</A>
+            </p>
+          </div>
+        )}
       </Match>
       <Match when={true}>
         <p class="status" role="status">

@@ -1,0 +1,386 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { deflateSync } from "node:zlib";
+import { launchBrowser, registerThroughUi, screenshot, skipReason, uniqueUsername, withFailureScreenshots } from "./harness.mjs";
+
+let harness;
+
+before(async () => {
+  if (!skipReason) harness = await launchBrowser();
+});
+
+after(async () => {
+  await harness?.close();
+});
+
+/** A small valid PNG (RGB, a two-tone checker), built here so the test needs no fixture file. */
+function checkerPng(size, [r1, g1, b1], [r2, g2, b2]) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes) => {
+    let c = 0xffffffff;
+    for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    out.write(type, 4, "ascii");
+    data.copy(out, 8);
+    out.writeUInt32BE(crc(out.subarray(4, 8 + data.length)), 8 + data.length);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(size, 0);
+  header.writeUInt32BE(size, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // RGB
+  const rows = Buffer.alloc(size * (1 + size * 3));
+  for (let y = 0; y < size; y++) {
+    const row = y * (1 + size * 3);
+    for (let x = 0; x < size; x++) {
+      const light = (Math.floor(x / 16) + Math.floor(y / 16)) % 2 === 0;
+      rows.set(light ? [r1, g1, b1] : [r2, g2, b2], row + 1 + x * 3);
+    }
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", header),
+    chunk("IDAT", deflateSync(rows)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+/** Waits until the image matching `selector` has loaded (a non-zero natural width). */
+async function waitForImage(page, selector) {
+  await page.waitForFunction((css) => {
+    const img = document.querySelector(css);
+    return img instanceof HTMLImageElement && img.complete && img.naturalWidth > 0;
+  }, selector);
+}
+
+/**
+ * Chromium's offline emulation blocks new requests but leaves an open WebSocket alone, so the
+ * session socket of `user` goes through a route the test can cut: while offline it is closed and
+ * every reconnect is refused, like a dropped network would. Call before the page opens the socket.
+ */
+async function cuttableNetwork(user) {
+  const network = { offline: false, sockets: new Set() };
+  await user.page.routeWebSocket(
+    (url) => url.pathname.endsWith("/ws"),
+    (ws) => {
+      if (network.offline) {
+        ws.close({ code: 4000, reason: "offline" });
+        return;
+      }
+      ws.connectToServer();
+      network.sockets.add(ws);
+      ws.onClose(() => network.sockets.delete(ws));
+    },
+  );
+  return async function setOffline(offline) {
+    network.offline = offline;
+    await user.context.setOffline(offline);
+    if (offline) for (const ws of network.sockets) await ws.close({ code: 4000, reason: "offline" });
+    else await user.page.evaluate(() => window.dispatchEvent(new Event("online")));
+  };
+}
+
+/** Drags the token named `name` on `page` by (dx, dy) pixels with the mouse, in small steps. */
+async function dragToken(page, name, dx, dy) {
+  const box = await page.getByRole("button", { name, exact: true }).boundingBox();
+  assert.ok(box, `${name} is on the table`);
+  const from = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  await page.mouse.move(from.x, from.y);
+  await page.mouse.down();
+  for (let step = 1; step <= 8; step++) await page.mouse.move(from.x + (dx * step) / 8, from.y + (dy * step) / 8);
+  await page.mouse.up();
+}
+
+/** Signs in `user` as a fresh account through the invite link and waits at the table. */
+async function joinThroughInvite(user, invite, sessionName) {
+  const username = uniqueUsername(user.label.slice(-3));
+  await user.page.goto(invite);
+  await registerThroughUi(user.page, username);
+  await user.page.getByRole("heading", { name: sessionName, level: 1 }).waitFor();
+  return username;
+}
+
+/** The token's confirmed-or-queued position as the table draws it (`data-x`, `data-y`). */
+async function position(page, name) {
+  const token = page.getByRole("button", { name, exact: true });
+  return { x: Number(await token.getAttribute("data-x")), y: Number(await token.getAttribute("data-y")) };
+}
+
+/** Waits until the token named `name` sits at `x` on `page`. */
+async function waitForX(page, name, x) {
+  await page.waitForFunction(
+    ([tokenName, expected]) => {
+      const token = [...document.querySelectorAll("button.token")].find((b) => b.getAttribute("aria-label") === tokenName);
+      return token !== undefined && Number(token.getAttribute("data-x")) === expected;
+    },
+    [name, x],
+  );
+}
+
+test("the GM's table reaches two players live: new tokens, hiding, and a move made while one was offline", {
+  skip: skipReason,
+}, async () => {
+  const gm = await harness.newUser("gm");
+  const ann = await harness.newUser("player-ann");
+  const bob = await harness.newUser("player-bob");
+  const sessionName = `Sunken Crypt ${Date.now().toString(36)}`;
+
+  const setAnnOffline = await cuttableNetwork(ann);
+
+  await withFailureScreenshots("table", [gm, ann, bob], async () => {
+    // The GM creates a session; both players join through the invite link and wait at the table.
+    await gm.page.goto("/");
+    await registerThroughUi(gm.page, uniqueUsername("gm"));
+    await gm.page.getByLabel("Session name").fill(sessionName);
+    await gm.page.getByRole("button", { name: "Create session" }).click();
+    const invite = await gm.page.getByLabel("Invite link").inputValue();
+
+    const usernames = new Map();
+    for (const player of [ann, bob]) {
+      usernames.set(player, uniqueUsername(player.label.slice(-3)));
+      await player.page.goto(invite);
+      await registerThroughUi(player.page, usernames.get(player));
+      await player.page.getByRole("heading", { name: sessionName, level: 1 }).waitFor();
+      await player.page.getByText("The GM has not opened a scene yet.").waitFor();
+      await player.page.getByRole("status", { name: "Connection" }).filter({ hasText: "Live" }).waitFor();
+    }
+
+    // The GM opens the table, creates a scene, activates it and puts a token on it.
+    await gm.page.getByRole("link", { name: `Open ${sessionName}` }).click();
+    await gm.page.getByRole("heading", { name: sessionName, level: 1 }).waitFor();
+    await gm.page.getByRole("status", { name: "Connection" }).filter({ hasText: "Live" }).waitFor();
+    await gm.page.getByLabel("Scene name").fill("Flooded Vault");
+    await gm.page.getByRole("button", { name: "Create scene" }).click();
+    await gm.page.getByRole("button", { name: "Activate Flooded Vault" }).click();
+    await gm.page.getByTestId("active-scene").filter({ hasText: "Flooded Vault" }).waitFor();
+    await gm.page.getByLabel("Token name").fill("Drowned knight");
+    await gm.page.getByRole("button", { name: "Add token" }).click();
+    const gmToken = gm.page.getByRole("button", { name: "Drowned knight", exact: true });
+    await gmToken.waitFor();
+    await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
+
+    // A map for the scene and art for the token, uploaded with a progress bar.
+    await gm.page.getByLabel("Map for Flooded Vault").setInputFiles({
+      name: "vault.png",
+      mimeType: "image/png",
+      buffer: checkerPng(640, [40, 70, 90], [30, 52, 68]),
+    });
+    await waitForImage(gm.page, "img.table-map");
+    await gmToken.click();
+    await gm.page.getByLabel("Token art").setInputFiles({
+      name: "knight.png",
+      mimeType: "image/png",
+      buffer: checkerPng(96, [200, 180, 120], [120, 90, 60]),
+    });
+    await waitForImage(gm.page, "button.token img.token-art");
+    await gm.page.getByRole("button", { name: "Deselect" }).click();
+    await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
+    await screenshot(gm.page, "table-01-gm-scene-and-token");
+
+    // Both players see the scene and the token without reloading.
+    for (const player of [ann, bob]) {
+      await player.page.getByTestId("active-scene").filter({ hasText: "Flooded Vault" }).waitFor();
+      await player.page.getByRole("button", { name: "Drowned knight", exact: true }).waitFor();
+      await waitForImage(player.page, "img.table-map");
+      await waitForImage(player.page, "button.token img.token-art");
+    }
+    await screenshot(ann.page, "table-02-player-sees-token-live");
+
+    // The GM hides the token: the players stop seeing it; the GM still does, marked hidden.
+    await gmToken.click();
+    await gm.page.getByRole("button", { name: "Hide from players" }).click();
+    await gm.page.getByRole("button", { name: "Drowned knight (hidden)", exact: true }).waitFor();
+    for (const player of [ann, bob]) {
+      await player.page.getByRole("button", { name: "Drowned knight", exact: true }).waitFor({ state: "detached" });
+    }
+    await screenshot(gm.page, "table-03-gm-token-hidden");
+    await screenshot(bob.page, "table-04-player-token-gone");
+    assert.equal(await bob.page.locator("button.token").count(), 0);
+
+    // Shown again, it comes back for both.
+    await gm.page.getByRole("button", { name: "Show to players" }).click();
+    for (const player of [ann, bob]) {
+      await player.page.getByRole("button", { name: "Drowned knight", exact: true }).waitFor();
+    }
+
+    // The GM turns the grid up; the players' grid follows (the session state's `grid_opacity` flag).
+    await gm.page.getByLabel("Grid opacity").fill("0.9");
+    for (const player of [ann, bob]) {
+      await player.page.waitForFunction(() => document.querySelector("svg.table-grid")?.style.opacity === "0.9");
+    }
+    await bob.page.getByText("3 people at the table").waitFor();
+
+    // Ann goes offline. The GM drags the token; Bob sees the drag's ghost, then the drop.
+    const start = await position(gm.page, "Drowned knight");
+    await setAnnOffline(true);
+    await ann.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "Live" }).waitFor();
+    const box = await gm.page.getByRole("button", { name: "Drowned knight", exact: true }).boundingBox();
+    assert.ok(box);
+    const from = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+    await gm.page.mouse.move(from.x, from.y);
+    await gm.page.mouse.down();
+    for (let step = 1; step <= 10; step++) await gm.page.mouse.move(from.x + step * 20, from.y + step * 10);
+    await bob.page.locator("[data-ghost-for]").first().waitFor();
+    await screenshot(bob.page, "table-05-player-sees-drag-preview");
+    await gm.page.mouse.up();
+    const moved = { x: start.x + 200, y: start.y + 100 };
+    await waitForX(gm.page, "Drowned knight", moved.x);
+    await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
+    await waitForX(bob.page, "Drowned knight", moved.x);
+    assert.deepEqual(await position(bob.page, "Drowned knight"), moved);
+    await screenshot(gm.page, "table-06-gm-moved-token");
+    // Offline, Ann still shows the token where it was.
+    assert.deepEqual(await position(ann.page, "Drowned knight"), start);
+    await screenshot(ann.page, "table-07-player-offline-old-position");
+
+    // Ann comes back online and shows the GM's position, without a reload.
+    await setAnnOffline(false);
+    await waitForX(ann.page, "Drowned knight", moved.x);
+    assert.deepEqual(await position(ann.page, "Drowned knight"), moved);
+    await screenshot(ann.page, "table-08-player-back-online");
+
+    // The GM gives the token to Bob: Bob may drag it, Ann still may not.
+    await gm.page.getByRole("button", { name: "Drowned knight", exact: true }).click();
+    await gm.page.getByRole("checkbox", { name: usernames.get(bob) }).check();
+    await bob.page.locator("button.token.token-movable").waitFor();
+    assert.equal(await ann.page.locator("button.token.token-movable").count(), 0);
+    const bobBox = await bob.page.getByRole("button", { name: "Drowned knight", exact: true }).boundingBox();
+    assert.ok(bobBox);
+    const grab = { x: bobBox.x + bobBox.width / 2, y: bobBox.y + bobBox.height / 2 };
+    await bob.page.mouse.move(grab.x, grab.y);
+    await bob.page.mouse.down();
+    for (let step = 1; step <= 8; step++) await bob.page.mouse.move(grab.x + step * 16, grab.y);
+    await bob.page.mouse.up();
+    const byBob = { x: moved.x + 128, y: moved.y };
+    for (const user of [gm, ann, bob]) await waitForX(user.page, "Drowned knight", byBob.x);
+    assert.deepEqual(await position(gm.page, "Drowned knight"), byBob);
+    await screenshot(bob.page, "table-09-player-moved-own-token");
+
+    // Rotate and resize reach the players; deleting the token takes it off every table.
+    await gm.page.getByRole("button", { name: "Rotate right 15°" }).click();
+    await gm.page.getByLabel("Width").fill("2");
+    await gm.page.getByLabel("Height").fill("2");
+    await gm.page.getByRole("button", { name: "Resize" }).click();
+    await ann.page.waitForFunction(() => {
+      const token = document.querySelector("button.token");
+      return token instanceof HTMLElement && token.style.transform === "rotate(15deg)" && token.style.width === "128px";
+    });
+    await screenshot(ann.page, "table-10-player-sees-rotated-resized-token");
+    await gm.page.getByRole("button", { name: "Delete token" }).click();
+    for (const user of [gm, ann, bob]) {
+      await user.page.getByRole("button", { name: /^Drowned knight/ }).waitFor({ state: "detached" });
+    }
+
+    // The GM prepares another scene: its tokens stay off the players' table.
+    await gm.page.getByLabel("Scene name").fill("Drowned Chapel");
+    await gm.page.getByRole("button", { name: "Create scene" }).click();
+    await gm.page.getByRole("button", { name: "View Drowned Chapel" }).click();
+    await gm.page.getByText("Preparing Drowned Chapel").waitFor();
+    await gm.page.getByLabel("Token name").fill("Eel swarm");
+    await gm.page.getByRole("button", { name: "Add token" }).click();
+    await gm.page.getByRole("button", { name: "Eel swarm", exact: true }).waitFor();
+    await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
+    await screenshot(gm.page, "table-11-gm-prepares-another-scene");
+    await gm.page.getByRole("button", { name: "Back to the active scene" }).click();
+    await gm.page.getByRole("button", { name: "Eel swarm", exact: true }).waitFor({ state: "detached" });
+    for (const player of [ann, bob]) {
+      assert.equal(await player.page.getByRole("button", { name: "Eel swarm" }).count(), 0);
+      assert.equal(await player.page.getByText("Drowned Chapel").count(), 0);
+    }
+
+    // Archived, the scene leaves the list; restored, it comes back.
+    const sceneList = gm.page.getByRole("list", { name: "Scenes", exact: true });
+    await gm.page.getByRole("button", { name: "Archive Drowned Chapel" }).click();
+    await sceneList.getByText("Drowned Chapel").waitFor({ state: "detached" });
+    await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
+    await gm.page.getByRole("button", { name: "Show archived scenes" }).click();
+    await gm.page.getByRole("button", { name: "Restore Drowned Chapel" }).click();
+    await sceneList.getByText("Drowned Chapel").waitFor();
+    await screenshot(gm.page, "table-12-gm-restored-scene");
+
+    assert.deepEqual([...gm.errors, ...ann.errors, ...bob.errors], []);
+  });
+});
+
+test("a co-GM's move made offline that collides with the GM's opens the conflict dialog", { skip: skipReason }, async () => {
+  const gm = await harness.newUser("gm");
+  const cogm = await harness.newUser("co-gm");
+  const sessionName = `Twin Thrones ${Date.now().toString(36)}`;
+  const setCoGmOffline = await cuttableNetwork(cogm);
+
+  await withFailureScreenshots("table-conflict", [gm, cogm], async () => {
+    await gm.page.goto("/");
+    await registerThroughUi(gm.page, uniqueUsername("gm"));
+    await gm.page.getByLabel("Session name").fill(sessionName);
+    await gm.page.getByRole("button", { name: "Create session" }).click();
+    const invite = await gm.page.getByLabel("Invite link").inputValue();
+    await gm.page.getByRole("link", { name: `Open ${sessionName}` }).click();
+    await gm.page.getByLabel("Scene name").fill("Throne Room");
+    await gm.page.getByRole("button", { name: "Create scene" }).click();
+    await gm.page.getByRole("button", { name: "Activate Throne Room" }).click();
+    await gm.page.getByTestId("active-scene").filter({ hasText: "Throne Room" }).waitFor();
+    await gm.page.getByLabel("Token name").fill("Usurper");
+    await gm.page.getByRole("button", { name: "Add token" }).click();
+    await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
+
+    // The second user joins and the GM makes them a co-GM (the socket reconnects with the new role).
+    await joinThroughInvite(cogm, invite, sessionName);
+    const cogmId = await cogm.page.evaluate(async () => (await (await fetch("/api/auth/me")).json()).user.id);
+    const promoted = await gm.page.evaluate(
+      async ([sid, userId]) => {
+        const { csrf_token } = await (await fetch("/api/auth/me")).json();
+        const response = await fetch(`/api/vtt/sessions/${sid}/members/${userId}`, {
+          method: "PUT",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf_token },
+          body: JSON.stringify({ role: "gm" }),
+        });
+        return response.status;
+      },
+      [decodeURIComponent(new URL(gm.page.url()).pathname.split("/")[2]), cogmId],
+    );
+    assert.equal(promoted, 200);
+    await cogm.page.getByText("GM", { exact: true }).waitFor();
+    await cogm.page.getByRole("button", { name: "Usurper", exact: true }).waitFor();
+    const start = await position(cogm.page, "Usurper");
+
+    // Offline, the co-GM drags the token: the move waits in the queue.
+    await setCoGmOffline(true);
+    await cogm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "Live" }).waitFor();
+    await dragToken(cogm.page, "Usurper", 0, 192);
+    await cogm.page.getByRole("status", { name: "Connection" }).filter({ hasText: "1 change queued" }).waitFor();
+    await screenshot(cogm.page, "table-conflict-01-cogm-offline-move-queued");
+
+    // Meanwhile the GM moves it elsewhere.
+    await dragToken(gm.page, "Usurper", 256, 0);
+    const byGm = { x: start.x + 256, y: start.y };
+    await waitForX(gm.page, "Usurper", byGm.x);
+    await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
+
+    // Back online, the co-GM's queued move is refused as stale: the dialog shows both sides.
+    await setCoGmOffline(false);
+    const dialog = cogm.page.getByRole("dialog", { name: "Conflicting change" });
+    await dialog.waitFor();
+    await dialog.getByRole("rowheader", { name: "y" }).waitFor();
+    await screenshot(cogm.page, "table-conflict-02-dialog");
+
+    // Use Server: the co-GM's move is dropped, the GM's position stays for both.
+    await dialog.getByRole("button", { name: "Use Server" }).click();
+    await dialog.waitFor({ state: "detached" });
+    await waitForX(cogm.page, "Usurper", byGm.x);
+    assert.deepEqual(await position(cogm.page, "Usurper"), byGm);
+    assert.deepEqual(await position(gm.page, "Usurper"), byGm);
+    await cogm.page.getByRole("status", { name: "Connection" }).filter({ hasText: "Live" }).filter({ hasNotText: "queued" }).waitFor();
+    await screenshot(cogm.page, "table-conflict-03-server-kept");
+
+    assert.deepEqual([...gm.errors, ...cogm.errors], []);
+  });
+});
