@@ -51,7 +51,7 @@ import { gameSessions, sessionClients, sessionMembers, sessionState } from "../d
 import { encodeChange, encodeChangeRow } from "./broadcast";
 import { LockTable } from "./lock-table";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
-import { type Change, commitPlan, type InternalOp, type OpResult, type Plan, planBatch } from "./write-plan";
+import { type Change, commitPlan, EntityCache, type InternalOp, type OpResult, type Plan, planBatch } from "./write-plan";
 
 export type WriteResult = { ok: true; seq: number; results: OpResult[] } | Failure;
 export type LockResult = { ok: true; lock: SceneLock; refresh: boolean } | Failure;
@@ -158,6 +158,8 @@ export class SessionObject extends DurableObject<Env> {
   #locks: Promise<LockTable> | undefined;
   #activeSceneId: string | null | undefined;
   #tokens = new Map<string, TokenFacts>();
+  /** Entities as this object last committed them: planning reads them instead of D1 (write-plan.ts). */
+  readonly #entities = new EntityCache();
   /** Bumped by every commit: a cache fill that raced a commit is not kept. */
   #generation = 0;
   #presence: Map<string, PresenceClient> | undefined;
@@ -208,11 +210,12 @@ export class SessionObject extends DurableObject<Env> {
     return this.#seq;
   }
 
-  /** Forgets every cache derived from D1: D1 moved on without this object. */
+  /** Forgets every cache derived from D1: a commit failed, or D1 moved on without this object. */
   #forgetCaches(): void {
     this.#seq = undefined;
     this.#activeSceneId = undefined;
     this.#tokens.clear();
+    this.#entities.clear();
     this.#generation += 1;
   }
 
@@ -251,6 +254,10 @@ export class SessionObject extends DurableObject<Env> {
   async #token(sessionId: string, id: string): Promise<TokenFacts | undefined> {
     const cached = this.#tokens.get(id);
     if (cached) return cached;
+    const committed = this.#entities.get("token", id);
+    if (committed) return tokenFacts(committed);
+    // Read outside the queue: kept only for previews, never handed to the entity cache, whose
+    // entities must be exactly what this object committed.
     const generation = this.#generation;
     const entity = await loadEntity(getDb(this.env.DB), sessionId, "token", id);
     if (!entity) return undefined;
@@ -271,6 +278,7 @@ export class SessionObject extends DurableObject<Env> {
   /** Keeps the caches in step with what was just committed. */
   #remember(changes: readonly Change[]): void {
     this.#generation += 1;
+    this.#entities.remember(changes);
     for (const c of changes) {
       if (c.type === "token") this.#rememberToken(tokenFacts(c.entity));
       else if (c.type === "session_state") {
@@ -365,7 +373,7 @@ export class SessionObject extends DurableObject<Env> {
       const locks = await this.#lockTable(sessionId);
       const now = nowIso();
       const ops = group.flatMap((w) => w.ops);
-      const planned = await planBatch(db, sessionId, actor, ops, seq, now, locks.guard(actor, Date.parse(now)));
+      const planned = await planBatch(db, sessionId, actor, ops, seq, now, locks.guard(actor, Date.parse(now)), this.#entities);
       const seqs = planned.ok ? seqsOfWrites(group, planned.plan) : undefined;
       if (planned.ok && seqs) {
         await commitPlan(db, sessionId, planned.plan, seq, now);
@@ -396,7 +404,7 @@ export class SessionObject extends DurableObject<Env> {
     const seq = await this.#currentSeq(sessionId);
     const locks = await this.#lockTable(sessionId);
     const now = nowIso();
-    const planned = await planBatch(db, sessionId, actor, ops, seq, now, locks.guard(actor, Date.parse(now)));
+    const planned = await planBatch(db, sessionId, actor, ops, seq, now, locks.guard(actor, Date.parse(now)), this.#entities);
     if (!planned.ok) return planned;
     const { plan } = planned;
     try {
