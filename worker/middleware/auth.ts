@@ -1,10 +1,10 @@
-import { and, eq, gt } from "drizzle-orm";
+import { and, eq, gt, sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import type { Role } from "../../domain/permissions";
 import { ApiError } from "../api-error";
-import { getDb, nowIso } from "../db/client";
+import { type Db, getDb, nowIso } from "../db/client";
 import { apiTokens, gameSessions, loginSessions, sessionMembers, users } from "../db/schema";
 import { safeEqual, sha256Hex } from "../lib/crypto";
 import type { AppEnv, AuthedUser } from "../types";
@@ -22,6 +22,46 @@ export interface Authentication {
   membership?: { role: Role; seq: number; logFloor: number } | null;
 }
 
+const member = {
+  role: sessionMembers.role,
+  seq: gameSessions.seq,
+  log_floor: gameSessions.log_floor,
+};
+
+/**
+ * The two admission queries, prepared once per database instance: every request runs one of them,
+ * so the SQL is built once instead of on each request.
+ */
+function admissionQueries(db: Db) {
+  const bearer = db
+    .select({ id: users.id, username: users.username, ...member })
+    .from(apiTokens)
+    .innerJoin(users, eq(users.id, apiTokens.user_id))
+    .leftJoin(sessionMembers, and(eq(sessionMembers.user_id, users.id), eq(sessionMembers.session_id, sql.placeholder("sid"))))
+    .leftJoin(gameSessions, eq(gameSessions.id, sessionMembers.session_id))
+    .where(eq(apiTokens.token_hash, sql.placeholder("hash")))
+    .prepare();
+  const cookie = db
+    .select({ id: users.id, username: users.username, csrf: loginSessions.csrf_token, ...member })
+    .from(loginSessions)
+    .innerJoin(users, eq(users.id, loginSessions.user_id))
+    .leftJoin(sessionMembers, and(eq(sessionMembers.user_id, users.id), eq(sessionMembers.session_id, sql.placeholder("sid"))))
+    .leftJoin(gameSessions, eq(gameSessions.id, sessionMembers.session_id))
+    .where(and(eq(loginSessions.id, sql.placeholder("login")), gt(loginSessions.expires_at, sql.placeholder("now"))))
+    .prepare();
+  return { bearer, cookie };
+}
+const prepared = new WeakMap<Db, ReturnType<typeof admissionQueries>>();
+
+function queriesFor(db: Db) {
+  let q = prepared.get(db);
+  if (!q) {
+    q = admissionQueries(db);
+    prepared.set(db, q);
+  }
+  return q;
+}
+
 /**
  * Resolves the caller from a bearer API token or the session cookie; undefined when neither is
  * valid. Given a session id, the same single query also returns the caller's role in it and the
@@ -33,13 +73,8 @@ export async function authenticate(
   cookie: string | undefined,
   sessionId?: string,
 ): Promise<Authentication | undefined> {
-  const db = getDb(env.DB);
+  const queries = queriesFor(getDb(env.DB));
   const sid = sessionId ?? "";
-  const member = {
-    role: sessionMembers.role,
-    seq: gameSessions.seq,
-    log_floor: gameSessions.log_floor,
-  };
   const withMembership = <T extends { role: Role | null; seq: number | null; log_floor: number | null }>(row: T) =>
     sessionId === undefined
       ? {}
@@ -48,26 +83,12 @@ export async function authenticate(
   if (authorization !== undefined) {
     const match = /^Bearer ([A-Za-z0-9_-]{16,200})$/.exec(authorization);
     if (!match?.[1]) return undefined;
-    const row = await db
-      .select({ id: users.id, username: users.username, ...member })
-      .from(apiTokens)
-      .innerJoin(users, eq(users.id, apiTokens.user_id))
-      .leftJoin(sessionMembers, and(eq(sessionMembers.user_id, users.id), eq(sessionMembers.session_id, sid)))
-      .leftJoin(gameSessions, eq(gameSessions.id, sessionMembers.session_id))
-      .where(eq(apiTokens.token_hash, await sha256Hex(match[1])))
-      .get();
+    const row = await queries.bearer.get({ sid, hash: await sha256Hex(match[1]) });
     return row ? { user: { id: row.id, username: row.username }, kind: "bearer", ...withMembership(row) } : undefined;
   }
   if (!cookie || cookie.length > 200) return undefined;
   const loginId = await sha256Hex(cookie);
-  const row = await db
-    .select({ id: users.id, username: users.username, csrf: loginSessions.csrf_token, ...member })
-    .from(loginSessions)
-    .innerJoin(users, eq(users.id, loginSessions.user_id))
-    .leftJoin(sessionMembers, and(eq(sessionMembers.user_id, users.id), eq(sessionMembers.session_id, sid)))
-    .leftJoin(gameSessions, eq(gameSessions.id, sessionMembers.session_id))
-    .where(and(eq(loginSessions.id, loginId), gt(loginSessions.expires_at, nowIso())))
-    .get();
+  const row = await queries.cookie.get({ sid, login: loginId, now: nowIso() });
   return row
     ? { user: { id: row.id, username: row.username }, kind: "cookie", loginId, csrfToken: row.csrf, ...withMembership(row) }
     : undefined;
