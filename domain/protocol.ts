@@ -44,6 +44,18 @@ import type { SessionSettings } from "./settings";
 
 export type ChangeOpName = "create" | "update" | "archive" | "restore";
 
+/** One row of `GET {S}/changes` (and of a resume): the entity's latest state, or for a player `removed` without it. */
+export interface ChangeRow {
+  seq: number;
+  entity_type: EntityType;
+  entity_id: string;
+  version: number;
+  op: ChangeOpName;
+  entity?: AnyEntity;
+  /** The entity left the player's view (hidden, moved off the active scene, archived). */
+  removed?: true;
+}
+
 export interface PresenceClient {
   client_id: string;
   user_id: string;

@@ -5,6 +5,7 @@
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { AnyEntity, EntityType } from "../../domain/entities";
 import type { Role } from "../../domain/permissions";
+import type { ChangeRow } from "../../domain/protocol";
 import { isTokenVisible, isVisibleToPlayer, type PlayerView, projectForPlayer } from "../../domain/visibility";
 import type { Db } from "./client";
 import { listEntities, loadEntities, toEntity } from "./entities";
@@ -119,16 +120,7 @@ export async function loadState(db: Db, sessionId: string, role: Role) {
   };
 }
 
-export interface ChangeRow {
-  seq: number;
-  entity_type: EntityType;
-  entity_id: string;
-  version: number;
-  op: "create" | "update" | "archive" | "restore";
-  entity?: AnyEntity;
-  /** Set for a player when an entity left their view (hidden, moved away, archived). */
-  removed?: true;
-}
+export type { ChangeRow };
 
 export type Delta =
   | { kind: "gone"; seq: number }

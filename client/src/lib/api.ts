@@ -10,7 +10,7 @@ import type { AnyEntity, EntityType, entityPaths, Folder, Layer, Scene, SessionS
 import type { ErrorCode } from "../../../domain/errors";
 import type { JsonObject } from "../../../domain/merge-patch";
 import type { Role } from "../../../domain/permissions";
-import type { ChangeOpName } from "../../../domain/protocol";
+import type { ChangeOpName, ChangeRow } from "../../../domain/protocol";
 
 export type { AnyEntity, EntityType, Folder, GameSession, Layer, Role, Scene, SessionState, Token, TokenArt, User };
 
@@ -112,16 +112,7 @@ export type TokenInput = { name: string } & Partial<
   Pick<Token, "scene_id" | "folder_id" | "width" | "height" | "x" | "y" | "hidden" | "owner_user_ids">
 >;
 
-/** One row of `GET {S}/changes`: the entity's latest state, or (players) `removed` without it. */
-export interface ChangeRow {
-  seq: number;
-  entity_type: EntityType;
-  entity_id: string;
-  version: number;
-  op: ChangeOpName;
-  entity?: AnyEntity;
-  removed?: true;
-}
+export type { ChangeRow };
 
 /** `GET {S}/changes?since=`; `reload` (players): the active scene changed, load `state` again. */
 export interface ChangesResponse {

@@ -36,6 +36,7 @@ import {
 } from "./store";
 import {
   backoffDelay,
+  changeMessage,
   createTransport,
   defaultTimers,
   type InboundMessage,
@@ -356,19 +357,7 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
       await receive({ type: "reload", seq: response.seq, reason: "activate" });
       return;
     }
-    for (const row of response.changes) {
-      await receive({
-        type: "change",
-        event_id: row.seq,
-        seq: row.seq,
-        entity_type: row.entity_type,
-        entity_id: row.entity_id,
-        version: row.version,
-        op: row.op,
-        ...(row.entity ? { entity: row.entity } : {}),
-        ...(row.removed ? { removed: true as const } : {}),
-      });
-    }
+    for (const row of response.changes) await receive(changeMessage(row));
     await receive({ type: "resumed", seq: response.seq });
   }
 
