@@ -3,6 +3,7 @@ import { collectAssetGarbage, mirrorAssets } from "./assets/gc";
 import { runBackups } from "./backup/backup";
 import { getDb } from "./db/client";
 import { loginSessions } from "./db/schema";
+import { compactChangeLogs } from "./jobs/compact-log";
 import { integrityJob } from "./jobs/integrity";
 
 /** Jobs run by the cron trigger. Each is independent; one failing does not stop the others. */
@@ -28,6 +29,11 @@ const jobs: Record<string, (env: Env, at: Date) => Promise<void>> = {
   },
   /** Each session about once a day: dangling references, missing or corrupt assets, recorded (worker/jobs/integrity.ts). */
   integrity: integrityJob,
+  /** Change-log retention: rows past the window (and already backed up) fold into baselines (worker/jobs/compact-log.ts). */
+  async compactChangeLogs(env, at) {
+    const counts = await compactChangeLogs(env, at);
+    if (counts.rows > 0) console.log(JSON.stringify({ level: "info", msg: "change log compacted", ...counts }));
+  },
 };
 
 export async function runScheduled(env: Env, scheduledTime: number): Promise<void> {

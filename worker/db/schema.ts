@@ -393,3 +393,22 @@ export const metricCounters = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.name, t.labels, t.bucket] })],
 );
+
+/**
+ * Change-log compaction (worker/jobs/compact-log.ts): each entity's state folded from the change
+ * log rows that were compacted away, so its history and reverts still start from a full state.
+ */
+export const entityBaselines = sqliteTable(
+  "entity_baselines",
+  {
+    session_id: text().notNull(),
+    entity_type: text().notNull(),
+    entity_id: text().notNull(),
+    version: integer().notNull(),
+    seq: integer().notNull(),
+    state: text({ mode: "json" }).notNull(),
+    updated_by: text().notNull(),
+    created_at: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.entity_type, t.entity_id] })],
+);

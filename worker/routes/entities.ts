@@ -14,7 +14,7 @@ import { ApiError } from "../api-error";
 import { getDb } from "../db/client";
 import { listEntities, loadEntity } from "../db/entities";
 import { loadSessionState, readerFilter } from "../db/reads";
-import { changeLog, sceneLayers } from "../db/schema";
+import { changeLog, entityBaselines, sceneLayers } from "../db/schema";
 import { timeSave } from "../metrics/recorder";
 import { requireGm } from "../middleware/auth";
 import { jsonBody, KiB, MiB } from "../middleware/body";
@@ -93,10 +93,19 @@ function archiveOrRestore(c: Context<AppEnv>, op: "archive" | "restore") {
   });
 }
 
-/** Every change of one entity, oldest first. */
+/**
+ * Every change of one entity still in the change log, oldest first, after its baseline when older
+ * changes were compacted away (op "snapshot": the whole entity as it was at that version).
+ */
 async function entityHistory(c: Context<AppEnv>, type: EntityType, id: string) {
   const { sessionId } = c.get("member");
-  const rows = await getDb(c.env.DB)
+  const db = getDb(c.env.DB);
+  const baseline = await db
+    .select()
+    .from(entityBaselines)
+    .where(and(eq(entityBaselines.session_id, sessionId), eq(entityBaselines.entity_type, type), eq(entityBaselines.entity_id, id)))
+    .get();
+  const logged = await db
     .select({
       version: changeLog.version,
       seq: changeLog.seq,
@@ -108,6 +117,19 @@ async function entityHistory(c: Context<AppEnv>, type: EntityType, id: string) {
     .from(changeLog)
     .where(and(eq(changeLog.session_id, sessionId), eq(changeLog.entity_type, type), eq(changeLog.entity_id, id)))
     .orderBy(asc(changeLog.seq));
+  const rows: { version: number; seq: number; op: string; diff: unknown; updated_by: string; created_at: string }[] = baseline
+    ? [
+        {
+          version: baseline.version,
+          seq: baseline.seq,
+          op: "snapshot",
+          diff: baseline.state,
+          updated_by: baseline.updated_by,
+          created_at: baseline.created_at,
+        },
+        ...logged,
+      ]
+    : logged;
   if (rows.length === 0) throw new ApiError("not_found", `no ${type} ${id}`);
   return rows;
 }
