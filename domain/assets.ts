@@ -43,6 +43,12 @@ export function imageTypeOfMime(mime: string): ImageType | undefined {
   return imageTypes.find((t) => imageMime[t] === mime);
 }
 
+/** The extension a stored file of this type is named with (downloads, bundles). */
+export function fileExtensionOf(mime: string): string {
+  const type = imageTypeOfMime(mime);
+  return type ? imageExtensions[type][0] : "bin";
+}
+
 /** The public shape of an asset in API responses. */
 export interface AssetView {
   hash: string;

@@ -65,18 +65,7 @@ export interface PresenceClient {
 
 export type ServerMessage =
   | { type: "hello"; seq: number; role: Role; client_id: string; user_id: string; active_scene_id: string | null }
-  | {
-      type: "change";
-      event_id: number;
-      seq: number;
-      entity_type: EntityType;
-      entity_id: string;
-      version: number;
-      op: ChangeOpName;
-      entity?: AnyEntity;
-      /** For a player: the entity left their view (hidden, moved off the active scene, archived). */
-      removed?: true;
-    }
+  | ({ type: "change"; event_id: number } & ChangeRow)
   | { type: "reload"; seq: number; reason: "activate" | "gone" }
   | { type: "resumed"; seq: number }
   | { type: "presence"; clients: PresenceClient[] }

@@ -4,15 +4,15 @@
  * docs/assets.md for the design (identity, signing, cleanup, mirror, scanner hook).
  */
 import { and, desc, eq } from "drizzle-orm";
-import { Hono } from "hono";
-import { ASSET_SIZE_LIMITS, type AssetKind, assetKindSchema, imageMime, imageTypeOfMime } from "../../domain/assets";
+import { type Context, Hono } from "hono";
+import { ASSET_SIZE_LIMITS, type AssetKind, assetKindSchema, fileExtensionOf, imageMime } from "../../domain/assets";
 import { assetHashSchema } from "../../domain/entities";
 import { ApiError } from "../api-error";
 import { ImageDecodeError, makeTokenArt, TokenArtTooLarge } from "../assets/codec";
 import { boundaryOf, MultipartError, readMultipart } from "../assets/multipart";
 import { configuredScanners, scanUpload } from "../assets/scanner";
 import { assertSigningConfigured, verifyAssetUrl } from "../assets/signing";
-import { findExisting, StorageError, storeAsset, viewOf } from "../assets/store";
+import { type AssetRow, findExisting, StorageError, storeAsset, viewOf } from "../assets/store";
 import { takeUploadSlot } from "../assets/throttle";
 import { getDb } from "../db/client";
 import { assets } from "../db/schema";
@@ -46,6 +46,17 @@ function hashParam(value: string | undefined): string {
   const hash = assetHashSchema.safeParse(value);
   if (!hash.success) throw new ApiError("not_found", "no such asset");
   return hash.data;
+}
+
+/** The manifest row of the `:hash` path parameter in the caller's session; 404 otherwise. */
+async function sessionAsset(c: Context<AppEnv>): Promise<AssetRow> {
+  const row = await getDb(c.env.DB)
+    .select()
+    .from(assets)
+    .where(and(eq(assets.session_id, c.get("member").sessionId), eq(assets.hash, hashParam(c.req.param("hash")))))
+    .get();
+  if (!row) throw new ApiError("not_found", "no such asset");
+  return row;
 }
 
 /** Per-session routes, mounted under `{S}` behind requireMember. */
@@ -134,30 +145,16 @@ export const assetRoutes = new Hono<AppEnv>()
   })
   .get("/assets/:hash", async (c) => {
     // Any member who knows a hash (players learn them only from what they may see) gets a URL.
-    const { sessionId } = c.get("member");
-    const row = await getDb(c.env.DB)
-      .select()
-      .from(assets)
-      .where(and(eq(assets.session_id, sessionId), eq(assets.hash, hashParam(c.req.param("hash")))))
-      .get();
-    if (!row) throw new ApiError("not_found", "no such asset");
+    const view = await viewOf(c.env, await sessionAsset(c));
     c.header("Cache-Control", "private, no-store");
-    return c.json({ asset: await viewOf(c.env, row) });
+    return c.json({ asset: view });
   })
   .get("/assets/:hash/file", async (c) => {
     // For `<img src>` in a logged-in page: a redirect to a freshly signed URL.
-    const { sessionId } = c.get("member");
-    const row = await getDb(c.env.DB)
-      .select()
-      .from(assets)
-      .where(and(eq(assets.session_id, sessionId), eq(assets.hash, hashParam(c.req.param("hash")))))
-      .get();
-    if (!row) throw new ApiError("not_found", "no such asset");
+    const view = await viewOf(c.env, await sessionAsset(c));
     c.header("Cache-Control", "private, no-store");
-    return c.redirect((await viewOf(c.env, row)).url, 302);
+    return c.redirect(view.url, 302);
   });
-
-const EXTENSIONS: Record<string, string> = { png: "png", jpeg: "jpg", webp: "webp", gif: "gif" };
 
 /**
  * `GET /api/vtt/assets/{hash}?sid&exp&sig`: no login, the signature is the capability. The bytes
@@ -178,7 +175,6 @@ export const assetFileRoutes = new Hono<AppEnv>().get("/:hash", async (c) => {
     .get();
   if (!row) throw new ApiError("not_found", "no such asset");
 
-  const type = imageTypeOfMime(row.mime);
   const maxAge = Math.max(0, Math.min(31_536_000, verified.expires - Math.floor(now / 1000)));
   const headers = new Headers({
     "Content-Type": row.mime,
@@ -187,7 +183,7 @@ export const assetFileRoutes = new Hono<AppEnv>().get("/:hash", async (c) => {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",
     "Cross-Origin-Resource-Policy": "same-origin",
-    "Content-Disposition": `inline; filename="${hash.slice(0, 16)}.${type ? EXTENSIONS[type] : "bin"}"`,
+    "Content-Disposition": `inline; filename="${hash.slice(0, 16)}.${fileExtensionOf(row.mime)}"`,
     "Referrer-Policy": "no-referrer",
   });
   if (c.req.header("if-none-match") === `"${hash}"`) return new Response(null, { status: 304, headers });

@@ -6,7 +6,7 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { unzipSync, Zip, ZipDeflate, ZipPassThrough } from "fflate";
 import { Hono } from "hono";
-import { imageExtensions, imageTypeOfMime } from "../../domain/assets";
+import { fileExtensionOf } from "../../domain/assets";
 import { BUNDLE_FORMAT, bundleLimits, checkBundle, type SceneBundle, unpackBundle } from "../../domain/bundle";
 import { type AnyEntity, idSchema } from "../../domain/entities";
 import { ApiError } from "../api-error";
@@ -24,8 +24,7 @@ import type { AppEnv } from "../types";
 const encoder = new TextEncoder();
 
 function assetPath(hash: string, mime: string): string {
-  const type = imageTypeOfMime(mime);
-  return `assets/${hash}.${type ? imageExtensions[type][0] : "bin"}`;
+  return `assets/${hash}.${fileExtensionOf(mime)}`;
 }
 
 /** Streams a zip of the given files; assets are stored as they are (already compressed). */
