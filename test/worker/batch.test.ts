@@ -161,3 +161,42 @@ describe("idempotent op ids", () => {
     expect((await two.gm.req("GET", `${two.base}/scenes`)).body.items).toHaveLength(1);
   });
 });
+
+describe("a player's replayed op", () => {
+  it("returns the first result as the player saw it, without GM notes or anything later", async () => {
+    const { gm, player, base } = await newTable();
+    const scene = await create(gm, base, "scenes", { name: "A" });
+    const token = await create(gm, base, "tokens", {
+      name: "Hero",
+      scene_id: scene.id,
+      owner_user_ids: [player.id],
+      stats: { gm_notes: "cursed" },
+    });
+    await gm.req("POST", `${base}/scenes/${scene.id}/activate`, {});
+    const ops = [{ op_id: uuid(), entity_type: "token", op: "update", id: token.id, base_version: 1, data: { x: 4 } }];
+    const first = await player.req("POST", `${base}/batch`, { ops });
+    expect(first.status).toBe(200);
+    expect(first.body.results[0].entity).toMatchObject({ x: 4, stats: {} });
+    await gm.req("PATCH", `${base}/tokens/${token.id}`, { hidden: true, name: "Secret" }, { "if-match": '"2"' });
+    const replay = await player.req("POST", `${base}/batch`, { ops });
+    expect(replay.body).toEqual(first.body);
+    expect(JSON.stringify(replay.body)).not.toContain("cursed");
+  });
+
+  it("reveals nothing of what a GM's op with the same id made", async () => {
+    const { gm, player, base } = await newTable();
+    const scene = await create(gm, base, "scenes", { name: "A" });
+    await gm.req("POST", `${base}/scenes/${scene.id}/activate`, {});
+    const opId = uuid();
+    const made = await gm.req("POST", `${base}/batch`, {
+      ops: [{ op_id: opId, entity_type: "token", op: "create", data: { name: "Ambush", scene_id: scene.id, hidden: true } }],
+    });
+    const tokenId = made.body.results[0].entity.id;
+    const r = await player.req("POST", `${base}/batch`, {
+      ops: [{ op_id: opId, entity_type: "token", op: "update", id: tokenId, base_version: 1, data: { x: 1 } }],
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.results[0].entity).toEqual({ id: tokenId, version: 1, removed: true });
+    expect(JSON.stringify(r.body)).not.toContain("Ambush");
+  });
+});

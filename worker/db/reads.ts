@@ -42,6 +42,18 @@ export function filterFor(role: Role, view: PlayerView | undefined): Filter {
   return (type, entity) => (isVisibleToPlayer(type, entity, view) ? projectForPlayer(type, entity) : null);
 }
 
+/**
+ * A write's result as its author may see it. A player's own write is normally visible to them;
+ * when it is not (a GM hid the token in between), they get only that it left their view.
+ */
+export function writeResultFor(
+  keep: Filter,
+  type: EntityType,
+  entity: AnyEntity,
+): AnyEntity | { id: string; version: number; removed: true } {
+  return keep(type, entity) ?? { id: entity.id, version: entity.version, removed: true };
+}
+
 export async function readerFilter(db: Db, sessionId: string, role: Role): Promise<Filter> {
   return filterFor(role, role === "player" ? await loadPlayerView(db, sessionId) : undefined);
 }

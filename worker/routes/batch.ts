@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { batchSchema, MAX_BATCH_OPS } from "../../domain/ops";
 import { ApiError } from "../api-error";
 import { getDb } from "../db/client";
-import { readerFilter } from "../db/reads";
+import { readerFilter, writeResultFor } from "../db/reads";
 import { timeSave } from "../metrics/recorder";
 import { jsonBody, MiB } from "../middleware/body";
 import { applyOps } from "../session/stub";
@@ -30,7 +30,7 @@ export const batchRoutes = new Hono<AppEnv>().post("/batch", guard, opCountLimit
   const keep = await readerFilter(getDb(c.env.DB), sessionId, role);
   const results = result.results.map((r, i) => {
     const type = ops[i]?.entity_type;
-    return { op_id: r.op_id, entity: (type && keep(type, r.entity)) ?? r.entity };
+    return { op_id: r.op_id, entity: type ? writeResultFor(keep, type, r.entity) : r.entity };
   });
   return c.json({ seq: result.seq, results });
 });

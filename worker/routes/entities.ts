@@ -13,7 +13,7 @@ import { opIdSchema, rebuildVersion } from "../../domain/ops";
 import { ApiError } from "../api-error";
 import { getDb } from "../db/client";
 import { listEntities, loadEntity } from "../db/entities";
-import { loadSessionState, readerFilter } from "../db/reads";
+import { loadSessionState, readerFilter, writeResultFor } from "../db/reads";
 import { changeLog, entityBaselines, sceneLayers } from "../db/schema";
 import { timeSave } from "../metrics/recorder";
 import { requireGm } from "../middleware/auth";
@@ -60,7 +60,7 @@ async function writeOne(c: Context<AppEnv>, op: InternalOp, status: 200 | 201 = 
   const entity = result.results[0]?.entity;
   if (!entity) throw new Error("a write returned no entity");
   c.set("log", { entity_type: op.entity_type, entity_id: entity.id, version: entity.version, op: op.op, seq: result.seq });
-  const visible = (await readerFilter(getDb(c.env.DB), sessionId, role))(op.entity_type, entity) ?? entity;
+  const visible = writeResultFor(await readerFilter(getDb(c.env.DB), sessionId, role), op.entity_type, entity);
   c.header("ETag", `"${entity.version}"`);
   return c.json(visible, status);
 }
