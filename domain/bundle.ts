@@ -14,6 +14,7 @@
 import { z } from "zod";
 import { assetKindSchema, imageExtensions, imageMime, inspectImage } from "./assets";
 import { assetHashSchema, layerSchema, sceneSchema, tokenArtSchema, tokenSchema } from "./entities";
+import { writableFields } from "./ops";
 import { fieldIssues } from "./validation";
 
 export const BUNDLE_FORMAT = "vtt-scene/1";
@@ -191,4 +192,45 @@ export function unpackBundle(zip: Uint8Array, unzip: typeof import("fflate").unz
   }
   if (problems.length > 0) return { ok: false, problems: [...new Set(problems)].slice(0, 50) };
   return { ok: true, files: new Map(Object.entries(files)) };
+}
+
+export interface NewEntity {
+  entity_type: "scene" | "layer" | "token" | "token_art";
+  id: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * What an import creates: every entity of the bundle under a new id, with only its writable
+ * fields, references rewritten to the new ids, folders dropped (they belong to the source
+ * session) and owners kept only when `keepOwner` says they are members here.
+ */
+export function entitiesToImport(bundle: SceneBundle, newId: () => string, keepOwner: (userId: string) => boolean): NewEntity[] {
+  const ids = new Map<string, string>();
+  const fresh = (old: string) => {
+    const id = newId();
+    ids.set(old, id);
+    return id;
+  };
+  const sceneId = fresh(bundle.scene.id);
+  return [
+    { entity_type: "scene", id: sceneId, data: { ...writableFields("scene", bundle.scene), folder_id: null } },
+    ...bundle.layers.map(
+      (l): NewEntity => ({ entity_type: "layer", id: fresh(l.id), data: { ...writableFields("layer", l), scene_id: sceneId } }),
+    ),
+    ...bundle.tokens.map(
+      (t): NewEntity => ({
+        entity_type: "token",
+        id: fresh(t.id),
+        data: { ...writableFields("token", t), scene_id: sceneId, folder_id: null, owner_user_ids: t.owner_user_ids.filter(keepOwner) },
+      }),
+    ),
+    ...bundle.token_art.map(
+      (a): NewEntity => ({
+        entity_type: "token_art",
+        id: fresh(a.id),
+        data: { ...writableFields("token_art", a), token_id: ids.get(a.token_id) },
+      }),
+    ),
+  ];
 }

@@ -7,8 +7,8 @@ import { and, eq, inArray } from "drizzle-orm";
 import { unzipSync, Zip, ZipDeflate, ZipPassThrough } from "fflate";
 import { Hono } from "hono";
 import { fileExtensionOf } from "../../domain/assets";
-import { BUNDLE_FORMAT, bundleLimits, checkBundle, type SceneBundle, unpackBundle } from "../../domain/bundle";
-import { type AnyEntity, idSchema } from "../../domain/entities";
+import { BUNDLE_FORMAT, bundleLimits, checkBundle, entitiesToImport, type SceneBundle, unpackBundle } from "../../domain/bundle";
+import { idSchema } from "../../domain/entities";
 import { ApiError } from "../api-error";
 import { storeAsset } from "../assets/store";
 import { getDb } from "../db/client";
@@ -135,43 +135,19 @@ export const bundleRoutes = new Hono<AppEnv>()
         height: asset.height,
       });
     }
-    const newIds = new Map<string, string>();
-    const fresh = (old: string) => {
-      const id = crypto.randomUUID();
-      newIds.set(old, id);
-      return id;
-    };
-    const sceneId = fresh(bundle.scene.id);
-    const fieldsOf = (e: AnyEntity, drop: string[]) =>
-      Object.fromEntries(
-        Object.entries(e).filter(
-          ([k]) => !["id", "version", "created_at", "updated_at", "updated_by", "archived_at", "created_by", ...drop].includes(k),
-        ),
-      );
-    const op = (entity_type: InternalOp["entity_type"], id: string, data: Record<string, unknown>): InternalOp => ({
+    const ops: InternalOp[] = entitiesToImport(
+      bundle,
+      () => crypto.randomUUID(),
+      (u) => members.has(u),
+    ).map((e) => ({
       op_id: crypto.randomUUID(),
       fresh: true,
-      entity_type,
       op: "create",
-      id,
-      data,
-    });
-    const ops: InternalOp[] = [
-      op("scene", sceneId, { ...fieldsOf(bundle.scene, []), folder_id: null }),
-      ...bundle.layers.map((l) => op("layer", fresh(l.id), { ...fieldsOf(l, []), scene_id: sceneId })),
-      ...bundle.tokens.map((t) =>
-        op("token", fresh(t.id), {
-          ...fieldsOf(t, []),
-          scene_id: sceneId,
-          folder_id: null,
-          owner_user_ids: t.owner_user_ids.filter((u) => members.has(u)),
-        }),
-      ),
-      ...bundle.token_art.map((a) => op("token_art", fresh(a.id), { ...fieldsOf(a, []), token_id: newIds.get(a.token_id) })),
-    ];
+      ...e,
+    }));
     const result = await applyOps(c.env, sessionId, { userId, role: "gm" }, ops);
     const scene = result.results[0]?.entity;
-    c.set("log", { imported_scene: sceneId, ops: ops.length, seq: result.seq });
+    c.set("log", { imported_scene: scene?.id, ops: ops.length, seq: result.seq });
     return c.json(
       {
         scene,
