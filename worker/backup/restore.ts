@@ -10,6 +10,7 @@ import { type Db, getDb, nowIso } from "../db/client";
 import { insertStatements, upsertStatements } from "../db/entities";
 import { activationTimeline, assets, changeLog, gameSessions, sessionMembers } from "../db/schema";
 import { randomToken, sha256Hex } from "../lib/crypto";
+import { changeLogRow, creation } from "../session/write-plan";
 import { parseJsonl } from "./backup";
 import { type BackupManifest, type BackupRef, listBackups } from "./layout";
 
@@ -120,20 +121,7 @@ async function writeRestored(
   for (const [type, entities] of byType) {
     for (const entity of entities) {
       seq += 1;
-      log.push({
-        session_id: id,
-        seq,
-        entity_type: type,
-        entity_id: entity.id,
-        version: entity.version,
-        op: "create",
-        diff: entity as Json,
-        payload_hash: await sha256Hex(JSON.stringify(entity)),
-        visible_before: false,
-        visible_after: false,
-        updated_by: input.userId,
-        created_at: now,
-      });
+      log.push(await changeLogRow(id, creation(seq, type, entity, false), now));
     }
   }
   // Late joiners land on the restored active scene.

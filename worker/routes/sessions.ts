@@ -2,14 +2,14 @@ import { and, eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { joinSchema, memberSchema, sessionCreateSchema, userIdSchema } from "../../domain/api";
 import type { AnyEntity } from "../../domain/entities";
-import type { Json } from "../../domain/merge-patch";
 import { ApiError } from "../api-error";
 import { getDb, nowIso } from "../db/client";
 import { changeLog, gameSessions, sessionMembers, sessionState, users } from "../db/schema";
-import { randomToken, sha256Hex } from "../lib/crypto";
+import { randomToken } from "../lib/crypto";
 import { requireGm, requireUser } from "../middleware/auth";
 import { jsonBody } from "../middleware/body";
 import { setMember } from "../session/stub";
+import { changeLogRow, creation } from "../session/write-plan";
 import type { AppEnv } from "../types";
 
 /** Sessions of the caller: create, list, join. */
@@ -37,20 +37,7 @@ export const sessionRoutes = new Hono<AppEnv>()
       db.insert(gameSessions).values({ ...session, invite_code: inviteCode, created_by: user.id, seq: 1 }),
       db.insert(sessionMembers).values({ session_id: session.id, user_id: user.id, role: "gm", joined_at: now }),
       db.insert(sessionState).values({ ...(state as typeof sessionState.$inferInsert), session_id: session.id }),
-      db.insert(changeLog).values({
-        session_id: session.id,
-        seq: 1,
-        entity_type: "session_state",
-        entity_id: state.id,
-        version: 1,
-        op: "create",
-        diff: state as Json,
-        payload_hash: await sha256Hex(JSON.stringify(state)),
-        visible_before: false,
-        visible_after: true,
-        updated_by: user.id,
-        created_at: now,
-      }),
+      db.insert(changeLog).values(await changeLogRow(session.id, creation(1, "session_state", state, true), now)),
     ]);
     return c.json({ session, invite_code: inviteCode }, 201);
   })

@@ -428,6 +428,39 @@ export async function planBatch(
   return { ok: true, plan: { results, changes, applied, replayedSeq, lastSeq: next } };
 }
 
+/** The change_log row of one change: its merge-patch diff (the whole entity on create) and payload hash. */
+export async function changeLogRow(sessionId: string, c: Change, now: string): Promise<typeof changeLog.$inferInsert> {
+  return {
+    session_id: sessionId,
+    seq: c.seq,
+    entity_type: c.type,
+    entity_id: c.id,
+    version: c.entity.version,
+    op: c.op,
+    diff: (c.op === "create" ? c.entity : createMergePatch(c.previous as Json, c.entity as Json)) as Json,
+    payload_hash: await sha256Hex(JSON.stringify(c.entity)),
+    visible_before: c.visibleBefore,
+    visible_after: c.visibleAfter,
+    updated_by: String(c.entity.updated_by),
+    created_at: now,
+  };
+}
+
+/** A change that creates `entity` (outside a plan: a new session, a restore). */
+export function creation(seq: number, type: EntityType, entity: AnyEntity, visibleToPlayers: boolean): Change {
+  return {
+    seq,
+    type,
+    id: entity.id,
+    op: "create",
+    previous: undefined,
+    entity,
+    visibleBefore: false,
+    visibleAfter: visibleToPlayers,
+    activation: false,
+  };
+}
+
 /** Writes a plan in one atomic D1 batch: entities, change log, applied ops, timeline, seq. */
 export async function commitPlan(db: Db, sessionId: string, plan: Plan, previousSeq: number, now: string): Promise<void> {
   const latest = new Map<string, { type: EntityType; entity: AnyEntity }>();
@@ -435,22 +468,7 @@ export async function commitPlan(db: Db, sessionId: string, plan: Plan, previous
   const byType = new Map<EntityType, AnyEntity[]>();
   for (const { type, entity } of latest.values()) byType.set(type, [...(byType.get(type) ?? []), entity]);
 
-  const logRows = await Promise.all(
-    plan.changes.map(async (c) => ({
-      session_id: sessionId,
-      seq: c.seq,
-      entity_type: c.type,
-      entity_id: c.id,
-      version: c.entity.version,
-      op: c.op,
-      diff: (c.op === "create" ? c.entity : createMergePatch(c.previous as Json, c.entity as Json)) as Json,
-      payload_hash: await sha256Hex(JSON.stringify(c.entity)),
-      visible_before: c.visibleBefore,
-      visible_after: c.visibleAfter,
-      updated_by: String(c.entity.updated_by),
-      created_at: now,
-    })),
-  );
+  const logRows = await Promise.all(plan.changes.map((c) => changeLogRow(sessionId, c, now)));
   const timelineRows = plan.changes.flatMap((c): (typeof activationTimeline.$inferInsert)[] => {
     if (c.activation) {
       return [
