@@ -30,7 +30,8 @@ const workers = defineProject({
   ],
   test: {
     name: "workers",
-    include: ["test/worker/**/*.test.ts", "test/domain/**/*.test.ts"],
+    include: ["test/worker/**/*.test.ts", "test/domain/**/*.test.ts", "test/modules/**/*.test.ts"],
+    exclude: ["test/modules/**/*.client.test.ts"],
     setupFiles: ["./test/setup/apply-migrations.ts"],
     testTimeout: 30_000,
   },
@@ -41,7 +42,7 @@ const client = defineProject({
   test: {
     name: "client",
     environment: "node",
-    include: ["test/client/**/*.test.ts"],
+    include: ["test/client/**/*.test.ts", "test/modules/**/*.client.test.ts"],
     setupFiles: ["./test/client/setup.ts"],
   },
 });

@@ -2,7 +2,7 @@
  * Scene bundles: the zip a scene is exported to and imported from, moved between sessions or
  * servers. Pure rules shared by the worker (export, import) and the CLI (verify):
  *
- *   scene.json     {format, scene, layers, tokens, token_art, assets}
+ *   scene.json     {format, scene, layers, tokens, token_art, assets, modules}
  *   manifest.json  {format, created_at, files: [{path, sha256, size}]} for every other file
  *   assets/<sha256>.<ext>
  *
@@ -13,7 +13,18 @@
  */
 import { z } from "zod";
 import { assetKindSchema, imageExtensions, imageMime, inspectImage } from "./assets";
-import { assetHashSchema, layerSchema, sceneSchema, tokenArtSchema, tokenSchema } from "./entities";
+import {
+  type AnyEntity,
+  assetHashSchema,
+  baseFieldsSchema,
+  type EntityType,
+  jsonObjectSchema,
+  layerSchema,
+  moduleEntity,
+  sceneSchema,
+  tokenArtSchema,
+  tokenSchema,
+} from "./entities";
 import { writableFields } from "./ops";
 import { fieldIssues } from "./validation";
 
@@ -67,6 +78,8 @@ export const sceneBundleSchema = z.strictObject({
   tokens: z.array(tokenSchema).max(20_000),
   token_art: z.array(tokenArtSchema).max(20_000),
   assets: z.array(bundleAssetSchema).max(1000),
+  /** Entities of module types that live on the scene or on its tokens, by type. */
+  modules: z.record(z.string().max(40), z.array(jsonObjectSchema).max(20_000)).default({}),
 });
 export type SceneBundle = z.infer<typeof sceneBundleSchema>;
 
@@ -148,9 +161,45 @@ export async function checkBundle(
     if (!tokenIds.has(art.token_id)) problems.push(`token art ${art.id} names a token not in the bundle`);
     if (!assetHashes.has(art.image_asset)) problems.push(`token art ${art.id} names an asset not in the bundle`);
   }
-  const ids = [bundle.scene.id, ...bundle.layers.map((l) => l.id), ...bundle.tokens.map((t) => t.id), ...bundle.token_art.map((a) => a.id)];
+  const moduleIds = checkModuleEntities(bundle, tokenIds, problems);
+  const ids = [
+    bundle.scene.id,
+    ...bundle.layers.map((l) => l.id),
+    ...bundle.tokens.map((t) => t.id),
+    ...bundle.token_art.map((a) => a.id),
+    ...moduleIds,
+  ];
   if (new Set(ids).size !== ids.length) problems.push("an id appears twice in the bundle");
   return problems.length > 0 ? { ok: false, problems: problems.slice(0, 50) } : { ok: true, bundle, manifest };
+}
+
+/**
+ * Module entities must be of a registered type that lives on a scene, valid for its schema, and
+ * on this scene or one of its tokens. Returns their ids.
+ */
+function checkModuleEntities(bundle: SceneBundle, tokenIds: ReadonlySet<string>, problems: string[]): string[] {
+  const ids: string[] = [];
+  for (const [type, entities] of Object.entries(bundle.modules)) {
+    const def = moduleEntity(type);
+    if (!def?.scene) {
+      problems.push(`${JSON.stringify(type.slice(0, 40))} is not a module entity type of this server that lives on a scene`);
+      continue;
+    }
+    const schema = baseFieldsSchema.extend(def.fields.shape);
+    for (const raw of entities) {
+      const parsed = schema.safeParse(raw);
+      if (!parsed.success) {
+        problems.push(`a ${type} is invalid: ${JSON.stringify(fieldIssues(parsed.error).slice(0, 3))}`);
+        continue;
+      }
+      const entity = parsed.data as AnyEntity;
+      const home = entity[def.scene.field];
+      const onScene = def.scene.via === "scene" ? home === bundle.scene.id : typeof home === "string" && tokenIds.has(home);
+      if (!onScene) problems.push(`${type} ${entity.id} is not on the scene`);
+      ids.push(entity.id);
+    }
+  }
+  return ids;
 }
 
 export type Unpacked = { ok: true; files: Map<string, Uint8Array> } | { ok: false; problems: string[] };
@@ -195,7 +244,7 @@ export function unpackBundle(zip: Uint8Array, unzip: typeof import("fflate").unz
 }
 
 export interface NewEntity {
-  entity_type: "scene" | "layer" | "token" | "token_art";
+  entity_type: EntityType;
   id: string;
   data: Record<string, unknown>;
 }
@@ -213,7 +262,11 @@ export function entitiesToImport(bundle: SceneBundle, newId: () => string, keepO
     return id;
   };
   const sceneId = fresh(bundle.scene.id);
-  return [
+  // Module entities may name each other: every id is known before their references are rewritten.
+  const moduleEntities = Object.entries(bundle.modules ?? {}).flatMap(([type, entities]) =>
+    entities.map((e) => ({ type: type as EntityType, entity: e as AnyEntity, id: fresh(String(e.id)) })),
+  );
+  const created: NewEntity[] = [
     { entity_type: "scene", id: sceneId, data: { ...writableFields("scene", bundle.scene), folder_id: null } },
     ...bundle.layers.map(
       (l): NewEntity => ({ entity_type: "layer", id: fresh(l.id), data: { ...writableFields("layer", l), scene_id: sceneId } }),
@@ -233,4 +286,15 @@ export function entitiesToImport(bundle: SceneBundle, newId: () => string, keepO
       }),
     ),
   ];
+  for (const { type, entity, id } of moduleEntities) {
+    const data: Record<string, unknown> = writableFields(type, entity);
+    // References to what the bundle holds follow it; to anything else (this session's entities
+    // are not the source's) become null.
+    for (const ref of moduleEntity(type)?.references ?? []) {
+      const old = data[ref.field];
+      if (typeof old === "string") data[ref.field] = ids.get(old) ?? null;
+    }
+    created.push({ entity_type: type, id, data });
+  }
+  return created;
 }

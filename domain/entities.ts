@@ -4,33 +4,69 @@
  * fields a client may write, and the defaults a new entity gets.
  */
 import { z } from "zod";
+import { modules } from "../modules/registry";
+import { assetHashSchema, coordinate, finite, idSchema, jsonObjectSchema, nameSchema } from "./fields";
+import type { ModuleEntityDefinition } from "./module-api";
 
-export const entityTypes = ["scene", "folder", "layer", "token", "token_art", "session_state"] as const;
-export type EntityType = (typeof entityTypes)[number];
-export const entityTypeSchema = z.enum(entityTypes);
+export const coreEntityTypes = ["scene", "folder", "layer", "token", "token_art", "session_state"] as const;
+export type CoreEntityType = (typeof coreEntityTypes)[number];
+/** The entity types the registered modules (modules/registry.ts) declare. */
+export type ModuleEntityType = (typeof modules)[number]["entities"][number]["type"];
+export type EntityType = CoreEntityType | ModuleEntityType;
 
-/** URL segment of each entity type under `/api/vtt/sessions/{sid}/`. */
-export const entityPaths = {
+const moduleEntities = new Map<string, ModuleEntityDefinition>();
+for (const module of modules as readonly { name: string; entities: readonly ModuleEntityDefinition[] }[]) {
+  for (const def of module.entities) {
+    if (
+      (coreEntityTypes as readonly string[]).includes(def.type) ||
+      moduleEntities.has(def.type) ||
+      !/^[a-z][a-z0-9_]{0,39}$/.test(def.type)
+    ) {
+      throw new Error(`module ${module.name}: entity type ${def.type} is taken or malformed`);
+    }
+    moduleEntities.set(def.type, def);
+  }
+}
+
+export const entityTypes: readonly EntityType[] = [...coreEntityTypes, ...(moduleEntities.keys() as Iterable<ModuleEntityType>)];
+export const entityTypeSchema = z.enum(entityTypes as [EntityType, ...EntityType[]]);
+
+/** The declaration of a module entity type; undefined for the core's own types. */
+export function moduleEntity(type: string): ModuleEntityDefinition | undefined {
+  return moduleEntities.get(type);
+}
+
+export function isCoreType(type: string): type is CoreEntityType {
+  return (coreEntityTypes as readonly string[]).includes(type);
+}
+
+/** URL segment of each core entity type under `/api/vtt/sessions/{sid}/`. */
+export const coreEntityPaths = {
   scene: "scenes",
   folder: "folders",
   layer: "layers",
   token: "tokens",
   token_art: "token-art",
   session_state: "session-state",
-} as const satisfies Record<EntityType, string>;
+} as const satisfies Record<CoreEntityType, string>;
+
+/** URL segment of every entity type, module ones included. */
+export const entityPaths: Readonly<Record<EntityType, string>> = {
+  ...coreEntityPaths,
+  ...Object.fromEntries([...moduleEntities.values()].map((d) => [d.type, d.path])),
+} as Record<EntityType, string>;
+{
+  const paths = Object.values(entityPaths);
+  if (new Set(paths).size !== paths.length) throw new Error("two entity types share a URL path");
+}
 
 export function entityTypeForPath(path: string): EntityType | undefined {
   return entityTypes.find((t) => entityPaths[t] === path);
 }
 
-/** Client-chosen ids are opaque but tame: they end up in URLs, keys and logs. */
-export const idSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "ids are 1-64 characters of [A-Za-z0-9_-]");
-export const assetHashSchema = z.string().regex(/^[0-9a-f]{64}$/, "an asset is named by its SHA-256 in lowercase hex");
-const finite = z.number().finite();
-const coordinate = finite.min(-1_000_000).max(1_000_000);
-/** Free JSON objects (metadata, stats, flags, payload) where modules keep their own data. */
-export const jsonObjectSchema = z.record(z.string().max(200), z.unknown());
-const name = z.string().trim().min(1).max(200);
+export { assetHashSchema, idSchema, jsonObjectSchema };
+
+const name = nameSchema;
 
 export const baseFieldsSchema = z.object({
   id: idSchema,
@@ -109,8 +145,8 @@ export const sessionStateFieldsSchema = z.strictObject({
   flags: jsonObjectSchema.default({ lighting: false, grid_opacity: 0.5 }),
 });
 
-/** The fields a client writes, per type. Everything else on an entity is set by the server. */
-export const fieldsSchemas = {
+/** The fields a client writes, per core type. Everything else on an entity is set by the server. */
+export const coreFieldsSchemas = {
   scene: sceneFieldsSchema,
   folder: folderFieldsSchema,
   layer: layerFieldsSchema,
@@ -118,6 +154,12 @@ export const fieldsSchemas = {
   token_art: tokenArtFieldsSchema,
   session_state: sessionStateFieldsSchema,
 } as const;
+
+/** The fields a client writes, per type, module types included. */
+export const fieldsSchemas: Readonly<Record<EntityType, z.ZodObject<z.ZodRawShape, z.core.$strict>>> = {
+  ...coreFieldsSchemas,
+  ...Object.fromEntries([...moduleEntities.values()].map((d) => [d.type, d.fields])),
+} as unknown as Record<EntityType, z.ZodObject<z.ZodRawShape, z.core.$strict>>;
 
 /** Fields the server sets on top of the common ones. */
 export const serverFields = {
@@ -151,7 +193,7 @@ export interface EntityMap {
   token_art: TokenArt;
   session_state: SessionState;
 }
-export type Entity = EntityMap[EntityType];
+export type Entity = EntityMap[CoreEntityType];
 export type AnyEntity = BaseFields & Record<string, unknown>;
 
 /** Keys of each type's writable fields, for patches and for the database mapping. */

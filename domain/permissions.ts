@@ -1,5 +1,5 @@
 /** Who may do what in a game session. */
-import type { EntityType, Token } from "./entities";
+import { type EntityType, moduleEntity, type Token } from "./entities";
 
 export const roles = ["gm", "player"] as const;
 export type Role = (typeof roles)[number];
@@ -26,6 +26,11 @@ export function canWrite(
   patchKeys?: readonly string[],
 ): boolean {
   if (actor.role === "gm") return true;
+  const module = moduleEntity(type);
+  if (module) {
+    if (kind !== "update" || !current || !patchKeys || patchKeys.length === 0 || !module.playerMayUpdate) return false;
+    return module.playerMayUpdate(actor, current as Parameters<typeof module.playerMayUpdate>[1], patchKeys);
+  }
   if (type !== "token" || kind !== "update" || !current || !patchKeys) return false;
   const owners = (current as Pick<Token, "owner_user_ids">).owner_user_ids;
   if (!Array.isArray(owners) || !owners.includes(actor.userId)) return false;

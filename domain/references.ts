@@ -2,7 +2,7 @@
  * Referential rules: which fields of an entity name another entity or an asset, and what they
  * must name. Everything named must belong to the same session.
  */
-import type { AnyEntity, EntityType } from "./entities";
+import { type AnyEntity, type EntityType, moduleEntity } from "./entities";
 
 export type Reference =
   | { field: string; target: "entity"; type: EntityType; id: string; folderKind?: "scene" | "token"; mustBeLive?: boolean }
@@ -24,6 +24,13 @@ export function referencesOf(type: EntityType, entity: AnyEntity, previous?: Any
     const hash = str(entity[field]);
     if (hash !== null && changed(field)) refs.push({ field, target: "asset", hash });
   };
+  const module = moduleEntity(type);
+  if (module) {
+    for (const ref of module.references ?? []) {
+      entityRef(ref.field, ref.type as EntityType, ref.mustBeLive ? { mustBeLive: true } : {});
+    }
+    return refs;
+  }
   switch (type) {
     case "scene":
       entityRef("folder_id", "folder", { folderKind: "scene" });
@@ -50,7 +57,7 @@ export function referencesOf(type: EntityType, entity: AnyEntity, previous?: Any
   return refs;
 }
 
-/** Fields whose values name other entities or assets, for prefetching what a batch will check. */
+/** Fields whose values name other entities or assets, for prefetching what a batch will check (module types: `referencesOf`). */
 export const referenceFields = {
   scene_id: "scene",
   token_id: "token",

@@ -4,9 +4,10 @@
  *
  * A player sees the active scene, its tokens that are not hidden (and their art), its layers other
  * than `notes` (the `fog` layer is the mask itself), and the session state. Nothing archived,
- * nothing of other scenes, no folders, no library tokens.
+ * nothing of other scenes, no folders, no library tokens. A module entity type decides for its own
+ * entities (domain/module-api.ts); without a rule, players see none of them.
  */
-import type { AnyEntity, EntityType } from "./entities";
+import { type AnyEntity, type EntityType, isCoreType, moduleEntity } from "./entities";
 
 export interface PlayerView {
   activeSceneId: string | null;
@@ -20,6 +21,7 @@ export function isTokenVisible(token: AnyEntity, activeSceneId: string | null): 
 
 export function isVisibleToPlayer(type: EntityType, entity: AnyEntity, view: PlayerView): boolean {
   if (type === "session_state") return true;
+  if (!isCoreType(type)) return entity.archived_at === null && (moduleEntity(type)?.visibleToPlayer?.(entity, view) ?? false);
   if (entity.archived_at !== null || view.activeSceneId === null) return false;
   switch (type) {
     case "scene":
@@ -40,6 +42,8 @@ export const gmNotesKey = "gm_notes";
 
 /** The entity as a player receives it, once the filter allowed it: GM notes removed. */
 export function projectForPlayer<T extends AnyEntity>(type: EntityType, entity: T): T {
+  const module = moduleEntity(type);
+  if (module) return (module.projectForPlayer?.(entity) as T | undefined) ?? entity;
   const field = type === "scene" ? "metadata" : type === "token" ? "stats" : null;
   if (field === null) return entity;
   const bag = entity[field];

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { type ErrorCode, errorBody, errorStatus } from "../domain/errors";
+import { moduleRoutes } from "../modules/worker";
 import { ApiError } from "./api-error";
 import { requireMember } from "./middleware/auth";
 import { logRequests } from "./middleware/log";
@@ -35,6 +36,10 @@ app.route("/api/bench", benchRoutes);
 // Signed asset URLs need no login: the signature is the capability.
 app.route("/api/vtt/assets", assetFileRoutes);
 
+/** Each game module's own routes (modules/worker.ts), at `{S}/modules/<name>/...`. */
+const modulesApp = new Hono<AppEnv>();
+for (const module of moduleRoutes) modulesApp.route(`/${module.name}`, module.routes);
+
 const perSession = new Hono<AppEnv>()
   .use(requireMember)
   .route("/", sessionDetailRoutes)
@@ -45,8 +50,9 @@ const perSession = new Hono<AppEnv>()
   .route("/", realtimeRoutes)
   .route("/", lockRoutes)
   .route("/", integrityRoutes)
-  // Before the entity routes, whose `/:type` would otherwise take `/assets`.
+  // Before the entity routes, whose `/:type` would otherwise take `/assets` and `/modules`.
   .route("/", assetRoutes)
+  .route("/modules", modulesApp)
   .route("/", entityRoutes);
 
 // Registered before the per-session routes, so `/join` is never taken for a session id.

@@ -7,7 +7,7 @@ import { and, asc, eq, gt, lte } from "drizzle-orm";
 import type { AnyEntity, EntityType } from "../../domain/entities";
 import { entityTypes } from "../../domain/entities";
 import { type Db, getDb } from "../db/client";
-import { tableOf, toEntity } from "../db/entities";
+import { rowToEntity, selectAllStatement } from "../db/entities";
 import { activationTimeline, assets, changeLog, gameSessions, sessionMembers } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
 import { BACKUP_FORMAT, type BackupFile, type BackupManifest, type BackupRef, backupPrefix, listBackups } from "./layout";
@@ -33,15 +33,12 @@ export async function readSnapshot(db: Db, sessionId: string): Promise<SessionSn
     db.select().from(sessionMembers).where(eq(sessionMembers.session_id, sessionId)),
     db.select().from(assets).where(eq(assets.session_id, sessionId)),
     db.select().from(activationTimeline).where(eq(activationTimeline.session_id, sessionId)),
-    ...entityTypes.map((type) => {
-      const table = tableOf(type);
-      return db.select().from(table).where(eq(table.session_id, sessionId)).orderBy(asc(table.id));
-    }),
+    ...entityTypes.map((type) => selectAllStatement(db, sessionId, type)),
   ]);
   const head = session[0];
   if (!head) return undefined;
   const entities = Object.fromEntries(
-    entityTypes.map((type, i) => [type, (perType[i] ?? []).map((row) => toEntity(row as Record<string, unknown>))]),
+    entityTypes.map((type, i) => [type, (perType[i] ?? []).map((row) => rowToEntity(type, row as Record<string, unknown>))]),
   ) as Record<EntityType, AnyEntity[]>;
   return { seq: head.seq, session: head, members, entities, assets: sessionAssets, timeline };
 }

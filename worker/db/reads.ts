@@ -3,7 +3,7 @@
  * filter of `domain/visibility.ts` when the reader is a player.
  */
 import { and, desc, eq, sql } from "drizzle-orm";
-import type { AnyEntity, EntityType } from "../../domain/entities";
+import { type AnyEntity, type EntityType, entityTypes, isCoreType, moduleEntity } from "../../domain/entities";
 import type { Role } from "../../domain/permissions";
 import type { ChangeRow } from "../../domain/protocol";
 import { isTokenVisible, isVisibleToPlayer, type PlayerView, projectForPlayer } from "../../domain/visibility";
@@ -119,6 +119,7 @@ export async function loadState(db: Db, sessionId: string, role: Role) {
       .orderBy(desc(activationTimeline.seq))
       .limit(onlyActive ? 1 : 50),
   ]);
+  const modules = await loadModuleEntities(db, sessionId, activeSceneId, keep);
   return {
     seq: head.seq,
     session: { id: head.id, name: head.name, created_at: head.created_at, role, settings: head.settings },
@@ -129,7 +130,27 @@ export async function loadState(db: Db, sessionId: string, role: Role) {
     token_art: pick("token_art", art),
     layers: pick("layer", layers),
     timeline: timeline as TimelineEntry[],
+    modules,
   };
+}
+
+/**
+ * The live entities of every module type as the reader may see them, keyed by type. Types that
+ * live on a scene are lazy like layers: only the active scene's (`GET {S}/<path>?scene_id=` lists
+ * another scene's).
+ */
+async function loadModuleEntities(db: Db, sessionId: string, activeSceneId: string | null, keep: Filter) {
+  const types = entityTypes.filter((type) => !isCoreType(type));
+  const lists = await Promise.all(
+    types.map(async (type) => {
+      const perScene = moduleEntity(type)?.scene?.via === "scene";
+      if (perScene && activeSceneId === null) return [];
+      return listEntities(db, sessionId, type, perScene ? { sceneId: activeSceneId ?? "" } : {});
+    }),
+  );
+  return Object.fromEntries(
+    types.map((type, i) => [type, (lists[i] ?? []).map((e) => keep(type, e)).filter((e): e is AnyEntity => e !== null)]),
+  ) as Record<string, AnyEntity[]>;
 }
 
 export type { ChangeRow };

@@ -335,6 +335,27 @@ export const assetUploadWindows = sqliteTable("asset_upload_windows", {
   count: integer().notNull(),
 });
 
+/**
+ * Entities of the types game modules declare (domain/module-api.ts), all in one table: the common
+ * entity columns, `data` holding the module's own fields as JSON, and `scene_id` copied from the
+ * field the module names as the entity's scene (for loading one scene's entities). One generic
+ * table means a module brings no migration and no core change; the core reads module entities
+ * by id, by type and by scene, and modules filter the rest in memory.
+ */
+export const moduleEntities = sqliteTable(
+  "module_entities",
+  {
+    ...entityColumns(),
+    entity_type: text().notNull(),
+    scene_id: text(),
+    data: text({ mode: "json" }).$type<JsonObject>().notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.session_id, t.entity_type, t.id] }),
+    index("module_entities_scene").on(t.session_id, t.entity_type, t.scene_id),
+  ],
+);
+
 export const entityTables = {
   scene: scenes,
   folder: folders,

@@ -10,10 +10,11 @@
  * Findings are upserted into `integrity_findings` (seen again → `last_seen_at`; no longer seen →
  * `resolved_at`) and shown to GMs at `GET {S}/integrity`. Nothing is deleted or repaired here.
  */
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, getTableName, isNull, sql } from "drizzle-orm";
+import { entityTypes, isCoreType, moduleEntity } from "../../domain/entities";
 import { sha256Of } from "../assets/store";
 import { getDb } from "../db/client";
-import { integrityFindings, integrityRuns } from "../db/schema";
+import { entityTables, integrityFindings, integrityRuns } from "../db/schema";
 import { hex } from "../lib/crypto";
 
 export type FindingKind = "dangling_reference" | "missing_object" | "checksum_mismatch";
@@ -88,6 +89,36 @@ async function danglingReferences(env: Env, sessionId: string): Promise<Finding[
   return found;
 }
 
+/** The same for module entities (domain/module-api.ts): each declared reference, read from `data`. */
+async function danglingModuleReferences(env: Env, sessionId: string): Promise<Finding[]> {
+  const db = getDb(env.DB);
+  const found: Finding[] = [];
+  for (const type of entityTypes) {
+    for (const ref of moduleEntity(type)?.references ?? []) {
+      const path = `$.${ref.field}`;
+      const named = sql`json_extract(e.data, ${path})`;
+      const target = isCoreType(ref.type)
+        ? sql`${sql.raw(getTableName(entityTables[ref.type]))} t ON t.session_id = e.session_id AND t.id = ${named}`
+        : sql`module_entities t ON t.session_id = e.session_id AND t.entity_type = ${ref.type} AND t.id = ${named}`;
+      const rows = await db.all<{ id: string; ref: string }>(
+        sql`SELECT e.id AS id, ${named} AS ref FROM module_entities e LEFT JOIN ${target}
+            WHERE e.session_id = ${sessionId} AND e.entity_type = ${type} AND ${named} IS NOT NULL AND t.id IS NULL
+            ORDER BY e.id`,
+      );
+      for (const row of rows) {
+        found.push({
+          kind: "dangling_reference",
+          entity_type: type,
+          entity_id: row.id,
+          field: ref.field,
+          detail: { references: ref.type, missing_id: row.ref },
+        });
+      }
+    }
+  }
+  return found;
+}
+
 /** SHA-256 of an object's bytes, read as a stream. */
 async function hashObject(bucket: R2Bucket, key: string): Promise<string | undefined> {
   const object = await bucket.get(key);
@@ -124,7 +155,11 @@ async function assetObjects(env: Env, sessionId: string): Promise<Finding[]> {
 
 /** Every problem of one session as found now, without recording anything. */
 export async function findProblems(env: Env, sessionId: string): Promise<Finding[]> {
-  return [...(await danglingReferences(env, sessionId)), ...(await assetObjects(env, sessionId))];
+  return [
+    ...(await danglingReferences(env, sessionId)),
+    ...(await danglingModuleReferences(env, sessionId)),
+    ...(await assetObjects(env, sessionId)),
+  ];
 }
 
 /** Checks one session and records what it found; returns the open findings after the check. */

@@ -8,7 +8,7 @@ import { unzipSync, Zip, ZipDeflate, ZipPassThrough } from "fflate";
 import { Hono } from "hono";
 import { fileExtensionOf } from "../../domain/assets";
 import { BUNDLE_FORMAT, bundleLimits, checkBundle, entitiesToImport, type SceneBundle, unpackBundle } from "../../domain/bundle";
-import { idSchema } from "../../domain/entities";
+import { type AnyEntity, entityTypes, idSchema, moduleEntity } from "../../domain/entities";
 import { ApiError } from "../api-error";
 import { storeAsset } from "../assets/store";
 import { getDb } from "../db/client";
@@ -60,6 +60,17 @@ export const bundleRoutes = new Hono<AppEnv>()
     const sceneTokens = await listEntities(db, sessionId, "token", { where: eq(tokens.scene_id, id.data) });
     const tokenIds = new Set(sceneTokens.map((t) => t.id));
     const art = (await listEntities(db, sessionId, "token_art")).filter((a) => tokenIds.has(String(a.token_id)));
+    // Module entities that live on the scene or on its tokens travel with it.
+    const modules: Record<string, AnyEntity[]> = {};
+    for (const type of entityTypes) {
+      const home = moduleEntity(type)?.scene;
+      if (!home) continue;
+      const items =
+        home.via === "scene"
+          ? await listEntities(db, sessionId, type, { sceneId: id.data })
+          : (await listEntities(db, sessionId, type)).filter((e) => tokenIds.has(String(e[home.field])));
+      if (items.length > 0) modules[type] = items;
+    }
     const hashes = [...new Set([scene.map_asset, ...art.map((a) => a.image_asset)].filter((h): h is string => typeof h === "string"))];
     const rows =
       hashes.length > 0
@@ -86,6 +97,7 @@ export const bundleRoutes = new Hono<AppEnv>()
       tokens: sceneTokens,
       token_art: art,
       assets: bundleAssets,
+      modules,
     };
     files.unshift({ name: "scene.json", bytes: encoder.encode(JSON.stringify(bundle, null, 2)), compress: true });
     const manifest = {
@@ -156,6 +168,9 @@ export const bundleRoutes = new Hono<AppEnv>()
           tokens: bundle.tokens.length,
           token_art: bundle.token_art.length,
           assets: bundle.assets.length,
+          ...(Object.keys(bundle.modules).length > 0
+            ? { modules: Object.fromEntries(Object.entries(bundle.modules).map(([type, items]) => [type, items.length])) }
+            : {}),
         },
       },
       201,

@@ -7,9 +7,10 @@ import { and, asc, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
-import { type AnyEntity, type EntityType, entityTypeForPath, idSchema, jsonObjectSchema } from "../../domain/entities";
+import { type AnyEntity, type EntityType, entityTypeForPath, idSchema, jsonObjectSchema, moduleEntity } from "../../domain/entities";
 import type { Json } from "../../domain/merge-patch";
 import { opIdSchema, rebuildVersion } from "../../domain/ops";
+import { fieldIssues } from "../../domain/validation";
 import { ApiError } from "../api-error";
 import { getDb } from "../db/client";
 import { listEntities, loadEntity } from "../db/entities";
@@ -134,7 +135,7 @@ async function entityHistory(c: Context<AppEnv>, type: EntityType, id: string) {
   return rows;
 }
 
-const listQuery = z.object({ archived: z.enum(["true", "false"]).optional() });
+const listQuery = z.object({ archived: z.enum(["true", "false"]).optional(), scene_id: idSchema.optional() });
 const revertBody = z.strictObject({ version: z.number().int().min(1), base_version: z.number().int().min(1) });
 const patchBody = jsonObjectSchema;
 
@@ -176,11 +177,19 @@ export const entityRoutes = new Hono<AppEnv>()
   .get("/:type", async (c) => {
     const type = typeParam(c);
     const query = listQuery.safeParse(c.req.query());
-    if (!query.success) throw new ApiError("bad_request", "archived must be true or false");
+    if (!query.success) throw new ApiError("bad_request", "invalid list query", { fields: fieldIssues(query.error) });
     const { sessionId, role } = c.get("member");
     const db = getDb(c.env.DB);
     const keep = await readerFilter(db, sessionId, role);
-    const items = (await listEntities(db, sessionId, type, { archived: query.data.archived === "true" }))
+    const sceneId = query.data.scene_id;
+    if (sceneId !== undefined && moduleEntity(type)?.scene?.via !== "scene") {
+      throw new ApiError("bad_request", "scene_id filters only entity types that live on a scene", {
+        fields: [{ field: "scene_id", message: "not a filter of this type" }],
+      });
+    }
+    const items = (
+      await listEntities(db, sessionId, type, { archived: query.data.archived === "true", ...(sceneId !== undefined ? { sceneId } : {}) })
+    )
       .map((e) => keep(type, e))
       .filter((e): e is AnyEntity => e !== null);
     return c.json({ items });

@@ -5,7 +5,7 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { AnyEntity, EntityType } from "../../domain/entities";
+import { type AnyEntity, type EntityType, moduleEntity } from "../../domain/entities";
 import { type Failure, fail } from "../../domain/errors";
 import { createMergePatch, type Json } from "../../domain/merge-patch";
 import { isNoOp, type Op, planArchive, planCreate, planRevert, planUpdate } from "../../domain/ops";
@@ -252,14 +252,25 @@ async function prefetch(ws: WorkingSet, ops: InternalOp[]): Promise<void> {
     if (op.id !== undefined) add(op.entity_type, op.id);
     if (op.op === "create" || op.op === "update") {
       for (const [field, type] of Object.entries(referenceFields)) add(type, op.data[field]);
+      for (const ref of moduleEntity(op.entity_type)?.references ?? []) add(ref.type as EntityType, op.data[ref.field]);
       for (const field of assetFields) if (typeof op.data[field] === "string") hashes.add(op.data[field]);
     }
   }
   await Promise.all([...byType].map(([type, ids]) => ws.prefetch(type, ids)));
   // Art's visibility follows its token: load the tokens of the art this batch touches.
-  const artTokens = [...(byType.get("token_art") ?? [])]
+  const artTokens: string[] = [...(byType.get("token_art") ?? [])]
     .map((id) => ws.peek("token_art", id)?.token_id)
     .filter((id): id is string => typeof id === "string");
+  // So does that of module entities naming a token: load the tokens they name.
+  for (const [type, ids] of byType) {
+    for (const ref of moduleEntity(type)?.references ?? []) {
+      if (ref.type !== "token") continue;
+      for (const id of ids) {
+        const tokenId = ws.peek(type, id)?.[ref.field];
+        if (typeof tokenId === "string") artTokens.push(tokenId);
+      }
+    }
+  }
   await Promise.all([ws.prefetch("token", artTokens), ws.prefetchAssets(hashes), ws.sessionState()]);
 }
 
@@ -307,6 +318,14 @@ async function checkReferences(
 /** The scene an entity lives on, for scene locks. */
 async function sceneOf(ws: WorkingSet, type: EntityType, entity: AnyEntity): Promise<string | null> {
   if (type === "scene") return entity.id;
+  const home = moduleEntity(type)?.scene;
+  if (home) {
+    const named = entity[home.field];
+    if (typeof named !== "string") return null;
+    if (home.via === "scene") return named;
+    const token = await ws.get("token", named);
+    return typeof token?.scene_id === "string" ? token.scene_id : null;
+  }
   if (type === "token" || type === "layer") return typeof entity.scene_id === "string" ? entity.scene_id : null;
   if (type === "token_art" && typeof entity.token_id === "string") {
     const token = await ws.get("token", entity.token_id);

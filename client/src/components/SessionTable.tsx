@@ -7,6 +7,7 @@ import type { SessionSync } from "../lib/sync";
 import { ConflictDialog } from "./ConflictDialog";
 import { ConnectionIndicator } from "./ConnectionIndicator";
 import { ErrorMessage } from "./ErrorMessage";
+import { ModuleOverlays, ModulePanels } from "./ModuleSlots";
 import { NewTokenForm } from "./NewTokenForm";
 import { RoleBadge } from "./RoleBadge";
 import { SceneManager } from "./SceneManager";
@@ -77,6 +78,15 @@ export function SessionTable(props: {
     const token = id ? view.tokens[id] : undefined;
     return token && token.archived_at === null ? token : undefined;
   };
+  // What game modules (modules/client.ts) get to draw their panels and overlays.
+  const moduleProps = () => ({
+    sessionId: props.sessionId,
+    userId: props.userId,
+    sync: props.sync,
+    isGm: isGm(),
+    scene: shownScene(),
+    selectedTokenId: selectedId(),
+  });
   const canMove = (token: Token) => isGm() || (token.owner_user_ids ?? []).includes(me());
   const conflict = () => view.sync.conflict;
   // Members join over time: read them again whenever the GM selects a token.
@@ -206,9 +216,12 @@ export function SessionTable(props: {
                   props.preview.cancel();
                   void props.sync.update("token", token.id, { x, y });
                 }}
-              />
+              >
+                <ModuleOverlays {...moduleProps()} scene={scene} cellPx={CELL_PX} tokens={sceneTokens()} />
+              </TableCanvas>
             )}
           </Show>
+          <ModulePanels {...moduleProps()} />
         </div>
 
         <Show when={isGm()}>

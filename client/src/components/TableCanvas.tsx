@@ -1,4 +1,4 @@
-import { createMemo, createSignal, For, Show } from "solid-js";
+import { createMemo, createSignal, For, type JSX, Show } from "solid-js";
 import type { Scene, Token, TokenArt } from "../lib/api";
 import { assetFileUrl } from "../lib/upload";
 import { CELL_PX, cells, TokenPiece } from "./TokenPiece";
@@ -33,6 +33,8 @@ export function TableCanvas(props: {
   onSelect: (id: string | null) => void;
   onPreview: (token: Token, x: number, y: number) => void;
   onDrop: (token: Token, x: number, y: number) => void;
+  /** Drawn over the tokens in scene pixels (game modules: fog, token badges). */
+  children?: JSX.Element;
 }) {
   const [mapSize, setMapSize] = createSignal<{ w: number; h: number } | null>(null);
   const size = createMemo(() => {
@@ -115,6 +117,7 @@ export function TableCanvas(props: {
             />
           )}
         </For>
+        {props.children}
       </div>
     </section>
   );

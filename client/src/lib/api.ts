@@ -6,11 +6,12 @@
  * Only types come from `domain/`: its runtime modules pull in zod, which the client does not need yet.
  */
 import type { GameSession, User } from "../../../domain/api";
-import type { AnyEntity, EntityType, entityPaths, Folder, Layer, Scene, SessionState, Token, TokenArt } from "../../../domain/entities";
+import type { AnyEntity, coreEntityPaths, EntityType, Folder, Layer, Scene, SessionState, Token, TokenArt } from "../../../domain/entities";
 import type { ErrorCode } from "../../../domain/errors";
 import type { JsonObject } from "../../../domain/merge-patch";
 import type { Role } from "../../../domain/permissions";
 import type { ChangeOpName, ChangeRow } from "../../../domain/protocol";
+import { clientModules } from "../../../modules/client";
 
 export type { AnyEntity, EntityType, Folder, GameSession, Layer, Role, Scene, SessionState, Token, TokenArt, User };
 
@@ -103,6 +104,8 @@ export interface SessionSnapshot {
   token_art: TokenArt[];
   layers: Layer[];
   timeline: Record<string, unknown>[];
+  /** Entities of game modules by type (those of the active scene for types that live on one). */
+  modules?: Record<string, AnyEntity[]>;
 }
 
 export type SceneInput = { name: string } & Partial<
@@ -214,15 +217,27 @@ function retryAfter(header: string | null): number | undefined {
 
 const sessionPath = (sid: string) => `/api/vtt/sessions/${encodeURIComponent(sid)}`;
 
-/** URL segment of each entity type; checked against `domain/entities.ts` without importing its runtime (zod). */
-const entityPath = {
+/** URL segment of each core entity type; checked against `domain/entities.ts` without importing its runtime (zod). */
+const coreEntityPath = {
   scene: "scenes",
   folder: "folders",
   layer: "layers",
   token: "tokens",
   token_art: "token-art",
   session_state: "session-state",
-} as const satisfies typeof entityPaths;
+} as const satisfies typeof coreEntityPaths;
+
+/**
+ * URL segment of every entity type, those of game modules included. Read on first use, not at
+ * load: module UIs import this file, and the module list imports them.
+ */
+let paths: Readonly<Record<string, string>> | undefined;
+export function entityPathOf(type: EntityType): string {
+  paths ??= { ...coreEntityPath, ...Object.fromEntries(clientModules.flatMap((m) => m.entities.map((e) => [e.type, e.path]))) };
+  const path = paths[type];
+  if (path === undefined) throw new Error(`no path for entity type ${type}`);
+  return path;
+}
 
 export const api = {
   me: () => request<AuthResponse>("GET", "/api/auth/me"),
@@ -253,6 +268,8 @@ export interface SessionApi {
   getChanges(since: number, ifNoneMatchSeq?: number): Promise<ChangesResponse | null>;
   getEntity(type: EntityType, id: string): Promise<AnyEntity>;
   batch(ops: BatchOp[]): Promise<BatchResponse>;
+  /** `GET {S}/<path>?scene_id=`: a scene's entities of a module type that lives on scenes. */
+  listByScene?(type: EntityType, sceneId: string): Promise<AnyEntity[]>;
 }
 
 export function createSessionApi(sid: string, fetchImpl?: typeof fetch): SessionApi {
@@ -265,8 +282,11 @@ export function createSessionApi(sid: string, fetchImpl?: typeof fetch): Session
     getState: async (seq) => (await request<SessionSnapshot | undefined>("GET", `${base}/state`, options(seq))) ?? null,
     getChanges: async (since, seq) =>
       (await request<ChangesResponse | undefined>("GET", `${base}/changes?since=${since}`, options(seq))) ?? null,
-    getEntity: (type, id) => request<AnyEntity>("GET", `${base}/${entityPath[type]}/${encodeURIComponent(id)}`, options()),
+    getEntity: (type, id) => request<AnyEntity>("GET", `${base}/${entityPathOf(type)}/${encodeURIComponent(id)}`, options()),
     batch: (ops) => request<BatchResponse>("POST", `${base}/batch`, { ...options(), body: { ops } }),
+    listByScene: async (type, sceneId) =>
+      (await request<{ items: AnyEntity[] }>("GET", `${base}/${entityPathOf(type)}?scene_id=${encodeURIComponent(sceneId)}`, options()))
+        .items,
   };
 }
 

@@ -13,6 +13,7 @@
 import { batch } from "solid-js";
 import { createStore, produce, reconcile } from "solid-js/store";
 import { applyMergePatch, type Json } from "../../../domain/merge-patch";
+import { clientModules } from "../../../modules/client";
 import type { AnyEntity, EntityType, Folder, Layer, Role, Scene, SessionInfo, SessionSnapshot, SessionState, Token, TokenArt } from "./api";
 import type { CachedEntity } from "./cache";
 import type { Conflict } from "./conflict";
@@ -26,8 +27,19 @@ export const buckets = {
   layer: "layers",
   token: "tokens",
   token_art: "token_art",
-} as const satisfies Record<Exclude<EntityType, "session_state">, string>;
+} as const;
 export type BucketType = keyof typeof buckets;
+
+/** Module entity types that live on a scene: type → the field naming it (see lib/modules.ts). Read on first use. */
+let sceneFields: ReadonlyMap<string, string> | undefined;
+function moduleSceneFields(): ReadonlyMap<string, string> {
+  sceneFields ??= new Map(clientModules.flatMap((m) => m.entities.flatMap((e) => (e.sceneField ? [[e.type, e.sceneField] as const] : []))));
+  return sceneFields;
+}
+
+function isBucketType(type: string): type is BucketType {
+  return type in buckets;
+}
 export type Bucket = (typeof buckets)[BucketType];
 
 export interface Collections {
@@ -37,6 +49,8 @@ export interface Collections {
   tokens: Record<string, Token>;
   token_art: Record<string, TokenArt>;
   session_state: SessionState | null;
+  /** Entities of game modules: type → id → entity. */
+  modules: Record<string, Record<string, AnyEntity>>;
 }
 
 export interface World extends Collections {
@@ -63,6 +77,7 @@ export function emptyWorld(): World {
     tokens: {},
     token_art: {},
     session_state: null,
+    modules: {},
     tombstones: {},
     stale: {},
     reload: null,
@@ -73,6 +88,7 @@ export function emptyWorld(): World {
 
 export function getEntity(world: Collections, type: EntityType, id: string): AnyEntity | undefined {
   if (type === "session_state") return world.session_state?.id === id ? (world.session_state as AnyEntity) : undefined;
+  if (!isBucketType(type)) return world.modules[type]?.[id];
   return world[buckets[type]][id] as AnyEntity | undefined;
 }
 
@@ -83,17 +99,27 @@ export function allEntities(world: Collections): { type: EntityType; entity: Any
     for (const entity of Object.values(world[buckets[type]])) out.push({ type, entity: entity as AnyEntity });
   }
   if (world.session_state) out.push({ type: "session_state", entity: world.session_state as AnyEntity });
+  for (const [type, entities] of Object.entries(world.modules)) {
+    for (const entity of Object.values(entities)) out.push({ type: type as EntityType, entity });
+  }
   return out;
 }
 
 function putEntity<W extends Collections>(world: W, type: EntityType, entity: AnyEntity): W {
   if (type === "session_state") return { ...world, session_state: entity as unknown as SessionState };
+  if (!isBucketType(type)) return { ...world, modules: { ...world.modules, [type]: { ...world.modules[type], [entity.id]: entity } } };
   const bucket = buckets[type];
   return { ...world, [bucket]: { ...world[bucket], [entity.id]: entity } };
 }
 
 function dropEntity<W extends Collections>(world: W, type: EntityType, id: string): W {
   if (type === "session_state") return world.session_state?.id === id ? { ...world, session_state: null } : world;
+  if (!isBucketType(type)) {
+    const entities = world.modules[type];
+    if (!entities || !(id in entities)) return world;
+    const { [id]: _gone, ...rest } = entities;
+    return { ...world, modules: { ...world.modules, [type]: rest } };
+  }
   const bucket = buckets[type];
   if (!(id in world[bucket])) return world;
   const { [id]: _gone, ...rest } = world[bucket];
@@ -188,6 +214,9 @@ export function applyState(world: World, snapshot: SessionSnapshot): World {
     ...snapshot.tokens.map((entity) => ({ type: "token" as const, entity: entity as AnyEntity })),
     ...snapshot.token_art.map((entity) => ({ type: "token_art" as const, entity: entity as AnyEntity })),
     ...(snapshot.session_state ? [{ type: "session_state" as const, entity: snapshot.session_state as AnyEntity }] : []),
+    ...Object.entries(snapshot.modules ?? {}).flatMap(([type, entities]) =>
+      entities.map((entity) => ({ type: type as EntityType, entity })),
+    ),
   ];
   if (snapshot.seq < world.seq) return applyEntities(world, listed);
 
@@ -196,9 +225,16 @@ export function applyState(world: World, snapshot: SessionSnapshot): World {
   const keptLayers = Object.fromEntries(
     Object.entries(world.layers).filter(([, layer]) => layer.scene_id !== activeSceneId && sceneIds.has(layer.scene_id)),
   );
+  // Module entities that live on a scene are lazy like layers: those of other scenes stay.
+  const keptModules: World["modules"] = {};
+  for (const [type, field] of moduleSceneFields()) {
+    const kept = Object.entries(world.modules[type] ?? {}).filter(([, e]) => e[field] !== activeSceneId && sceneIds.has(String(e[field])));
+    if (kept.length > 0) keptModules[type] = Object.fromEntries(kept);
+  }
   let next: World = {
     ...emptyWorld(),
     layers: keptLayers,
+    modules: keptModules,
     seq: snapshot.seq,
     hello: world.hello,
     serverError: world.serverError,
@@ -221,6 +257,30 @@ export function applySceneLayers(world: World, sceneId: string, layers: readonly
     const current = world.layers[layer.id];
     if (layer.archived_at !== null) continue;
     next = putEntity(next, "layer", (current && current.version >= layer.version ? current : layer) as AnyEntity);
+  }
+  return next;
+}
+
+/**
+ * Entities of a module type that lives on a scene, listed for one scene (`GET {S}/<path>?scene_id=`):
+ * they replace the ones the world held for that scene.
+ */
+export function applySceneModuleEntities(world: World, type: EntityType, sceneId: string, entities: readonly AnyEntity[]): World {
+  const field = moduleSceneFields().get(type);
+  if (!field)
+    return applyEntities(
+      world,
+      entities.map((entity) => ({ type, entity })),
+    );
+  const held = world.modules[type] ?? {};
+  let next: World = {
+    ...world,
+    modules: { ...world.modules, [type]: Object.fromEntries(Object.entries(held).filter(([, e]) => e[field] !== sceneId)) },
+  };
+  for (const entity of entities) {
+    const current = held[entity.id];
+    if (entity.archived_at !== null) continue;
+    next = putEntity(next, type, current && current.version >= entity.version ? current : entity);
   }
   return next;
 }
@@ -375,12 +435,14 @@ export function createSessionStore(initial: World = emptyWorld(), initialOps: re
     tokens: {},
     token_art: {},
     session_state: null,
+    modules: {},
   };
 
   function render() {
     const next = overlayOps(world, ops);
     batch(() => {
       for (const bucket of Object.values(buckets) as EntityBucketKey[]) writeBucket(bucket, shown[bucket], next[bucket]);
+      if (shown.modules !== next.modules) writeModules(shown.modules, next.modules);
       if (shown.session_state !== next.session_state) {
         setView("session_state", next.session_state ? reconcile(structuredClone(next.session_state)) : null);
       }
@@ -411,6 +473,27 @@ export function createSessionStore(initial: World = emptyWorld(), initialOps: re
     for (const [id, entity] of Object.entries(after)) {
       // A copy: the store mutates its objects in place, the world's must stay untouched.
       if (before[id] !== entity) setView(bucket, id, reconcile(structuredClone(entity) as never));
+    }
+  }
+
+  function writeModules(before: Collections["modules"], after: Collections["modules"]) {
+    for (const type of Object.keys(before)) if (!(type in after)) setView("modules", type, reconcile({}));
+    for (const [type, entities] of Object.entries(after)) {
+      const previous = before[type] ?? {};
+      if (previous === entities) continue;
+      if (!(type in view.modules)) setView("modules", type, {});
+      const removed = Object.keys(previous).filter((id) => !(id in entities));
+      if (removed.length > 0) {
+        setView(
+          produce((v) => {
+            const bucket = v.modules[type];
+            if (bucket) for (const id of removed) delete bucket[id];
+          }),
+        );
+      }
+      for (const [id, entity] of Object.entries(entities)) {
+        if (previous[id] !== entity) setView("modules", type, id, reconcile(structuredClone(entity)));
+      }
     }
   }
 

@@ -16,6 +16,7 @@
 
 import type { Layer } from "../../../domain/entities";
 import type { JsonObject } from "../../../domain/merge-patch";
+import { clientModules } from "../../../modules/client";
 import type { AnyEntity, EntityType, SessionApi, SessionInfo, SessionSettings, SessionSnapshot } from "./api";
 import { ApiError, createSessionApi, sessionSocketUrl } from "./api";
 import { type Cache, type CacheCommit, createMemoryCache, openCache } from "./cache";
@@ -26,6 +27,7 @@ import {
   applyEntities,
   applyMessage,
   applySceneLayers,
+  applySceneModuleEntities,
   applyState,
   createSessionStore,
   getEntity,
@@ -425,6 +427,16 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
         (w) => applySceneLayers(applyEntities(w, [{ type: "scene", entity: fields as AnyEntity }]), sceneId, layers),
         [{ type: "scene", id: sceneId }, ...layers.map((l) => ({ type: "layer" as const, id: l.id }))],
       );
+      // Module entities that live on scenes are lazy like layers.
+      const { listByScene } = api;
+      if (!listByScene) return;
+      for (const { type } of clientModules.flatMap((m) => m.entities).filter((e) => e.sceneField)) {
+        const entities = await listByScene(type as EntityType, sceneId);
+        applyAndPersist(
+          (w) => applySceneModuleEntities(w, type as EntityType, sceneId, entities),
+          entities.map((e) => ({ type: type as EntityType, id: e.id })),
+        );
+      }
     },
     wake() {
       transport.wake();

@@ -1,0 +1,42 @@
+/**
+ * Where the game modules (modules/client.ts) appear on the table: their panels beside the map,
+ * their overlays on it. A module that fails to render shows a short notice instead of taking the
+ * table down with it.
+ */
+import { ErrorBoundary, For, Show } from "solid-js";
+import { clientModules } from "../../../modules/client";
+import type { CanvasOverlayProps, ModuleUiProps } from "../lib/modules";
+
+function Broken(props: { name: string; error: unknown }) {
+  return (
+    <p class="module-error" role="alert">
+      The {props.name} module could not be shown: {props.error instanceof Error ? props.error.message : String(props.error)}
+    </p>
+  );
+}
+
+export function ModulePanels(props: ModuleUiProps) {
+  return (
+    <For each={clientModules.filter((m) => m.Panel)}>
+      {(module) => (
+        <section class="module-panel" data-module={module.name}>
+          <ErrorBoundary fallback={(error) => <Broken name={module.name} error={error} />}>
+            <Show when={module.Panel}>{(Panel) => Panel()(props)}</Show>
+          </ErrorBoundary>
+        </section>
+      )}
+    </For>
+  );
+}
+
+export function ModuleOverlays(props: CanvasOverlayProps) {
+  return (
+    <For each={clientModules.filter((m) => m.CanvasOverlay)}>
+      {(module) => (
+        <ErrorBoundary fallback={(error) => <Broken name={module.name} error={error} />}>
+          <Show when={module.CanvasOverlay}>{(Overlay) => Overlay()(props)}</Show>
+        </ErrorBoundary>
+      )}
+    </For>
+  );
+}

@@ -1,0 +1,47 @@
+/**
+ * What a game module (modules/<name>/client.tsx) adds to the web app, and where the app shows it.
+ * The data layer keeps module entities like its own (cache, queue, conflicts, sync) in
+ * `view.modules[type][id]`; a module writes them through `sync.submit` like any other entity.
+ */
+import type { Component } from "solid-js";
+import type { Scene, Token } from "./api";
+import type { SessionSync } from "./sync";
+
+export interface ClientModuleEntity {
+  /** The `entity_type`, as the module's domain declaration names it. */
+  type: string;
+  /** Its URL segment under `{S}/`. */
+  path: string;
+  /**
+   * The field naming the scene the entity lives on, when the module declares it `via: "scene"`:
+   * the state then holds only the active scene's, and a reload keeps those of other scenes.
+   */
+  sceneField?: string;
+}
+
+export interface ModuleUiProps {
+  sessionId: string;
+  userId: string;
+  sync: SessionSync;
+  isGm: boolean;
+  /** The scene on the table (the active one, or the one a GM prepares). */
+  scene: Scene | undefined;
+  selectedTokenId: string | null;
+}
+
+export interface CanvasOverlayProps extends ModuleUiProps {
+  scene: Scene;
+  /** Pixels per grid cell on the canvas (token x/y are in these pixels, from the map's top left). */
+  cellPx: number;
+  /** The tokens drawn on the canvas (hidden ones only for GMs who chose to see them). */
+  tokens: readonly Token[];
+}
+
+export interface ClientModule {
+  name: string;
+  entities: readonly ClientModuleEntity[];
+  /** A section of the table's sidebar (GMs and players; the module decides what each sees). */
+  Panel?: Component<ModuleUiProps>;
+  /** Drawn over the map and tokens, in scene pixels. */
+  CanvasOverlay?: Component<CanvasOverlayProps>;
+}

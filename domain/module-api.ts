@@ -1,0 +1,62 @@
+/**
+ * What a game module (modules/<name>/) declares to the save system: its entity types, each with
+ * a zod schema of the fields clients write, the references it makes, where it lives, which of its
+ * entities players may see and what players may change. The core (versioning, change log, batch,
+ * idempotency, broadcasts, the player filter, export/import, backups) reads these declarations
+ * from `modules/registry.ts` and treats module entities like its own; module entities are stored
+ * in the generic `module_entities` table, so a module needs no migration.
+ *
+ * Module files import only this file and `domain/fields.ts` at run time (never `entities.ts`,
+ * which imports the registry): the registry is read while `entities.ts` loads.
+ */
+import type { z } from "zod";
+import type { AnyEntity } from "./entities";
+import type { Actor } from "./permissions";
+import type { PlayerView } from "./visibility";
+
+/** A reference from a module entity's field to another entity of the same session. */
+export interface ModuleReference {
+  field: string;
+  /** A core type (`scene`, `token`, ...) or a module entity type. */
+  type: string;
+  /** The target must not be archived. */
+  mustBeLive?: boolean;
+}
+
+export interface ModuleEntityDefinition<T extends string = string> {
+  /** The `entity_type` on the wire and in the change log; lowercase, unique across core and modules. */
+  type: T;
+  /** The URL segment under `/api/vtt/sessions/{sid}/` (REST CRUD, history, revert). */
+  path: string;
+  /** The fields a client writes, with defaults: a `z.strictObject`. */
+  fields: z.ZodObject<z.ZodRawShape, z.core.$strict>;
+  references?: readonly ModuleReference[];
+  /**
+   * Where an entity lives: a field naming its scene, or naming a token (it then lives where the
+   * token is). Scene locks guard it, scene bundles carry it, and with `via: "scene"` the state
+   * holds only those of the active scene (others are listed with `?scene_id=`).
+   */
+  scene?: { field: string; via: "scene" | "token" };
+  /** Whether a player sees a live entity (archived ones never). Without it, players see none. */
+  visibleToPlayer?: (entity: Readonly<Record<string, unknown>>, view: PlayerView) => boolean;
+  /** The entity as a player receives it once visible (e.g. GM-only fields removed). */
+  projectForPlayer?: <E extends AnyEntity>(entity: E) => E;
+  /** Whether a player may apply an update with these fields. Without it, only GMs write. */
+  playerMayUpdate?: (actor: Actor, current: AnyEntity, patchKeys: readonly string[]) => boolean;
+}
+
+export interface ModuleDefinition {
+  /** The module's folder name, also its route prefix `{S}/modules/<name>`. */
+  name: string;
+  entities: readonly ModuleEntityDefinition[];
+}
+
+/** Declares a module entity type, keeping its name as a literal type. */
+export function defineEntity<const T extends string>(definition: ModuleEntityDefinition<T>): ModuleEntityDefinition<T> {
+  return definition;
+}
+
+/** Declares a module; `const` keeps the list of its entity types. */
+export function defineModule<const M extends ModuleDefinition>(module: M): M {
+  return module;
+}

@@ -1,0 +1,9 @@
+/**
+ * The game modules the save system runs with: their entity declarations (see
+ * domain/module-api.ts). Adding a module means adding its folder and one line here (and in
+ * modules/worker.ts and modules/client.ts for its routes and UI); no core file changes.
+ * A module that names another's entity types comes after it.
+ */
+import type { ModuleDefinition } from "../domain/module-api";
+
+export const modules = [] as const satisfies readonly ModuleDefinition[];
