@@ -6,6 +6,7 @@ import { ApiError } from "./api-error";
 import { requireMember } from "./middleware/auth";
 import { logRequests } from "./middleware/log";
 import { requestId } from "./middleware/request-id";
+import { adminRoutes } from "./routes/admin";
 import { assetFileRoutes, assetRoutes } from "./routes/assets";
 import { authRoutes } from "./routes/auth";
 import { backupRoutes } from "./routes/backups";
@@ -32,6 +33,7 @@ app.use("/api/*", logRequests);
 app.route("/api/auth", authRoutes);
 app.route("/api/vtt/health", healthRoutes);
 app.route("/api/vtt/metrics", metricsRoutes);
+app.route("/api/vtt/admin", adminRoutes);
 app.route("/api/bench", benchRoutes);
 // Signed asset URLs need no login: the signature is the capability.
 app.route("/api/vtt/assets", assetFileRoutes);

@@ -29,7 +29,7 @@ const jobs: Record<string, (env: Env, at: Date) => Promise<void>> = {
   },
   /** Each session about once a day: dangling references, missing or corrupt assets, recorded (worker/jobs/integrity.ts). */
   integrity: integrityJob,
-  /** Change-log retention: rows past the window (and already backed up) fold into baselines (worker/jobs/compact-log.ts). */
+  /** Change-log retention: rows past each session's window (its `retention_days`, else the deployment's) and already backed up fold into baselines (worker/jobs/compact-log.ts). */
   async compactChangeLogs(env, at) {
     const counts = await compactChangeLogs(env, at);
     if (counts.rows > 0) console.log(JSON.stringify({ level: "info", msg: "change log compacted", ...counts }));

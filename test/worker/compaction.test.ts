@@ -3,12 +3,15 @@ import { describe, expect, it } from "vitest";
 import { writeFullBackup } from "../../worker/backup/backup";
 import { compactChangeLogs } from "../../worker/jobs/compact-log";
 import { create, newTable, seqOf, type TestUser } from "../helpers/client";
+import { TestSocket } from "../helpers/socket";
 
 const longAgo = "2000-01-01T00:00:00.000Z";
 
-async function age(sid: string, upToSeq: number) {
-  await env.DB.prepare("UPDATE change_log SET created_at = ? WHERE session_id = ? AND seq <= ?").bind(longAgo, sid, upToSeq).run();
+async function age(sid: string, upToSeq: number, at = longAgo) {
+  await env.DB.prepare("UPDATE change_log SET created_at = ? WHERE session_id = ? AND seq <= ?").bind(at, sid, upToSeq).run();
 }
+
+const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
 
 async function logSeqs(sid: string): Promise<number[]> {
   const { results } = await env.DB.prepare("SELECT seq FROM change_log WHERE session_id = ? ORDER BY seq").bind(sid).all<{ seq: number }>();
@@ -84,5 +87,87 @@ describe("change-log retention", () => {
     const all = await logSeqs(sid);
     expect(await compactChangeLogs(env, new Date())).toMatchObject({ rows: 0 });
     expect(await logSeqs(sid)).toEqual(all);
+  });
+});
+
+describe("per-session retention", () => {
+  /** A session whose token was edited five times, backed up, with every change but the last two `days` old. */
+  async function agedTable(days: number, retention?: number) {
+    const table = await newTable();
+    if (retention !== undefined) {
+      const set = await table.gm.req("PATCH", `${table.base}/settings`, { retention_days: retention });
+      expect(set.status).toBe(200);
+      expect(set.body.settings.retention_days).toBe(retention);
+    }
+    const token = await editedToken(table.gm, table.base);
+    const keepFrom = (await seqOf(table.gm, table.base)) - 2;
+    await writeFullBackup(env, table.sid, new Date());
+    await age(table.sid, keepFrom, daysAgo(days));
+    return { ...table, token, keepFrom, all: await logSeqs(table.sid) };
+  }
+
+  it("compacts each session by its own window in one run", async () => {
+    const short = await agedTable(10, 5); // 10-day-old rows, a 5-day window: compacted
+    const byDefault = await agedTable(10); // the deployment's 30 days: kept
+    const long = await agedTable(40, 60); // older than 30 days, but a 60-day window: kept
+    await compactChangeLogs(env, new Date());
+    expect(await logSeqs(short.sid)).toEqual([short.keepFrom + 1, short.keepFrom + 2]);
+    expect(await logSeqs(byDefault.sid)).toEqual(byDefault.all);
+    expect(await logSeqs(long.sid)).toEqual(long.all);
+    expect((await short.gm.req("GET", `${short.base}/changes?since=${short.keepFrom - 1}`)).status).toBe(410);
+    expect((await byDefault.gm.req("GET", `${byDefault.base}/changes?since=0`)).status).toBe(200);
+    expect((await long.gm.req("GET", `${long.base}/changes?since=0`)).status).toBe(200);
+  });
+
+  it("replays inside a session's window unchanged and answers resume below it with reload", async () => {
+    const t = await agedTable(3, 2);
+    const before = (await t.gm.req("GET", `${t.base}/changes?since=${t.keepFrom}`)).body;
+    await compactChangeLogs(env, new Date());
+    expect((await t.gm.req("GET", `${t.base}/changes?since=${t.keepFrom}`)).body).toEqual(before);
+    const socket = await TestSocket.open(t.gm, t.base);
+    try {
+      const seq = socket.all("hello")[0].seq;
+      socket.send({ type: "resume", since: t.keepFrom - 1 });
+      expect(await socket.next((m) => m.type === "reload" || m.type === "resumed")).toEqual({ type: "reload", seq, reason: "gone" });
+      socket.send({ type: "resume", since: t.keepFrom });
+      const replayed = await socket.next((m) => m.type === "change" || m.type === "resumed");
+      expect(replayed).toMatchObject({ type: "change", entity_id: t.token.id, version: 6 });
+    } finally {
+      socket.close();
+    }
+  });
+
+  it("keeps history and revert working in a session compacted by its own window", async () => {
+    const t = await agedTable(3, 1);
+    await compactChangeLogs(env, new Date());
+    const history = await t.gm.req("GET", `${t.base}/tokens/${t.token.id}/history`);
+    expect(history.body.items.map((i: any) => [i.version, i.op])).toEqual([
+      [6, "update"],
+      [5, "update"],
+      [4, "snapshot"],
+    ]);
+    const revert = await t.gm.req("POST", `${t.base}/tokens/${t.token.id}/revert`, { version: 4, base_version: 6 });
+    expect(revert.status).toBe(200);
+    expect(revert.body).toMatchObject({ version: 7, x: 30, stats: { hp: 7 } });
+  });
+
+  it("returns to the deployment's window when the setting is cleared", async () => {
+    const t = await agedTable(10, 5);
+    const cleared = await t.gm.req("PATCH", `${t.base}/settings`, { retention_days: null });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body.settings).not.toHaveProperty("retention_days");
+    await compactChangeLogs(env, new Date());
+    expect(await logSeqs(t.sid)).toEqual(t.all);
+  });
+
+  it("refuses a window outside 1..365 days and keeps the one set", async () => {
+    const { gm, base } = await newTable();
+    expect((await gm.req("PATCH", `${base}/settings`, { retention_days: 30 })).status).toBe(200);
+    for (const bad of [0, 366, 2.5, "30"]) {
+      const r = await gm.req("PATCH", `${base}/settings`, { retention_days: bad });
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe("bad_request");
+    }
+    expect((await gm.req("GET", `${base}/settings`)).body.settings.retention_days).toBe(30);
   });
 });

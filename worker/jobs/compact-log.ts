@@ -1,6 +1,7 @@
 /**
- * Change-log retention. Each session keeps its change log for a window (CHANGE_LOG_RETENTION_DAYS,
- * default 30); older rows are compacted away by this job and `log_floor` is raised, so
+ * Change-log retention. Each session keeps its change log for a window: its own `retention_days`
+ * setting when a GM or admin set one (domain/settings.ts), else CHANGE_LOG_RETENTION_DAYS (default
+ * 30). Older rows are compacted away by this job and `log_floor` is raised, so
  * `changes?since` and `resume` below it answer 410 / reload while replay inside the window is
  * untouched. Before a row goes, its entity's state is folded into `entity_baselines`, so history
  * and revert still start from a full state. Rows not yet copied to an R2 backup are never
@@ -11,6 +12,7 @@
  */
 import { and, asc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
 import { applyMergePatch, type Json } from "../../domain/merge-patch";
+import { resolveSettings } from "../../domain/settings";
 import { listBackups } from "../backup/layout";
 import { chunk, type Db, getDb } from "../db/client";
 import { changeLog, entityBaselines, gameSessions } from "../db/schema";
@@ -22,6 +24,11 @@ const MAX_ROWS_PER_RUN = 5000;
 export function retentionDays(env: Env): number {
   const value = Number((env as Partial<{ CHANGE_LOG_RETENTION_DAYS: string }>).CHANGE_LOG_RETENTION_DAYS);
   return Number.isFinite(value) && value >= 0 ? value : DEFAULT_RETENTION_DAYS;
+}
+
+/** A session's window: its `retention_days` setting, else the deployment's. */
+export function sessionRetentionDays(env: Env, storedSettings: unknown): number {
+  return resolveSettings(storedSettings).retention_days ?? retentionDays(env);
 }
 
 /** Compacts one session up to `floor` (inclusive); returns how many rows went. */
@@ -88,12 +95,12 @@ function sqlExcluded(column: string) {
   return sql.raw(`excluded."${column}"`);
 }
 
-/** The floor a session may be compacted to now: old enough, and already in an R2 backup. */
-export async function compactableFloor(env: Env, db: Db, sessionId: string, now: Date): Promise<number> {
+/** The floor a session may be compacted to now: older than `days`, and already in an R2 backup. */
+export async function compactableFloor(env: Env, db: Db, sessionId: string, now: Date, days = retentionDays(env)): Promise<number> {
   const backups = await listBackups(env.ASSETS, sessionId);
   const backedUp = Math.max(0, ...backups.map((b) => b.toSeq));
   if (backedUp === 0) return 0;
-  const cutoff = new Date(now.getTime() - retentionDays(env) * 86_400_000).toISOString();
+  const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   const old = await db
     .select({ seq: changeLog.seq })
     .from(changeLog)
@@ -103,17 +110,17 @@ export async function compactableFloor(env: Env, db: Db, sessionId: string, now:
   return old.at(-1)?.seq ?? 0;
 }
 
-/** The cron job: every session with rows past its window. */
+/** The cron job: every session with rows past its own window. */
 export async function compactChangeLogs(env: Env, now: Date): Promise<{ sessions: number; rows: number }> {
   const db = getDb(env.DB);
   const sessions = await db
-    .select({ id: gameSessions.id, floor: gameSessions.log_floor })
+    .select({ id: gameSessions.id, floor: gameSessions.log_floor, settings: gameSessions.settings })
     .from(gameSessions)
     .where(gt(gameSessions.seq, 0));
   let compacted = 0;
   let rows = 0;
   for (const s of sessions) {
-    const floor = await compactableFloor(env, db, s.id, now);
+    const floor = await compactableFloor(env, db, s.id, now, sessionRetentionDays(env, s.settings));
     if (floor <= s.floor) continue;
     rows += await compactTo(db, s.id, floor);
     compacted += 1;
