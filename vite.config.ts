@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
+import { VitePWA } from "vite-plugin-pwa";
 import solid from "vite-plugin-solid";
 
 /**
@@ -9,10 +10,51 @@ import solid from "vite-plugin-solid";
  *
  * `vite` (dev server) proxies `/api` (HTTP and WebSocket) to a running `wrangler dev`, by default on
  * 127.0.0.1:8787; set VTT_API_ORIGIN to point it elsewhere.
+ *
+ * The build also writes a service worker (`sw.js`, Workbox's generateSW) that precaches the app
+ * shell (index.html, JS, CSS) and answers every navigation outside `/api/` with the precached
+ * index.html, so the table opens with no network at all and renders from IndexedDB. It never
+ * caches API answers: the session's data lives in IndexedDB (client/src/lib/cache.ts), where the
+ * sync layer keeps it versioned. The one exception is the bytes behind an asset's `/file` route:
+ * an asset is named by its SHA-256, so what that URL answers never changes. The page registers the
+ * worker itself (client/src/lib/offline.ts), only in production builds.
  */
 export default defineConfig({
   root: fileURLToPath(new URL("./client", import.meta.url)),
-  plugins: [solid()],
+  plugins: [
+    solid(),
+    VitePWA({
+      strategies: "generateSW",
+      // The page asks before an update takes over (an update must not reload a table mid-edit).
+      registerType: "prompt",
+      injectRegister: false,
+      manifest: false,
+      filename: "sw.js",
+      workbox: {
+        globPatterns: ["**/*.{html,js,css,svg,ico,png,webp,woff2}"],
+        navigateFallback: "index.html",
+        navigateFallbackDenylist: [/^\/api\//],
+        cleanupOutdatedCaches: true,
+        // The first install takes control of the open page at once, so it works offline without a reload.
+        clientsClaim: true,
+        // One file: nothing else to serve or to keep in step with sw.js.
+        inlineWorkboxRuntime: true,
+        runtimeCaching: [
+          {
+            // `<img>` of a map or token art: a redirect to a signed URL, followed; the bytes are cached.
+            urlPattern: /\/api\/vtt\/sessions\/[^/?#]+\/assets\/[0-9a-f]{64}\/file$/,
+            handler: "CacheFirst",
+            method: "GET",
+            options: {
+              cacheName: "vtt-asset-files",
+              expiration: { maxEntries: 500 },
+              cacheableResponse: { statuses: [200] },
+            },
+          },
+        ],
+      },
+    }),
+  ],
   build: {
     outDir: "../dist/client",
     emptyOutDir: true,

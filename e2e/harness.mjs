@@ -198,3 +198,63 @@ export async function registerThroughUi(page, username, password = PASSWORD) {
   await page.getByRole("button", { name: "Create account", exact: true }).click();
   await page.getByTestId("current-user").filter({ hasText: username }).waitFor();
 }
+
+/**
+ * Takes one page off the network and back. Two parts: Chromium's network emulation for that page
+ * alone (over its own DevTools session, so other tabs of the same context stay online), and the
+ * session socket, which that emulation leaves open: it goes through a route that is cut while
+ * offline (closed, and every reconnect refused), like a dropped network would. Call before the
+ * page opens the socket. With `context: true` the whole browser context goes offline instead
+ * (`context.setOffline`, which also covers its service worker).
+ */
+export async function cuttableNetwork(user, { page = user.page, context = false } = {}) {
+  const network = { offline: false, sockets: new Set() };
+  await page.routeWebSocket(
+    (url) => url.pathname.endsWith("/ws"),
+    (ws) => {
+      if (network.offline) {
+        ws.close({ code: 4000, reason: "offline" });
+        return;
+      }
+      ws.connectToServer();
+      network.sockets.add(ws);
+      ws.onClose(() => network.sockets.delete(ws));
+    },
+  );
+  const devtools = context ? null : await user.context.newCDPSession(page);
+  if (devtools) await devtools.send("Network.enable");
+  return async function setOffline(offline) {
+    network.offline = offline;
+    if (devtools) {
+      await devtools.send("Network.emulateNetworkConditions", { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    } else {
+      await user.context.setOffline(offline);
+    }
+    if (offline) for (const ws of network.sockets) await ws.close({ code: 4000, reason: "offline" });
+    else await page.evaluate(() => window.dispatchEvent(new Event("online")));
+  };
+}
+
+/** Waits until the app's service worker controls `page` (it then opens with no network). */
+export async function waitForServiceWorker(page) {
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+}
+
+/** A JSON API call made by `page` with its cookie (and CSRF token for writes); returns {status, body}. */
+export async function apiFromPage(page, method, path, body) {
+  return page.evaluate(
+    async ([m, p, b]) => {
+      const headers = { Accept: "application/json" };
+      if (m !== "GET") {
+        const me = await (await fetch("/api/auth/me")).json();
+        headers["X-CSRF-Token"] = me.csrf_token;
+        headers["Content-Type"] = "application/json";
+      }
+      const response = await fetch(p, { method: m, headers, body: b === undefined ? undefined : JSON.stringify(b), cache: "no-store" });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : null };
+    },
+    [method, path, body],
+  );
+}

@@ -1,6 +1,9 @@
+import { createSignal } from "solid-js";
 import { render } from "solid-js/web";
 import { App } from "./App";
+import { OfflineNotice } from "./components/OfflineNotice";
 import { loadCurrentUser } from "./lib/auth";
+import { registerServiceWorker } from "./lib/offline";
 import "./styles.css";
 
 const root = document.getElementById("root");
@@ -9,4 +12,35 @@ if (root === null) throw new Error("index.html has no #root element");
 // Signed-in state comes from the cookie; pages render meanwhile and wait on `user()`.
 loadCurrentUser().catch((error: unknown) => console.error("could not restore the signed-in user", error));
 
-render(() => <App />, root);
+/** How long "the app now opens offline" stays up. */
+const OFFLINE_READY_NOTICE_MS = 6000;
+const [offlineReady, setOfflineReady] = createSignal(false);
+const [applyUpdate, setApplyUpdate] = createSignal<(() => void) | null>(null);
+
+render(
+  () => (
+    <>
+      <App />
+      <OfflineNotice
+        offlineReady={offlineReady()}
+        onReload={applyUpdate()}
+        onDismiss={() => {
+          setOfflineReady(false);
+          setApplyUpdate(null);
+        }}
+      />
+    </>
+  ),
+  root,
+);
+
+// Production builds only: the dev server has no sw.js, and a worker caching its modules would get in the way.
+if (import.meta.env.PROD) {
+  registerServiceWorker({
+    onOfflineReady() {
+      setOfflineReady(true);
+      setTimeout(() => setOfflineReady(false), OFFLINE_READY_NOTICE_MS);
+    },
+    onUpdateReady: (apply) => setApplyUpdate(() => apply),
+  }).catch((error: unknown) => console.error("could not register the service worker", error));
+}

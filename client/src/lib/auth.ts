@@ -1,34 +1,52 @@
 /**
  * Who is signed in. `user()` is `undefined` while the first `GET /api/auth/me` is in flight, `null`
  * when signed out, and the user otherwise. The CSRF token travels with it into the API client.
+ * With no network the user last signed in on this device stands in (lib/known-user.ts), so the
+ * table opens from IndexedDB; the server is asked again when the network returns.
  */
 import { createSignal } from "solid-js";
-import { ApiError, type AuthResponse, api, setCsrfToken, setUnauthorizedHandler, type User } from "./api";
+import { type AuthResponse, api, setCsrfToken, setUnauthorizedHandler, type User } from "./api";
+import { forgetAuth, rememberAuth, restoreUser } from "./known-user";
 
 const [user, setUser] = createSignal<User | null | undefined>(undefined);
 
 export { user };
 
-function signIn(auth: AuthResponse): User {
+function applyAuth(auth: AuthResponse): User {
   setCsrfToken(auth.csrf_token);
-  setUser(auth.user);
+  // The same user again (checked once the network is back) keeps the same object: pages keyed on it do not restart.
+  setUser((current) => (current && current.id === auth.user.id && current.username === auth.user.username ? current : auth.user));
   return auth.user;
+}
+
+function signIn(auth: AuthResponse): User {
+  rememberAuth(auth);
+  return applyAuth(auth);
 }
 
 function signOutLocally(): void {
   setCsrfToken(null);
   setUser(null);
+  forgetAuth();
 }
 
 setUnauthorizedHandler(signOutLocally);
 
-/** Restores the signed-in user from the cookie, once at start-up. */
+/** Restores the signed-in user from the cookie at start-up (or from this device, offline). */
 export async function loadCurrentUser(): Promise<void> {
   try {
-    signIn(await api.me());
+    const restored = await restoreUser(api.me);
+    if (restored === null) {
+      signOutLocally();
+      return;
+    }
+    applyAuth(restored.auth);
+    if (restored.source === "device" && typeof window !== "undefined") {
+      window.addEventListener("online", () => void loadCurrentUser().catch(() => undefined), { once: true });
+    }
   } catch (error) {
     signOutLocally();
-    if (!(error instanceof ApiError && error.status === 401)) throw error;
+    throw error;
   }
 }
 
