@@ -185,14 +185,17 @@ function checkModuleEntities(bundle: SceneBundle, tokenIds: ReadonlySet<string>,
       problems.push(`${JSON.stringify(type.slice(0, 40))} is not a module entity type of this server that lives on a scene`);
       continue;
     }
-    const schema = baseFieldsSchema.extend(def.fields.shape);
+    const writable = Object.keys(def.fields.shape);
     for (const raw of entities) {
-      const parsed = schema.safeParse(raw);
-      if (!parsed.success) {
-        problems.push(`a ${type} is invalid: ${JSON.stringify(fieldIssues(parsed.error).slice(0, 3))}`);
+      // The module's own schema, whole (with its object-level rules), on the fields it declares.
+      const base = baseFieldsSchema.safeParse(raw);
+      const fields = def.fields.safeParse(Object.fromEntries(Object.entries(raw).filter(([key]) => writable.includes(key))));
+      if (!base.success || !fields.success) {
+        const error = base.success ? fields.error : base.error;
+        problems.push(`a ${type} is invalid: ${JSON.stringify(error ? fieldIssues(error).slice(0, 3) : [])}`);
         continue;
       }
-      const entity = parsed.data as AnyEntity;
+      const entity = { ...base.data, ...fields.data } as AnyEntity;
       const home = entity[def.scene.field];
       const onScene = def.scene.via === "scene" ? home === bundle.scene.id : typeof home === "string" && tokenIds.has(home);
       if (!onScene) problems.push(`${type} ${entity.id} is not on the scene`);

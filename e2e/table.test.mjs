@@ -91,6 +91,7 @@ async function cuttableNetwork(user) {
 
 /** Drags the token named `name` on `page` by (dx, dy) pixels with the mouse, in small steps. */
 async function dragToken(page, name, dx, dy) {
+  await page.getByRole("button", { name, exact: true }).scrollIntoViewIfNeeded();
   const box = await page.getByRole("button", { name, exact: true }).boundingBox();
   assert.ok(box, `${name} is on the table`);
   const from = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
@@ -154,7 +155,7 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
       await player.page.getByRole("status", { name: "Connection" }).filter({ hasText: "Live" }).waitFor();
     }
 
-    // The GM opens the table, creates a scene, activates it and puts a token on it.
+    // The GM opens the table, creates a scene and activates it.
     await gm.page.getByRole("link", { name: `Open ${sessionName}` }).click();
     await gm.page.getByRole("heading", { name: sessionName, level: 1 }).waitFor();
     await gm.page.getByRole("status", { name: "Connection" }).filter({ hasText: "Live" }).waitFor();
@@ -162,29 +163,75 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
     await gm.page.getByRole("button", { name: "Create scene" }).click();
     await gm.page.getByRole("button", { name: "Activate Flooded Vault" }).click();
     await gm.page.getByTestId("active-scene").filter({ hasText: "Flooded Vault" }).waitFor();
-    await gm.page.getByLabel("Token name").fill("Drowned knight");
-    await gm.page.getByRole("button", { name: "Add token" }).click();
-    const gmToken = gm.page.getByRole("button", { name: "Drowned knight", exact: true });
-    await gmToken.waitFor();
-    await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
 
-    // A map for the scene and art for the token, uploaded with a progress bar.
+    // A map for the scene, uploaded with a progress bar.
     await gm.page.getByLabel("Map for Flooded Vault").setInputFiles({
       name: "vault.png",
       mimeType: "image/png",
       buffer: checkerPng(640, [40, 70, 90], [30, 52, 68]),
     });
     await waitForImage(gm.page, "img.table-map");
-    await gmToken.click();
-    await gm.page.getByLabel("Token art").setInputFiles({
+
+    // The GM makes a library token with art: uploaded, then framed with the crop tool (zoom, then a drag).
+    await gm.page.getByLabel("Token name").fill("Drowned knight");
+    await gm.page.getByLabel("Place on").selectOption({ label: "Library (no scene)" });
+    await gm.page.getByLabel("Art for the new token").setInputFiles({
       name: "knight.png",
       mimeType: "image/png",
       buffer: checkerPng(96, [200, 180, 120], [120, 90, 60]),
     });
-    await waitForImage(gm.page, "button.token img.token-art");
-    await gm.page.getByRole("button", { name: "Deselect" }).click();
+    const cropReadout = gm.page.getByRole("status", { name: "Crop" });
+    await cropReadout.waitFor();
+    await gm.page.getByRole("slider", { name: "Zoom" }).fill("2");
+    const stage = gm.page.getByRole("application", { name: /Crop area/ });
+    const stageBox = await stage.boundingBox();
+    assert.ok(stageBox);
+    const grip = { x: stageBox.x + stageBox.width / 2, y: stageBox.y + stageBox.height / 2 };
+    await gm.page.mouse.move(grip.x, grip.y);
+    await gm.page.mouse.down();
+    for (let step = 1; step <= 6; step++) await gm.page.mouse.move(grip.x + step * 6, grip.y - step * 4);
+    await gm.page.mouse.up();
+    const shownCrop = JSON.parse(await cropReadout.getAttribute("data-crop"));
+    assert.equal(shownCrop.scale, 2);
+    assert.deepEqual([shownCrop.translate_x, shownCrop.translate_y], [36, -24]);
+    await screenshot(gm.page, "table-01a-gm-crops-token-art");
+    await gm.page.getByRole("button", { name: "Add token" }).click();
+    const libraryItem = gm.page.getByRole("list", { name: "Token library" }).getByRole("listitem", { name: "Drowned knight" });
+    await libraryItem.waitFor();
     await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
+
+    // Dragged from the library onto the table: a copy of the token and of its art lands in the cell under the pointer.
+    // (A window tall enough to show both: the automated drag is lost if the page scrolls in between.)
+    const surface = gm.page.locator(".table-surface");
+    await gm.page.setViewportSize({ width: 1280, height: 1800 });
+    await gm.page.evaluate(() => window.scrollTo(0, 0));
+    await libraryItem.dragTo(surface, { targetPosition: { x: 3 * 64 + 20, y: 2 * 64 + 20 } });
+    await gm.page.setViewportSize({ width: 1280, height: 860 });
+    const gmToken = gm.page.getByRole("button", { name: "Drowned knight", exact: true });
+    await gmToken.waitFor();
+    await waitForImage(gm.page, "button.token img.token-art");
+    assert.deepEqual(await position(gm.page, "Drowned knight"), { x: 3 * 64, y: 2 * 64 });
+    await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
+    await gm.page.getByRole("button", { name: "Deselect" }).click();
     await screenshot(gm.page, "table-01-gm-scene-and-token");
+
+    // The server holds exactly the crop the tool showed, on the library token's art and on the copy's.
+    const sessionId = decodeURIComponent(new URL(gm.page.url()).pathname.split("/")[2]);
+    const placedId = await gmToken.getAttribute("data-token-id");
+    const stored = await gm.page.evaluate(async (sid) => {
+      const get = async (path) => (await fetch(`/api/vtt/sessions/${sid}/${path}`, { headers: { Accept: "application/json" } })).json();
+      return { tokens: (await get("tokens")).items, art: (await get("token-art")).items };
+    }, sessionId);
+    const libraryToken = stored.tokens.find((t) => t.name === "Drowned knight" && t.scene_id === null);
+    const placedToken = stored.tokens.find((t) => t.id === placedId);
+    assert.ok(libraryToken && placedToken, "the library token and its copy on the scene are stored");
+    assert.notEqual(placedToken.id, libraryToken.id);
+    assert.equal(placedToken.scene_id, await surface.getAttribute("data-scene-id"));
+    const artOf = (tokenId) => stored.art.find((a) => a.token_id === tokenId);
+    assert.deepEqual(artOf(libraryToken.id)?.crop, shownCrop);
+    assert.deepEqual(artOf(placedToken.id)?.crop, shownCrop);
+    assert.equal(artOf(placedToken.id)?.image_asset, artOf(libraryToken.id)?.image_asset);
+    assert.notEqual(artOf(placedToken.id)?.id, artOf(libraryToken.id)?.id);
 
     // Both players see the scene and the token without reloading.
     for (const player of [ann, bob]) {
@@ -192,8 +239,33 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
       await player.page.getByRole("button", { name: "Drowned knight", exact: true }).waitFor();
       await waitForImage(player.page, "img.table-map");
       await waitForImage(player.page, "button.token img.token-art");
+      assert.deepEqual(JSON.parse(await player.page.locator("button.token img.token-art").getAttribute("data-crop")), shownCrop);
     }
     await screenshot(ann.page, "table-02-player-sees-token-live");
+
+    // The GM draws on the table and pins a note: players see the drawing live, never the note.
+    await gm.page.getByRole("toolbar", { name: "Table tools" }).getByRole("button", { name: "Draw", exact: true }).click();
+    await gm.page.evaluate(() => window.scrollTo(0, 0));
+    const tableBox = await gm.page.locator(".table-surface").boundingBox();
+    assert.ok(tableBox);
+    const pen = { x: tableBox.x + 420, y: tableBox.y + 300 };
+    await gm.page.mouse.move(pen.x, pen.y);
+    await gm.page.mouse.down();
+    for (let step = 1; step <= 10; step++) await gm.page.mouse.move(pen.x + step * 12, pen.y + Math.round(20 * Math.sin(step / 2)));
+    await gm.page.mouse.up();
+    await gm.page.getByRole("toolbar", { name: "Table tools" }).getByRole("button", { name: "Note", exact: true }).click();
+    await gm.page.mouse.click(tableBox.x + 520, tableBox.y + 420);
+    await gm.page.getByRole("textbox", { name: "Note text" }).fill("The knight wakes when the water rises");
+    await gm.page.getByRole("button", { name: "Save note" }).click();
+    await gm.page.getByRole("button", { name: /^Note: The knight wakes/ }).waitFor();
+    await gm.page.getByRole("toolbar", { name: "Table tools" }).getByRole("button", { name: "Select", exact: true }).click();
+    await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
+    for (const player of [ann, bob]) {
+      await player.page.locator("svg.drawings-layer path[data-stroke-id]").waitFor();
+      assert.equal(await player.page.locator(".note-pin").count(), 0);
+      assert.equal(await player.page.getByRole("toolbar", { name: "Table tools" }).count(), 0);
+    }
+    await screenshot(bob.page, "table-02a-player-sees-drawing-not-note");
 
     // The GM hides the token: the players stop seeing it; the GM still does, marked hidden.
     await gmToken.click();
@@ -348,7 +420,7 @@ test("a co-GM's move made offline that collides with the GM's opens the conflict
       [decodeURIComponent(new URL(gm.page.url()).pathname.split("/")[2]), cogmId],
     );
     assert.equal(promoted, 200);
-    await cogm.page.getByText("GM", { exact: true }).waitFor();
+    await cogm.page.locator(".page-heading").getByText("GM", { exact: true }).waitFor();
     await cogm.page.getByRole("button", { name: "Usurper", exact: true }).waitFor();
     const start = await position(cogm.page, "Usurper");
 

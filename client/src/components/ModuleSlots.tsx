@@ -5,7 +5,9 @@
  */
 import { ErrorBoundary, For, Show } from "solid-js";
 import { clientModules } from "../../../modules/client";
-import type { CanvasOverlayProps, ModuleUiProps } from "../lib/modules";
+import { type CanvasOverlayProps, type ModuleUiProps, registerModuleEntities } from "../lib/modules";
+
+registerModuleEntities(clientModules.flatMap((m) => m.entities));
 
 function Broken(props: { name: string; error: unknown }) {
   return (

@@ -1,27 +1,68 @@
-import { createSignal, For } from "solid-js";
-import type { Scene } from "../lib/api";
+import { createEffect, createSignal, For, on, Show } from "solid-js";
+import type { Folder, Scene } from "../lib/api";
+import type { Crop } from "../lib/crop";
 import { createSubmitter } from "../lib/submit";
+import { assetFileUrl, type UploadedAsset } from "../lib/upload";
+import { AssetUploadField } from "./AssetUploadField";
+import { CropTool } from "./CropTool";
 import { ErrorMessage } from "./ErrorMessage";
 
 const LIBRARY = "";
+const NO_FOLDER = "";
 
-/** A new token on a scene (or in the library), queued through the sync layer. GM only. */
+export interface NewTokenInput {
+  name: string;
+  sceneId: string | null;
+  folderId: string | null;
+  art: { hash: string; crop: Crop } | null;
+}
+
+/**
+ * A new token on a scene or in the library (in one of its folders), optionally with art: the
+ * image is uploaded at once (with progress), then framed with the crop tool; the token and its
+ * art are queued together when the GM adds the token. GM only.
+ */
 export function NewTokenForm(props: {
+  sessionId: string;
   scenes: Scene[];
   defaultSceneId: string | null;
-  onCreate: (name: string, sceneId: string | null) => Promise<unknown>;
+  /** The token folders, depth first (`flattenFolders`). */
+  folders: { folder: Folder; depth: number }[];
+  onCreate: (input: NewTokenInput) => Promise<unknown>;
 }) {
   const [name, setName] = createSignal("");
   const [sceneId, setSceneId] = createSignal<string | undefined>(undefined);
+  const [folderId, setFolderId] = createSignal(NO_FOLDER);
+  const [asset, setAsset] = createSignal<UploadedAsset | null>(null);
+  const [crop, setCrop] = createSignal<Crop | null>(null);
   const chosenSceneId = () => sceneId() ?? props.defaultSceneId ?? LIBRARY;
-  const submitter = createSubmitter((tokenName: string, scene: string) => props.onCreate(tokenName, scene === LIBRARY ? null : scene));
+  // Another scene on the table: new tokens go there again, unless the GM picks otherwise.
+  createEffect(
+    on(
+      () => props.defaultSceneId,
+      () => setSceneId(undefined),
+      { defer: true },
+    ),
+  );
+  const submitter = createSubmitter((input: NewTokenInput) => props.onCreate(input));
 
   async function handleSubmit(event: SubmitEvent) {
     event.preventDefault();
     const tokenName = name().trim();
     if (tokenName === "") return;
+    const uploaded = asset();
+    const framing = crop();
+    const scene = chosenSceneId();
+    const input: NewTokenInput = {
+      name: tokenName,
+      sceneId: scene === LIBRARY ? null : scene,
+      folderId: scene === LIBRARY && folderId() !== NO_FOLDER ? folderId() : null,
+      art: uploaded && framing ? { hash: uploaded.hash, crop: framing } : null,
+    };
     setName("");
-    await submitter.run(tokenName, chosenSceneId());
+    setAsset(null);
+    setCrop(null);
+    await submitter.run(input);
   }
 
   return (
@@ -47,7 +88,56 @@ export function NewTokenForm(props: {
             <For each={props.scenes}>{(scene) => <option value={scene.id}>{scene.name}</option>}</For>
           </select>
         </div>
-        <button type="submit" disabled={name().trim() === ""}>
+        <Show when={chosenSceneId() === LIBRARY && props.folders.length > 0}>
+          <div class="field">
+            <label for="token-folder">Library folder</label>
+            <select id="token-folder" value={folderId()} onChange={(event) => setFolderId(event.currentTarget.value)}>
+              <option value={NO_FOLDER}>No folder</option>
+              <For each={props.folders}>
+                {(entry) => <option value={entry.folder.id}>{`${"\u00a0\u00a0".repeat(entry.depth)}${entry.folder.name}`}</option>}
+              </For>
+            </select>
+          </div>
+        </Show>
+        <Show
+          when={asset()}
+          fallback={
+            <AssetUploadField
+              sessionId={props.sessionId}
+              kind="token"
+              inputId="new-token-art"
+              label="Art for the new token"
+              onUploaded={(uploaded) => {
+                setCrop(null);
+                setAsset(uploaded);
+              }}
+            />
+          }
+        >
+          {(uploaded) => (
+            <div class="field">
+              <CropTool
+                src={assetFileUrl(props.sessionId, uploaded().hash)}
+                initial={null}
+                label="Crop the new token's art"
+                onChange={setCrop}
+              />
+              <div class="button-row">
+                <button
+                  type="button"
+                  class="button-small button-quiet"
+                  onClick={() => {
+                    setAsset(null);
+                    setCrop(null);
+                  }}
+                >
+                  Remove art
+                </button>
+              </div>
+            </div>
+          )}
+        </Show>
+        <button type="submit" disabled={name().trim() === "" || (asset() !== null && crop() === null)}>
           Add token
         </button>
         <ErrorMessage message={submitter.error()} />

@@ -1,153 +1,285 @@
-import { createSignal, For, Show } from "solid-js";
-import type { Scene } from "../lib/api";
+import { createMemo, createSignal, For, onCleanup, onMount, Show } from "solid-js";
+import { describeError, type Folder, type GmApi, type Scene } from "../lib/api";
+import { formatClock } from "../lib/clock";
+import { createSceneLocks } from "../lib/locks";
+import { type DropTarget, sortAtEnd } from "../lib/ordering";
+import type { Roster } from "../lib/roster";
+import {
+  buildSceneTree,
+  flattenFolders,
+  folderAndDescendants,
+  type MovePatch,
+  planFolderMove,
+  planSceneMove,
+  shownFolderOf,
+  shownParentOf,
+} from "../lib/scene-tree";
 import { createSubmitter } from "../lib/submit";
+import type { SessionSync } from "../lib/sync";
 import { AssetUploadField } from "./AssetUploadField";
 import { ErrorMessage } from "./ErrorMessage";
+import { SceneEditor, type ScenePatch } from "./SceneEditor";
+import { SceneNavigator } from "./SceneNavigator";
+import { SidebarSection } from "./SidebarSection";
+
+const TOP_LEVEL = "";
 
 /**
- * The GM's scenes: view one on the table (to prepare it), activate one (what players see), upload
- * the map of the one on the table, archive one, create a new one.
- * Creating and archiving go through the sync queue (they work offline); activating is a REST call
- * because the server records it in the activation timeline.
+ * The GM's scenes: the folder tree (reorder and move by dragging), viewing a scene on the table
+ * to prepare it, activating one (what players see), editing one, its map, scene locks, new
+ * scenes and folders. Every edit is queued through the sync layer (shown at once, works
+ * offline); activating is a REST call because the server records it in the activation timeline,
+ * and locks are REST calls because they only mean something while the server can be reached.
  */
 export function SceneManager(props: {
   sessionId: string;
-  scenes: Scene[];
+  userId: string;
+  sync: Pick<SessionSync, "view" | "create" | "update" | "archive" | "listen" | "onSendError" | "wake">;
+  api: Pick<GmApi, "listLocks" | "acquireLock" | "releaseLock">;
+  roster: Pick<Roster, "usernames" | "start">;
   activeSceneId: string | null;
   /** The scene on the GM's table (the active one, or one being prepared). */
   shownSceneId: string | null;
   onView: (scene: Scene) => void;
   onActivate: (scene: Scene) => Promise<unknown>;
-  onCreate: (name: string) => Promise<unknown>;
-  onArchive: (scene: Scene) => Promise<unknown>;
-  onMapUploaded: (scene: Scene, hash: string) => Promise<unknown>;
-  /** Lists the archived scenes (read when the GM opens the list). */
-  listArchived: () => Promise<Scene[]>;
-  onRestore: (scene: Scene) => Promise<unknown>;
 }) {
-  const [name, setName] = createSignal("");
-  const activation = createSubmitter((scene: Scene) => props.onActivate(scene));
-  const creation = createSubmitter((sceneName: string) => props.onCreate(sceneName));
-  const archiving = createSubmitter((scene: Scene) => props.onArchive(scene));
-  const [archived, setArchived] = createSignal<Scene[] | null>(null);
-  const listing = createSubmitter(async () => setArchived(await props.listArchived()));
-  const restoring = createSubmitter(async (scene: Scene) => {
-    await props.onRestore(scene);
-    setArchived((archived() ?? []).filter((s) => s.id !== scene.id));
+  const view = props.sync.view;
+  const locks = createSceneLocks({ api: props.api, sync: props.sync, userId: props.userId });
+  onMount(() => {
+    const stopLocks = locks.start();
+    const stopRoster = props.roster.start();
+    onCleanup(() => {
+      stopLocks();
+      stopRoster();
+    });
   });
 
-  async function handleSubmit(event: SubmitEvent) {
-    event.preventDefault();
-    const sceneName = name().trim();
-    if (sceneName === "") return;
-    setName("");
-    await creation.run(sceneName);
+  const tree = createMemo(() => buildSceneTree(Object.values(view.folders), Object.values(view.scenes)));
+  const folderOptions = () => flattenFolders(tree()).map((n) => ({ id: n.folder.id, name: n.folder.name, depth: n.depth }));
+  const [editingSceneId, setEditingSceneId] = createSignal<string | null>(null);
+  const [editingFolderId, setEditingFolderId] = createSignal<string | null>(null);
+  const [sceneName, setSceneName] = createSignal("");
+  const [sceneFolder, setSceneFolder] = createSignal(TOP_LEVEL);
+  const [folderName, setFolderName] = createSignal("");
+  const [folderParent, setFolderParent] = createSignal(TOP_LEVEL);
+
+  const activation = createSubmitter((scene: Scene) => props.onActivate(scene));
+  const [actionError, setActionError] = createSignal<string | null>(null);
+  /** Runs a queued edit; unlike a submitter, never drops one because another is under way. */
+  async function act(run: () => Promise<unknown>): Promise<void> {
+    setActionError(null);
+    try {
+      await run();
+    } catch (cause) {
+      setActionError(describeError(cause));
+    }
+  }
+  const holderName = (userId: string) => props.roster.usernames()[userId] ?? "another GM";
+  const nameOfScene = (id: string) => view.scenes[id]?.name ?? "This scene";
+  const existingFolder = (id: string) => (id !== TOP_LEVEL && tree().byId.has(id) ? id : null);
+
+  async function queueMoves(type: "scene" | "folder", patches: MovePatch[], extra: Record<string, unknown> = {}, ownId?: string) {
+    for (const { id, patch } of patches) await props.sync.update(type, id, id === ownId ? { ...patch, ...extra } : patch);
   }
 
-  return (
-    <section class="card sidebar-card" aria-labelledby="scenes-heading">
-      <h2 id="scenes-heading">Scenes</h2>
-      <Show when={props.scenes.length > 0} fallback={<p class="empty">No scenes yet.</p>}>
-        <ul class="list" aria-label="Scenes">
-          <For each={props.scenes}>
-            {(scene) => {
-              const isActive = () => scene.id === props.activeSceneId;
-              const isShown = () => scene.id === props.shownSceneId;
-              return (
-                <li class="list-item scene-item" classList={{ active: isActive() }} data-scene-id={scene.id}>
-                  <div class="scene-row">
-                    <span class="swatch" style={{ background: scene.accent_color ?? "var(--felt-light)" }} aria-hidden="true" />
-                    <span class="item-name">{scene.name}</span>
-                    <Show when={isActive()}>
-                      <span class="badge badge-active">Active</span>
-                    </Show>
-                    <Show when={!isShown()}>
-                      <button
-                        type="button"
-                        class="button-small button-quiet"
-                        aria-label={`View ${scene.name}`}
-                        onClick={() => props.onView(scene)}
-                      >
-                        View
-                      </button>
-                    </Show>
-                    <Show when={!isActive()}>
-                      <button
-                        type="button"
-                        class="button-small"
-                        disabled={activation.pending() || scene.version === 0}
-                        aria-label={`Activate ${scene.name}`}
-                        onClick={() => void activation.run(scene)}
-                      >
-                        Activate
-                      </button>
-                    </Show>
-                    <button
-                      type="button"
-                      class="button-small button-quiet"
-                      aria-label={`Archive ${scene.name}`}
-                      onClick={() => void archiving.run(scene)}
-                    >
-                      Archive
-                    </button>
-                  </div>
-                  <Show when={isShown()}>
-                    <AssetUploadField
-                      sessionId={props.sessionId}
-                      kind="map"
-                      inputId={`map-upload-${scene.id}`}
-                      label={`Map for ${scene.name}`}
-                      onUploaded={(asset) => props.onMapUploaded(scene, asset.hash)}
-                    />
-                  </Show>
-                </li>
-              );
-            }}
-          </For>
-        </ul>
-      </Show>
-      <ErrorMessage message={activation.error() ?? archiving.error() ?? creation.error()} />
-      <div class="archived-scenes">
-        <Show
-          when={archived()}
-          fallback={
-            <button type="button" class="button-small button-quiet" disabled={listing.pending()} onClick={() => void listing.run()}>
-              Show archived scenes
-            </button>
-          }
-        >
-          {(list) => (
-            <>
-              <h3>Archived scenes</h3>
-              <Show when={list().length > 0} fallback={<p class="empty">None.</p>}>
-                <ul class="list" aria-label="Archived scenes">
-                  <For each={list()}>
-                    {(scene) => (
-                      <li class="list-item">
-                        <span class="item-name">{scene.name}</span>
-                        <button
-                          type="button"
-                          class="button-small"
-                          aria-label={`Restore ${scene.name}`}
-                          disabled={restoring.pending()}
-                          onClick={() => void restoring.run(scene)}
-                        >
-                          Restore
-                        </button>
-                      </li>
-                    )}
-                  </For>
-                </ul>
-              </Show>
-              <button type="button" class="button-small button-quiet" onClick={() => setArchived(null)}>
-                Hide archived scenes
-              </button>
-            </>
-          )}
+  const moveScene = (scene: Scene, folderId: string | null, target: DropTarget) =>
+    act(() => queueMoves("scene", planSceneMove(tree(), scene, folderId, target)));
+  const moveFolder = (folder: Folder, parentId: string | null, target: DropTarget) =>
+    act(() => queueMoves("folder", planFolderMove(tree(), folder, parentId, target)));
+
+  async function saveScene(scene: Scene, patch: ScenePatch) {
+    const { folder_id: folderId, ...fields } = patch;
+    const target = folderId === undefined ? null : existingFolder(folderId ?? TOP_LEVEL);
+    if (folderId !== undefined && target !== shownFolderOf(tree(), scene)) {
+      // Into another folder: at its end, together with the other fields in the same update.
+      const moves = planSceneMove(tree(), scene, target, null);
+      await queueMoves("scene", moves, fields, scene.id);
+      if (moves.some((m) => m.id === scene.id)) return;
+    }
+    if (Object.keys(fields).length > 0) await props.sync.update("scene", scene.id, fields);
+  }
+
+  async function saveFolder(folder: Folder, name: string, parentId: string | null) {
+    const fields = name !== folder.name ? { name } : {};
+    if (parentId !== shownParentOf(tree(), folder.id)) {
+      const moves = planFolderMove(tree(), folder, parentId, null);
+      await queueMoves("folder", moves, fields, folder.id);
+      if (moves.some((m) => m.id === folder.id)) return;
+    }
+    if (Object.keys(fields).length > 0) await props.sync.update("folder", folder.id, fields);
+  }
+
+  function createScene(event: SubmitEvent) {
+    event.preventDefault();
+    const name = sceneName().trim();
+    if (name === "") return;
+    const folderId = existingFolder(sceneFolder());
+    setSceneName("");
+    const siblings = folderId === null ? tree().scenes : (tree().byId.get(folderId)?.scenes ?? []);
+    // The schema's defaults spelled out, so the scene shows (and edits) fully before the server confirms it.
+    void act(() =>
+      props.sync.create("scene", {
+        name,
+        description: "",
+        map_asset: null,
+        grid_scale: 5,
+        grid_units: "ft",
+        accent_color: null,
+        folder_id: folderId,
+        sort: sortAtEnd(siblings),
+        metadata: {},
+      }),
+    );
+  }
+
+  function createFolder(event: SubmitEvent) {
+    event.preventDefault();
+    const name = folderName().trim();
+    if (name === "") return;
+    const parentId = existingFolder(folderParent());
+    setFolderName("");
+    const siblings = (parentId === null ? tree().folders : (tree().byId.get(parentId)?.folders ?? [])).map((n) => n.folder);
+    void act(() => props.sync.create("folder", { name, kind: "scene", parent_id: parentId, sort: sortAtEnd(siblings) }));
+  }
+
+  const lockedReason = (sceneId: string): string | null => {
+    const lock = locks.heldByOther(sceneId);
+    return lock
+      ? `Locked for editing by ${holderName(lock.holder_user_id)} until ${formatClock(lock.expires_at)}. You can edit it once they unlock it or the lock expires.`
+      : null;
+  };
+
+  const lockError = () => {
+    const e = locks.error();
+    if (!e) return null;
+    if (e.lock)
+      return `${nameOfScene(e.sceneId)} is locked by ${holderName(e.lock.holder_user_id)} until ${formatClock(e.lock.expires_at)}.`;
+    return `The lock of ${nameOfScene(e.sceneId)} could not be changed: ${e.message}`;
+  };
+
+  function SceneDetails(detailProps: { scene: Scene }) {
+    const scene = () => detailProps.scene;
+    const editing = () => editingSceneId() === scene().id;
+    const shown = () => props.shownSceneId === scene().id;
+    return (
+      <>
+        <Show when={editing()}>
+          <SceneEditor
+            scene={scene()}
+            folders={folderOptions()}
+            lockedReason={lockedReason(scene().id)}
+            onSave={(patch) => saveScene(scene(), patch)}
+            onClose={() => setEditingSceneId(null)}
+          />
         </Show>
-        <ErrorMessage message={listing.error() ?? restoring.error()} />
-      </div>
-      <form class="form inline-form" onSubmit={handleSubmit}>
+        <Show when={(editing() || shown()) && !locks.heldByOther(scene().id)}>
+          <AssetUploadField
+            sessionId={props.sessionId}
+            kind="map"
+            inputId={`map-upload-${scene().id}`}
+            label={`Map for ${scene().name}`}
+            onUploaded={(asset) => props.sync.update("scene", scene().id, { map_asset: asset.hash })}
+          />
+        </Show>
+      </>
+    );
+  }
+
+  function FolderEditor(editorProps: { folder: Folder }) {
+    const folder = () => editorProps.folder;
+    const [name, setName] = createSignal(folder().name);
+    const [parent, setParent] = createSignal(shownParentOf(tree(), folder().id) ?? TOP_LEVEL);
+    const excluded = () => folderAndDescendants(tree(), folder().id);
+    const submit = (event: SubmitEvent) => {
+      event.preventDefault();
+      const trimmed = name().trim();
+      if (trimmed === "") return;
+      setEditingFolderId(null);
+      void act(() => saveFolder(folder(), trimmed, existingFolder(parent())));
+    };
+    return (
+      <form class="form folder-editor" aria-label={`Edit folder ${folder().name}`} onSubmit={submit}>
+        <div class="field">
+          <label for={`folder-name-${folder().id}`}>Name</label>
+          <input
+            id={`folder-name-${folder().id}`}
+            required
+            maxLength={200}
+            value={name()}
+            onInput={(event) => setName(event.currentTarget.value)}
+          />
+        </div>
+        <div class="field">
+          <label for={`folder-parent-${folder().id}`}>Inside</label>
+          <select id={`folder-parent-${folder().id}`} value={parent()} onChange={(event) => setParent(event.currentTarget.value)}>
+            <option value={TOP_LEVEL}>Top level</option>
+            <For each={folderOptions().filter((f) => !excluded().has(f.id))}>
+              {(f) => <option value={f.id}>{`${"\u00a0\u00a0".repeat(f.depth)}${f.name}`}</option>}
+            </For>
+          </select>
+        </div>
+        <div class="button-row">
+          <button type="submit" class="button-small">
+            Save folder
+          </button>
+          <button type="button" class="button-small button-quiet" onClick={() => setEditingFolderId(null)}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            class="button-small button-quiet button-archive"
+            aria-label={`Archive folder ${folder().name}`}
+            onClick={() => {
+              setEditingFolderId(null);
+              void act(() => props.sync.archive("folder", folder().id));
+            }}
+          >
+            Archive folder
+          </button>
+        </div>
+        <p class="hint">Archiving it moves its scenes and folders to the top level until it is restored.</p>
+      </form>
+    );
+  }
+
+  const sceneCount = () => Object.values(view.scenes).filter((s) => s.archived_at === null).length;
+
+  return (
+    <SidebarSection id="scenes" title="Scenes" summary={sceneCount()}>
+      <Show when={locks.refusal()}>
+        {(refusal) => (
+          <div class="banner lock-banner" role="alert">
+            <strong>Not saved yet.</strong> {nameOfScene(refusal().lock.scene_id)} is locked for editing by{" "}
+            {holderName(refusal().lock.holder_user_id)} until {formatClock(refusal().lock.expires_at)}. Your change is kept and will be sent
+            when the lock is released or expires.
+          </div>
+        )}
+      </Show>
+      <SceneNavigator
+        tree={tree()}
+        activeSceneId={props.activeSceneId}
+        shownSceneId={props.shownSceneId}
+        editingSceneId={editingSceneId()}
+        editingFolderId={editingFolderId()}
+        locks={locks}
+        usernames={props.roster.usernames()}
+        activating={activation.pending()}
+        sceneDetails={(scene) => <SceneDetails scene={scene} />}
+        folderDetails={(folder) => <FolderEditor folder={folder} />}
+        onView={props.onView}
+        onActivate={(scene) => void activation.run(scene)}
+        onEdit={(scene) => setEditingSceneId(editingSceneId() === scene.id ? null : scene.id)}
+        onArchive={(scene) => {
+          if (editingSceneId() === scene.id) setEditingSceneId(null);
+          void act(() => props.sync.archive("scene", scene.id));
+        }}
+        onToggleLock={(scene) => void (locks.heldByMe(scene.id) ? locks.release(scene.id) : locks.take(scene.id))}
+        onEditFolder={(folder) => setEditingFolderId(editingFolderId() === folder.id ? null : folder.id)}
+        onMoveScene={moveScene}
+        onMoveFolder={moveFolder}
+      />
+      <ErrorMessage message={activation.error() ?? actionError() ?? lockError()} />
+      <form class="form inline-form" onSubmit={createScene}>
         <div class="field">
           <label for="scene-name">Scene name</label>
           <input
@@ -156,14 +288,49 @@ export function SceneManager(props: {
             required
             maxLength={200}
             placeholder="Goblin Warren"
-            value={name()}
-            onInput={(event) => setName(event.currentTarget.value)}
+            value={sceneName()}
+            onInput={(event) => setSceneName(event.currentTarget.value)}
           />
         </div>
-        <button type="submit" disabled={name().trim() === ""}>
+        <Show when={folderOptions().length > 0}>
+          <div class="field">
+            <label for="scene-folder">In folder</label>
+            <select id="scene-folder" value={sceneFolder()} onChange={(event) => setSceneFolder(event.currentTarget.value)}>
+              <option value={TOP_LEVEL}>Top level</option>
+              <For each={folderOptions()}>{(f) => <option value={f.id}>{`${"\u00a0\u00a0".repeat(f.depth)}${f.name}`}</option>}</For>
+            </select>
+          </div>
+        </Show>
+        <button type="submit" disabled={sceneName().trim() === ""}>
           Create scene
         </button>
       </form>
-    </section>
+      <form class="form inline-form" onSubmit={createFolder}>
+        <div class="field">
+          <label for="folder-name">Folder name</label>
+          <input
+            id="folder-name"
+            name="folder"
+            required
+            maxLength={200}
+            placeholder="Act I"
+            value={folderName()}
+            onInput={(event) => setFolderName(event.currentTarget.value)}
+          />
+        </div>
+        <Show when={folderOptions().length > 0}>
+          <div class="field">
+            <label for="folder-parent">Inside</label>
+            <select id="folder-parent" value={folderParent()} onChange={(event) => setFolderParent(event.currentTarget.value)}>
+              <option value={TOP_LEVEL}>Top level</option>
+              <For each={folderOptions()}>{(f) => <option value={f.id}>{`${"\u00a0\u00a0".repeat(f.depth)}${f.name}`}</option>}</For>
+            </select>
+          </div>
+        </Show>
+        <button type="submit" class="button-quiet" disabled={folderName().trim() === ""}>
+          Create folder
+        </button>
+      </form>
+    </SidebarSection>
   );
 }

@@ -1,21 +1,31 @@
 import { A } from "@solidjs/router";
-import { createMemo, createResource, createSignal, Show } from "solid-js";
-import { api, type Scene, type Token, type TokenArt } from "../lib/api";
+import { createMemo, createResource, createSignal, onCleanup, onMount, Show } from "solid-js";
+import { api, createGmApi, type Scene, type Token, type TokenArt } from "../lib/api";
+import { buildLibraryTree, flattenFolders, freeCell } from "../lib/library";
 import { paths } from "../lib/paths";
 import type { PreviewSender } from "../lib/preview";
+import { entityKey } from "../lib/queue";
+import { createRoster } from "../lib/roster";
+import { lightingOf } from "../lib/session-flags";
 import type { SessionSync } from "../lib/sync";
+import { createTableAuthoring, loadLayersOfShownScene } from "../lib/table-authoring";
+import { bindUndoKeys, createSessionUndo } from "../lib/undo";
+import { ArchiveBin } from "./ArchiveBin";
 import { ConflictDialog } from "./ConflictDialog";
 import { ConnectionIndicator } from "./ConnectionIndicator";
 import { ErrorMessage } from "./ErrorMessage";
+import { HistoryPanel } from "./HistoryPanel";
+import { MembersPanel } from "./MembersPanel";
 import { ModuleOverlays, ModulePanels } from "./ModuleSlots";
-import { NewTokenForm } from "./NewTokenForm";
+import { NewTokenForm, type NewTokenInput } from "./NewTokenForm";
 import { RoleBadge } from "./RoleBadge";
 import { SceneManager } from "./SceneManager";
+import { SelectionActions } from "./SelectionActions";
+import { SessionToggles } from "./SessionToggles";
 import { type Ghost, TableCanvas } from "./TableCanvas";
 import { TokenInspector } from "./TokenInspector";
+import { TokenLibrary } from "./TokenLibrary";
 import { CELL_PX } from "./TokenPiece";
-
-const DEFAULT_CROP = { scale: 1, translate_x: 0, translate_y: 0, stage_size: 512, base_scale: 1 };
 
 /**
  * One session's table, drawn from the sync layer's view: the header with the connection, the
@@ -32,9 +42,15 @@ export function SessionTable(props: {
   /** People connected to the session right now (by user; from presence). */
   connectedUsers: number;
 }) {
-  const [selectedId, setSelectedId] = createSignal<string | null>(null);
+  // The GM's selection on the table (several with shift-click or a box); the inspector shows a single one.
+  const [selectedIds, setSelectedIds] = createSignal<string[]>([]);
+  const selectedId = () => (selectedIds().length === 1 ? (selectedIds()[0] ?? null) : null);
+  const setSelectedId = (id: string | null) => setSelectedIds(id ? [id] : []);
   const [showHidden, setShowHidden] = createSignal(true);
   const view = props.sync.view;
+  // The GM panels' calls beyond the sync layer, and who is in the session (inert until a GM panel starts it).
+  const gmApi = createGmApi(props.sessionId);
+  const roster = createRoster({ api: gmApi, sync: props.sync });
   const me = () => props.userId;
   const isGm = () => view.role === "gm";
   const scenes = createMemo(() =>
@@ -89,6 +105,24 @@ export function SessionTable(props: {
   });
   const canMove = (token: Token) => isGm() || (token.owner_user_ids ?? []).includes(me());
   const conflict = () => view.sync.conflict;
+  // Undo and redo of this GM's own confirmed actions (lib/undo.ts), and the history panel.
+  const { undo, history, dispose: stopUndo } = createSessionUndo(props.sessionId, props.sync);
+  onCleanup(stopUndo);
+  onMount(() => onCleanup(bindUndoKeys(window, undo, isGm)));
+  const [historyOf, setHistoryOf] = createSignal<"token" | "scene" | null>(null);
+  const historyTarget = () => {
+    const kind = historyOf();
+    const entity = kind === "token" ? selected() : kind === "scene" ? shownScene() : undefined;
+    return kind && entity ? { type: kind, entity } : undefined;
+  };
+  const [memberList] = createResource(
+    () => isGm() && historyOf() !== null,
+    () => api.getSession(props.sessionId).then((detail) => detail.members),
+  );
+  const nameOf = (userId: string) =>
+    userId === me()
+      ? "you"
+      : ((memberList.error ? undefined : memberList.latest)?.find((m) => m.user_id === userId)?.username ?? "another member");
   // Members join over time: read them again whenever the GM selects a token.
   const [members] = createResource(
     () => (isGm() ? (selectedId() ?? false) : false),
@@ -96,26 +130,19 @@ export function SessionTable(props: {
   );
   const players = () => (members.error ? [] : (members.latest ?? [])).filter((m) => m.role === "player");
 
-  async function createToken(name: string, sceneId: string | null) {
-    const offset = sceneTokens().length % 10;
-    // The schema's defaults spelled out, so the token draws fully before the server confirms it.
-    await props.sync.create("token", {
-      name,
-      scene_id: sceneId,
-      x: CELL_PX * (1 + offset),
-      y: CELL_PX * (1 + offset),
-      width: 1,
-      height: 1,
-      rotation: 0,
-      hidden: false,
-      owner_user_ids: [],
-    });
-  }
+  // Library, selection and layer edits (lib/table-authoring.ts), all through the sync queue.
+  const authoring = createTableAuthoring({ sync: props.sync, view });
+  const tokenFolderList = createMemo(() => flattenFolders(buildLibraryTree(Object.values(view.folders), [])));
+  const selectedTokens = () => selectedIds().flatMap((id) => (view.tokens[id]?.archived_at === null ? [view.tokens[id]] : []));
+  const sceneLayers = () => Object.values(view.layers).filter((l) => l.scene_id === shownScene()?.id);
+  loadLayersOfShownScene(
+    () => (isGm() ? shownScene()?.id : undefined),
+    (id) => props.sync.loadScene(id),
+  );
 
-  async function setTokenArt(token: Token, hash: string) {
-    const art = artByToken()[token.id];
-    if (art) await props.sync.update("token_art", art.id, { image_asset: hash });
-    else await props.sync.create("token_art", { token_id: token.id, image_asset: hash, crop: DEFAULT_CROP });
+  async function createToken(input: NewTokenInput) {
+    const offset = sceneTokens().length % 10;
+    await authoring.createToken({ ...input, x: CELL_PX * (1 + offset), y: CELL_PX * (1 + offset) });
   }
 
   return (
@@ -135,8 +162,40 @@ export function SessionTable(props: {
         <button type="button" class="button-quiet" onClick={() => void props.sync.reload()}>
           Reload
         </button>
+        <Show when={isGm()}>
+          <button
+            type="button"
+            class="button-quiet"
+            aria-keyshortcuts="Control+Z"
+            title={undo.nextUndo() ? `Undo ${undo.nextUndo()?.label} (Ctrl+Z)` : "Nothing to undo"}
+            disabled={!undo.nextUndo() || undo.busy()}
+            onClick={() => void undo.undo()}
+          >
+            Undo
+          </button>
+          <button
+            type="button"
+            class="button-quiet"
+            aria-keyshortcuts="Control+Shift+Z"
+            title={undo.nextRedo() ? `Redo ${undo.nextRedo()?.label} (Ctrl+Shift+Z)` : "Nothing to redo"}
+            disabled={!undo.nextRedo() || undo.busy()}
+            onClick={() => void undo.redo()}
+          >
+            Redo
+          </button>
+        </Show>
       </div>
       <ErrorMessage message={view.sync.loadError} />
+      <Show when={undo.message()}>
+        {(text) => (
+          <p class="undo-message" role="status">
+            {text()}{" "}
+            <button type="button" class="button-small button-quiet" onClick={() => undo.clearMessage()}>
+              Dismiss
+            </button>
+          </p>
+        )}
+      </Show>
       <Show when={view.sync.rejected}>
         {(rejected) => (
           <div class="banner" role="alert">
@@ -154,7 +213,7 @@ export function SessionTable(props: {
       </Show>
 
       <div class="table-layout" classList={{ "with-sidebar": isGm() }}>
-        <div class="table-main">
+        <div class="table-main" data-lighting={lightingOf(view.session_state?.flags) ? "on" : "off"}>
           <div class="table-toolbar">
             <Show when={activeScene()} fallback={<p class="empty">The GM has not opened a scene yet.</p>}>
               {(scene) => (
@@ -173,23 +232,8 @@ export function SessionTable(props: {
                 </p>
               )}
             </Show>
-            <Show when={isGm() && view.session_state}>
-              {(state) => (
-                <label class="toggle grid-control">
-                  Grid{" "}
-                  <input
-                    type="range"
-                    min="0"
-                    max="1"
-                    step="0.05"
-                    aria-label="Grid opacity"
-                    value={gridOpacity()}
-                    onChange={(event) =>
-                      void props.sync.update("session_state", state().id, { flags: { grid_opacity: Number(event.currentTarget.value) } })
-                    }
-                  />
-                </label>
-              )}
+            <Show when={isGm()}>
+              <SessionToggles sync={props.sync} />
             </Show>
             <Show when={isGm()}>
               <label class="toggle">
@@ -208,9 +252,26 @@ export function SessionTable(props: {
                 gridOpacity={gridOpacity()}
                 canMove={canMove}
                 selectedId={isGm() ? selectedId() : null}
+                selectedIds={isGm() ? selectedIds() : []}
                 pending={view.pending}
                 ghosts={props.ghosts}
                 onSelect={(id) => setSelectedId(id)}
+                {...(isGm()
+                  ? {
+                      onSelectMany: setSelectedIds,
+                      onMoveMany: (moves: { token: Token; x: number; y: number }[]) => {
+                        props.preview.cancel();
+                        authoring.moveMany(moves);
+                      },
+                      onResize: authoring.resize,
+                      onRotate: authoring.rotate,
+                      layerEdits: authoring.layerEdits(scene.id),
+                      onLibraryDrop: (id: string, x: number, y: number) =>
+                        void authoring.placeLibraryToken(id, scene.id, x, y).then((placed) => placed && setSelectedId(placed)),
+                    }
+                  : {})}
+                layers={sceneLayers()}
+                showNotes={isGm()}
                 onPreview={(token, x, y) => props.preview.move(token.id, x, y)}
                 onDrop={(token, x, y) => {
                   props.preview.cancel();
@@ -226,6 +287,40 @@ export function SessionTable(props: {
 
         <Show when={isGm()}>
           <aside class="table-sidebar" aria-label="GM tools">
+            <div class="button-row history-toggle">
+              <button
+                type="button"
+                class="button-small"
+                aria-pressed={historyOf() === "token"}
+                disabled={!selected()}
+                onClick={() => setHistoryOf(historyOf() === "token" ? null : "token")}
+              >
+                Token history
+              </button>
+              <button
+                type="button"
+                class="button-small"
+                aria-pressed={historyOf() === "scene"}
+                disabled={!shownScene()}
+                onClick={() => setHistoryOf(historyOf() === "scene" ? null : "scene")}
+              >
+                Scene history
+              </button>
+            </div>
+            <Show when={historyTarget()}>
+              {(target) => (
+                <HistoryPanel
+                  entityType={target().type}
+                  entity={target().entity}
+                  api={history}
+                  nameOf={nameOf}
+                  pending={(view.pending[entityKey(target().type, target().entity.id)] ?? 0) > 0}
+                  onRestored={(result, base, version) => undo.recordRevert(target().type, result.id, base, version, result)}
+                  onReload={() => props.sync.reload()}
+                  onClose={() => setHistoryOf(null)}
+                />
+              )}
+            </Show>
             <Show when={selected()}>
               {(token) => (
                 <TokenInspector
@@ -238,14 +333,33 @@ export function SessionTable(props: {
                     await props.sync.archive("token", token().id);
                     setSelectedId(null);
                   }}
-                  onArt={(hash) => setTokenArt(token(), hash)}
+                  folders={tokenFolderList()}
+                  onArt={(hash, crop) => authoring.setArt(token().id, hash, crop)}
+                  onCrop={async (crop) => {
+                    const art = artByToken()[token().id];
+                    if (art) await authoring.saveCrop(art.id, crop);
+                  }}
                   onClose={() => setSelectedId(null)}
                 />
               )}
             </Show>
+            <Show when={selectedTokens().length > 1}>
+              <SelectionActions
+                tokens={selectedTokens()}
+                onHidden={(hidden) => authoring.setHidden(selectedIds(), hidden)}
+                onArchive={async () => {
+                  await authoring.archiveTokens(selectedIds());
+                  setSelectedIds([]);
+                }}
+                onClear={() => setSelectedIds([])}
+              />
+            </Show>
             <SceneManager
               sessionId={props.sessionId}
-              scenes={scenes()}
+              userId={props.userId}
+              sync={props.sync}
+              api={gmApi}
+              roster={roster}
               activeSceneId={activeSceneId()}
               shownSceneId={shownScene()?.id ?? null}
               onView={(scene) => setViewedId(scene.id)}
@@ -253,13 +367,36 @@ export function SessionTable(props: {
                 await api.activateScene(props.sessionId, scene.id);
                 setViewedId(null);
               }}
-              onCreate={(name) => props.sync.create("scene", { name, accent_color: null, map_asset: null, sort: 0 })}
-              onArchive={(scene) => props.sync.archive("scene", scene.id)}
-              onMapUploaded={(scene, hash) => props.sync.update("scene", scene.id, { map_asset: hash })}
-              listArchived={async () => (await api.listArchivedScenes(props.sessionId)).items.filter((scene) => scene.archived_at !== null)}
-              onRestore={(scene) => props.sync.restore("scene", scene.id, scene.version)}
             />
-            <NewTokenForm scenes={scenes()} defaultSceneId={shownScene()?.id ?? null} onCreate={createToken} />
+            <TokenLibrary
+              sessionId={props.sessionId}
+              folders={Object.values(view.folders)}
+              tokens={Object.values(view.tokens)}
+              art={artByToken()}
+              selectedId={selectedId()}
+              canPlace={shownScene() !== undefined}
+              onEdit={(id) => setSelectedId(id)}
+              onPlace={async (id) => {
+                const scene = shownScene();
+                if (!scene) return;
+                const cell = freeCell(sceneTokens(), CELL_PX);
+                const placed = await authoring.placeLibraryToken(id, scene.id, cell.x, cell.y);
+                if (placed) setSelectedId(placed);
+              }}
+              onCreateFolder={authoring.createFolder}
+              onRenameFolder={authoring.renameFolder}
+              onArchiveFolder={authoring.archiveFolder}
+              onFile={authoring.fileToken}
+            />
+            <NewTokenForm
+              sessionId={props.sessionId}
+              scenes={scenes()}
+              defaultSceneId={shownScene()?.id ?? null}
+              folders={tokenFolderList()}
+              onCreate={createToken}
+            />
+            <MembersPanel userId={props.userId} roster={roster} />
+            <ArchiveBin api={gmApi} sync={props.sync} />
           </aside>
         </Show>
       </div>

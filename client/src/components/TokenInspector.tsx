@@ -1,25 +1,55 @@
 import { createSignal, For, Show } from "solid-js";
-import type { SessionMember, Token, TokenArt } from "../lib/api";
+import type { Folder, SessionMember, Token, TokenArt } from "../lib/api";
+import { CROP_STAGE_PX, type Crop, initialCrop } from "../lib/crop";
 import { createSubmitter } from "../lib/submit";
+import { assetFileUrl, type UploadedAsset } from "../lib/upload";
 import { AssetUploadField } from "./AssetUploadField";
+import { CroppedArt } from "./CroppedArt";
+import { CropTool } from "./CropTool";
 import { ErrorMessage } from "./ErrorMessage";
 
-/** What the GM can change on the selected token. Every change is one queued merge patch. */
+const NO_FOLDER = "";
+const ART_PREVIEW_PX = 88;
+
+/** The crop of newly uploaded art: covering, centred (the crop tool opens on it). */
+function uploadedCrop(asset: UploadedAsset): Crop {
+  return initialCrop({ width: asset.width ?? CROP_STAGE_PX, height: asset.height ?? CROP_STAGE_PX });
+}
+
+/**
+ * What the GM can change on the selected token (on the table, or in the library): every change
+ * is one queued merge patch. The art can be replaced (uploaded, then framed) or re-cropped.
+ */
 export function TokenInspector(props: {
   sessionId: string;
   token: Token;
   art: TokenArt | undefined;
   /** The session's players, who may be given the token (they can then move it). */
   players: SessionMember[];
-  onPatch: (patch: Partial<Pick<Token, "hidden" | "rotation" | "width" | "height" | "owner_user_ids">>) => Promise<unknown>;
+  /** The library's folders, depth first: where a library token may be filed. */
+  folders?: { folder: Folder; depth: number }[];
+  onPatch: (
+    patch: Partial<Pick<Token, "name" | "folder_id" | "hidden" | "rotation" | "width" | "height" | "owner_user_ids">>,
+  ) => Promise<unknown>;
   onArchive: () => Promise<unknown>;
-  onArt: (hash: string) => Promise<unknown>;
+  onArt: (hash: string, crop: Crop) => Promise<unknown>;
+  onCrop?: (crop: Crop) => Promise<unknown>;
   onClose: () => void;
 }) {
   const patching = createSubmitter((patch: Parameters<typeof props.onPatch>[0]) => props.onPatch(patch));
   const archiving = createSubmitter(() => props.onArchive());
   const [width, setWidth] = createSignal<string | null>(null);
   const [height, setHeight] = createSignal<string | null>(null);
+  const [name, setName] = createSignal<string | null>(null);
+  const [cropping, setCropping] = createSignal(false);
+  const inLibrary = () => props.token.scene_id === null;
+
+  function rename(event: SubmitEvent) {
+    event.preventDefault();
+    const next = (name() ?? props.token.name).trim();
+    setName(null);
+    if (next !== "" && next !== props.token.name) void patching.run({ name: next });
+  }
 
   function rotate(delta: number) {
     // The schema keeps rotation within ±360; wrap into (-360, 360).
@@ -46,9 +76,43 @@ export function TokenInspector(props: {
         </button>
       </div>
       <p class="hint">
-        {props.token.hidden ? "Hidden from players" : "Visible to players"} · rotation {props.token.rotation}° · {props.token.width}×
-        {props.token.height} cells
+        {inLibrary() ? "In the library" : props.token.hidden ? "Hidden from players" : "Visible to players"} · rotation{" "}
+        {props.token.rotation}° · {props.token.width}×{props.token.height} cells
       </p>
+      <form class="form inline-form rename-form" onSubmit={rename}>
+        <div class="field">
+          <label for="token-rename">Name</label>
+          <input
+            id="token-rename"
+            required
+            maxLength={200}
+            value={name() ?? props.token.name}
+            onInput={(event) => setName(event.currentTarget.value)}
+          />
+        </div>
+        <button type="submit" disabled={name() === null || name()?.trim() === "" || name() === props.token.name}>
+          Rename
+        </button>
+      </form>
+      <Show when={inLibrary() && props.folders}>
+        {(folders) => (
+          <div class="field">
+            <label for="token-file-in">Library folder</label>
+            <select
+              id="token-file-in"
+              value={props.token.folder_id ?? NO_FOLDER}
+              onChange={(event) =>
+                void patching.run({ folder_id: event.currentTarget.value === NO_FOLDER ? null : event.currentTarget.value })
+              }
+            >
+              <option value={NO_FOLDER}>No folder</option>
+              <For each={folders()}>
+                {(entry) => <option value={entry.folder.id}>{`${"\u00a0\u00a0".repeat(entry.depth)}${entry.folder.name}`}</option>}
+              </For>
+            </select>
+          </div>
+        )}
+      </Show>
       <div class="button-row">
         <button type="button" onClick={() => void patching.run({ hidden: !props.token.hidden })}>
           {props.token.hidden ? "Show to players" : "Hide from players"}
@@ -110,12 +174,54 @@ export function TokenInspector(props: {
           </For>
         </fieldset>
       </Show>
+      <Show when={props.art}>
+        {(art) => (
+          <div class="art-editor">
+            <Show
+              when={cropping() && props.onCrop}
+              fallback={
+                <div class="art-preview-row">
+                  <span class="art-preview" style={{ width: `${ART_PREVIEW_PX}px`, height: `${ART_PREVIEW_PX}px` }}>
+                    <CroppedArt
+                      src={assetFileUrl(props.sessionId, art().image_asset)}
+                      crop={art().crop}
+                      width={ART_PREVIEW_PX}
+                      height={ART_PREVIEW_PX}
+                    />
+                  </span>
+                  <Show when={props.onCrop}>
+                    <button type="button" class="button-small" onClick={() => setCropping(true)}>
+                      Crop art
+                    </button>
+                  </Show>
+                </div>
+              }
+            >
+              {(save) => (
+                <CropTool
+                  src={assetFileUrl(props.sessionId, art().image_asset)}
+                  initial={art().crop}
+                  label={`Crop the art of ${props.token.name}`}
+                  onSave={async (crop) => {
+                    await save()(crop);
+                    setCropping(false);
+                  }}
+                  onCancel={() => setCropping(false)}
+                />
+              )}
+            </Show>
+          </div>
+        )}
+      </Show>
       <AssetUploadField
         sessionId={props.sessionId}
         kind="token"
         inputId={`token-art-${props.token.id}`}
         label={props.art ? "Replace token art" : "Token art"}
-        onUploaded={(asset) => props.onArt(asset.hash)}
+        onUploaded={async (asset) => {
+          await props.onArt(asset.hash, uploadedCrop(asset));
+          setCropping(true);
+        }}
       />
       <button type="button" class="button-danger" disabled={archiving.pending()} onClick={() => void archiving.run()}>
         Delete token

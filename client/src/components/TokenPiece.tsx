@@ -1,6 +1,8 @@
 import { createSignal, Show } from "solid-js";
 import type { Token, TokenArt } from "../lib/api";
+import { cellsFromPixels, rotationTowards } from "../lib/selection";
 import { assetFileUrl } from "../lib/upload";
+import { CroppedArt } from "./CroppedArt";
 
 /** Pixels of one grid cell on the table: a token of width 1 is one cell wide. */
 export const CELL_PX = 64;
@@ -9,6 +11,9 @@ export function cells(value: number | undefined): number {
   return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 1;
 }
 
+/** The token's border (styles.css `.token`): its art fills the box inside it. */
+const BORDER_PX = 2;
+
 /** A pointer must travel this far before a press becomes a drag (a click selects). */
 const DRAG_THRESHOLD_PX = 4;
 
@@ -16,7 +21,10 @@ const DRAG_THRESHOLD_PX = 4;
  * One token on the table: a real `<button>` named by the token's name, so it is focusable,
  * announced, and found by role. Movable ones (a GM's, or a player's own) follow the pointer while
  * dragged, report each position to `onPreview`, and report the drop once to `onDrop`. Arrow keys
- * move a movable token by a cell; Escape deselects.
+ * move a movable token by a cell; Escape deselects. A shift-click (or Ctrl/⌘) asks to add the
+ * token to the selection. With `handles`, the selected token has a resize handle (in half cells)
+ * and a rotate handle (15° steps; Shift for free rotation) beside it. `offset` shows the token
+ * moved along with another one of the selection being dragged.
  */
 export function TokenPiece(props: {
   sessionId: string;
@@ -25,15 +33,34 @@ export function TokenPiece(props: {
   movable: boolean;
   selected: boolean;
   unsaved: boolean;
-  onSelect: () => void;
+  offset?: { dx: number; dy: number } | null;
+  handles?: boolean;
+  onSelect: (additive: boolean) => void;
   onDeselect: () => void;
   onPreview: (x: number, y: number) => void;
   onDrop: (x: number, y: number) => void;
+  onResize?: (width: number, height: number) => void;
+  onRotate?: (rotation: number) => void;
 }) {
   const [drag, setDrag] = createSignal<{ x: number; y: number } | null>(null);
+  const [resizing, setResizing] = createSignal<{ width: number; height: number } | null>(null);
+  const [turning, setTurning] = createSignal<number | null>(null);
   let start: { px: number; py: number; x: number; y: number; moved: boolean } | null = null;
-  const x = () => drag()?.x ?? props.token.x;
-  const y = () => drag()?.y ?? props.token.y;
+  /** The click that follows the end of a drag is not a selection. */
+  let swallowClick = false;
+  let button: HTMLButtonElement | undefined;
+  const x = () => drag()?.x ?? props.token.x + (props.offset?.dx ?? 0);
+  const y = () => drag()?.y ?? props.token.y + (props.offset?.dy ?? 0);
+  const widthCells = () => resizing()?.width ?? cells(props.token.width);
+  const heightCells = () => resizing()?.height ?? cells(props.token.height);
+  const rotation = () => turning() ?? props.token.rotation ?? 0;
+  const box = () => ({
+    left: `${x()}px`,
+    top: `${y()}px`,
+    width: `${widthCells() * CELL_PX}px`,
+    height: `${heightCells() * CELL_PX}px`,
+    transform: `rotate(${rotation()}deg)`,
+  });
 
   function onPointerDown(event: PointerEvent & { currentTarget: HTMLButtonElement }) {
     if (!props.movable || event.button !== 0) return;
@@ -54,6 +81,7 @@ export function TokenPiece(props: {
 
   function onPointerUp() {
     const dropped = start?.moved ? drag() : null;
+    swallowClick = dropped !== null;
     start = null;
     if (dropped) props.onDrop(dropped.x, dropped.y);
     setDrag(null);
@@ -77,45 +105,147 @@ export function TokenPiece(props: {
     props.onDrop(props.token.x + move[0], props.token.y + move[1]);
   }
 
+  // --- handles --------------------------------------------------------------------------------
+
+  let resizeStart: { px: number; py: number; w: number; h: number } | null = null;
+
+  function onResizeDown(event: PointerEvent & { currentTarget: HTMLButtonElement }) {
+    if (event.button !== 0) return;
+    event.stopPropagation();
+    event.currentTarget.setPointerCapture?.(event.pointerId);
+    resizeStart = { px: event.clientX, py: event.clientY, w: cells(props.token.width) * CELL_PX, h: cells(props.token.height) * CELL_PX };
+  }
+
+  function onResizeMove(event: PointerEvent) {
+    if (!resizeStart) return;
+    setResizing({
+      width: cellsFromPixels(resizeStart.w + event.clientX - resizeStart.px, CELL_PX),
+      height: cellsFromPixels(resizeStart.h + event.clientY - resizeStart.py, CELL_PX),
+    });
+  }
+
+  function onResizeUp() {
+    const next = resizing();
+    resizeStart = null;
+    setResizing(null);
+    if (next && (next.width !== cells(props.token.width) || next.height !== cells(props.token.height))) {
+      props.onResize?.(next.width, next.height);
+    }
+  }
+
+  let turningFrom: { cx: number; cy: number } | null = null;
+
+  function onRotateDown(event: PointerEvent & { currentTarget: HTMLButtonElement }) {
+    if (event.button !== 0 || !button) return;
+    event.stopPropagation();
+    event.currentTarget.setPointerCapture?.(event.pointerId);
+    const rect = button.getBoundingClientRect();
+    turningFrom = { cx: rect.left + rect.width / 2, cy: rect.top + rect.height / 2 };
+  }
+
+  function onRotateMove(event: PointerEvent) {
+    if (!turningFrom) return;
+    setTurning(rotationTowards(event.clientX - turningFrom.cx, event.clientY - turningFrom.cy, event.shiftKey ? 0 : 15));
+  }
+
+  function onRotateUp() {
+    const next = turning();
+    turningFrom = null;
+    setTurning(null);
+    if (next !== null && next !== (props.token.rotation ?? 0)) props.onRotate?.(next);
+  }
+
   const label = () =>
     [props.token.name, props.token.hidden ? "(hidden)" : "", props.unsaved ? "(not saved yet)" : ""].filter(Boolean).join(" ");
 
   return (
-    <button
-      type="button"
-      class="token"
-      classList={{
-        "token-hidden": props.token.hidden,
-        "token-selected": props.selected,
-        "token-movable": props.movable,
-        "token-dragging": drag() !== null,
-      }}
-      aria-label={label()}
-      aria-pressed={props.selected}
-      data-token-id={props.token.id}
-      data-x={props.token.x}
-      data-y={props.token.y}
-      style={{
-        left: `${x()}px`,
-        top: `${y()}px`,
-        width: `${cells(props.token.width) * CELL_PX}px`,
-        height: `${cells(props.token.height) * CELL_PX}px`,
-        transform: `rotate(${props.token.rotation ?? 0}deg)`,
-      }}
-      onPointerDown={onPointerDown}
-      onPointerMove={onPointerMove}
-      onPointerUp={onPointerUp}
-      onPointerCancel={() => {
-        start = null;
-        setDrag(null);
-      }}
-      onClick={() => props.onSelect()}
-      onKeyDown={onKeyDown}
-    >
-      <Show when={props.art} fallback={<span class="token-initial">{props.token.name.slice(0, 1).toUpperCase()}</span>}>
-        {(art) => <img class="token-art" src={assetFileUrl(props.sessionId, art().image_asset)} alt="" draggable={false} />}
+    <>
+      <button
+        ref={button}
+        type="button"
+        class="token"
+        classList={{
+          "token-hidden": props.token.hidden,
+          "token-selected": props.selected,
+          "token-movable": props.movable,
+          "token-dragging": drag() !== null || (props.offset ?? null) !== null,
+        }}
+        aria-label={label()}
+        aria-pressed={props.selected}
+        data-token-id={props.token.id}
+        data-x={props.token.x}
+        data-y={props.token.y}
+        style={box()}
+        onPointerDown={onPointerDown}
+        onPointerMove={onPointerMove}
+        onPointerUp={onPointerUp}
+        onPointerCancel={() => {
+          start = null;
+          setDrag(null);
+        }}
+        onClick={(event) => {
+          if (swallowClick) {
+            swallowClick = false;
+            return;
+          }
+          props.onSelect(event.shiftKey || event.ctrlKey || event.metaKey);
+        }}
+        onKeyDown={onKeyDown}
+      >
+        <Show when={props.art} fallback={<span class="token-initial">{props.token.name.slice(0, 1).toUpperCase()}</span>}>
+          {(art) => (
+            <CroppedArt
+              src={assetFileUrl(props.sessionId, art().image_asset)}
+              crop={art().crop}
+              width={widthCells() * CELL_PX - 2 * BORDER_PX}
+              height={heightCells() * CELL_PX - 2 * BORDER_PX}
+            />
+          )}
+        </Show>
+        <span class="token-name">{props.token.name}</span>
+      </button>
+      <Show when={props.handles && props.selected && props.movable}>
+        <div class="token-frame" style={box()} aria-hidden="true">
+          <button
+            type="button"
+            class="token-handle token-handle-rotate"
+            tabIndex={-1}
+            aria-label={`Rotate ${props.token.name}`}
+            title="Drag to rotate (Shift: free)"
+            onPointerDown={onRotateDown}
+            onPointerMove={onRotateMove}
+            onPointerUp={onRotateUp}
+            onPointerCancel={() => {
+              turningFrom = null;
+              setTurning(null);
+            }}
+          />
+          <button
+            type="button"
+            class="token-handle token-handle-resize"
+            tabIndex={-1}
+            aria-label={`Resize ${props.token.name}`}
+            title="Drag to resize (half cells)"
+            onPointerDown={onResizeDown}
+            onPointerMove={onResizeMove}
+            onPointerUp={onResizeUp}
+            onPointerCancel={() => {
+              resizeStart = null;
+              setResizing(null);
+            }}
+          />
+          <Show when={resizing()}>
+            {(next) => (
+              <span class="token-size-readout">
+                {next().width}×{next().height}
+              </span>
+            )}
+          </Show>
+          <Show when={turning() !== null}>
+            <span class="token-size-readout">{rotation()}°</span>
+          </Show>
+        </div>
       </Show>
-      <span class="token-name">{props.token.name}</span>
-    </button>
+    </>
   );
 }

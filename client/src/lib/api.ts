@@ -8,12 +8,13 @@
 import type { GameSession, User } from "../../../domain/api";
 import type { AnyEntity, coreEntityPaths, EntityType, Folder, Layer, Scene, SessionState, Token, TokenArt } from "../../../domain/entities";
 import type { ErrorCode } from "../../../domain/errors";
+import type { SceneLock } from "../../../domain/locks";
 import type { JsonObject } from "../../../domain/merge-patch";
 import type { Role } from "../../../domain/permissions";
 import type { ChangeOpName, ChangeRow } from "../../../domain/protocol";
-import { clientModules } from "../../../modules/client";
+import { moduleEntities } from "./modules";
 
-export type { AnyEntity, EntityType, Folder, GameSession, Layer, Role, Scene, SessionState, Token, TokenArt, User };
+export type { AnyEntity, EntityType, Folder, GameSession, Layer, Role, Scene, SceneLock, SessionState, Token, TokenArt, User };
 
 /** `network_error`: no response at all; `bad_response`: a response that is not the contract's. */
 export type ApiErrorCode = ErrorCode | "network_error" | "bad_response";
@@ -227,14 +228,9 @@ const coreEntityPath = {
   session_state: "session-state",
 } as const satisfies typeof coreEntityPaths;
 
-/**
- * URL segment of every entity type, those of game modules included. Read on first use, not at
- * load: module UIs import this file, and the module list imports them.
- */
-let paths: Readonly<Record<string, string>> | undefined;
+/** URL segment of every entity type, those of game modules included (lib/modules.ts). */
 export function entityPathOf(type: EntityType): string {
-  paths ??= { ...coreEntityPath, ...Object.fromEntries(clientModules.flatMap((m) => m.entities.map((e) => [e.type, e.path]))) };
-  const path = paths[type];
+  const path = (coreEntityPath as Readonly<Record<string, string>>)[type] ?? moduleEntities().find((e) => e.type === type)?.path;
   if (path === undefined) throw new Error(`no path for entity type ${type}`);
   return path;
 }
@@ -290,9 +286,82 @@ export function createSessionApi(sid: string, fetchImpl?: typeof fetch): Session
   };
 }
 
+/** A client connected to the session now, as `GET {S}/clients` lists them (GMs only). */
+export interface ConnectedClient {
+  client_id: string;
+  user_id: string;
+  role: Role;
+  connected_at: string;
+  last_seen: string;
+  capabilities: Record<string, unknown>;
+}
+
+/** The GM's calls beyond the sync layer: members, connected clients, scene locks, the archive. */
+export interface GmApi {
+  getSession(): Promise<SessionDetail>;
+  /** `PUT {S}/members/{user_id}`: promote a player to co-GM, or back. */
+  setMemberRole(userId: string, role: Role): Promise<{ member: SessionMember }>;
+  listClients(): Promise<{ clients: ConnectedClient[] }>;
+  listLocks(): Promise<{ locks: SceneLock[] }>;
+  /** `POST {S}/locks`: takes the lock, or takes it again to extend it; 409 with `details.lock` when another GM holds it. */
+  acquireLock(sceneId: string): Promise<{ lock: SceneLock }>;
+  releaseLock(sceneId: string): Promise<void>;
+  /** `GET {S}/<type>?archived=true`. */
+  listArchived(type: EntityType): Promise<{ items: AnyEntity[] }>;
+}
+
+export function createGmApi(sid: string, fetchImpl?: typeof fetch): GmApi {
+  const base = sessionPath(sid);
+  const options = (body?: unknown): RequestOptions => ({
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+    ...(body !== undefined ? { body } : {}),
+  });
+  return {
+    getSession: () => request<SessionDetail>("GET", base, options()),
+    setMemberRole: (userId, role) =>
+      request<{ member: SessionMember }>("PUT", `${base}/members/${encodeURIComponent(userId)}`, options({ role })),
+    listClients: () => request<{ clients: ConnectedClient[] }>("GET", `${base}/clients`, options()),
+    listLocks: () => request<{ locks: SceneLock[] }>("GET", `${base}/locks`, options()),
+    acquireLock: (sceneId) => request<{ lock: SceneLock }>("POST", `${base}/locks`, options({ scene_id: sceneId })),
+    releaseLock: (sceneId) => request<void>("DELETE", `${base}/locks/${encodeURIComponent(sceneId)}`, options()),
+    listArchived: (type) => request<{ items: AnyEntity[] }>("GET", `${base}/${entityPathOf(type)}?archived=true`, options()),
+  };
+}
+
 /** The session's WebSocket URL on the page's own origin (`ws:` under `http:`, `wss:` under `https:`). */
 export function sessionSocketUrl(sid: string, origin: string = location.origin): string {
   return `${origin.replace(/^http/, "ws")}${sessionPath(sid)}/ws`;
+}
+
+/** One version of an entity, as `GET {S}/<type>/{id}/history` lists them (GMs; see `history.ts`). */
+export interface EntityHistoryItem {
+  version: number;
+  seq: number;
+  op: string;
+  diff: unknown;
+  updated_by: string;
+  created_at: string;
+}
+
+/** An entity's history and reverts (GMs): what the history panel and undo call. */
+export interface HistoryApi {
+  /** `GET {S}/<type>/{id}/history` → newest first. */
+  history(type: EntityType, id: string): Promise<EntityHistoryItem[]>;
+  /** `POST {S}/<type>/{id}/revert`: the fields of `version` as a new version; 409 when `baseVersion` is stale. */
+  revert(type: EntityType, id: string, version: number, baseVersion: number): Promise<AnyEntity>;
+}
+
+export function createHistoryApi(sid: string, fetchImpl?: typeof fetch): HistoryApi {
+  const entityUrl = (type: EntityType, id: string) => `${sessionPath(sid)}/${entityPathOf(type)}/${encodeURIComponent(id)}`;
+  const options = (body?: unknown): RequestOptions => ({
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+    ...(body !== undefined ? { body } : {}),
+  });
+  return {
+    history: async (type, id) => (await request<{ items: EntityHistoryItem[] }>("GET", `${entityUrl(type, id)}/history`, options())).items,
+    revert: (type, id, version, baseVersion) =>
+      request<AnyEntity>("POST", `${entityUrl(type, id)}/revert`, options({ version, base_version: baseVersion })),
+  };
 }
 
 /** A message for the UI: the server's text, plus the field problems of a 400. */

@@ -19,6 +19,21 @@ export interface ClientModuleEntity {
   sceneField?: string;
 }
 
+let registered: readonly ClientModuleEntity[] = [];
+
+/**
+ * Tells the data layer (api, store, sync) about the modules' entity types. The table registers
+ * them from modules/client.ts when it loads (components/ModuleSlots.tsx), so the data layer never
+ * imports module UIs itself and runs without a DOM.
+ */
+export function registerModuleEntities(entities: readonly ClientModuleEntity[]): void {
+  registered = entities;
+}
+
+export function moduleEntities(): readonly ClientModuleEntity[] {
+  return registered;
+}
+
 export interface ModuleUiProps {
   sessionId: string;
   userId: string;

@@ -37,6 +37,8 @@ export interface QueuedOp {
   base_version: number | null;
   /** When it was authored (ms, from the injected clock). */
   created_at: number;
+  /** Ops enqueued together (`enqueueAll`) share a group and are sent in one batch: all apply or none. */
+  group?: string;
 }
 
 export type OpInput = Omit<QueuedOp, "uuid" | "created_at">;
@@ -124,6 +126,11 @@ export interface Queue {
   state(): QueueState;
   /** Shows the op at once, persists it, and resolves once it is persisted (then it is sent). */
   enqueue(input: OpInput): Promise<QueuedOp>;
+  /**
+   * Several ops as one action (a library drop, a fog stroke): shown at once, persisted, then sent
+   * in one batch, so the server applies all of them or none.
+   */
+  enqueueAll(inputs: readonly OpInput[]): Promise<QueuedOp[]>;
   /** Starts sending (also after `stop`); a pending backoff is cut short. */
   kick(): void;
   /** Applies a conflict resolution (from `conflict.ts`) and resumes. */
@@ -255,9 +262,16 @@ export function createQueue(deps: QueueDeps, initial: readonly QueuedOp[] = []):
   /** The persisted ops at the head of the queue, in order: an unpersisted op holds back those after it. */
   function sendable(): QueuedOp[] {
     const out: QueuedOp[] = [];
-    for (const e of entries) {
-      if (!e.persisted || out.length >= batchLimit) break;
-      out.push(e.op);
+    for (let i = 0; i < entries.length; ) {
+      const e = entries[i];
+      if (!e?.persisted || out.length >= batchLimit) break;
+      // A group goes whole: it waits for the next batch rather than being split (unless it alone
+      // is larger than a batch may be).
+      let end = i + 1;
+      if (e.op.group !== undefined) while (entries[end]?.op.group === e.op.group) end++;
+      if (out.length > 0 && out.length + (end - i) > batchLimit) break;
+      for (const member of entries.slice(i, Math.min(end, i + batchLimit))) out.push(member.op);
+      i = end;
     }
     return out;
   }
@@ -343,13 +357,40 @@ export function createQueue(deps: QueueDeps, initial: readonly QueuedOp[] = []):
     return op;
   }
 
+  async function enqueueAll(inputs: readonly OpInput[]): Promise<QueuedOp[]> {
+    if (inputs.length === 0) return [];
+    const group = inputs.length > 1 ? uuid() : undefined;
+    const added: Entry[] = inputs.map((input) => ({
+      op: { ...input, uuid: uuid(), created_at: now(), ...(group ? { group } : {}) },
+      persisted: false,
+    }));
+    entries = [...entries, ...added];
+    emit();
+    try {
+      for (const entry of added) await deps.storage.appendOp(entry.op);
+    } catch (error) {
+      // None of the group may go alone: take back what was stored.
+      await deps.storage.removeOps(added.map((e) => e.op.uuid)).catch(() => undefined);
+      entries = entries.filter((e) => !added.includes(e));
+      emit();
+      throw error;
+    }
+    for (const entry of added) entry.persisted = true;
+    start();
+    return added.map((e) => e.op);
+  }
+
   async function resolve(resolution: Resolution): Promise<void> {
     const current = conflict;
     if (!current) throw new Error("there is no conflict to resolve");
+    // A resolution is built from what the dialog shows, which may be reactive UI state (proxies
+    // IndexedDB refuses to clone): the op it brings into the queue is copied as plain JSON first.
+    const chosen: Resolution =
+      resolution.kind === "replace" ? { ...resolution, op: JSON.parse(JSON.stringify(resolution.op)) } : resolution;
     const next = applyResolution(
       entries.map((e) => e.op),
       current,
-      resolution,
+      chosen,
     );
     // Persist first: IndexedDB must never keep an op the memory queue has let go of, or a
     // refresh would send it again.
@@ -401,7 +442,7 @@ export function createQueue(deps: QueueDeps, initial: readonly QueuedOp[] = []):
     while (running) await running;
   }
 
-  return { state: snapshot, enqueue, kick, resolve, dropRejected, resume, stop, settled };
+  return { state: snapshot, enqueue, enqueueAll, kick, resolve, dropRejected, resume, stop, settled };
 }
 
 function isEntity(value: unknown): value is AnyEntity {

@@ -16,12 +16,12 @@
 
 import type { Layer } from "../../../domain/entities";
 import type { JsonObject } from "../../../domain/merge-patch";
-import { clientModules } from "../../../modules/client";
-import type { AnyEntity, EntityType, SessionApi, SessionInfo, SessionSettings, SessionSnapshot } from "./api";
+import type { AnyEntity, BatchOp, BatchResponse, EntityType, SessionApi, SessionInfo, SessionSettings, SessionSnapshot } from "./api";
 import { ApiError, createSessionApi, sessionSocketUrl } from "./api";
 import { type Cache, type CacheCommit, createMemoryCache, openCache } from "./cache";
 import type { Conflict, Resolution } from "./conflict";
-import { createQueue, nextBaseVersion, type Queue, type QueuedOp, type QueueMetric } from "./queue";
+import { moduleEntities } from "./modules";
+import { createQueue, nextBaseVersion, type OpInput, type Queue, type QueuedOp, type QueueMetric } from "./queue";
 import {
   allEntities,
   applyEntities,
@@ -76,6 +76,22 @@ export interface SyncDeps {
   reloadMaxMs?: number;
 }
 
+/** An op authored in this tab and confirmed by the server, with the entity it produced. */
+export interface ConfirmedOp {
+  entity_type: EntityType;
+  id: string;
+  op: BatchOp["op"];
+  base_version: number | null;
+  data: JsonObject | undefined;
+  entity: AnyEntity;
+}
+
+/** One edit of `SessionSync.submit`. */
+export type Edit =
+  | { op: "create"; type: EntityType; data: JsonObject; id?: string }
+  | { op: "update"; type: EntityType; id: string; patch: JsonObject }
+  | { op: "archive"; type: EntityType; id: string };
+
 export interface SessionSync {
   readonly store: SessionStore;
   readonly view: SessionView;
@@ -88,9 +104,20 @@ export interface SessionSync {
   /** Queues a JSON Merge Patch of an entity the view holds. */
   update(type: EntityType, id: string, patch: JsonObject): Promise<QueuedOp>;
   archive(type: EntityType, id: string): Promise<QueuedOp>;
+  /**
+   * Several edits as one action, sent in one batch (all apply or none): a token dropped from the
+   * library with its art, a fog stroke over several chunks. Base versions follow the ops before.
+   */
+  submit(edits: readonly Edit[]): Promise<QueuedOp[]>;
   /** Restores an archived entity (not in the view: its version comes from the archived list). */
   restore(type: EntityType, id: string, baseVersion: number): Promise<QueuedOp>;
   conflict(): Conflict | null;
+  /** Subscribes to the socket messages the data layer leaves to the UI (`lock`, `presence`, ...); returns the unsubscribe. */
+  listen(listener: (message: InboundMessage) => void): () => void;
+  /** Subscribes to failed sends of the queue, e.g. a 423 `locked` (the queue keeps those ops and retries them). */
+  onSendError(listener: (error: unknown) => void): () => void;
+  /** Subscribes to the ops this tab authored, once the server confirmed them (undo, `undo.ts`); returns the unsubscribe. */
+  onConfirmed(listener: (ops: ConfirmedOp[]) => void): () => void;
   resolveConflict(resolution: Resolution): Promise<void>;
   dropRejected(): Promise<void>;
   /** Resumes the queue after signing in again. */
@@ -136,6 +163,40 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
 
   let stopped = false;
   const cleanups: (() => void)[] = [];
+  const listeners = new Set<(message: InboundMessage) => void>();
+  const sendErrorListeners = new Set<(error: unknown) => void>();
+  const confirmedListeners = new Set<(ops: ConfirmedOp[]) => void>();
+  /** Ops found queued at boot were authored before this page loaded: not this tab's actions. */
+  const queuedAtBoot = new Set(contents.queue.map((op) => op.uuid));
+  const confirmed = (ops: BatchOp[], response: BatchResponse): BatchResponse => {
+    if (confirmedListeners.size === 0) return response;
+    const results = new Map(response.results.map((r) => [r.op_id, r.entity]));
+    const out: ConfirmedOp[] = [];
+    for (const op of ops) {
+      const entity = results.get(op.op_id);
+      if (!entity || queuedAtBoot.has(op.op_id)) continue;
+      out.push({
+        entity_type: op.entity_type,
+        id: op.id ?? entity.id,
+        op: op.op,
+        base_version: op.base_version ?? null,
+        data: op.data,
+        entity,
+      });
+    }
+    for (const listener of [...confirmedListeners]) {
+      try {
+        listener(out);
+      } catch (error) {
+        console.error(JSON.stringify({ level: "error", msg: "confirmed-op listener failed", error: String(error) }));
+      }
+    }
+    return response;
+  };
+  const forward = (message: InboundMessage) => {
+    deps.onMessage?.(message);
+    for (const listener of [...listeners]) listener(message);
+  };
 
   /** Applies a reducer and writes what it changed for `touched` entities to the cache. */
   function applyAndPersist(reducer: (w: World) => World, touched: { type: EntityType; id: string }[]) {
@@ -159,7 +220,14 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
   const queue = createQueue(
     {
       storage: cache,
-      sendBatch: (ops) => api.batch(ops),
+      sendBatch: (ops) =>
+        api
+          .batch(ops)
+          .then((response) => confirmed(ops, response))
+          .catch((error: unknown) => {
+            for (const listener of [...sendErrorListeners]) listener(error);
+            throw error;
+          }),
       fetchEntity: (type, id) => fetchEntity(type, id),
       onApplied: (entities) =>
         applyAndPersist(
@@ -259,11 +327,11 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
           store.setSession(next);
           void cache.setSession(next).catch(logCacheError);
         }
-        deps.onMessage?.(message);
+        forward(message);
         return;
       }
       default:
-        deps.onMessage?.(message);
+        forward(message);
     }
   }
 
@@ -414,8 +482,41 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
     update: async (type, id, patch) =>
       queue.enqueue({ entity_type: type, op: "update", id, payload: patch, base_version: requireBase(type, id) }),
     archive: async (type, id) => queue.enqueue({ entity_type: type, op: "archive", id, payload: {}, base_version: requireBase(type, id) }),
+    submit: async (edits) => {
+      const inputs: OpInput[] = [];
+      for (const edit of edits) {
+        if (edit.op === "create") {
+          inputs.push({ entity_type: edit.type, op: "create", id: edit.id ?? uuid(), payload: edit.data, base_version: null });
+          continue;
+        }
+        // The base is the version the ops before this one (queued, or earlier in this action) lead to.
+        const earlier = [...queue.state().ops, ...inputs.map((input) => ({ ...input, uuid: "", created_at: 0 }))];
+        const base = nextBaseVersion(earlier, edit.type, edit.id, getEntity(store.world(), edit.type, edit.id)?.version ?? null);
+        if (base === null) throw new Error(`no ${edit.type} ${edit.id} in this session`);
+        inputs.push({
+          entity_type: edit.type,
+          op: edit.op,
+          id: edit.id,
+          payload: edit.op === "update" ? edit.patch : {},
+          base_version: base,
+        });
+      }
+      return queue.enqueueAll(inputs);
+    },
     restore: (type, id, baseVersion) => queue.enqueue({ entity_type: type, op: "restore", id, payload: {}, base_version: baseVersion }),
     conflict: () => queue.state().conflict,
+    listen(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    onSendError(listener) {
+      sendErrorListeners.add(listener);
+      return () => sendErrorListeners.delete(listener);
+    },
+    onConfirmed(listener) {
+      confirmedListeners.add(listener);
+      return () => confirmedListeners.delete(listener);
+    },
     resolveConflict: (resolution) => queue.resolve(resolution),
     dropRejected: () => queue.dropRejected(),
     resumeQueue: () => queue.resume(),
@@ -430,7 +531,7 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
       // Module entities that live on scenes are lazy like layers.
       const { listByScene } = api;
       if (!listByScene) return;
-      for (const { type } of clientModules.flatMap((m) => m.entities).filter((e) => e.sceneField)) {
+      for (const { type } of moduleEntities().filter((e) => e.sceneField)) {
         const entities = await listByScene(type as EntityType, sceneId);
         applyAndPersist(
           (w) => applySceneModuleEntities(w, type as EntityType, sceneId, entities),

@@ -1,0 +1,139 @@
+import { createSignal, For, Show } from "solid-js";
+import type { StrokeKind } from "../lib/drawing";
+
+export type LayerTool = "select" | "draw" | "note" | "erase";
+
+export const DRAWING_COLORS = [
+  { name: "Brass", value: "#f0c364" },
+  { name: "Ember", value: "#e0664f" },
+  { name: "Sky", value: "#7fb4d9" },
+  { name: "Moss", value: "#8fd694" },
+  { name: "Parchment", value: "#ece3cf" },
+  { name: "Ink", value: "#1b1b1b" },
+] as const;
+
+export const DRAWING_WIDTHS = [2, 4, 8, 16] as const;
+
+const tools: { tool: LayerTool; label: string; hint: string }[] = [
+  { tool: "select", label: "Select", hint: "Select and move tokens; drag on the table to select several" },
+  { tool: "draw", label: "Draw", hint: "Draw on the table: players see drawings" },
+  { tool: "note", label: "Note", hint: "Pin a note: only GMs see notes" },
+  { tool: "erase", label: "Erase", hint: "Click or drag over drawings (or click a note) to erase" },
+];
+
+const shapes: { kind: StrokeKind; label: string }[] = [
+  { kind: "free", label: "Freehand" },
+  { kind: "line", label: "Line" },
+  { kind: "rect", label: "Rectangle" },
+  { kind: "ellipse", label: "Ellipse" },
+];
+
+export interface DrawingStyle {
+  kind: StrokeKind;
+  color: string;
+  width: number;
+}
+
+/** The GM's tools over the table: what a press on the table does, and how drawings look. */
+export function LayerToolbar(props: {
+  tool: LayerTool;
+  style: DrawingStyle;
+  hasDrawings: boolean;
+  onTool: (tool: LayerTool) => void;
+  onStyle: (style: DrawingStyle) => void;
+  onClearDrawings: () => void;
+}) {
+  const [confirming, setConfirming] = createSignal(false);
+
+  return (
+    <div class="layer-toolbar" role="toolbar" aria-label="Table tools">
+      <div class="tool-group">
+        <For each={tools}>
+          {(entry) => (
+            <button
+              type="button"
+              class="button-small tool-button"
+              classList={{ "button-quiet": props.tool !== entry.tool }}
+              aria-pressed={props.tool === entry.tool}
+              title={entry.hint}
+              onClick={() => props.onTool(entry.tool)}
+            >
+              {entry.label}
+            </button>
+          )}
+        </For>
+      </div>
+      <Show when={props.tool === "draw"}>
+        <fieldset class="tool-group">
+          <legend class="visually-hidden">Shape</legend>
+          <For each={shapes}>
+            {(shape) => (
+              <button
+                type="button"
+                class="button-small tool-button"
+                classList={{ "button-quiet": props.style.kind !== shape.kind }}
+                aria-pressed={props.style.kind === shape.kind}
+                onClick={() => props.onStyle({ ...props.style, kind: shape.kind })}
+              >
+                {shape.label}
+              </button>
+            )}
+          </For>
+        </fieldset>
+        <fieldset class="tool-group">
+          <legend class="visually-hidden">Colour</legend>
+          <For each={DRAWING_COLORS}>
+            {(color) => (
+              <button
+                type="button"
+                class="color-swatch"
+                classList={{ chosen: props.style.color === color.value }}
+                style={{ background: color.value }}
+                aria-label={`Colour ${color.name}`}
+                aria-pressed={props.style.color === color.value}
+                onClick={() => props.onStyle({ ...props.style, color: color.value })}
+              />
+            )}
+          </For>
+        </fieldset>
+        <label class="toggle">
+          Width{" "}
+          <select
+            aria-label="Line width"
+            value={String(props.style.width)}
+            onChange={(event) => props.onStyle({ ...props.style, width: Number(event.currentTarget.value) })}
+          >
+            <For each={DRAWING_WIDTHS}>{(width) => <option value={String(width)}>{width} px</option>}</For>
+          </select>
+        </label>
+      </Show>
+      <Show when={props.hasDrawings}>
+        <Show
+          when={confirming()}
+          fallback={
+            <button type="button" class="button-small button-quiet" onClick={() => setConfirming(true)}>
+              Clear drawings
+            </button>
+          }
+        >
+          <span class="confirm">
+            Clear every drawing of this scene?{" "}
+            <button
+              type="button"
+              class="button-small button-danger-inline"
+              onClick={() => {
+                setConfirming(false);
+                props.onClearDrawings();
+              }}
+            >
+              Clear
+            </button>{" "}
+            <button type="button" class="button-small button-quiet" onClick={() => setConfirming(false)}>
+              Keep
+            </button>
+          </span>
+        </Show>
+      </Show>
+    </div>
+  );
+}

@@ -1,0 +1,81 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ApiError } from "../../client/src/lib/api";
+import { deleteCache } from "../../client/src/lib/cache";
+import { type SessionSync, startSync } from "../../client/src/lib/sync";
+import type { InboundMessage, WebSocketClass } from "../../client/src/lib/transport";
+import { FakeServer } from "./helpers/fake-server";
+import { FakeWebSocket } from "./helpers/fake-socket";
+import { freshId, scene } from "./helpers/fixtures";
+import { ManualClock } from "./helpers/timers";
+
+let user: string;
+let session: string;
+const running: SessionSync[] = [];
+
+beforeEach(() => {
+  user = freshId("u");
+  session = freshId("s");
+  FakeWebSocket.reset();
+});
+
+afterEach(async () => {
+  for (const sync of running.splice(0)) await sync.stop();
+  await deleteCache(user, session);
+});
+
+async function live(server: FakeServer) {
+  const clock = new ManualClock();
+  let ids = 0;
+  const sync = await startSync({
+    sessionId: session,
+    userId: user,
+    api: server,
+    socketUrl: "ws://test/api/vtt/sessions/sess/ws",
+    WebSocket: FakeWebSocket as unknown as WebSocketClass,
+    timers: clock,
+    now: clock.now,
+    random: () => 0.5,
+    uuid: () => `00000000-0000-4000-8000-${String(++ids).padStart(12, "0")}`,
+    reportMetric: () => undefined,
+    onOnline: () => () => undefined,
+  });
+  running.push(sync);
+  await sync.ready;
+  await vi.waitFor(() => expect(FakeWebSocket.instances.length).toBeGreaterThan(0));
+  const ws = FakeWebSocket.latest();
+  ws.accept();
+  return { sync, ws, clock };
+}
+
+describe("the sync layer's listeners", () => {
+  it("hands the socket messages it does not handle to every listener until it unsubscribes", async () => {
+    const { sync, ws } = await live(new FakeServer());
+    const first: InboundMessage[] = [];
+    const second: InboundMessage[] = [];
+    const stopFirst = sync.listen((m) => first.push(m));
+    sync.listen((m) => second.push(m));
+    ws.receive({ type: "presence", clients: [] });
+    ws.receive({ type: "lock", scene_id: "s1", lock: null, reason: "released" });
+    await vi.waitFor(() => expect(second.map((m) => m.type)).toEqual(["presence", "lock"]));
+    expect(first.map((m) => m.type)).toEqual(["presence", "lock"]);
+    stopFirst();
+    ws.receive({ type: "presence", left: ["c1"] });
+    await vi.waitFor(() => expect(second).toHaveLength(3));
+    expect(first).toHaveLength(2);
+  });
+
+  it("reports a batch refused with 423 to send-error listeners, and the queue keeps the op", async () => {
+    const server = new FakeServer();
+    server.put("scene", scene("s1", 1) as never, "create");
+    const { sync } = await live(server);
+    const errors: unknown[] = [];
+    sync.onSendError((e) => errors.push(e));
+    const held = { scene_id: "s1", holder_user_id: "u-other", expires_at: "2030-01-01T00:05:00.000Z" };
+    server.failNext("batch", new ApiError(423, "locked", "scene s1 is locked", { op_id: "x", lock: held }));
+    await sync.update("scene", "s1", { name: "Renamed" });
+    await vi.waitFor(() => expect(errors).toHaveLength(1));
+    expect((errors[0] as ApiError).status).toBe(423);
+    expect(sync.queue.state().ops).toHaveLength(1);
+    expect(sync.view.sync.lastError).toBe("scene s1 is locked");
+  });
+});

@@ -1,0 +1,92 @@
+/** `sync.submit`: several edits as one action, one batch, base versions chained through the action. */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { AnyEntity, BatchOp } from "../../client/src/lib/api";
+import { deleteCache } from "../../client/src/lib/cache";
+import { type SessionSync, startSync } from "../../client/src/lib/sync";
+import type { WebSocketClass } from "../../client/src/lib/transport";
+import { FakeServer } from "./helpers/fake-server";
+import { FakeWebSocket } from "./helpers/fake-socket";
+import { freshId, token } from "./helpers/fixtures";
+import { ManualClock } from "./helpers/timers";
+
+let user: string;
+let session: string;
+const running: SessionSync[] = [];
+
+beforeEach(() => {
+  user = freshId("u");
+  session = freshId("s");
+  FakeWebSocket.reset();
+});
+
+afterEach(async () => {
+  for (const sync of running.splice(0)) await sync.stop();
+  await deleteCache(user, session);
+});
+
+async function start(server: FakeServer): Promise<SessionSync> {
+  const clock = new ManualClock();
+  let ids = 0;
+  const sync = await startSync({
+    sessionId: session,
+    userId: user,
+    api: server,
+    socketUrl: "ws://test/api/vtt/sessions/sess/ws",
+    WebSocket: FakeWebSocket as unknown as WebSocketClass,
+    timers: clock,
+    now: clock.now,
+    random: () => 0.5,
+    uuid: () => `00000000-0000-4000-8000-${String(++ids).padStart(12, "0")}`,
+    onOnline: () => () => undefined,
+  });
+  running.push(sync);
+  await sync.ready;
+  return sync;
+}
+
+const batches = (server: FakeServer) => server.calls.filter((c) => c.method === "batch").map((c) => c.args[0] as BatchOp[]);
+
+describe("sync.submit", () => {
+  it("sends an action's edits in one batch, each update based on the version the one before leads to", async () => {
+    const server = new FakeServer();
+    server.put("token", token("t1", 3) as unknown as AnyEntity);
+    const sync = await start(server);
+    await sync.submit([
+      { op: "update", type: "token", id: "t1", patch: { x: 10 } },
+      { op: "create", type: "token", id: "t2", data: { name: "copy", scene_id: null } },
+      { op: "update", type: "token", id: "t1", patch: { y: 20 } },
+    ]);
+    await vi.waitFor(() => expect(sync.view.sync.pending).toBe(0));
+    const sent = batches(server);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.map((op) => [op.op, op.id, op.base_version ?? null])).toEqual([
+      ["update", "t1", 3],
+      ["create", "t2", null],
+      ["update", "t1", 4],
+    ]);
+    expect(server.get("token", "t1")).toMatchObject({ version: 5, x: 10, y: 20 });
+  });
+
+  it("shows every edit of the action at once, before the server answers", async () => {
+    const server = new FakeServer();
+    server.put("token", token("t1", 1) as unknown as AnyEntity);
+    const sync = await start(server);
+    server.hold("batch");
+    const pending = sync.submit([
+      { op: "update", type: "token", id: "t1", patch: { x: 99 } },
+      { op: "archive", type: "token", id: "t1" },
+    ]);
+    expect(sync.view.tokens.t1).toBeUndefined();
+    await pending;
+    server.release("batch");
+    await vi.waitFor(() => expect(sync.view.sync.pending).toBe(0));
+    expect(batches(server)[0]?.map((op) => op.base_version)).toEqual([1, 2]);
+  });
+
+  it("refuses an update of an entity the session does not hold, queueing nothing", async () => {
+    const server = new FakeServer();
+    const sync = await start(server);
+    await expect(sync.submit([{ op: "update", type: "token", id: "ghost", patch: { x: 1 } }])).rejects.toThrow("no token ghost");
+    expect(sync.view.sync.pending).toBe(0);
+  });
+});
