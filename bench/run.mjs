@@ -5,15 +5,16 @@
  *
  *   npm run bench                      all suites against a fresh wrangler dev
  *   node bench/run.mjs --quick         smaller counts and shorter runs (checks the harness)
- *   npm run bench -- fanout            some suites only, by name (core, fanout, uploads)
+ *   npm run bench -- fanout            some suites only, by name (core, fanout, uploads, client)
  *   node bench/run.mjs --only=1,3      some scenarios only (ids as in the table, e.g. fanout-100)
  *   node bench/run.mjs --in-place      run wrangler from the working tree, not from a snapshot of
  *                                      the sources (then an edit during the run reloads the worker)
  *   node bench/run.mjs --url=http://127.0.0.1:8787
  *                                      an already running server (started with --var BENCH_ROUTES:1)
  *
- * A suite is a module exporting `name` and `scenarios: [{ id, title, run(ctx) }]`; add new
- * ones (WebSocket fan-out, uploads) to SUITES.
+ * A suite is a module exporting `name` and `scenarios: [{ id, title, run(ctx) }]`, and maybe
+ * `prepare({ log })`, run before the server starts; it may answer `{ assets }`, a client build
+ * for the server to serve instead of dist/client (the client suite's). Add new ones to SUITES.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -21,6 +22,7 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import * as clientSuite from "./client.mjs";
 import * as core from "./core.mjs";
 import * as fanout from "./fanout.mjs";
 import { ApiClient } from "./lib/client.mjs";
@@ -28,7 +30,7 @@ import { machineInfo, renderMarkdown } from "./lib/report.mjs";
 import { BIN, childEnv, interrupted, ROOT, startServer } from "./lib/server.mjs";
 import * as uploads from "./uploads.mjs";
 
-const SUITES = [core, fanout, uploads];
+const SUITES = [core, fanout, uploads, clientSuite];
 
 // Run under the project's node (24, in node_modules/.bin) even when started by another one.
 const localNode = join(BIN, "node");
@@ -86,13 +88,15 @@ async function main() {
   let server = null;
   const results = [];
   try {
+    let assets = null;
+    for (const suite of suites) assets = (await suite.prepare?.({ log }))?.assets ?? assets;
     let baseUrl;
     let serverLabel;
     if (args.url) {
       baseUrl = args.url.replace(/\/$/, "");
       serverLabel = `already running at ${baseUrl}`;
     } else {
-      server = await startServer({ log, snapshot: !args["in-place"] });
+      server = await startServer({ log, snapshot: !args["in-place"], assets });
       baseUrl = server.baseUrl;
       notes.push(...server.notes);
       serverLabel = `wrangler dev (local, fresh persist dir, BENCH_ROUTES=1) at ${baseUrl}, from ${server.source}`;

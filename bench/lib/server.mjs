@@ -240,11 +240,11 @@ export async function ensureAssets({ logFile, tmp, log = console.error }) {
   return { assetsArg: placeholder, note };
 }
 
-const SNAPSHOT_DIRS = ["worker", "domain", "migrations"];
+const SNAPSHOT_DIRS = ["worker", "domain", "migrations", "modules"];
 const SNAPSHOT_FILES = ["wrangler.toml", "package.json", "tsconfig.json", ".dev.vars"];
 
 /**
- * A copy of the worker's sources (worker/, domain/, migrations/, wrangler.toml and friends) in
+ * A copy of the worker's sources (worker/, domain/, migrations/, modules/, wrangler.toml and friends) in
  * `tmp`, with node_modules and dist linked, for wrangler to run from. wrangler dev rebuilds and
  * reloads when a source changes; from a snapshot, edits made while the benchmark runs cannot
  * reach the server, and every scenario measures the same code. Returns the dir and a label.
@@ -252,7 +252,9 @@ const SNAPSHOT_FILES = ["wrangler.toml", "package.json", "tsconfig.json", ".dev.
 export function snapshotSources(tmp) {
   const dir = join(tmp, "src");
   mkdirSync(dir, { recursive: true });
-  for (const name of SNAPSHOT_DIRS) cpSync(join(ROOT, name), join(dir, name), { recursive: true });
+  for (const name of SNAPSHOT_DIRS) {
+    if (existsSync(join(ROOT, name))) cpSync(join(ROOT, name), join(dir, name), { recursive: true });
+  }
   for (const name of SNAPSHOT_FILES) {
     if (existsSync(join(ROOT, name))) copyFileSync(join(ROOT, name), join(dir, name));
   }
@@ -263,7 +265,7 @@ export function snapshotSources(tmp) {
   const dirty = git("status", "--porcelain", "--", ...SNAPSHOT_DIRS, "wrangler.toml")
     .split("\n")
     .filter(Boolean).length;
-  const label = `snapshot of worker/, domain/, migrations/ at ${new Date().toISOString()} (HEAD ${head}${dirty ? ` + ${dirty} uncommitted change(s)` : ""})`;
+  const label = `snapshot of ${SNAPSHOT_DIRS.map((d) => `${d}/`).join(", ")} at ${new Date().toISOString()} (HEAD ${head}${dirty ? ` + ${dirty} uncommitted change(s)` : ""})`;
   return { dir, label };
 }
 
@@ -302,11 +304,13 @@ export async function waitForHealth(baseUrl, { timeoutMs = 120_000, child, logTa
 /**
  * Starts a fresh wrangler dev server and resolves once it is healthy. With `snapshot` (the
  * default) it runs from a copy of the sources taken now (see snapshotSources); without, from the
- * working tree, where an edit reloads the worker mid-run (`sourceStamp` tells when).
+ * working tree, where an edit reloads the worker mid-run (`sourceStamp` tells when). `assets`: a
+ * static assets directory to serve instead of dist/client (the client suite's own build).
  * Returns { baseUrl, port, persistDir, logFile, notes, source, health, stop, logTail, sourceStamp }.
  */
 export async function startServer({
   vars = { BENCH_ROUTES: "1" },
+  assets = null,
   logFile = join(ROOT, "bench", "results", "wrangler-dev.log"),
   healthTimeoutMs = 120_000,
   keepPersistDir = false,
@@ -345,7 +349,7 @@ export async function startServer({
     if (lockNote) notes.push(lockNote);
     mkdirSync(dirname(logFile), { recursive: true });
     writeFileSync(logFile, `[bench] ${new Date().toISOString()}\n`);
-    const { assetsArg, note } = await ensureAssets({ logFile, tmp, log });
+    const { assetsArg, note } = assets ? { assetsArg: assets, note: null } : await ensureAssets({ logFile, tmp, log });
     if (note) notes.push(note);
     let cwd = ROOT;
     let source = "the working tree";
