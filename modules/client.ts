@@ -3,5 +3,6 @@
  * (a sidebar panel, a canvas overlay, token badges; see client/src/lib/modules.ts).
  */
 import type { ClientModule } from "../client/src/lib/modules";
+import { initiativeClient } from "./initiative/client";
 
-export const clientModules: readonly ClientModule[] = [];
+export const clientModules: readonly ClientModule[] = [initiativeClient];

@@ -5,5 +5,6 @@
  * A module that names another's entity types comes after it.
  */
 import type { ModuleDefinition } from "../domain/module-api";
+import { initiativeModule } from "./initiative/domain";
 
-export const modules = [] as const satisfies readonly ModuleDefinition[];
+export const modules = [initiativeModule] as const satisfies readonly ModuleDefinition[];

@@ -4,10 +4,11 @@
  */
 import type { Hono } from "hono";
 import type { AppEnv } from "../worker/types";
+import { initiativeRoutes } from "./initiative/worker";
 
 export interface ModuleRoutes {
   name: string;
   routes: Hono<AppEnv>;
 }
 
-export const moduleRoutes: readonly ModuleRoutes[] = [];
+export const moduleRoutes: readonly ModuleRoutes[] = [{ name: "initiative", routes: initiativeRoutes }];

@@ -1,0 +1,28 @@
+/**
+ * The initiative module's own route, called from the web app with the session cookie and the
+ * CSRF token (through the app's `request`). The turn's result reaches the table like any change,
+ * by the socket (or the next poll).
+ */
+import { type AnyEntity, request } from "../../client/src/lib/api";
+
+export interface TurnAnswer {
+  encounter: AnyEntity;
+  effects: { entity_type: string; id: string; op: string; version: number }[];
+  seq: number;
+}
+
+export interface InitiativeApi {
+  /** Moves the turn from `baseVersion` of the encounter (409 when the server has another). */
+  moveTurn(encounterId: string, direction: "next" | "previous", baseVersion: number): Promise<TurnAnswer>;
+}
+
+export function createInitiativeApi(sessionId: string, fetchImpl?: typeof fetch): InitiativeApi {
+  const base = `/api/vtt/sessions/${encodeURIComponent(sessionId)}/modules/initiative`;
+  return {
+    moveTurn: (encounterId, direction, baseVersion) =>
+      request<TurnAnswer>("POST", `${base}/encounters/${encodeURIComponent(encounterId)}/${direction}`, {
+        body: { base_version: baseVersion },
+        ...(fetchImpl ? { fetch: fetchImpl } : {}),
+      }),
+  };
+}
