@@ -3,6 +3,7 @@
  * (a sidebar panel, a canvas overlay, token badges; see client/src/lib/modules.ts).
  */
 import type { ClientModule } from "../client/src/lib/modules";
+import { conditionsClient } from "./conditions/client";
 import { initiativeClient } from "./initiative/client";
 
-export const clientModules: readonly ClientModule[] = [initiativeClient];
+export const clientModules: readonly ClientModule[] = [initiativeClient, conditionsClient];

@@ -5,6 +5,7 @@
  * A module that names another's entity types comes after it.
  */
 import type { ModuleDefinition } from "../domain/module-api";
+import { conditionsModule } from "./conditions/domain";
 import { initiativeModule } from "./initiative/domain";
 
-export const modules = [initiativeModule] as const satisfies readonly ModuleDefinition[];
+export const modules = [initiativeModule, conditionsModule] as const satisfies readonly ModuleDefinition[];

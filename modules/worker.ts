@@ -5,6 +5,8 @@
 import type { Hono } from "hono";
 import type { AppEnv } from "../worker/types";
 import { initiativeRoutes } from "./initiative/worker";
+// No routes of its own: loaded for its round hook (expiring conditions), after initiative.
+import "./conditions/worker";
 
 export interface ModuleRoutes {
   name: string;
