@@ -4,6 +4,7 @@
  */
 import type { ClientModule } from "../client/src/lib/modules";
 import { conditionsClient } from "./conditions/client";
+import { fogClientModule } from "./fog/client";
 import { initiativeClient } from "./initiative/client";
 
-export const clientModules: readonly ClientModule[] = [initiativeClient, conditionsClient];
+export const clientModules: readonly ClientModule[] = [initiativeClient, conditionsClient, fogClientModule];

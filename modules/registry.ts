@@ -6,6 +6,7 @@
  */
 import type { ModuleDefinition } from "../domain/module-api";
 import { conditionsModule } from "./conditions/domain";
+import { fogModule } from "./fog/domain";
 import { initiativeModule } from "./initiative/domain";
 
-export const modules = [initiativeModule, conditionsModule] as const satisfies readonly ModuleDefinition[];
+export const modules = [initiativeModule, conditionsModule, fogModule] as const satisfies readonly ModuleDefinition[];
