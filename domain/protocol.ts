@@ -54,6 +54,11 @@ export interface ChangeRow {
   entity?: AnyEntity;
   /** The entity left the player's view (hidden, moved off the active scene, archived). */
   removed?: true;
+  /**
+   * For a player, with a token that comes into view (shown, or moved onto the active scene):
+   * what hangs on it and was not sent while it was hidden (its art, module entities naming it).
+   */
+  related?: { entity_type: EntityType; entity: AnyEntity }[];
 }
 
 export interface PresenceClient {

@@ -2,14 +2,14 @@
  * Read paths: full state, deltas since a seq, lists and single entities, each through the player
  * filter of `domain/visibility.ts` when the reader is a player.
  */
-import { and, desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import { type AnyEntity, type EntityType, entityTypes, isCoreType, moduleEntity } from "../../domain/entities";
 import type { Role } from "../../domain/permissions";
 import type { ChangeRow } from "../../domain/protocol";
 import { isTokenVisible, isVisibleToPlayer, type PlayerView, projectForPlayer } from "../../domain/visibility";
-import type { Db } from "./client";
+import { chunk, type Db } from "./client";
 import { listEntities, loadEntities, toEntity } from "./entities";
-import { activationTimeline, gameSessions, sessionState, tokens } from "./schema";
+import { activationTimeline, gameSessions, sessionState, tokenArt, tokens } from "./schema";
 
 export interface Reader {
   role: Role;
@@ -155,6 +155,34 @@ async function loadModuleEntities(db: Db, sessionId: string, activeSceneId: stri
 
 export type { ChangeRow };
 
+/**
+ * What hangs on these tokens and follows their visibility: their live art, and live module
+ * entities whose declared references name them. Sent to players with a token that comes into
+ * view, since none of it was sent while the token was hidden.
+ */
+export async function tokenDependents(
+  db: Db,
+  sessionId: string,
+  tokenIds: readonly string[],
+): Promise<{ type: EntityType; entity: AnyEntity }[]> {
+  if (tokenIds.length === 0) return [];
+  const ids = new Set(tokenIds);
+  const out: { type: EntityType; entity: AnyEntity }[] = [];
+  for (const part of chunk([...ids], 90)) {
+    for (const entity of await listEntities(db, sessionId, "token_art", { where: inArray(tokenArt.token_id, part) })) {
+      out.push({ type: "token_art", entity });
+    }
+  }
+  for (const type of entityTypes) {
+    const fields = (moduleEntity(type)?.references ?? []).filter((r) => r.type === "token").map((r) => r.field);
+    if (fields.length === 0) continue;
+    for (const entity of await listEntities(db, sessionId, type)) {
+      if (fields.some((f) => ids.has(String(entity[f])))) out.push({ type, entity });
+    }
+  }
+  return out;
+}
+
 export type Delta =
   | { kind: "gone"; seq: number }
   | { kind: "reload"; seq: number }
@@ -221,5 +249,38 @@ export async function changesSince(db: Db, sessionId: string, since: number, rol
     if (visible) changes.push({ ...row, entity: visible });
     else if (seenAtSince.has(key)) changes.push({ ...row, removed: true });
   }
+  if (role === "player") await attachRevealed(db, sessionId, changes, seenAtSince, keep);
   return { kind: "changes", seq: head.seq, changes };
+}
+
+/**
+ * Tokens a player sees now but did not at `since` come with what hangs on them and did not change
+ * since (it changed while hidden, before `since`): see `tokenDependents`.
+ */
+async function attachRevealed(db: Db, sessionId: string, changes: ChangeRow[], seenAtSince: ReadonlySet<string>, keep: Filter) {
+  const revealed = changes.filter((c) => c.entity_type === "token" && c.entity && !seenAtSince.has(`token:${c.entity_id}`));
+  if (revealed.length === 0) return;
+  const listed = new Set(changes.map((c) => `${c.entity_type}:${c.entity_id}`));
+  const byToken = new Map<string, { entity_type: EntityType; entity: AnyEntity }[]>();
+  for (const { type, entity } of await tokenDependents(
+    db,
+    sessionId,
+    revealed.map((c) => c.entity_id),
+  )) {
+    if (listed.has(`${type}:${entity.id}`)) continue;
+    const visible = keep(type, entity);
+    if (!visible) continue;
+    const tokenId = String(type === "token_art" ? entity.token_id : tokenReferenceOf(type, entity));
+    byToken.set(tokenId, [...(byToken.get(tokenId) ?? []), { entity_type: type, entity: visible }]);
+  }
+  for (const row of revealed) {
+    const related = byToken.get(row.entity_id);
+    if (related) row.related = related;
+  }
+}
+
+/** The token a module entity names through its declared references (the first one). */
+function tokenReferenceOf(type: EntityType, entity: AnyEntity): unknown {
+  const field = moduleEntity(type)?.references?.find((r) => r.type === "token")?.field;
+  return field ? entity[field] : undefined;
 }

@@ -22,6 +22,8 @@ export function encodeChangeRow(row: ChangeRow): string {
   } satisfies Omit<Extract<ServerMessage, { type: "change" }>, "entity" | "removed">;
   if (row.removed) return JSON.stringify({ ...base, removed: true });
   if (!row.entity) return JSON.stringify(base);
+  // A token coming into view carries what hangs on it: always inline, the client has no other way.
+  if (row.related && row.related.length > 0) return JSON.stringify({ ...base, entity: row.entity, related: row.related });
   // Serialize once; splice the entity in when small enough instead of encoding twice.
   const entity = JSON.stringify(row.entity);
   const head = JSON.stringify(base);
@@ -44,8 +46,12 @@ export function encodeChange(change: Change): EncodedChange {
     player = JSON.stringify({ type: "reload", seq: change.seq, reason: "activate" } satisfies ServerMessage);
   } else if (change.visibleAfter) {
     const projected = projectForPlayer(change.type, change.entity as AnyEntity);
+    const related = (change.related ?? []).map(({ type, entity }) => ({ entity_type: type, entity: projectForPlayer(type, entity) }));
     // Nothing to hide (the usual case): the GM's text is the player's too.
-    player = projected === change.entity ? gm : encodeChangeRow({ ...row, entity: projected });
+    player =
+      projected === change.entity && related.length === 0
+        ? gm
+        : encodeChangeRow({ ...row, entity: projected, ...(related.length > 0 ? { related } : {}) });
   } else if (change.visibleBefore) {
     player = encodeChangeRow({ ...row, removed: true });
   }

@@ -43,10 +43,10 @@ import {
 } from "../../domain/protocol";
 import { type Bucket, mutationCost, PREVIEW_LIMIT, retryAfterSeconds, SOCKET_MESSAGE_LIMIT, take } from "../../domain/rate-limit";
 import { applySettingsPatch, mutationLimitOf, resolveSettings, type SessionSettings, type SettingsPatch } from "../../domain/settings";
-import { isTokenVisible } from "../../domain/visibility";
-import { chunk, getDb, nowIso } from "../db/client";
+import { isTokenVisible, isVisibleToPlayer, type PlayerView } from "../../domain/visibility";
+import { chunk, type Db, getDb, nowIso } from "../db/client";
 import { loadEntity } from "../db/entities";
-import { changesSince, loadSessionState } from "../db/reads";
+import { changesSince, loadSessionState, tokenDependents } from "../db/reads";
 import { gameSessions, sessionClients, sessionMembers, sessionState } from "../db/schema";
 import { encodeChange, encodeChangeRow } from "./broadcast";
 import { LockTable } from "./lock-table";
@@ -417,7 +417,7 @@ export class SessionObject extends DurableObject<Env> {
       throw error;
     }
     this.#seq = plan.lastSeq;
-    await this.#afterCommit(actor, plan.changes, locks);
+    await this.#afterCommit(actor, await withRevealed(db, sessionId, plan.changes), locks);
     return { ok: true, seq: plan.replayedSeq ?? plan.lastSeq, results: plan.results };
   }
 
@@ -977,5 +977,37 @@ export class SessionObject extends DurableObject<Env> {
     const forPlayers = encoded.map((e) => e.player).filter((p): p is string => p !== null);
     if (forPlayers.length === 0) return;
     for (const ws of this.ctx.getWebSockets("role:player")) for (const text of forPlayers) this.#sendRaw(ws, text);
+  }
+}
+
+/**
+ * A token that comes into players' view carries what hangs on it (its art, module entities naming
+ * it), read as committed: none of it reached players while the token was hidden.
+ */
+async function withRevealed(db: Db, sessionId: string, changes: readonly Change[]): Promise<readonly Change[]> {
+  const revealed = changes.filter((c) => c.type === "token" && !c.visibleBefore && c.visibleAfter && !c.activation);
+  if (revealed.length === 0) return changes;
+  try {
+    const dependents = await tokenDependents(
+      db,
+      sessionId,
+      revealed.map((c) => c.id),
+    );
+    const view: PlayerView = {
+      activeSceneId: typeof revealed[0]?.entity.scene_id === "string" ? revealed[0].entity.scene_id : null,
+      visibleTokenIds: new Set(revealed.map((c) => c.id)),
+    };
+    return changes.map((c) => {
+      if (!revealed.includes(c)) return c;
+      const related = dependents.filter(
+        ({ type, entity }) =>
+          (type === "token_art" ? entity.token_id === c.id : Object.values(entity).includes(c.id)) && isVisibleToPlayer(type, entity, view),
+      );
+      return related.length > 0 ? { ...c, related } : c;
+    });
+  } catch (error) {
+    // The write is committed: players then get the token without what hangs on it until they reload.
+    logError("loading what a revealed token carries failed", error);
+    return changes;
   }
 }

@@ -97,6 +97,8 @@ export interface Change {
   visibleAfter: boolean;
   /** A change of the active scene: players reload what they may see. */
   activation: boolean;
+  /** For players, when a token comes into view: what hangs on it (see `ChangeRow.related`). */
+  related?: { type: EntityType; entity: AnyEntity }[];
 }
 
 export interface OpResult {

@@ -202,6 +202,8 @@ export function applyChange(world: World, message: ChangeMessage): World {
   if (message.removed) next = applyRemoval(world, message.entity_type, message.entity_id, message.version);
   else if (message.entity) next = applyEntity(world, message.entity_type, message.entity);
   else next = markStale(world, message.entity_type, message.entity_id, message.version);
+  // A token coming into a player's view brings what hangs on it (its art, module entities).
+  for (const related of message.related ?? []) next = applyEntity(next, related.entity_type, related.entity);
   return { ...next, seq: message.seq };
 }
 

@@ -347,7 +347,11 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
         // Recorded as stale by the store; `ensureState` below catches up.
       }
     }
-    const after = applyAndPersist((w) => applyMessage(w, change), [{ type: change.entity_type, id: change.entity_id }]);
+    const touched = [
+      { type: change.entity_type, id: change.entity_id },
+      ...(change.related ?? []).map((r) => ({ type: r.entity_type, id: r.entity.id })),
+    ];
+    const after = applyAndPersist((w) => applyMessage(w, change), touched);
     if (Object.keys(after.stale).length > 0) void ensureStateLater();
   }
 

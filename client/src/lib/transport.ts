@@ -337,6 +337,7 @@ export function changeMessage(row: ChangeRow): InboundMessage {
     op: row.op,
     ...(row.entity ? { entity: row.entity } : {}),
     ...(row.removed ? { removed: true as const } : {}),
+    ...(row.related ? { related: row.related } : {}),
   } as InboundMessage;
 }
 
