@@ -1,46 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ApiError } from "../../client/src/lib/api";
-import { deleteCache } from "../../client/src/lib/cache";
-import { type SessionSync, startSync } from "../../client/src/lib/sync";
-import type { InboundMessage, WebSocketClass } from "../../client/src/lib/transport";
+import type { InboundMessage } from "../../client/src/lib/transport";
 import { FakeServer } from "./helpers/fake-server";
 import { FakeWebSocket } from "./helpers/fake-socket";
-import { freshId, scene } from "./helpers/fixtures";
-import { ManualClock } from "./helpers/timers";
+import { scene } from "./helpers/fixtures";
+import { useSyncHarness } from "./helpers/sync-harness";
 
-let user: string;
-let session: string;
-const running: SessionSync[] = [];
-
-beforeEach(() => {
-  user = freshId("u");
-  session = freshId("s");
-  FakeWebSocket.reset();
-});
-
-afterEach(async () => {
-  for (const sync of running.splice(0)) await sync.stop();
-  await deleteCache(user, session);
-});
+const harness = useSyncHarness();
 
 async function live(server: FakeServer) {
-  const clock = new ManualClock();
-  let ids = 0;
-  const sync = await startSync({
-    sessionId: session,
-    userId: user,
-    api: server,
-    socketUrl: "ws://test/api/vtt/sessions/sess/ws",
-    WebSocket: FakeWebSocket as unknown as WebSocketClass,
-    timers: clock,
-    now: clock.now,
-    random: () => 0.5,
-    uuid: () => `00000000-0000-4000-8000-${String(++ids).padStart(12, "0")}`,
-    reportMetric: () => undefined,
-    onOnline: () => () => undefined,
-  });
-  running.push(sync);
-  await sync.ready;
+  const { sync, clock } = await harness.start(server);
   await vi.waitFor(() => expect(FakeWebSocket.instances.length).toBeGreaterThan(0));
   const ws = FakeWebSocket.latest();
   ws.accept();

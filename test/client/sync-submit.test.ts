@@ -1,48 +1,12 @@
 /** `sync.submit`: several edits as one action, one batch, base versions chained through the action. */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { AnyEntity, BatchOp } from "../../client/src/lib/api";
-import { deleteCache } from "../../client/src/lib/cache";
-import { type SessionSync, startSync } from "../../client/src/lib/sync";
-import type { WebSocketClass } from "../../client/src/lib/transport";
 import { FakeServer } from "./helpers/fake-server";
-import { FakeWebSocket } from "./helpers/fake-socket";
-import { freshId, token } from "./helpers/fixtures";
-import { ManualClock } from "./helpers/timers";
+import { token } from "./helpers/fixtures";
+import { useSyncHarness } from "./helpers/sync-harness";
 
-let user: string;
-let session: string;
-const running: SessionSync[] = [];
-
-beforeEach(() => {
-  user = freshId("u");
-  session = freshId("s");
-  FakeWebSocket.reset();
-});
-
-afterEach(async () => {
-  for (const sync of running.splice(0)) await sync.stop();
-  await deleteCache(user, session);
-});
-
-async function start(server: FakeServer): Promise<SessionSync> {
-  const clock = new ManualClock();
-  let ids = 0;
-  const sync = await startSync({
-    sessionId: session,
-    userId: user,
-    api: server,
-    socketUrl: "ws://test/api/vtt/sessions/sess/ws",
-    WebSocket: FakeWebSocket as unknown as WebSocketClass,
-    timers: clock,
-    now: clock.now,
-    random: () => 0.5,
-    uuid: () => `00000000-0000-4000-8000-${String(++ids).padStart(12, "0")}`,
-    onOnline: () => () => undefined,
-  });
-  running.push(sync);
-  await sync.ready;
-  return sync;
-}
+const harness = useSyncHarness();
+const start = async (server: FakeServer) => (await harness.start(server)).sync;
 
 const batches = (server: FakeServer) => server.calls.filter((c) => c.method === "batch").map((c) => c.args[0] as BatchOp[]);
 

@@ -1,56 +1,25 @@
 // @vitest-environment jsdom
 import { createRoot, createSignal } from "solid-js";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { AnyEntity, Layer } from "../../client/src/lib/api";
-import { deleteCache } from "../../client/src/lib/cache";
 import { readNotes, readStrokes, type Stroke } from "../../client/src/lib/drawing";
-import { type SessionSync, startSync } from "../../client/src/lib/sync";
+import type { SessionSync } from "../../client/src/lib/sync";
 import { createTableAuthoring, loadLayersOfShownScene } from "../../client/src/lib/table-authoring";
-import type { WebSocketClass } from "../../client/src/lib/transport";
 import { FakeServer } from "./helpers/fake-server";
-import { FakeWebSocket } from "./helpers/fake-socket";
-import { freshId, scene, token } from "./helpers/fixtures";
-import { ManualClock, settle } from "./helpers/timers";
+import { scene, token } from "./helpers/fixtures";
+import { useSyncHarness } from "./helpers/sync-harness";
+import { settle } from "./helpers/timers";
 
 const e = (entity: object) => entity as AnyEntity;
 const HASH = "e".repeat(64);
 const T0 = "2025-01-01T00:00:00.000Z";
 
-let user: string;
-let session: string;
-const running: SessionSync[] = [];
-
-beforeEach(() => {
-  user = freshId("u");
-  session = freshId("s");
-  FakeWebSocket.reset();
-});
-
-afterEach(async () => {
-  for (const sync of running.splice(0)) await sync.stop();
-  await deleteCache(user, session);
-});
+const harness = useSyncHarness();
 
 /** A GM's sync against the fake server, with readable ids, and the authoring actions on top of it. */
 async function startGm(server: FakeServer) {
-  const clock = new ManualClock();
-  let syncIds = 0;
   let entityIds = 0;
-  const sync = await startSync({
-    sessionId: session,
-    userId: user,
-    api: server,
-    socketUrl: "ws://test/api/vtt/sessions/sess/ws",
-    WebSocket: FakeWebSocket as unknown as WebSocketClass,
-    timers: clock,
-    now: clock.now,
-    random: () => 0.5,
-    uuid: () => `00000000-0000-4000-8000-${String(++syncIds).padStart(12, "0")}`,
-    reportMetric: () => undefined,
-    onOnline: () => () => undefined,
-  });
-  running.push(sync);
-  await sync.ready;
+  const { sync } = await harness.start(server);
   const authoring = createTableAuthoring({ sync, view: sync.view, newId: () => `new-${++entityIds}`, now: () => 1000 + entityIds });
   return { sync, authoring };
 }

@@ -1,15 +1,11 @@
 // @vitest-environment jsdom
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type AnyEntity, ApiError, type EntityType } from "../../client/src/lib/api";
-import { deleteCache } from "../../client/src/lib/cache";
-import type { ConfirmedOp, SessionSync, SyncDeps } from "../../client/src/lib/sync";
-import { startSync } from "../../client/src/lib/sync";
-import type { WebSocketClass } from "../../client/src/lib/transport";
+import type { ConfirmedOp, SyncDeps } from "../../client/src/lib/sync";
 import { bindUndoKeys, createUndoStack, type UndoAction, type UndoDeps } from "../../client/src/lib/undo";
 import { FakeServer } from "./helpers/fake-server";
-import { FakeWebSocket } from "./helpers/fake-socket";
-import { freshId, token } from "./helpers/fixtures";
-import { ManualClock } from "./helpers/timers";
+import { token } from "./helpers/fixtures";
+import { useSyncHarness } from "./helpers/sync-harness";
 
 const e = (entity: object) => entity as AnyEntity;
 
@@ -276,42 +272,8 @@ describe("undo keys", () => {
 });
 
 describe("the sync layer's confirmed ops", () => {
-  let user: string;
-  let session: string;
-  const running: SessionSync[] = [];
-
-  beforeEach(() => {
-    user = freshId("u");
-    session = freshId("s");
-    FakeWebSocket.reset();
-  });
-
-  afterEach(async () => {
-    for (const sync of running.splice(0)) await sync.stop();
-    await deleteCache(user, session);
-  });
-
-  async function start(server: FakeServer, deps: Partial<SyncDeps> = {}) {
-    const clock = new ManualClock();
-    let ids = 0;
-    const sync = await startSync({
-      sessionId: session,
-      userId: user,
-      api: server,
-      socketUrl: "ws://test/api/vtt/sessions/sess/ws",
-      WebSocket: FakeWebSocket as unknown as WebSocketClass,
-      timers: clock,
-      now: clock.now,
-      random: () => 0.5,
-      uuid: () => `00000000-0000-4000-8000-${String(++ids).padStart(12, "0")}`,
-      reportMetric: () => undefined,
-      onOnline: () => () => undefined,
-      ...deps,
-    });
-    running.push(sync);
-    await sync.ready;
-    return sync;
-  }
+  const harness = useSyncHarness();
+  const start = async (server: FakeServer, deps: Partial<SyncDeps> = {}) => (await harness.start(server, deps)).sync;
 
   it("reports ops authored in this tab once the server confirms them, with their base and the version they made", async () => {
     const server = new FakeServer();
@@ -345,7 +307,6 @@ describe("the sync layer's confirmed ops", () => {
     await first.update("token", "t1", { x: 9 });
     await first.queue.settled();
     await first.stop();
-    running.splice(0);
 
     server.hold("batch");
     const again = await start(server, { uuid: () => "11111111-1111-4111-8111-111111111111" });
