@@ -3,11 +3,9 @@ import { cleanup, fireEvent, render, screen, waitFor } from "@solidjs/testing-li
 import { createComponent } from "solid-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AnyEntity, BatchOp, SessionSnapshot } from "../../client/src/lib/api";
-import { deleteCache } from "../../client/src/lib/cache";
 import { keepMine } from "../../client/src/lib/conflict";
 import { registerModuleEntities } from "../../client/src/lib/modules";
-import { type SessionSync, startSync } from "../../client/src/lib/sync";
-import type { WebSocketClass } from "../../client/src/lib/transport";
+import type { SessionSync } from "../../client/src/lib/sync";
 import { clientModules } from "../../modules/client";
 import { fogClientModule } from "../../modules/fog/client";
 import { fogToolState, newFogFields, submitFogOps } from "../../modules/fog/client-tools";
@@ -18,9 +16,8 @@ import { FogPanel } from "../../modules/fog/FogPanel";
 import { chunkId, fogIdFor } from "../../modules/fog/ids";
 import { CELLS_PER_CHUNK, CHUNK_CELLS, encodeChunk } from "../../modules/fog/mask";
 import { FakeServer } from "../client/helpers/fake-server";
-import { FakeWebSocket } from "../client/helpers/fake-socket";
-import { freshId, scene } from "../client/helpers/fixtures";
-import { ManualClock } from "../client/helpers/timers";
+import { scene } from "../client/helpers/fixtures";
+import { useSyncHarness } from "../client/helpers/sync-harness";
 
 const T0 = "2025-01-01T00:00:00.000Z";
 const FOG_ID = fogIdFor("s1");
@@ -133,25 +130,18 @@ function alphaAt(cx: number, cy: number, col: number, row: number): number | und
 
 // --- a session's data layer against the fake server -----------------------------------------
 
-let user: string;
-let session: string;
-const running: SessionSync[] = [];
+const harness = useSyncHarness();
 
 beforeEach(() => {
   // What the table does when it loads (components/ModuleSlots.tsx): the data layer learns the types.
   registerModuleEntities(fogClientModule.entities);
-  user = freshId("u");
-  session = freshId("s");
-  FakeWebSocket.reset();
   contexts.clear();
   installCanvas();
 });
 
-afterEach(async () => {
+afterEach(() => {
   cleanup();
   HTMLCanvasElement.prototype.getContext = originalGetContext;
-  for (const sync of running.splice(0)) await sync.stop();
-  await deleteCache(user, session);
 });
 
 async function startTable(options: { role?: "gm" | "player"; fog?: AnyEntity | null; chunks?: StoredChunk[] } = {}) {
@@ -160,28 +150,12 @@ async function startTable(options: { role?: "gm" | "player"; fog?: AnyEntity | n
   server.put("scene", scene("s1") as AnyEntity, "create");
   if (options.fog !== null) server.put("fog", options.fog ?? fogEntity(), "create");
   for (const chunk of options.chunks ?? []) server.put("fog_chunk", chunkEntity(chunk), "create");
-  const clock = new ManualClock();
-  let ids = 0;
-  const sync = await startSync({
-    sessionId: session,
-    userId: user,
-    api: server,
-    socketUrl: "ws://test/api/vtt/sessions/sess/ws",
-    WebSocket: FakeWebSocket as unknown as WebSocketClass,
-    timers: clock,
-    now: clock.now,
-    random: () => 0.5,
-    uuid: () => `00000000-0000-4000-8000-${String(++ids).padStart(12, "0")}`,
-    reportMetric: () => undefined,
-    onOnline: () => () => undefined,
-  });
-  running.push(sync);
-  await sync.ready;
+  const { sync } = await harness.start(server);
   return { server, sync };
 }
 
 function renderTable(sync: SessionSync, isGm: boolean, parts: { panel?: boolean; sceneId?: string } = {}) {
-  const props = { sessionId: "sess", userId: user, sync, isGm, scene: scene(parts.sceneId ?? "s1"), selectedTokenId: null };
+  const props = { sessionId: "sess", userId: harness.ids.user, sync, isGm, scene: scene(parts.sceneId ?? "s1"), selectedTokenId: null };
   render(() => [createComponent(FogOverlay, { ...props, cellPx: 40, tokens: [] }), parts.panel ? createComponent(FogPanel, props) : null]);
 }
 
