@@ -51,4 +51,24 @@ describe("ConnectionIndicator", () => {
     setStatus("polling");
     expect(indicator.textContent).toBe("Polling");
   });
+
+  it("says Offline while the browser has no network, whatever the transport is still trying", () => {
+    const onLine = Object.getOwnPropertyDescriptor(Navigator.prototype, "onLine");
+    let online = true;
+    Object.defineProperty(navigator, "onLine", { configurable: true, get: () => online });
+    try {
+      const { indicator } = renderIndicator("connecting", 2);
+      expect(indicator.dataset.tone).toBe("polling");
+      online = false;
+      window.dispatchEvent(new Event("offline"));
+      expect(indicator.dataset.tone).toBe("offline");
+      expect(indicator.textContent).toBe("Offline2 changes queued");
+      online = true;
+      window.dispatchEvent(new Event("online"));
+      expect(indicator.textContent).toBe("Connecting…2 changes queued");
+    } finally {
+      delete (navigator as { onLine?: boolean }).onLine;
+      if (onLine) Object.defineProperty(Navigator.prototype, "onLine", onLine);
+    }
+  });
 });

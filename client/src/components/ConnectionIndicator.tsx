@@ -1,4 +1,4 @@
-import { Show } from "solid-js";
+import { createSignal, onCleanup, Show } from "solid-js";
 import type { TransportStatus } from "../lib/transport";
 
 const labels: Record<TransportStatus, { text: string; tone: "live" | "polling" | "offline" }> = {
@@ -12,7 +12,18 @@ const labels: Record<TransportStatus, { text: string; tone: "live" | "polling" |
 
 /** How changes reach this table (socket, polling, nothing) and how many of ours wait to be sent. */
 export function ConnectionIndicator(props: { connection: TransportStatus; pending: number }) {
-  const label = () => labels[props.connection];
+  // With no network the transport may still be trying to connect: say what the browser knows.
+  const [online, setOnline] = createSignal(typeof navigator === "undefined" || navigator.onLine !== false);
+  const update = () => setOnline(navigator.onLine !== false);
+  if (typeof window !== "undefined") {
+    window.addEventListener("online", update);
+    window.addEventListener("offline", update);
+    onCleanup(() => {
+      window.removeEventListener("online", update);
+      window.removeEventListener("offline", update);
+    });
+  }
+  const label = () => (online() || props.connection === "live" ? labels[props.connection] : labels.offline);
   return (
     <output class="connection" data-tone={label().tone} aria-label="Connection" aria-live="polite">
       <span class="connection-dot" aria-hidden="true" />
