@@ -54,3 +54,19 @@ describe("sync.submit", () => {
     expect(sync.view.sync.pending).toBe(0);
   });
 });
+
+describe("sync.accept", () => {
+  it("shows entities a route answered with at once, keeping a newer copy it already holds", async () => {
+    const server = new FakeServer();
+    server.put("token", token("t1", 2) as unknown as AnyEntity);
+    const sync = await start(server);
+    sync.accept([
+      { type: "token", entity: token("t1", 3, { x: 40 }) as unknown as AnyEntity },
+      { type: "token", entity: token("t2", 1, { name: "From a route" }) as unknown as AnyEntity },
+    ]);
+    expect(sync.view.tokens.t1).toMatchObject({ version: 3, x: 40 });
+    expect(sync.view.tokens.t2?.name).toBe("From a route");
+    sync.accept([{ type: "token", entity: token("t1", 2, { x: 1 }) as unknown as AnyEntity }]);
+    expect(sync.view.tokens.t1).toMatchObject({ version: 3, x: 40 });
+  });
+});

@@ -1,7 +1,9 @@
 /**
  * What a game module (modules/<name>/client.tsx) adds to the web app, and where the app shows it.
  * The data layer keeps module entities like its own (cache, queue, conflicts, sync) in
- * `view.modules[type][id]`; a module writes them through `sync.submit` like any other entity.
+ * `view.modules[type][id]`; a module writes them through `sync.create/update/archive` or, for
+ * several ops as one action, `sync.submit`; entities its own routes answer with go to
+ * `sync.accept`.
  */
 import type { Component } from "solid-js";
 import type { Scene, Token } from "./api";

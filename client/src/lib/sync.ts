@@ -109,6 +109,11 @@ export interface SessionSync {
    * library with its art, a fog stroke over several chunks. Base versions follow the ops before.
    */
   submit(edits: readonly Edit[]): Promise<QueuedOp[]>;
+  /**
+   * Entities the server answered with outside the queue (a module's route, e.g. the initiative's
+   * next turn): shown and cached at once, like a change from the socket; only higher versions count.
+   */
+  accept(entities: readonly { type: EntityType; entity: AnyEntity }[]): void;
   /** Restores an archived entity (not in the view: its version comes from the archived list). */
   restore(type: EntityType, id: string, baseVersion: number): Promise<QueuedOp>;
   conflict(): Conflict | null;
@@ -486,6 +491,12 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
     update: async (type, id, patch) =>
       queue.enqueue({ entity_type: type, op: "update", id, payload: patch, base_version: requireBase(type, id) }),
     archive: async (type, id) => queue.enqueue({ entity_type: type, op: "archive", id, payload: {}, base_version: requireBase(type, id) }),
+    accept(entities) {
+      applyAndPersist(
+        (w) => applyEntities(w, entities),
+        entities.map(({ type, entity }) => ({ type, id: entity.id })),
+      );
+    },
     submit: async (edits) => {
       const inputs: OpInput[] = [];
       for (const edit of edits) {

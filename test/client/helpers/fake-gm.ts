@@ -76,6 +76,9 @@ export function fakeSync(collections: Partial<Collections> = {}, options: { appl
     archive: vi.fn(async (type: EntityType, id: string) => queued({ op: "archive", type, id })),
     restore: vi.fn(async (type: EntityType, id: string, baseVersion: number) => queued({ op: "restore", type, id, baseVersion })),
     wake: vi.fn(),
+    accept: vi.fn((entities: readonly { type: EntityType; entity: AnyEntity }[]) => {
+      store.update((w) => applyEntities(w, entities));
+    }),
     listen(listener: (message: InboundMessage) => void) {
       listeners.add(listener);
       return () => {
