@@ -1,7 +1,7 @@
 /**
  * The initiative module's own route, called from the web app with the session cookie and the
- * CSRF token (through the app's `request`). The turn's result reaches the table like any change,
- * by the socket (or the next poll).
+ * CSRF token (through the app's `request`). The panel hands the encounter it answers with to
+ * `sync.accept`; what the round's hooks changed (expired conditions) arrives by the socket or poll.
  */
 import { type AnyEntity, request } from "../../client/src/lib/api";
 

@@ -76,7 +76,9 @@ export function InitiativePanel(props: InitiativePanelProps) {
     setChosenId(op.id);
   });
   const turning = createSubmitter(async (encounter: Encounter, direction: "next" | "previous") => {
-    await api().moveTurn(encounter.id, direction, encounter.version);
+    const answer = await api().moveTurn(encounter.id, direction, encounter.version);
+    // Shown at once: an edit queued before the socket brings the turn would carry an old version.
+    props.sync.accept([{ type: "encounter", entity: answer.encounter }]);
   });
 
   return (

@@ -249,6 +249,14 @@ describe("the GM's initiative panel", () => {
     await waitFor(() => expect((screen.getByRole("button", { name: "Next turn" }) as HTMLButtonElement).disabled).toBe(true));
   });
 
+  it("shows the turn the route answered with at once, before the socket brings it", async () => {
+    const fake = renderPanel({ isGm: true });
+    fake.api.moveTurn.mockResolvedValueOnce({ encounter: { ...entity(AMBUSH), version: 2, round: 3, turn: "hero" }, effects: [], seq: 9 });
+    fireEvent.click(screen.getByRole("button", { name: "Next turn" }));
+    await waitFor(() => expect(fake.store.view.modules.encounter?.e1).toMatchObject({ version: 2, round: 3, turn: "hero" }));
+    expect(fake.sync.accept).toHaveBeenCalledTimes(1);
+  });
+
   it("offers to begin round 1 before the first turn, and no previous turn", () => {
     renderPanel({ isGm: true, encounters: [encounter("e3", { combatants: { a: fighter("A", 3) } })] });
     expect((screen.getByRole("button", { name: "Begin round 1" }) as HTMLButtonElement).disabled).toBe(false);
