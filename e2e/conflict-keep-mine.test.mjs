@@ -3,6 +3,7 @@ import { after, before, test } from "node:test";
 import {
   apiFromPage,
   cuttableNetwork,
+  joinThroughInvite,
   launchBrowser,
   registerThroughUi,
   screenshot,
@@ -36,7 +37,9 @@ async function waitForRotation(page, name, degrees) {
   );
 }
 
-test("two GM tabs edit the same token, the second sees the conflict dialog, and Keep Mine wins", { skip: skipReason }, async () => {
+test("two GM tabs edit the same token, the second sees the conflict dialog, and Keep Mine wins; both players end on it", {
+  skip: skipReason,
+}, async () => {
   // One GM, two tabs of one browser (same cookie, same IndexedDB); only the second tab loses the network.
   const first = await harness.newUser("gm-tab-1");
   const second = { label: "gm-tab-2", context: first.context, page: await first.context.newPage(), errors: [] };
@@ -47,15 +50,17 @@ test("two GM tabs edit the same token, the second sees the conflict dialog, and 
     }
   });
   const setSecondOffline = await cuttableNetwork(second);
+  const players = [await harness.newUser("player-1"), await harness.newUser("player-2")];
   // The tab in front is the one acted on: a background tab draws no frames, which waits rely on.
   await first.page.bringToFront();
   const sessionName = `Glass Spire ${Date.now().toString(36)}`;
 
-  await withFailureScreenshots("conflict-keep-mine", [first, second], async () => {
+  await withFailureScreenshots("conflict-keep-mine", [first, second, ...players], async () => {
     await first.page.goto("/");
     await registerThroughUi(first.page, uniqueUsername("gm"));
     await first.page.getByLabel("Session name").fill(sessionName);
     await first.page.getByRole("button", { name: "Create session" }).click();
+    const invite = await first.page.getByLabel("Invite link").inputValue();
     await first.page.getByRole("link", { name: `Open ${sessionName}` }).click();
     await first.page.getByLabel("Scene name").fill("Mirror Hall");
     await first.page.getByRole("button", { name: "Create scene" }).click();
@@ -66,6 +71,14 @@ test("two GM tabs edit the same token, the second sees the conflict dialog, and 
     await first.page.getByRole("button", { name: "Glass knight", exact: true }).waitFor();
     await connection(first.page).filter({ hasText: "Live" }).filter({ hasNotText: "queued" }).waitFor();
     await waitForServiceWorker(first.page);
+
+    // Two players join through the invite link and see the knight.
+    for (const player of players) {
+      await joinThroughInvite(player, invite, sessionName);
+      await player.page.getByRole("button", { name: "Glass knight", exact: true }).waitFor();
+      await connection(player.page).filter({ hasText: "Live" }).waitFor();
+    }
+    await first.page.bringToFront();
 
     // The same table in a second tab.
     await second.page.bringToFront();
@@ -129,6 +142,12 @@ test("two GM tabs edit the same token, the second sees the conflict dialog, and 
     await waitForRotation(first.page, "Glass knight", 15);
     await screenshot(first.page, "conflict-keep-mine-05-tab-1-shows-tab-2-value");
 
-    assert.deepEqual([...first.errors, ...second.errors], []);
+    // And so do both players, without reloading.
+    for (const [i, player] of players.entries()) {
+      await waitForRotation(player.page, "Glass knight", 15);
+      await screenshot(player.page, `conflict-keep-mine-06-player-${i + 1}-shows-kept-value`);
+    }
+
+    assert.deepEqual([...first.errors, ...second.errors, ...players.flatMap((p) => p.errors)], []);
   });
 });

@@ -308,3 +308,12 @@ export async function waitForImage(page, selector) {
     return img instanceof HTMLImageElement && img.complete && img.naturalWidth > 0;
   }, selector);
 }
+
+/** Signs in `user` as a fresh account through the invite link and waits at the table. */
+export async function joinThroughInvite(user, invite, sessionName) {
+  const username = uniqueUsername(user.label.slice(-3));
+  await user.page.goto(invite);
+  await registerThroughUi(user.page, username);
+  await user.page.getByRole("heading", { name: sessionName, level: 1 }).waitFor();
+  return username;
+}

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
   checkerPng,
+  joinThroughInvite,
   launchBrowser,
   registerThroughUi,
   screenshot,
@@ -58,15 +59,6 @@ async function dragToken(page, name, dx, dy) {
   await page.mouse.down();
   for (let step = 1; step <= 8; step++) await page.mouse.move(from.x + (dx * step) / 8, from.y + (dy * step) / 8);
   await page.mouse.up();
-}
-
-/** Signs in `user` as a fresh account through the invite link and waits at the table. */
-async function joinThroughInvite(user, invite, sessionName) {
-  const username = uniqueUsername(user.label.slice(-3));
-  await user.page.goto(invite);
-  await registerThroughUi(user.page, username);
-  await user.page.getByRole("heading", { name: sessionName, level: 1 }).waitFor();
-  return username;
 }
 
 /** The token's confirmed-or-queued position as the table draws it (`data-x`, `data-y`). */
