@@ -6,6 +6,8 @@ import { CHUNK_CELLS, decodeChunk } from "./mask";
 
 /** Hidden cells: opaque for players, see-through for GMs (who paint the fog over what they see). */
 const HIDDEN_RGB = [16, 18, 24] as const;
+/** How far beyond the mask the players' fog reaches: past any table (a shadow never adds scrolling). */
+const OUTSIDE_SPREAD_PX = 32_768;
 export const PLAYER_HIDDEN_ALPHA = 255;
 export const GM_HIDDEN_ALPHA = 140;
 
@@ -185,6 +187,8 @@ export function FogOverlay(props: CanvasOverlayProps) {
               height: `${(grid()?.rows ?? 0) * f().cell_px}px`,
               "image-rendering": "pixelated",
               "pointer-events": "none",
+              // Beyond the mask (the table around a smaller map) players see nothing either.
+              ...(props.isGm ? {} : { "box-shadow": `0 0 0 ${OUTSIDE_SPREAD_PX}px rgb(${HIDDEN_RGB.join(",")})` }),
             }}
           />
           <Show when={draft()}>

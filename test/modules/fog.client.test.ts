@@ -184,6 +184,8 @@ describe("the fog overlay", () => {
     expect(alphaAt(0, 0, 5, 3)).toBe(PLAYER_HIDDEN_ALPHA);
     expect(PLAYER_HIDDEN_ALPHA).toBe(255);
     expect(overlay().style.pointerEvents).toBe("none");
+    // Beyond the mask (the table around a smaller map, tokens put there) is hidden from players too.
+    expect(overlay().querySelector("canvas")?.style.boxShadow).toMatch(/^0 0 0 \d{5}px rgb\(16,18,24\)$/);
   });
 
   it("shows GMs the same mask see-through", async () => {
@@ -194,6 +196,7 @@ describe("the fog overlay", () => {
     expect(alphaAt(0, 0, 5, 2)).toBe(0);
     expect(alphaAt(0, 0, 5, 3)).toBe(GM_HIDDEN_ALPHA);
     expect(GM_HIDDEN_ALPHA).toBeLessThan(255);
+    expect(overlay().querySelector("canvas")?.style.boxShadow).toBe("");
   });
 
   it("draws nothing when the scene's fog is off, or the scene has none", async () => {
