@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
   checkerPng,
+  cuttableNetwork,
   joinThroughInvite,
   launchBrowser,
   registerThroughUi,
@@ -21,33 +22,6 @@ before(async () => {
 after(async () => {
   await harness?.close();
 });
-
-/**
- * Chromium's offline emulation blocks new requests but leaves an open WebSocket alone, so the
- * session socket of `user` goes through a route the test can cut: while offline it is closed and
- * every reconnect is refused, like a dropped network would. Call before the page opens the socket.
- */
-async function cuttableNetwork(user) {
-  const network = { offline: false, sockets: new Set() };
-  await user.page.routeWebSocket(
-    (url) => url.pathname.endsWith("/ws"),
-    (ws) => {
-      if (network.offline) {
-        ws.close({ code: 4000, reason: "offline" });
-        return;
-      }
-      ws.connectToServer();
-      network.sockets.add(ws);
-      ws.onClose(() => network.sockets.delete(ws));
-    },
-  );
-  return async function setOffline(offline) {
-    network.offline = offline;
-    await user.context.setOffline(offline);
-    if (offline) for (const ws of network.sockets) await ws.close({ code: 4000, reason: "offline" });
-    else await user.page.evaluate(() => window.dispatchEvent(new Event("online")));
-  };
-}
 
 /** Drags the token named `name` on `page` by (dx, dy) pixels with the mouse, in small steps. */
 async function dragToken(page, name, dx, dy) {
@@ -86,7 +60,7 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
   const bob = await harness.newUser("player-bob");
   const sessionName = `Sunken Crypt ${Date.now().toString(36)}`;
 
-  const setAnnOffline = await cuttableNetwork(ann);
+  const setAnnOffline = await cuttableNetwork(ann, { context: true });
 
   await withFailureScreenshots("table", [gm, ann, bob], async () => {
     // The GM creates a session; both players join through the invite link and wait at the table.
@@ -338,7 +312,7 @@ test("a co-GM's move made offline that collides with the GM's opens the conflict
   const gm = await harness.newUser("gm");
   const cogm = await harness.newUser("co-gm");
   const sessionName = `Twin Thrones ${Date.now().toString(36)}`;
-  const setCoGmOffline = await cuttableNetwork(cogm);
+  const setCoGmOffline = await cuttableNetwork(cogm, { context: true });
 
   await withFailureScreenshots("table-conflict", [gm, cogm], async () => {
     await gm.page.goto("/");
