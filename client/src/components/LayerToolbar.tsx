@@ -1,4 +1,4 @@
-import { createSignal, For, Show } from "solid-js";
+import { createSignal, For, onCleanup, Show } from "solid-js";
 import type { StrokeKind } from "../lib/drawing";
 
 export type LayerTool = "select" | "draw" | "note" | "erase";
@@ -44,6 +44,15 @@ export function LayerToolbar(props: {
   onClearDrawings: () => void;
 }) {
   const [confirming, setConfirming] = createSignal(false);
+  // Escape puts the drawing, note or eraser tool down (not while typing, e.g. a note's text).
+  const onKey = (event: KeyboardEvent) => {
+    if (event.key !== "Escape" || props.tool === "select") return;
+    const target = event.target;
+    if (target instanceof Element && target.closest("input, textarea, select, [contenteditable='true']")) return;
+    props.onTool("select");
+  };
+  window.addEventListener("keydown", onKey);
+  onCleanup(() => window.removeEventListener("keydown", onKey));
 
   return (
     <div class="layer-toolbar" role="toolbar" aria-label="Table tools">
