@@ -7,6 +7,7 @@ import {
   rotationTowards,
   toggleInSelection,
   tokensInBox,
+  unrotate,
 } from "../../client/src/lib/selection";
 import { token } from "./helpers/fixtures";
 
@@ -55,5 +56,20 @@ describe("selection", () => {
     expect(rotationTowards(-50, 0)).toBe(270);
     expect(rotationTowards(50, -48)).toBe(45);
     expect(rotationTowards(50, -45, 0)).toBeCloseTo(48, 0);
+  });
+});
+
+describe("unrotate", () => {
+  const round = (v: { dx: number; dy: number }) => ({ dx: Math.round(v.dx * 1000) / 1000 + 0, dy: Math.round(v.dy * 1000) / 1000 + 0 });
+
+  it("leaves a movement alone for an unturned token", () => {
+    expect(round(unrotate(30, -10, 0))).toEqual({ dx: 30, dy: -10 });
+  });
+
+  it("reads a movement in the frame of a turned token: along its own width and height", () => {
+    // Turned a quarter clockwise, the token's width runs down the screen and its height leftwards.
+    expect(round(unrotate(0, 40, 90))).toEqual({ dx: 40, dy: 0 });
+    expect(round(unrotate(-40, 0, 90))).toEqual({ dx: 0, dy: 40 });
+    expect(round(unrotate(0, 40, -90))).toEqual({ dx: -40, dy: 0 });
   });
 });

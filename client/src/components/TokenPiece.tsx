@@ -1,6 +1,6 @@
 import { createSignal, Show } from "solid-js";
 import type { Token, TokenArt } from "../lib/api";
-import { cellsFromPixels, rotationTowards } from "../lib/selection";
+import { cellsFromPixels, rotationTowards, unrotate } from "../lib/selection";
 import { assetFileUrl } from "../lib/upload";
 import { CroppedArt } from "./CroppedArt";
 
@@ -118,9 +118,10 @@ export function TokenPiece(props: {
 
   function onResizeMove(event: PointerEvent) {
     if (!resizeStart) return;
+    const { dx, dy } = unrotate(event.clientX - resizeStart.px, event.clientY - resizeStart.py, props.token.rotation ?? 0);
     setResizing({
-      width: cellsFromPixels(resizeStart.w + event.clientX - resizeStart.px, CELL_PX),
-      height: cellsFromPixels(resizeStart.h + event.clientY - resizeStart.py, CELL_PX),
+      width: cellsFromPixels(resizeStart.w + dx, CELL_PX),
+      height: cellsFromPixels(resizeStart.h + dy, CELL_PX),
     });
   }
 

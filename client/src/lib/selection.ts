@@ -64,6 +64,17 @@ export function hiddenOps(tokens: readonly Token[], ids: readonly string[], hidd
 export const SIZE_STEP = 0.5;
 
 /** A size in cells from a length in pixels: whole half cells, at least one half. */
+/**
+ * A pointer movement on screen (dx, dy) in the frame of a token turned by `degrees`: dragging a
+ * turned token's resize handle along its own edges grows it along them.
+ */
+export function unrotate(dx: number, dy: number, degrees: number): { dx: number; dy: number } {
+  const a = (-degrees * Math.PI) / 180;
+  const cos = Math.cos(a);
+  const sin = Math.sin(a);
+  return { dx: dx * cos - dy * sin, dy: dx * sin + dy * cos };
+}
+
 export function cellsFromPixels(pixels: number, cellPx: number): number {
   return Math.min(1000, Math.max(SIZE_STEP, Math.round(pixels / cellPx / SIZE_STEP) * SIZE_STEP));
 }
