@@ -26,6 +26,7 @@ import {
   tokenSchema,
 } from "./entities";
 import { writableFields } from "./ops";
+import { mapValuesAt } from "./references";
 import { fieldIssues } from "./validation";
 
 export const BUNDLE_FORMAT = "vtt-scene/1";
@@ -293,11 +294,11 @@ export function entitiesToImport(bundle: SceneBundle, newId: () => string, keepO
     const data: Record<string, unknown> = writableFields(type, entity);
     // References to what the bundle holds follow it; to anything else (this session's entities
     // are not the source's) become null.
+    let remapped = data;
     for (const ref of moduleEntity(type)?.references ?? []) {
-      const old = data[ref.field];
-      if (typeof old === "string") data[ref.field] = ids.get(old) ?? null;
+      remapped = mapValuesAt(remapped, ref.field, (old) => (typeof old === "string" ? (ids.get(old) ?? null) : old));
     }
-    created.push({ entity_type: type, id, data });
+    created.push({ entity_type: type, id, data: remapped });
   }
   return created;
 }

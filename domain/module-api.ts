@@ -16,6 +16,10 @@ import type { PlayerView } from "./visibility";
 
 /** A reference from a module entity's field to another entity of the same session. */
 export interface ModuleReference {
+  /**
+   * The field, or a path into a JSON field: dot-separated keys, `*` standing for every value of a
+   * keyed object (`combatants.*.token_id`: the token of each combatant).
+   */
   field: string;
   /** A core type (`scene`, `token`, ...) or a module entity type. */
   type: string;

@@ -27,7 +27,17 @@ export function referencesOf(type: EntityType, entity: AnyEntity, previous?: Any
   const module = moduleEntity(type);
   if (module) {
     for (const ref of module.references ?? []) {
-      entityRef(ref.field, ref.type as EntityType, ref.mustBeLive ? { mustBeLive: true } : {});
+      const before = new Map(previous ? valuesAt(previous, ref.field).map((v) => [v.path, v.value]) : []);
+      for (const { path, value } of valuesAt(entity, ref.field)) {
+        if (typeof value !== "string" || before.get(path) === value) continue;
+        refs.push({
+          field: path,
+          target: "entity",
+          type: ref.type as EntityType,
+          id: value,
+          ...(ref.mustBeLive ? { mustBeLive: true } : {}),
+        });
+      }
     }
     return refs;
   }
@@ -66,3 +76,34 @@ export const referenceFields = {
   parent_id: "folder",
 } as const satisfies Record<string, EntityType>;
 export const assetFields = ["map_asset", "image_asset"] as const;
+
+/**
+ * The values at a reference path of a JSON object (see `ModuleReference.field`): each with the
+ * concrete path it was found at (`combatants.c1.token_id`). Missing steps give nothing.
+ */
+export function valuesAt(object: unknown, path: string): { path: string; value: unknown }[] {
+  const walk = (node: unknown, steps: readonly string[], at: string[]): { path: string; value: unknown }[] => {
+    if (steps.length === 0) return node === undefined ? [] : [{ path: at.join("."), value: node }];
+    if (typeof node !== "object" || node === null || Array.isArray(node)) return [];
+    const [step, ...rest] = steps as [string, ...string[]];
+    const record = node as Record<string, unknown>;
+    if (step === "*") return Object.keys(record).flatMap((key) => walk(record[key], rest, [...at, key]));
+    return Object.hasOwn(record, step) ? walk(record[step], rest, [...at, step]) : [];
+  };
+  return walk(object, path.split("."), []);
+}
+
+/** A copy of `object` with each value at the reference path replaced by `map(value)`. */
+export function mapValuesAt<T>(object: T, path: string, map: (value: unknown) => unknown): T {
+  const walk = (node: unknown, steps: readonly string[]): unknown => {
+    if (typeof node !== "object" || node === null || Array.isArray(node)) return node;
+    const [step, ...rest] = steps as [string, ...string[]];
+    const record = node as Record<string, unknown>;
+    const keys = step === "*" ? Object.keys(record) : Object.hasOwn(record, step) ? [step] : [];
+    if (keys.length === 0) return node;
+    const out = { ...record };
+    for (const key of keys) out[key] = rest.length === 0 ? map(record[key]) : walk(record[key], rest);
+    return out;
+  };
+  return walk(object, path.split(".")) as T;
+}

@@ -157,27 +157,29 @@ export type { ChangeRow };
 
 /**
  * What hangs on these tokens and follows their visibility: their live art, and live module
- * entities whose declared references name them. Sent to players with a token that comes into
+ * entities that live on them (`scene: {via: "token"}`), each with the token it hangs on. Sent to players with a token that comes into
  * view, since none of it was sent while the token was hidden.
  */
 export async function tokenDependents(
   db: Db,
   sessionId: string,
   tokenIds: readonly string[],
-): Promise<{ type: EntityType; entity: AnyEntity }[]> {
+): Promise<{ type: EntityType; entity: AnyEntity; tokenId: string }[]> {
   if (tokenIds.length === 0) return [];
   const ids = new Set(tokenIds);
-  const out: { type: EntityType; entity: AnyEntity }[] = [];
+  const out: { type: EntityType; entity: AnyEntity; tokenId: string }[] = [];
   for (const part of chunk([...ids], 90)) {
     for (const entity of await listEntities(db, sessionId, "token_art", { where: inArray(tokenArt.token_id, part) })) {
-      out.push({ type: "token_art", entity });
+      out.push({ type: "token_art", entity, tokenId: String(entity.token_id) });
     }
   }
+  // Module entities that live on a token (`scene.via === "token"`) follow it.
   for (const type of entityTypes) {
-    const fields = (moduleEntity(type)?.references ?? []).filter((r) => r.type === "token").map((r) => r.field);
-    if (fields.length === 0) continue;
+    const home = moduleEntity(type)?.scene;
+    if (home?.via !== "token") continue;
     for (const entity of await listEntities(db, sessionId, type)) {
-      if (fields.some((f) => ids.has(String(entity[f])))) out.push({ type, entity });
+      const tokenId = entity[home.field];
+      if (typeof tokenId === "string" && ids.has(tokenId)) out.push({ type, entity, tokenId });
     }
   }
   return out;
@@ -262,7 +264,7 @@ async function attachRevealed(db: Db, sessionId: string, changes: ChangeRow[], s
   if (revealed.length === 0) return;
   const listed = new Set(changes.map((c) => `${c.entity_type}:${c.entity_id}`));
   const byToken = new Map<string, { entity_type: EntityType; entity: AnyEntity }[]>();
-  for (const { type, entity } of await tokenDependents(
+  for (const { type, entity, tokenId } of await tokenDependents(
     db,
     sessionId,
     revealed.map((c) => c.entity_id),
@@ -270,17 +272,10 @@ async function attachRevealed(db: Db, sessionId: string, changes: ChangeRow[], s
     if (listed.has(`${type}:${entity.id}`)) continue;
     const visible = keep(type, entity);
     if (!visible) continue;
-    const tokenId = String(type === "token_art" ? entity.token_id : tokenReferenceOf(type, entity));
     byToken.set(tokenId, [...(byToken.get(tokenId) ?? []), { entity_type: type, entity: visible }]);
   }
   for (const row of revealed) {
     const related = byToken.get(row.entity_id);
     if (related) row.related = related;
   }
-}
-
-/** The token a module entity names through its declared references (the first one). */
-function tokenReferenceOf(type: EntityType, entity: AnyEntity): unknown {
-  const field = moduleEntity(type)?.references?.find((r) => r.type === "token")?.field;
-  return field ? entity[field] : undefined;
 }

@@ -11,9 +11,11 @@
  * `resolved_at`) and shown to GMs at `GET {S}/integrity`. Nothing is deleted or repaired here.
  */
 import { and, eq, getTableName, isNull, sql } from "drizzle-orm";
-import { entityTypes, isCoreType, moduleEntity } from "../../domain/entities";
+import { type EntityType, entityTypes, isCoreType, moduleEntity } from "../../domain/entities";
+import { valuesAt } from "../../domain/references";
 import { sha256Of } from "../assets/store";
-import { getDb } from "../db/client";
+import { type Db, getDb } from "../db/client";
+import { loadEntities, rowToEntity, selectAllStatement } from "../db/entities";
 import { entityTables, integrityFindings, integrityRuns } from "../db/schema";
 import { hex } from "../lib/crypto";
 
@@ -95,6 +97,10 @@ async function danglingModuleReferences(env: Env, sessionId: string): Promise<Fi
   const found: Finding[] = [];
   for (const type of entityTypes) {
     for (const ref of moduleEntity(type)?.references ?? []) {
+      if (ref.field.includes(".")) {
+        found.push(...(await danglingNested(db, sessionId, type, ref.field, ref.type as EntityType)));
+        continue;
+      }
       const path = `$.${ref.field}`;
       const named = sql`json_extract(e.data, ${path})`;
       const target = isCoreType(ref.type)
@@ -117,6 +123,26 @@ async function danglingModuleReferences(env: Env, sessionId: string): Promise<Fi
     }
   }
   return found;
+}
+
+/** A reference path into a JSON field (`combatants.*.token_id`): read in memory, module entities are few. */
+async function danglingNested(db: Db, sessionId: string, type: EntityType, field: string, target: EntityType): Promise<Finding[]> {
+  const rows = await selectAllStatement(db, sessionId, type);
+  const named = rows.flatMap((row) => {
+    const entity = rowToEntity(type, row as Record<string, unknown>);
+    return valuesAt(entity, field).flatMap(({ path, value }) => (typeof value === "string" ? [{ id: entity.id, path, value }] : []));
+  });
+  // Archived targets count as present, as for every other reference.
+  const present = await loadEntities(db, sessionId, target, new Set(named.map((n) => n.value)));
+  return named
+    .filter((n) => !present.has(n.value))
+    .map((n) => ({
+      kind: "dangling_reference" as const,
+      entity_type: type,
+      entity_id: n.id,
+      field: n.path,
+      detail: { references: target, missing_id: n.value },
+    }));
 }
 
 /** SHA-256 of an object's bytes, read as a stream. */

@@ -999,10 +999,9 @@ async function withRevealed(db: Db, sessionId: string, changes: readonly Change[
     };
     return changes.map((c) => {
       if (!revealed.includes(c)) return c;
-      const related = dependents.filter(
-        ({ type, entity }) =>
-          (type === "token_art" ? entity.token_id === c.id : Object.values(entity).includes(c.id)) && isVisibleToPlayer(type, entity, view),
-      );
+      const related = dependents
+        .filter(({ type, entity, tokenId }) => tokenId === c.id && isVisibleToPlayer(type, entity, view))
+        .map(({ type, entity }) => ({ type, entity }));
       return related.length > 0 ? { ...c, related } : c;
     });
   } catch (error) {

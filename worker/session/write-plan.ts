@@ -10,7 +10,7 @@ import { type Failure, fail } from "../../domain/errors";
 import { createMergePatch, type Json } from "../../domain/merge-patch";
 import { isNoOp, type Op, planArchive, planCreate, planRevert, planUpdate } from "../../domain/ops";
 import type { Actor } from "../../domain/permissions";
-import { assetFields, referenceFields, referencesOf } from "../../domain/references";
+import { assetFields, referenceFields, referencesOf, valuesAt } from "../../domain/references";
 import { isTokenVisible, isVisibleToPlayer, type PlayerView } from "../../domain/visibility";
 import { chunk, type Db } from "../db/client";
 import { insertStatements, loadEntities, loadEntity, toEntity, upsertStatements } from "../db/entities";
@@ -254,7 +254,9 @@ async function prefetch(ws: WorkingSet, ops: InternalOp[]): Promise<void> {
     if (op.id !== undefined) add(op.entity_type, op.id);
     if (op.op === "create" || op.op === "update") {
       for (const [field, type] of Object.entries(referenceFields)) add(type, op.data[field]);
-      for (const ref of moduleEntity(op.entity_type)?.references ?? []) add(ref.type as EntityType, op.data[ref.field]);
+      for (const ref of moduleEntity(op.entity_type)?.references ?? []) {
+        for (const { value } of valuesAt(op.data, ref.field)) add(ref.type as EntityType, value);
+      }
       for (const field of assetFields) if (typeof op.data[field] === "string") hashes.add(op.data[field]);
     }
   }
@@ -268,8 +270,7 @@ async function prefetch(ws: WorkingSet, ops: InternalOp[]): Promise<void> {
     for (const ref of moduleEntity(type)?.references ?? []) {
       if (ref.type !== "token") continue;
       for (const id of ids) {
-        const tokenId = ws.peek(type, id)?.[ref.field];
-        if (typeof tokenId === "string") artTokens.push(tokenId);
+        for (const { value } of valuesAt(ws.peek(type, id), ref.field)) if (typeof value === "string") artTokens.push(value);
       }
     }
   }
