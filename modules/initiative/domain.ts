@@ -51,7 +51,11 @@ export const initiativeModule = defineModule({
       type: "encounter",
       path: "encounters",
       fields: encounterFieldsSchema,
-      references: [{ field: "scene_id", type: "scene" }],
+      references: [
+        { field: "scene_id", type: "scene" },
+        // The token each combatant stands for: checked on write and by the integrity job, rewritten by imports.
+        { field: "combatants.*.token_id", type: "token" },
+      ],
       scene: { field: "scene_id", via: "scene" },
       visibleToPlayer: (encounter, view) =>
         encounter.active === true && view.activeSceneId !== null && encounter.scene_id === view.activeSceneId,

@@ -336,9 +336,8 @@ describe("scene bundles and backups", () => {
     const copy = encounters[0];
     expect(copy.id).not.toBe(encounter.id);
     expect(copy).toMatchObject({ scene_id: newScene, active: true, combatants: { orc: { name: "Orc" } } });
-    // Reference fields nested inside an entity are not rewritten by imports: a combatant keeps
-    // the source's token id (the panel then shows it as a free entry).
-    expect(copy.combatants.hero.token_id).toBe(hero.id);
+    // The token of each combatant is a declared reference (combatants.*.token_id): it follows the import.
+    expect(copy.combatants.hero.token_id).toBe(byName.get("Hero"));
 
     const conditions = (await target.gm.req("GET", `${target.base}/conditions`)).body.items;
     expect(conditions).toHaveLength(2);
