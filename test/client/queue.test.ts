@@ -332,6 +332,41 @@ describe("the authoring queue", () => {
       });
     });
 
+    it("keeps an edit made while the resolution is being stored, and sends it after it", async () => {
+      const user = freshId("u");
+      const session = freshId("s");
+      const real = await openCache(user, session);
+      caches.push({ cache: real, user, session });
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const slow: Cache = {
+        ...real,
+        replaceOp: async (id, op) => {
+          await held;
+          await real.replaceOp(id, op);
+        },
+      };
+      const { queue, server } = await setup({ cache: slow });
+      seedTokens(server, "t1", "t2");
+      server.edit("token", "t1", { x: 100 });
+      await queue.enqueue(move("t1", 1, 3));
+      await queue.settled();
+      const conflict = queue.state().conflict;
+      if (!conflict) throw new Error("expected a conflict");
+
+      const resolving = queue.resolve(keepMine(conflict, "11111111-1111-4111-8111-111111111111"));
+      const during = await queue.enqueue(move("t2", 1, 5));
+      release();
+      await resolving;
+      await queue.settled();
+      expect(queue.state().ops).toEqual([]);
+      expect(server.get("token", "t1")).toMatchObject({ x: 3, version: 3 });
+      expect(server.get("token", "t2")).toMatchObject({ x: 5, version: 2 });
+      expect((await real.listOps()).map((op) => op.uuid)).not.toContain(during.uuid);
+    });
+
     it("Use Server: drops the op, keeps the server's fields, moves dependents onto its version", async () => {
       const { queue, server, applied } = await conflicted();
       await queue.resolve(useServer());

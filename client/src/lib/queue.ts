@@ -19,6 +19,7 @@ import type { JsonObject } from "../../../domain/merge-patch";
 import type { ChangeOpName } from "../../../domain/protocol";
 import type { AnyEntity, BatchOp, BatchResponse, EntityType } from "./api";
 import { ApiError } from "./api";
+import { plain } from "./authoring";
 import { applyResolution, type Conflict, type Resolution } from "./conflict";
 import { backoffDelay, defaultTimers, type Timers } from "./transport";
 
@@ -385,19 +386,26 @@ export function createQueue(deps: QueueDeps, initial: readonly QueuedOp[] = []):
     if (!current) throw new Error("there is no conflict to resolve");
     // A resolution is built from what the dialog shows, which may be reactive UI state (proxies
     // IndexedDB refuses to clone): the op it brings into the queue is copied as plain JSON first.
-    const chosen: Resolution =
-      resolution.kind === "replace" ? { ...resolution, op: JSON.parse(JSON.stringify(resolution.op)) } : resolution;
+    const chosen: Resolution = resolution.kind === "replace" ? { ...resolution, op: plain(resolution.op) } : resolution;
     const next = applyResolution(
       entries.map((e) => e.op),
       current,
       chosen,
     );
-    // Persist first: IndexedDB must never keep an op the memory queue has let go of, or a
-    // refresh would send it again.
+    // The queue takes the resolution at once, so an edit made while it is being stored lands
+    // behind it (and chains on the resolved versions); the replaced ops are not sent before they
+    // are stored, and the queue stays paused until then.
+    const previous = new Map(entries.map((e) => [e.op.uuid, e]));
+    const replacedIds = new Set(next.replaced.map((r) => r.op.uuid));
+    const resolved: Entry[] = next.ops.map((op) =>
+      replacedIds.has(op.uuid) ? { op, persisted: false } : (previous.get(op.uuid) ?? { op, persisted: true }),
+    );
+    entries = resolved;
+    emit();
     for (const { uuid: replacedId, op } of next.replaced) await deps.storage.replaceOp(replacedId, op);
     if (next.removed.length > 0) await deps.storage.removeOps(next.removed);
+    for (const entry of resolved) if (replacedIds.has(entry.op.uuid)) entry.persisted = true;
 
-    entries = next.ops.map((op) => ({ op, persisted: true }));
     if (current.server) deps.onApplied([{ type: current.op.entity_type, entity: current.server }]);
     deps.reportMetric?.({
       name: "conflict_resolved",
