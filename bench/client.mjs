@@ -28,7 +28,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { launchBrowser } from "../e2e/harness.mjs";
-import { createOp } from "./lib/client.mjs";
+import { seedEntities } from "./lib/client.mjs";
 import { BIN, ROOT, runCommand } from "./lib/server.mjs";
 import { fmtMs, fmtRatio, median, ratio } from "./lib/stats.mjs";
 
@@ -119,30 +119,11 @@ async function bundleSize() {
 // -------------------------------------------------------------------------------------------
 // 2. Boot to the first rendered scene
 
-/** Creates `count` entities of one type in batches of 500; returns their ids and the batch times. */
-async function seed(client, sid, type, count, dataFor) {
-  const ids = [];
-  const times = [];
-  for (let start = 0; start < count; start += 500) {
-    const ops = [];
-    for (let i = start; i < Math.min(count, start + 500); i++) ops.push(createOp(type, dataFor(i)));
-    const r = await client.batch(sid, ops);
-    times.push(r.ms);
-    const byOp = new Map((r.data?.results ?? []).map((res) => [res.op_id, res.entity]));
-    for (const op of ops) {
-      const entity = byOp.get(op.op_id);
-      if (!entity?.id) throw new Error(`batch result has no entity for op ${op.op_id}: ${r.text?.slice(0, 500)}`);
-      ids.push(entity.id);
-    }
-  }
-  return { ids, times };
-}
-
 async function seedWorld(client, { scenes: sceneCount, tokens: tokenCount, onActive }) {
   const session = await client.createSession(`bench: client boot, ${onActive} tokens on the active scene`);
   const sid = session.id;
-  const scenes = await seed(client, sid, "scene", sceneCount, (i) => ({ name: `Scene ${i + 1}`, sort: i }));
-  const tokens = await seed(client, sid, "token", tokenCount, (i) => ({
+  const scenes = await seedEntities(client, sid, "scene", sceneCount, (i) => ({ name: `Scene ${i + 1}`, sort: i }));
+  const tokens = await seedEntities(client, sid, "token", tokenCount, (i) => ({
     name: `Token ${i + 1}`,
     scene_id: onActive === tokenCount ? scenes.ids[0] : scenes.ids[i % sceneCount],
     x: (i * 37) % 2000,

@@ -12,7 +12,7 @@
  * A scenario returns { rows, details, failures, data }: rows for the table, detail lines,
  * failures (the first unexpected request/response of a run, verbatim) and raw figures for JSON.
  */
-import { ApiClient, createOp } from "./lib/client.mjs";
+import { ApiClient, createOp, seedEntities } from "./lib/client.mjs";
 import { runLoops, runSequential } from "./lib/load.mjs";
 import { fmtBytes, fmtMs, fmtRate, fmtRatio, rate, ratio, summarize } from "./lib/stats.mjs";
 
@@ -187,33 +187,14 @@ async function concurrentWrites({ client, quick }) {
 // -------------------------------------------------------------------------------------------
 // 3. GET {S}/state of a world of 200 scenes and 5,000 tokens
 
-/** Creates `count` entities of one type in batches of ≤ 500; returns their ids and batch times. */
-async function seed(client, sid, type, count, dataFor) {
-  const ids = [];
-  const times = [];
-  for (let start = 0; start < count; start += 500) {
-    const ops = [];
-    for (let i = start; i < Math.min(count, start + 500); i++) ops.push(createOp(type, dataFor(i)));
-    const r = await client.batch(sid, ops);
-    times.push(r.ms);
-    const byOp = new Map((r.data?.results ?? []).map((res) => [res.op_id, res.entity]));
-    for (const op of ops) {
-      const entity = byOp.get(op.op_id);
-      if (!entity?.id) throw new Error(`batch result has no entity for op ${op.op_id}: ${r.text?.slice(0, 500)}`);
-      ids.push(entity.id);
-    }
-  }
-  return { ids, times };
-}
-
 async function bigState({ client, quick, shared }) {
   const sceneCount = 200;
   const tokenCount = 5000;
   const gets = quick ? 10 : 30;
   const session = await client.createSession("bench: big world");
   const sid = session.id;
-  const scenes = await seed(client, sid, "scene", sceneCount, (i) => ({ name: `Scene ${i + 1}`, sort: i }));
-  const tokens = await seed(client, sid, "token", tokenCount, (i) => ({
+  const scenes = await seedEntities(client, sid, "scene", sceneCount, (i) => ({ name: `Scene ${i + 1}`, sort: i }));
+  const tokens = await seedEntities(client, sid, "token", tokenCount, (i) => ({
     name: `Token ${i + 1}`,
     scene_id: scenes.ids[i % sceneCount],
     x: (i * 37) % 2000,

@@ -289,20 +289,10 @@ function measure(sockets, run) {
 // -------------------------------------------------------------------------------------------
 // Setup
 
-/** A fresh user with an API token: the token itself is needed for the sockets' Authorization header. */
+/** A fresh user with an API token: the token itself is needed for the socket's Authorization header. */
 async function registerPlayer(baseUrl) {
-  const username = `fan_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 7)}`;
-  const reg = await new ApiClient(baseUrl).request("POST", "/api/auth/register", {
-    body: { username, password: "bench-password-123" },
-    expect: 201,
-  });
-  const cookie = reg.setCookies
-    .map((c) => c.split(";")[0])
-    .filter((kv) => kv.startsWith("vtt_session="))
-    .join("; ");
-  const withCookie = new ApiClient(baseUrl, { cookie, csrf: reg.data.csrf_token });
-  const tok = await withCookie.request("POST", "/api/auth/tokens", { body: { name: "bench fan-out" }, expect: 201 });
-  return { client: new ApiClient(baseUrl, { token: tok.data.token }), token: tok.data.token };
+  const client = await ApiClient.registerWithToken(baseUrl);
+  return { client, token: client.token };
 }
 
 async function players(ctx) {

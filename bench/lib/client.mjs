@@ -83,6 +83,8 @@ export class ApiClient {
     if (typeof tok.data?.token !== "string") throw new Error(`POST /api/auth/tokens gave no token: ${tok.text}`);
     const client = new ApiClient(baseUrl, { token: tok.data.token });
     client.user = reg.data.user;
+    /** The bearer token itself, for what needs it outside this client (a socket's header). */
+    client.token = tok.data.token;
     return client;
   }
 
@@ -214,6 +216,28 @@ export class ApiClient {
   benchStatic(etag = '"1"') {
     return this.request("GET", "/api/bench/static", { headers: { "if-none-match": etag }, expect: 304, parse: false });
   }
+}
+
+/**
+ * Creates `count` entities of one type through POST {S}/batch, 500 ops a batch; returns their ids
+ * and each batch's time.
+ */
+export async function seedEntities(client, sid, type, count, dataFor) {
+  const ids = [];
+  const times = [];
+  for (let start = 0; start < count; start += 500) {
+    const ops = [];
+    for (let i = start; i < Math.min(count, start + 500); i++) ops.push(createOp(type, dataFor(i)));
+    const r = await client.batch(sid, ops);
+    times.push(r.ms);
+    const byOp = new Map((r.data?.results ?? []).map((res) => [res.op_id, res.entity]));
+    for (const op of ops) {
+      const entity = byOp.get(op.op_id);
+      if (!entity?.id) throw new Error(`batch result has no entity for op ${op.op_id}: ${r.text?.slice(0, 500)}`);
+      ids.push(entity.id);
+    }
+  }
+  return { ids, times };
 }
 
 /** A create op of the batch body. */
