@@ -2,7 +2,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { type AnyEntity, ApiError, type EntityType } from "../../client/src/lib/api";
 import type { ConfirmedOp, SyncDeps } from "../../client/src/lib/sync";
-import { bindUndoKeys, createUndoStack, type UndoAction, type UndoDeps } from "../../client/src/lib/undo";
+import { bindUndoKeys, createSessionUndo, createUndoStack, type UndoAction, type UndoDeps } from "../../client/src/lib/undo";
 import { FakeServer } from "./helpers/fake-server";
 import { token } from "./helpers/fixtures";
 import { useSyncHarness } from "./helpers/sync-harness";
@@ -316,5 +316,33 @@ describe("the sync layer's confirmed ops", () => {
     await vi.waitFor(() => expect(again.view.sync.pending).toBe(0));
     expect(server.get("token", "t1")).toMatchObject({ x: 9, version: 2 });
     expect(seen).toEqual([]);
+  });
+});
+
+describe("the session's undo stack", () => {
+  const harness = useSyncHarness();
+
+  it("shows the entity an undo made at once, so the next edit is based on it", async () => {
+    const server = new FakeServer();
+    server.put("token", e(token("t1", 1, { x: 0 })));
+    const { sync } = await harness.start(server);
+    const { undo, dispose } = createSessionUndo("sess", sync);
+    await sync.update("token", "t1", { x: 5 });
+    await vi.waitFor(() => expect(undo.nextUndo()).toBeDefined());
+    await vi.waitFor(() => expect(sync.view.sync.pending).toBe(0));
+    // The revert endpoint answers version 3 with x back at 0; no socket brings it.
+    const fetchMock = vi.fn(async () => Response.json(e(token("t1", 3, { x: 0 }))));
+    vi.stubGlobal("fetch", fetchMock);
+    try {
+      const outcome = await undo.undo();
+      expect(outcome, undo.message() ?? "").toMatchObject({ ok: true });
+      expect(fetchMock).toHaveBeenCalledTimes(1);
+      expect(sync.view.tokens.t1).toMatchObject({ version: 3, x: 0 });
+      await sync.update("token", "t1", { x: 7 });
+      expect(sync.queue.state().ops.at(-1)?.base_version).toBe(3);
+    } finally {
+      vi.unstubAllGlobals();
+      dispose();
+    }
   });
 });

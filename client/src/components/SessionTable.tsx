@@ -315,7 +315,10 @@ export function SessionTable(props: {
                   api={history}
                   nameOf={nameOf}
                   pending={(view.pending[entityKey(target().type, target().entity.id)] ?? 0) > 0}
-                  onRestored={(result, base, version) => undo.recordRevert(target().type, result.id, base, version, result)}
+                  onRestored={(result, base, version) => {
+                    props.sync.accept([{ type: target().type, entity: result }]);
+                    undo.recordRevert(target().type, result.id, base, version, result);
+                  }}
                   onReload={() => props.sync.reload()}
                   onClose={() => setHistoryOf(null)}
                 />

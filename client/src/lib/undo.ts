@@ -199,7 +199,12 @@ export function createSessionUndo(sessionId: string, sync: SessionSync): { undo:
       return getEntity(world, type, id)?.version ?? world.tombstones[entityKey(type, id)] ?? null;
     },
     hasPending: (type, id) => sync.queue.state().ops.some((op) => op.entity_type === type && op.id === id),
-    revert: (type, id, version, baseVersion) => history.revert(type, id, version, baseVersion),
+    // The result is shown at once: an edit made before the socket brings it would carry an old base.
+    revert: async (type, id, version, baseVersion) => {
+      const entity = await history.revert(type, id, version, baseVersion);
+      sync.accept([{ type, entity }]);
+      return entity;
+    },
   });
   const dispose = sync.onConfirmed((ops) => {
     if (sync.view.role === "gm") undo.recordConfirmed(ops);
