@@ -9,9 +9,9 @@ import { type AnyEntity, type EntityType, moduleEntity } from "../../domain/enti
 import { type Failure, fail } from "../../domain/errors";
 import { createMergePatch, type Json } from "../../domain/merge-patch";
 import { isNoOp, type Op, planArchive, planCreate, planRevert, planUpdate } from "../../domain/ops";
-import type { Actor } from "../../domain/permissions";
+import { type Actor, canWrite } from "../../domain/permissions";
 import { assetFields, referenceFields, referencesOf, valuesAt } from "../../domain/references";
-import { isTokenVisible, isVisibleToPlayer, type PlayerView } from "../../domain/visibility";
+import { isTokenVisible, isVisibleToPlayer, type PlayerView, projectForPlayer } from "../../domain/visibility";
 import { chunk, type Db } from "../db/client";
 import { insertStatements, loadEntities, loadEntity, toEntity, upsertStatements } from "../db/entities";
 import { activationTimeline, appliedOps, assets, changeLog, gameSessions, sessionState } from "../db/schema";
@@ -384,6 +384,8 @@ export async function planBatch(
     let planned: { ok: true; entity: AnyEntity } | Failure;
     let changeOp: ChangeOp;
     if (op.op === "create") {
+      // Permission first: a 409 would show whoever asks the entity that holds the id.
+      if (!canWrite(actor, type, "create")) return fail("forbidden", "only a GM may create content", { op_id: op.op_id });
       const id = op.id ?? crypto.randomUUID();
       const existing = await ws.get(type, id);
       if (existing) return conflict(op.op_id, ws.stored(type, id) ?? existing, `a ${type} with id ${id} exists`);
@@ -394,8 +396,17 @@ export async function planBatch(
       // A player is told nothing about what they cannot see, not even that it exists.
       const hidden = previous && actor.role === "player" && !isVisibleToPlayer(type, previous, await ws.playerView());
       if (!previous || hidden) return fail("not_found", `no ${type} ${op.id} in this session`, { op_id: op.op_id });
+      if (actor.role === "player") {
+        // Permission before the version check, and a player's 409 shows only what they may see.
+        const kind = op.op === "archive" || op.op === "restore" ? op.op : "update";
+        const keys = op.op === "update" ? Object.keys(op.data) : undefined;
+        if (!canWrite(actor, type, kind, previous, keys)) {
+          return fail("forbidden", "players may only move and rotate their own tokens", { op_id: op.op_id });
+        }
+      }
       if (!op.force && op.base_version !== undefined && op.base_version !== previous.version) {
-        return conflict(op.op_id, ws.stored(type, op.id) ?? previous);
+        const current = ws.stored(type, op.id) ?? previous;
+        return conflict(op.op_id, actor.role === "player" ? projectForPlayer(type, current) : current);
       }
       if (op.op === "update") {
         planned = planUpdate(type, previous, op.data, actor, now, op.op_id);
