@@ -303,6 +303,17 @@ describe("acks and clients", () => {
     ]);
   });
 
+  it("stores an HTTP ack of as many event ids as the body allows (1,000)", async () => {
+    const t = await liveTable();
+    const ids = Array.from({ length: 1000 }, (_, i) => i + 1);
+    const r = await t.player.req("POST", `${t.base}/ack`, { event_ids: ids });
+    expect(r.status).toBe(204);
+    const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM acknowledgements WHERE session_id = ?")
+      .bind(t.sid)
+      .first<{ n: number }>();
+    expect(count?.n).toBe(1000);
+  });
+
   it("answers 400 to an ack without event ids, and 404 to a non-member's ack", async () => {
     const t = await newTable();
     expectError(await t.player.req("POST", `${t.base}/ack`, { event_ids: [] }), 400, "bad_request");

@@ -1,9 +1,9 @@
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, isNull } from "drizzle-orm";
 import { Hono } from "hono";
 import { ackSchema } from "../../domain/api";
 import { resolveSettings, settingsPatchSchema } from "../../domain/settings";
 import { ApiError } from "../api-error";
-import { getDb, nowIso } from "../db/client";
+import { chunk, getDb, MAX_BOUND_PARAMS, nowIso } from "../db/client";
 import { loadHead } from "../db/reads";
 import { acknowledgements, sessionClients } from "../db/schema";
 import { requireGm } from "../middleware/auth";
@@ -56,15 +56,15 @@ export const realtimeRoutes = new Hono<AppEnv>()
       .orderBy(desc(sessionClients.connected_at))
       .get();
     const clientId = client?.client_id ?? `http:${userId}`;
+    // Several rows a statement within D1's bound-parameter limit (1,000 ids are allowed).
+    const rows = event_ids.map((event_id) => ({ session_id: sessionId, client_id: clientId, event_id, user_id: userId, acked_at: now }));
+    const perStatement = Math.floor(MAX_BOUND_PARAMS / Object.keys(getTableColumns(acknowledgements)).length);
     await db.batch([
-      db
-        .insert(acknowledgements)
-        .values(event_ids.map((event_id) => ({ session_id: sessionId, client_id: clientId, event_id, user_id: userId, acked_at: now })))
-        .onConflictDoNothing(),
       db
         .update(sessionClients)
         .set({ last_seen: now })
         .where(and(eq(sessionClients.session_id, sessionId), eq(sessionClients.client_id, clientId))),
+      ...chunk(rows, perStatement).map((part) => db.insert(acknowledgements).values(part).onConflictDoNothing()),
     ]);
     return c.body(null, 204);
   })
