@@ -222,3 +222,28 @@ describe("hostile bundles", () => {
     expect(res.status).toBe(413);
   });
 });
+
+describe("exporting a scene with many assets", () => {
+  it("carries more assets than one D1 statement may name (100 distinct token images)", async () => {
+    const { gm, base, sid } = await newTable();
+    const scene = await create(gm, base, "scenes", { name: "Gallery" });
+    const ops: unknown[] = [];
+    for (let i = 0; i < 100; i++) {
+      const bytes = await makePng(8 + i, 8);
+      const hash = await sha256Hex(bytes);
+      await env.ASSETS.put(`assets/${hash}`, bytes);
+      await env.DB.prepare(
+        "INSERT INTO assets (session_id, hash, kind, mime, size, width, height, r2_key, uploaded_by, created_at) VALUES (?, ?, 'token', 'image/png', ?, ?, 8, ?, ?, ?)",
+      )
+        .bind(sid, hash, bytes.byteLength, 8 + i, `assets/${hash}`, gm.id, new Date().toISOString())
+        .run();
+      const token = `tok-${i}`;
+      ops.push({ op_id: crypto.randomUUID(), entity_type: "token", op: "create", id: token, data: { name: `T${i}`, scene_id: scene.id } });
+      ops.push({ op_id: crypto.randomUUID(), entity_type: "token_art", op: "create", data: { token_id: token, image_asset: hash } });
+    }
+    const batch = await gm.req("POST", `${base}/batch`, { ops });
+    expect(batch.status).toBe(200);
+    const files = unzipSync(await exportScene(gm, base, scene.id));
+    expect(Object.keys(files).filter((name) => name.startsWith("assets/"))).toHaveLength(100);
+  });
+});

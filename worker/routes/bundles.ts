@@ -11,7 +11,7 @@ import { BUNDLE_FORMAT, bundleLimits, checkBundle, entitiesToImport, type SceneB
 import { type AnyEntity, entityTypes, idSchema, moduleEntity } from "../../domain/entities";
 import { ApiError } from "../api-error";
 import { storeAsset } from "../assets/store";
-import { getDb } from "../db/client";
+import { chunk, getDb } from "../db/client";
 import { listEntities, loadEntity } from "../db/entities";
 import { assets, sceneLayers, sessionMembers, tokens } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
@@ -72,13 +72,15 @@ export const bundleRoutes = new Hono<AppEnv>()
       if (items.length > 0) modules[type] = items;
     }
     const hashes = [...new Set([scene.map_asset, ...art.map((a) => a.image_asset)].filter((h): h is string => typeof h === "string"))];
-    const rows =
-      hashes.length > 0
-        ? await db
-            .select()
-            .from(assets)
-            .where(and(eq(assets.session_id, sessionId), inArray(assets.hash, hashes)))
-        : [];
+    const rows: (typeof assets.$inferSelect)[] = [];
+    for (const part of chunk(hashes, 90)) {
+      rows.push(
+        ...(await db
+          .select()
+          .from(assets)
+          .where(and(eq(assets.session_id, sessionId), inArray(assets.hash, part)))),
+      );
+    }
 
     const files: { name: string; bytes: Uint8Array; compress: boolean }[] = [];
     const bundleAssets: SceneBundle["assets"] = [];
