@@ -1,7 +1,9 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { create, newTable, TestUser } from "../helpers/client";
+import { makePng } from "../helpers/images";
 import { TestSocket } from "../helpers/socket";
+import { upload } from "../helpers/uploads";
 
 /**
  * The object's write queue commits writes of one actor that pile up while it is busy as one
@@ -112,5 +114,40 @@ describe("concurrent writes of one GM", () => {
     expect(replies.slice(0, 3).map((r) => r.status)).toEqual([200, 200, 200]);
     expect(replies[3]?.status).toBe(423);
     expect(replies[3]?.body.error.details.lock).toMatchObject({ scene_id: t.scene.id, holder_user_id: t.gm.id });
+  });
+});
+
+describe("tokens shown by concurrent writes", () => {
+  it("bring their art to players even when the writes are committed as one group", async () => {
+    const t = await newTable();
+    const scene = await create(t.gm, t.base, "scenes", { name: "Lair" });
+    const face = await upload(t.gm, t.base, await makePng(24, 24), { filename: "face.png", kind: "token" });
+    const ops = Array.from({ length: 20 }, (_, i) => [
+      {
+        op_id: crypto.randomUUID(),
+        entity_type: "token",
+        op: "create",
+        id: `hid-${i}`,
+        data: { name: `H${i}`, scene_id: scene.id, hidden: true },
+      },
+      {
+        op_id: crypto.randomUUID(),
+        entity_type: "token_art",
+        op: "create",
+        id: `art-${i}`,
+        data: { token_id: `hid-${i}`, image_asset: face.body.asset.hash },
+      },
+    ]).flat();
+    expect((await t.gm.req("POST", `${t.base}/batch`, { ops })).status).toBe(200);
+    await t.gm.req("POST", `${t.base}/scenes/${scene.id}/activate`, {});
+    const socket = await TestSocket.open(t.player, t.base);
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => t.gm.req("PATCH", `${t.base}/tokens/hid-${i}`, { hidden: false }, { "if-match": '"1"' })),
+    );
+    for (const r of replies) expect(r.status).toBe(200);
+    for (let i = 0; i < 20; i++) {
+      const reveal = await socket.next((m) => m.type === "change" && m.entity_id === `hid-${i}`, `the reveal of hid-${i}`);
+      expect(reveal.related?.map((r: { entity: { id: string } }) => r.entity.id)).toEqual([`art-${i}`]);
+    }
   });
 });

@@ -390,7 +390,7 @@ export class SessionObject extends DurableObject<Env> {
       return;
     }
     this.#seq = done.plan.lastSeq;
-    await this.#afterCommit(actor, done.plan.changes, done.locks);
+    await this.#afterCommit(actor, await withRevealed(getDb(this.env.DB), sessionId, done.plan.changes), done.locks);
     let offset = 0;
     group.forEach((w, i) => {
       const results = done.plan.results.slice(offset, offset + w.ops.length);
