@@ -51,7 +51,7 @@ import { gameSessions, sessionClients, sessionMembers, sessionState } from "../d
 import { encodeChange, encodeChangeRow } from "./broadcast";
 import { LockTable } from "./lock-table";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
-import { type Change, commitPlan, EntityCache, type InternalOp, type OpResult, type Plan, planBatch } from "./write-plan";
+import { type Change, commitPlan, EntityCache, type InternalOp, type OpResult, type Plan, planBatch, planLanded } from "./write-plan";
 
 export type WriteResult = { ok: true; seq: number; results: OpResult[] } | Failure;
 export type LockResult = { ok: true; lock: SceneLock; refresh: boolean } | Failure;
@@ -376,12 +376,18 @@ export class SessionObject extends DurableObject<Env> {
       const planned = await planBatch(db, sessionId, actor, ops, seq, now, locks.guard(actor, Date.parse(now)), this.#entities);
       const seqs = planned.ok ? seqsOfWrites(group, planned.plan) : undefined;
       if (planned.ok && seqs) {
-        await commitPlan(db, sessionId, planned.plan, seq, now);
+        try {
+          await commitPlan(db, sessionId, planned.plan, seq, now);
+        } catch (error) {
+          // Landed with only the answer lost: done. Else nothing was written (a D1 batch rolls
+          // back whole) and the writes are tried one by one below.
+          this.#forgetCaches();
+          if (!(await planLanded(db, sessionId, planned.plan))) throw error;
+          logError("a group commit reported an error but is in D1: answering with its results", error);
+        }
         done = { seqs, plan: planned.plan, locks };
       }
     } catch (error) {
-      // Nothing of the group was written (a D1 batch rolls back whole): one by one below, each
-      // with the stale-seq retry of #apply.
       this.#forgetCaches();
       logError("group commit failed; applying its writes one by one", error);
     }
@@ -410,11 +416,17 @@ export class SessionObject extends DurableObject<Env> {
     try {
       await commitPlan(db, sessionId, plan, seq, now);
     } catch (error) {
-      // D1 rolled the whole batch back. If our counter was stale (D1 moved on without us, e.g. a
-      // restore), the seq collided: reload it and plan again once, from what D1 now holds.
       this.#forgetCaches();
-      if (mayRetry && (await this.#currentSeq(sessionId)) !== seq) return this.#apply(sessionId, actor, ops, false);
-      throw error;
+      // The batch may have landed with only its answer lost: planning it again would apply the
+      // server-made (fresh) ops a second time and broadcast nothing for the others.
+      if (await planLanded(db, sessionId, plan)) {
+        logError("a commit reported an error but is in D1: answering with its results", error);
+      } else {
+        // D1 rolled the whole batch back. If our counter was stale (D1 moved on without this
+        // object), the seq collided: reload it and plan again once, from what D1 now holds.
+        if (mayRetry && (await this.#currentSeq(sessionId)) !== seq) return this.#apply(sessionId, actor, ops, false);
+        throw error;
+      }
     }
     this.#seq = plan.lastSeq;
     await this.#afterCommit(actor, await withRevealed(db, sessionId, plan.changes), locks);

@@ -556,3 +556,19 @@ export async function commitPlan(db: Db, sessionId: string, plan: Plan, previous
   if (!first) return;
   await db.batch([first, ...rest]);
 }
+
+/**
+ * Whether a plan is in D1 after all: its commit reported an error, but a D1 batch is atomic, so
+ * its last applied op id (fresh ones are new; replays are not in `applied`) stored at the seq
+ * the plan gave it means the whole batch landed and only the answer was lost.
+ */
+export async function planLanded(db: Db, sessionId: string, plan: Plan): Promise<boolean> {
+  const last = plan.applied.at(-1);
+  if (!last) return false;
+  const row = await db
+    .select({ seq: appliedOps.seq })
+    .from(appliedOps)
+    .where(and(eq(appliedOps.session_id, sessionId), eq(appliedOps.op_id, last.op_id)))
+    .get();
+  return row?.seq === last.seq;
+}
