@@ -43,8 +43,12 @@ export interface ModuleEntityDefinition<T extends string = string> {
   scene?: { field: string; via: "scene" | "token" };
   /** Whether a player sees a live entity (archived ones never). Without it, players see none. */
   visibleToPlayer?: (entity: Readonly<Record<string, unknown>>, view: PlayerView) => boolean;
-  /** The entity as a player receives it once visible (e.g. GM-only fields removed). */
-  projectForPlayer?: <E extends AnyEntity>(entity: E) => E;
+  /**
+   * The entity as a player receives it once visible (e.g. GM-only parts removed). `view` says
+   * what players see now (the tokens, e.g. to leave out what names a hidden one); it is absent
+   * only where no view is at hand, and then the projection must not rely on it.
+   */
+  projectForPlayer?: <E extends AnyEntity>(entity: E, view: PlayerView | undefined) => E;
   /** Whether a player may apply an update with these fields. Without it, only GMs write. */
   playerMayUpdate?: (actor: Actor, current: AnyEntity, patchKeys: readonly string[]) => boolean;
 }

@@ -41,9 +41,9 @@ export function isVisibleToPlayer(type: EntityType, entity: AnyEntity, view: Pla
 export const gmNotesKey = "gm_notes";
 
 /** The entity as a player receives it, once the filter allowed it: GM notes removed. */
-export function projectForPlayer<T extends AnyEntity>(type: EntityType, entity: T): T {
+export function projectForPlayer<T extends AnyEntity>(type: EntityType, entity: T, view?: PlayerView): T {
   const module = moduleEntity(type);
-  if (module) return (module.projectForPlayer?.(entity) as T | undefined) ?? entity;
+  if (module) return (module.projectForPlayer?.(entity, view) as T | undefined) ?? entity;
   const field = type === "scene" ? "metadata" : type === "token" ? "stats" : null;
   if (field === null) return entity;
   const bag = entity[field];

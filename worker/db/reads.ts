@@ -39,7 +39,7 @@ export type Filter = (type: EntityType, entity: AnyEntity) => AnyEntity | null;
 
 export function filterFor(role: Role, view: PlayerView | undefined): Filter {
   if (role === "gm" || !view) return (_type, entity) => entity;
-  return (type, entity) => (isVisibleToPlayer(type, entity, view) ? projectForPlayer(type, entity) : null);
+  return (type, entity) => (isVisibleToPlayer(type, entity, view) ? projectForPlayer(type, entity, view) : null);
 }
 
 /**

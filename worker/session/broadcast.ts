@@ -45,8 +45,11 @@ export function encodeChange(change: Change): EncodedChange {
   if (change.activation) {
     player = JSON.stringify({ type: "reload", seq: change.seq, reason: "activate" } satisfies ServerMessage);
   } else if (change.visibleAfter) {
-    const projected = projectForPlayer(change.type, change.entity as AnyEntity);
-    const related = (change.related ?? []).map(({ type, entity }) => ({ entity_type: type, entity: projectForPlayer(type, entity) }));
+    const projected = projectForPlayer(change.type, change.entity as AnyEntity, change.playerView);
+    const related = (change.related ?? []).map(({ type, entity }) => ({
+      entity_type: type,
+      entity: projectForPlayer(type, entity, change.playerView),
+    }));
     // Nothing to hide (the usual case): the GM's text is the player's too.
     player =
       projected === change.entity && related.length === 0

@@ -99,6 +99,8 @@ export interface Change {
   activation: boolean;
   /** For players, when a token comes into view: what hangs on it (see `ChangeRow.related`). */
   related?: { type: EntityType; entity: AnyEntity }[];
+  /** What players see after the batch (for projecting the entity), when the change was planned. */
+  playerView?: PlayerView;
 }
 
 export interface OpResult {
@@ -406,7 +408,7 @@ export async function planBatch(
       }
       if (!op.force && op.base_version !== undefined && op.base_version !== previous.version) {
         const current = ws.stored(type, op.id) ?? previous;
-        return conflict(op.op_id, actor.role === "player" ? projectForPlayer(type, current) : current);
+        return conflict(op.op_id, actor.role === "player" ? projectForPlayer(type, current, await ws.playerView()) : current);
       }
       if (op.op === "update") {
         planned = planUpdate(type, previous, op.data, actor, now, op.op_id);
@@ -452,6 +454,7 @@ export async function planBatch(
       entity,
       visibleBefore,
       visibleAfter: isVisibleToPlayer(type, entity, viewAfter),
+      playerView: viewAfter,
       activation: type === "session_state" && previous?.active_scene_id !== entity.active_scene_id,
     });
     results.push({ op_id: op.op_id, entity });
