@@ -121,7 +121,10 @@ export function InitiativePanel(props: InitiativePanelProps) {
             encounter={encounter()}
             isGm={props.isGm}
             pending={(props.sync.view.pending[`encounter:${encounter().id}`] ?? 0) > 0}
-            rows={orderRows(encounter(), tokenName)}
+            // A player drops a combatant whose token left their view (hidden since it was sent).
+            rows={orderRows(encounter(), tokenName).filter(
+              (row) => props.isGm || row.combatant.token_id === null || row.tokenName !== null,
+            )}
             sceneTokens={Object.values(props.sync.view.tokens).filter((t) => t.archived_at === null && t.scene_id === sceneId())}
             random={random()}
             onPatch={(patch) => edit(encounter(), patch)}

@@ -59,7 +59,7 @@ export const initiativeModule = defineModule({
       scene: { field: "scene_id", via: "scene" },
       visibleToPlayer: (encounter, view) =>
         encounter.active === true && view.activeSceneId !== null && encounter.scene_id === view.activeSceneId,
-      projectForPlayer: withoutHiddenCombatants,
+      projectForPlayer: (encounter, view) => withoutHiddenCombatants(encounter, view?.visibleTokenIds),
     }),
   ],
 });

@@ -64,13 +64,19 @@ export function advanceTurn(encounter: TurnState, direction: "next" | "previous"
 }
 
 /**
- * An encounter as players receive it: hidden combatants left out. `turn` stays as it is, so a
- * turn on a hidden combatant reads as "a hidden combatant" (its id tells nothing else).
+ * An encounter as players receive it: hidden combatants left out, and those standing for a token
+ * players cannot see (when `visibleTokens` is known) — a GM who hides a token after it joined the
+ * order hides its combatant too. `turn` stays as it is, so a turn on a left-out combatant reads as
+ * "a hidden combatant" (its id tells nothing else).
  */
-export function withoutHiddenCombatants<T extends Readonly<Record<string, unknown>>>(encounter: T): T {
+export function withoutHiddenCombatants<T extends Readonly<Record<string, unknown>>>(
+  encounter: T,
+  visibleTokens?: { has(id: string): boolean },
+): T {
   const combatants = encounter.combatants as Record<string, Combatant> | undefined;
-  if (!combatants || !Object.values(combatants).some((c) => c.hidden)) return encounter;
-  return { ...encounter, combatants: Object.fromEntries(Object.entries(combatants).filter(([, c]) => !c.hidden)) };
+  const shown = (c: Combatant) => !c.hidden && (c.token_id === null || !visibleTokens || visibleTokens.has(c.token_id));
+  if (!combatants || Object.values(combatants).every(shown)) return encounter;
+  return { ...encounter, combatants: Object.fromEntries(Object.entries(combatants).filter(([, c]) => shown(c))) };
 }
 
 /** A d20 roll, 1 to 20, from a random number in [0, 1). */
