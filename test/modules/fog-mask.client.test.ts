@@ -334,9 +334,20 @@ describe("painting shapes", () => {
 
   it("decodes only the chunks a shape touches", () => {
     const stored = apply([], fogOps(FOG, [], { kind: "all" }, "reveal"));
-    // A chunk that could not be decoded is read as hidden; it must not be read at all here.
+    // Chunk (7, 7) counts how often its bits are read: a stroke far from it must not read them.
+    let reads = 0;
+    const watched = stored.map((c) => {
+      if (c.cx !== 7 || c.cy !== 7) return c;
+      const { bits, ...rest } = c;
+      const get = () => {
+        reads += 1;
+        return bits;
+      };
+      return Object.defineProperty({ ...rest }, "bits", { enumerable: true, get }) as typeof c;
+    });
+    expect(fogOps(FOG, watched, { kind: "brush", points: [{ x: 20, y: 20 }], radius: 8 }, "hide")).toHaveLength(1);
+    expect(reads).toBe(0);
     const poisoned = stored.map((c) => (c.cx === 7 && c.cy === 7 ? { ...c, bits: "garbage" } : c));
-    expect(fogOps(FOG, poisoned, { kind: "brush", points: [{ x: 20, y: 20 }], radius: 8 }, "hide")).toHaveLength(1);
     const mask = new Mask(FOG, poisoned);
     expect(mask.isRevealed(7 * 64, 7 * 64)).toBe(false);
     expect(mask.isRevealed(0, 0)).toBe(true);
