@@ -10,6 +10,7 @@
 import { createSignal } from "solid-js";
 import type { AnyEntity, Scene } from "../../client/src/lib/api";
 import type { SessionSync } from "../../client/src/lib/sync";
+import { assetFileUrl } from "../../client/src/lib/upload";
 import type { FogFields } from "./domain";
 import { chunksOfFog, type FogChunkOp, type FogMode, fogOfScene, type StoredChunk } from "./editing";
 import { fogIdFor } from "./ids";
@@ -94,11 +95,6 @@ export function newFogFields(sceneId: string, size: { width: number; height: num
   };
 }
 
-/** The session's URL of an asset's bytes (as the table's map image loads it). */
-function assetUrl(sessionId: string, hash: string): string {
-  return `/api/vtt/sessions/${encodeURIComponent(sessionId)}/assets/${encodeURIComponent(hash)}/file`;
-}
-
 /**
  * The natural size of the scene's map image, or null when the scene has none, the page has no
  * `Image` (tests) or it does not load within `timeoutMs`. The table has loaded the same URL, so
@@ -122,7 +118,7 @@ export function mapSize(
     const timer = setTimeout(() => done(null), timeoutMs);
     image.onload = () => done(image.naturalWidth > 0 ? { width: image.naturalWidth, height: image.naturalHeight } : null);
     image.onerror = () => done(null);
-    image.src = assetUrl(sessionId, hash);
+    image.src = assetFileUrl(sessionId, hash);
   });
 }
 
