@@ -9,7 +9,7 @@ export function SelectionActions(props: {
   onArchive: () => Promise<unknown>;
   onClear: () => void;
 }) {
-  const acting = createSubmitter((action: () => Promise<unknown>) => action());
+  const acting = createSubmitter((action: () => Promise<unknown>) => action(), { serial: true });
   const hiddenCount = () => props.tokens.filter((t) => t.hidden).length;
 
   return (

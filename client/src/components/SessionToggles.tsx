@@ -13,11 +13,14 @@ export function SessionToggles(props: { sync: Pick<SessionSync, "view" | "update
   const state = () => props.sync.view.session_state;
   const flags = () => state()?.flags;
   const [draft, setDraft] = createSignal<number | null>(null);
-  const saving = createSubmitter(async (patch: { lighting?: boolean; grid_opacity?: number }) => {
-    const id = state()?.id;
-    if (!id) return;
-    await props.sync.update("session_state", id, { flags: patch });
-  });
+  const saving = createSubmitter(
+    async (patch: { lighting?: boolean; grid_opacity?: number }) => {
+      const id = state()?.id;
+      if (!id) return;
+      await props.sync.update("session_state", id, { flags: patch });
+    },
+    { serial: true },
+  );
   const opacity = () => draft() ?? gridOpacityOf(flags());
 
   async function commitOpacity(text: string) {

@@ -36,7 +36,7 @@ export function TokenInspector(props: {
   onCrop?: (crop: Crop) => Promise<unknown>;
   onClose: () => void;
 }) {
-  const patching = createSubmitter((patch: Parameters<typeof props.onPatch>[0]) => props.onPatch(patch));
+  const patching = createSubmitter((patch: Parameters<typeof props.onPatch>[0]) => props.onPatch(patch), { serial: true });
   const archiving = createSubmitter(() => props.onArchive());
   const [width, setWidth] = createSignal<string | null>(null);
   const [height, setHeight] = createSignal<string | null>(null);

@@ -38,7 +38,7 @@ export function TokenLibrary(
 ) {
   const tree = createMemo(() => buildLibraryTree(props.folders, props.tokens));
   const [folderName, setFolderName] = createSignal("");
-  const acting = createSubmitter((action: () => Promise<unknown>) => action());
+  const acting = createSubmitter((action: () => Promise<unknown>) => action(), { serial: true });
   const [dropOnRoot, setDropOnRoot] = createSignal(false);
 
   function createRootFolder(event: SubmitEvent) {
