@@ -79,6 +79,8 @@ export interface Cache {
   /** Forgets entities and meta; the queue (unsent work) stays. */
   clear(): Promise<void>;
   appendOp(op: QueuedOp): Promise<void>;
+  /** Several ops in one transaction: all of them are stored or none. */
+  appendOps(ops: readonly QueuedOp[]): Promise<void>;
   listOps(): Promise<QueuedOp[]>;
   removeOps(uuids: string[]): Promise<void>;
   /** Puts `next` in the place of the op `uuid` (same position in the queue). */
@@ -174,6 +176,10 @@ function wrapDatabase(name: string, db: IDBPDatabase<CacheSchema>): Cache {
     async appendOp(op) {
       await db.add("queue", { uuid: op.uuid, op });
     },
+    async appendOps(ops) {
+      const tx = db.transaction("queue", "readwrite");
+      await Promise.all([...ops.map((op) => tx.store.add({ uuid: op.uuid, op })), tx.done]);
+    },
     async listOps() {
       return (await db.getAll("queue")).map((r) => r.op);
     },
@@ -241,6 +247,9 @@ export function createMemoryCache(name = "memory"): Cache {
     },
     async appendOp(op) {
       queue = [...queue, op];
+    },
+    async appendOps(ops) {
+      queue = [...queue, ...ops];
     },
     listOps: async () => [...queue],
     async removeOps(uuids) {

@@ -91,6 +91,8 @@ export interface QueueState {
 
 export interface QueueStorage {
   appendOp(op: QueuedOp): Promise<void>;
+  /** Several ops in one transaction: all stored or none (one action must not survive in part). */
+  appendOps?(ops: readonly QueuedOp[]): Promise<void>;
   removeOps(uuids: string[]): Promise<void>;
   replaceOp(uuid: string, next: QueuedOp): Promise<void>;
 }
@@ -266,12 +268,12 @@ export function createQueue(deps: QueueDeps, initial: readonly QueuedOp[] = []):
     for (let i = 0; i < entries.length; ) {
       const e = entries[i];
       if (!e?.persisted || out.length >= batchLimit) break;
-      // A group goes whole: it waits for the next batch rather than being split (unless it alone
-      // is larger than a batch may be).
+      // A group goes whole: it waits for the next batch rather than being split, and a smaller
+      // limit after a refusal never cuts it (only a group larger than a batch may be is split).
       let end = i + 1;
       if (e.op.group !== undefined) while (entries[end]?.op.group === e.op.group) end++;
       if (out.length > 0 && out.length + (end - i) > batchLimit) break;
-      for (const member of entries.slice(i, Math.min(end, i + batchLimit))) out.push(member.op);
+      for (const member of entries.slice(i, Math.min(end, i + MAX_BATCH_OPS))) out.push(member.op);
       i = end;
     }
     return out;
@@ -294,7 +296,8 @@ export function createQueue(deps: QueueDeps, initial: readonly QueuedOp[] = []):
     if (code === 400 || code === 403 || code === 404 || code === 413) {
       const opId = apiError?.details?.op_id;
       const named = batch.find((o) => o.uuid === opId);
-      if (!named && batch.length > 1) {
+      const oneGroup = batch[0]?.group !== undefined && batch.every((o) => o.group === batch[0]?.group);
+      if (!named && batch.length > 1 && !oneGroup) {
         // Refused as a whole: halve the batch until the op at fault stands alone.
         batchLimit = Math.max(1, Math.floor(batch.length / 2));
         return;
@@ -368,7 +371,8 @@ export function createQueue(deps: QueueDeps, initial: readonly QueuedOp[] = []):
     entries = [...entries, ...added];
     emit();
     try {
-      for (const entry of added) await deps.storage.appendOp(entry.op);
+      if (deps.storage.appendOps) await deps.storage.appendOps(added.map((e) => e.op));
+      else for (const entry of added) await deps.storage.appendOp(entry.op);
     } catch (error) {
       // None of the group may go alone: take back what was stored.
       await deps.storage.removeOps(added.map((e) => e.op.uuid)).catch(() => undefined);
@@ -424,8 +428,12 @@ export function createQueue(deps: QueueDeps, initial: readonly QueuedOp[] = []):
   async function dropRejected(): Promise<void> {
     if (!rejected) return;
     const { op } = rejected;
-    await deps.storage.removeOps([op.uuid]);
-    entries = entries.filter((e) => e.op.uuid !== op.uuid);
+    // One action is dropped whole: the rest of its group must not apply without it.
+    const dropped = entries
+      .filter((e) => e.op.uuid === op.uuid || (op.group !== undefined && e.op.group === op.group))
+      .map((e) => e.op.uuid);
+    await deps.storage.removeOps(dropped);
+    entries = entries.filter((e) => !dropped.includes(e.op.uuid));
     rejected = null;
     batchLimit = MAX_BATCH_OPS;
     status = "idle";
