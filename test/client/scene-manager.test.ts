@@ -87,6 +87,8 @@ describe("SceneManager: the navigator", () => {
     expect(sceneItem("Tavern").classList.contains("drop-before")).toBe(true);
     drag(sceneItem("Tavern"), "drop", -1);
     await waitFor(() => expect(fake.writes).toEqual([{ op: "update", type: "scene", id: "s3", data: { sort: 1.5 } }]));
+    // A move is one action (a renumbering touches several siblings): one batch.
+    expect(fake.sync.submit).toHaveBeenCalledTimes(1);
   });
 
   it("clears the drop marker when the drag leaves the tree", () => {

@@ -34,7 +34,7 @@ const TOP_LEVEL = "";
 export function SceneManager(props: {
   sessionId: string;
   userId: string;
-  sync: Pick<SessionSync, "view" | "create" | "update" | "archive" | "listen" | "onSendError" | "wake">;
+  sync: Pick<SessionSync, "view" | "create" | "update" | "archive" | "submit" | "listen" | "onSendError" | "wake">;
   api: Pick<GmApi, "listLocks" | "acquireLock" | "releaseLock">;
   roster: Pick<Roster, "usernames" | "start">;
   activeSceneId: string | null;
@@ -78,8 +78,11 @@ export function SceneManager(props: {
   const nameOfScene = (id: string) => view.scenes[id]?.name ?? "This scene";
   const existingFolder = (id: string) => (id !== TOP_LEVEL && tree().byId.has(id) ? id : null);
 
+  /** One move is one action (a renumbering touches several siblings): one batch, all or nothing. */
   async function queueMoves(type: "scene" | "folder", patches: MovePatch[], extra: Record<string, unknown> = {}, ownId?: string) {
-    for (const { id, patch } of patches) await props.sync.update(type, id, id === ownId ? { ...patch, ...extra } : patch);
+    await props.sync.submit(
+      patches.map(({ id, patch }) => ({ op: "update" as const, type, id, patch: id === ownId ? { ...patch, ...extra } : patch })),
+    );
   }
 
   const moveScene = (scene: Scene, folderId: string | null, target: DropTarget) =>

@@ -7,6 +7,7 @@ import { vi } from "vitest";
 import type { AnyEntity, ConnectedClient, EntityType, Folder, GmApi, SceneLock, SessionMember } from "../../../client/src/lib/api";
 import type { QueuedOp } from "../../../client/src/lib/queue";
 import { applyEntities, type Collections, createSessionStore, emptyWorld, getEntity } from "../../../client/src/lib/store";
+import type { Edit } from "../../../client/src/lib/sync";
 import type { InboundMessage } from "../../../client/src/lib/transport";
 import { applyMergePatch, type Json } from "../../../domain/merge-patch";
 
@@ -75,6 +76,16 @@ export function fakeSync(collections: Partial<Collections> = {}, options: { appl
     }),
     archive: vi.fn(async (type: EntityType, id: string) => queued({ op: "archive", type, id })),
     restore: vi.fn(async (type: EntityType, id: string, baseVersion: number) => queued({ op: "restore", type, id, baseVersion })),
+    /** Like the real one, one action; recorded here as its writes, in order. */
+    submit: vi.fn(async (edits: readonly Edit[]) => {
+      const out: QueuedOp[] = [];
+      for (const edit of edits) {
+        if (edit.op === "create") out.push(await sync.create(edit.type, edit.data, edit.id));
+        else if (edit.op === "update") out.push(await sync.update(edit.type, edit.id, edit.patch));
+        else out.push(await sync.archive(edit.type, edit.id));
+      }
+      return out;
+    }),
     wake: vi.fn(),
     accept: vi.fn((entities: readonly { type: EntityType; entity: AnyEntity }[]) => {
       store.update((w) => applyEntities(w, entities));
