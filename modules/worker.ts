@@ -4,9 +4,8 @@
  */
 import type { Hono } from "hono";
 import type { AppEnv } from "../worker/types";
-import { initiativeRoutes } from "./initiative/worker";
-// No routes of its own: loaded for its round hook (expiring conditions), after initiative.
-import "./conditions/worker";
+import { expiringConditions } from "./conditions/worker";
+import { initiativeRoutes, onNewRound } from "./initiative/worker";
 
 export interface ModuleRoutes {
   name: string;
@@ -14,3 +13,6 @@ export interface ModuleRoutes {
 }
 
 export const moduleRoutes: readonly ModuleRoutes[] = [{ name: "initiative", routes: initiativeRoutes }];
+
+// Conditions have no routes of their own: they expire on the initiative's new rounds.
+onNewRound(expiringConditions);

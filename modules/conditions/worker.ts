@@ -6,7 +6,7 @@
  */
 import { listEntities } from "../../worker/db/entities";
 import type { InternalOp } from "../../worker/session/write-plan";
-import { onNewRound, type RoundContext } from "../initiative/worker";
+import type { RoundContext } from "../initiative/worker";
 import { hasExpired } from "./rules";
 
 /** Archive ops for the live conditions of the encounter that run out at the round beginning. */
@@ -25,5 +25,3 @@ export async function expiringConditions(context: Pick<RoundContext, "db" | "ses
       }),
     );
 }
-
-onNewRound(expiringConditions);
