@@ -137,3 +137,16 @@ export const requireGm = createMiddleware<AppEnv>(async (c, next) => {
   if (c.get("member").role !== "gm") throw new ApiError("forbidden", "only a GM may do this");
   await next();
 });
+
+/**
+ * An operator route's check: `Authorization: Bearer <secret>` must carry `expected` (compared in
+ * constant time), else 401 naming the secret (`name`), with a `WWW-Authenticate` challenge.
+ */
+export function assertBearerSecret(header: string | undefined, expected: string, name: string, realm: string): void {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  if (!match?.[1] || !safeEqual(match[1], expected)) {
+    throw new ApiError("unauthorized", `send Authorization: Bearer <${name}>`, undefined, {
+      "WWW-Authenticate": `Bearer realm="${realm}"`,
+    });
+  }
+}

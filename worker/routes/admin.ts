@@ -12,36 +12,31 @@
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
+import { idSchema } from "../../domain/fields";
 import type { Actor } from "../../domain/permissions";
 import { resolveSettings, settingsPatchSchema } from "../../domain/settings";
 import { ApiError } from "../api-error";
 import { getDb } from "../db/client";
 import { gameSessions } from "../db/schema";
-import { safeEqual } from "../lib/crypto";
+import { assertBearerSecret } from "../middleware/auth";
 import { jsonBody, KiB } from "../middleware/body";
 import { updateSettings } from "../session/stub";
 import type { AppEnv } from "../types";
 
 /** How the session object sees an operator: allowed what a GM is, rate-limited as one user. */
 const ADMIN_ACTOR: Actor = { userId: "admin", role: "gm" };
-const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   const expected = (c.env as Partial<{ ADMIN_TOKEN: string }>).ADMIN_TOKEN;
   if (!expected) throw new ApiError("not_found", "no such route");
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
-  if (!match?.[1] || !safeEqual(match[1], expected)) {
-    throw new ApiError("unauthorized", "send Authorization: Bearer <ADMIN_TOKEN>", undefined, {
-      "WWW-Authenticate": 'Bearer realm="admin"',
-    });
-  }
+  assertBearerSecret(c.req.header("authorization"), expected, "ADMIN_TOKEN", "admin");
   c.set("log", { ...c.get("log"), admin: true });
   await next();
 });
 
 /** The session named by the path, with its stored settings; 404 when there is none. */
 async function findSession(env: Env, sid: string) {
-  if (!SESSION_ID.test(sid)) throw new ApiError("not_found", "no such session");
+  if (!idSchema.safeParse(sid).success) throw new ApiError("not_found", "no such session");
   const row = await getDb(env.DB)
     .select({ id: gameSessions.id, settings: gameSessions.settings })
     .from(gameSessions)

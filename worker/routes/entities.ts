@@ -183,7 +183,7 @@ export const entityRoutes = new Hono<AppEnv>()
     const keep = await readerFilter(db, sessionId, role);
     const sceneId = query.data.scene_id;
     if (sceneId !== undefined && moduleEntity(type)?.scene?.via !== "scene") {
-      throw new ApiError("bad_request", "scene_id filters only entity types that live on a scene", {
+      throw new ApiError("bad_request", "scene_id filters only game-module entity types that live on a scene", {
         fields: [{ field: "scene_id", message: "not a filter of this type" }],
       });
     }

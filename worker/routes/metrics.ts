@@ -7,9 +7,9 @@
  */
 import { Hono } from "hono";
 import { ApiError } from "../api-error";
-import { safeEqual } from "../lib/crypto";
 import { collectFamilies } from "../metrics/collect";
 import { CONTENT_TYPE, render } from "../metrics/prometheus";
+import { assertBearerSecret } from "../middleware/auth";
 import type { AppEnv } from "../types";
 
 export const metricsRoutes = new Hono<AppEnv>().get("/", async (c) => {
@@ -17,12 +17,7 @@ export const metricsRoutes = new Hono<AppEnv>().get("/", async (c) => {
   if (!expected) {
     throw new ApiError("unavailable", "metrics are disabled: set the METRICS_TOKEN secret (`wrangler secret put METRICS_TOKEN`)");
   }
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
-  if (!match?.[1] || !safeEqual(match[1], expected)) {
-    throw new ApiError("unauthorized", "send Authorization: Bearer <METRICS_TOKEN>", undefined, {
-      "WWW-Authenticate": 'Bearer realm="metrics"',
-    });
-  }
+  assertBearerSecret(c.req.header("authorization"), expected, "METRICS_TOKEN", "metrics");
   const body = render(await collectFamilies(c.env));
   return c.body(body, 200, { "Content-Type": CONTENT_TYPE, "Cache-Control": "no-store" });
 });
