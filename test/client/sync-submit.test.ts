@@ -70,3 +70,21 @@ describe("sync.accept", () => {
     expect(sync.view.tokens.t1).toMatchObject({ version: 3, x: 40 });
   });
 });
+
+describe("sync.restore", () => {
+  it("bases a restore on the ops already queued on the entity, not only on the archived version", async () => {
+    const server = new FakeServer();
+    server.put("token", token("t1", 1) as unknown as AnyEntity);
+    const sync = await start(server);
+    server.hold("batch");
+    await sync.archive("token", "t1");
+    await sync.restore("token", "t1", 1);
+    expect(sync.queue.state().ops.map((op) => [op.op, op.base_version])).toEqual([
+      ["archive", 1],
+      ["restore", 2],
+    ]);
+    server.release("batch");
+    await vi.waitFor(() => expect(sync.view.sync.pending).toBe(0));
+    expect(server.get("token", "t1")).toMatchObject({ version: 3, archived_at: null });
+  });
+});

@@ -518,7 +518,15 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
       }
       return queue.enqueueAll(inputs);
     },
-    restore: (type, id, baseVersion) => queue.enqueue({ entity_type: type, op: "restore", id, payload: {}, base_version: baseVersion }),
+    // The archived list gives the server's version; ops already queued on the entity come after it.
+    restore: (type, id, baseVersion) =>
+      queue.enqueue({
+        entity_type: type,
+        op: "restore",
+        id,
+        payload: {},
+        base_version: nextBaseVersion(queue.state().ops, type, id, baseVersion) ?? baseVersion,
+      }),
     conflict: () => queue.state().conflict,
     listen(listener) {
       listeners.add(listener);
