@@ -2,6 +2,7 @@ import { A } from "@solidjs/router";
 import { createMemo, createResource, createSignal, onCleanup, onMount, Show } from "solid-js";
 import { api, createGmApi, type Scene, type Token, type TokenArt } from "../lib/api";
 import { buildLibraryTree, flattenFolders, freeCell } from "../lib/library";
+import { sortSiblings } from "../lib/ordering";
 import { paths } from "../lib/paths";
 import type { PreviewSender } from "../lib/preview";
 import { entityKey } from "../lib/queue";
@@ -53,11 +54,8 @@ export function SessionTable(props: {
   const roster = createRoster({ api: gmApi, sync: props.sync });
   const me = () => props.userId;
   const isGm = () => view.role === "gm";
-  const scenes = createMemo(() =>
-    Object.values(view.scenes)
-      .filter((s) => s.archived_at === null)
-      .sort((a, b) => a.sort - b.sort || a.created_at.localeCompare(b.created_at) || a.name.localeCompare(b.name)),
-  );
+  // The navigator's order (ordering.ts), so the token form's scene picker lists scenes alike.
+  const scenes = createMemo(() => sortSiblings(Object.values(view.scenes).filter((s) => s.archived_at === null)));
   const activeSceneId = () => view.session_state?.active_scene_id ?? null;
   const activeScene = () => {
     const id = activeSceneId();
