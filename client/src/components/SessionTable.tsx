@@ -273,7 +273,8 @@ export function SessionTable(props: {
                 onPreview={(token, x, y) => props.preview.move(token.id, x, y)}
                 onDrop={(token, x, y) => {
                   props.preview.cancel();
-                  void props.sync.update("token", token.id, { x, y });
+                  // Through the authoring layer: a move that cannot be queued is reported, not left unhandled.
+                  authoring.moveMany([{ token, x, y }]);
                 }}
               >
                 <ModuleOverlays {...moduleProps()} scene={scene} cellPx={CELL_PX} tokens={sceneTokens()} />
