@@ -10,15 +10,26 @@
  * Body `{base_version?}`: when sent, the turn moves only from that version of the encounter (409
  * with `details.current` otherwise), so two GMs pressing "next" at once move it once. Without it
  * the turn moves from the current version; a write racing the route is retried from fresh reads.
+ *
+ * Header `Idempotency-Key: <uuid>`: the key is the op id of the encounter's write, and the round
+ * hooks' ops get ids derived from it (`effectOpId`), so a retried request (the answer was lost)
+ * moves the turn once: it answers the first result from `applied_ops` (the encounter, the effects,
+ * the seq) without running the rules again, and a duplicate racing the first one is a replay of
+ * every op of the batch inside the session object. Keys are kept as long as the change log
+ * (worker/jobs/retention.ts): a key older than the window moves the turn again.
  */
+import { and, eq, gt, lt } from "drizzle-orm";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { AnyEntity, EntityType } from "../../domain/entities";
 import { idSchema } from "../../domain/fields";
+import { opIdSchema } from "../../domain/ops";
 import type { Actor } from "../../domain/permissions";
 import { ApiError } from "../../worker/api-error";
 import { type Db, getDb } from "../../worker/db/client";
 import { loadEntity } from "../../worker/db/entities";
+import { appliedOps } from "../../worker/db/schema";
+import { sha256Hex } from "../../worker/lib/crypto";
 import { requireGm } from "../../worker/middleware/auth";
 import { jsonBody, KiB } from "../../worker/middleware/body";
 import { applyOps } from "../../worker/session/stub";
@@ -77,6 +88,52 @@ const ATTEMPTS = 3;
 
 const turnBody = z.strictObject({ base_version: z.number().int().min(1).optional() });
 
+const OP_CODES = ["create", "update", "archive", "restore", "revert"] as const satisfies readonly InternalOp["op"][];
+
+/**
+ * The op ids of one keyed turn's hook ops: UUID-shaped, sharing the first 24 characters (from the
+ * key's SHA-256), the last group holding the op's kind and its index in the batch. A replay finds
+ * them all with one range read on the `applied_ops` key.
+ */
+async function effectPrefix(key: string): Promise<string> {
+  const h = await sha256Hex(`initiative-turn:${key}`);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-8${h.slice(17, 20)}-`;
+}
+
+function effectOpId(prefix: string, op: InternalOp["op"], index: number): string {
+  return `${prefix}${OP_CODES.indexOf(op) + 1}${index.toString(16).padStart(11, "0")}`;
+}
+
+function effectOpOf(opId: string): InternalOp["op"] {
+  return OP_CODES[Number(opId.charAt(24)) - 1] ?? "update";
+}
+
+/** The first answer of a keyed turn already applied, or undefined when the key is new. */
+async function keyedResult(db: Db, sessionId: string, id: string, key: string): Promise<TurnResult | undefined> {
+  const own = await db
+    .select()
+    .from(appliedOps)
+    .where(and(eq(appliedOps.session_id, sessionId), eq(appliedOps.op_id, key)))
+    .get();
+  if (!own) return undefined;
+  if (own.entity_type !== "encounter" || own.entity_id !== id) {
+    throw new ApiError("bad_request", "this Idempotency-Key was used for another write: send a new key");
+  }
+  const prefix = await effectPrefix(key);
+  const rows = await db
+    .select()
+    .from(appliedOps)
+    .where(and(eq(appliedOps.session_id, sessionId), gt(appliedOps.op_id, prefix), lt(appliedOps.op_id, `${prefix}g`)))
+    .orderBy(appliedOps.op_id);
+  const effects = rows.map((r) => ({
+    entity_type: r.entity_type as EntityType,
+    id: r.entity_id,
+    op: effectOpOf(r.op_id),
+    version: (r.result as AnyEntity).version,
+  }));
+  return { encounter: own.result as AnyEntity, effects, seq: Math.max(own.seq, ...rows.map((r) => r.seq)) };
+}
+
 function isLiveEncounter(entity: AnyEntity | undefined): entity is AnyEntity & EncounterFields {
   return entity !== undefined && entity.archived_at === null;
 }
@@ -89,10 +146,17 @@ async function moveTurn(
   direction: "next" | "previous",
   baseVersion: number | undefined,
   seqNow: number,
+  key: string | undefined,
 ): Promise<TurnResult> {
   const db = getDb(env.DB);
+  const prefix = key === undefined ? undefined : await effectPrefix(key);
   for (let attempt = 1; ; attempt++) {
     const current = await loadEntity(db, sessionId, "encounter", id);
+    // Checked after reading the encounter: a first request committed before that read is seen
+    // here (its key is stored in the same batch as the encounter), one committed after it was
+    // planned from the same reads and makes this batch a replay in the session object.
+    const earlier = key === undefined ? undefined : await keyedResult(db, sessionId, id, key);
+    if (earlier) return earlier;
     if (!isLiveEncounter(current)) throw new ApiError("not_found", `no encounter ${id}`);
     if (baseVersion !== undefined && baseVersion !== current.version) {
       throw new ApiError("conflict", "the encounter changed since you read it", { current });
@@ -103,7 +167,7 @@ async function moveTurn(
       return { encounter: current, effects: [], seq: seqNow };
     }
     const encounter = { ...current, ...turn };
-    const hookOps =
+    const hooked =
       turn.round > current.round
         ? (
             await Promise.all(
@@ -111,9 +175,12 @@ async function moveTurn(
             )
           ).flat()
         : [];
+    const hookOps =
+      prefix === undefined
+        ? hooked
+        : hooked.map(({ fresh: _fresh, ...op }, i): InternalOp => ({ ...op, op_id: effectOpId(prefix, op.op, i) }));
     const own: InternalOp = {
-      op_id: crypto.randomUUID(),
-      fresh: true,
+      ...(key === undefined ? { op_id: crypto.randomUUID(), fresh: true } : { op_id: key }),
       entity_type: "encounter",
       op: "update",
       id,
@@ -143,8 +210,12 @@ async function moveTurn(
 async function answerTurn(c: Context<AppEnv>, direction: "next" | "previous", baseVersion: number | undefined) {
   const id = idSchema.safeParse(c.req.param("id"));
   if (!id.success) throw new ApiError("not_found", "no such encounter");
+  const header = c.req.header("idempotency-key");
+  const key = header === undefined ? undefined : opIdSchema.safeParse(header);
+  if (key && !key.success) throw new ApiError("bad_request", "Idempotency-Key must be a UUID");
   const { sessionId, role, seq } = c.get("member");
-  const result = await moveTurn(c.env, sessionId, { userId: c.get("user").id, role }, id.data, direction, baseVersion, seq);
+  const actor = { userId: c.get("user").id, role };
+  const result = await moveTurn(c.env, sessionId, actor, id.data, direction, baseVersion, seq, key?.data);
   c.set("log", { entity_type: "encounter", entity_id: id.data, version: result.encounter.version, op: direction, seq: result.seq });
   c.header("ETag", `"${result.encounter.version}"`);
   return c.json(result);
