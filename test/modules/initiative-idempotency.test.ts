@@ -75,9 +75,7 @@ describe("Idempotency-Key on next and previous", () => {
     let calls = 0;
     const stop = onNewRound(async () => {
       calls += 1;
-      return [
-        { op_id: crypto.randomUUID(), fresh: true, entity_type: "token", op: "create", data: { name: `Round marker ${calls}` } },
-      ];
+      return [{ op_id: crypto.randomUUID(), fresh: true, entity_type: "token", op: "create", data: { name: `Round marker ${calls}` } }];
     });
     try {
       const key = crypto.randomUUID();

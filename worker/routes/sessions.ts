@@ -1,15 +1,13 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { joinSchema, memberSchema, sessionCreateSchema, userIdSchema } from "../../domain/api";
-import type { AnyEntity } from "../../domain/entities";
 import { ApiError } from "../api-error";
-import { getDb, nowIso } from "../db/client";
-import { changeLog, gameSessions, sessionMembers, sessionState, users } from "../db/schema";
+import { getDb } from "../db/client";
+import { gameSessions, sessionMembers, users } from "../db/schema";
 import { randomToken } from "../lib/crypto";
 import { requireGm, requireUser } from "../middleware/auth";
 import { jsonBody } from "../middleware/body";
-import { setMember } from "../session/stub";
-import { changeLogRow, creation } from "../session/write-plan";
+import { createSession, joinSession, setMember } from "../session/stub";
 import type { AppEnv } from "../types";
 
 /** Sessions of the caller: create, list, join. */
@@ -17,28 +15,11 @@ export const sessionRoutes = new Hono<AppEnv>()
   .post("/", requireUser, ...jsonBody(sessionCreateSchema, 4096), async (c) => {
     const { name } = c.req.valid("json");
     const user = c.get("user");
-    const db = getDb(c.env.DB);
-    const now = nowIso();
-    const session = { id: crypto.randomUUID(), name, created_at: now };
+    const sessionId = crypto.randomUUID();
     const inviteCode = randomToken(12);
-    const state: AnyEntity = {
-      id: crypto.randomUUID(),
-      version: 1,
-      created_at: now,
-      updated_at: now,
-      updated_by: user.id,
-      archived_at: null,
-      active_scene_id: null,
-      flags: { lighting: false, grid_opacity: 0.5 },
-      gm_user_ids: [user.id],
-    };
-    // A brand-new session has no other writer yet, so its first change is written directly.
-    await db.batch([
-      db.insert(gameSessions).values({ ...session, invite_code: inviteCode, created_by: user.id, seq: 1 }),
-      db.insert(sessionMembers).values({ session_id: session.id, user_id: user.id, role: "gm", joined_at: now }),
-      db.insert(sessionState).values({ ...(state as typeof sessionState.$inferInsert), session_id: session.id }),
-      db.insert(changeLog).values(await changeLogRow(session.id, creation(1, "session_state", state, true), now)),
-    ]);
+    // Written by the session's own object, like every change of the session.
+    const { created_at } = await createSession(c.env, sessionId, user.id, name, inviteCode);
+    const session = { id: sessionId, name, created_at };
     return c.json({ session, invite_code: inviteCode }, 201);
   })
   .get("/", requireUser, async (c) => {
@@ -59,17 +40,8 @@ export const sessionRoutes = new Hono<AppEnv>()
       .where(eq(gameSessions.invite_code, invite_code))
       .get();
     if (!session) throw new ApiError("not_found", "no session has that invite code");
-    const userId = c.get("user").id;
-    await db
-      .insert(sessionMembers)
-      .values({ session_id: session.id, user_id: userId, role: "player", joined_at: nowIso() })
-      .onConflictDoNothing();
-    const member = await db
-      .select({ role: sessionMembers.role })
-      .from(sessionMembers)
-      .where(and(eq(sessionMembers.session_id, session.id), eq(sessionMembers.user_id, userId)))
-      .get();
-    return c.json({ session, role: member?.role ?? "player" });
+    const role = await joinSession(c.env, session.id, c.get("user").id);
+    return c.json({ session, role });
   });
 
 /** One session, for its members (mounted under the per-session routes). */

@@ -51,7 +51,18 @@ import { gameSessions, sessionClients, sessionMembers, sessionState } from "../d
 import { encodeChange, encodeChangeRow } from "./broadcast";
 import { LockTable } from "./lock-table";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
-import { type Change, commitPlan, EntityCache, type InternalOp, type OpResult, type Plan, planBatch, planLanded } from "./write-plan";
+import {
+  type Change,
+  commitPlan,
+  creation,
+  EntityCache,
+  type InternalOp,
+  initialSessionState,
+  type OpResult,
+  type Plan,
+  planBatch,
+  planLanded,
+} from "./write-plan";
 
 export type WriteResult = { ok: true; seq: number; results: OpResult[] } | Failure;
 export type LockResult = { ok: true; lock: SceneLock; refresh: boolean } | Failure;
@@ -444,7 +455,10 @@ export class SessionObject extends DurableObject<Env> {
     }
   }
 
-  /** Adds a member or changes a member's role, keeping `session_state.gm_user_ids` in step. */
+  /**
+   * Adds a member or changes a member's role, keeping `session_state.gm_user_ids` in step: the
+   * member row and the session state's new version (logged, broadcast) are one D1 batch.
+   */
   async setMember(sessionId: string, actor: Actor, userId: string, role: Role): Promise<WriteResult> {
     this.#bind(sessionId);
     const limited = await this.#admit(sessionId, actor, 1);
@@ -458,13 +472,45 @@ export class SessionObject extends DurableObject<Env> {
       if (gms.size === 0) return fail("bad_request", "a session needs at least one GM");
       const existing = members.find((m) => m.user_id === userId);
       const now = nowIso();
-      if (existing) {
-        await db
-          .update(sessionMembers)
-          .set({ role })
-          .where(and(eq(sessionMembers.session_id, sessionId), eq(sessionMembers.user_id, userId)));
-      } else {
-        await db.insert(sessionMembers).values({ session_id: sessionId, user_id: userId, role, joined_at: now });
+      const memberRow = existing
+        ? db
+            .update(sessionMembers)
+            .set({ role })
+            .where(and(eq(sessionMembers.session_id, sessionId), eq(sessionMembers.user_id, userId)))
+        : db.insert(sessionMembers).values({ session_id: sessionId, user_id: userId, role, joined_at: now });
+      const state = await db.select().from(sessionState).where(eq(sessionState.session_id, sessionId)).get();
+      if (!state) throw new Error(`session ${sessionId} has no session_state`);
+      const gmIds = [...gms].sort();
+      const seq = await this.#currentSeq(sessionId);
+      let plan: Plan | undefined;
+      if (JSON.stringify([...state.gm_user_ids].sort()) !== JSON.stringify(gmIds)) {
+        // The list of GMs is server-managed: written as a system update of the session state.
+        const { session_id: _s, ...current } = state;
+        const entity = { ...current, gm_user_ids: gmIds, version: current.version + 1, updated_at: now, updated_by: actor.userId };
+        const change: Change = {
+          seq: seq + 1,
+          type: "session_state",
+          id: entity.id,
+          op: "update",
+          previous: current,
+          entity,
+          visibleBefore: true,
+          visibleAfter: true,
+          activation: false,
+        };
+        plan = { results: [], changes: [change], applied: [], replayedSeq: null, lastSeq: seq + 1 };
+      }
+      try {
+        if (plan) await commitPlan(db, sessionId, plan, seq, now, [memberRow]);
+        else await memberRow;
+      } catch (error) {
+        this.#forgetCaches();
+        throw error;
+      }
+      if (plan) {
+        this.#seq = plan.lastSeq;
+        this.#remember(plan.changes);
+        this.#broadcast(plan.changes);
       }
       if (existing && existing.role !== role) {
         // A socket's role is fixed when it is accepted (its tags): reconnecting gives the new view.
@@ -472,38 +518,51 @@ export class SessionObject extends DurableObject<Env> {
           await this.#drop(ws, CLOSE_CODES.role_changed, "your role in this session changed: reconnect");
         }
       }
-      const state = await db.select().from(sessionState).where(eq(sessionState.session_id, sessionId)).get();
-      if (!state) throw new Error(`session ${sessionId} has no session_state`);
-      const gmIds = [...gms].sort();
-      if (JSON.stringify([...state.gm_user_ids].sort()) === JSON.stringify(gmIds)) {
-        return { ok: true, seq: await this.#currentSeq(sessionId), results: [] };
-      }
-      // The list of GMs is server-managed: write it as a system update of the session state.
-      const seq = await this.#currentSeq(sessionId);
-      const { session_id: _s, ...current } = state;
-      const entity = { ...current, gm_user_ids: gmIds, version: current.version + 1, updated_at: now, updated_by: actor.userId };
-      const change: Change = {
-        seq: seq + 1,
-        type: "session_state",
-        id: entity.id,
-        op: "update",
-        previous: current,
-        entity,
-        visibleBefore: true,
-        visibleAfter: true,
-        activation: false,
-      };
-      const plan = { results: [], changes: [change], applied: [], replayedSeq: null, lastSeq: seq + 1 };
-      try {
-        await commitPlan(db, sessionId, plan, seq, now);
-      } catch (error) {
-        this.#forgetCaches();
-        throw error;
-      }
-      this.#seq = plan.lastSeq;
+      return { ok: true, seq: plan?.lastSeq ?? seq, results: [] };
+    });
+  }
+
+  /** A user joins with an invite code: a player, unless already a member (whose role stays). */
+  async join(sessionId: string, userId: string): Promise<{ ok: true; role: Role }> {
+    this.#bind(sessionId);
+    return this.#serial(async () => {
+      const db = getDb(this.env.DB);
+      await db
+        .insert(sessionMembers)
+        .values({ session_id: sessionId, user_id: userId, role: "player", joined_at: nowIso() })
+        .onConflictDoNothing();
+      const member = await db
+        .select({ role: sessionMembers.role })
+        .from(sessionMembers)
+        .where(and(eq(sessionMembers.session_id, sessionId), eq(sessionMembers.user_id, userId)))
+        .get();
+      return { ok: true, role: member?.role ?? "player" };
+    });
+  }
+
+  /**
+   * A new session: its row, its creator as GM and its session state (seq 1, logged) in one batch,
+   * through the same commit as every write, so this object's seq and caches start right.
+   */
+  async createSession(
+    sessionId: string,
+    userId: string,
+    name: string,
+    inviteCode: string,
+  ): Promise<{ ok: true; seq: number; created_at: string }> {
+    this.#bind(sessionId);
+    return this.#serial(async () => {
+      const db = getDb(this.env.DB);
+      const now = nowIso();
+      const change = creation(1, "session_state", initialSessionState(userId, now), true);
+      const plan: Plan = { results: [], changes: [change], applied: [], replayedSeq: null, lastSeq: 1 };
+      await commitPlan(db, sessionId, plan, 0, now, [
+        db.insert(gameSessions).values({ id: sessionId, name, invite_code: inviteCode, created_by: userId, created_at: now, seq: 0 }),
+        db.insert(sessionMembers).values({ session_id: sessionId, user_id: userId, role: "gm", joined_at: now }),
+      ]);
+      this.#seq = 1;
       this.#remember(plan.changes);
-      this.#broadcast(plan.changes);
-      return { ok: true, seq: plan.lastSeq, results: [] };
+      return { ok: true, seq: 1, created_at: now };
     });
   }
 

@@ -36,6 +36,16 @@ export async function setMember(env: Env, sessionId: string, actor: Actor, userI
   return orThrow((await sessionStub(env, sessionId).setMember(sessionId, actor, userId, role)) as unknown as WriteResult);
 }
 
+/** Adds the caller to a session as a player (or keeps the role they have); returns the role. */
+export async function joinSession(env: Env, sessionId: string, userId: string): Promise<Role> {
+  return (await sessionStub(env, sessionId).join(sessionId, userId)).role;
+}
+
+/** Creates a session through its object: its row, its creator as GM, its session state at seq 1. */
+export async function createSession(env: Env, sessionId: string, userId: string, name: string, inviteCode: string) {
+  return sessionStub(env, sessionId).createSession(sessionId, userId, name, inviteCode);
+}
+
 export async function acquireLock(env: Env, sessionId: string, actor: Actor, sceneId: string) {
   return orThrow((await sessionStub(env, sessionId).acquireLock(sessionId, actor, sceneId)) as unknown as LockResult);
 }

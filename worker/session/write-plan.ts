@@ -482,6 +482,21 @@ export async function changeLogRow(sessionId: string, c: Change, now: string): P
   };
 }
 
+/** The session state of a new session: `userId` its only GM, no active scene. */
+export function initialSessionState(userId: string, now: string): AnyEntity {
+  return {
+    id: crypto.randomUUID(),
+    version: 1,
+    created_at: now,
+    updated_at: now,
+    updated_by: userId,
+    archived_at: null,
+    active_scene_id: null,
+    flags: { lighting: false, grid_opacity: 0.5 },
+    gm_user_ids: [userId],
+  };
+}
+
 /** A change that creates `entity` (outside a plan: a new session, a restore). */
 export function creation(seq: number, type: EntityType, entity: AnyEntity, visibleToPlayers: boolean): Change {
   return {
@@ -497,8 +512,19 @@ export function creation(seq: number, type: EntityType, entity: AnyEntity, visib
   };
 }
 
-/** Writes a plan in one atomic D1 batch: entities, change log, applied ops, timeline, seq. */
-export async function commitPlan(db: Db, sessionId: string, plan: Plan, previousSeq: number, now: string): Promise<void> {
+/**
+ * Writes a plan in one atomic D1 batch: entities, change log, applied ops, timeline, seq.
+ * `alongside` are rows the change stands with (a member row, a new session's rows): written
+ * first, in the same batch, so they land or fail with it.
+ */
+export async function commitPlan(
+  db: Db,
+  sessionId: string,
+  plan: Plan,
+  previousSeq: number,
+  now: string,
+  alongside: BatchItem<"sqlite">[] = [],
+): Promise<void> {
   const latest = new Map<string, { type: EntityType; entity: AnyEntity }>();
   for (const c of plan.changes) latest.set(`${c.type}:${c.id}`, { type: c.type, entity: c.entity });
   const byType = new Map<EntityType, AnyEntity[]>();
@@ -536,6 +562,7 @@ export async function commitPlan(db: Db, sessionId: string, plan: Plan, previous
   });
 
   const statements: BatchItem<"sqlite">[] = [
+    ...alongside,
     ...[...byType].flatMap(([type, entities]) => upsertStatements(db, sessionId, type, entities)),
     ...insertStatements(db, changeLog, logRows),
     ...insertStatements(
