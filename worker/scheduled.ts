@@ -5,6 +5,7 @@ import { getDb } from "./db/client";
 import { loginSessions } from "./db/schema";
 import { compactChangeLogs } from "./jobs/compact-log";
 import { integrityJob } from "./jobs/integrity";
+import { pruneStorage } from "./jobs/retention";
 
 /** Jobs run by the cron trigger. Each is independent; one failing does not stop the others. */
 const jobs: Record<string, (env: Env, at: Date) => Promise<void>> = {
@@ -33,6 +34,11 @@ const jobs: Record<string, (env: Env, at: Date) => Promise<void>> = {
   async compactChangeLogs(env, at) {
     const counts = await compactChangeLogs(env, at);
     if (counts.rows > 0) console.log(JSON.stringify({ level: "info", msg: "change log compacted", ...counts }));
+  },
+  /** Bounded storage: acks, idempotency records, clients, timeline, findings and counters past their rules (worker/jobs/retention.ts); after compaction, which moves the floor some rules follow. */
+  async pruneStorage(env, at) {
+    const counts = await pruneStorage(env, at);
+    if (Object.values(counts).some((n) => n > 0)) console.log(JSON.stringify({ level: "info", msg: "storage pruned", ...counts }));
   },
 };
 

@@ -18,6 +18,19 @@ export const SAVE_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000] as const;
 
 export const SAVE_HISTOGRAM = "vtt_save_duration_milliseconds";
 export const CONFLICT_COUNTER = "vtt_conflicts_total";
+/** Conflicts clients showed their users, and how long each took to resolve (client-reports.ts). */
+export const CLIENT_CONFLICT_COUNTER = "vtt_client_conflicts_total";
+export const CLIENT_RESOLVE_HISTOGRAM = "vtt_client_conflict_resolve_seconds";
+
+/** Every name stored in `metric_counters`; rows of any other name are dropped by the retention job. */
+export const KNOWN_METRICS = [
+  SAVE_HISTOGRAM,
+  `${SAVE_HISTOGRAM}_sum`,
+  CONFLICT_COUNTER,
+  CLIENT_CONFLICT_COUNTER,
+  CLIENT_RESOLVE_HISTOGRAM,
+  `${CLIENT_RESOLVE_HISTOGRAM}_sum`,
+] as const;
 
 export type SaveRoute = "rest" | "batch";
 /** `rejected`: any other expected refusal (validation, permission, lock, rate limit); `error`: a bug or an outage. */

@@ -388,7 +388,9 @@ export async function planBatch(
     if (op.op === "create") {
       // Permission first: a 409 would show whoever asks the entity that holds the id.
       if (!canWrite(actor, type, "create")) return fail("forbidden", "only a GM may create content", { op_id: op.op_id });
-      const id = op.id ?? crypto.randomUUID();
+      // Without an id, a client's op id names the entity: a replay whose idempotency record was
+      // pruned (worker/jobs/retention.ts) then finds it and answers 409 instead of a second entity.
+      const id = op.id ?? (op.fresh ? crypto.randomUUID() : op.op_id);
       const existing = await ws.get(type, id);
       if (existing) return conflict(op.op_id, ws.stored(type, id) ?? existing, `a ${type} with id ${id} exists`);
       planned = planCreate(type, id, op.data, actor, now, op.op_id);

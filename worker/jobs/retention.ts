@@ -1,0 +1,107 @@
+/**
+ * Bounded storage: every table that would otherwise grow with play gets a retention rule tied to
+ * the session's change-log window (its `retention_days` setting, else CHANGE_LOG_RETENTION_DAYS,
+ * as in compact-log.ts) or to the compacted floor (`game_sessions.log_floor`) that window moves.
+ *
+ * | table                 | kept                                                                  |
+ * |-----------------------|-----------------------------------------------------------------------|
+ * | `acknowledgements`    | each client's latest ack only (the backlog reads nothing else), and   |
+ * |                       | that one only while it is inside the window                           |
+ * | `applied_ops`         | ops whose seq is above `log_floor` (still in the retained change log) |
+ * | `session_clients`     | clients seen (or disconnected) inside the window                      |
+ * | `activation_timeline` | rows above `log_floor`; below it, folded to the latest activation and |
+ * |                       | the latest map of each scene                                          |
+ * | `integrity_findings`  | open findings, and resolved ones resolved inside the window           |
+ * | `metric_counters`     | already aggregated in place (one row per metric, label set, bucket);  |
+ * |                       | rows of metric names no longer recorded are dropped                   |
+ *
+ * An op id pruned from `applied_ops` is no longer recognised as a replay. What a replay of it then
+ * gets is decided by the op itself, and none applies twice: an update, archive, restore or revert
+ * carries a `base_version` the entity has since moved past (at least by the op itself), so the
+ * batch answers 409 with `details.current`; a create names an id that exists (a create without an
+ * id takes its op id as the id, write-plan.ts), so it answers 409 too. Only REST writes without
+ * `If-Match` (archive, restore, activate) carry no version: sent again with a pruned
+ * `Idempotency-Key` they are applied again, as a new request would be. A client whose queue is
+ * that old has been offline past the window: its `resume` answers 410/reload first.
+ *
+ * Each rule is one DELETE of at most ROWS_PER_RUN rows, so a run's work is bounded; what is left
+ * goes at the next run (hourly).
+ */
+import { KNOWN_METRICS } from "../metrics/recorder";
+import { retentionDays } from "./compact-log";
+
+/** Rows deleted per table and run, at most. */
+export const ROWS_PER_RUN = 5000;
+
+export interface PruneCounts {
+  acknowledgements: number;
+  applied_ops: number;
+  session_clients: number;
+  activation_timeline: number;
+  integrity_findings: number;
+  metric_counters: number;
+}
+
+/** `g` is the row's game session: the ISO time before which its window ends. */
+const CUTOFF = `strftime('%Y-%m-%dT%H:%M:%fZ', ?1, '-' || COALESCE(json_extract(g.settings, '$.retention_days'), ?2) || ' days')`;
+
+/** The rules, each `DELETE ... WHERE rowid IN (<at most ?3 rows>)`; ?1 now, ?2 the deployment's window in days. */
+const RULES: Record<Exclude<keyof PruneCounts, "metric_counters">, string> = {
+  acknowledgements: `DELETE FROM acknowledgements WHERE rowid IN (
+      SELECT a.rowid FROM acknowledgements a JOIN game_sessions g ON g.id = a.session_id
+      WHERE EXISTS (SELECT 1 FROM acknowledgements n
+                    WHERE n.session_id = a.session_id AND n.client_id = a.client_id AND n.event_id > a.event_id)
+         OR a.acked_at < ${CUTOFF}
+      LIMIT ?3)`,
+  applied_ops: `DELETE FROM applied_ops WHERE rowid IN (
+      SELECT a.rowid FROM applied_ops a JOIN game_sessions g ON g.id = a.session_id
+      WHERE a.seq <= g.log_floor
+      LIMIT ?3)`,
+  session_clients: `DELETE FROM session_clients WHERE rowid IN (
+      SELECT c.rowid FROM session_clients c JOIN game_sessions g ON g.id = c.session_id
+      WHERE COALESCE(c.disconnected_at, c.last_seen) < ${CUTOFF}
+      LIMIT ?3)`,
+  activation_timeline: `DELETE FROM activation_timeline WHERE rowid IN (
+      SELECT t.rowid FROM activation_timeline t JOIN game_sessions g ON g.id = t.session_id
+      WHERE t.seq <= g.log_floor
+        AND EXISTS (SELECT 1 FROM activation_timeline n
+                    WHERE n.session_id = t.session_id AND n.kind = t.kind AND n.seq > t.seq
+                      AND (t.kind = 'activate' OR n.scene_id IS t.scene_id))
+      LIMIT ?3)`,
+  integrity_findings: `DELETE FROM integrity_findings WHERE rowid IN (
+      SELECT f.rowid FROM integrity_findings f JOIN game_sessions g ON g.id = f.session_id
+      WHERE f.resolved_at IS NOT NULL AND f.resolved_at < ${CUTOFF}
+      LIMIT ?3)`,
+};
+
+/** Applies every rule once; returns the rows each removed. One rule failing does not stop the others. */
+export async function pruneStorage(env: Env, now: Date, limit = ROWS_PER_RUN): Promise<PruneCounts> {
+  const counts: PruneCounts = {
+    acknowledgements: 0,
+    applied_ops: 0,
+    session_clients: 0,
+    activation_timeline: 0,
+    integrity_findings: 0,
+    metric_counters: 0,
+  };
+  const at = now.toISOString();
+  const days = retentionDays(env);
+  for (const [table, query] of Object.entries(RULES) as [keyof typeof RULES, string][]) {
+    try {
+      const result = await env.DB.prepare(query).bind(at, days, limit).run();
+      counts[table] = result.meta.changes ?? 0;
+    } catch (error) {
+      console.error(JSON.stringify({ level: "error", msg: "retention rule failed", table, error: String(error) }));
+    }
+  }
+  try {
+    const known = KNOWN_METRICS.map(() => "?").join(", ");
+    const result = await env.DB.prepare(`DELETE FROM metric_counters WHERE name NOT IN (${known})`)
+      .bind(...KNOWN_METRICS)
+      .run();
+    counts.metric_counters = result.meta.changes ?? 0;
+  } catch (error) {
+    console.error(JSON.stringify({ level: "error", msg: "retention rule failed", table: "metric_counters", error: String(error) }));
+  }
+  return counts;
+}
