@@ -219,11 +219,12 @@ describe("metric_counters", () => {
 describe("the retention job", () => {
   it("does at most its limit per table and run; the next run takes the rest", async () => {
     const { sid, player } = await newTable();
-    for (let e = 1; e <= 5; e++) await addAck(sid, "c-many", player.id, e, daysAgo(0));
-    expect((await pruneStorage(env, new Date(), 2)).acknowledgements).toBe(2);
+    for (let e = 1; e <= 9; e++) await addAck(sid, "c-many", player.id, e, daysAgo(0));
+    // 2 rows a statement, 3 statements a run: 6 of the 8 superseded rows.
+    expect((await pruneStorage(env, new Date(), 2, 3)).acknowledgements).toBe(6);
     expect(await rows("SELECT event_id FROM acknowledgements WHERE session_id = ?", sid)).toHaveLength(3);
-    await pruneStorage(env, new Date(), 2);
-    expect(await rows("SELECT event_id FROM acknowledgements WHERE session_id = ?", sid)).toEqual([{ event_id: 5 }]);
+    await pruneStorage(env, new Date(), 2, 3);
+    expect(await rows("SELECT event_id FROM acknowledgements WHERE session_id = ?", sid)).toEqual([{ event_id: 9 }]);
   });
 
   it("runs with the cron trigger", async () => {

@@ -4,6 +4,7 @@ import { ApiError } from "../api-error";
 import { getDb, nowIso } from "../db/client";
 import { acknowledgements } from "../db/schema";
 import { jsonBody, KiB } from "../middleware/body";
+import { runScheduled } from "../scheduled";
 import type { AppEnv } from "../types";
 
 const relayRoom = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
@@ -68,4 +69,29 @@ export const benchRoutes = new Hono<AppEnv>()
     const key = `bench/r2-put/${crypto.randomUUID()}`;
     const object = await c.env.ASSETS.put(key, c.req.raw.body);
     return c.json({ key, size: object?.size ?? 0 }, 201);
+  })
+  // ---- storage (bench/storage.mjs) ----------------------------------------------------------
+  .post("/scheduled", ...jsonBody(z.strictObject({ at: z.iso.datetime() }), 1 * KiB), async (c) => {
+    // The cron jobs at a chosen time (a later one ages everything past its window).
+    await runScheduled(c.env, Date.parse(c.req.valid("json").at));
+    return c.json({ ok: true });
+  })
+  .get("/table-bytes", async (c) => {
+    // D1 has no dbstat: each table's rows and the bytes of their values (text and blobs as
+    // stored, numbers as their decimal text), without page or index overhead.
+    const tables = await c.env.DB.prepare(
+      "SELECT name FROM pragma_table_list WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations' ORDER BY name",
+    ).all<{ name: string }>();
+    const out: Record<string, { rows: number; bytes: number }> = {};
+    for (const { name } of tables.results) {
+      // Names come from the database's own table list, quoted as identifiers.
+      const columns = await c.env.DB.prepare("SELECT name FROM pragma_table_info(?)").bind(name).all<{ name: string }>();
+      const size = columns.results.map((col) => `COALESCE(length(CAST("${col.name}" AS BLOB)), 0)`).join(" + ");
+      const row = await c.env.DB.prepare(`SELECT COUNT(*) AS n, COALESCE(SUM(${size}), 0) AS b FROM "${name}"`).first<{
+        n: number;
+        b: number;
+      }>();
+      out[name] = { rows: row?.n ?? 0, bytes: row?.b ?? 0 };
+    }
+    return c.json({ tables: out });
   });
