@@ -2,8 +2,9 @@
 import { sql } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { unsyncedBacklog } from "./backlog";
+import { RESOLUTIONS, RESOLVE_BUCKETS_S } from "./client-reports";
 import type { Family, Labels, Sample } from "./prometheus";
-import { CONFLICT_COUNTER, SAVE_BUCKETS_MS, SAVE_HISTOGRAM } from "./recorder";
+import { CLIENT_CONFLICT_COUNTER, CLIENT_RESOLVE_HISTOGRAM, CONFLICT_COUNTER, SAVE_BUCKETS_MS, SAVE_HISTOGRAM } from "./recorder";
 
 /** Entity tables by type. One query each: D1 allows at most 5 terms in a compound SELECT. */
 const entityTables = {
@@ -48,7 +49,7 @@ function parseLabels(json: string): Labels {
 }
 
 /** Cumulative `_bucket` samples, `_sum` and `_count` per label set, from the per-bucket rows. */
-function histogramSamples(rows: CounterRow[]): Sample[] {
+function histogramSamples(rows: CounterRow[], name: string = SAVE_HISTOGRAM, bounds: readonly number[] = SAVE_BUCKETS_MS): Sample[] {
   const byLabels = new Map<string, { buckets: Map<string, number>; sum: number }>();
   const entry = (labels: string) => {
     let e = byLabels.get(labels);
@@ -59,25 +60,70 @@ function histogramSamples(rows: CounterRow[]): Sample[] {
     return e;
   };
   for (const row of rows) {
-    if (row.name === SAVE_HISTOGRAM) entry(row.labels).buckets.set(row.bucket, row.value);
-    else if (row.name === `${SAVE_HISTOGRAM}_sum`) entry(row.labels).sum += row.value;
+    if (row.name === name) entry(row.labels).buckets.set(row.bucket, row.value);
+    else if (row.name === `${name}_sum`) entry(row.labels).sum += row.value;
   }
   const samples: Sample[] = [];
   for (const [json, { buckets, sum }] of [...byLabels].sort(([a], [b]) => a.localeCompare(b))) {
     const labels = parseLabels(json);
     let cumulative = 0;
-    for (const le of [...SAVE_BUCKETS_MS.map(String), "+Inf"]) {
+    for (const le of [...bounds.map(String), "+Inf"]) {
       cumulative += buckets.get(le) ?? 0;
-      samples.push({ name: `${SAVE_HISTOGRAM}_bucket`, labels: { ...labels, le }, value: cumulative });
+      samples.push({ name: `${name}_bucket`, labels: { ...labels, le }, value: cumulative });
     }
-    samples.push({ name: `${SAVE_HISTOGRAM}_sum`, labels, value: Math.round(sum * 1000) / 1000 });
-    samples.push({ name: `${SAVE_HISTOGRAM}_count`, labels, value: cumulative });
+    samples.push({ name: `${name}_sum`, labels, value: Math.round(sum * 1000) / 1000 });
+    samples.push({ name: `${name}_count`, labels, value: cumulative });
   }
   return samples;
 }
 
+/** Always one sample (0 before any report), so the family is present for alert rules. */
+function clientConflictSamples(rows: CounterRow[]): Sample[] {
+  const samples = rows.filter((r) => r.name === CLIENT_CONFLICT_COUNTER).map((r) => ({ labels: parseLabels(r.labels), value: r.value }));
+  return samples.length > 0 ? samples : [{ labels: { entity_type: "token" }, value: 0 }];
+}
+
+/** Every resolution's histogram, empty ones as zeros. */
+function resolveSamples(rows: CounterRow[]): Sample[] {
+  const reported = rows.filter((r) => r.name === CLIENT_RESOLVE_HISTOGRAM || r.name === `${CLIENT_RESOLVE_HISTOGRAM}_sum`);
+  const present = new Set(reported.map((r) => r.labels));
+  const zeros = RESOLUTIONS.map((resolution) => JSON.stringify({ resolution }))
+    .filter((labels) => !present.has(labels))
+    .map((labels) => ({ name: `${CLIENT_RESOLVE_HISTOGRAM}_sum`, labels, bucket: "", value: 0 }));
+  return histogramSamples([...reported, ...zeros], CLIENT_RESOLVE_HISTOGRAM, RESOLVE_BUCKETS_S);
+}
+
+/** The health endpoint's D1 and R2 probes (worker/routes/health.ts), as 1 (passing) or 0. */
+async function healthChecks(env: Env): Promise<Sample[]> {
+  const probe = async (run: () => Promise<void>) => {
+    try {
+      await run();
+      return 1;
+    } catch {
+      return 0;
+    }
+  };
+  const [db, storage] = await Promise.all([
+    probe(async () => {
+      await env.DB.prepare("SELECT 1").first();
+    }),
+    probe(async () => {
+      const key = `health/${crypto.randomUUID()}`;
+      await env.ASSETS.put(key, "ok");
+      const back = await env.ASSETS.get(key);
+      await env.ASSETS.delete(key);
+      if ((await back?.text()) !== "ok") throw new Error("R2 did not return what was written");
+    }),
+  ]);
+  return [
+    { labels: { check: "db" }, value: db },
+    { labels: { check: "storage" }, value: storage },
+  ];
+}
+
 export async function collectFamilies(env: Env): Promise<Family[]> {
   const db = getDb(env.DB);
+  const health = await healthChecks(env);
   const count = async (query: ReturnType<typeof sql>) => (await db.get<{ n: number }>(query))?.n ?? 0;
   const [sessions, members, clients, changeLogRows, entities, assetRows, findings, backlog, counters] = await Promise.all([
     count(sql`SELECT COUNT(*) AS n FROM game_sessions`),
@@ -98,6 +144,12 @@ export async function collectFamilies(env: Env): Promise<Family[]> {
     (["gm", "player"] as const).map((role) => ({ labels: { role }, value: rows.find((r) => r.role === role)?.n ?? 0 }));
 
   return [
+    {
+      name: "vtt_health_check_ok",
+      help: "The health endpoint's probes at scrape time: 1 passing, 0 failing (a D1 query; an R2 write, read and delete).",
+      type: "gauge",
+      samples: health,
+    },
     { name: "vtt_sessions", help: "Game sessions.", type: "gauge", samples: [{ value: sessions }] },
     { name: "vtt_session_members", help: "Session memberships by role.", type: "gauge", samples: byRole(members) },
     {
@@ -160,6 +212,18 @@ export async function collectFamilies(env: Env): Promise<Family[]> {
       help: "Saves refused with 409 conflict (stale version), by route.",
       type: "counter",
       samples: counters.filter((r) => r.name === CONFLICT_COUNTER).map((r) => ({ labels: parseLabels(r.labels), value: r.value })),
+    },
+    {
+      name: CLIENT_CONFLICT_COUNTER,
+      help: "Conflicts clients showed their users (reported by the clients' queues), by entity type.",
+      type: "counter",
+      samples: clientConflictSamples(counters),
+    },
+    {
+      name: CLIENT_RESOLVE_HISTOGRAM,
+      help: "Time users took to resolve a conflict, in seconds (reported by clients), by resolution.",
+      type: "histogram",
+      samples: resolveSamples(counters),
     },
   ];
 }

@@ -47,7 +47,7 @@ export function bucketOf(ms: number): string {
   return le === undefined ? "+Inf" : String(le);
 }
 
-async function addToCounters(env: Env, rows: { name: string; labels: Record<string, string>; bucket: string; value: number }[]) {
+export async function addToCounters(env: Env, rows: { name: string; labels: Record<string, string>; bucket: string; value: number }[]) {
   const upsert = env.DB.prepare(
     "INSERT INTO metric_counters (name, labels, bucket, value) VALUES (?, ?, ?, ?) " +
       "ON CONFLICT (name, labels, bucket) DO UPDATE SET value = value + excluded.value",

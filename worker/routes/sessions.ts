@@ -5,8 +5,9 @@ import { ApiError } from "../api-error";
 import { getDb } from "../db/client";
 import { gameSessions, sessionMembers, users } from "../db/schema";
 import { randomToken } from "../lib/crypto";
+import { conflictReportSchema, recordConflictReport } from "../metrics/client-reports";
 import { requireGm, requireUser } from "../middleware/auth";
-import { jsonBody } from "../middleware/body";
+import { jsonBody, KiB } from "../middleware/body";
 import { createSession, joinSession, setMember } from "../session/stub";
 import type { AppEnv } from "../types";
 
@@ -64,6 +65,11 @@ export const sessionDetailRoutes = new Hono<AppEnv>()
       members,
       ...(role === "gm" ? { invite_code: row.invite_code } : {}),
     });
+  })
+  .post("/metrics/conflicts", ...jsonBody(conflictReportSchema, 16 * KiB), async (c) => {
+    // Any member: players' queues meet conflicts too. Aggregated at once (client-reports.ts).
+    await recordConflictReport(c.env, c.req.valid("json"));
+    return c.body(null, 204);
   })
   .put("/members/:user_id", requireGm, ...jsonBody(memberSchema, 4096), async (c) => {
     const { role } = c.req.valid("json");

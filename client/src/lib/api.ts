@@ -12,6 +12,7 @@ import type { SceneLock } from "../../../domain/locks";
 import type { JsonObject } from "../../../domain/merge-patch";
 import type { Role } from "../../../domain/permissions";
 import type { ChangeOpName, ChangeRow } from "../../../domain/protocol";
+import type { ConflictReport } from "./conflict-metrics";
 import { moduleEntities } from "./modules";
 
 export type { AnyEntity, EntityType, Folder, GameSession, Layer, Role, Scene, SceneLock, SessionState, Token, TokenArt, User };
@@ -266,6 +267,8 @@ export interface SessionApi {
   batch(ops: BatchOp[]): Promise<BatchResponse>;
   /** `GET {S}/<path>?scene_id=`: a scene's entities of a module type that lives on scenes. */
   listByScene?(type: EntityType, sceneId: string): Promise<AnyEntity[]>;
+  /** `POST {S}/metrics/conflicts`: conflicts shown and resolved here (conflict-metrics.ts). */
+  reportConflicts?(report: ConflictReport): Promise<void>;
 }
 
 export function createSessionApi(sid: string, fetchImpl?: typeof fetch): SessionApi {
@@ -283,6 +286,7 @@ export function createSessionApi(sid: string, fetchImpl?: typeof fetch): Session
     listByScene: async (type, sceneId) =>
       (await request<{ items: AnyEntity[] }>("GET", `${base}/${entityPathOf(type)}?scene_id=${encodeURIComponent(sceneId)}`, options()))
         .items,
+    reportConflicts: (report) => request<void>("POST", `${base}/metrics/conflicts`, { ...options(), body: report }),
   };
 }
 

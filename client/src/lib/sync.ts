@@ -20,6 +20,7 @@ import type { AnyEntity, BatchOp, BatchResponse, EntityType, SessionApi, Session
 import { ApiError, createSessionApi, sessionSocketUrl } from "./api";
 import { type Cache, type CacheCommit, createMemoryCache, openCache } from "./cache";
 import type { Conflict, Resolution } from "./conflict";
+import { createConflictReporter } from "./conflict-metrics";
 import { moduleEntities } from "./modules";
 import { createQueue, nextBaseVersion, type OpInput, type Queue, type QueuedOp, type QueueMetric } from "./queue";
 import {
@@ -61,7 +62,7 @@ export interface SyncDeps {
   random?: () => number;
   now?: () => number;
   uuid?: () => string;
-  /** Conflict count and time to resolve; defaults to a structured log line. */
+  /** Conflict count and time to resolve; defaults to sending them to the server (and a log line). */
   reportMetric?(metric: QueueMetric): void;
   /** Socket messages of types the data layer does not handle (`lock`, `presence`, ...). */
   onMessage?(message: InboundMessage): void;
@@ -152,7 +153,11 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
   const random = deps.random ?? Math.random;
   const now = deps.now ?? Date.now;
   const uuid = deps.uuid ?? (() => crypto.randomUUID());
-  const reportMetric = deps.reportMetric ?? logMetric;
+  // Conflicts reach the server's metrics when the api can send them (conflict-metrics.ts).
+  const reporter = deps.api.reportConflicts
+    ? createConflictReporter({ send: deps.api.reportConflicts.bind(deps.api), timers, log: logMetric })
+    : undefined;
+  const reportMetric = deps.reportMetric ?? (reporter ? reporter.report : logMetric);
   const { api } = deps;
 
   const cache = await (deps.openCache ?? (() => openCache(deps.userId, deps.sessionId)))().catch((error: unknown) => {
@@ -573,6 +578,7 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
       transport.stop();
       queue.stop();
       await queue.settled();
+      await reporter?.flush();
       await chain;
       cache.close();
     },
