@@ -8,13 +8,14 @@ import { changeLog, gameSessions, sessionMembers, sessionState, users } from "..
 import { randomToken } from "../lib/crypto";
 import { requireGm, requireUser } from "../middleware/auth";
 import { jsonBody } from "../middleware/body";
+import { limitPerUser } from "../middleware/rate-limit";
 import { setMember } from "../session/stub";
 import { changeLogRow, creation } from "../session/write-plan";
 import type { AppEnv } from "../types";
 
 /** Sessions of the caller: create, list, join. */
 export const sessionRoutes = new Hono<AppEnv>()
-  .post("/", requireUser, ...jsonBody(sessionCreateSchema, 4096), async (c) => {
+  .post("/", requireUser, limitPerUser("session_create"), ...jsonBody(sessionCreateSchema, 4096), async (c) => {
     const { name } = c.req.valid("json");
     const user = c.get("user");
     const db = getDb(c.env.DB);
