@@ -22,6 +22,11 @@ const workers = defineProject({
           BENCH_ROUTES: "0",
           ASSET_SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
           METRICS_TOKEN: "test-metrics-token",
+          // Every test request comes from the same (absent) address: the per-address limits are
+          // raised as on a developer's machine (scripts/local-limits.mjs). Per-user limits and the
+          // per-username login back-off keep their production values.
+          REGISTRATIONS_PER_IP_PER_MINUTE: "1000",
+          LOGINS_PER_IP_PER_MINUTE: "1000",
         },
         // ASSETS_MIRROR is optional in production (absent from wrangler.toml); tests bind one.
         r2Buckets: ["ASSETS", "ASSETS_MIRROR"],

@@ -91,6 +91,8 @@ export const CLOSE_CODES = {
   role_changed: 4403,
   /** Too many messages (over SOCKET_MESSAGE_LIMIT): back off before reconnecting. */
   rate_limited: 4429,
+  /** The login or API token that opened the socket ended (logout, revoked, expired, password changed): log in again. */
+  credential_ended: 4401,
   /** A GM turned the real-time channel off for this session: poll instead. */
   realtime_off: 4503,
 } as const;

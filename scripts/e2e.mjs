@@ -18,6 +18,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { localLimitArgs } from "./local-limits.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const binDir = path.join(root, "node_modules", ".bin");
@@ -96,7 +97,18 @@ function freePort() {
 
 function startServer(port, inspectorPort, logFile) {
   const out = openSync(logFile, "w");
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persistDir];
+  const args = [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspectorPort),
+    "--persist-to",
+    persistDir,
+    ...localLimitArgs(),
+  ];
   log(`starting: wrangler ${args.join(" ")} (log: ${path.relative(root, logFile)})`);
   // detached: the server gets its own process group, so stopping it also stops workerd.
   const child = spawn("wrangler", args, { cwd: root, env, detached: true, stdio: ["ignore", out, out] });

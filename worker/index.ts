@@ -3,6 +3,7 @@ import { runScheduled } from "./scheduled";
 
 export { RelayObject } from "./session/relay-object";
 export { SessionObject } from "./session/session-object";
+export { UserLimiter } from "./session/user-limiter";
 
 export default {
   fetch: app.fetch,

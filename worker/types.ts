@@ -22,6 +22,8 @@ export interface AppVariables {
   /** The cookie login's id (hash), for logout. */
   loginId: string | undefined;
   csrfToken: string | undefined;
+  /** The login or API token the request came with (its id), and when it stops working. */
+  credential: { id: string; expiresAt: string | null };
   member: Membership;
   /** Extra fields for the request's log line (entity, version, ...). */
   log: Record<string, unknown>;

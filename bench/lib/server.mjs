@@ -33,6 +33,7 @@ import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { stripVTControlCharacters } from "node:util";
+import { localLimitArgs } from "../../scripts/local-limits.mjs";
 
 /** The repository root (bench/lib/../..). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -376,6 +377,7 @@ export async function startServer({
       // "warn" drops wrangler's per-request log line: thousands a second cost CPU the server shares.
       "--log-level",
       logLevel,
+      ...localLimitArgs(),
       ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
       ...(assetsArg ? ["--assets", assetsArg] : []),
     ];

@@ -1,6 +1,7 @@
 import { Route, Router } from "@solidjs/router";
 import { AppLayout } from "./components/AppLayout";
 import { RequireAuth } from "./components/RequireAuth";
+import { ApiTokensPage } from "./pages/ApiTokens";
 import { JoinPage } from "./pages/JoinPage";
 import { LoginPage } from "./pages/LoginPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
@@ -19,6 +20,7 @@ export function App() {
         <Route path="/" component={SessionsPage} />
         <Route path="/join/:code" component={JoinPage} />
         <Route path="/s/:sid" component={SessionPage} />
+        <Route path="/tokens" component={() => <ApiTokensPage />} />
       </Route>
       <Route path="*404" component={NotFoundPage} />
     </Router>

@@ -1052,7 +1052,108 @@ const rows: Row[] = [
       expect(r.headers.get("x-request-id")).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     },
   },
+  // Accounts: API tokens and password changes (test/worker/auth-tokens.test.ts has the happy paths).
+  {
+    name: "a token create with malformed JSON",
+    method: "POST",
+    path: () => "/api/auth/tokens",
+    body: () => "{",
+    status: 400,
+    code: "bad_request",
+    check: noTokens,
+  },
+  {
+    name: "a token that expired before it was made",
+    method: "POST",
+    path: () => "/api/auth/tokens",
+    body: json({ name: "old", expires_at: "1999-12-31T23:59:59Z" }),
+    status: 400,
+    code: "bad_request",
+    check: noTokens,
+  },
+  {
+    name: "a token with a negative lifetime",
+    method: "POST",
+    path: () => "/api/auth/tokens",
+    body: json({ name: "neg", expires_in_days: -1 }),
+    status: 400,
+    code: "bad_request",
+    check: noTokens,
+  },
+  {
+    name: "a token whose name is an object",
+    method: "POST",
+    path: () => "/api/auth/tokens",
+    body: json({ name: { $ne: null } }),
+    status: 400,
+    code: "bad_request",
+    check: noTokens,
+  },
+  {
+    name: "a token create of 1 MiB",
+    method: "POST",
+    path: () => "/api/auth/tokens",
+    body: json({ name: "x".repeat(1024 * 1024) }),
+    status: 413,
+    code: "payload_too_large",
+    check: noTokens,
+  },
+  {
+    name: "a revoke of an unknown token id",
+    method: "DELETE",
+    path: () => "/api/auth/tokens/00000000-0000-0000-0000-000000000000",
+    status: 404,
+    code: "not_found",
+  },
+  { name: "a revoke of a dot-dot token id", method: "DELETE", path: () => "/api/auth/tokens/%2e%2e", status: 404, code: "not_found" },
+  {
+    name: "a password change with malformed JSON",
+    method: "POST",
+    path: () => "/api/auth/password",
+    body: () => "{",
+    status: 400,
+    code: "bad_request",
+  },
+  {
+    name: "a password change with an array for the new password",
+    method: "POST",
+    path: () => "/api/auth/password",
+    body: json({ current_password: "correct horse battery", new_password: ["a", "b"] }),
+    status: 400,
+    code: "bad_request",
+  },
+  {
+    name: "a password change of 1 MiB",
+    method: "POST",
+    path: () => "/api/auth/password",
+    body: json({ current_password: "correct horse battery", new_password: "p".repeat(1024 * 1024) }),
+    status: 413,
+    code: "payload_too_large",
+  },
+  { name: "a backup taken by a player", as: "player", method: "POST", path: () => "backups", status: 403, code: "forbidden" },
+  {
+    name: "a restore to a time that is not one",
+    method: "POST",
+    path: () => "restore",
+    body: json({ at: "yesterday" }),
+    status: 400,
+    code: "bad_request",
+  },
+  {
+    name: "an integrity check run by a player",
+    as: "player",
+    method: "POST",
+    path: () => "integrity/check",
+    status: 403,
+    code: "forbidden",
+  },
 ];
+
+/** A row's check: the GM still has no API token (the table's users never make one). */
+async function noTokens(_r: Reply, t: Table) {
+  const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM api_tokens WHERE user_id = ?").bind(t.gm.id).first<{ n: number }>();
+  expect(row?.n).toBe(0);
+}
 
 describe("hostile input", () => {
   it("has at least 35 rows", () => {

@@ -38,10 +38,35 @@ export const apiTokens = sqliteTable(
     name: text().notNull(),
     token_hash: text().notNull().unique(),
     created_at: text().notNull(),
+    /** Written at most once a minute per token (worker/middleware/auth.ts), not on every request. */
     last_used_at: text(),
+    /** Null: the token never expires. An expired token authenticates nothing. */
+    expires_at: text(),
   },
   (t) => [index("api_tokens_user").on(t.user_id)],
 );
+
+/**
+ * Failed logins per username (worker/routes/auth-throttle.ts): consecutive failures and until when
+ * the username is refused. In D1 so the count is one across every location and isolate.
+ */
+export const loginFailures = sqliteTable("login_failures", {
+  username: text().primaryKey(),
+  failures: integer().notNull(),
+  /** Milliseconds since the epoch; logins before it answer 429. */
+  locked_until: integer().notNull(),
+});
+
+/**
+ * Fixed-window counters of the per-user and per-address limits (worker/middleware/rate-limit.ts):
+ * `key` names the limit and whom it counts (`backup:user:<id>`, `register:ip:<addr>`), one atomic
+ * upsert per attempt.
+ */
+export const rateWindows = sqliteTable("rate_windows", {
+  key: text().primaryKey(),
+  window_start: integer().notNull(),
+  count: integer().notNull(),
+});
 
 // ---- game sessions -----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-import { and, eq, gt, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
@@ -16,6 +16,10 @@ const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 export interface Authentication {
   user: AuthedUser;
   kind: "cookie" | "bearer";
+  /** The login's id (hash of the cookie) or the API token's id: what a socket remembers it by. */
+  credentialId: string;
+  /** When the credential stops working, or null (a token without expiry). */
+  expiresAt: string | null;
   loginId?: string;
   csrfToken?: string;
   /** With a session id: the caller's membership and the session's head, or null for a non-member. */
@@ -34,15 +38,27 @@ const member = {
  */
 function admissionQueries(db: Db) {
   const bearer = db
-    .select({ id: users.id, username: users.username, ...member })
+    .select({
+      id: users.id,
+      username: users.username,
+      token_id: apiTokens.id,
+      expires_at: apiTokens.expires_at,
+      last_used_at: apiTokens.last_used_at,
+      ...member,
+    })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.user_id))
     .leftJoin(sessionMembers, and(eq(sessionMembers.user_id, users.id), eq(sessionMembers.session_id, sql.placeholder("sid"))))
     .leftJoin(gameSessions, eq(gameSessions.id, sessionMembers.session_id))
-    .where(eq(apiTokens.token_hash, sql.placeholder("hash")))
+    .where(
+      and(
+        eq(apiTokens.token_hash, sql.placeholder("hash")),
+        or(isNull(apiTokens.expires_at), gt(apiTokens.expires_at, sql.placeholder("now"))),
+      ),
+    )
     .prepare();
   const cookie = db
-    .select({ id: users.id, username: users.username, csrf: loginSessions.csrf_token, ...member })
+    .select({ id: users.id, username: users.username, csrf: loginSessions.csrf_token, expires_at: loginSessions.expires_at, ...member })
     .from(loginSessions)
     .innerJoin(users, eq(users.id, loginSessions.user_id))
     .leftJoin(sessionMembers, and(eq(sessionMembers.user_id, users.id), eq(sessionMembers.session_id, sql.placeholder("sid"))))
@@ -60,6 +76,19 @@ function queriesFor(db: Db) {
     prepared.set(db, q);
   }
   return q;
+}
+
+/** `last_used_at` of an API token is written at most this often, not on every request. */
+export const TOKEN_LAST_USED_RESOLUTION_MS = 60_000;
+
+/** Records that a token was used, unless that was already recorded within the last minute. */
+async function touchToken(env: Env, tokenId: string, lastUsedAt: string | null, now: number): Promise<void> {
+  const staleBefore = new Date(now - TOKEN_LAST_USED_RESOLUTION_MS).toISOString();
+  if (lastUsedAt !== null && lastUsedAt >= staleBefore) return;
+  await getDb(env.DB)
+    .update(apiTokens)
+    .set({ last_used_at: new Date(now).toISOString() })
+    .where(and(eq(apiTokens.id, tokenId), or(isNull(apiTokens.last_used_at), lt(apiTokens.last_used_at, staleBefore))));
 }
 
 /**
@@ -83,14 +112,31 @@ export async function authenticate(
   if (authorization !== undefined) {
     const match = /^Bearer ([A-Za-z0-9_-]{16,200})$/.exec(authorization);
     if (!match?.[1]) return undefined;
-    const row = await queries.bearer.get({ sid, hash: await sha256Hex(match[1]) });
-    return row ? { user: { id: row.id, username: row.username }, kind: "bearer", ...withMembership(row) } : undefined;
+    const now = Date.now();
+    const row = await queries.bearer.get({ sid, hash: await sha256Hex(match[1]), now: new Date(now).toISOString() });
+    if (!row) return undefined;
+    await touchToken(env, row.token_id, row.last_used_at, now);
+    return {
+      user: { id: row.id, username: row.username },
+      kind: "bearer",
+      credentialId: row.token_id,
+      expiresAt: row.expires_at,
+      ...withMembership(row),
+    };
   }
   if (!cookie || cookie.length > 200) return undefined;
   const loginId = await sha256Hex(cookie);
   const row = await queries.cookie.get({ sid, login: loginId, now: nowIso() });
   return row
-    ? { user: { id: row.id, username: row.username }, kind: "cookie", loginId, csrfToken: row.csrf, ...withMembership(row) }
+    ? {
+        user: { id: row.id, username: row.username },
+        kind: "cookie",
+        credentialId: loginId,
+        expiresAt: row.expires_at,
+        loginId,
+        csrfToken: row.csrf,
+        ...withMembership(row),
+      }
     : undefined;
 }
 
@@ -111,6 +157,7 @@ async function admit(c: Context<AppEnv>, sessionId?: string): Promise<Authentica
   c.set("authKind", auth.kind);
   c.set("loginId", auth.loginId);
   c.set("csrfToken", auth.csrfToken);
+  c.set("credential", { id: auth.credentialId, expiresAt: auth.expiresAt });
   return auth;
 }
 

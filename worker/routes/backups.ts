@@ -6,6 +6,7 @@ import { listBackups } from "../backup/layout";
 import { restoreSession } from "../backup/restore";
 import { requireGm } from "../middleware/auth";
 import { jsonBody } from "../middleware/body";
+import { limitPerUser } from "../middleware/rate-limit";
 import type { AppEnv } from "../types";
 
 const restoreBody = z.strictObject({ at: z.iso.datetime({ offset: true }).optional() });
@@ -26,12 +27,12 @@ export const backupRoutes = new Hono<AppEnv>()
       })),
     });
   })
-  .post("/backups", async (c) => {
+  .post("/backups", limitPerUser("backup"), async (c) => {
     const manifest = await writeFullBackup(c.env, c.get("member").sessionId, new Date());
     if (!manifest) throw new ApiError("not_found", "no such session");
     return c.json({ backup: manifest }, 201);
   })
-  .post("/restore", ...jsonBody(restoreBody, 1024), async (c) => {
+  .post("/restore", limitPerUser("restore"), ...jsonBody(restoreBody, 1024), async (c) => {
     const { at } = c.req.valid("json");
     const when = at ? new Date(at) : new Date();
     const result = await restoreSession(c.env, c.get("member").sessionId, when, c.get("user").id);

@@ -17,6 +17,7 @@ import { assets, sceneLayers, sessionMembers, tokens } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
 import { requireGm } from "../middleware/auth";
 import { readBodyLimited } from "../middleware/body";
+import { limitPerUser } from "../middleware/rate-limit";
 import { applyOps } from "../session/stub";
 import type { InternalOp } from "../session/write-plan";
 import type { AppEnv } from "../types";
@@ -50,7 +51,7 @@ function zipStream(files: { name: string; bytes: Uint8Array; compress: boolean }
 }
 
 export const bundleRoutes = new Hono<AppEnv>()
-  .get("/scenes/:id/export", requireGm, async (c) => {
+  .get("/scenes/:id/export", requireGm, limitPerUser("export"), async (c) => {
     const { sessionId } = c.get("member");
     const id = idSchema.safeParse(c.req.param("id"));
     const db = getDb(c.env.DB);

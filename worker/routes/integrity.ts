@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { checkSession, type FindingRow, lastCheck, openFindings } from "../jobs/integrity";
 import { requireGm } from "../middleware/auth";
+import { limitPerUser } from "../middleware/rate-limit";
 import type { AppEnv } from "../types";
 
 function view({ session_id: _, ...finding }: FindingRow) {
@@ -15,7 +16,7 @@ export const integrityRoutes = new Hono<AppEnv>()
     c.header("Cache-Control", "no-store");
     return c.json({ findings: findings.map(view), checked_at: checkedAt });
   })
-  .post("/integrity/check", requireGm, async (c) => {
+  .post("/integrity/check", requireGm, limitPerUser("integrity_check"), async (c) => {
     const { findings, checked_at } = await checkSession(c.env, c.get("member").sessionId, new Date());
     c.header("Cache-Control", "no-store");
     return c.json({ findings: findings.map(view), checked_at });

@@ -37,6 +37,11 @@ export const realtimeRoutes = new Hono<AppEnv>()
     headers.set(IDENTITY_HEADERS.user, c.get("user").id);
     headers.set(IDENTITY_HEADERS.role, role);
     headers.set(IDENTITY_HEADERS.session, sessionId);
+    // The socket remembers its login or token, so ending that credential closes it (docs/realtime.md).
+    const credential = c.get("credential");
+    headers.set(IDENTITY_HEADERS.credential, credential.id);
+    headers.delete(IDENTITY_HEADERS.credentialExpires);
+    if (credential.expiresAt !== null) headers.set(IDENTITY_HEADERS.credentialExpires, String(Date.parse(credential.expiresAt)));
     // The object answers 101, or 409 when real time is off for the session (its settings).
     const res = await sessionStub(c.env, sessionId).fetch(new Request(c.req.raw.url, { headers }));
     // A response from another object has immutable headers; the middleware adds its own to a refusal.

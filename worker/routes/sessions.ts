@@ -8,12 +8,13 @@ import { randomToken } from "../lib/crypto";
 import { conflictReportSchema, recordConflictReport } from "../metrics/client-reports";
 import { requireGm, requireUser } from "../middleware/auth";
 import { jsonBody, KiB } from "../middleware/body";
+import { limitPerUser } from "../middleware/rate-limit";
 import { createSession, joinSession, setMember } from "../session/stub";
 import type { AppEnv } from "../types";
 
 /** Sessions of the caller: create, list, join. */
 export const sessionRoutes = new Hono<AppEnv>()
-  .post("/", requireUser, ...jsonBody(sessionCreateSchema, 4096), async (c) => {
+  .post("/", requireUser, limitPerUser("session_create"), ...jsonBody(sessionCreateSchema, 4096), async (c) => {
     const { name } = c.req.valid("json");
     const user = c.get("user");
     const sessionId = crypto.randomUUID();

@@ -21,7 +21,8 @@
  *   the player filter, each change serialized once per role. A socket is accepted and greeted
  *   inside the queue, so `hello` always comes first and no change can overtake it.
  * - The alarm does the periodic work, never timers: moving buffered acks and activity to D1
- *   (pending.ts) and expiring scene locks (lock-table.ts). It is set for the earliest of both.
+ *   (pending.ts), expiring scene locks (lock-table.ts) and closing sockets whose login or API
+ *   token expired (credential-sockets.ts). It is set for the earliest of them.
  */
 import { DurableObject } from "cloudflare:workers";
 import { and, eq, inArray, isNull, lt } from "drizzle-orm";
@@ -49,8 +50,11 @@ import { loadEntity } from "../db/entities";
 import { changesSince, loadSessionState, tokenDependents } from "../db/reads";
 import { gameSessions, sessionClients, sessionMembers, sessionState } from "../db/schema";
 import { encodeChange, encodeChangeRow } from "./broadcast";
+import { type CredentialFilter, isExpired, matchesCredential, type SocketCredential } from "./credential-sockets";
 import { LockTable } from "./lock-table";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
+import { socketsPerUser, tooManySockets } from "./socket-limits";
+import { takeUserWrites } from "./user-limiter";
 import {
   type Change,
   commitPlan,
@@ -78,7 +82,7 @@ export interface ClientRecord {
   capabilities: JsonObject;
 }
 
-export interface SocketAttachment {
+export interface SocketAttachment extends SocketCredential {
   sessionId: string;
   clientId: string;
   userId: string;
@@ -90,7 +94,14 @@ export interface SocketAttachment {
 }
 
 /** Headers the worker sets on the upgrade request it forwards (never taken from the client). */
-export const IDENTITY_HEADERS = { user: "x-vtt-user", role: "x-vtt-role", session: "x-vtt-session" } as const;
+export const IDENTITY_HEADERS = {
+  user: "x-vtt-user",
+  role: "x-vtt-role",
+  session: "x-vtt-session",
+  /** The login's or API token's id, and when it expires (ms since the epoch; absent: never). */
+  credential: "x-vtt-credential",
+  credentialExpires: "x-vtt-credential-expires",
+} as const;
 
 /** How often a busy client's last_seen is written (buffered) at most. */
 const SEEN_RESOLUTION_MS = 5000;
@@ -300,14 +311,24 @@ export class SessionObject extends DurableObject<Env> {
 
   // ---- rate limits -------------------------------------------------------------------------------
 
-  /** Takes `cost` from the user's mutation bucket; a failure when it is empty. */
+  /**
+   * Takes `cost` from the user's mutation bucket of this session, then from the user's bucket
+   * across all sessions (user-limiter.ts); a failure when either is empty.
+   */
   async #admit(sessionId: string, actor: Actor, cost: number): Promise<Failure | undefined> {
     const config = mutationLimitOf(await this.#loadSettings(sessionId));
     const result = take(this.#mutationBuckets.get(actor.userId), cost, config, Date.now());
     this.#mutationBuckets.set(actor.userId, result.bucket);
-    if (result.ok) return undefined;
-    return fail("rate_limited", `too many changes: retry in ${retryAfterSeconds(result.retryAfterMs)} s`, {
-      retry_after_ms: result.retryAfterMs,
+    if (!result.ok) {
+      return fail("rate_limited", `too many changes: retry in ${retryAfterSeconds(result.retryAfterMs)} s`, {
+        retry_after_ms: result.retryAfterMs,
+      });
+    }
+    const user = await takeUserWrites(this.env, actor.userId, cost);
+    if (user.ok) return undefined;
+    return fail("rate_limited", `too many changes across your sessions: retry in ${retryAfterSeconds(user.retryAfterMs)} s`, {
+      retry_after_ms: user.retryAfterMs,
+      scope: "user",
     });
   }
 
@@ -711,6 +732,10 @@ export class SessionObject extends DurableObject<Env> {
     }
     this.#bind(sessionId);
     if (!(await this.#loadSettings(sessionId)).realtime) return this.#realtimeOff(sessionId);
+    const cap = socketsPerUser(this.env);
+    if (this.#openSockets(userId) >= cap) return tooManySockets(cap);
+    const credentialId = request.headers.get(IDENTITY_HEADERS.credential) ?? undefined;
+    const expires = Number(request.headers.get(IDENTITY_HEADERS.credentialExpires) ?? Number.NaN);
 
     const userAgent = request.headers.get("user-agent")?.slice(0, 200);
     const attachment: SocketAttachment = {
@@ -720,6 +745,8 @@ export class SessionObject extends DurableObject<Env> {
       role,
       connectedAt: nowIso(),
       capabilities: userAgent ? { user_agent: userAgent } : {},
+      ...(credentialId ? { credentialId } : {}),
+      ...(Number.isFinite(expires) ? { credentialExpiresAt: expires } : {}),
     };
     const db = getDb(this.env.DB);
     await db.insert(sessionClients).values({
@@ -737,7 +764,9 @@ export class SessionObject extends DurableObject<Env> {
     // before its hello, and none is missed between the hello's seq and the first broadcast.
     const accepted = await this.#serial(async () => {
       const settings = await this.#loadSettings(sessionId);
-      if (!settings.realtime) return false;
+      if (!settings.realtime) return "off";
+      // Again inside the queue: upgrades racing each other past the first check are counted here.
+      if (this.#openSockets(userId) >= cap) return "full";
       const [seq, activeSceneId] = [await this.#currentSeq(sessionId), await this.#activeScene(sessionId)];
       this.ctx.acceptWebSocket(server, [`user:${userId}`, `role:${role}`, `client:${attachment.clientId}`]);
       server.serializeAttachment(attachment);
@@ -746,13 +775,49 @@ export class SessionObject extends DurableObject<Env> {
       this.#send(server, { type: "hello", seq, role, client_id: attachment.clientId, user_id: userId, active_scene_id: activeSceneId });
       this.#send(server, { type: "presence", clients: [...presence.values()] });
       this.#sendToAll({ type: "presence", joined: [presenceOf(attachment)] }, server);
-      return true;
+      return "accepted";
     });
-    if (!accepted) {
+    if (accepted !== "accepted") {
       await this.#recordDisconnect(attachment.clientId);
-      return this.#realtimeOff(sessionId);
+      return accepted === "full" ? tooManySockets(cap) : this.#realtimeOff(sessionId);
     }
+    if (attachment.credentialExpiresAt !== undefined) await this.#scheduleAlarm(attachment.credentialExpiresAt);
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** The sockets `userId` has open here (those being closed not counted). */
+  #openSockets(userId: string): number {
+    let open = 0;
+    for (const ws of this.ctx.getWebSockets(`user:${userId}`)) if (!this.#attachment(ws)?.closing) open += 1;
+    return open;
+  }
+
+  /**
+   * Closes the sockets of `userId` opened with the credentials the filter names (a logout, a
+   * revoked token, a password change: credential-sockets.ts). Returns how many were closed.
+   */
+  async closeCredentialSockets(sessionId: string, userId: string, filter: CredentialFilter, reason: string): Promise<number> {
+    this.#bind(sessionId);
+    let closed = 0;
+    for (const ws of this.ctx.getWebSockets(`user:${userId}`)) {
+      const att = this.#attachment(ws);
+      if (!att || att.closing || !matchesCredential(att, filter)) continue;
+      await this.#drop(ws, CLOSE_CODES.credential_ended, reason.slice(0, 100));
+      closed += 1;
+    }
+    return closed;
+  }
+
+  /** Closes sockets whose credential has expired; returns when the next one expires. */
+  async #closeExpired(now: number): Promise<number | undefined> {
+    let next: number | undefined;
+    for (const ws of this.ctx.getWebSockets()) {
+      const att = this.#attachment(ws);
+      if (!att || att.closing || att.credentialExpiresAt === undefined) continue;
+      if (isExpired(att, now)) await this.#drop(ws, CLOSE_CODES.credential_ended, "the login expired");
+      else next = Math.min(next ?? att.credentialExpiresAt, att.credentialExpiresAt);
+    }
+    return next;
   }
 
   async #realtimeOff(sessionId: string): Promise<Response> {
@@ -994,7 +1059,8 @@ export class SessionObject extends DurableObject<Env> {
       }
       return table;
     });
-    const next = [locks.nextExpiry(), this.#pending.isEmpty() ? undefined : Date.now() + ACK_FLUSH_MS].filter(
+    const credentialExpiry = await this.#closeExpired(Date.now());
+    const next = [locks.nextExpiry(), this.#pending.isEmpty() ? undefined : Date.now() + ACK_FLUSH_MS, credentialExpiry].filter(
       (t): t is number => t !== undefined,
     );
     if (next.length > 0) await this.#scheduleAlarm(Math.min(...next));

@@ -29,6 +29,9 @@ export function AppLayout(props: RouteSectionProps) {
               <span class="account-name">
                 Signed in as <strong data-testid="current-user">{current().username}</strong>
               </span>
+              <A href={paths.tokens} class="button-quiet">
+                API tokens
+              </A>
               <button type="button" class="button-quiet" onClick={handleSignOut} disabled={signOut.pending()}>
                 Sign out
               </button>

@@ -5,6 +5,7 @@
  *
  * Only types come from `domain/`: its runtime modules pull in zod, which the client does not need yet.
  */
+import type { ApiTokenCreated, ApiTokenInfo } from "../../../domain/accounts";
 import type { GameSession, User } from "../../../domain/api";
 import type { AnyEntity, coreEntityPaths, EntityType, Folder, Layer, Scene, SessionState, Token, TokenArt } from "../../../domain/entities";
 import type { ErrorCode } from "../../../domain/errors";
@@ -329,6 +330,33 @@ export function createGmApi(sid: string, fetchImpl?: typeof fetch): GmApi {
     acquireLock: (sceneId) => request<{ lock: SceneLock }>("POST", `${base}/locks`, options({ scene_id: sceneId })),
     releaseLock: (sceneId) => request<void>("DELETE", `${base}/locks/${encodeURIComponent(sceneId)}`, options()),
     listArchived: (type) => request<{ items: AnyEntity[] }>("GET", `${base}/${entityPathOf(type)}?archived=true`, options()),
+  };
+}
+
+export type { ApiTokenCreated, ApiTokenInfo };
+
+/** What a new API token is given: a name and, optionally, a lifetime in days. */
+export interface ApiTokenRequest {
+  name: string;
+  expires_in_days?: number;
+}
+
+/** The account's API tokens (for scripts and the CLI): list, create (the secret comes back once), revoke. */
+export interface TokensApi {
+  list(): Promise<{ tokens: ApiTokenInfo[] }>;
+  create(request: ApiTokenRequest): Promise<ApiTokenCreated>;
+  revoke(id: string): Promise<void>;
+}
+
+export function createTokensApi(fetchImpl?: typeof fetch): TokensApi {
+  const options = (body?: unknown): RequestOptions => ({
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+    ...(body !== undefined ? { body } : {}),
+  });
+  return {
+    list: () => request<{ tokens: ApiTokenInfo[] }>("GET", "/api/auth/tokens", options()),
+    create: (body) => request<ApiTokenCreated>("POST", "/api/auth/tokens", options(body)),
+    revoke: (id) => request<void>("DELETE", `/api/auth/tokens/${encodeURIComponent(id)}`, options()),
   };
 }
 

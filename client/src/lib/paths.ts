@@ -4,6 +4,7 @@ export const paths = {
   login: (next?: string) => (next === undefined ? "/login" : `/login?next=${encodeURIComponent(next)}`),
   join: (inviteCode: string) => `/join/${encodeURIComponent(inviteCode)}`,
   session: (sid: string) => `/s/${encodeURIComponent(sid)}`,
+  tokens: "/tokens",
 };
 
 /** A `next` redirect target only if it is a path on this origin (never `//evil.example`). */

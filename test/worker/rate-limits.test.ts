@@ -1,0 +1,173 @@
+import { env, SELF } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { MUTATION_LIMIT } from "../../domain/rate-limit";
+import { WINDOW_LIMITS, type WindowLimitName } from "../../worker/middleware/rate-limit";
+import { userLimiter, userWriteLimit } from "../../worker/session/user-limiter";
+import { create, newTable, ORIGIN, type Reply, S, TestUser } from "../helpers/client";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Stops the clock (of the tests and of the objects: they share the isolate), so buckets do not refill. */
+function freezeClock() {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(Date.now());
+}
+
+function expectLimited(r: Reply | { status: number; body: unknown; headers: Headers }) {
+  expect(r.status).toBe(429);
+  expect(r.body).toEqual({ error: expect.objectContaining({ code: "rate_limited", message: expect.any(String) }) });
+  const retryAfter = Number(r.headers.get("retry-after"));
+  expect(Number.isInteger(retryAfter)).toBe(true);
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  return retryAfter;
+}
+
+/** Uses up `userId`'s window of `name` as if the attempts had been made this minute. */
+async function useUp(name: WindowLimitName, userId: string) {
+  const windowStart = Math.floor(Date.now() / 60_000) * 60;
+  await env.DB.prepare(
+    "INSERT INTO rate_windows (key, window_start, count) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET window_start = excluded.window_start, count = excluded.count",
+  )
+    .bind(`${name}:user:${userId}`, windowStart, WINDOW_LIMITS[name].fallback)
+    .run();
+}
+
+async function count(sql: string, ...binds: unknown[]): Promise<number> {
+  const row = await env.DB.prepare(sql)
+    .bind(...binds)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+describe("session creation", () => {
+  it("allows the configured number a minute per user, then answers 429 with Retry-After and creates nothing", async () => {
+    const user = await TestUser.register("sc");
+    const limit = WINDOW_LIMITS.session_create.fallback;
+    for (let i = 0; i < limit; i++) expect((await user.req("POST", "/api/vtt/sessions", { name: `T${i}` })).status).toBe(201);
+    const r = await user.req("POST", "/api/vtt/sessions", { name: "one too many" });
+    expectLimited(r);
+    expect(await count("SELECT COUNT(*) AS n FROM game_sessions WHERE created_by = ?", user.id)).toBe(limit);
+    // Another user is not affected.
+    const other = await TestUser.register("sc");
+    expect((await other.req("POST", "/api/vtt/sessions", { name: "Mine" })).status).toBe(201);
+  });
+
+  it("allows it again in the next minute", async () => {
+    const user = await TestUser.register("sc");
+    await useUp("session_create", user.id);
+    expectLimited(await user.req("POST", "/api/vtt/sessions", { name: "refused" }));
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 61_000);
+    expect((await user.req("POST", "/api/vtt/sessions", { name: "later" })).status).toBe(201);
+  });
+});
+
+describe("backups, restores, integrity checks and exports per user", () => {
+  it("refuses a backup past the limit and writes none", async () => {
+    const t = await newTable();
+    expect((await t.gm.req("POST", `${t.base}/backups`)).status).toBe(201);
+    const listed = (await t.gm.req("GET", `${t.base}/backups`)).body.backups.length;
+    await useUp("backup", t.gm.id);
+    expectLimited(await t.gm.req("POST", `${t.base}/backups`));
+    expect((await t.gm.req("GET", `${t.base}/backups`)).body.backups).toHaveLength(listed);
+  });
+
+  it("refuses a restore past the limit and changes nothing", async () => {
+    const t = await newTable();
+    await create(t.gm, t.base, "scenes", { name: "Keep me" });
+    const seq = (await t.gm.req("GET", `${t.base}/state`)).body.seq;
+    await useUp("restore", t.gm.id);
+    expectLimited(await t.gm.req("POST", `${t.base}/restore`, {}));
+    expect((await t.gm.req("GET", `${t.base}/state`)).body.seq).toBe(seq);
+  });
+
+  it("refuses an integrity check past the limit and records no check", async () => {
+    const t = await newTable();
+    await useUp("integrity_check", t.gm.id);
+    expectLimited(await t.gm.req("POST", `${t.base}/integrity/check`));
+    expect((await t.gm.req("GET", `${t.base}/integrity`)).body.checked_at).toBeNull();
+  });
+
+  it("refuses an export past the limit", async () => {
+    const t = await newTable();
+    const scene = await create(t.gm, t.base, "scenes", { name: "Export" });
+    const ok = await SELF.fetch(`${ORIGIN}${t.base}/scenes/${scene.id}/export`, { headers: { cookie: t.gm.cookie } });
+    expect(ok.status).toBe(200);
+    await ok.arrayBuffer();
+    await useUp("export", t.gm.id);
+    const res = await SELF.fetch(`${ORIGIN}${t.base}/scenes/${scene.id}/export`, { headers: { cookie: t.gm.cookie } });
+    const body = await res.json();
+    expect(res.headers.get("content-type")).toContain("application/json");
+    expectLimited({ status: res.status, body, headers: res.headers });
+  });
+
+  it("counts per user: a co-GM of the same session is not refused", async () => {
+    const t = await newTable();
+    const coGm = await TestUser.register("co");
+    expect((await t.gm.req("PUT", `${t.base}/members/${coGm.id}`, { role: "gm" })).status).toBe(200);
+    await useUp("backup", t.gm.id);
+    expectLimited(await t.gm.req("POST", `${t.base}/backups`));
+    expect((await coGm.req("POST", `${t.base}/backups`)).status).toBe(201);
+  });
+
+  it("counts every attempt, so a limit is reached by real requests", async () => {
+    const t = await newTable();
+    const limit = WINDOW_LIMITS.integrity_check.fallback;
+    for (let i = 0; i < limit; i++) expect((await t.gm.req("POST", `${t.base}/integrity/check`)).status).toBe(200);
+    expectLimited(await t.gm.req("POST", `${t.base}/integrity/check`));
+    const row = await env.DB.prepare("SELECT count FROM rate_windows WHERE key = ?")
+      .bind(`integrity_check:user:${t.gm.id}`)
+      .first<{ count: number }>();
+    expect(row?.count).toBeGreaterThan(limit);
+  });
+});
+
+describe("the write bucket per user across sessions", () => {
+  it("defaults to a session's bucket", () => {
+    expect(userWriteLimit(env)).toEqual(MUTATION_LIMIT);
+    expect(userWriteLimit({ ...env, USER_WRITES_BURST: "50", USER_WRITES_PER_SECOND: "5" } as Env)).toEqual({ burst: 50, per_second: 5 });
+  });
+
+  it("draws writes to different sessions from one bucket", async () => {
+    const user = await TestUser.register("wb");
+    const a = await user.req("POST", "/api/vtt/sessions", { name: "A" });
+    const b = await user.req("POST", "/api/vtt/sessions", { name: "B" });
+    freezeClock();
+    await create(user, S(a.body.session.id), "scenes", { name: "in A" });
+    await create(user, S(b.body.session.id), "scenes", { name: "in B" });
+    const bucket = await userLimiter(env, user.id).peek();
+    expect(bucket?.tokens).toBe(MUTATION_LIMIT.burst - 2);
+  });
+
+  it("refuses a write in a fresh session once the user's bucket is empty: 429, Retry-After, nothing stored", async () => {
+    const user = await TestUser.register("wb");
+    const sessions: string[] = [];
+    for (let i = 0; i < 3; i++) sessions.push((await user.req("POST", "/api/vtt/sessions", { name: `S${i}` })).body.session.id);
+    // Writes in the first sessions use the bucket up (as 400 creates across sessions would).
+    freezeClock();
+    await userLimiter(env, user.id).takeWrites(MUTATION_LIMIT.burst);
+    const fresh = sessions[2] ?? "";
+    const r = await user.req("POST", `${S(fresh)}/scenes`, { name: "too many" });
+    expectLimited(r);
+    expect(r.body.error.details).toMatchObject({ scope: "user" });
+    expect(await count("SELECT COUNT(*) AS n FROM scenes WHERE session_id = ?", fresh)).toBe(0);
+    // A batch is refused the same way.
+    const batch = await user.req("POST", `${S(fresh)}/batch`, {
+      ops: [{ op_id: crypto.randomUUID(), entity_type: "scene", op: "create", data: { name: "batched" } }],
+    });
+    expectLimited(batch);
+    expect(await count("SELECT COUNT(*) AS n FROM scenes WHERE session_id = ?", fresh)).toBe(0);
+  });
+
+  it("keeps other users writing while one user's bucket is empty", async () => {
+    const t = await newTable();
+    const coGm = await TestUser.register("co");
+    expect((await t.gm.req("PUT", `${t.base}/members/${coGm.id}`, { role: "gm" })).status).toBe(200);
+    freezeClock();
+    await userLimiter(env, t.gm.id).takeWrites(MUTATION_LIMIT.burst);
+    expectLimited(await t.gm.req("POST", `${t.base}/scenes`, { name: "refused" }));
+    expect((await coGm.req("POST", `${t.base}/scenes`, { name: "fine" })).status).toBe(201);
+  });
+});
