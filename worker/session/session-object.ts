@@ -48,6 +48,7 @@ import { chunk, type Db, getDb, nowIso } from "../db/client";
 import { loadEntity } from "../db/entities";
 import { changesSince, loadSessionState, tokenDependents } from "../db/reads";
 import { gameSessions, sessionClients, sessionMembers, sessionState } from "../db/schema";
+import { type Device, parseDevice } from "../lib/device";
 import { encodeChange, encodeChangeRow } from "./broadcast";
 import { LockTable } from "./lock-table";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
@@ -65,6 +66,8 @@ export interface ClientRecord {
   connected_at: string;
   last_seen: string;
   capabilities: JsonObject;
+  /** Browser and OS by name, parsed from the user agent of the upgrade request. */
+  device: Device;
 }
 
 export interface SocketAttachment {
@@ -74,6 +77,8 @@ export interface SocketAttachment {
   role: Role;
   connectedAt: string;
   capabilities: JsonObject;
+  /** Parsed once at connect from the request (a `capabilities` message cannot change it). */
+  device?: Device;
   /** Set when the object closed the socket itself: its departure is already recorded. */
   closing?: true;
 }
@@ -636,7 +641,8 @@ export class SessionObject extends DurableObject<Env> {
           .filter((s): s is string => typeof s === "string")
           .sort()
           .at(-1) ?? att.connectedAt;
-      clients.push({ ...presenceOf(att), last_seen: lastSeen, capabilities: att.capabilities });
+      const device = att.device ?? parseDevice(typeof att.capabilities.user_agent === "string" ? att.capabilities.user_agent : null);
+      clients.push({ ...presenceOf(att), last_seen: lastSeen, capabilities: att.capabilities, device });
     }
     return clients.sort((a, b) => a.connected_at.localeCompare(b.connected_at) || a.client_id.localeCompare(b.client_id));
   }
@@ -661,6 +667,7 @@ export class SessionObject extends DurableObject<Env> {
       role,
       connectedAt: nowIso(),
       capabilities: userAgent ? { user_agent: userAgent } : {},
+      device: parseDevice(userAgent),
     };
     const db = getDb(this.env.DB);
     await db.insert(sessionClients).values({
