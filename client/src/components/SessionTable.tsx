@@ -16,6 +16,7 @@ import { ConflictDialog } from "./ConflictDialog";
 import { ConnectionIndicator } from "./ConnectionIndicator";
 import { ErrorMessage } from "./ErrorMessage";
 import { HistoryPanel } from "./HistoryPanel";
+import { InviteButton } from "./InviteButton";
 import { MembersPanel } from "./MembersPanel";
 import { ModuleOverlays, ModulePanels } from "./ModuleSlots";
 import { NewTokenForm, type NewTokenInput } from "./NewTokenForm";
@@ -160,6 +161,9 @@ export function SessionTable(props: {
         <button type="button" class="button-quiet" onClick={() => void props.sync.reload()}>
           Reload
         </button>
+        <Show when={isGm()}>
+          <InviteButton sessionId={props.sessionId} sessionName={view.session?.name ?? ""} />
+        </Show>
         <Show when={isGm()}>
           <button
             type="button"

@@ -246,6 +246,8 @@ export const api = {
   joinSession: (inviteCode: string) => request<JoinedSession>("POST", "/api/vtt/sessions/join", { body: { invite_code: inviteCode } }),
 
   getSession: (sid: string) => request<SessionDetail>("GET", sessionPath(sid)),
+  /** `POST {S}/invite` (GM): a new invite code; the old one stops working. */
+  rotateInvite: (sid: string) => request<{ invite_code: string }>("POST", `${sessionPath(sid)}/invite`),
   /** `GET {S}/scenes?archived=true`: the archived scenes (GM), to restore one. */
   listArchivedScenes: (sid: string) => request<{ items: Scene[] }>("GET", `${sessionPath(sid)}/scenes?archived=true`),
   getState: (sid: string) => request<SessionSnapshot>("GET", `${sessionPath(sid)}/state`),
@@ -294,6 +296,8 @@ export interface ConnectedClient {
   connected_at: string;
   last_seen: string;
   capabilities: Record<string, unknown>;
+  /** Browser and OS by name, parsed by the server from the user agent (null: not recognised). */
+  device?: { browser: string | null; os: string | null };
 }
 
 /** The GM's calls beyond the sync layer: members, connected clients, scene locks, the archive. */
