@@ -128,6 +128,15 @@ export function SessionTable(props: {
     () => api.getSession(props.sessionId).then((detail) => detail.members),
   );
   const players = () => (members.error ? [] : (members.latest ?? [])).filter((m) => m.role === "player");
+  // Who changed the server's side of a conflict: the members, read when a conflict shows.
+  const [conflictMembers] = createResource(
+    () => conflict() !== null,
+    () => api.getSession(props.sessionId).then((detail) => detail.members),
+  );
+  const conflictAuthorName = (userId: string) =>
+    userId === me()
+      ? "you (in another tab or on another device)"
+      : (conflictMembers.error ? undefined : conflictMembers.latest)?.find((m) => m.user_id === userId)?.username;
 
   // Library, selection and layer edits (lib/table-authoring.ts), all through the sync queue.
   const authoring = createTableAuthoring({ sync: props.sync, view });
@@ -407,7 +416,9 @@ export function SessionTable(props: {
         </Show>
       </div>
 
-      <Show when={conflict()}>{(c) => <ConflictDialog conflict={c()} onResolve={(r) => props.sync.resolveConflict(r)} />}</Show>
+      <Show when={conflict()}>
+        {(c) => <ConflictDialog conflict={c()} onResolve={(r) => props.sync.resolveConflict(r)} nameOf={conflictAuthorName} />}
+      </Show>
     </div>
   );
 }
