@@ -5,13 +5,14 @@ import { buildLibraryTree, flattenFolders, freeCell } from "../lib/library";
 import { sortSiblings } from "../lib/ordering";
 import { paths } from "../lib/paths";
 import type { PreviewSender } from "../lib/preview";
-import { entityKey } from "../lib/queue";
+import { entityKey, nextBaseVersion } from "../lib/queue";
 import { createRoster } from "../lib/roster";
 import { lightingOf } from "../lib/session-flags";
 import type { SessionSync } from "../lib/sync";
 import { createTableAuthoring, loadLayersOfShownScene } from "../lib/table-authoring";
 import { bindUndoKeys, createSessionUndo } from "../lib/undo";
 import { ArchiveBin } from "./ArchiveBin";
+import { ArchivedNotice } from "./ArchivedNotice";
 import { ConflictDialog } from "./ConflictDialog";
 import { ConnectionIndicator } from "./ConnectionIndicator";
 import { ErrorMessage } from "./ErrorMessage";
@@ -148,6 +149,23 @@ export function SessionTable(props: {
     (id) => props.sync.loadScene(id),
   );
 
+  // What the GM just archived, for the notice's Undo: a restore of each on the version its archive makes
+  // (archived tokens leave the view, so it is worked out before).
+  const [archived, setArchived] = createSignal<{ label: string; versions: Record<string, number> } | null>(null);
+  async function archiveTokens(ids: string[], archive: () => Promise<unknown>) {
+    const names = ids.map((id) => view.tokens[id]?.name ?? "a token");
+    const versions: Record<string, number> = {};
+    for (const id of ids) {
+      const base = nextBaseVersion(props.sync.queue.state().ops, "token", id, view.tokens[id]?.version ?? null);
+      if (base !== null) versions[id] = base + 1;
+    }
+    await archive();
+    setArchived({ label: ids.length === 1 ? (names[0] ?? "a token") : `${ids.length} tokens`, versions });
+  }
+  async function undoArchive(versions: Record<string, number>) {
+    for (const [id, version] of Object.entries(versions)) await props.sync.restore("token", id, version);
+  }
+
   async function createToken(input: NewTokenInput) {
     const offset = sceneTokens().length % 10;
     await authoring.createToken({ ...input, x: CELL_PX * (1 + offset), y: CELL_PX * (1 + offset) });
@@ -205,6 +223,11 @@ export function SessionTable(props: {
               Dismiss
             </button>
           </p>
+        )}
+      </Show>
+      <Show when={archived()} keyed>
+        {(notice) => (
+          <ArchivedNotice label={notice.label} onUndo={() => undoArchive(notice.versions)} onDismiss={() => setArchived(null)} />
         )}
       </Show>
       <Show when={view.sync.rejected}>
@@ -345,7 +368,8 @@ export function SessionTable(props: {
                   players={players()}
                   onPatch={(patch) => props.sync.update("token", token().id, patch)}
                   onArchive={async () => {
-                    await props.sync.archive("token", token().id);
+                    const id = token().id;
+                    await archiveTokens([id], () => props.sync.archive("token", id));
                     setSelectedId(null);
                   }}
                   folders={tokenFolderList()}
@@ -363,7 +387,8 @@ export function SessionTable(props: {
                 tokens={selectedTokens()}
                 onHidden={(hidden) => authoring.setHidden(selectedIds(), hidden)}
                 onArchive={async () => {
-                  await authoring.archiveTokens(selectedIds());
+                  const ids = selectedIds();
+                  await archiveTokens(ids, () => authoring.archiveTokens(ids));
                   setSelectedIds([]);
                 }}
                 onClear={() => setSelectedIds([])}
