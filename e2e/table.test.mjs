@@ -280,7 +280,7 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
     // The GM prepares another scene: its tokens stay off the players' table.
     await gm.page.getByLabel("Scene name").fill("Drowned Chapel");
     await gm.page.getByRole("button", { name: "Create scene" }).click();
-    await gm.page.getByRole("button", { name: "View Drowned Chapel" }).click();
+    // A new scene is on the GM's table at once, to be prepared.
     await gm.page.getByText("Preparing Drowned Chapel").waitFor();
     await gm.page.getByLabel("Token name").fill("Eel swarm");
     await gm.page.getByRole("button", { name: "Add token" }).click();

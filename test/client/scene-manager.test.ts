@@ -219,6 +219,20 @@ describe("SceneManager: creating and editing", () => {
     ]);
   });
 
+  it("puts a new scene on the GM's table at once", async () => {
+    const { fake, onView } = renderManager();
+    // As the real sync layer does: a queued create shows in the view at once.
+    fake.sync.create.mockImplementation(async (type, data, id) => {
+      const sceneId = id ?? "new-scene";
+      fake.store.update((w) => ({ ...w, scenes: { ...w.scenes, [sceneId]: scene(sceneId, 1, data as Partial<Scene>) } }));
+      return { uuid: "op-x", entity_type: type, op: "create", id: sceneId, payload: {}, base_version: null, created_at: 0 };
+    });
+    fireEvent.input(screen.getByLabelText("Scene name"), { target: { value: "Bridge" } });
+    fireEvent.click(screen.getByRole("button", { name: "Create scene" }));
+    await waitFor(() => expect(onView).toHaveBeenCalledTimes(1));
+    expect(onView.mock.calls[0]?.[0]).toMatchObject({ id: "new-scene", name: "Bridge" });
+  });
+
   it("creates a folder of scenes, at the top level or inside another", async () => {
     const { fake } = renderManager();
     fireEvent.input(screen.getByLabelText("Folder name"), { target: { value: "Act III" } });

@@ -120,8 +120,8 @@ export function SceneManager(props: {
     setSceneName("");
     const siblings = folderId === null ? tree().scenes : (tree().byId.get(folderId)?.scenes ?? []);
     // The schema's defaults spelled out, so the scene shows (and edits) fully before the server confirms it.
-    void act(() =>
-      props.sync.create("scene", {
+    void act(async () => {
+      const op = await props.sync.create("scene", {
         name,
         description: "",
         map_asset: null,
@@ -131,8 +131,11 @@ export function SceneManager(props: {
         folder_id: folderId,
         sort: sortAtEnd(siblings),
         metadata: {},
-      }),
-    );
+      });
+      // The new scene goes on the GM's table at once, to be prepared (players still see the active one).
+      const created = view.scenes[op.id];
+      if (created) props.onView(created);
+    });
   }
 
   function createFolder(event: SubmitEvent) {
