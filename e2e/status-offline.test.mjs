@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { launchBrowser, registerThroughUi, screenshot, skipReason, uniqueUsername, waitForServiceWorker, withFailureScreenshots } from "./harness.mjs";
+import {
+  launchBrowser,
+  registerThroughUi,
+  screenshot,
+  skipReason,
+  uniqueUsername,
+  waitForServiceWorker,
+  withFailureScreenshots,
+} from "./harness.mjs";
 
 let harness;
 

@@ -148,7 +148,9 @@ export function NewTokenForm(props: {
         <button type="submit" disabled={name().trim() === "" || (asset() !== null && crop() === null)}>
           Add token
         </button>
-        <p class="hint" data-testid="new-token-target">Adds it to {targetName()}.</p>
+        <p class="hint" data-testid="new-token-target">
+          Adds it to {targetName()}.
+        </p>
         <ErrorMessage message={submitter.error()} />
       </form>
     </section>
