@@ -272,7 +272,7 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
       return token instanceof HTMLElement && token.style.transform === "rotate(15deg)" && token.style.width === "128px";
     });
     await screenshot(ann.page, "table-10-player-sees-rotated-resized-token");
-    await gm.page.getByRole("button", { name: "Delete token" }).click();
+    await gm.page.getByRole("button", { name: "Archive token" }).click();
     for (const user of [gm, ann, bob]) {
       await user.page.getByRole("button", { name: /^Drowned knight/ }).waitFor({ state: "detached" });
     }
@@ -280,7 +280,7 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
     // The GM prepares another scene: its tokens stay off the players' table.
     await gm.page.getByLabel("Scene name").fill("Drowned Chapel");
     await gm.page.getByRole("button", { name: "Create scene" }).click();
-    await gm.page.getByRole("button", { name: "View Drowned Chapel" }).click();
+    // A new scene is on the GM's table at once, to be prepared.
     await gm.page.getByText("Preparing Drowned Chapel").waitFor();
     await gm.page.getByLabel("Token name").fill("Eel swarm");
     await gm.page.getByRole("button", { name: "Add token" }).click();

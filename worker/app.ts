@@ -20,7 +20,7 @@ import { lockRoutes } from "./routes/locks";
 import { metricsRoutes } from "./routes/metrics";
 import { readRoutes } from "./routes/reads";
 import { realtimeRoutes } from "./routes/realtime";
-import { sessionDetailRoutes, sessionRoutes } from "./routes/sessions";
+import { inviteRoutes, sessionDetailRoutes, sessionRoutes } from "./routes/sessions";
 import type { AppEnv } from "./types";
 
 const statusCodes = Object.fromEntries(Object.entries(errorStatus).map(([code, status]) => [status, code])) as Record<number, ErrorCode>;
@@ -45,6 +45,7 @@ for (const module of moduleRoutes) modulesApp.route(`/${module.name}`, module.ro
 const perSession = new Hono<AppEnv>()
   .use(requireMember)
   .route("/", sessionDetailRoutes)
+  .route("/", inviteRoutes)
   .route("/", readRoutes)
   .route("/", batchRoutes)
   .route("/", backupRoutes)

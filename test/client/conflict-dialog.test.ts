@@ -92,4 +92,49 @@ describe("ConflictDialog", () => {
     expect((within(dialog).getByRole("button", { name: "Keep Mine" }) as HTMLButtonElement).disabled).toBe(true);
     expect((within(dialog).getByRole("button", { name: "Use Server" }) as HTMLButtonElement).disabled).toBe(false);
   });
+
+  it("lists the fields of every queued edit of the entity, and Merge Fields resolves all of them", async () => {
+    const base = conflict({ x: 10 });
+    const c: Conflict = {
+      ...base,
+      dependents: 1,
+      related: [{ uuid: "op-2", entity_type: "token", op: "update", id: "t1", payload: { name: "Troll" }, base_version: 4, created_at: 0 }],
+    };
+    const { dialog, onResolve } = renderDialog(c);
+    expect(within(dialog).getByText(/your 2 queued changes/)).toBeTruthy();
+    const rows = within(dialog).getAllByRole("row").slice(1);
+    expect(rows.map((row) => within(row).getByRole("rowheader").textContent)).toEqual(["x", "name"]);
+    fireEvent.click(within(dialog).getByRole("radio", { name: "Use server for x" }));
+    fireEvent.click(within(dialog).getByRole("button", { name: "Merge Fields" }));
+    await waitFor(() => expect(onResolve).toHaveBeenCalledTimes(1));
+    expect(onResolve.mock.calls[0]?.[0]).toEqual({
+      kind: "drop",
+      choice: "merge_fields",
+      related: { "op-2": { ...c.related?.[0], payload: { name: "Troll" } } },
+    });
+  });
+
+  it("names who changed the server's side and when", () => {
+    const server = token("t1", 5, { name: "Ogre", x: 4 }) as unknown as AnyEntity;
+    server.updated_by = "u-ann";
+    server.updated_at = "2026-03-04T14:05:00.000Z";
+    const onResolve = vi.fn();
+    render(() =>
+      createComponent(ConflictDialog, {
+        conflict: conflict({ x: 10 }, server),
+        onResolve,
+        nameOf: (id: string) => (id === "u-ann" ? "ann" : undefined),
+      }),
+    );
+    const author = screen.getByTestId("conflict-author");
+    expect(author.textContent).toContain("changed by ann");
+    expect(author.querySelector("time")?.getAttribute("datetime")).toBe("2026-03-04T14:05:00.000Z");
+  });
+
+  it("says another member when the author is not known", () => {
+    const server = token("t1", 5, { x: 4 }) as unknown as AnyEntity;
+    server.updated_by = "u-gone";
+    render(() => createComponent(ConflictDialog, { conflict: conflict({ x: 10 }, server), onResolve: vi.fn(), nameOf: () => undefined }));
+    expect(screen.getByTestId("conflict-author").textContent).toContain("changed by another member");
+  });
 });

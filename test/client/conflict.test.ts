@@ -4,6 +4,7 @@ import {
   ARCHIVED_FIELD,
   applyResolution,
   type Conflict,
+  conflictDiffs,
   diffFields,
   keepMine,
   mergeFields,
@@ -169,5 +170,84 @@ describe("applyResolution", () => {
     const result = applyResolution(queue, conflictOf(conflicted, null), useServer());
     expect(result.ops.map((o) => o.uuid)).toEqual(["b", "o"]);
     expect(result.removed).toEqual(["c", "d"]);
+  });
+});
+
+describe("several queued edits of one entity", () => {
+  const first = op({ uuid: "c", base_version: 3, payload: { x: 10 } });
+  const second = op({ uuid: "d", base_version: 4, payload: { name: "Mine", stats: { hp: 3 } } });
+  const third = op({ uuid: "e", base_version: 5, payload: { x: 12 } });
+  const other = op({ uuid: "o", id: "t2", base_version: 7, payload: { x: 1 } });
+  const group = (serverEntity: AnyEntity | null = server({ x: 4, name: "Theirs" }, 5)): Conflict => ({
+    op: first,
+    server: serverEntity,
+    detectedAt: 0,
+    dependents: 2,
+    related: [second, third],
+  });
+
+  it("lists every field of all of them, each with the value the last edit leaves", () => {
+    const diffs = conflictDiffs(group());
+    expect(diffs.map((d) => [d.field, d.local, d.server])).toEqual([
+      ["x", 12, 4],
+      ["name", "Mine", "Theirs"],
+      ["stats", { hp: 3 }, {}],
+    ]);
+  });
+
+  it("leaves out a field the edits bring back to the server's value", () => {
+    const back = op({ uuid: "d", base_version: 4, payload: { x: 4 } });
+    const c: Conflict = { op: first, server: server({ x: 4 }, 5), detectedAt: 0, dependents: 1, related: [back] };
+    expect(conflictDiffs(c)).toEqual([]);
+  });
+
+  it("shows an archive among them on the archived pseudo-field", () => {
+    const c: Conflict = { ...group(), related: [op({ uuid: "d", op: "archive", base_version: 4 })] };
+    expect(conflictDiffs(c).map((d) => [d.field, d.local, d.server])).toEqual([
+      ["x", 10, 4],
+      [ARCHIVED_FIELD, true, false],
+    ]);
+  });
+
+  it("Use Server drops all of them, and an edit queued after the conflict chains on the server's version", () => {
+    const later = op({ uuid: "l", base_version: 6, payload: { y: 1 } });
+    const result = applyResolution([first, other, second, third, later], group(), useServer());
+    expect(result.ops.map((o) => [o.uuid, o.base_version])).toEqual([
+      ["o", 7],
+      ["l", 5],
+    ]);
+    expect(result.removed).toEqual(["c", "d", "e"]);
+  });
+
+  it("Merge Fields keeps in each edit only the fields chosen as mine, chained on the server's version", () => {
+    const c = group();
+    const resolution = mergeFields(c, { x: "server", name: "mine", stats: "server" }, "c2");
+    const result = applyResolution([first, other, second, third], c, resolution);
+    expect(result.ops.map((o) => [o.uuid, o.base_version, o.payload])).toEqual([
+      ["o", 7, { x: 1 }],
+      ["d", 5, { name: "Mine" }],
+    ]);
+    expect(result.removed).toEqual(["c", "e"]);
+    expect(result.replaced.map((r) => r.uuid)).toEqual(["d"]);
+  });
+
+  it("Merge Fields with a field of the first edit mine keeps it first, the others after it", () => {
+    const c = group();
+    const result = applyResolution([first, second, third], c, mergeFields(c, { x: "mine", name: "server", stats: "mine" }, "c2"));
+    expect(result.ops.map((o) => [o.uuid, o.base_version, o.payload])).toEqual([
+      ["c2", 5, { x: 10 }],
+      ["d", 6, { stats: { hp: 3 } }],
+      ["e", 7, { x: 12 }],
+    ]);
+  });
+
+  it("Keep Mine sends all of them on top of the server's version", () => {
+    const c = group();
+    const result = applyResolution([first, second, third], c, keepMine(c, "c2"));
+    expect(result.ops.map((o) => [o.uuid, o.base_version])).toEqual([
+      ["c2", 5],
+      ["d", 6],
+      ["e", 7],
+    ]);
   });
 });

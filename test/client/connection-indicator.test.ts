@@ -72,3 +72,24 @@ describe("ConnectionIndicator", () => {
     }
   });
 });
+
+describe("ConnectionIndicator while the browser is offline", () => {
+  it("says Offline even when the transport still believes its socket live", () => {
+    const onLine = Object.getOwnPropertyDescriptor(Navigator.prototype, "onLine");
+    let online = true;
+    Object.defineProperty(navigator, "onLine", { configurable: true, get: () => online });
+    try {
+      const { indicator } = renderIndicator("live", 0);
+      expect(indicator.textContent).toBe("Live");
+      online = false;
+      window.dispatchEvent(new Event("offline"));
+      expect(indicator.textContent).toBe("Offline");
+      online = true;
+      window.dispatchEvent(new Event("online"));
+      expect(indicator.textContent).toBe("Live");
+    } finally {
+      delete (navigator as { onLine?: boolean }).onLine;
+      if (onLine) Object.defineProperty(Navigator.prototype, "onLine", onLine);
+    }
+  });
+});

@@ -64,6 +64,26 @@ describe("MembersPanel", () => {
     expect(clients.querySelectorAll("time")).toHaveLength(4);
   });
 
+  it("names each connected device by browser and OS, never by its raw user agent", async () => {
+    const clock = new ManualClock();
+    const gm = fakeGmApi();
+    gm.members.push({ user_id: "u-gm", username: "gwen", role: "gm" }, { user_id: "u-ann", username: "ann", role: "player" });
+    const ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:126.0) Gecko/20100101 Firefox/126.0";
+    gm.clients.push(
+      client("c1", "u-gm", { role: "gm", capabilities: { user_agent: ua }, device: { browser: "Firefox", os: "Windows" } }),
+      client("c2", "u-ann", { device: { browser: "Safari", os: "iOS" } }),
+      client("c3", "u-ann", { device: { browser: null, os: null } }),
+    );
+    const fake = fakeSync();
+    render(() => createComponent(MembersPanel, { userId: "u-gm", roster: createRoster({ api: gm.api, sync: fake.sync, timers: clock }) }));
+    const clients = await screen.findByRole("list", { name: "Connected clients" });
+    await waitFor(() => expect(clients.querySelector('[data-client-id="c3"]')).not.toBeNull());
+    expect(clients.querySelector('[data-client-id="c1"]')?.textContent).toContain("Firefox on Windows");
+    expect(clients.querySelector('[data-client-id="c2"]')?.textContent).toContain("Safari on iOS");
+    expect(clients.querySelector('[data-client-id="c3"]')?.textContent).toContain("Unknown device");
+    expect(clients.textContent).not.toContain("Mozilla");
+  });
+
   it("reads the clients again after presence messages, once per burst", async () => {
     const { gm, fake, clock } = renderPanel();
     await screen.findByRole("list", { name: "Connected clients" });

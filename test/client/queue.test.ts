@@ -367,13 +367,28 @@ describe("the authoring queue", () => {
       expect((await real.listOps()).map((op) => op.uuid)).not.toContain(during.uuid);
     });
 
-    it("Use Server: drops the op, keeps the server's fields, moves dependents onto its version", async () => {
+    it("exposes the later queued edits of the entity with the op, so their fields are resolved too", async () => {
+      const { queue, b, c } = await conflicted();
+      expect(queue.state().conflict?.related).toEqual([c]);
+      expect(queue.state().conflict?.op).toEqual(b);
+    });
+
+    it("Use Server: drops the op and the later queued edits of the entity, so the server's fields all stay", async () => {
       const { queue, server, applied } = await conflicted();
       await queue.resolve(useServer());
       await queue.settled();
-      expect(server.get("token", "t1")).toMatchObject({ x: 9, y: 0, name: "Theirs", version: 3 });
+      expect(server.get("token", "t1")).toMatchObject({ x: 100, y: 0, name: "Theirs", version: 2 });
+      expect(server.get("token", "t2")).toMatchObject({ x: 7, version: 2 });
       expect(applied.some((a) => a.entity.id === "t1" && a.entity.version === 2)).toBe(true);
       expect(queue.state().ops).toEqual([]);
+    });
+
+    it("Use Server still sends an edit of the entity made after the conflict was found, on the server's version", async () => {
+      const { queue, server } = await conflicted();
+      await queue.enqueue({ entity_type: "token", op: "update", id: "t1", payload: { name: "Later" }, base_version: 3 });
+      await queue.resolve(useServer());
+      await queue.settled();
+      expect(server.get("token", "t1")).toMatchObject({ x: 100, y: 0, name: "Later", version: 3 });
     });
 
     it("Merge Fields: sends only the fields chosen as mine", async () => {
@@ -382,7 +397,17 @@ describe("the authoring queue", () => {
       if (!conflict) throw new Error("expected a conflict");
       await queue.resolve(mergeFields(conflict, { x: "server", y: "mine" }, "22222222-2222-4222-8222-222222222222"));
       await queue.settled();
-      expect(server.get("token", "t1")).toMatchObject({ y: 2, x: 9, version: 4 });
+      // x is the server's in every queued edit: the later move (x only) is dropped, not sent over it.
+      expect(server.get("token", "t1")).toMatchObject({ y: 2, x: 100, name: "Theirs", version: 3 });
+    });
+
+    it("Merge Fields: a field chosen as mine takes the value of the last queued edit", async () => {
+      const { queue, server } = await conflicted();
+      const conflict = queue.state().conflict;
+      if (!conflict) throw new Error("expected a conflict");
+      await queue.resolve(mergeFields(conflict, { x: "mine", y: "server" }, "22222222-2222-4222-8222-222222222222"));
+      await queue.settled();
+      expect(server.get("token", "t1")).toMatchObject({ y: 0, x: 9, name: "Theirs", version: 4 });
     });
 
     it("persists the resolution: a refresh after it does not bring the old op back", async () => {
@@ -390,7 +415,7 @@ describe("the authoring queue", () => {
       queue.stop();
       await queue.resolve(useServer());
       expect((await cache.listOps()).map((o) => o.uuid)).not.toContain(b.uuid);
-      expect((await cache.listOps()).find((o) => o.id === "t1")?.base_version).toBe(2);
+      expect((await cache.listOps()).filter((o) => o.id === "t1")).toEqual([]);
     });
   });
 

@@ -219,6 +219,20 @@ describe("SceneManager: creating and editing", () => {
     ]);
   });
 
+  it("puts a new scene on the GM's table at once", async () => {
+    const { fake, onView } = renderManager();
+    // As the real sync layer does: a queued create shows in the view at once.
+    fake.sync.create.mockImplementation(async (type, data, id) => {
+      const sceneId = id ?? "new-scene";
+      fake.store.update((w) => ({ ...w, scenes: { ...w.scenes, [sceneId]: scene(sceneId, 1, data as Partial<Scene>) } }));
+      return { uuid: "op-x", entity_type: type, op: "create", id: sceneId, payload: {}, base_version: null, created_at: 0 };
+    });
+    fireEvent.input(screen.getByLabelText("Scene name"), { target: { value: "Bridge" } });
+    fireEvent.click(screen.getByRole("button", { name: "Create scene" }));
+    await waitFor(() => expect(onView).toHaveBeenCalledTimes(1));
+    expect(onView.mock.calls[0]?.[0]).toMatchObject({ id: "new-scene", name: "Bridge" });
+  });
+
   it("creates a folder of scenes, at the top level or inside another", async () => {
     const { fake } = renderManager();
     fireEvent.input(screen.getByLabelText("Folder name"), { target: { value: "Act III" } });
@@ -365,5 +379,68 @@ describe("SceneManager: locks", () => {
     expect(alert.textContent).toMatch(/Not saved yet\. Tavern is locked for editing by ann until .+ Your change is kept/);
     fake.sendSucceeded();
     await waitFor(() => expect(screen.queryByRole("alert")).toBeNull());
+  });
+});
+
+describe("scene export and import", () => {
+  function renderWithImport(importBundle: (file: File, onProgress: (fraction: number) => void) => Promise<{ scene: Scene }>) {
+    const fake = fakeSync({ scenes: { s1: scene("s1", 1, { name: "Crypt" }) }, session_state: sessionState(1, { active_scene_id: "s1" }) });
+    const gm = fakeGmApi();
+    render(() =>
+      createComponent(SceneManager, {
+        sessionId: "sess 1",
+        userId: "u-gm",
+        sync: fake.sync,
+        api: gm.api,
+        roster: createRoster({ api: gm.api, sync: fake.sync }),
+        activeSceneId: "s1",
+        shownSceneId: "s1",
+        onView: vi.fn(),
+        onActivate: vi.fn(async () => undefined),
+        importBundle,
+      }),
+    );
+    return { fake };
+  }
+
+  const zip = () => new File([new Uint8Array([0x50, 0x4b, 3, 4])], "crypt.zip", { type: "application/zip" });
+
+  it("offers the shown scene's bundle for download from the export route", () => {
+    renderWithImport(async () => ({ scene: scene("x", 1) }));
+    const link = screen.getByRole("link", { name: "Export Crypt" });
+    expect(link.getAttribute("href")).toBe("/api/vtt/sessions/sess%201/scenes/s1/export");
+    expect(link.hasAttribute("download")).toBe(true);
+  });
+
+  it("uploads a bundle with progress and says which scene it made", async () => {
+    let report: (fraction: number) => void = () => undefined;
+    let finish: (value: { scene: Scene }) => void = () => undefined;
+    const importBundle = vi.fn(
+      (_file: File, onProgress: (fraction: number) => void) =>
+        new Promise<{ scene: Scene }>((resolve) => {
+          report = onProgress;
+          finish = resolve;
+        }),
+    );
+    const { fake } = renderWithImport(importBundle);
+    const input = screen.getByLabelText("Import a scene (a .zip bundle)") as HTMLInputElement;
+    fireEvent.change(input, { target: { files: [zip()] } });
+    await waitFor(() => expect(importBundle).toHaveBeenCalledTimes(1));
+    expect(importBundle.mock.calls[0]?.[0].name).toBe("crypt.zip");
+    report(0.4);
+    await waitFor(() => expect((screen.getByRole("progressbar", { name: "Import progress" }) as HTMLProgressElement).value).toBe(0.4));
+    expect(input.disabled).toBe(true);
+    finish({ scene: scene("s9", 1, { name: "Crypt (copy)" }) });
+    expect(await screen.findByText("Imported “Crypt (copy)” as a new scene.")).toBeTruthy();
+    expect(screen.queryByRole("progressbar")).toBeNull();
+    expect(fake.sync.wake).toHaveBeenCalled();
+  });
+
+  it("says why a bundle was refused", async () => {
+    renderWithImport(async () => {
+      throw new ApiError(400, "bad_request", "the bundle is not acceptable", { problems: ["manifest.json is missing"] });
+    });
+    fireEvent.change(screen.getByLabelText("Import a scene (a .zip bundle)"), { target: { files: [zip()] } });
+    expect(await screen.findByText("the bundle is not acceptable (manifest.json is missing)")).toBeTruthy();
   });
 });

@@ -47,4 +47,22 @@ describe("the sync layer's listeners", () => {
     expect(sync.queue.state().ops).toHaveLength(1);
     expect(sync.view.sync.lastError).toBe("scene s1 is locked");
   });
+
+  it("says Offline at once when the window reports the network gone, and Live again once a socket opens", async () => {
+    let offline: (() => void) | undefined;
+    const { sync } = await harness.start(new FakeServer(), {
+      onOffline: (callback) => {
+        offline = callback;
+        return () => undefined;
+      },
+    });
+    await vi.waitFor(() => expect(FakeWebSocket.instances.length).toBeGreaterThan(0));
+    FakeWebSocket.latest().accept();
+    expect(sync.view.connection).toBe("live");
+    offline?.();
+    expect(sync.view.connection).toBe("offline");
+    await vi.waitFor(() => expect(FakeWebSocket.latest().readyState).toBe(FakeWebSocket.CONNECTING));
+    FakeWebSocket.latest().accept();
+    expect(sync.view.connection).toBe("live");
+  });
 });

@@ -365,3 +365,92 @@ describe("realtime switched off and on", () => {
     expect(statuses.at(-1)).toBe("live");
   });
 });
+
+describe("heartbeat", () => {
+  it("pings an open socket every interval and stays live while pongs come back", async () => {
+    const { transport, statuses } = setup({ pingIntervalMs: 10_000 });
+    transport.start();
+    await tick(0);
+    FakeWebSocket.latest().accept();
+    await tick(60_000);
+    expect(FakeWebSocket.latest().pings()).toBe(6);
+    expect(transport.status()).toBe("live");
+    expect(statuses).toEqual(["connecting", "live"]);
+    expect(FakeWebSocket.instances).toHaveLength(1);
+  });
+
+  it("declares a silent socket dead after two unanswered pings: Offline, then a new socket", async () => {
+    const { transport, statuses } = setup({ pingIntervalMs: 10_000, maxMissedPongs: 2 });
+    transport.start();
+    await tick(0);
+    const silent = FakeWebSocket.latest();
+    silent.answerPings = false;
+    silent.accept();
+    await tick(20_000);
+    expect(silent.pings()).toBe(2);
+    expect(transport.status()).toBe("live");
+    await tick(10_000);
+    expect(transport.status()).toBe("offline");
+    expect(statuses.at(-1)).toBe("offline");
+    await tick(1);
+    expect(silent.readyState).toBe(FakeWebSocket.CLOSED);
+    const fresh = FakeWebSocket.latest();
+    expect(fresh).not.toBe(silent);
+    fresh.accept();
+    expect(transport.status()).toBe("live");
+    expect(fresh.messages()).toEqual([{ type: "resume", since: 10 }]);
+  });
+
+  it("a pong (or any message) in time keeps a slow socket live", async () => {
+    const { transport } = setup({ pingIntervalMs: 10_000, maxMissedPongs: 2 });
+    transport.start();
+    await tick(0);
+    const ws = FakeWebSocket.latest();
+    ws.answerPings = false;
+    ws.accept();
+    for (let i = 0; i < 6; i++) {
+      await tick(10_000);
+      if (i % 2 === 1) ws.pong();
+      else ws.receive({ type: "presence", left: [] });
+    }
+    expect(transport.status()).toBe("live");
+    expect(FakeWebSocket.instances).toHaveLength(1);
+  });
+
+  it("says Offline at once on the browser's offline event and reconnects", async () => {
+    const { transport } = setup();
+    transport.start();
+    await tick(0);
+    const first = FakeWebSocket.latest();
+    first.accept();
+    transport.goOffline();
+    expect(transport.status()).toBe("offline");
+    await tick(1);
+    expect(first.readyState).toBe(FakeWebSocket.CLOSED);
+    FakeWebSocket.latest().accept();
+    expect(transport.status()).toBe("live");
+  });
+
+  it("starts Offline, not Connecting, when the browser has no network", async () => {
+    const fetchChanges = vi.fn<TransportDeps["fetchChanges"]>(async () => {
+      throw new TypeError("Failed to fetch");
+    });
+    const { transport, statuses } = setup({ isOnline: () => false, socketFallbackMs: 10_000, fetchChanges });
+    transport.start();
+    expect(transport.status()).toBe("offline");
+    await tick(10_000);
+    expect(fetchChanges).toHaveBeenCalled();
+    expect(statuses).toEqual(["offline"]);
+  });
+
+  it("sends no ping once stopped", async () => {
+    const { transport } = setup({ pingIntervalMs: 10_000 });
+    transport.start();
+    await tick(0);
+    const ws = FakeWebSocket.latest();
+    ws.accept();
+    transport.stop();
+    await tick(30_000);
+    expect(ws.pings()).toBe(0);
+  });
+});

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ApiError, setCsrfToken } from "../../client/src/lib/api";
+import { ApiError, importSceneBundle, setCsrfToken } from "../../client/src/lib/api";
 import { assetFileUrl, uploadAsset } from "../../client/src/lib/upload";
 
 type Listener = (event: { lengthComputable?: boolean; loaded?: number; total?: number }) => void;
@@ -107,5 +107,29 @@ describe("uploadAsset", () => {
 describe("assetFileUrl", () => {
   it("names the session's redirect to a signed URL", () => {
     expect(assetFileUrl("s/1", "b".repeat(64))).toBe(`/api/vtt/sessions/s%2F1/assets/${"b".repeat(64)}/file`);
+  });
+});
+
+describe("importSceneBundle", () => {
+  it("posts the zip as the body with the CSRF token, reports progress, and answers the new scene", async () => {
+    setCsrfToken("tok");
+    const progress: number[] = [];
+    const zip = new Blob([new Uint8Array([0x50, 0x4b])], { type: "application/zip" });
+    const done = importSceneBundle("s 1", zip, (f) => progress.push(f), XHR);
+    const xhr = current();
+    expect([xhr.method, xhr.url]).toEqual(["POST", "/api/vtt/sessions/s%201/import"]);
+    expect(xhr.headers["X-CSRF-Token"]).toBe("tok");
+    expect(xhr.headers["Content-Type"]).toBe("application/zip");
+    expect(xhr.body).toBe(zip);
+    xhr.progress(1, 2);
+    xhr.answer(201, { scene: { id: "new", name: "Crypt" } });
+    await expect(done).resolves.toEqual({ scene: { id: "new", name: "Crypt" } });
+    expect(progress).toEqual([0.5, 1]);
+  });
+
+  it("rejects with the contract's error for a refused bundle", async () => {
+    const done = importSceneBundle("s1", new Blob([]), () => undefined, XHR);
+    current().answer(400, { error: { code: "bad_request", message: "the bundle is not acceptable", details: { problems: ["x"] } } });
+    await expect(done).rejects.toMatchObject({ status: 400, code: "bad_request", details: { problems: ["x"] } });
   });
 });

@@ -86,3 +86,14 @@ export const sessionDetailRoutes = new Hono<AppEnv>()
     await setMember(c.env, sessionId, { userId: c.get("user").id, role: "gm" }, user.id, role);
     return c.json({ member: { user_id: user.id, username: user.username, role } });
   });
+
+/**
+ * A new invite code for the session (GM): the old one stops working at once, and joining with it
+ * answers like an unknown code. Members stay members.
+ */
+export const inviteRoutes = new Hono<AppEnv>().post("/invite", requireGm, async (c) => {
+  const { sessionId } = c.get("member");
+  const inviteCode = randomToken(12);
+  await getDb(c.env.DB).update(gameSessions).set({ invite_code: inviteCode }).where(eq(gameSessions.id, sessionId));
+  return c.json({ invite_code: inviteCode });
+});

@@ -49,6 +49,7 @@ import { chunk, type Db, getDb, nowIso } from "../db/client";
 import { loadEntity } from "../db/entities";
 import { changesSince, loadSessionState, tokenDependents } from "../db/reads";
 import { gameSessions, sessionClients, sessionMembers, sessionState } from "../db/schema";
+import { type Device, parseDevice } from "../lib/device";
 import { encodeChange, encodeChangeRow } from "./broadcast";
 import { type CredentialFilter, isExpired, matchesCredential, type SocketCredential } from "./credential-sockets";
 import { LockTable } from "./lock-table";
@@ -80,6 +81,8 @@ export interface ClientRecord {
   connected_at: string;
   last_seen: string;
   capabilities: JsonObject;
+  /** Browser and OS by name, parsed from the user agent of the upgrade request. */
+  device: Device;
 }
 
 export interface SocketAttachment extends SocketCredential {
@@ -89,6 +92,8 @@ export interface SocketAttachment extends SocketCredential {
   role: Role;
   connectedAt: string;
   capabilities: JsonObject;
+  /** Parsed once at connect from the request (a `capabilities` message cannot change it). */
+  device?: Device;
   /** Set when the object closed the socket itself: its departure is already recorded. */
   closing?: true;
 }
@@ -716,7 +721,8 @@ export class SessionObject extends DurableObject<Env> {
           .filter((s): s is string => typeof s === "string")
           .sort()
           .at(-1) ?? att.connectedAt;
-      clients.push({ ...presenceOf(att), last_seen: lastSeen, capabilities: att.capabilities });
+      const device = att.device ?? parseDevice(typeof att.capabilities.user_agent === "string" ? att.capabilities.user_agent : null);
+      clients.push({ ...presenceOf(att), last_seen: lastSeen, capabilities: att.capabilities, device });
     }
     return clients.sort((a, b) => a.connected_at.localeCompare(b.connected_at) || a.client_id.localeCompare(b.client_id));
   }
@@ -747,6 +753,7 @@ export class SessionObject extends DurableObject<Env> {
       capabilities: userAgent ? { user_agent: userAgent } : {},
       ...(credentialId ? { credentialId } : {}),
       ...(Number.isFinite(expires) ? { credentialExpiresAt: expires } : {}),
+      device: parseDevice(userAgent),
     };
     const db = getDb(this.env.DB);
     await db.insert(sessionClients).values({

@@ -1,5 +1,6 @@
 import { createSignal, For, onMount, Show } from "solid-js";
-import { type Choice, type Conflict, diffFields, keepMine, mergeFields, type Resolution, useServer } from "../lib/conflict";
+import { formatClock } from "../lib/clock";
+import { type Choice, type Conflict, conflictDiffs, keepMine, mergeFields, type Resolution, useServer } from "../lib/conflict";
 
 function show(value: unknown): string {
   if (value === undefined) return "—";
@@ -16,16 +17,36 @@ const typeNames: Record<string, string> = {
   session_state: "session state",
 };
 
+/** "14:05, 4 December" in the reader's locale: when the server's side was changed. */
+function formatWhen(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return `${formatClock(iso)}, ${date.toLocaleDateString(undefined, { day: "numeric", month: "long" })}`;
+}
+
 /**
- * A queued change the server refused (someone changed the entity first): the fields that differ,
- * mine against the server's, and the three ways out of `conflict.ts`. Modal: focus moves into it.
+ * A queued change the server refused (someone changed the entity first): the fields that differ
+ * over all my queued edits of the entity, mine against the server's, who changed the server's
+ * side and when, and the three ways out of `conflict.ts` (each for all of those edits). Modal:
+ * focus moves into it.
  */
 export function ConflictDialog(props: {
   conflict: Conflict;
   onResolve: (resolution: Resolution) => void | Promise<void>;
   uuid?: () => string;
+  /** A member's display name for a user id (undefined: not known). */
+  nameOf?: (userId: string) => string | undefined;
 }) {
-  const diffs = () => diffFields(props.conflict.op, props.conflict.server);
+  const diffs = () => conflictDiffs(props.conflict);
+  const edits = () => 1 + (props.conflict.related?.length ?? 0);
+  const changedBy = () => {
+    const server = props.conflict.server;
+    if (!server) return null;
+    const userId = typeof server.updated_by === "string" ? server.updated_by : null;
+    const name = userId ? (props.nameOf?.(userId) ?? "another member") : "someone";
+    const when = typeof server.updated_at === "string" ? server.updated_at : null;
+    return { name, when };
+  };
   const [choices, setChoices] = createSignal<Record<string, Choice>>({});
   const [busy, setBusy] = createSignal(false);
   const uuid = () => (props.uuid ?? (() => crypto.randomUUID()))();
@@ -56,10 +77,26 @@ export function ConflictDialog(props: {
           Conflicting change
         </h2>
         <p id="conflict-description">
-          Someone changed the {typeNames[props.conflict.op.entity_type] ?? props.conflict.op.entity_type} “{name()}” before your change
-          reached the server.
+          Someone changed the {typeNames[props.conflict.op.entity_type] ?? props.conflict.op.entity_type} “{name()}” before{" "}
+          {edits() === 1 ? "your change" : `your ${edits()} queued changes`} reached the server.
           <Show when={props.conflict.server === null}> It is gone on the server.</Show>
         </p>
+        <Show when={changedBy()}>
+          {(by) => (
+            <p class="conflict-author" data-testid="conflict-author">
+              Server's version: changed by <strong>{by().name}</strong>
+              <Show when={by().when}>
+                {(when) => (
+                  <>
+                    {" "}
+                    at <time dateTime={when()}>{formatWhen(when())}</time>
+                  </>
+                )}
+              </Show>
+              .
+            </p>
+          )}
+        </Show>
         <Show when={diffs().length > 0} fallback={<p class="empty">Your change and the server's agree: nothing differs.</p>}>
           <table class="diff-table">
             <caption class="visually-hidden">Fields that differ</caption>

@@ -12,7 +12,8 @@ const labels: Record<TransportStatus, { text: string; tone: "live" | "polling" |
 
 /** How changes reach this table (socket, polling, nothing) and how many of ours wait to be sent. */
 export function ConnectionIndicator(props: { connection: TransportStatus; pending: number }) {
-  // With no network the transport may still be trying to connect: say what the browser knows.
+  // With no network the transport may still be trying to connect, or hold a socket that carries
+  // nothing any more (its heartbeat has not timed out yet): say what the browser knows.
   const [online, setOnline] = createSignal(typeof navigator === "undefined" || navigator.onLine !== false);
   const update = () => setOnline(navigator.onLine !== false);
   if (typeof window !== "undefined") {
@@ -23,7 +24,7 @@ export function ConnectionIndicator(props: { connection: TransportStatus; pendin
       window.removeEventListener("offline", update);
     });
   }
-  const label = () => (online() || props.connection === "live" ? labels[props.connection] : labels.offline);
+  const label = () => (online() ? labels[props.connection] : labels.offline);
   return (
     <output class="connection" data-tone={label().tone} aria-label="Connection" aria-live="polite">
       <span class="connection-dot" aria-hidden="true" />

@@ -1,10 +1,11 @@
-import { createSignal, Show } from "solid-js";
+import { createSignal, createUniqueId, type JSX, Show } from "solid-js";
 import { inviteLink } from "../lib/paths";
 
-/** The invite link of a new session, ready to copy and send to players. */
-export function InviteLink(props: { inviteCode: string; sessionName: string }) {
+/** The invite link of a session, ready to copy and send to players; `children` adds actions (a new link). */
+export function InviteLink(props: { inviteCode: string; sessionName: string; children?: JSX.Element }) {
   const [copied, setCopied] = createSignal<"yes" | "failed" | null>(null);
   const link = () => inviteLink(props.inviteCode);
+  const id = createUniqueId();
   let input: HTMLInputElement | undefined;
 
   async function copy() {
@@ -19,14 +20,14 @@ export function InviteLink(props: { inviteCode: string; sessionName: string }) {
   }
 
   return (
-    <section class="invite" aria-labelledby="invite-heading">
-      <h3 id="invite-heading">Invite players to {props.sessionName}</h3>
+    <section class="invite" aria-labelledby={`${id}-heading`}>
+      <h3 id={`${id}-heading`}>Invite players to {props.sessionName}</h3>
       <div class="field-row">
-        <label class="visually-hidden" for="invite-link">
+        <label class="visually-hidden" for={`${id}-link`}>
           Invite link
         </label>
         <input
-          id="invite-link"
+          id={`${id}-link`}
           ref={input}
           type="url"
           readOnly
@@ -43,6 +44,7 @@ export function InviteLink(props: { inviteCode: string; sessionName: string }) {
           {(state) => (state() === "yes" ? "Copied to the clipboard." : "Select the link and copy it by hand.")}
         </Show>
       </p>
+      {props.children}
     </section>
   );
 }

@@ -9,6 +9,16 @@ function capabilityText(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
+/** "Firefox on Windows", from the names the server parsed out of the user agent. */
+export function deviceLabel(device: ConnectedClient["device"]): string {
+  const browser = device?.browser ?? null;
+  const os = device?.os ?? null;
+  if (browser && os) return `${browser} on ${os}`;
+  if (browser) return browser;
+  if (os) return `A browser on ${os}`;
+  return "Unknown device";
+}
+
 /**
  * The session's people: its members, whom a GM may promote to co-GM or make a player again
  * (`PUT {S}/members/{user_id}`), and the clients connected right now with when they connected,
@@ -107,13 +117,15 @@ export function MembersPanel(props: { userId: string; roster: Roster }) {
 }
 
 function ClientItem(props: { client: ConnectedClient; name: string }) {
-  const capabilities = () => Object.entries(props.client.capabilities ?? {});
+  // The raw user agent stays out of sight: the device line says what it names.
+  const capabilities = () => Object.entries(props.client.capabilities ?? {}).filter(([key]) => key !== "user_agent");
   return (
     <li class="list-item client-item" data-client-id={props.client.client_id}>
       <div class="client-row">
         <span class="item-name">{props.name}</span>
         <RoleBadge role={props.client.role} />
       </div>
+      <p class="client-device">{deviceLabel(props.client.device)}</p>
       <p class="hint client-times">
         connected <time dateTime={props.client.connected_at}>{formatClock(props.client.connected_at)}</time> · last seen{" "}
         <time dateTime={props.client.last_seen}>{formatClock(props.client.last_seen)}</time>

@@ -62,8 +62,16 @@ export function NewTokenForm(props: {
     setName("");
     setAsset(null);
     setCrop(null);
+    // The next token goes to the scene on the table again: a target picked once is not silently reused.
+    setSceneId(undefined);
+    setFolderId(NO_FOLDER);
     await submitter.run(input);
   }
+
+  const targetName = () => {
+    const id = chosenSceneId();
+    return id === LIBRARY ? "the library" : (props.scenes.find((s) => s.id === id)?.name ?? "a scene");
+  };
 
   return (
     <section class="card sidebar-card" aria-labelledby="new-token-heading">
@@ -140,6 +148,9 @@ export function NewTokenForm(props: {
         <button type="submit" disabled={name().trim() === "" || (asset() !== null && crop() === null)}>
           Add token
         </button>
+        <p class="hint" data-testid="new-token-target">
+          Adds it to {targetName()}.
+        </p>
         <ErrorMessage message={submitter.error()} />
       </form>
     </section>

@@ -5,13 +5,24 @@ import { ErrorMessage } from "./ErrorMessage";
 
 export type ScenePatch = Partial<Pick<Scene, "name" | "description" | "grid_scale" | "grid_units" | "accent_color">> & {
   folder_id?: string | null;
+  /** Only ever `gm_notes` (null removes them): a merge patch leaves the rest of the metadata alone. */
+  metadata?: { gm_notes: string | null };
 };
+
+/** The scene's GM notes (`metadata.gm_notes`): the server never sends them to players. */
+export function sceneGmNotes(scene: Scene): string {
+  const notes = scene.metadata?.gm_notes;
+  return typeof notes === "string" ? notes : "";
+}
 
 const TOP_LEVEL = "";
 const DEFAULT_ACCENT = "#d4a547";
 
 /** The fields of `draft` that differ from the scene: the merge patch to queue (empty: nothing to save). */
-export function scenePatch(scene: Scene, draft: Required<Omit<ScenePatch, "folder_id">> & { folder_id: string | null }): ScenePatch {
+export function scenePatch(
+  scene: Scene,
+  draft: Required<Omit<ScenePatch, "folder_id" | "metadata">> & { folder_id: string | null },
+): ScenePatch {
   const patch: ScenePatch = {};
   if (draft.name !== scene.name) patch.name = draft.name;
   if (draft.description !== scene.description) patch.description = draft.description;
@@ -43,6 +54,7 @@ export function SceneEditor(props: {
   const [gridUnits, setGridUnits] = createSignal(props.scene.grid_units);
   const [accent, setAccent] = createSignal<string | null>(props.scene.accent_color);
   const [folderId, setFolderId] = createSignal(props.scene.folder_id ?? TOP_LEVEL);
+  const [gmNotes, setGmNotes] = createSignal(sceneGmNotes(props.scene));
   const [invalid, setInvalid] = createSignal<string | null>(null);
   const saving = createSubmitter((patch: ScenePatch) => props.onSave(patch));
 
@@ -64,6 +76,8 @@ export function SceneEditor(props: {
       accent_color: accent(),
       folder_id: folderId() === TOP_LEVEL ? null : folderId(),
     });
+    const notes = gmNotes().trim();
+    if (notes !== sceneGmNotes(props.scene)) patch.metadata = { gm_notes: notes === "" ? null : notes };
     if (Object.keys(patch).length > 0) {
       const done = await saving.run(patch);
       if (done === undefined && saving.error()) return;
@@ -88,6 +102,20 @@ export function SceneEditor(props: {
             value={description()}
             onInput={(event) => setDescription(event.currentTarget.value)}
           />
+        </div>
+        <div class="field">
+          <label for={id("gm-notes")}>GM notes</label>
+          <textarea
+            id={id("gm-notes")}
+            rows={3}
+            maxLength={20_000}
+            aria-describedby={id("gm-notes-hint")}
+            value={gmNotes()}
+            onInput={(event) => setGmNotes(event.currentTarget.value)}
+          />
+          <p class="hint" id={id("gm-notes-hint")}>
+            Only GMs see these; players never receive them.
+          </p>
         </div>
         <div class="field-grid">
           <div class="field">

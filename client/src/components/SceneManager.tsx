@@ -1,5 +1,5 @@
 import { createMemo, createSignal, For, onCleanup, onMount, Show } from "solid-js";
-import { describeError, type Folder, type GmApi, type Scene } from "../lib/api";
+import { ApiError, describeError, type Folder, type GmApi, importSceneBundle, type Scene, sceneExportUrl } from "../lib/api";
 import { formatClock } from "../lib/clock";
 import { createSceneLocks } from "../lib/locks";
 import { type DropTarget, sortAtEnd } from "../lib/ordering";
@@ -42,6 +42,8 @@ export function SceneManager(props: {
   shownSceneId: string | null;
   onView: (scene: Scene) => void;
   onActivate: (scene: Scene) => Promise<unknown>;
+  /** `POST {S}/import` with progress (tests pass a double). */
+  importBundle?: (file: File, onProgress: (fraction: number) => void) => Promise<{ scene: Scene }>;
 }) {
   const view = props.sync.view;
   const locks = createSceneLocks({ api: props.api, sync: props.sync, userId: props.userId });
@@ -120,8 +122,8 @@ export function SceneManager(props: {
     setSceneName("");
     const siblings = folderId === null ? tree().scenes : (tree().byId.get(folderId)?.scenes ?? []);
     // The schema's defaults spelled out, so the scene shows (and edits) fully before the server confirms it.
-    void act(() =>
-      props.sync.create("scene", {
+    void act(async () => {
+      const op = await props.sync.create("scene", {
         name,
         description: "",
         map_asset: null,
@@ -131,8 +133,11 @@ export function SceneManager(props: {
         folder_id: folderId,
         sort: sortAtEnd(siblings),
         metadata: {},
-      }),
-    );
+      });
+      // The new scene goes on the GM's table at once, to be prepared (players still see the active one).
+      const created = view.scenes[op.id];
+      if (created) props.onView(created);
+    });
   }
 
   function createFolder(event: SubmitEvent) {
@@ -174,6 +179,16 @@ export function SceneManager(props: {
             onSave={(patch) => saveScene(scene(), patch)}
             onClose={() => setEditingSceneId(null)}
           />
+        </Show>
+        <Show when={editing() || shown()}>
+          <a
+            class="button button-small button-quiet scene-export"
+            href={sceneExportUrl(props.sessionId, scene().id)}
+            download=""
+            aria-label={`Export ${scene().name}`}
+          >
+            Export scene
+          </a>
         </Show>
         <Show when={(editing() || shown()) && !locks.heldByOther(scene().id)}>
           <AssetUploadField
@@ -243,6 +258,33 @@ export function SceneManager(props: {
         <p class="hint">Archiving it moves its scenes and folders to the top level until it is restored.</p>
       </form>
     );
+  }
+
+  // Import of a scene bundle (a zip exported here or elsewhere), with the upload's progress.
+  const [importProgress, setImportProgress] = createSignal<number | null>(null);
+  const [importedName, setImportedName] = createSignal<string | null>(null);
+  const [importError, setImportError] = createSignal<string | null>(null);
+  async function importBundle(input: HTMLInputElement) {
+    const file = input.files?.[0];
+    if (!file) return;
+    setImportError(null);
+    setImportedName(null);
+    setImportProgress(0);
+    try {
+      const send =
+        props.importBundle ?? ((f: File, progress: (fraction: number) => void) => importSceneBundle(props.sessionId, f, progress));
+      const { scene } = await send(file, setImportProgress);
+      setImportedName(scene.name);
+      // The new scene arrives by the socket; say so now, and fetch news in case it is not connected.
+      props.sync.wake();
+    } catch (cause) {
+      const problems = cause instanceof ApiError && Array.isArray(cause.details?.problems) ? cause.details.problems : [];
+      const first = problems.find((p): p is string => typeof p === "string");
+      setImportError(`${describeError(cause)}${first ? ` (${first})` : ""}`);
+    } finally {
+      setImportProgress(null);
+      input.value = "";
+    }
   }
 
   const sceneCount = () => Object.values(view.scenes).filter((s) => s.archived_at === null).length;
@@ -334,6 +376,27 @@ export function SceneManager(props: {
           Create folder
         </button>
       </form>
+      <div class="field scene-import">
+        <label for="scene-import">Import a scene (a .zip bundle)</label>
+        <input
+          id="scene-import"
+          type="file"
+          accept=".zip,application/zip"
+          disabled={importProgress() !== null}
+          onChange={(event) => void importBundle(event.currentTarget)}
+        />
+        <Show when={importProgress() !== null}>
+          <progress max="1" value={importProgress() ?? 0} aria-label="Import progress" />
+        </Show>
+        <Show when={importedName()}>
+          {(name) => (
+            <p class="hint" role="status">
+              Imported “{name()}” as a new scene.
+            </p>
+          )}
+        </Show>
+        <ErrorMessage message={importError()} />
+      </div>
     </SidebarSection>
   );
 }

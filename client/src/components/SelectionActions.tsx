@@ -1,3 +1,4 @@
+import { createSignal, Show } from "solid-js";
 import type { Token } from "../lib/api";
 import { createSubmitter } from "../lib/submit";
 import { ErrorMessage } from "./ErrorMessage";
@@ -11,6 +12,7 @@ export function SelectionActions(props: {
 }) {
   const acting = createSubmitter((action: () => Promise<unknown>) => action(), { serial: true });
   const hiddenCount = () => props.tokens.filter((t) => t.hidden).length;
+  const [confirming, setConfirming] = createSignal(false);
 
   return (
     <section class="card sidebar-card" aria-labelledby="selection-heading">
@@ -39,9 +41,32 @@ export function SelectionActions(props: {
           Show all
         </button>
       </div>
-      <button type="button" class="button-danger" disabled={acting.pending()} onClick={() => void acting.run(() => props.onArchive())}>
-        Delete {props.tokens.length} tokens
-      </button>
+      <Show
+        when={confirming()}
+        fallback={
+          <button type="button" class="button-danger" disabled={acting.pending()} onClick={() => setConfirming(true)}>
+            Archive {props.tokens.length} tokens
+          </button>
+        }
+      >
+        <p class="confirm">
+          Archive {props.tokens.length} tokens? They leave the table; Undo or the archive brings them back.{" "}
+          <button
+            type="button"
+            class="button-small button-danger-inline"
+            disabled={acting.pending()}
+            onClick={() => {
+              setConfirming(false);
+              void acting.run(() => props.onArchive());
+            }}
+          >
+            Archive them
+          </button>{" "}
+          <button type="button" class="button-small button-quiet" onClick={() => setConfirming(false)}>
+            Keep
+          </button>
+        </p>
+      </Show>
       <ErrorMessage message={acting.error()} />
     </section>
   );

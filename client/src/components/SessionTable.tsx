@@ -5,17 +5,19 @@ import { buildLibraryTree, flattenFolders, freeCell } from "../lib/library";
 import { sortSiblings } from "../lib/ordering";
 import { paths } from "../lib/paths";
 import type { PreviewSender } from "../lib/preview";
-import { entityKey } from "../lib/queue";
+import { entityKey, nextBaseVersion } from "../lib/queue";
 import { createRoster } from "../lib/roster";
 import { lightingOf } from "../lib/session-flags";
 import type { SessionSync } from "../lib/sync";
 import { createTableAuthoring, loadLayersOfShownScene } from "../lib/table-authoring";
 import { bindUndoKeys, createSessionUndo } from "../lib/undo";
 import { ArchiveBin } from "./ArchiveBin";
+import { ArchivedNotice } from "./ArchivedNotice";
 import { ConflictDialog } from "./ConflictDialog";
 import { ConnectionIndicator } from "./ConnectionIndicator";
 import { ErrorMessage } from "./ErrorMessage";
 import { HistoryPanel } from "./HistoryPanel";
+import { InviteButton } from "./InviteButton";
 import { MembersPanel } from "./MembersPanel";
 import { ModuleOverlays, ModulePanels } from "./ModuleSlots";
 import { NewTokenForm, type NewTokenInput } from "./NewTokenForm";
@@ -127,6 +129,15 @@ export function SessionTable(props: {
     () => api.getSession(props.sessionId).then((detail) => detail.members),
   );
   const players = () => (members.error ? [] : (members.latest ?? [])).filter((m) => m.role === "player");
+  // Who changed the server's side of a conflict: the members, read when a conflict shows.
+  const [conflictMembers] = createResource(
+    () => conflict() !== null,
+    () => api.getSession(props.sessionId).then((detail) => detail.members),
+  );
+  const conflictAuthorName = (userId: string) =>
+    userId === me()
+      ? "you (in another tab or on another device)"
+      : (conflictMembers.error ? undefined : conflictMembers.latest)?.find((m) => m.user_id === userId)?.username;
 
   // Library, selection and layer edits (lib/table-authoring.ts), all through the sync queue.
   const authoring = createTableAuthoring({ sync: props.sync, view });
@@ -137,6 +148,23 @@ export function SessionTable(props: {
     () => (isGm() ? shownScene()?.id : undefined),
     (id) => props.sync.loadScene(id),
   );
+
+  // What the GM just archived, for the notice's Undo: a restore of each on the version its archive makes
+  // (archived tokens leave the view, so it is worked out before).
+  const [archived, setArchived] = createSignal<{ label: string; versions: Record<string, number> } | null>(null);
+  async function archiveTokens(ids: string[], archive: () => Promise<unknown>) {
+    const names = ids.map((id) => view.tokens[id]?.name ?? "a token");
+    const versions: Record<string, number> = {};
+    for (const id of ids) {
+      const base = nextBaseVersion(props.sync.queue.state().ops, "token", id, view.tokens[id]?.version ?? null);
+      if (base !== null) versions[id] = base + 1;
+    }
+    await archive();
+    setArchived({ label: ids.length === 1 ? (names[0] ?? "a token") : `${ids.length} tokens`, versions });
+  }
+  async function undoArchive(versions: Record<string, number>) {
+    for (const [id, version] of Object.entries(versions)) await props.sync.restore("token", id, version);
+  }
 
   async function createToken(input: NewTokenInput) {
     const offset = sceneTokens().length % 10;
@@ -160,6 +188,9 @@ export function SessionTable(props: {
         <button type="button" class="button-quiet" onClick={() => void props.sync.reload()}>
           Reload
         </button>
+        <Show when={isGm()}>
+          <InviteButton sessionId={props.sessionId} sessionName={view.session?.name ?? ""} />
+        </Show>
         <Show when={isGm()}>
           <button
             type="button"
@@ -192,6 +223,11 @@ export function SessionTable(props: {
               Dismiss
             </button>
           </p>
+        )}
+      </Show>
+      <Show when={archived()} keyed>
+        {(notice) => (
+          <ArchivedNotice label={notice.label} onUndo={() => undoArchive(notice.versions)} onDismiss={() => setArchived(null)} />
         )}
       </Show>
       <Show when={view.sync.rejected}>
@@ -332,7 +368,8 @@ export function SessionTable(props: {
                   players={players()}
                   onPatch={(patch) => props.sync.update("token", token().id, patch)}
                   onArchive={async () => {
-                    await props.sync.archive("token", token().id);
+                    const id = token().id;
+                    await archiveTokens([id], () => props.sync.archive("token", id));
                     setSelectedId(null);
                   }}
                   folders={tokenFolderList()}
@@ -350,7 +387,8 @@ export function SessionTable(props: {
                 tokens={selectedTokens()}
                 onHidden={(hidden) => authoring.setHidden(selectedIds(), hidden)}
                 onArchive={async () => {
-                  await authoring.archiveTokens(selectedIds());
+                  const ids = selectedIds();
+                  await archiveTokens(ids, () => authoring.archiveTokens(ids));
                   setSelectedIds([]);
                 }}
                 onClear={() => setSelectedIds([])}
@@ -403,7 +441,9 @@ export function SessionTable(props: {
         </Show>
       </div>
 
-      <Show when={conflict()}>{(c) => <ConflictDialog conflict={c()} onResolve={(r) => props.sync.resolveConflict(r)} />}</Show>
+      <Show when={conflict()}>
+        {(c) => <ConflictDialog conflict={c()} onResolve={(r) => props.sync.resolveConflict(r)} nameOf={conflictAuthorName} />}
+      </Show>
     </div>
   );
 }

@@ -29,7 +29,10 @@ export function TokenInspector(props: {
   /** The library's folders, depth first: where a library token may be filed. */
   folders?: { folder: Folder; depth: number }[];
   onPatch: (
-    patch: Partial<Pick<Token, "name" | "folder_id" | "hidden" | "rotation" | "width" | "height" | "owner_user_ids">>,
+    patch: Partial<Pick<Token, "name" | "folder_id" | "hidden" | "rotation" | "width" | "height" | "owner_user_ids">> & {
+      /** Only ever `gm_notes` (null removes them): a merge patch leaves the other stats alone. */
+      stats?: { gm_notes: string | null };
+    },
   ) => Promise<unknown>;
   onArchive: () => Promise<unknown>;
   onArt: (hash: string, crop: Crop) => Promise<unknown>;
@@ -41,6 +44,8 @@ export function TokenInspector(props: {
   const [width, setWidth] = createSignal<string | null>(null);
   const [height, setHeight] = createSignal<string | null>(null);
   const [name, setName] = createSignal<string | null>(null);
+  const [notes, setNotes] = createSignal<string | null>(null);
+  const savedNotes = () => (typeof props.token.stats?.gm_notes === "string" ? props.token.stats.gm_notes : "");
   const [cropping, setCropping] = createSignal(false);
   const inLibrary = () => props.token.scene_id === null;
 
@@ -49,6 +54,13 @@ export function TokenInspector(props: {
     const next = (name() ?? props.token.name).trim();
     setName(null);
     if (next !== "" && next !== props.token.name) void patching.run({ name: next });
+  }
+
+  function saveNotes(event: SubmitEvent) {
+    event.preventDefault();
+    const next = (notes() ?? savedNotes()).trim();
+    setNotes(null);
+    if (next !== savedNotes()) void patching.run({ stats: { gm_notes: next === "" ? null : next } });
   }
 
   function rotate(delta: number) {
@@ -151,6 +163,22 @@ export function TokenInspector(props: {
         </div>
         <button type="submit">Resize</button>
       </form>
+      <form class="form gm-notes-form" onSubmit={saveNotes}>
+        <div class="field">
+          <label for={`token-gm-notes-${props.token.id}`}>GM notes</label>
+          <textarea
+            id={`token-gm-notes-${props.token.id}`}
+            rows={3}
+            maxLength={20_000}
+            value={notes() ?? savedNotes()}
+            onInput={(event) => setNotes(event.currentTarget.value)}
+          />
+          <p class="hint">Only GMs see these; players never receive them.</p>
+        </div>
+        <button type="submit" class="button-small" disabled={notes() === null || notes()?.trim() === savedNotes()}>
+          Save notes
+        </button>
+      </form>
       <Show when={props.players.length > 0}>
         <fieldset class="owners">
           <legend>Players who may move it</legend>
@@ -224,7 +252,7 @@ export function TokenInspector(props: {
         }}
       />
       <button type="button" class="button-danger" disabled={archiving.pending()} onClick={() => void archiving.run()}>
-        Delete token
+        Archive token
       </button>
       <ErrorMessage message={patching.error() ?? archiving.error()} />
     </section>

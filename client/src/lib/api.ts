@@ -248,6 +248,8 @@ export const api = {
   joinSession: (inviteCode: string) => request<JoinedSession>("POST", "/api/vtt/sessions/join", { body: { invite_code: inviteCode } }),
 
   getSession: (sid: string) => request<SessionDetail>("GET", sessionPath(sid)),
+  /** `POST {S}/invite` (GM): a new invite code; the old one stops working. */
+  rotateInvite: (sid: string) => request<{ invite_code: string }>("POST", `${sessionPath(sid)}/invite`),
   /** `GET {S}/scenes?archived=true`: the archived scenes (GM), to restore one. */
   listArchivedScenes: (sid: string) => request<{ items: Scene[] }>("GET", `${sessionPath(sid)}/scenes?archived=true`),
   getState: (sid: string) => request<SessionSnapshot>("GET", `${sessionPath(sid)}/state`),
@@ -299,6 +301,8 @@ export interface ConnectedClient {
   connected_at: string;
   last_seen: string;
   capabilities: Record<string, unknown>;
+  /** Browser and OS by name, parsed by the server from the user agent (null: not recognised). */
+  device?: { browser: string | null; os: string | null };
 }
 
 /** The GM's calls beyond the sync layer: members, connected clients, scene locks, the archive. */
@@ -404,4 +408,58 @@ export function describeError(error: unknown): string {
   }
   if (error instanceof Error) return error.message;
   return "Something went wrong.";
+}
+
+/** `GET {S}/scenes/{id}/export` (GM): the scene's bundle, a zip the browser downloads (cookie auth, no CSRF). */
+export function sceneExportUrl(sid: string, sceneId: string): string {
+  return `${sessionPath(sid)}/scenes/${encodeURIComponent(sceneId)}/export`;
+}
+
+/**
+ * `POST {S}/import` (GM) with the bundle as the body, reporting upload progress (0..1): a new
+ * scene. XMLHttpRequest, because `fetch` cannot report a request body's progress; failures are
+ * the same `ApiError` as elsewhere (400 with `details.problems` for a bundle that is refused).
+ */
+export function importSceneBundle(
+  sid: string,
+  file: Blob,
+  onProgress: (fraction: number) => void,
+  XHR: typeof XMLHttpRequest = XMLHttpRequest,
+): Promise<{ scene: Scene }> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XHR();
+    xhr.open("POST", `${sessionPath(sid)}/import`);
+    xhr.withCredentials = true;
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("Content-Type", "application/zip");
+    const csrf = getCsrfToken();
+    if (csrf !== null) xhr.setRequestHeader("X-CSRF-Token", csrf);
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
+    });
+    xhr.addEventListener("load", () => {
+      let body: unknown;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        body = undefined;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        const scene = (body as { scene?: Scene } | undefined)?.scene;
+        if (scene) {
+          onProgress(1);
+          resolve({ scene });
+        } else reject(new ApiError(xhr.status, "bad_response", "The server sent an unreadable answer."));
+        return;
+      }
+      const envelope = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
+      if (envelope && typeof envelope.code === "string" && typeof envelope.message === "string") {
+        reject(new ApiError(xhr.status, envelope.code as never, envelope.message, envelope.details as Record<string, unknown> | undefined));
+      } else reject(new ApiError(xhr.status, "bad_response", `The server answered ${xhr.status}.`));
+    });
+    xhr.addEventListener("error", () =>
+      reject(new ApiError(0, "network_error", "The server could not be reached. Check your connection and try again.")),
+    );
+    xhr.send(file);
+  });
 }

@@ -10,6 +10,12 @@
  * Later queued ops on the same entity ("dependents") were based on the version the conflicting op
  * would have produced; `applyResolution` moves them onto the resolved chain so none of them is
  * sent with a base version that means something else now.
+ *
+ * Those queued when the conflict was found (`related`) conflict just as much: the server's change
+ * may touch their fields too. `conflictDiffs` shows the fields of all of them together (what the
+ * entity becomes if every queued edit wins, against the server's), and each way out applies to
+ * all of them: Use Server drops them all, Merge Fields keeps in each only the fields chosen as
+ * mine. Edits queued while the dialog is open wait behind the resolution and are chained after it.
  */
 
 import { applyMergePatch, type Json, type JsonObject, jsonEqual } from "../../../domain/merge-patch";
@@ -24,6 +30,8 @@ export interface Conflict {
   detectedAt: number;
   /** Later queued ops on the same entity. */
   dependents: number;
+  /** The later queued ops on the same entity when the conflict was found, in order: resolved with `op`. */
+  related?: QueuedOp[];
 }
 
 /** The pseudo-field of an archive or restore op: whether the entity is archived. */
@@ -38,9 +46,13 @@ export interface FieldDiff {
 
 export type Choice = "mine" | "server";
 
+/**
+ * `related`: what becomes of each related op (by its uuid): a new op in its place, or null to
+ * drop it. Absent: Use Server drops them all, the other choices keep them as they are.
+ */
 export type Resolution =
-  | { kind: "replace"; choice: "keep_mine" | "merge_fields"; op: QueuedOp }
-  | { kind: "drop"; choice: "use_server" | "merge_fields" };
+  | { kind: "replace"; choice: "keep_mine" | "merge_fields"; op: QueuedOp; related?: Record<string, QueuedOp | null> }
+  | { kind: "drop"; choice: "use_server" | "merge_fields"; related?: Record<string, QueuedOp | null> };
 
 /** The fields the op sets, local value against the server's, only where they differ. */
 export function diffFields(op: QueuedOp, server: AnyEntity | null): FieldDiff[] {
@@ -54,6 +66,45 @@ export function diffFields(op: QueuedOp, server: AnyEntity | null): FieldDiff[] 
     const serverValue = server ? (server[field] as Json | undefined) : undefined;
     const local = op.op === "update" ? localValue(serverValue, patch) : patch;
     if (!jsonEqual(local, serverValue)) diffs.push({ field, local, server: serverValue });
+  }
+  return diffs;
+}
+
+/**
+ * The fields of the conflicting op and of every related op together: what each field becomes
+ * when all of them apply in order on the server's entity, against the server's value, where the
+ * two differ. Fields in the order they are first set.
+ */
+export function conflictDiffs(conflict: Conflict): FieldDiff[] {
+  const ops = [conflict.op, ...(conflict.related ?? [])];
+  if (ops.length === 1) return diffFields(conflict.op, conflict.server);
+  const { server } = conflict;
+  const local = new Map<string, Json | undefined>();
+  const current = (field: string): Json | undefined =>
+    local.has(field) ? local.get(field) : server ? (server[field] as Json | undefined) : undefined;
+  const touched: string[] = [];
+  let archived: boolean | undefined;
+  for (const op of ops) {
+    if (op.op === "archive" || op.op === "restore") {
+      archived = op.op === "archive";
+      if (!touched.includes(ARCHIVED_FIELD)) touched.push(ARCHIVED_FIELD);
+      continue;
+    }
+    for (const [field, patch] of Object.entries(op.payload)) {
+      local.set(field, op.op === "update" ? localValue(current(field), patch) : patch);
+      if (!touched.includes(field)) touched.push(field);
+    }
+  }
+  const diffs: FieldDiff[] = [];
+  for (const field of touched) {
+    if (field === ARCHIVED_FIELD) {
+      const remote = server ? server.archived_at !== null : undefined;
+      if (archived !== remote) diffs.push({ field, local: archived, server: remote });
+      continue;
+    }
+    const serverValue = server ? (server[field] as Json | undefined) : undefined;
+    const mine = local.get(field);
+    if (!jsonEqual(mine, serverValue)) diffs.push({ field, local: mine, server: serverValue });
   }
   return diffs;
 }
@@ -84,17 +135,26 @@ export function useServer(): Resolution {
  */
 export function mergeFields(conflict: Conflict, choices: Readonly<Record<string, Choice>>, uuid: string): Resolution {
   const { op, server } = conflict;
-  const mine = diffFields(op, server).filter((d) => choices[d.field] === "mine");
-  if (mine.length === 0 || !server) return { kind: "drop", choice: "merge_fields" };
-  if (op.op === "archive" || op.op === "restore") {
-    return { kind: "replace", choice: "merge_fields", op: { ...op, uuid, base_version: server.version } };
-  }
+  const mine = new Set(
+    conflictDiffs(conflict)
+      .filter((d) => choices[d.field] === "mine")
+      .map((d) => d.field),
+  );
+  const related: Record<string, QueuedOp | null> = {};
+  for (const later of conflict.related ?? []) related[later.uuid] = server ? keepChosen(later, mine) : null;
+  const withRelated = conflict.related ? { related } : {};
+  const kept = server ? keepChosen(op, mine) : null;
+  if (!kept || !server) return { kind: "drop", choice: "merge_fields", ...withRelated };
+  return { kind: "replace", choice: "merge_fields", op: { ...kept, uuid, base_version: server.version }, ...withRelated };
+}
+
+/** The op with only the fields chosen as mine (a create becomes an update); null when none is left. */
+function keepChosen(op: QueuedOp, mine: ReadonlySet<string>): QueuedOp | null {
+  if (op.op === "archive" || op.op === "restore") return mine.has(ARCHIVED_FIELD) ? op : null;
   const payload: JsonObject = {};
-  for (const { field } of mine) {
-    const value = op.payload[field];
-    if (value !== undefined) payload[field] = value;
-  }
-  return { kind: "replace", choice: "merge_fields", op: { ...op, uuid, op: "update", payload, base_version: server.version } };
+  for (const [field, value] of Object.entries(op.payload)) if (mine.has(field)) payload[field] = value;
+  if (Object.keys(payload).length === 0) return null;
+  return { ...op, op: "update", payload };
 }
 
 export interface ResolvedQueue {
@@ -114,8 +174,9 @@ export function applyResolution(ops: readonly QueuedOp[], conflict: Conflict, re
   const { op: conflicted, server } = conflict;
   const index = ops.findIndex((o) => o.uuid === conflicted.uuid);
   if (index < 0) return { ops: [...ops], replaced: [], removed: [] };
-  const expected = conflicted.base_version === null ? 1 : conflicted.base_version + 1;
-  const resolvedVersion = resolution.kind === "replace" ? (server?.version ?? 0) + 1 : (server?.version ?? null);
+  const related = new Set((conflict.related ?? []).map((o) => o.uuid));
+  // The version the entity has after the ops placed so far: later ones chain on it.
+  let version = resolution.kind === "replace" ? (server?.version ?? 0) + 1 : (server?.version ?? null);
 
   const out: QueuedOp[] = [];
   const replaced: ResolvedQueue["replaced"] = [];
@@ -134,18 +195,29 @@ export function applyResolution(ops: readonly QueuedOp[], conflict: Conflict, re
       }
       return;
     }
-    if (resolvedVersion === null) {
+    if (version === null) {
       removed.push(op.uuid);
       return;
     }
-    const shift = resolvedVersion - expected;
-    if (shift === 0 || op.base_version === null) {
-      out.push(op);
+    let next: QueuedOp = op;
+    if (related.has(op.uuid)) {
+      const mapped = resolution.choice === "use_server" ? null : resolution.related?.[op.uuid];
+      if (mapped === null) {
+        removed.push(op.uuid);
+        return;
+      }
+      if (mapped) next = mapped;
+    }
+    if (next.base_version === null) {
+      out.push(next);
+      if (next !== op) replaced.push({ uuid: op.uuid, op: next });
+      version = 1;
       return;
     }
-    const moved = { ...op, base_version: op.base_version + shift };
+    const moved = next.base_version === version ? next : { ...next, base_version: version };
     out.push(moved);
-    replaced.push({ uuid: op.uuid, op: moved });
+    if (moved !== op) replaced.push({ uuid: op.uuid, op: moved });
+    version += 1;
   });
   return { ops: out, replaced, removed };
 }

@@ -338,8 +338,14 @@ export function createQueue(deps: QueueDeps, initial: readonly QueuedOp[] = []):
     } catch {
       server = isEntity(reported) ? reported : null;
     }
+    // The later queued edits of the entity conflict too: shown and resolved with it, never sent as they are.
+    const at = entries.findIndex((e) => e.op === op);
+    const related = entries
+      .slice(at + 1)
+      .map((e) => e.op)
+      .filter((o) => o.entity_type === op.entity_type && o.id === op.id);
     const dependents = entries.filter((e) => e.op !== op && e.op.entity_type === op.entity_type && e.op.id === op.id).length;
-    conflict = { op, server, detectedAt: now(), dependents };
+    conflict = { op, server, detectedAt: now(), dependents, ...(related.length > 0 ? { related } : {}) };
     deps.reportMetric?.({ name: "conflict", entity_type: op.entity_type, entity_id: op.id, op_id: op.uuid });
     emit();
   }

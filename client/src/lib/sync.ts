@@ -68,8 +68,13 @@ export interface SyncDeps {
   onMessage?(message: InboundMessage): void;
   /** Subscribes to "the network is back" (defaults to the window's `online` event). */
   onOnline?(callback: () => void): () => void;
+  /** Subscribes to "the network is gone" (defaults to the window's `offline` event). */
+  onOffline?(callback: () => void): () => void;
   /** Tuning of the transport (fallback delay, backoff). */
-  transport?: Pick<TransportDeps, "socketFallbackMs" | "reconnectBaseMs" | "reconnectMaxMs" | "pollMaxBackoffMs">;
+  transport?: Pick<
+    TransportDeps,
+    "socketFallbackMs" | "reconnectBaseMs" | "reconnectMaxMs" | "pollMaxBackoffMs" | "pingIntervalMs" | "maxMissedPongs" | "isOnline"
+  >;
   /** Tuning of the queue's retries. */
   queue?: { retryBaseMs?: number; retryMaxMs?: number };
   /** Backoff of state reloads that fail. */
@@ -478,6 +483,7 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
       transport.wake();
       queue.kick();
     }),
+    (deps.onOffline ?? defaultOffline)(() => transport.goOffline()),
   );
 
   function requireBase(type: EntityType, id: string): number {
@@ -604,6 +610,12 @@ function logMetric(metric: QueueMetric): void {
 
 function logCacheError(error: unknown): void {
   console.warn(JSON.stringify({ level: "warn", msg: "cache write failed", error: String(error) }));
+}
+
+function defaultOffline(callback: () => void): () => void {
+  if (typeof window === "undefined") return () => undefined;
+  window.addEventListener("offline", callback);
+  return () => window.removeEventListener("offline", callback);
 }
 
 function defaultOnline(callback: () => void): () => void {

@@ -13,9 +13,16 @@
  * The server can turn the channel off (`realtime_off`, then close code 4503): the transport
  * switches to polling at once and stays there until new settings turn realtime back on. Close
  * 4429 (too many messages) makes the next reconnect wait longer.
+ *
+ * Honest status: an open socket can go silent without closing (a dead network path, a laptop
+ * lid). While open, the client sends the text `ping` every ~10 s, answered `pong` by the runtime
+ * without waking the session object (its WebSocket auto-response); after two pings without an
+ * answer (or any message) the socket is declared dead: the status turns `offline` and it
+ * reconnects. The browser's `offline` event (`goOffline`) does the same at once, and a transport
+ * started while the browser says it has no network starts `offline`, not `connecting`.
  */
 import ReconnectingWebSocket from "partysocket/ws";
-import type { ServerMessage } from "../../../domain/protocol";
+import { PING, PONG, type ServerMessage } from "../../../domain/protocol";
 import type { ChangeRow, ChangesResponse } from "./api";
 import { ApiError } from "./api";
 
@@ -71,6 +78,12 @@ export interface TransportDeps {
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
   pollMaxBackoffMs?: number;
+  /** How often an open socket is pinged. */
+  pingIntervalMs?: number;
+  /** Pings in a row without an answer after which the socket is declared dead. */
+  maxMissedPongs?: number;
+  /** Whether the browser believes it has a network (`navigator.onLine`). */
+  isOnline?: () => boolean;
 }
 
 export interface Transport {
@@ -83,9 +96,17 @@ export interface Transport {
   send(message: { type: string; [field: string]: unknown }): boolean;
   /** Connectivity is back (`online` event): reconnect and poll now instead of after the backoff. */
   wake(): void;
+  /** The browser lost its network (`offline` event): the socket is dead, say so and reconnect when it can. */
+  goOffline(): void;
 }
 
 export const DEFAULT_POLL_INTERVAL_MS = 4000;
+export const DEFAULT_PING_INTERVAL_MS = 10_000;
+export const DEFAULT_MAX_MISSED_PONGS = 2;
+
+function browserOnline(): boolean {
+  return typeof navigator === "undefined" || navigator.onLine !== false;
+}
 
 /** Close codes of `domain/protocol.ts` the transport acts on. */
 const CLOSE_REALTIME_OFF = 4503;
@@ -98,6 +119,9 @@ export function createTransport(deps: TransportDeps): Transport {
   const reconnectBaseMs = deps.reconnectBaseMs ?? 1000;
   const reconnectMaxMs = deps.reconnectMaxMs ?? 30_000;
   const pollMaxBackoffMs = deps.pollMaxBackoffMs ?? 60_000;
+  const pingIntervalMs = deps.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
+  const maxMissedPongs = deps.maxMissedPongs ?? DEFAULT_MAX_MISSED_PONGS;
+  const isOnline = deps.isOnline ?? browserOnline;
   let settings: TransportSettings = deps.settings ?? {};
 
   let status: TransportStatus = "stopped";
@@ -111,6 +135,9 @@ export function createTransport(deps: TransportDeps): Transport {
   let generation = 0;
   /** After a 4429 close: the next reconnect waits at least this long. */
   let penaltyMs = 0;
+  let heartbeatTimer: unknown = null;
+  /** Pings sent since the socket was last heard from. */
+  let unanswered = 0;
 
   const realtime = () => settings.realtime !== false;
   const interval = () => {
@@ -162,9 +189,13 @@ export function createTransport(deps: TransportDeps): Transport {
       stopPolling();
       ws.send(JSON.stringify({ type: "resume", since: deps.getSeq() }));
       setStatus("live");
+      startHeartbeat(ws);
     });
     ws.addEventListener("message", (event: MessageEvent) => {
       if (gen !== generation) return;
+      // Anything from the server proves the socket alive, a pong or a message.
+      unanswered = 0;
+      if (event.data === PONG) return;
       const message = parseMessage(event.data);
       if (!message) return;
       void Promise.resolve(deps.onMessage(message)).catch(() => undefined);
@@ -179,14 +210,56 @@ export function createTransport(deps: TransportDeps): Transport {
       if (event.code === CLOSE_RATE_LIMITED) penaltyMs = Math.max(penaltyMs, reconnectMaxMs / 2);
       const wasOpen = socketOpen;
       socketOpen = false;
+      stopHeartbeat();
       if (wasOpen) {
         setStatus("reconnecting");
         armFallback();
       }
     });
     socket = ws;
-    setStatus("connecting");
+    setStatus(isOnline() ? "connecting" : "offline");
     armFallback();
+  }
+
+  // --- the heartbeat ------------------------------------------------------------------------
+
+  function startHeartbeat(ws: ReconnectingWebSocket) {
+    stopHeartbeat();
+    const gen = generation;
+    const beat = () => {
+      heartbeatTimer = null;
+      if (gen !== generation || socket !== ws || !socketOpen) return;
+      if (unanswered >= maxMissedPongs) {
+        declareDead();
+        return;
+      }
+      unanswered += 1;
+      try {
+        ws.send(PING);
+      } catch {
+        // A socket that cannot even send is dead: the next beat says so.
+      }
+      heartbeatTimer = timers.setTimeout(beat, pingIntervalMs);
+    };
+    heartbeatTimer = timers.setTimeout(beat, pingIntervalMs);
+  }
+
+  function stopHeartbeat() {
+    clear(heartbeatTimer);
+    heartbeatTimer = null;
+    unanswered = 0;
+  }
+
+  /** The open socket no longer carries anything: offline until a socket opens again (or polling answers). */
+  function declareDead() {
+    if (!socket) return;
+    const ws = socket;
+    socketOpen = false;
+    stopHeartbeat();
+    setStatus("offline");
+    armFallback();
+    // A fresh connection; the old one's close event changes nothing (socketOpen is already false).
+    ws.reconnect(4000, "heartbeat timeout");
   }
 
   function armFallback() {
@@ -209,7 +282,7 @@ export function createTransport(deps: TransportDeps): Transport {
     if (polling) return;
     polling = true;
     pollFailures = 0;
-    setStatus("polling");
+    setStatus(isOnline() ? "polling" : "offline");
     void poll(generation);
   }
 
@@ -294,6 +367,7 @@ export function createTransport(deps: TransportDeps): Transport {
     clear(fallbackTimer);
     fallbackTimer = null;
     stopPolling();
+    stopHeartbeat();
     socketOpen = false;
     if (socket) {
       socket.close(1000, "done");
@@ -321,6 +395,14 @@ export function createTransport(deps: TransportDeps): Transport {
         pollFailures = 0;
         schedulePoll(0);
       }
+    },
+    goOffline() {
+      if (status === "stopped") return;
+      if (socket && socketOpen) {
+        declareDead();
+        return;
+      }
+      setStatus("offline");
     },
   };
 }

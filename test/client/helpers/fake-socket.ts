@@ -13,6 +13,8 @@ export class FakeWebSocket extends EventTarget {
   extensions = "";
   protocol = "";
   readonly sent: string[] = [];
+  /** Like the server's runtime (auto-response), answer `ping` with `pong`; off: a silent socket. */
+  answerPings = true;
 
   constructor(url: string) {
     super();
@@ -33,6 +35,7 @@ export class FakeWebSocket extends EventTarget {
   send(data: string): void {
     if (this.readyState !== FakeWebSocket.OPEN) throw new Error("send on a socket that is not open");
     this.sent.push(data);
+    if (data === "ping" && this.answerPings) queueMicrotask(() => this.readyState === FakeWebSocket.OPEN && this.pong());
   }
 
   close(code = 1000, reason = ""): void {
@@ -41,9 +44,19 @@ export class FakeWebSocket extends EventTarget {
     this.dispatchEvent(Object.assign(new Event("close"), { code, reason, wasClean: true }));
   }
 
-  /** The JSON messages the client sent. */
+  /** The JSON messages the client sent (its heartbeat pings left out: see `pings`). */
   messages(): unknown[] {
-    return this.sent.map((s) => JSON.parse(s) as unknown);
+    return this.sent.filter((s) => s !== "ping").map((s) => JSON.parse(s) as unknown);
+  }
+
+  /** How many heartbeat pings the client sent. */
+  pings(): number {
+    return this.sent.filter((s) => s === "ping").length;
+  }
+
+  /** The runtime's auto-response to a ping. */
+  pong(): void {
+    this.dispatchEvent(new MessageEvent("message", { data: "pong" }));
   }
 
   // --- what the server side does ---

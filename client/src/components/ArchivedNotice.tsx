@@ -1,0 +1,25 @@
+import { createSubmitter } from "../lib/submit";
+import { ErrorMessage } from "./ErrorMessage";
+
+/**
+ * Said right after the GM archived something: what went to the archive, with Undo (a restore,
+ * queued like any edit) and Dismiss. Archiving erases nothing; the archive bin restores later too.
+ */
+export function ArchivedNotice(props: { label: string; onUndo: () => Promise<unknown>; onDismiss: () => void }) {
+  const undoing = createSubmitter(async () => {
+    await props.onUndo();
+    props.onDismiss();
+  });
+  return (
+    <div class="undo-message archived-notice" role="status">
+      Archived {props.label}.{" "}
+      <button type="button" class="button-small" disabled={undoing.pending()} onClick={() => void undoing.run()}>
+        Undo
+      </button>{" "}
+      <button type="button" class="button-small button-quiet" onClick={() => props.onDismiss()}>
+        Dismiss
+      </button>
+      <ErrorMessage message={undoing.error()} />
+    </div>
+  );
+}

@@ -1,0 +1,152 @@
+// @vitest-environment jsdom
+import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
+import { createComponent } from "solid-js";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ArchivedNotice } from "../../client/src/components/ArchivedNotice";
+import { SelectionActions } from "../../client/src/components/SelectionActions";
+import { SessionTable } from "../../client/src/components/SessionTable";
+import { TokenInspector } from "../../client/src/components/TokenInspector";
+import type { AnyEntity } from "../../client/src/lib/api";
+import { createMemoryCache } from "../../client/src/lib/cache";
+import { createPreviewSender } from "../../client/src/lib/preview";
+import { type SessionSync, startSync } from "../../client/src/lib/sync";
+import type { WebSocketClass } from "../../client/src/lib/transport";
+import { FakeServer } from "./helpers/fake-server";
+import { FakeWebSocket } from "./helpers/fake-socket";
+import { scene, token } from "./helpers/fixtures";
+import { ManualClock } from "./helpers/timers";
+
+afterEach(cleanup);
+
+describe("archiving says so and can be undone", () => {
+  it("the inspector's button says Archive, not Delete", async () => {
+    const onArchive = vi.fn(async () => undefined);
+    render(() =>
+      createComponent(TokenInspector, {
+        sessionId: "s",
+        token: token("t1", 1, { name: "Ogre" }),
+        art: undefined,
+        players: [],
+        onPatch: async () => undefined,
+        onArchive,
+        onArt: async () => undefined,
+        onClose: () => undefined,
+      }),
+    );
+    expect(screen.queryByRole("button", { name: /Delete/ })).toBeNull();
+    fireEvent.click(screen.getByRole("button", { name: "Archive token" }));
+    await waitFor(() => expect(onArchive).toHaveBeenCalledTimes(1));
+  });
+
+  it("the notice after archiving restores with Undo, then goes away", async () => {
+    const onUndo = vi.fn(async () => undefined);
+    const onDismiss = vi.fn();
+    render(() => createComponent(ArchivedNotice, { label: "Ogre", onUndo, onDismiss }));
+    expect(screen.getByRole("status").textContent).toContain("Archived Ogre.");
+    fireEvent.click(screen.getByRole("button", { name: "Undo" }));
+    await waitFor(() => expect(onUndo).toHaveBeenCalledTimes(1));
+    await waitFor(() => expect(onDismiss).toHaveBeenCalledTimes(1));
+  });
+
+  it("the notice stays with the error when the restore cannot be queued", async () => {
+    const onDismiss = vi.fn();
+    render(() =>
+      createComponent(ArchivedNotice, {
+        label: "Ogre",
+        onUndo: async () => {
+          throw new Error("storage is full");
+        },
+        onDismiss,
+      }),
+    );
+    fireEvent.click(screen.getByRole("button", { name: "Undo" }));
+    expect(await screen.findByText("storage is full")).toBeTruthy();
+    expect(onDismiss).not.toHaveBeenCalled();
+  });
+});
+
+describe("archiving many tokens asks first", () => {
+  function renderActions() {
+    const onArchive = vi.fn(async () => undefined);
+    render(() =>
+      createComponent(SelectionActions, {
+        tokens: [token("t1", 1), token("t2", 1), token("t3", 1)],
+        onHidden: async () => undefined,
+        onArchive,
+        onClear: () => undefined,
+      }),
+    );
+    return { onArchive };
+  }
+
+  it("archives nothing until confirmed, and Keep leaves them", () => {
+    const { onArchive } = renderActions();
+    fireEvent.click(screen.getByRole("button", { name: "Archive 3 tokens" }));
+    expect(screen.getByText(/Archive 3 tokens\?/)).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Keep" }));
+    expect(onArchive).not.toHaveBeenCalled();
+    expect(screen.getByRole("button", { name: "Archive 3 tokens" })).toBeTruthy();
+  });
+
+  it("archives them after the confirmation", async () => {
+    const { onArchive } = renderActions();
+    fireEvent.click(screen.getByRole("button", { name: "Archive 3 tokens" }));
+    fireEvent.click(screen.getByRole("button", { name: "Archive them" }));
+    await waitFor(() => expect(onArchive).toHaveBeenCalledTimes(1));
+  });
+});
+
+describe("on the GM's table", () => {
+  const running: SessionSync[] = [];
+  beforeEach(() => {
+    FakeWebSocket.reset();
+    // The GM panels' own reads (members, clients, archive) go nowhere here.
+    vi.stubGlobal("fetch", async () => new Response(JSON.stringify({ error: { code: "not_found", message: "none" } }), { status: 404 }));
+  });
+  afterEach(async () => {
+    cleanup();
+    for (const sync of running.splice(0)) await sync.stop();
+    vi.unstubAllGlobals();
+  });
+
+  it("archives the selected token, and the notice's Undo restores it on the server", async () => {
+    const server = new FakeServer();
+    server.put("scene", scene("s1", 1, { name: "Crypt" }) as unknown as AnyEntity, "create");
+    server.put("token", token("t1", 1, { name: "Ogre", scene_id: "s1" }) as unknown as AnyEntity, "create");
+    server.edit("session_state", "st", { active_scene_id: "s1" });
+    const clock = new ManualClock();
+    const sync = await startSync({
+      sessionId: "sess",
+      userId: "u-gm",
+      api: server,
+      socketUrl: "ws://test/ws",
+      WebSocket: FakeWebSocket as unknown as WebSocketClass,
+      openCache: async () => createMemoryCache(),
+      timers: clock,
+      now: clock.now,
+      random: () => 0.5,
+      onOnline: () => () => undefined,
+    });
+    running.push(sync);
+    await sync.ready;
+    render(() =>
+      createComponent(SessionTable, {
+        sessionId: "sess",
+        userId: "u-gm",
+        sync,
+        ghosts: {},
+        preview: createPreviewSender(() => false, { timers: clock }),
+        connectedUsers: 1,
+      }),
+    );
+    fireEvent.click(await screen.findByRole("button", { name: "Ogre" }));
+    fireEvent.click(await screen.findByRole("button", { name: "Archive token" }));
+    await waitFor(() => expect(server.get("token", "t1")?.archived_at).not.toBeNull());
+    const notice = await screen.findByText(/Archived Ogre\./);
+    fireEvent.click(within(notice).getByRole("button", { name: "Undo" }));
+    await waitFor(() => expect(server.get("token", "t1")?.archived_at).toBeNull());
+    expect(server.get("token", "t1")?.version).toBe(3);
+    await waitFor(() => expect(screen.queryByText(/Archived Ogre\./)).toBeNull());
+    expect(await screen.findByRole("button", { name: "Ogre" })).toBeTruthy();
+  });
+});
