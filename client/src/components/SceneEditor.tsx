@@ -2,16 +2,20 @@ import { createSignal, For, Show } from "solid-js";
 import type { Scene } from "../lib/api";
 import { createSubmitter } from "../lib/submit";
 import { ErrorMessage } from "./ErrorMessage";
+import { createGridFields, GridFields, type GridFieldsPatch } from "./SceneGridFields";
 
 export type ScenePatch = Partial<Pick<Scene, "name" | "description" | "grid_scale" | "grid_units" | "accent_color">> & {
   folder_id?: string | null;
-};
+} & GridFieldsPatch;
 
 const TOP_LEVEL = "";
 const DEFAULT_ACCENT = "#d4a547";
 
 /** The fields of `draft` that differ from the scene: the merge patch to queue (empty: nothing to save). */
-export function scenePatch(scene: Scene, draft: Required<Omit<ScenePatch, "folder_id">> & { folder_id: string | null }): ScenePatch {
+export function scenePatch(
+  scene: Scene,
+  draft: Required<Omit<ScenePatch, "folder_id" | keyof GridFieldsPatch>> & { folder_id: string | null },
+): ScenePatch {
   const patch: ScenePatch = {};
   if (draft.name !== scene.name) patch.name = draft.name;
   if (draft.description !== scene.description) patch.description = draft.description;
@@ -44,6 +48,7 @@ export function SceneEditor(props: {
   const [accent, setAccent] = createSignal<string | null>(props.scene.accent_color);
   const [folderId, setFolderId] = createSignal(props.scene.folder_id ?? TOP_LEVEL);
   const [invalid, setInvalid] = createSignal<string | null>(null);
+  const gridFields = createGridFields(props.scene);
   const saving = createSubmitter((patch: ScenePatch) => props.onSave(patch));
 
   async function handleSubmit(event: SubmitEvent) {
@@ -55,6 +60,8 @@ export function SceneEditor(props: {
       return setInvalid("The grid scale is a number above 0, at most 100000.");
     }
     if (gridUnits().length > 16) return setInvalid("Grid units are at most 16 characters.");
+    const grid = gridFields.patch();
+    if (typeof grid === "string") return setInvalid(grid);
     setInvalid(null);
     const patch = scenePatch(props.scene, {
       name: trimmed,
@@ -64,6 +71,7 @@ export function SceneEditor(props: {
       accent_color: accent(),
       folder_id: folderId() === TOP_LEVEL ? null : folderId(),
     });
+    Object.assign(patch, grid);
     if (Object.keys(patch).length > 0) {
       const done = await saving.run(patch);
       if (done === undefined && saving.error()) return;
@@ -114,6 +122,7 @@ export function SceneEditor(props: {
             />
           </div>
         </div>
+        <GridFields fields={gridFields} sceneId={props.scene.id} />
         <div class="field">
           <span class="field-label" id={id("accent-label")}>
             Accent colour
