@@ -18,7 +18,7 @@ import { ConnectionIndicator } from "./ConnectionIndicator";
 import { ErrorMessage } from "./ErrorMessage";
 import { HistoryPanel } from "./HistoryPanel";
 import { MembersPanel } from "./MembersPanel";
-import { ModuleOverlays, ModulePanels } from "./ModuleSlots";
+import { ModuleHuds, ModuleOverlays, ModulePanels } from "./ModuleSlots";
 import { NewTokenForm, type NewTokenInput } from "./NewTokenForm";
 import { RoleBadge } from "./RoleBadge";
 import { SceneManager } from "./SceneManager";
@@ -272,6 +272,7 @@ export function SessionTable(props: {
                   : {})}
                 layers={sceneLayers()}
                 showNotes={isGm()}
+                hud={<ModuleHuds {...moduleProps()} scene={scene} />}
                 onPreview={(token, x, y) => props.preview.move(token.id, x, y)}
                 onDrop={(token, x, y) => {
                   props.preview.cancel();

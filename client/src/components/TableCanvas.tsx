@@ -85,6 +85,8 @@ export function TableCanvas(props: {
   now?: () => number;
   /** Drawn over the map and the tokens, in table pixels (game modules' overlays). */
   children?: JSX.Element;
+  /** Floats over the table's top right corner, in screen pixels (game modules' HUDs). */
+  hud?: JSX.Element;
 }) {
   const newId = () => (props.newId ?? (() => crypto.randomUUID()))();
   const now = () => (props.now ?? Date.now)();
@@ -292,172 +294,175 @@ export function TableCanvas(props: {
         onSnap={snapping.setSnap}
         {...(props.layerEdits ? {} : { measuring: measuring(), onMeasure: setMeasuring })}
       />
-      <section class="table-viewport" aria-label={`Table: ${props.scene.name}`}>
-        {/* biome-ignore lint/a11y/noStaticElementInteractions: a click on empty table clears the selection, a drag draws a selection box; tokens are the buttons */}
-        {/* biome-ignore lint/a11y/useKeyWithClickEvents: Escape on a token does the same from the keyboard */}
-        <div
-          ref={surface}
-          class="table-surface"
-          classList={{ "drop-target": dropHover() !== null }}
-          style={{ width: `${size().w}px`, height: `${size().h}px`, "--accent": props.scene.accent_color ?? "var(--felt-light)" }}
-          data-scene-id={props.scene.id}
-          data-tool={activeTool()}
-          onClick={(event) => {
-            if (boxDrawn) {
-              boxDrawn = false;
-              return;
-            }
-            if (event.target === event.currentTarget) clearSelection();
-          }}
-          onPointerDown={onSurfacePointerDown}
-          onPointerMove={onSurfacePointerMove}
-          onPointerUp={onSurfacePointerUp}
-          onPointerCancel={() => {
-            boxStart = null;
-            setBox(null);
-          }}
-          onDragOver={(event) => {
-            if (!carriesLibraryToken(event)) return;
-            event.preventDefault();
-            if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
-            setDropHover(libraryDropPoint(grid(), tablePoint(event).x, tablePoint(event).y, snapping.snap() && !event.altKey));
-          }}
-          onDragLeave={(event) => {
-            if (event.target === event.currentTarget) setDropHover(null);
-          }}
-          onDrop={(event) => {
-            setDropHover(null);
-            if (!carriesLibraryToken(event)) return;
-            const id = event.dataTransfer?.getData(LIBRARY_DRAG_TYPE);
-            if (!id || !props.onLibraryDrop) return;
-            event.preventDefault();
-            const at = tablePoint(event);
-            const cell = libraryDropPoint(grid(), at.x, at.y, snapping.snap() && !event.altKey);
-            props.onLibraryDrop(id, cell.x, cell.y);
-          }}
-        >
-          <Show when={props.scene.map_asset}>
-            {(hash) => (
-              <img
-                class="table-map"
-                src={assetFileUrl(props.sessionId, hash())}
-                alt={`Map of ${props.scene.name}`}
-                draggable={false}
-                onLoad={(event) => setMapSize({ w: event.currentTarget.naturalWidth, h: event.currentTarget.naturalHeight })}
-              />
-            )}
-          </Show>
-          <GridOverlay sceneId={props.scene.id} grid={grid()} width={size().w} height={size().h} opacity={props.gridOpacity} />
-          <For each={drawingLayers()}>
-            {(layer, index) => (
-              <DrawingsLayer
-                layerId={layer.id}
-                strokes={readStrokes(layer.payload)}
-                width={size().w}
-                height={size().h}
-                erasing={erasing()}
-                draft={index() === drawingLayers().length - 1 ? draft() : null}
-              />
-            )}
-          </For>
-          <Show when={drawingLayers().length === 0 && draft()}>
-            {(stroke) => <DrawingsLayer layerId="" strokes={[]} width={size().w} height={size().h} draft={stroke()} />}
-          </Show>
-          <For each={ghostsShown()}>
-            {(entry) => (
+      <div class="table-frame">
+        <section class="table-viewport" aria-label={`Table: ${props.scene.name}`}>
+          {/* biome-ignore lint/a11y/noStaticElementInteractions: a click on empty table clears the selection, a drag draws a selection box; tokens are the buttons */}
+          {/* biome-ignore lint/a11y/useKeyWithClickEvents: Escape on a token does the same from the keyboard */}
+          <div
+            ref={surface}
+            class="table-surface"
+            classList={{ "drop-target": dropHover() !== null }}
+            style={{ width: `${size().w}px`, height: `${size().h}px`, "--accent": props.scene.accent_color ?? "var(--felt-light)" }}
+            data-scene-id={props.scene.id}
+            data-tool={activeTool()}
+            onClick={(event) => {
+              if (boxDrawn) {
+                boxDrawn = false;
+                return;
+              }
+              if (event.target === event.currentTarget) clearSelection();
+            }}
+            onPointerDown={onSurfacePointerDown}
+            onPointerMove={onSurfacePointerMove}
+            onPointerUp={onSurfacePointerUp}
+            onPointerCancel={() => {
+              boxStart = null;
+              setBox(null);
+            }}
+            onDragOver={(event) => {
+              if (!carriesLibraryToken(event)) return;
+              event.preventDefault();
+              if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
+              setDropHover(libraryDropPoint(grid(), tablePoint(event).x, tablePoint(event).y, snapping.snap() && !event.altKey));
+            }}
+            onDragLeave={(event) => {
+              if (event.target === event.currentTarget) setDropHover(null);
+            }}
+            onDrop={(event) => {
+              setDropHover(null);
+              if (!carriesLibraryToken(event)) return;
+              const id = event.dataTransfer?.getData(LIBRARY_DRAG_TYPE);
+              if (!id || !props.onLibraryDrop) return;
+              event.preventDefault();
+              const at = tablePoint(event);
+              const cell = libraryDropPoint(grid(), at.x, at.y, snapping.snap() && !event.altKey);
+              props.onLibraryDrop(id, cell.x, cell.y);
+            }}
+          >
+            <Show when={props.scene.map_asset}>
+              {(hash) => (
+                <img
+                  class="table-map"
+                  src={assetFileUrl(props.sessionId, hash())}
+                  alt={`Map of ${props.scene.name}`}
+                  draggable={false}
+                  onLoad={(event) => setMapSize({ w: event.currentTarget.naturalWidth, h: event.currentTarget.naturalHeight })}
+                />
+              )}
+            </Show>
+            <GridOverlay sceneId={props.scene.id} grid={grid()} width={size().w} height={size().h} opacity={props.gridOpacity} />
+            <For each={drawingLayers()}>
+              {(layer, index) => (
+                <DrawingsLayer
+                  layerId={layer.id}
+                  strokes={readStrokes(layer.payload)}
+                  width={size().w}
+                  height={size().h}
+                  erasing={erasing()}
+                  draft={index() === drawingLayers().length - 1 ? draft() : null}
+                />
+              )}
+            </For>
+            <Show when={drawingLayers().length === 0 && draft()}>
+              {(stroke) => <DrawingsLayer layerId="" strokes={[]} width={size().w} height={size().h} draft={stroke()} />}
+            </Show>
+            <For each={ghostsShown()}>
+              {(entry) => (
+                <div
+                  class="token-ghost"
+                  aria-hidden="true"
+                  data-ghost-for={entry.token.id}
+                  style={{
+                    left: `${entry.ghost.x}px`,
+                    top: `${entry.ghost.y}px`,
+                    width: `${cells(entry.token.width) * cellPx()}px`,
+                    height: `${cells(entry.token.height) * cellPx()}px`,
+                    transform: `rotate(${entry.ghost.rotation}deg)`,
+                  }}
+                />
+              )}
+            </For>
+            <For each={props.tokens}>
+              {(token) => (
+                <TokenPiece
+                  sessionId={props.sessionId}
+                  token={token}
+                  art={props.art[token.id]}
+                  movable={props.canMove(token)}
+                  cellPx={cellPx()}
+                  snap={(x, y, free) => tokenDropPoint(grid(), x, y, snapping.snap() && !free)}
+                  selected={isSelected(token.id)}
+                  unsaved={(props.pending[`token:${token.id}`] ?? 0) > 0}
+                  offset={(() => {
+                    const g = groupDrag();
+                    return g && g.leader !== token.id && isSelected(token.id) && props.canMove(token) ? { dx: g.dx, dy: g.dy } : null;
+                  })()}
+                  handles={selection().length === 1 && (props.onResize !== undefined || props.onRotate !== undefined)}
+                  onSelect={(additive) => onTokenSelect(token, additive)}
+                  onDeselect={() => clearSelection()}
+                  onPreview={(x, y) => onTokenPreview(token, x, y)}
+                  onDrop={(x, y) => onTokenDrop(token, x, y)}
+                  onResize={(width, height) => props.onResize?.(token, width, height)}
+                  onRotate={(rotation) => props.onRotate?.(token, rotation)}
+                />
+              )}
+            </For>
+            {props.children}
+            <Show when={activeTool() === "ruler"}>
+              <Ruler scene={props.scene} toPage={toPage} />
+            </Show>
+            <Show when={activeTool() === "grid" && props.onFitGrid}>
+              {(onFit) => <GridFitTool scene={props.scene} toPage={toPage} onFit={onFit()} />}
+            </Show>
+            <Show when={activeTool() === "draw" || activeTool() === "note" || activeTool() === "erase"}>
               <div
-                class="token-ghost"
+                class="layer-input"
+                data-tool={activeTool()}
                 aria-hidden="true"
-                data-ghost-for={entry.token.id}
-                style={{
-                  left: `${entry.ghost.x}px`,
-                  top: `${entry.ghost.y}px`,
-                  width: `${cells(entry.token.width) * cellPx()}px`,
-                  height: `${cells(entry.token.height) * cellPx()}px`,
-                  transform: `rotate(${entry.ghost.rotation}deg)`,
+                onPointerDown={onInputDown}
+                onPointerMove={onInputMove}
+                onPointerUp={onInputUp}
+                onPointerCancel={() => {
+                  inputPointer = null;
+                  setDraft(null);
+                  setErasing(new Set<string>());
                 }}
               />
-            )}
-          </For>
-          <For each={props.tokens}>
-            {(token) => (
-              <TokenPiece
-                sessionId={props.sessionId}
-                token={token}
-                art={props.art[token.id]}
-                movable={props.canMove(token)}
-                cellPx={cellPx()}
-                snap={(x, y, free) => tokenDropPoint(grid(), x, y, snapping.snap() && !free)}
-                selected={isSelected(token.id)}
-                unsaved={(props.pending[`token:${token.id}`] ?? 0) > 0}
-                offset={(() => {
-                  const g = groupDrag();
-                  return g && g.leader !== token.id && isSelected(token.id) && props.canMove(token) ? { dx: g.dx, dy: g.dy } : null;
-                })()}
-                handles={selection().length === 1 && (props.onResize !== undefined || props.onRotate !== undefined)}
-                onSelect={(additive) => onTokenSelect(token, additive)}
-                onDeselect={() => clearSelection()}
-                onPreview={(x, y) => onTokenPreview(token, x, y)}
-                onDrop={(x, y) => onTokenDrop(token, x, y)}
-                onResize={(width, height) => props.onResize?.(token, width, height)}
-                onRotate={(rotation) => props.onRotate?.(token, rotation)}
+            </Show>
+            <Show when={props.showNotes}>
+              <NotesLayer
+                notes={notes()}
+                tool={activeTool()}
+                draft={noteDraft()}
+                onDraftClosed={() => setNoteDraft(null)}
+                onSave={(note) => props.layerEdits?.putNote(note)}
+                onDelete={(id) => props.layerEdits?.deleteNote(id)}
+                newId={newId}
+                now={now}
               />
-            )}
-          </For>
-          {props.children}
-          <Show when={activeTool() === "ruler"}>
-            <Ruler scene={props.scene} toPage={toPage} />
-          </Show>
-          <Show when={activeTool() === "grid" && props.onFitGrid}>
-            {(onFit) => <GridFitTool scene={props.scene} toPage={toPage} onFit={onFit()} />}
-          </Show>
-          <Show when={activeTool() === "draw" || activeTool() === "note" || activeTool() === "erase"}>
-            <div
-              class="layer-input"
-              data-tool={activeTool()}
-              aria-hidden="true"
-              onPointerDown={onInputDown}
-              onPointerMove={onInputMove}
-              onPointerUp={onInputUp}
-              onPointerCancel={() => {
-                inputPointer = null;
-                setDraft(null);
-                setErasing(new Set<string>());
-              }}
-            />
-          </Show>
-          <Show when={props.showNotes}>
-            <NotesLayer
-              notes={notes()}
-              tool={activeTool()}
-              draft={noteDraft()}
-              onDraftClosed={() => setNoteDraft(null)}
-              onSave={(note) => props.layerEdits?.putNote(note)}
-              onDelete={(id) => props.layerEdits?.deleteNote(id)}
-              newId={newId}
-              now={now}
-            />
-          </Show>
-          <Show when={box()}>
-            {(rect) => (
-              <div
-                class="selection-box"
-                aria-hidden="true"
-                style={{ left: `${rect().x}px`, top: `${rect().y}px`, width: `${rect().width}px`, height: `${rect().height}px` }}
-              />
-            )}
-          </Show>
-          <Show when={dropHover()}>
-            {(cell) => (
-              <div
-                class="drop-cell"
-                aria-hidden="true"
-                style={{ left: `${cell().x}px`, top: `${cell().y}px`, width: `${cellPx()}px`, height: `${cellPx()}px` }}
-              />
-            )}
-          </Show>
-        </div>
-      </section>
+            </Show>
+            <Show when={box()}>
+              {(rect) => (
+                <div
+                  class="selection-box"
+                  aria-hidden="true"
+                  style={{ left: `${rect().x}px`, top: `${rect().y}px`, width: `${rect().width}px`, height: `${rect().height}px` }}
+                />
+              )}
+            </Show>
+            <Show when={dropHover()}>
+              {(cell) => (
+                <div
+                  class="drop-cell"
+                  aria-hidden="true"
+                  style={{ left: `${cell().x}px`, top: `${cell().y}px`, width: `${cellPx()}px`, height: `${cellPx()}px` }}
+                />
+              )}
+            </Show>
+          </div>
+        </section>
+        <div class="table-hud">{props.hud}</div>
+      </div>
     </>
   );
 }
