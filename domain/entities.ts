@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { modules } from "../modules/registry";
 import { assetHashSchema, coordinate, finite, idSchema, jsonObjectSchema, nameSchema } from "./fields";
+import { DEFAULT_GRID_SIZE, GRID_SIZE_MAX, GRID_SIZE_MIN, gridTypes } from "./grid";
 import type { ModuleEntityDefinition } from "./module-api";
 
 export const coreEntityTypes = ["scene", "folder", "layer", "token", "token_art", "session_state"] as const;
@@ -78,21 +79,33 @@ export const baseFieldsSchema = z.object({
 });
 export type BaseFields = z.infer<typeof baseFieldsSchema>;
 
-export const sceneFieldsSchema = z.strictObject({
-  name,
-  description: z.string().max(20_000).default(""),
-  map_asset: assetHashSchema.nullable().default(null),
-  grid_scale: finite.positive().max(100_000).default(5),
-  grid_units: z.string().max(16).default("ft"),
-  accent_color: z
-    .string()
-    .regex(/^#[0-9a-fA-F]{6}$/, "a colour is #rrggbb")
-    .nullable()
-    .default(null),
-  folder_id: idSchema.nullable().default(null),
-  sort: finite.default(0),
-  metadata: jsonObjectSchema.default({}),
-});
+export const sceneFieldsSchema = z
+  .strictObject({
+    name,
+    description: z.string().max(20_000).default(""),
+    map_asset: assetHashSchema.nullable().default(null),
+    grid_scale: finite.positive().max(100_000).default(5),
+    grid_units: z.string().max(16).default("ft"),
+    // The grid fitted to the map (domain/grid.ts): only square cells are accepted today.
+    grid_type: z.enum(gridTypes).default("square"),
+    grid_size: finite.min(GRID_SIZE_MIN).max(GRID_SIZE_MAX).default(DEFAULT_GRID_SIZE),
+    grid_offset_x: finite.min(0).max(GRID_SIZE_MAX).default(0),
+    grid_offset_y: finite.min(0).max(GRID_SIZE_MAX).default(0),
+    accent_color: z
+      .string()
+      .regex(/^#[0-9a-fA-F]{6}$/, "a colour is #rrggbb")
+      .nullable()
+      .default(null),
+    folder_id: idSchema.nullable().default(null),
+    sort: finite.default(0),
+    metadata: jsonObjectSchema.default({}),
+  })
+  .superRefine((scene, ctx) => {
+    // A grid offset is where the lines start within one cell.
+    for (const field of ["grid_offset_x", "grid_offset_y"] as const) {
+      if (scene[field] >= scene.grid_size) ctx.addIssue({ code: "custom", path: [field], message: "a grid offset is below grid_size" });
+    }
+  });
 
 export const folderFieldsSchema = z.strictObject({
   name,

@@ -229,7 +229,8 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
     await bob.page.locator("[data-ghost-for]").first().waitFor();
     await screenshot(bob.page, "table-05-player-sees-drag-preview");
     await gm.page.mouse.up();
-    const moved = { x: start.x + 200, y: start.y + 100 };
+    // The drop snaps the token's corner to the nearest corner of the scene's 64-px grid.
+    const moved = { x: Math.round((start.x + 200) / 64) * 64, y: Math.round((start.y + 100) / 64) * 64 };
     await waitForX(gm.page, "Drowned knight", moved.x);
     await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
     await waitForX(bob.page, "Drowned knight", moved.x);

@@ -17,6 +17,7 @@ import type { ClientModule, ModuleUiProps } from "../../client/src/lib/modules";
 import { createSubmitter } from "../../client/src/lib/submit";
 import type { JsonObject } from "../../domain/merge-patch";
 import { createInitiativeApi, type InitiativeApi } from "./client-api";
+import { InitiativeOverlay, InitiativeTokenRing } from "./InitiativeOverlay";
 import { rollInitiative } from "./rules";
 import {
   combatantOfToken,
@@ -362,4 +363,6 @@ export const initiativeClient: ClientModule = {
   name: "initiative",
   entities: [{ type: "encounter", path: "encounters", sceneField: "scene_id" }],
   Panel: InitiativePanel,
+  TableHud: InitiativeOverlay,
+  CanvasOverlay: InitiativeTokenRing,
 };

@@ -104,7 +104,7 @@ describe("selecting several tokens", () => {
     expect(selection()).toEqual([]);
   });
 
-  it("moves the whole selection when one of its tokens is dragged; the others follow during the drag", () => {
+  it("moves the whole selection when one of its tokens is dragged (a free drop, Alt held); the others follow during the drag", () => {
     const tokens = [
       token("a", 1, { name: "Ann", x: 0, y: 0 }),
       token("b", 1, { name: "Bob", x: 128, y: 64 }),
@@ -116,7 +116,7 @@ describe("selecting several tokens", () => {
     expect(button("Bob").style.left).toBe("192px");
     expect(button("Bob").style.top).toBe("96px");
     expect(button("Cat").style.left).toBe("300px");
-    fireEvent.pointerUp(button("Ann"), { pointerId: 1, clientX: 74, clientY: 42 });
+    fireEvent.pointerUp(button("Ann"), { pointerId: 1, clientX: 74, clientY: 42, altKey: true });
     // The click that ends a drag leaves the selection as it was.
     fireEvent.click(button("Ann"));
     expect(selection()).toEqual(["a", "b"]);

@@ -52,14 +52,14 @@ describe("TableCanvas", () => {
     expect(map.getAttribute("src")).toBe(`/api/vtt/sessions/sess-1/assets/${"a".repeat(64)}/file`);
   });
 
-  it("previews every position of a drag and drops once where the pointer let go", () => {
+  it("previews every position of a drag and, with Alt held (a free drop), drops once where the pointer let go", () => {
     const { onPreview, onDrop } = renderTable([token("t1", 1, { name: "Ogre", x: 100, y: 100 })]);
     const ogre = screen.getByRole("button", { name: "Ogre" });
     fireEvent.pointerDown(ogre, { button: 0, pointerId: 1, clientX: 10, clientY: 10 });
     fireEvent.pointerMove(ogre, { pointerId: 1, clientX: 30, clientY: 15 });
     fireEvent.pointerMove(ogre, { pointerId: 1, clientX: 60, clientY: 40 });
     expect(ogre.style.left).toBe("150px");
-    fireEvent.pointerUp(ogre, { pointerId: 1, clientX: 60, clientY: 40 });
+    fireEvent.pointerUp(ogre, { pointerId: 1, clientX: 60, clientY: 40, altKey: true });
     expect(onPreview.mock.calls.map(([, x, y]) => [x, y])).toEqual([
       [120, 105],
       [150, 130],

@@ -116,6 +116,13 @@ export const scenes = sqliteTable(
     map_asset: text(),
     grid_scale: real().notNull(),
     grid_units: text().notNull(),
+    // The grid fitted to the map; scenes made before it keep the table's 64-px cells.
+    grid_type: text({ enum: ["square"] })
+      .notNull()
+      .default("square"),
+    grid_size: real().notNull().default(64),
+    grid_offset_x: real().notNull().default(0),
+    grid_offset_y: real().notNull().default(0),
     accent_color: text(),
     folder_id: text(),
     sort: real().notNull(),

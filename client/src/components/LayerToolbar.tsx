@@ -1,7 +1,7 @@
 import { createSignal, For, onCleanup, Show } from "solid-js";
 import type { StrokeKind } from "../lib/drawing";
 
-export type LayerTool = "select" | "draw" | "note" | "erase";
+export type LayerTool = "select" | "draw" | "note" | "erase" | "ruler" | "grid";
 
 export const DRAWING_COLORS = [
   { name: "Brass", value: "#f0c364" },
@@ -19,6 +19,8 @@ const tools: { tool: LayerTool; label: string; hint: string }[] = [
   { tool: "draw", label: "Draw", hint: "Draw on the table: players see drawings" },
   { tool: "note", label: "Note", hint: "Pin a note: only GMs see notes" },
   { tool: "erase", label: "Erase", hint: "Click or drag over drawings (or click a note) to erase" },
+  { tool: "ruler", label: "Measure", hint: "Drag on the table to measure a distance (only you see it)" },
+  { tool: "grid", label: "Fit grid", hint: "Drag a box over one square of the map to fit the grid to it" },
 ];
 
 const shapes: { kind: StrokeKind; label: string }[] = [

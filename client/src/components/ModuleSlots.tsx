@@ -42,3 +42,15 @@ export function ModuleOverlays(props: CanvasOverlayProps) {
     </For>
   );
 }
+
+export function ModuleHuds(props: ModuleUiProps) {
+  return (
+    <For each={clientModules.filter((m) => m.TableHud)}>
+      {(module) => (
+        <ErrorBoundary fallback={(error) => <Broken name={module.name} error={error} />}>
+          <Show when={module.TableHud}>{(Hud) => Hud()(props)}</Show>
+        </ErrorBoundary>
+      )}
+    </For>
+  );
+}

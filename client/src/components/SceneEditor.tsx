@@ -2,12 +2,13 @@ import { createSignal, For, Show } from "solid-js";
 import type { Scene } from "../lib/api";
 import { createSubmitter } from "../lib/submit";
 import { ErrorMessage } from "./ErrorMessage";
+import { createGridFields, GridFields, type GridFieldsPatch } from "./SceneGridFields";
 
 export type ScenePatch = Partial<Pick<Scene, "name" | "description" | "grid_scale" | "grid_units" | "accent_color">> & {
   folder_id?: string | null;
   /** Only ever `gm_notes` (null removes them): a merge patch leaves the rest of the metadata alone. */
   metadata?: { gm_notes: string | null };
-};
+} & GridFieldsPatch;
 
 /** The scene's GM notes (`metadata.gm_notes`): the server never sends them to players. */
 export function sceneGmNotes(scene: Scene): string {
@@ -21,7 +22,7 @@ const DEFAULT_ACCENT = "#d4a547";
 /** The fields of `draft` that differ from the scene: the merge patch to queue (empty: nothing to save). */
 export function scenePatch(
   scene: Scene,
-  draft: Required<Omit<ScenePatch, "folder_id" | "metadata">> & { folder_id: string | null },
+  draft: Required<Omit<ScenePatch, "folder_id" | "metadata" | keyof GridFieldsPatch>> & { folder_id: string | null },
 ): ScenePatch {
   const patch: ScenePatch = {};
   if (draft.name !== scene.name) patch.name = draft.name;
@@ -56,6 +57,7 @@ export function SceneEditor(props: {
   const [folderId, setFolderId] = createSignal(props.scene.folder_id ?? TOP_LEVEL);
   const [gmNotes, setGmNotes] = createSignal(sceneGmNotes(props.scene));
   const [invalid, setInvalid] = createSignal<string | null>(null);
+  const gridFields = createGridFields(props.scene);
   const saving = createSubmitter((patch: ScenePatch) => props.onSave(patch));
 
   async function handleSubmit(event: SubmitEvent) {
@@ -67,6 +69,8 @@ export function SceneEditor(props: {
       return setInvalid("The grid scale is a number above 0, at most 100000.");
     }
     if (gridUnits().length > 16) return setInvalid("Grid units are at most 16 characters.");
+    const grid = gridFields.patch();
+    if (typeof grid === "string") return setInvalid(grid);
     setInvalid(null);
     const patch = scenePatch(props.scene, {
       name: trimmed,
@@ -78,6 +82,7 @@ export function SceneEditor(props: {
     });
     const notes = gmNotes().trim();
     if (notes !== sceneGmNotes(props.scene)) patch.metadata = { gm_notes: notes === "" ? null : notes };
+    Object.assign(patch, grid);
     if (Object.keys(patch).length > 0) {
       const done = await saving.run(patch);
       if (done === undefined && saving.error()) return;
@@ -142,6 +147,7 @@ export function SceneEditor(props: {
             />
           </div>
         </div>
+        <GridFields fields={gridFields} sceneId={props.scene.id} />
         <div class="field">
           <span class="field-label" id={id("accent-label")}>
             Accent colour

@@ -1,6 +1,7 @@
 import { A } from "@solidjs/router";
 import { createMemo, createResource, createSignal, onCleanup, onMount, Show } from "solid-js";
 import { api, createGmApi, type Scene, type Token, type TokenArt } from "../lib/api";
+import { type GridPatch, gridOf } from "../lib/grid";
 import { buildLibraryTree, flattenFolders, freeCell } from "../lib/library";
 import { sortSiblings } from "../lib/ordering";
 import { paths } from "../lib/paths";
@@ -19,7 +20,7 @@ import { ErrorMessage } from "./ErrorMessage";
 import { HistoryPanel } from "./HistoryPanel";
 import { InviteButton } from "./InviteButton";
 import { MembersPanel } from "./MembersPanel";
-import { ModuleOverlays, ModulePanels } from "./ModuleSlots";
+import { ModuleHuds, ModuleOverlays, ModulePanels } from "./ModuleSlots";
 import { NewTokenForm, type NewTokenInput } from "./NewTokenForm";
 import { RoleBadge } from "./RoleBadge";
 import { SceneManager } from "./SceneManager";
@@ -28,7 +29,6 @@ import { SessionToggles } from "./SessionToggles";
 import { type Ghost, TableCanvas } from "./TableCanvas";
 import { TokenInspector } from "./TokenInspector";
 import { TokenLibrary } from "./TokenLibrary";
-import { CELL_PX } from "./TokenPiece";
 
 /**
  * One session's table, drawn from the sync layer's view: the header with the connection, the
@@ -168,7 +168,8 @@ export function SessionTable(props: {
 
   async function createToken(input: NewTokenInput) {
     const offset = sceneTokens().length % 10;
-    await authoring.createToken({ ...input, x: CELL_PX * (1 + offset), y: CELL_PX * (1 + offset) });
+    const grid = gridOf(shownScene() ?? {});
+    await authoring.createToken({ ...input, x: grid.offsetX + grid.size * (1 + offset), y: grid.offsetY + grid.size * (1 + offset) });
   }
 
   return (
@@ -300,12 +301,14 @@ export function SessionTable(props: {
                       onResize: authoring.resize,
                       onRotate: authoring.rotate,
                       layerEdits: authoring.layerEdits(scene.id),
+                      onFitGrid: (patch: GridPatch) => authoring.fitGrid(scene.id, patch),
                       onLibraryDrop: (id: string, x: number, y: number) =>
                         void authoring.placeLibraryToken(id, scene.id, x, y).then((placed) => placed && setSelectedId(placed)),
                     }
                   : {})}
                 layers={sceneLayers()}
                 showNotes={isGm()}
+                hud={<ModuleHuds {...moduleProps()} scene={scene} />}
                 onPreview={(token, x, y) => props.preview.move(token.id, x, y)}
                 onDrop={(token, x, y) => {
                   props.preview.cancel();
@@ -313,7 +316,7 @@ export function SessionTable(props: {
                   authoring.moveMany([{ token, x, y }]);
                 }}
               >
-                <ModuleOverlays {...moduleProps()} scene={scene} cellPx={CELL_PX} tokens={sceneTokens()} />
+                <ModuleOverlays {...moduleProps()} scene={scene} cellPx={gridOf(scene).size} tokens={sceneTokens()} />
               </TableCanvas>
             )}
           </Show>
@@ -419,7 +422,7 @@ export function SessionTable(props: {
               onPlace={async (id) => {
                 const scene = shownScene();
                 if (!scene) return;
-                const cell = freeCell(sceneTokens(), CELL_PX);
+                const cell = freeCell(sceneTokens(), gridOf(scene));
                 const placed = await authoring.placeLibraryToken(id, scene.id, cell.x, cell.y);
                 if (placed) setSelectedId(placed);
               }}

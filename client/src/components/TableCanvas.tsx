@@ -1,13 +1,18 @@
 import { createMemo, createSignal, For, type JSX, Show } from "solid-js";
 import type { Layer, Scene, Token, TokenArt } from "../lib/api";
 import { hitStroke, type Note, orderedLayers, readNotes, readStrokes, type Stroke, simplifyPoints } from "../lib/drawing";
-import { dropCell, LIBRARY_DRAG_TYPE } from "../lib/library";
+import { createSnapSetting, type GridPatch, gridOf, libraryDropPoint, tokenDropPoint } from "../lib/grid";
+import { LIBRARY_DRAG_TYPE } from "../lib/library";
 import { type Rect, rectFromCorners, toggleInSelection, tokensInBox } from "../lib/selection";
 import { assetFileUrl } from "../lib/upload";
 import { DrawingsLayer } from "./DrawingsLayer";
+import { GridControls } from "./GridControls";
+import { GridFitTool } from "./GridFitTool";
+import { GridOverlay } from "./GridOverlay";
 import { type DrawingStyle, type LayerTool, LayerToolbar } from "./LayerToolbar";
 import { NotesLayer } from "./NotesLayer";
-import { CELL_PX, cells, TokenPiece } from "./TokenPiece";
+import { Ruler } from "./Ruler";
+import { cells, TokenPiece } from "./TokenPiece";
 
 export interface Ghost {
   x: number;
@@ -74,10 +79,14 @@ export function TableCanvas(props: {
   showNotes?: boolean;
   layerEdits?: LayerEdits;
   onLibraryDrop?: (tokenId: string, x: number, y: number) => void;
+  /** Saves a grid fitted with the grid-fit tool (GMs). */
+  onFitGrid?: (patch: GridPatch) => void;
   newId?: () => string;
   now?: () => number;
   /** Drawn over the map and the tokens, in table pixels (game modules' overlays). */
   children?: JSX.Element;
+  /** Floats over the table's top right corner, in screen pixels (game modules' HUDs). */
+  hud?: JSX.Element;
 }) {
   const newId = () => (props.newId ?? (() => crypto.randomUUID()))();
   const now = () => (props.now ?? Date.now)();
@@ -92,7 +101,14 @@ export function TableCanvas(props: {
   const [dropHover, setDropHover] = createSignal<{ x: number; y: number } | null>(null);
   let surface: HTMLDivElement | undefined;
 
-  const activeTool = (): LayerTool => (props.layerEdits ? tool() : "select");
+  // --- the scene's grid: cell size, snapping, the ruler (see lib/grid.ts) ---
+  const grid = createMemo(() => gridOf(props.scene));
+  const cellPx = () => grid().size;
+  const snapping = createSnapSetting();
+  const [measuring, setMeasuring] = createSignal(false);
+  const toPage = (clientX: number, clientY: number) => tablePoint({ clientX, clientY });
+
+  const activeTool = (): LayerTool => (props.layerEdits ? tool() : measuring() ? "ruler" : "select");
   const selection = createMemo<readonly string[]>(() => props.selectedIds ?? (props.selectedId ? [props.selectedId] : []));
   const isSelected = (id: string) => selection().includes(id);
 
@@ -107,8 +123,8 @@ export function TableCanvas(props: {
     let w = base.w;
     let h = base.h;
     for (const t of props.tokens) {
-      w = Math.max(w, (t.x ?? 0) + cells(t.width) * CELL_PX + CELL_PX);
-      h = Math.max(h, (t.y ?? 0) + cells(t.height) * CELL_PX + CELL_PX);
+      w = Math.max(w, (t.x ?? 0) + cells(t.width) * cellPx() + cellPx());
+      h = Math.max(h, (t.y ?? 0) + cells(t.height) * cellPx() + cellPx());
     }
     return { w, h };
   });
@@ -184,7 +200,7 @@ export function TableCanvas(props: {
     setBox(null);
     if (!drawn || !start || !props.onSelectMany) return;
     boxDrawn = true;
-    const caught = tokensInBox(props.tokens, drawn, CELL_PX);
+    const caught = tokensInBox(props.tokens, drawn, cellPx());
     props.onSelectMany(start.additive ? [...selection(), ...caught.filter((id) => !isSelected(id))] : caught);
   }
 
@@ -273,165 +289,180 @@ export function TableCanvas(props: {
           />
         )}
       </Show>
-      <section class="table-viewport" aria-label={`Table: ${props.scene.name}`}>
-        {/* biome-ignore lint/a11y/noStaticElementInteractions: a click on empty table clears the selection, a drag draws a selection box; tokens are the buttons */}
-        {/* biome-ignore lint/a11y/useKeyWithClickEvents: Escape on a token does the same from the keyboard */}
-        <div
-          ref={surface}
-          class="table-surface"
-          classList={{ "drop-target": dropHover() !== null }}
-          style={{ width: `${size().w}px`, height: `${size().h}px`, "--accent": props.scene.accent_color ?? "var(--felt-light)" }}
-          data-scene-id={props.scene.id}
-          data-tool={activeTool()}
-          onClick={(event) => {
-            if (boxDrawn) {
-              boxDrawn = false;
-              return;
-            }
-            if (event.target === event.currentTarget) clearSelection();
-          }}
-          onPointerDown={onSurfacePointerDown}
-          onPointerMove={onSurfacePointerMove}
-          onPointerUp={onSurfacePointerUp}
-          onPointerCancel={() => {
-            boxStart = null;
-            setBox(null);
-          }}
-          onDragOver={(event) => {
-            if (!carriesLibraryToken(event)) return;
-            event.preventDefault();
-            if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
-            setDropHover(dropCell(tablePoint(event).x, tablePoint(event).y, CELL_PX));
-          }}
-          onDragLeave={(event) => {
-            if (event.target === event.currentTarget) setDropHover(null);
-          }}
-          onDrop={(event) => {
-            setDropHover(null);
-            if (!carriesLibraryToken(event)) return;
-            const id = event.dataTransfer?.getData(LIBRARY_DRAG_TYPE);
-            if (!id || !props.onLibraryDrop) return;
-            event.preventDefault();
-            const at = tablePoint(event);
-            const cell = dropCell(at.x, at.y, CELL_PX);
-            props.onLibraryDrop(id, cell.x, cell.y);
-          }}
-        >
-          <Show when={props.scene.map_asset}>
-            {(hash) => (
-              <img
-                class="table-map"
-                src={assetFileUrl(props.sessionId, hash())}
-                alt={`Map of ${props.scene.name}`}
-                draggable={false}
-                onLoad={(event) => setMapSize({ w: event.currentTarget.naturalWidth, h: event.currentTarget.naturalHeight })}
-              />
-            )}
-          </Show>
-          <svg class="table-grid" width={size().w} height={size().h} aria-hidden="true" style={{ opacity: String(props.gridOpacity) }}>
-            <defs>
-              <pattern id={`grid-${props.scene.id}`} width={CELL_PX} height={CELL_PX} patternUnits="userSpaceOnUse">
-                <path d={`M ${CELL_PX} 0 L 0 0 0 ${CELL_PX}`} fill="none" stroke="currentColor" stroke-width="1" />
-              </pattern>
-            </defs>
-            <rect width="100%" height="100%" fill={`url(#grid-${props.scene.id})`} />
-          </svg>
-          <For each={drawingLayers()}>
-            {(layer, index) => (
-              <DrawingsLayer
-                layerId={layer.id}
-                strokes={readStrokes(layer.payload)}
-                width={size().w}
-                height={size().h}
-                erasing={erasing()}
-                draft={index() === drawingLayers().length - 1 ? draft() : null}
-              />
-            )}
-          </For>
-          <Show when={drawingLayers().length === 0 && draft()}>
-            {(stroke) => <DrawingsLayer layerId="" strokes={[]} width={size().w} height={size().h} draft={stroke()} />}
-          </Show>
-          <For each={ghostsShown()}>
-            {(entry) => (
+      <GridControls
+        snap={snapping.snap()}
+        onSnap={snapping.setSnap}
+        {...(props.layerEdits ? {} : { measuring: measuring(), onMeasure: setMeasuring })}
+      />
+      <div class="table-frame">
+        <section class="table-viewport" aria-label={`Table: ${props.scene.name}`}>
+          {/* biome-ignore lint/a11y/noStaticElementInteractions: a click on empty table clears the selection, a drag draws a selection box; tokens are the buttons */}
+          {/* biome-ignore lint/a11y/useKeyWithClickEvents: Escape on a token does the same from the keyboard */}
+          <div
+            ref={surface}
+            class="table-surface"
+            classList={{ "drop-target": dropHover() !== null }}
+            style={{ width: `${size().w}px`, height: `${size().h}px`, "--accent": props.scene.accent_color ?? "var(--felt-light)" }}
+            data-scene-id={props.scene.id}
+            data-tool={activeTool()}
+            onClick={(event) => {
+              if (boxDrawn) {
+                boxDrawn = false;
+                return;
+              }
+              if (event.target === event.currentTarget) clearSelection();
+            }}
+            onPointerDown={onSurfacePointerDown}
+            onPointerMove={onSurfacePointerMove}
+            onPointerUp={onSurfacePointerUp}
+            onPointerCancel={() => {
+              boxStart = null;
+              setBox(null);
+            }}
+            onDragOver={(event) => {
+              if (!carriesLibraryToken(event)) return;
+              event.preventDefault();
+              if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
+              setDropHover(libraryDropPoint(grid(), tablePoint(event).x, tablePoint(event).y, snapping.snap() && !event.altKey));
+            }}
+            onDragLeave={(event) => {
+              if (event.target === event.currentTarget) setDropHover(null);
+            }}
+            onDrop={(event) => {
+              setDropHover(null);
+              if (!carriesLibraryToken(event)) return;
+              const id = event.dataTransfer?.getData(LIBRARY_DRAG_TYPE);
+              if (!id || !props.onLibraryDrop) return;
+              event.preventDefault();
+              const at = tablePoint(event);
+              const cell = libraryDropPoint(grid(), at.x, at.y, snapping.snap() && !event.altKey);
+              props.onLibraryDrop(id, cell.x, cell.y);
+            }}
+          >
+            <Show when={props.scene.map_asset}>
+              {(hash) => (
+                <img
+                  class="table-map"
+                  src={assetFileUrl(props.sessionId, hash())}
+                  alt={`Map of ${props.scene.name}`}
+                  draggable={false}
+                  onLoad={(event) => setMapSize({ w: event.currentTarget.naturalWidth, h: event.currentTarget.naturalHeight })}
+                />
+              )}
+            </Show>
+            <GridOverlay sceneId={props.scene.id} grid={grid()} width={size().w} height={size().h} opacity={props.gridOpacity} />
+            <For each={drawingLayers()}>
+              {(layer, index) => (
+                <DrawingsLayer
+                  layerId={layer.id}
+                  strokes={readStrokes(layer.payload)}
+                  width={size().w}
+                  height={size().h}
+                  erasing={erasing()}
+                  draft={index() === drawingLayers().length - 1 ? draft() : null}
+                />
+              )}
+            </For>
+            <Show when={drawingLayers().length === 0 && draft()}>
+              {(stroke) => <DrawingsLayer layerId="" strokes={[]} width={size().w} height={size().h} draft={stroke()} />}
+            </Show>
+            <For each={ghostsShown()}>
+              {(entry) => (
+                <div
+                  class="token-ghost"
+                  aria-hidden="true"
+                  data-ghost-for={entry.token.id}
+                  style={{
+                    left: `${entry.ghost.x}px`,
+                    top: `${entry.ghost.y}px`,
+                    width: `${cells(entry.token.width) * cellPx()}px`,
+                    height: `${cells(entry.token.height) * cellPx()}px`,
+                    transform: `rotate(${entry.ghost.rotation}deg)`,
+                  }}
+                />
+              )}
+            </For>
+            <For each={props.tokens}>
+              {(token) => (
+                <TokenPiece
+                  sessionId={props.sessionId}
+                  token={token}
+                  art={props.art[token.id]}
+                  movable={props.canMove(token)}
+                  cellPx={cellPx()}
+                  snap={(x, y, free) => tokenDropPoint(grid(), x, y, snapping.snap() && !free)}
+                  selected={isSelected(token.id)}
+                  unsaved={(props.pending[`token:${token.id}`] ?? 0) > 0}
+                  offset={(() => {
+                    const g = groupDrag();
+                    return g && g.leader !== token.id && isSelected(token.id) && props.canMove(token) ? { dx: g.dx, dy: g.dy } : null;
+                  })()}
+                  handles={selection().length === 1 && (props.onResize !== undefined || props.onRotate !== undefined)}
+                  onSelect={(additive) => onTokenSelect(token, additive)}
+                  onDeselect={() => clearSelection()}
+                  onPreview={(x, y) => onTokenPreview(token, x, y)}
+                  onDrop={(x, y) => onTokenDrop(token, x, y)}
+                  onResize={(width, height) => props.onResize?.(token, width, height)}
+                  onRotate={(rotation) => props.onRotate?.(token, rotation)}
+                />
+              )}
+            </For>
+            {props.children}
+            <Show when={activeTool() === "ruler"}>
+              <Ruler scene={props.scene} toPage={toPage} />
+            </Show>
+            <Show when={activeTool() === "grid" && props.onFitGrid}>
+              {(onFit) => <GridFitTool scene={props.scene} toPage={toPage} onFit={onFit()} />}
+            </Show>
+            <Show when={activeTool() === "draw" || activeTool() === "note" || activeTool() === "erase"}>
               <div
-                class="token-ghost"
+                class="layer-input"
+                data-tool={activeTool()}
                 aria-hidden="true"
-                data-ghost-for={entry.token.id}
-                style={{
-                  left: `${entry.ghost.x}px`,
-                  top: `${entry.ghost.y}px`,
-                  width: `${cells(entry.token.width) * CELL_PX}px`,
-                  height: `${cells(entry.token.height) * CELL_PX}px`,
-                  transform: `rotate(${entry.ghost.rotation}deg)`,
+                onPointerDown={onInputDown}
+                onPointerMove={onInputMove}
+                onPointerUp={onInputUp}
+                onPointerCancel={() => {
+                  inputPointer = null;
+                  setDraft(null);
+                  setErasing(new Set<string>());
                 }}
               />
-            )}
-          </For>
-          <For each={props.tokens}>
-            {(token) => (
-              <TokenPiece
-                sessionId={props.sessionId}
-                token={token}
-                art={props.art[token.id]}
-                movable={props.canMove(token)}
-                selected={isSelected(token.id)}
-                unsaved={(props.pending[`token:${token.id}`] ?? 0) > 0}
-                offset={(() => {
-                  const g = groupDrag();
-                  return g && g.leader !== token.id && isSelected(token.id) && props.canMove(token) ? { dx: g.dx, dy: g.dy } : null;
-                })()}
-                handles={selection().length === 1 && (props.onResize !== undefined || props.onRotate !== undefined)}
-                onSelect={(additive) => onTokenSelect(token, additive)}
-                onDeselect={() => clearSelection()}
-                onPreview={(x, y) => onTokenPreview(token, x, y)}
-                onDrop={(x, y) => onTokenDrop(token, x, y)}
-                onResize={(width, height) => props.onResize?.(token, width, height)}
-                onRotate={(rotation) => props.onRotate?.(token, rotation)}
+            </Show>
+            <Show when={props.showNotes}>
+              <NotesLayer
+                notes={notes()}
+                tool={activeTool()}
+                draft={noteDraft()}
+                onDraftClosed={() => setNoteDraft(null)}
+                onSave={(note) => props.layerEdits?.putNote(note)}
+                onDelete={(id) => props.layerEdits?.deleteNote(id)}
+                newId={newId}
+                now={now}
               />
-            )}
-          </For>
-          {props.children}
-          <Show when={activeTool() !== "select"}>
-            <div
-              class="layer-input"
-              data-tool={activeTool()}
-              aria-hidden="true"
-              onPointerDown={onInputDown}
-              onPointerMove={onInputMove}
-              onPointerUp={onInputUp}
-              onPointerCancel={() => {
-                inputPointer = null;
-                setDraft(null);
-                setErasing(new Set<string>());
-              }}
-            />
-          </Show>
-          <Show when={props.showNotes}>
-            <NotesLayer
-              notes={notes()}
-              tool={activeTool()}
-              draft={noteDraft()}
-              onDraftClosed={() => setNoteDraft(null)}
-              onSave={(note) => props.layerEdits?.putNote(note)}
-              onDelete={(id) => props.layerEdits?.deleteNote(id)}
-              newId={newId}
-              now={now}
-            />
-          </Show>
-          <Show when={box()}>
-            {(rect) => (
-              <div
-                class="selection-box"
-                aria-hidden="true"
-                style={{ left: `${rect().x}px`, top: `${rect().y}px`, width: `${rect().width}px`, height: `${rect().height}px` }}
-              />
-            )}
-          </Show>
-          <Show when={dropHover()}>
-            {(cell) => <div class="drop-cell" aria-hidden="true" style={{ left: `${cell().x}px`, top: `${cell().y}px` }} />}
-          </Show>
-        </div>
-      </section>
+            </Show>
+            <Show when={box()}>
+              {(rect) => (
+                <div
+                  class="selection-box"
+                  aria-hidden="true"
+                  style={{ left: `${rect().x}px`, top: `${rect().y}px`, width: `${rect().width}px`, height: `${rect().height}px` }}
+                />
+              )}
+            </Show>
+            <Show when={dropHover()}>
+              {(cell) => (
+                <div
+                  class="drop-cell"
+                  aria-hidden="true"
+                  style={{ left: `${cell().x}px`, top: `${cell().y}px`, width: `${cellPx()}px`, height: `${cellPx()}px` }}
+                />
+              )}
+            </Show>
+          </div>
+        </section>
+        <div class="table-hud">{props.hud}</div>
+      </div>
     </>
   );
 }

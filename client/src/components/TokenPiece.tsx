@@ -4,7 +4,7 @@ import { cellsFromPixels, rotationTowards, unrotate } from "../lib/selection";
 import { assetFileUrl } from "../lib/upload";
 import { CroppedArt } from "./CroppedArt";
 
-/** Pixels of one grid cell on the table: a token of width 1 is one cell wide. */
+/** Pixels of one grid cell on a table whose scene gives none: a token of width 1 is one cell wide. */
 export const CELL_PX = 64;
 /** A token's size in cells; a token queued but not yet confirmed may lack the server's defaults. */
 export function cells(value: number | undefined): number {
@@ -31,6 +31,10 @@ export function TokenPiece(props: {
   token: Token;
   art: TokenArt | undefined;
   movable: boolean;
+  /** Map pixels per grid cell (the scene's grid); 64 when not given. */
+  cellPx?: number;
+  /** Where a drag let go at (x, y) lands: the grid snaps it unless `free` (Alt held). */
+  snap?: (x: number, y: number, free: boolean) => { x: number; y: number };
   selected: boolean;
   unsaved: boolean;
   offset?: { dx: number; dy: number } | null;
@@ -42,6 +46,7 @@ export function TokenPiece(props: {
   onResize?: (width: number, height: number) => void;
   onRotate?: (rotation: number) => void;
 }) {
+  const cellPx = () => props.cellPx ?? CELL_PX;
   const [drag, setDrag] = createSignal<{ x: number; y: number } | null>(null);
   const [resizing, setResizing] = createSignal<{ width: number; height: number } | null>(null);
   const [turning, setTurning] = createSignal<number | null>(null);
@@ -57,8 +62,8 @@ export function TokenPiece(props: {
   const box = () => ({
     left: `${x()}px`,
     top: `${y()}px`,
-    width: `${widthCells() * CELL_PX}px`,
-    height: `${heightCells() * CELL_PX}px`,
+    width: `${widthCells() * cellPx()}px`,
+    height: `${heightCells() * cellPx()}px`,
     transform: `rotate(${rotation()}deg)`,
   });
 
@@ -79,8 +84,9 @@ export function TokenPiece(props: {
     props.onPreview(next.x, next.y);
   }
 
-  function onPointerUp() {
-    const dropped = start?.moved ? drag() : null;
+  function onPointerUp(event: PointerEvent) {
+    const letGo = start?.moved ? drag() : null;
+    const dropped = letGo && props.snap ? props.snap(letGo.x, letGo.y, event.altKey) : letGo;
     swallowClick = dropped !== null;
     start = null;
     if (dropped) props.onDrop(dropped.x, dropped.y);
@@ -94,10 +100,10 @@ export function TokenPiece(props: {
     }
     if (!props.movable) return;
     const step: Record<string, [number, number]> = {
-      ArrowLeft: [-CELL_PX, 0],
-      ArrowRight: [CELL_PX, 0],
-      ArrowUp: [0, -CELL_PX],
-      ArrowDown: [0, CELL_PX],
+      ArrowLeft: [-cellPx(), 0],
+      ArrowRight: [cellPx(), 0],
+      ArrowUp: [0, -cellPx()],
+      ArrowDown: [0, cellPx()],
     };
     const move = step[event.key];
     if (!move) return;
@@ -113,15 +119,15 @@ export function TokenPiece(props: {
     if (event.button !== 0) return;
     event.stopPropagation();
     event.currentTarget.setPointerCapture?.(event.pointerId);
-    resizeStart = { px: event.clientX, py: event.clientY, w: cells(props.token.width) * CELL_PX, h: cells(props.token.height) * CELL_PX };
+    resizeStart = { px: event.clientX, py: event.clientY, w: cells(props.token.width) * cellPx(), h: cells(props.token.height) * cellPx() };
   }
 
   function onResizeMove(event: PointerEvent) {
     if (!resizeStart) return;
     const { dx, dy } = unrotate(event.clientX - resizeStart.px, event.clientY - resizeStart.py, props.token.rotation ?? 0);
     setResizing({
-      width: cellsFromPixels(resizeStart.w + dx, CELL_PX),
-      height: cellsFromPixels(resizeStart.h + dy, CELL_PX),
+      width: cellsFromPixels(resizeStart.w + dx, cellPx()),
+      height: cellsFromPixels(resizeStart.h + dy, cellPx()),
     });
   }
 
@@ -198,8 +204,8 @@ export function TokenPiece(props: {
             <CroppedArt
               src={assetFileUrl(props.sessionId, art().image_asset)}
               crop={art().crop}
-              width={widthCells() * CELL_PX - 2 * BORDER_PX}
-              height={heightCells() * CELL_PX - 2 * BORDER_PX}
+              width={widthCells() * cellPx() - 2 * BORDER_PX}
+              height={heightCells() * cellPx() - 2 * BORDER_PX}
             />
           )}
         </Show>

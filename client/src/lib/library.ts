@@ -3,6 +3,7 @@
  * `token` (nested by `parent_id`). A library token is a template: dropping it on a scene creates a
  * new token there with a copy of its fields and of its art.
  */
+import { cellAt, cellOrigin, type Grid, gridOf, snapToCell } from "../../../domain/grid";
 import type { JsonObject } from "../../../domain/merge-patch";
 import type { Folder, Token, TokenArt } from "./api";
 import { type OpDraft, plain } from "./authoring";
@@ -199,20 +200,26 @@ export function artCreateOp(id: string, tokenId: string, hash: string, crop: Cro
   return { op: "create", type: "token_art", id, data: { token_id: tokenId, image_asset: hash, crop: plain(crop) } };
 }
 
-/** The top-left of the grid cell under a point of the table (pixels), never off the table. */
-export function dropCell(x: number, y: number, cellPx: number): { x: number; y: number } {
-  return { x: Math.max(0, Math.floor(x / cellPx) * cellPx), y: Math.max(0, Math.floor(y / cellPx) * cellPx) };
+/** The top-left of the grid cell under a point of the table (pixels), never off the table: a scene's grid, or square cells from 0. */
+export function dropCell(x: number, y: number, grid: Grid | number): { x: number; y: number } {
+  return snapToCell(typeof grid === "number" ? gridOf({ grid_size: grid }) : grid, x, y);
 }
 
 /** The drag-and-drop type carrying a library token's id from the library to the table. */
 export const LIBRARY_DRAG_TYPE = "application/x-vtt-library-token";
 
 /** The first grid cell, row by row from (1, 1), that no token's top-left corner is in: where "Place" puts a copy. */
-export function freeCell(tokens: readonly Token[], cellPx: number, columns = 12): { x: number; y: number } {
-  const taken = new Set(tokens.map((t) => `${Math.floor((t.x ?? 0) / cellPx)},${Math.floor((t.y ?? 0) / cellPx)}`));
+export function freeCell(tokens: readonly Token[], grid: Grid | number, columns = 12): { x: number; y: number } {
+  const g = typeof grid === "number" ? gridOf({ grid_size: grid }) : grid;
+  const taken = new Set(
+    tokens.map((t) => {
+      const cell = cellAt(g, t.x ?? 0, t.y ?? 0);
+      return `${cell.col},${cell.row}`;
+    }),
+  );
   for (let row = 1; ; row++) {
     for (let column = 1; column <= columns; column++) {
-      if (!taken.has(`${column},${row}`)) return { x: column * cellPx, y: row * cellPx };
+      if (!taken.has(`${column},${row}`)) return cellOrigin(g, { col: column, row });
     }
   }
 }

@@ -61,4 +61,6 @@ export interface ClientModule {
   Panel?: Component<ModuleUiProps>;
   /** Drawn over the map and tokens, in scene pixels. */
   CanvasOverlay?: Component<CanvasOverlayProps>;
+  /** Floats over the table's top right corner, in screen pixels (stays put while the map moves). */
+  TableHud?: Component<ModuleUiProps>;
 }

@@ -8,6 +8,7 @@ import type { Folder, Layer, Token, TokenArt } from "./api";
 import { type OpSink, plain, queueOps } from "./authoring";
 import type { Crop } from "./crop";
 import { addStrokeOp, clearStrokesOps, deleteNotesOps, eraseStrokesOps, type Note, putNoteOp, type Stroke } from "./drawing";
+import type { GridPatch } from "./grid";
 import { artCreateOp, createFolderOp, libraryDropOps, type NewToken, newTokenOps } from "./library";
 import { hiddenOps, moveOps } from "./selection";
 
@@ -108,6 +109,11 @@ export function createTableAuthoring(deps: AuthoringDeps) {
       const token = view.tokens[tokenId];
       if (!token || token.folder_id === folderId) return;
       await sync.update("token", tokenId, { folder_id: folderId });
+    },
+
+    /** A grid fitted with the grid-fit tool: one queued change of the scene. */
+    fitGrid(sceneId: string, patch: GridPatch) {
+      run(sync.update("scene", sceneId, { ...patch }));
     },
 
     /** The layer tools of the table for one scene (`TableCanvas`'s `layerEdits`). */

@@ -1,0 +1,164 @@
+// @vitest-environment jsdom
+import { cleanup, fireEvent, render, screen } from "@solidjs/testing-library";
+import { createComponent } from "solid-js";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { LayerEdits } from "../../client/src/components/TableCanvas";
+import { TableCanvas } from "../../client/src/components/TableCanvas";
+import type { Scene, Token } from "../../client/src/lib/api";
+import type { GridPatch } from "../../client/src/lib/grid";
+import { LIBRARY_DRAG_TYPE } from "../../client/src/lib/library";
+import { scene, token } from "./helpers/fixtures";
+
+afterEach(cleanup);
+beforeEach(() => localStorage.clear());
+// jsdom has no DragEvent: without one, drag events would lose their pointer position.
+beforeAll(() => {
+  if (!("DragEvent" in window))
+    Object.defineProperty(window, "DragEvent", { value: class DragEvent extends MouseEvent {}, configurable: true });
+});
+
+const FITTED = { grid_size: 100, grid_offset_x: 30, grid_offset_y: 20, grid_scale: 5, grid_units: "ft" } satisfies Partial<Scene>;
+const noEdits: LayerEdits = { addStroke() {}, eraseStrokes() {}, clearStrokes() {}, putNote() {}, deleteNote() {} };
+
+function renderTable(tokens: Token[], options: { scene?: Partial<Scene>; gm?: boolean } = {}) {
+  const calls = {
+    onDrop: vi.fn<(t: Token, x: number, y: number) => void>(),
+    onLibraryDrop: vi.fn<(id: string, x: number, y: number) => void>(),
+    onFitGrid: vi.fn<(patch: GridPatch) => void>(),
+  };
+  render(() =>
+    createComponent(TableCanvas, {
+      sessionId: "sess-1",
+      scene: scene("s1", 1, { name: "Crypt", ...FITTED, ...options.scene }),
+      tokens,
+      art: {},
+      gridOpacity: 0.5,
+      canMove: () => true,
+      selectedId: null,
+      pending: {},
+      ghosts: {},
+      onSelect: vi.fn(),
+      onPreview: vi.fn(),
+      ...calls,
+      ...(options.gm === false ? {} : { layerEdits: noEdits }),
+    }),
+  );
+  return calls;
+}
+
+const surface = () => document.querySelector<HTMLElement>(".table-surface") as HTMLElement;
+
+function drag(target: Element, from: [number, number], to: [number, number], extra: Record<string, unknown> = {}) {
+  fireEvent.pointerDown(target, { button: 0, pointerId: 1, clientX: from[0], clientY: from[1] });
+  fireEvent.pointerMove(target, { pointerId: 1, clientX: (from[0] + to[0]) / 2, clientY: (from[1] + to[1]) / 2 });
+  fireEvent.pointerMove(target, { pointerId: 1, clientX: to[0], clientY: to[1] });
+  fireEvent.pointerUp(target, { pointerId: 1, clientX: to[0], clientY: to[1], ...extra });
+}
+
+function libraryDrop(x: number, y: number, extra: Record<string, unknown> = {}) {
+  const dataTransfer = { types: [LIBRARY_DRAG_TYPE], getData: () => "lib-orc", dropEffect: "none" };
+  fireEvent.dragOver(surface(), { dataTransfer, clientX: x, clientY: y, ...extra });
+  fireEvent.drop(surface(), { dataTransfer, clientX: x, clientY: y, ...extra });
+}
+
+describe("the table drawn on the scene's grid", () => {
+  it("draws the grid pattern with the scene's cell size and offset", () => {
+    renderTable([]);
+    const pattern = document.querySelector("svg.table-grid pattern") as SVGPatternElement;
+    expect(pattern.getAttribute("width")).toBe("100");
+    expect(pattern.getAttribute("height")).toBe("100");
+    expect(pattern.getAttribute("x")).toBe("30");
+    expect(pattern.getAttribute("y")).toBe("20");
+  });
+
+  it("sizes tokens in cells of the scene's grid", () => {
+    renderTable([token("t1", 1, { name: "Ogre", width: 2, height: 1.5, x: 30, y: 20 })]);
+    const ogre = screen.getByRole("button", { name: "Ogre" });
+    expect(ogre.style.width).toBe("200px");
+    expect(ogre.style.height).toBe("150px");
+  });
+
+  it("moves a token one of the scene's cells with the arrow keys", () => {
+    const { onDrop } = renderTable([token("t1", 1, { name: "Ogre", x: 130, y: 120 })]);
+    fireEvent.keyDown(screen.getByRole("button", { name: "Ogre" }), { key: "ArrowRight" });
+    expect(onDrop.mock.calls[0]?.slice(1)).toEqual([230, 120]);
+  });
+});
+
+describe("snapping drops to the grid", () => {
+  it("drops a dragged token on the nearest grid corner", () => {
+    const { onDrop } = renderTable([token("t1", 1, { name: "Ogre", x: 130, y: 120 })]);
+    drag(screen.getByRole("button", { name: "Ogre" }), [0, 0], [143, 61]);
+    // Let go at (273, 181): the nearest corner of 100-px cells starting at (30, 20).
+    expect(onDrop.mock.calls).toHaveLength(1);
+    expect(onDrop.mock.calls[0]?.slice(1)).toEqual([230, 220]);
+  });
+
+  it("drops a dragged token where it was let go when Alt is held", () => {
+    const { onDrop } = renderTable([token("t1", 1, { name: "Ogre", x: 130, y: 120 })]);
+    drag(screen.getByRole("button", { name: "Ogre" }), [0, 0], [143, 61], { altKey: true });
+    expect(onDrop.mock.calls[0]?.slice(1)).toEqual([273, 181]);
+  });
+
+  it("drops a library token on the corner of the cell under the pointer", () => {
+    const { onLibraryDrop } = renderTable([]);
+    libraryDrop(250, 170);
+    expect(onLibraryDrop).toHaveBeenCalledWith("lib-orc", 230, 120);
+  });
+
+  it("drops a library token where the pointer is when Alt is held", () => {
+    const { onLibraryDrop } = renderTable([]);
+    libraryDrop(250, 170, { altKey: true });
+    expect(onLibraryDrop).toHaveBeenCalledWith("lib-orc", 250, 170);
+  });
+
+  it("drops freely once snapping is switched off, and remembers the choice", () => {
+    const first = renderTable([token("t1", 1, { name: "Ogre", x: 130, y: 120 })]);
+    const toggle = screen.getByRole("checkbox", { name: "Snap to grid" }) as HTMLInputElement;
+    expect(toggle.checked).toBe(true);
+    fireEvent.click(toggle);
+    drag(screen.getByRole("button", { name: "Ogre" }), [0, 0], [143, 61]);
+    expect(first.onDrop.mock.calls[0]?.slice(1)).toEqual([273, 181]);
+    cleanup();
+
+    const second = renderTable([]);
+    expect((screen.getByRole("checkbox", { name: "Snap to grid" }) as HTMLInputElement).checked).toBe(false);
+    libraryDrop(250, 170);
+    expect(second.onLibraryDrop).toHaveBeenCalledWith("lib-orc", 250, 170);
+  });
+});
+
+describe("the grid tools on the table", () => {
+  it("fits the grid from a box the GM drags over one map square", () => {
+    const { onFitGrid } = renderTable([], { scene: { grid_size: 64, grid_offset_x: 0, grid_offset_y: 0 } });
+    fireEvent.click(screen.getByRole("button", { name: "Fit grid" }));
+    drag(screen.getByTestId("grid-fit-input"), [330, 420], [430, 520]);
+    expect(onFitGrid).toHaveBeenCalledTimes(1);
+    expect(onFitGrid).toHaveBeenCalledWith({ grid_size: 100, grid_offset_x: 30, grid_offset_y: 20 });
+    expect(screen.getByRole("status").textContent).toContain("100-px squares");
+  });
+
+  it("saves nothing for a click with the grid-fit tool, and says why", () => {
+    const { onFitGrid } = renderTable([]);
+    fireEvent.click(screen.getByRole("button", { name: "Fit grid" }));
+    drag(screen.getByTestId("grid-fit-input"), [100, 100], [102, 101]);
+    expect(onFitGrid).not.toHaveBeenCalled();
+    expect(screen.getByRole("status").textContent).toContain("too small or too large");
+  });
+
+  it("measures a drag in cells and in the scene's units", () => {
+    renderTable([]);
+    fireEvent.click(screen.getByRole("button", { name: "Measure" }));
+    // From cell (0, 0) to cell (6, 2): six cells with diagonals counted as one.
+    drag(screen.getByTestId("ruler-input"), [50, 50], [650, 260]);
+    expect(screen.getByText("6 cells · 30 ft")).toBeTruthy();
+  });
+
+  it("gives players the ruler but not the grid-fit tool", () => {
+    renderTable([], { gm: false, scene: { grid_scale: 1.5, grid_units: "m" } });
+    expect(screen.queryByRole("button", { name: "Fit grid" })).toBeNull();
+    fireEvent.click(screen.getByRole("button", { name: "Measure" }));
+    drag(screen.getByTestId("ruler-input"), [50, 50], [350, 50]);
+    expect(screen.getByText("3 cells · 4.5 m")).toBeTruthy();
+  });
+});
