@@ -29,6 +29,7 @@ import {
 } from "../../domain/assets";
 import { ApiError } from "../api-error";
 import { sha256Hex } from "../lib/crypto";
+import { findBadPngCrc } from "./png-chunks";
 
 export interface ScanInput {
   bytes: Uint8Array;
@@ -69,6 +70,14 @@ export function checkImage(input: ScanInput): ImageInfo {
       reason: "declared_type_mismatch",
       sniffed: imageMime[image.type],
     });
+  }
+  if (image.type === "png") {
+    const bad = findBadPngCrc(input.bytes);
+    if (bad)
+      throw new ApiError("unsupported_media_type", `the PNG's ${bad} chunk is corrupted (its CRC does not match)`, {
+        reason: "corrupt",
+        chunk: bad,
+      });
   }
   const tooLarge = checkDimensions(image.width, image.height);
   if (tooLarge) {
@@ -111,10 +120,22 @@ export function serviceScanner(fetcher: Fetcher, name = "ASSET_SCANNER"): AssetS
   };
 }
 
-/** The scanners configured by the environment, after the built-in checks. */
+/** Scanners plugged in from code, run after the configured service (tests add theirs here). */
+const codeScanners: AssetScanner[] = [];
+
+/** Adds a scanner to every upload and import from now on; returns its removal. */
+export function addScanner(scanner: AssetScanner): () => void {
+  codeScanners.push(scanner);
+  return () => {
+    const at = codeScanners.indexOf(scanner);
+    if (at >= 0) codeScanners.splice(at, 1);
+  };
+}
+
+/** The scanners configured by the environment (and plugged in from code), after the built-in checks. */
 export function configuredScanners(env: Env): AssetScanner[] {
   const binding = (env as Partial<{ ASSET_SCANNER: Fetcher }>).ASSET_SCANNER;
-  return binding ? [serviceScanner(binding)] : [];
+  return [...(binding ? [serviceScanner(binding)] : []), ...codeScanners];
 }
 
 /** Runs the built-in checks, then every scanner in order; the first refusal is thrown. */
