@@ -163,6 +163,7 @@ export const bundleRoutes = new Hono<AppEnv>()
       await takeUploadSlot(c.env, userId);
     }
 
+    await yieldToOtherRequests();
     const unpacked = unpackBundle(zip, unzipSync);
     if (!unpacked.ok) throw new ApiError("bad_request", "the bundle is not acceptable", { problems: unpacked.problems });
     // Images are checked below by the upload pipeline, which answers as an upload would.
@@ -176,6 +177,7 @@ export const bundleRoutes = new Hono<AppEnv>()
       throw new ApiError("bad_request", "the bundle is not acceptable", { problems: checked.problems });
     }
     const { bundle } = checked;
+    await yieldToOtherRequests();
 
     // Every image the bundle uses, as what it is used for, through the upload pipeline; nothing is
     // stored before all of them passed. Each counts as an upload (the first was taken above).
@@ -217,6 +219,7 @@ export const bundleRoutes = new Hono<AppEnv>()
       assetHash: newHash,
     });
 
+    await yieldToOtherRequests();
     const stored = await storePrepared(c.env, sessionId, userId, prepared);
     const actor = { userId, role: "gm" as const };
     let committed: Awaited<ReturnType<typeof commitImport>>;
@@ -263,7 +266,7 @@ export const bundleRoutes = new Hono<AppEnv>()
 
 // ---- import helpers ------------------------------------------------------------------------------
 
-const DEFAULT_IMPORT_LIMITS = { maxBytes: bundleLimits.zipBytes, maxEntities: 10_000, chunkOps: 200 } as const;
+const DEFAULT_IMPORT_LIMITS = { maxBytes: bundleLimits.zipBytes, maxEntities: 10_000, chunkOps: 100 } as const;
 
 function positiveInt(raw: string | undefined, fallback: number): number {
   const n = Number(raw);
@@ -341,6 +344,17 @@ async function storePrepared(env: Env, sessionId: string, userId: string, prepar
   };
 }
 
+/**
+ * Lets requests that arrived meanwhile start before the import goes on (between its steps and
+ * before each chunk). Where the session object and D1 answer in-process (wrangler dev), each
+ * answer queues the import's next work at once and the runtime only looks for new connections
+ * once nothing is left to run: a timer gives it that moment. In production the object and D1 are
+ * reached over the network and this costs nothing.
+ */
+function yieldToOtherRequests(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** An import stopped after `chunksDone` chunks (0: nothing of it landed). */
 class ImportInterrupted extends Error {
   readonly chunksDone: number;
@@ -371,6 +385,7 @@ async function commitImport(
   let scene: AnyEntity | undefined;
   let seq = 0;
   for (const [i, part] of chunks.entries()) {
+    if (i > 0) await yieldToOtherRequests();
     const ops: InternalOp[] = part.map((op) => ({ ...op, ...(fresh ? { fresh: true } : {}) }) as InternalOp);
     try {
       const result = await applyOps(env, sessionId, actor, ops);
