@@ -1,7 +1,8 @@
 /**
- * The scanner hook: every upload passes a list of scanners before it is accepted. The built-in
- * one (always first, not removable) enforces the contract from the bytes: sniffed type, extension
- * agreement, structure, polyglots and the decompression-bomb limits. More can be plugged in:
+ * The scanner hook: every upload (and every image of an imported bundle) passes a list of scanners
+ * before it is accepted. The built-in one (always first, not removable) enforces the contract from
+ * the bytes: sniffed type, extension agreement, structure, PNG chunk CRCs, polyglots and the
+ * decompression-bomb limits. More can be plugged in:
  *
  * - `ASSET_SCANNER`, an optional service binding, adds `serviceScanner` (e.g. a ClamAV front
  *   worker or container). Declare it in wrangler.toml:
@@ -14,7 +15,8 @@
  *   `X-Asset-Sha256` its hash) and answers `200 {"clean": true}` or `200 {"clean": false,
  *   "signature": "Eicar-Test-Signature"}`. Anything else (an error, a timeout) refuses the upload
  *   with 503: the hook fails closed.
- * - In code, pass more `AssetScanner`s to `scanUpload` (tests do).
+ * - In code, `addScanner` plugs one into every upload and import (tests do), or pass more
+ *   `AssetScanner`s to `scanUpload`.
  */
 import {
   type AssetKind,
