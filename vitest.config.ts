@@ -47,7 +47,7 @@ const client = defineProject({
   test: {
     name: "client",
     environment: "node",
-    include: ["test/client/**/*.test.ts", "test/modules/**/*.client.test.ts"],
+    include: ["test/client/**/*.test.ts", "test/modules/**/*.client.test.ts", "test/cli/**/*.test.ts"],
     setupFiles: ["./test/client/setup.ts"],
   },
 });

@@ -5,7 +5,7 @@
  *
  *   npm run bench                      all suites against a fresh wrangler dev
  *   node bench/run.mjs --quick         smaller counts and shorter runs (checks the harness)
- *   npm run bench -- fanout            some suites only, by name (core, fanout, uploads, client, fog, storage)
+ *   npm run bench -- fanout            some suites only, by name (core, fanout, uploads, client, fog, storage, import)
  *   node bench/run.mjs --only=1,3      some scenarios only (ids as in the table, e.g. fanout-100)
  *   node bench/run.mjs --in-place      run wrangler from the working tree, not from a snapshot of
  *                                      the sources (then an edit during the run reloads the worker)
@@ -26,13 +26,14 @@ import * as clientSuite from "./client.mjs";
 import * as core from "./core.mjs";
 import * as fanout from "./fanout.mjs";
 import * as fog from "./fog.mjs";
+import * as importSuite from "./import.mjs";
 import { ApiClient } from "./lib/client.mjs";
 import { machineInfo, renderMarkdown } from "./lib/report.mjs";
 import { BIN, childEnv, interrupted, ROOT, startServer } from "./lib/server.mjs";
 import * as storage from "./storage.mjs";
 import * as uploads from "./uploads.mjs";
 
-const SUITES = [core, fanout, uploads, clientSuite, fog, storage];
+const SUITES = [core, fanout, uploads, clientSuite, fog, storage, importSuite];
 
 // Run under the project's node (24, in node_modules/.bin) even when started by another one.
 const localNode = join(BIN, "node");

@@ -2,7 +2,7 @@
  * `vtt`: the command line of the VTT save & sync service.
  *
  *   vtt export  --session <sid> --scene <id> --out scene.zip
- *   vtt import  --session <sid> --file scene.zip
+ *   vtt import  --session <sid> --file scene.zip [--name <scene name>] [--key <uuid>]
  *   vtt backup  --session <sid>
  *   vtt restore --session <sid> [--at <ISO time>]
  *   vtt verify  --file scene.zip
@@ -11,7 +11,7 @@
  * VTT_TOKEN): an API token from POST /api/auth/tokens.
  */
 
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { readFile, rename, stat, unlink } from "node:fs/promises";
 import { Readable, Writable } from "node:stream";
@@ -24,7 +24,9 @@ const USAGE = `usage: vtt <command> [options]
 
 commands:
   export  --session <sid> --scene <id> --out <file.zip>   export a scene with its assets
-  import  --session <sid> --file <file.zip>               import a scene bundle as a new scene
+  import  --session <sid> --file <file.zip>               import a scene bundle as a new scene, named
+          [--name <name>] [--key <uuid>]                   <name> or "<bundle's name> (imported)"; --key
+                                                           resumes an import that failed part-way
   backup  --session <sid>                                 take a full backup of a session now
   restore --session <sid> [--at <ISO time>]               restore a session as it was into a new session
   verify  --file <file.zip>                               check a bundle's checksums and contents offline
@@ -43,6 +45,8 @@ const options = {
   out: { type: "string" },
   file: { type: "string" },
   at: { type: "string" },
+  name: { type: "string" },
+  key: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -82,23 +86,40 @@ async function exportScene(values: Values): Promise<void> {
   say(`exported to ${out} (${(await stat(out)).size} bytes)`);
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What an import made, in words: "2 layers, 10 tokens, 1 token_art, 2 assets, 3 initiative_entry". */
+export function describeCreated(created: Record<string, number | Record<string, number>>): string {
+  return Object.entries(created)
+    .flatMap(([kind, n]) => (typeof n === "number" ? [`${n} ${kind}`] : Object.entries(n).map(([type, m]) => `${m} ${type}`)))
+    .join(", ");
+}
+
 async function importScene(values: Values): Promise<void> {
   need(values, "session", "file");
   const conn = connection(values);
   const file = values.file as string;
+  if (values.name !== undefined && values.name.trim() === "") throw new CliError("--name may not be empty", EXIT.usage);
+  if (values.key !== undefined && !UUID.test(values.key)) throw new CliError(`--key must be a UUID, not ${values.key}`, EXIT.usage);
   const size = (await stat(file).catch(() => undefined))?.size;
   if (size === undefined) throw new CliError(`no such file: ${file}`, EXIT.usage);
+  // Every import carries a key: a failure part-way can be resumed with the same one (--key).
+  const key = values.key ?? randomUUID();
+  const query = values.name === undefined ? "" : `?name=${encodeURIComponent(values.name)}`;
   const body = counted(Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>, progress("import", size));
-  const res = await request(conn, "POST", `${S(values.session as string)}/import`, {
-    body,
-    headers: { "content-type": "application/zip", "content-length": String(size) },
-  });
-  const result = (await res.json()) as { scene: { id: string; name: string }; created: Record<string, number> };
-  say(
-    `imported scene ${result.scene.id} "${result.scene.name}" (${Object.entries(result.created)
-      .map(([k, v]) => `${v} ${k}`)
-      .join(", ")})`,
-  );
+  let res: Response;
+  try {
+    res = await request(conn, "POST", `${S(values.session as string)}/import${query}`, {
+      body,
+      headers: { "content-type": "application/zip", "content-length": String(size), "idempotency-key": key },
+    });
+  } catch (error) {
+    if (error instanceof CliError && error.exitCode !== EXIT.usage && error.exitCode !== EXIT.invalid && error.exitCode !== EXIT.auth)
+      throw new CliError(`${error.message}\nretry with --key ${key} to resume this import without a second copy`, error.exitCode);
+    throw error;
+  }
+  const result = (await res.json()) as { scene: { id: string; name: string }; created: Record<string, number | Record<string, number>> };
+  say(`imported scene ${result.scene.id} "${result.scene.name}" (${describeCreated(result.created)})`);
 }
 
 async function backup(values: Values): Promise<void> {

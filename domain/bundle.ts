@@ -12,7 +12,7 @@
  * to its name.
  */
 import { z } from "zod";
-import { assetKindSchema, imageExtensions, imageMime, inspectImage } from "./assets";
+import { type AssetKind, assetKindSchema, imageExtensions, imageMime, inspectImage } from "./assets";
 import {
   type AnyEntity,
   assetHashSchema,
@@ -84,7 +84,28 @@ export const sceneBundleSchema = z.strictObject({
 });
 export type SceneBundle = z.infer<typeof sceneBundleSchema>;
 
-export type BundleCheck = { ok: true; bundle: SceneBundle; manifest: BundleManifest } | { ok: false; problems: string[] };
+export type BundleCheck =
+  | { ok: true; bundle: SceneBundle; manifest: BundleManifest }
+  | { ok: false; problems: string[]; tooLarge?: { entities: number; limit: number } };
+
+export interface CheckOptions {
+  /**
+   * Inspect every asset as an image here (type sniffed, structure, the type scene.json names).
+   * The worker turns it off: its upload pipeline checks each image and answers as an upload would.
+   */
+  images?: boolean;
+  /** Refuse a bundle of more entities (scene, layers, tokens, token art, module entities). */
+  maxEntities?: number;
+}
+
+/** How many entities a parsed scene.json would create, counted before its schema is checked. */
+export function countBundleEntities(raw: unknown): number {
+  if (typeof raw !== "object" || raw === null) return 0;
+  const b = raw as Record<string, unknown>;
+  const length = (v: unknown) => (Array.isArray(v) ? v.length : 0);
+  const modules = typeof b.modules === "object" && b.modules !== null ? Object.values(b.modules) : [];
+  return 1 + length(b.layers) + length(b.tokens) + length(b.token_art) + modules.reduce((n: number, v) => n + length(v), 0);
+}
 
 function parseJsonFile(bytes: Uint8Array | undefined, name: string, problems: string[]): unknown {
   if (!bytes) {
@@ -103,13 +124,23 @@ function parseJsonFile(bytes: Uint8Array | undefined, name: string, problems: st
 export async function checkBundle(
   files: ReadonlyMap<string, Uint8Array>,
   sha256: (bytes: Uint8Array) => Promise<string>,
+  options: CheckOptions = {},
 ): Promise<BundleCheck> {
   const problems: string[] = [];
   for (const name of files.keys()) {
     if (!isAllowedEntryName(name)) problems.push(`unexpected entry ${JSON.stringify(name.slice(0, 100))}`);
   }
+  const sceneRaw = parseJsonFile(files.get("scene.json"), "scene.json", problems);
+  const entities = countBundleEntities(sceneRaw);
+  if (options.maxEntities !== undefined && entities > options.maxEntities) {
+    return {
+      ok: false,
+      problems: [`the bundle holds ${entities} entities: at most ${options.maxEntities}`],
+      tooLarge: { entities, limit: options.maxEntities },
+    };
+  }
   const manifestParsed = bundleManifestSchema.safeParse(parseJsonFile(files.get("manifest.json"), "manifest.json", problems));
-  const sceneParsed = sceneBundleSchema.safeParse(parseJsonFile(files.get("scene.json"), "scene.json", problems));
+  const sceneParsed = sceneBundleSchema.safeParse(sceneRaw);
   if (!manifestParsed.success) {
     if (files.has("manifest.json"))
       problems.push(`manifest.json is invalid: ${JSON.stringify(fieldIssues(manifestParsed.error).slice(0, 3))}`);
@@ -146,9 +177,11 @@ export async function checkBundle(
       problems.push(`${asset.path} does not hash to its name`);
       continue;
     }
-    const inspected = inspectImage(bytes);
-    if (!inspected.ok) problems.push(`${asset.path} is not an acceptable image: ${inspected.message}`);
-    else if (imageMime[inspected.image.type] !== asset.mime) problems.push(`${asset.path} is not a ${asset.mime}`);
+    if (options.images !== false) {
+      const inspected = inspectImage(bytes);
+      if (!inspected.ok) problems.push(`${asset.path} is not an acceptable image: ${inspected.message}`);
+      else if (imageMime[inspected.image.type] !== asset.mime) problems.push(`${asset.path} is not a ${asset.mime}`);
+    }
     assetHashes.add(asset.hash);
   }
 
@@ -247,6 +280,29 @@ export function unpackBundle(zip: Uint8Array, unzip: typeof import("fflate").unz
   return { ok: true, files: new Map(Object.entries(files)) };
 }
 
+/** The name an imported scene gets: the one asked for, else the bundle's with " (imported)". */
+export function importedSceneName(bundleName: string, asked?: string): string {
+  if (asked !== undefined && asked.trim() !== "") return asked.trim();
+  const suffix = " (imported)";
+  return `${bundleName.slice(0, 200 - suffix.length).trimEnd()}${suffix}`;
+}
+
+/** What each asset of the bundle is used as: a map (a scene's map_asset), token art, or both. */
+export function assetUses(bundle: SceneBundle): Map<string, Set<AssetKind>> {
+  const uses = new Map<string, Set<AssetKind>>();
+  const use = (hash: string, kind: AssetKind) => uses.set(hash, (uses.get(hash) ?? new Set<AssetKind>()).add(kind));
+  if (bundle.scene.map_asset !== null) use(bundle.scene.map_asset, "map");
+  for (const art of bundle.token_art) use(art.image_asset, "token");
+  return uses;
+}
+
+export interface ImportOptions {
+  /** The new scene's name (see `importedSceneName`); the bundle's otherwise. */
+  sceneName?: string;
+  /** The asset each bundle asset became here, by its use (token art is re-encoded, maps cleaned). */
+  assetHash?: (bundleHash: string, kind: AssetKind) => string;
+}
+
 export interface NewEntity {
   entity_type: EntityType;
   id: string;
@@ -258,7 +314,13 @@ export interface NewEntity {
  * fields, references rewritten to the new ids, folders dropped (they belong to the source
  * session) and owners kept only when `keepOwner` says they are members here.
  */
-export function entitiesToImport(bundle: SceneBundle, newId: () => string, keepOwner: (userId: string) => boolean): NewEntity[] {
+export function entitiesToImport(
+  bundle: SceneBundle,
+  newId: () => string,
+  keepOwner: (userId: string) => boolean,
+  options: ImportOptions = {},
+): NewEntity[] {
+  const asset = options.assetHash ?? ((hash: string) => hash);
   const ids = new Map<string, string>();
   const fresh = (old: string) => {
     const id = newId();
@@ -271,7 +333,16 @@ export function entitiesToImport(bundle: SceneBundle, newId: () => string, keepO
     entities.map((e) => ({ type: type as EntityType, entity: e as AnyEntity, id: fresh(String(e.id)) })),
   );
   const created: NewEntity[] = [
-    { entity_type: "scene", id: sceneId, data: { ...writableFields("scene", bundle.scene), folder_id: null } },
+    {
+      entity_type: "scene",
+      id: sceneId,
+      data: {
+        ...writableFields("scene", bundle.scene),
+        folder_id: null,
+        map_asset: bundle.scene.map_asset === null ? null : asset(bundle.scene.map_asset, "map"),
+        ...(options.sceneName !== undefined ? { name: options.sceneName } : {}),
+      },
+    },
     ...bundle.layers.map(
       (l): NewEntity => ({ entity_type: "layer", id: fresh(l.id), data: { ...writableFields("layer", l), scene_id: sceneId } }),
     ),
@@ -286,7 +357,7 @@ export function entitiesToImport(bundle: SceneBundle, newId: () => string, keepO
       (a): NewEntity => ({
         entity_type: "token_art",
         id: fresh(a.id),
-        data: { ...writableFields("token_art", a), token_id: ids.get(a.token_id) },
+        data: { ...writableFields("token_art", a), token_id: ids.get(a.token_id), image_asset: asset(a.image_asset, "token") },
       }),
     ),
   ];
@@ -301,4 +372,31 @@ export function entitiesToImport(bundle: SceneBundle, newId: () => string, keepO
     created.push({ entity_type: type, id, data: remapped });
   }
   return created;
+}
+
+/** An op of an import, as the session object receives it. */
+export type ImportOp =
+  | { op_id: string; entity_type: EntityType; op: "create"; id: string; data: Record<string, unknown> }
+  | { op_id: string; entity_type: "scene"; op: "archive" | "restore"; id: string };
+
+/**
+ * The batches an import is committed in. Up to `chunkOps` entities: one batch, atomic. More: the
+ * scene is created and archived in the first batch (so no one works on a half-made scene: it
+ * is not in the scene list, players never see a scene that is not active), the rest follow
+ * `chunkOps` at a time, and a last batch restores the scene, making it whole and visible in one
+ * change. Op ids are drawn from `opId` in a fixed order, so ids derived from an idempotency key
+ * name the same ops on every attempt.
+ */
+export function planImportChunks(entities: readonly NewEntity[], chunkOps: number, opId: () => string): ImportOp[][] {
+  const creates: ImportOp[] = entities.map((e) => ({ op_id: opId(), op: "create", ...e }));
+  const [scene] = entities;
+  if (creates.length <= chunkOps || !scene || scene.entity_type !== "scene") return [creates];
+  const archive: ImportOp = { op_id: opId(), entity_type: "scene", op: "archive", id: scene.id };
+  const restore: ImportOp = { op_id: opId(), entity_type: "scene", op: "restore", id: scene.id };
+  const size = Math.max(1, chunkOps);
+  const first = [creates[0] as ImportOp, archive, ...creates.slice(1, Math.max(1, size - 1))];
+  const chunks: ImportOp[][] = [first];
+  for (let at = Math.max(1, size - 1); at < creates.length; at += size) chunks.push(creates.slice(at, at + size));
+  chunks.push([restore]);
+  return chunks;
 }

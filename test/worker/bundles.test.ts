@@ -27,8 +27,8 @@ async function exportScene(gm: TestUser, base: string, sceneId: string): Promise
   return new Uint8Array(await res.arrayBuffer());
 }
 
-async function importZip(gm: TestUser, base: string, zip: Uint8Array) {
-  const res = await SELF.fetch(`${ORIGIN}${base}/import`, {
+async function importZip(gm: TestUser, base: string, zip: Uint8Array, query = "") {
+  const res = await SELF.fetch(`${ORIGIN}${base}/import${query}`, {
     method: "POST",
     headers: { cookie: gm.cookie, "x-csrf-token": gm.csrf, "content-type": "application/zip" },
     body: zip,
@@ -71,11 +71,19 @@ async function sceneContents(gm: TestUser, base: string, sceneId: string) {
   const tokens = state.tokens.filter((t: any) => t.scene_id === sceneId);
   const ids = new Set(tokens.map((t: any) => t.id));
   const byName = new Map(tokens.map((t: any) => [t.id, t.name]));
+  // Token art is re-encoded on import like any upload: compared by what the asset is.
+  const assets = new Map((await gm.req("GET", `${base}/assets`)).body.items.map((a: any) => [a.hash, a]));
+  const assetOf = (hash: string) => {
+    const a: any = assets.get(hash);
+    return a && { kind: a.kind, mime: a.mime, width: a.width, height: a.height };
+  };
   return {
     scene: strip({ ...scene, layers: undefined }),
     layers: scene.layers.map(strip).sort((a: any, b: any) => a.layer_type.localeCompare(b.layer_type)),
     tokens: tokens.map(strip).sort((a: any, b: any) => a.name.localeCompare(b.name)),
-    art: state.token_art.filter((a: any) => ids.has(a.token_id)).map((a: any) => ({ ...strip(a), token: byName.get(a.token_id) })),
+    art: state.token_art
+      .filter((a: any) => ids.has(a.token_id))
+      .map((a: any) => ({ ...strip(a), image_asset: assetOf(a.image_asset), token: byName.get(a.token_id) })),
   };
 }
 
@@ -89,7 +97,7 @@ describe("scene export and import", () => {
     expect(Object.keys(files).filter((f) => f.startsWith("assets/"))).toHaveLength(2);
 
     const target = await newTable();
-    const r = await importZip(target.gm, target.base, zip);
+    const r = await importZip(target.gm, target.base, zip, "?name=Crypt");
     expect(r.status).toBe(201);
     expect(r.body.scene.id).not.toBe(scene.id);
     expect(r.body.created).toEqual({ layers: 2, tokens: 2, token_art: 1, assets: 2 });

@@ -1,6 +1,9 @@
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import { makeBundle } from "../helpers/bundles";
 import { create, newTable, ORIGIN, type Reply, S, type TestUser } from "../helpers/client";
+import { concat, deflate, ihdr, makePng, PNG_SIG, pngChunk } from "../helpers/images";
+import { multipart } from "../helpers/uploads";
 
 /**
  * Hostile input: every row is a request a client could send that must be answered with the
@@ -1111,6 +1114,36 @@ const rows: Row[] = [
     method: "POST",
     path: () => "/api/auth/password",
     body: () => "{",
+  // ---- scene imports and PNG uploads ----------------------------------------------------------
+  {
+    name: "an import bundle whose map PNG declares 30000×30000 (the bundle says 1×1)",
+    method: "POST",
+    path: () => "import",
+    body: async () =>
+      makeBundle({
+        map: { bytes: concat(PNG_SIG, ihdr(30_000, 30_000), pngChunk("IDAT", await deflate(new Uint8Array(64))), pngChunk("IEND")) },
+      }),
+    headers: { "content-type": "application/zip" },
+    status: 413,
+    code: "payload_too_large",
+    check: (r) => expect(r.body.error.details.reason).toBe("dimensions"),
+  },
+  {
+    name: "an import bundle calling a PNG asset image/jpeg",
+    method: "POST",
+    path: () => "import",
+    body: async () => makeBundle({ map: { bytes: await makePng(8, 8), mime: "image/jpeg" } }),
+    headers: { "content-type": "application/zip" },
+    status: 415,
+    code: "unsupported_media_type",
+    check: (r) => expect(r.body.error.details.reason).toBe("declared_type_mismatch"),
+  },
+  {
+    name: "an import bundle naming an asset by a hash its bytes do not have",
+    method: "POST",
+    path: () => "import",
+    body: async () => makeBundle({ map: { bytes: await makePng(8, 8), hash: "0f".repeat(32) } }),
+    headers: { "content-type": "application/zip" },
     status: 400,
     code: "bad_request",
   },
@@ -1136,6 +1169,30 @@ const rows: Row[] = [
     method: "POST",
     path: () => "restore",
     body: json({ at: "yesterday" }),
+    name: "an import bundle of more entities than IMPORT_MAX_ENTITIES",
+    method: "POST",
+    path: () => "import",
+    body: () => makeBundle({ edit: (b) => (b.tokens = Array.from({ length: 10_000 }, () => ({}))) }),
+    headers: { "content-type": "application/zip" },
+    status: 413,
+    code: "payload_too_large",
+    check: (r) => expect(r.body.error.details.reason).toBe("entities"),
+  },
+  {
+    name: "an import declaring a body over IMPORT_MAX_BYTES",
+    method: "POST",
+    path: () => "import",
+    body: () => new Uint8Array(16),
+    headers: { "content-type": "application/zip", "content-length": String(49 * 1024 * 1024) },
+    status: 413,
+    code: "payload_too_large",
+  },
+  {
+    name: "an import with an Idempotency-Key that is not a UUID",
+    method: "POST",
+    path: () => "import",
+    body: () => makeBundle(),
+    headers: { "content-type": "application/zip", "idempotency-key": "again-and-again" },
     status: 400,
     code: "bad_request",
   },
@@ -1146,6 +1203,39 @@ const rows: Row[] = [
     path: () => "integrity/check",
     status: 403,
     code: "forbidden",
+  },
+    name: "an import named with 201 characters",
+    method: "POST",
+    path: () => `import?name=${"n".repeat(201)}`,
+    body: () => makeBundle(),
+    headers: { "content-type": "application/zip" },
+    status: 400,
+    code: "bad_request",
+  },
+  {
+    name: "a player importing a bundle",
+    as: "player",
+    method: "POST",
+    path: () => "import",
+    body: () => makeBundle(),
+    headers: { "content-type": "application/zip" },
+    status: 403,
+    code: "forbidden",
+  },
+  {
+    name: "an upload of a PNG map whose IDAT chunk fails its CRC",
+    method: "POST",
+    path: () => "assets",
+    body: async () => {
+      const png = await makePng(8, 8);
+      png[png.length - 13] = (png[png.length - 13] ?? 0) ^ 0xff; // the last IDAT's CRC
+      const { body } = multipart([{ name: "file", filename: "map.png", type: "image/png", data: png }], "hostile-crc");
+      return body;
+    },
+    headers: { "content-type": "multipart/form-data; boundary=hostile-crc" },
+    status: 415,
+    code: "unsupported_media_type",
+    check: (r) => expect(r.body.error.details).toMatchObject({ reason: "corrupt", chunk: "IDAT" }),
   },
 ];
 

@@ -190,3 +190,24 @@ export async function mirrorAssets(env: Env, limit = 50): Promise<number> {
   }
   return copied;
 }
+
+/**
+ * Hands assets an import stored and then could not use (its entities were refused) to this
+ * cleanup at once: their manifest rows, unless an entity names them, move to `asset_deletions`,
+ * and the next run deletes each R2 object unless another row still names it (step 2 above).
+ */
+export async function abandonAssets(db: D1Database, sessionId: string, hashes: readonly string[], at = new Date()): Promise<number> {
+  if (hashes.length === 0) return 0;
+  const rowJson = `json_object(${ROW_COLUMNS.map((c) => `'${c}', a.${c}`).join(", ")})`;
+  const statements = hashes.flatMap((hash) => [
+    db
+      .prepare(
+        `INSERT OR REPLACE INTO asset_deletions (session_id, hash, r2_key, row, queued_at)
+         SELECT a.session_id, a.hash, a.r2_key, ${rowJson}, ?1 FROM assets a WHERE a.session_id = ?2 AND a.hash = ?3 AND NOT ${REFERENCED}`,
+      )
+      .bind(at.toISOString(), sessionId, hash),
+    db.prepare(`DELETE FROM assets AS a WHERE a.session_id = ?1 AND a.hash = ?2 AND NOT ${REFERENCED}`).bind(sessionId, hash),
+  ]);
+  const out = await db.batch(statements);
+  return out.filter((r, i) => i % 2 === 1 && (r.meta.changes ?? 0) > 0).length;
+}

@@ -1,7 +1,8 @@
 /**
- * The scanner hook: every upload passes a list of scanners before it is accepted. The built-in
- * one (always first, not removable) enforces the contract from the bytes: sniffed type, extension
- * agreement, structure, polyglots and the decompression-bomb limits. More can be plugged in:
+ * The scanner hook: every upload (and every image of an imported bundle) passes a list of scanners
+ * before it is accepted. The built-in one (always first, not removable) enforces the contract from
+ * the bytes: sniffed type, extension agreement, structure, PNG chunk CRCs, polyglots and the
+ * decompression-bomb limits. More can be plugged in:
  *
  * - `ASSET_SCANNER`, an optional service binding, adds `serviceScanner` (e.g. a ClamAV front
  *   worker or container). Declare it in wrangler.toml:
@@ -14,7 +15,8 @@
  *   `X-Asset-Sha256` its hash) and answers `200 {"clean": true}` or `200 {"clean": false,
  *   "signature": "Eicar-Test-Signature"}`. Anything else (an error, a timeout) refuses the upload
  *   with 503: the hook fails closed.
- * - In code, pass more `AssetScanner`s to `scanUpload` (tests do).
+ * - In code, `addScanner` plugs one into every upload and import (tests do), or pass more
+ *   `AssetScanner`s to `scanUpload`.
  */
 import {
   type AssetKind,
@@ -29,6 +31,7 @@ import {
 } from "../../domain/assets";
 import { ApiError } from "../api-error";
 import { sha256Hex } from "../lib/crypto";
+import { findBadPngCrc } from "./png-chunks";
 
 export interface ScanInput {
   bytes: Uint8Array;
@@ -69,6 +72,14 @@ export function checkImage(input: ScanInput): ImageInfo {
       reason: "declared_type_mismatch",
       sniffed: imageMime[image.type],
     });
+  }
+  if (image.type === "png") {
+    const bad = findBadPngCrc(input.bytes);
+    if (bad)
+      throw new ApiError("unsupported_media_type", `the PNG's ${bad} chunk is corrupted (its CRC does not match)`, {
+        reason: "corrupt",
+        chunk: bad,
+      });
   }
   const tooLarge = checkDimensions(image.width, image.height);
   if (tooLarge) {
@@ -111,10 +122,22 @@ export function serviceScanner(fetcher: Fetcher, name = "ASSET_SCANNER"): AssetS
   };
 }
 
-/** The scanners configured by the environment, after the built-in checks. */
+/** Scanners plugged in from code, run after the configured service (tests add theirs here). */
+const codeScanners: AssetScanner[] = [];
+
+/** Adds a scanner to every upload and import from now on; returns its removal. */
+export function addScanner(scanner: AssetScanner): () => void {
+  codeScanners.push(scanner);
+  return () => {
+    const at = codeScanners.indexOf(scanner);
+    if (at >= 0) codeScanners.splice(at, 1);
+  };
+}
+
+/** The scanners configured by the environment (and plugged in from code), after the built-in checks. */
 export function configuredScanners(env: Env): AssetScanner[] {
   const binding = (env as Partial<{ ASSET_SCANNER: Fetcher }>).ASSET_SCANNER;
-  return binding ? [serviceScanner(binding)] : [];
+  return [...(binding ? [serviceScanner(binding)] : []), ...codeScanners];
 }
 
 /** Runs the built-in checks, then every scanner in order; the first refusal is thrown. */

@@ -17,13 +17,22 @@ export function uploadsPerMinute(env: Env): number {
 }
 
 /** Counts one upload attempt of `userId`; throws 429 with Retry-After over the limit. */
-export async function takeUploadSlot(env: Env, userId: string, nowMs = Date.now()): Promise<void> {
+export function takeUploadSlot(env: Env, userId: string, nowMs = Date.now()): Promise<void> {
+  return takeUploadSlots(env, userId, 1, nowMs);
+}
+
+/**
+ * Counts `n` upload attempts at once (an import counts each image of its bundle as an upload);
+ * throws 429 with Retry-After when the window holds more than the limit after them.
+ */
+export async function takeUploadSlots(env: Env, userId: string, n: number, nowMs = Date.now()): Promise<void> {
+  if (n <= 0) return;
   const limit = uploadsPerMinute(env);
   const window = Math.floor(nowMs / 1000 / UPLOAD_WINDOW_SECONDS) * UPLOAD_WINDOW_SECONDS;
   const row = await getDb(env.DB).get<{ count: number }>(sql`
-    INSERT INTO asset_upload_windows (user_id, window_start, count) VALUES (${userId}, ${window}, 1)
+    INSERT INTO asset_upload_windows (user_id, window_start, count) VALUES (${userId}, ${window}, ${n})
     ON CONFLICT (user_id) DO UPDATE SET
-      count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
+      count = CASE WHEN window_start = excluded.window_start THEN count + excluded.count ELSE excluded.count END,
       window_start = excluded.window_start
     RETURNING count`);
   if ((row?.count ?? 0) > limit) {

@@ -368,6 +368,24 @@ export const assetUploadWindows = sqliteTable("asset_upload_windows", {
 });
 
 /**
+ * Scene imports made with an `Idempotency-Key` (routes/bundles.ts): the first successful answer,
+ * returned again to a request with the same key, user and session instead of a second copy.
+ * `body_sha256` tells a retry of the same bundle from another bundle sent with the same key.
+ */
+export const importResults = sqliteTable(
+  "import_results",
+  {
+    session_id: text().notNull(),
+    user_id: text().notNull(),
+    idempotency_key: text().notNull(),
+    body_sha256: text().notNull(),
+    result: text({ mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    created_at: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.session_id, t.user_id, t.idempotency_key] })],
+);
+
+/**
  * Entities of the types game modules declare (domain/module-api.ts), all in one table: the common
  * entity columns, `data` holding the module's own fields as JSON, and `scene_id` copied from the
  * field the module names as the entity's scene (for loading one scene's entities). One generic

@@ -5,18 +5,17 @@
  */
 import { and, desc, eq } from "drizzle-orm";
 import { type Context, Hono } from "hono";
-import { ASSET_SIZE_LIMITS, type AssetKind, assetKindSchema, fileExtensionOf, imageMime } from "../../domain/assets";
+import { ASSET_SIZE_LIMITS, type AssetKind, assetKindSchema, fileExtensionOf } from "../../domain/assets";
 import { assetHashSchema } from "../../domain/entities";
 import { ApiError } from "../api-error";
-import { ImageDecodeError, makeTokenArt, TokenArtTooLarge } from "../assets/codec";
 import { boundaryOf, MultipartError, readMultipart } from "../assets/multipart";
-import { configuredScanners, scanUpload } from "../assets/scanner";
+import { assetTooLarge, prepareAsset } from "../assets/pipeline";
+import { configuredScanners } from "../assets/scanner";
 import { assertSigningConfigured, verifyAssetUrl } from "../assets/signing";
-import { type AssetRow, findExisting, StorageError, storeAsset, viewOf } from "../assets/store";
+import { type AssetRow, StorageError, storeAsset, viewOf } from "../assets/store";
 import { takeUploadSlot } from "../assets/throttle";
 import { getDb } from "../db/client";
 import { assets } from "../db/schema";
-import { sha256Hex } from "../lib/crypto";
 import { recordEvent } from "../metrics/recorder";
 import { requireGm } from "../middleware/auth";
 import { KiB } from "../middleware/body";
@@ -33,14 +32,7 @@ function parseKind(value: string | undefined, field: string): AssetKind | undefi
   return kind.data;
 }
 
-function tooLarge(kind: AssetKind, message?: string): ApiError {
-  const limit = ASSET_SIZE_LIMITS[kind];
-  return new ApiError("payload_too_large", message ?? `${kind === "token" ? "token art" : "a map"} may be at most ${limit / 2 ** 20} MiB`, {
-    reason: "size",
-    kind,
-    limit,
-  });
-}
+const tooLarge = assetTooLarge;
 
 function hashParam(value: string | undefined): string {
   const hash = assetHashSchema.safeParse(value);
@@ -107,25 +99,13 @@ export const assetRoutes = new Hono<AppEnv>()
       throw new ApiError("bad_request", "no file: send it in the field file", { fields: [{ field: "file", message: "required" }] });
     if (file.bytes.byteLength > ASSET_SIZE_LIMITS[kind]) throw tooLarge(kind);
 
-    const image = await scanUpload(
+    const prepared = await prepareAsset(
+      c.env,
       { bytes: file.bytes, filename: file.filename, declaredType: file.contentType, kind, sessionId, userId: user.id },
       configuredScanners(c.env),
     );
-    const originalHash = await sha256Hex(file.bytes);
-    const existing = await findExisting(c.env, sessionId, originalHash, kind);
-    if (existing) return c.json({ asset: await viewOf(c.env, existing) }, 201);
-
-    let stored = { bytes: file.bytes, mime: imageMime[image.type] as string, width: image.width, height: image.height };
-    if (kind === "token") {
-      try {
-        stored = await makeTokenArt(file.bytes, image);
-      } catch (error) {
-        if (error instanceof TokenArtTooLarge) throw new ApiError("payload_too_large", error.message, { reason: "decode_budget", kind });
-        if (error instanceof ImageDecodeError) throw new ApiError("unsupported_media_type", error.message, { reason: "undecodable" });
-        throw error;
-      }
-    }
-    const hash = stored.bytes === file.bytes ? originalHash : await sha256Hex(stored.bytes);
+    if (prepared.existing) return c.json({ asset: await viewOf(c.env, prepared.existing) }, 201);
+    const { hash, originalHash, stored } = prepared;
     try {
       const row = await storeAsset(c.env, { sessionId, userId: user.id, kind, hash, originalHash, ...stored });
       return c.json({ asset: await viewOf(c.env, row) }, 201);
