@@ -20,9 +20,10 @@
  * carries a `base_version` the entity has since moved past (at least by the op itself), so the
  * batch answers 409 with `details.current`; a create names an id that exists (a create without an
  * id takes its op id as the id, write-plan.ts), so it answers 409 too. Only REST writes without
- * `If-Match` (archive, restore, activate) carry no version: sent again with a pruned
- * `Idempotency-Key` they are applied again, as a new request would be. A client whose queue is
- * that old has been offline past the window: its `resume` answers 410/reload first.
+ * `If-Match` (archive, restore, activate) carry no version: archiving what is archived (restoring
+ * what is live) changes nothing, so such a replay answers the entity as it is; anything else is
+ * applied again, as a new request would be. A client whose queue is that old has been offline
+ * past the window: its `resume` answers 410/reload first.
  *
  * Each rule is a DELETE of at most ROWS_PER_STATEMENT rows, repeated while it fills its limit,
  * at most ROUNDS_PER_RUN times: a run's work is bounded (50,000 rows a table), what is left goes
