@@ -45,6 +45,17 @@ describe("Idempotency-Key on next and previous", () => {
     expect(await logRowsOf(sid, encounter.id)).toBe(3);
   });
 
+  it("answers a retried turn that carried base_version with its first result, not a conflict", async () => {
+    const { gm, base, encounter } = await encounterTable();
+    const key = crypto.randomUUID();
+    const first = await gm.req("POST", turnUrl(base, encounter.id, "next"), { base_version: 1 }, { "idempotency-key": key });
+    expect(first.status).toBe(200);
+    const again = await gm.req("POST", turnUrl(base, encounter.id, "next"), { base_version: 1 }, { "idempotency-key": key });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    expect((await gm.req("GET", `${base}/encounters/${encounter.id}`)).body).toMatchObject({ round: 1, turn: "a", version: 2 });
+  });
+
   it("answers a retried previous with its first result, even after later turns", async () => {
     const { gm, base, encounter } = await encounterTable();
     for (let i = 0; i < 2; i++) await gm.req("POST", turnUrl(base, encounter.id, "next"), {});

@@ -121,4 +121,37 @@ describe("membership changes", () => {
     expect(rows?.n).toBe(2);
     expect((await stateRow(t.sid)).gm_user_ids).toEqual([t.gm.id]);
   });
+
+  it("removing a player deletes the row, closes their socket and shuts them out", async () => {
+    const t = await newTable();
+    const socket = await TestSocket.open(t.player, t.base);
+    const seq = await seqOf(t.gm, t.base);
+    const r = await t.gm.req("DELETE", `${t.base}/members/${t.player.id}`);
+    expect(r.status).toBe(204);
+    expect(await roleOf(t.sid, t.player.id)).toBeUndefined();
+    expect((await socket.waitClosed()).code).toBe(4403);
+    expectError(await t.player.req("GET", t.base), 404, "not_found");
+    // No GM changed: no new session_state version.
+    expect(await seqOf(t.gm, t.base)).toBe(seq);
+  });
+
+  it("removing a co-GM drops them from gm_user_ids in the same logged version", async () => {
+    const t = await newTable();
+    await t.gm.req("PUT", `${t.base}/members/${t.player.id}`, { role: "gm" });
+    const before = await stateRow(t.sid);
+    expect((await t.gm.req("DELETE", `${t.base}/members/${t.player.id}`)).status).toBe(204);
+    const after = await stateRow(t.sid);
+    expect(after).toMatchObject({ version: before.version + 1, gm_user_ids: [t.gm.id] });
+    expect(await roleOf(t.sid, t.player.id)).toBeUndefined();
+  });
+
+  it("refuses to remove the last GM, a non-member, or to let a player remove anyone", async () => {
+    const t = await newTable();
+    const stranger = await TestUser.register("str");
+    expectError(await t.gm.req("DELETE", `${t.base}/members/${t.gm.id}`), 400, "bad_request");
+    expectError(await t.gm.req("DELETE", `${t.base}/members/${stranger.id}`), 404, "not_found");
+    expectError(await t.player.req("DELETE", `${t.base}/members/${t.gm.id}`), 403, "forbidden");
+    expect(await roleOf(t.sid, t.gm.id)).toBe("gm");
+    expect(await roleOf(t.sid, t.player.id)).toBe("player");
+  });
 });

@@ -118,6 +118,25 @@ describe("applied_ops", () => {
   });
 });
 
+describe("a REST write without If-Match", () => {
+  it("an archive replayed with an Idempotency-Key after its record was pruned changes nothing more", async () => {
+    const { gm, sid, base } = await newTable();
+    const token = await create(gm, base, "tokens", { name: "Hero" });
+    const key = crypto.randomUUID();
+    const first = await gm.req("DELETE", `${base}/tokens/${token.id}`, undefined, { "idempotency-key": key });
+    expect(first.body).toMatchObject({ version: 2 });
+    const inside = await gm.req("DELETE", `${base}/tokens/${token.id}`, undefined, { "idempotency-key": key });
+    expect(inside.body).toEqual(first.body);
+    await compactTo(getDb(env.DB), sid, await seqOf(gm, base));
+    await pruneStorage(env, new Date());
+    const seq = await seqOf(gm, base);
+    const after = await gm.req("DELETE", `${base}/tokens/${token.id}`, undefined, { "idempotency-key": key });
+    expect(after.status).toBe(200);
+    expect(after.body).toEqual(first.body);
+    expect(await seqOf(gm, base)).toBe(seq);
+  });
+});
+
 describe("session_clients", () => {
   it("are dropped once not seen within the session's window, connected or not", async () => {
     const { sid, player } = await newTable();

@@ -251,7 +251,11 @@ export const appliedOps = sqliteTable(
     result: text({ mode: "json" }).notNull(),
     created_at: text().notNull(),
   },
-  (t) => [primaryKey({ columns: [t.session_id, t.op_id] })],
+  (t) => [
+    primaryKey({ columns: [t.session_id, t.op_id] }),
+    // Retention (worker/jobs/retention.ts) drops a session's records at or below its log floor.
+    index("applied_ops_seq").on(t.session_id, t.seq),
+  ],
 );
 
 /** Rolling timeline of scene activations (and map swaps) for late joiners. */

@@ -20,9 +20,10 @@
  * carries a `base_version` the entity has since moved past (at least by the op itself), so the
  * batch answers 409 with `details.current`; a create names an id that exists (a create without an
  * id takes its op id as the id, write-plan.ts), so it answers 409 too. Only REST writes without
- * `If-Match` (archive, restore, activate) carry no version: sent again with a pruned
- * `Idempotency-Key` they are applied again, as a new request would be. A client whose queue is
- * that old has been offline past the window: its `resume` answers 410/reload first.
+ * `If-Match` (archive, restore, activate) carry no version: archiving what is archived (restoring
+ * what is live) changes nothing, so such a replay answers the entity as it is; anything else is
+ * applied again, as a new request would be. A client whose queue is that old has been offline
+ * past the window: its `resume` answers 410/reload first.
  *
  * Each rule is a DELETE of at most ROWS_PER_STATEMENT rows, repeated while it fills its limit,
  * at most ROUNDS_PER_RUN times: a run's work is bounded (50,000 rows a table), what is left goes
@@ -55,9 +56,11 @@ const RULES: Record<Exclude<keyof PruneCounts, "metric_counters">, string> = {
                     WHERE n.session_id = a.session_id AND n.client_id = a.client_id AND n.event_id > a.event_id)
          OR a.acked_at < ${CUTOFF}
       LIMIT ?3)`,
+  // From the sessions with a floor, a range of the (session_id, seq) index each: the records
+  // inside the window, most of the table, are never read.
   applied_ops: `DELETE FROM applied_ops WHERE rowid IN (
-      SELECT a.rowid FROM applied_ops a JOIN game_sessions g ON g.id = a.session_id
-      WHERE a.seq <= g.log_floor
+      SELECT a.rowid FROM game_sessions g CROSS JOIN applied_ops a INDEXED BY applied_ops_seq
+      WHERE g.log_floor > 0 AND a.session_id = g.id AND a.seq <= g.log_floor
       LIMIT ?3)`,
   session_clients: `DELETE FROM session_clients WHERE rowid IN (
       SELECT c.rowid FROM session_clients c JOIN game_sessions g ON g.id = c.session_id

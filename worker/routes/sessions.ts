@@ -85,6 +85,12 @@ export const sessionDetailRoutes = new Hono<AppEnv>()
     if (!user) throw new ApiError("not_found", "no such user");
     await setMember(c.env, sessionId, { userId: c.get("user").id, role: "gm" }, user.id, role);
     return c.json({ member: { user_id: user.id, username: user.username, role } });
+  })
+  .delete("/members/:user_id", requireGm, async (c) => {
+    const userId = userIdSchema.safeParse(c.req.param("user_id"));
+    if (!userId.success) throw new ApiError("not_found", "no such member");
+    await setMember(c.env, c.get("member").sessionId, { userId: c.get("user").id, role: "gm" }, userId.data, null);
+    return c.body(null, 204);
   });
 
 /**

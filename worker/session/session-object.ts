@@ -482,10 +482,12 @@ export class SessionObject extends DurableObject<Env> {
   }
 
   /**
-   * Adds a member or changes a member's role, keeping `session_state.gm_user_ids` in step: the
-   * member row and the session state's new version (logged, broadcast) are one D1 batch.
+   * Adds a member, changes a member's role or (`role` null) removes a member, keeping
+   * `session_state.gm_user_ids` in step: the member row and the session state's new version
+   * (logged, broadcast) are one D1 batch. A member whose role changed or who was removed loses
+   * their sockets (4403): reconnecting gives the new view, or a 404.
    */
-  async setMember(sessionId: string, actor: Actor, userId: string, role: Role): Promise<WriteResult> {
+  async setMember(sessionId: string, actor: Actor, userId: string, role: Role | null): Promise<WriteResult> {
     this.#bind(sessionId);
     const limited = await this.#admit(sessionId, actor, 1);
     if (limited) return limited;
@@ -495,15 +497,17 @@ export class SessionObject extends DurableObject<Env> {
       const gms = new Set(members.filter((m) => m.role === "gm").map((m) => m.user_id));
       if (role === "gm") gms.add(userId);
       else gms.delete(userId);
-      if (gms.size === 0) return fail("bad_request", "a session needs at least one GM");
       const existing = members.find((m) => m.user_id === userId);
+      if (role === null && !existing) return fail("not_found", "no such member");
+      if (gms.size === 0) return fail("bad_request", "a session needs at least one GM");
       const now = nowIso();
-      const memberRow = existing
-        ? db
-            .update(sessionMembers)
-            .set({ role })
-            .where(and(eq(sessionMembers.session_id, sessionId), eq(sessionMembers.user_id, userId)))
-        : db.insert(sessionMembers).values({ session_id: sessionId, user_id: userId, role, joined_at: now });
+      const thisMember = and(eq(sessionMembers.session_id, sessionId), eq(sessionMembers.user_id, userId));
+      const memberRow =
+        role === null
+          ? db.delete(sessionMembers).where(thisMember)
+          : existing
+            ? db.update(sessionMembers).set({ role }).where(thisMember)
+            : db.insert(sessionMembers).values({ session_id: sessionId, user_id: userId, role, joined_at: now });
       const state = await db.select().from(sessionState).where(eq(sessionState.session_id, sessionId)).get();
       if (!state) throw new Error(`session ${sessionId} has no session_state`);
       const gmIds = [...gms].sort();
@@ -541,7 +545,8 @@ export class SessionObject extends DurableObject<Env> {
       if (existing && existing.role !== role) {
         // A socket's role is fixed when it is accepted (its tags): reconnecting gives the new view.
         for (const ws of this.ctx.getWebSockets(`user:${userId}`)) {
-          await this.#drop(ws, CLOSE_CODES.role_changed, "your role in this session changed: reconnect");
+          const reason = role === null ? "you were removed from this session" : "your role in this session changed: reconnect";
+          await this.#drop(ws, CLOSE_CODES.role_changed, reason);
         }
       }
       return { ok: true, seq: plan?.lastSeq ?? seq, results: [] };

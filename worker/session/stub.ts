@@ -32,7 +32,8 @@ export async function applyOps(env: Env, sessionId: string, actor: Actor, ops: I
   return orThrow((await sessionStub(env, sessionId).applyOps(sessionId, actor, ops)) as unknown as WriteResult);
 }
 
-export async function setMember(env: Env, sessionId: string, actor: Actor, userId: string, role: Role) {
+/** Sets a member's role, or removes the member when `role` is null. */
+export async function setMember(env: Env, sessionId: string, actor: Actor, userId: string, role: Role | null) {
   return orThrow((await sessionStub(env, sessionId).setMember(sessionId, actor, userId, role)) as unknown as WriteResult);
 }
 

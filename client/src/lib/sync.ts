@@ -159,9 +159,10 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
   const now = deps.now ?? Date.now;
   const uuid = deps.uuid ?? (() => crypto.randomUUID());
   // Conflicts reach the server's metrics when the api can send them (conflict-metrics.ts).
-  const reporter = deps.api.reportConflicts
-    ? createConflictReporter({ send: deps.api.reportConflicts.bind(deps.api), timers, log: logMetric })
-    : undefined;
+  const reporter =
+    deps.reportMetric === undefined && deps.api.reportConflicts
+      ? createConflictReporter({ send: deps.api.reportConflicts.bind(deps.api), timers, log: logMetric })
+      : undefined;
   const reportMetric = deps.reportMetric ?? (reporter ? reporter.report : logMetric);
   const { api } = deps;
 

@@ -1,0 +1,1 @@
+CREATE INDEX `applied_ops_seq` ON `applied_ops` (`session_id`,`seq`);
