@@ -44,13 +44,16 @@ export function filterFor(role: Role, view: PlayerView | undefined): Filter {
 
 /**
  * A write's result as its author may see it. A player's own write is normally visible to them;
- * when it is not (a GM hid the token in between), they get only that it left their view.
+ * when it is not (a GM hid the token in between, also before a replay of it), they get only that
+ * it left their view.
  */
 export function writeResultFor(
   keep: Filter,
   type: EntityType,
   entity: AnyEntity,
 ): AnyEntity | { id: string; version: number; removed: true } {
+  // A replay's result the player may no longer see comes already in the removed form (write-plan.ts).
+  if (entity.removed === true) return { id: entity.id, version: entity.version, removed: true };
   return keep(type, entity) ?? { id: entity.id, version: entity.version, removed: true };
 }
 

@@ -114,6 +114,30 @@ interface AppliedRecord {
   entity_type: EntityType;
   entity_id: string;
   result: AnyEntity;
+  /** The actor who sent the op and the op it was: a replay must be the same. */
+  user_id: string;
+  op: InternalOp["op"];
+}
+
+/** An op id as stored: null `user_id`/`op` on rows stored before they were recorded and not verified. */
+interface StoredOp {
+  seq: number;
+  entity_type: string;
+  entity_id: string;
+  user_id: string | null;
+  op: string | null;
+  result: AnyEntity;
+}
+
+/**
+ * Whether `op` is the replay of the stored op with its id: the same actor, entity type, op and
+ * entity (a create without a chosen id names none). Anything else reusing the id is refused: the
+ * stored result belongs to another op and may hold what this caller must not see.
+ */
+export function isSameOp(stored: StoredOp, actor: Actor, op: InternalOp): boolean {
+  if (stored.user_id === null || stored.op === null) return false;
+  if (stored.user_id !== actor.userId || stored.entity_type !== op.entity_type || stored.op !== op.op) return false;
+  return op.op === "create" && op.id === undefined ? true : op.id === stored.entity_id;
 }
 
 export interface Plan {
@@ -231,14 +255,22 @@ class WorkingSet {
   }
 }
 
-async function loadApplied(db: Db, sessionId: string, opIds: string[]): Promise<Map<string, { seq: number; result: AnyEntity }>> {
-  const out = new Map<string, { seq: number; result: AnyEntity }>();
+async function loadApplied(db: Db, sessionId: string, opIds: string[]): Promise<Map<string, StoredOp>> {
+  const out = new Map<string, StoredOp>();
   for (const part of chunk(opIds, 90)) {
     const rows = await db
-      .select({ op_id: appliedOps.op_id, seq: appliedOps.seq, result: appliedOps.result })
+      .select({
+        op_id: appliedOps.op_id,
+        seq: appliedOps.seq,
+        entity_type: appliedOps.entity_type,
+        entity_id: appliedOps.entity_id,
+        user_id: appliedOps.user_id,
+        op: appliedOps.op,
+        result: appliedOps.result,
+      })
       .from(appliedOps)
       .where(and(eq(appliedOps.session_id, sessionId), inArray(appliedOps.op_id, part)));
-    for (const r of rows) out.set(r.op_id, { seq: r.seq, result: r.result as AnyEntity });
+    for (const { op_id, result, ...r } of rows) out.set(op_id, { ...r, result: result as AnyEntity });
   }
   return out;
 }
@@ -366,6 +398,17 @@ export async function planBatch(
     sessionId,
     ops.filter((op) => !op.fresh).map((op) => op.op_id),
   );
+  // ...but only the same op by the same actor is a replay: checked before anything else, so a
+  // reused id never yields the stored result (nor says whose or what it was).
+  for (const op of ops) {
+    const stored = earlier.get(op.op_id);
+    if (stored && !isSameOp(stored, actor, op)) {
+      return fail("conflict", `op ${op.op_id} was already applied as another op: send a new op_id`, {
+        op_id: op.op_id,
+        reason: "op_id_reused",
+      });
+    }
+  }
   const fresh = ops.filter((op) => !earlier.has(op.op_id));
   const ws = new WorkingSet(db, sessionId, cache);
   if (fresh.length > 0) await prefetch(ws, fresh);
@@ -374,11 +417,15 @@ export async function planBatch(
   const changes: Change[] = [];
   const applied: AppliedRecord[] = [];
   let next = seq;
+  /** Results of replays a player gets, checked against what they may see once the batch is planned. */
+  const replayed: { result: OpResult; type: EntityType; id: string }[] = [];
 
   for (const op of ops) {
     const replay = earlier.get(op.op_id);
     if (replay) {
-      results.push({ op_id: op.op_id, entity: replay.result });
+      const result = { op_id: op.op_id, entity: replay.result };
+      results.push(result);
+      replayed.push({ result, type: op.entity_type, id: replay.entity_id });
       continue;
     }
     const type = op.entity_type;
@@ -422,7 +469,15 @@ export async function planBatch(
         if (isNoOp(previous, op.op)) {
           // Archiving what is archived (or restoring what is live) changes nothing.
           results.push({ op_id: op.op_id, entity: previous });
-          applied.push({ op_id: op.op_id, seq: next, entity_type: type, entity_id: previous.id, result: previous });
+          applied.push({
+            op_id: op.op_id,
+            seq: next,
+            entity_type: type,
+            entity_id: previous.id,
+            result: previous,
+            user_id: actor.userId,
+            op: op.op,
+          });
           continue;
         }
         planned = planArchive(type, previous, op.op, actor, now);
@@ -458,10 +513,35 @@ export async function planBatch(
       activation: type === "session_state" && previous?.active_scene_id !== entity.active_scene_id,
     });
     results.push({ op_id: op.op_id, entity });
-    applied.push({ op_id: op.op_id, seq: next, entity_type: type, entity_id: entity.id, result: entity });
+    applied.push({ op_id: op.op_id, seq: next, entity_type: type, entity_id: entity.id, result: entity, user_id: actor.userId, op: op.op });
   }
+  if (actor.role === "player") await hideReplaysFromPlayer(ws, replayed);
   const replayedSeq = fresh.length === 0 && earlier.size > 0 ? Math.max(...[...earlier.values()].map((r) => r.seq)) : null;
   return { ok: true, plan: { results, changes, applied, replayedSeq, lastSeq: next } };
+}
+
+/**
+ * A replay answers with the entity as the op left it, but a player sees it only if they may see
+ * the entity as it is now (the GM may have hidden the token since): else its result becomes the
+ * removed form `{id, version, removed: true}` (see `writeResultFor`).
+ */
+async function hideReplaysFromPlayer(ws: WorkingSet, replayed: { result: OpResult; type: EntityType; id: string }[]): Promise<void> {
+  if (replayed.length === 0) return;
+  const current = await Promise.all(replayed.map(({ type, id }) => ws.get(type, id)));
+  // What decides their visibility (the tokens of art and of module entities) is loaded too.
+  await prefetch(
+    ws,
+    replayed.flatMap(({ type, id }, i): InternalOp[] => {
+      const entity = current[i];
+      return entity ? [{ op_id: "", entity_type: type, op: "update", id, base_version: entity.version, data: entity }] : [];
+    }),
+  );
+  const view = await ws.playerView();
+  replayed.forEach(({ result, type }, i) => {
+    const now = current[i];
+    if (now && isVisibleToPlayer(type, now, view)) return;
+    result.entity = { id: result.entity.id, version: result.entity.version, removed: true } as unknown as AnyEntity;
+  });
 }
 
 /** The change_log row of one change: its merge-patch diff (the whole entity on create) and payload hash. */
