@@ -37,6 +37,21 @@ export function isVisibleToPlayer(type: EntityType, entity: AnyEntity, view: Pla
   }
 }
 
+/** The fields of core entities that name an asset (module entities name none). */
+const assetFieldOf: Partial<Record<EntityType, string>> = { scene: "map_asset", token_art: "image_asset" };
+
+/**
+ * Whether a player may have an asset (its metadata and a signed URL): only when something they may
+ * see names it (the active scene's map, the art of a token they see). `named` are the entities
+ * that name the asset, whatever their visibility.
+ */
+export function isAssetVisibleToPlayer(hash: string, named: readonly { type: EntityType; entity: AnyEntity }[], view: PlayerView): boolean {
+  return named.some(({ type, entity }) => {
+    const field = assetFieldOf[type];
+    return field !== undefined && entity[field] === hash && isVisibleToPlayer(type, entity, view);
+  });
+}
+
 /** Key under `metadata` (scenes) or `stats` (tokens) holding notes meant for the GM alone. */
 export const gmNotesKey = "gm_notes";
 

@@ -6,10 +6,10 @@ import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import { type AnyEntity, type EntityType, entityTypes, isCoreType, moduleEntity } from "../../domain/entities";
 import type { Role } from "../../domain/permissions";
 import type { ChangeRow } from "../../domain/protocol";
-import { isTokenVisible, isVisibleToPlayer, type PlayerView, projectForPlayer } from "../../domain/visibility";
+import { isAssetVisibleToPlayer, isTokenVisible, isVisibleToPlayer, type PlayerView, projectForPlayer } from "../../domain/visibility";
 import { chunk, type Db } from "./client";
 import { listEntities, loadEntities, toEntity } from "./entities";
-import { activationTimeline, gameSessions, sessionState, tokenArt, tokens } from "./schema";
+import { activationTimeline, gameSessions, scenes, sessionState, tokenArt, tokens } from "./schema";
 
 export interface Reader {
   role: Role;
@@ -59,6 +59,23 @@ export function writeResultFor(
 
 export async function readerFilter(db: Db, sessionId: string, role: Role): Promise<Filter> {
   return filterFor(role, role === "player" ? await loadPlayerView(db, sessionId) : undefined);
+}
+
+/**
+ * Whether a player may have an asset of the session: something they may see names it (see
+ * `isAssetVisibleToPlayer`). Everything else is answered exactly like an unknown hash.
+ */
+export async function playerMaySeeAsset(db: Db, sessionId: string, hash: string): Promise<boolean> {
+  const [maps, art] = await Promise.all([
+    listEntities(db, sessionId, "scene", { where: eq(scenes.map_asset, hash) }),
+    listEntities(db, sessionId, "token_art", { where: eq(tokenArt.image_asset, hash) }),
+  ]);
+  if (maps.length === 0 && art.length === 0) return false;
+  const named = [
+    ...maps.map((entity) => ({ type: "scene" as const, entity })),
+    ...art.map((entity) => ({ type: "token_art" as const, entity })),
+  ];
+  return isAssetVisibleToPlayer(hash, named, await loadPlayerView(db, sessionId));
 }
 
 export async function loadHead(db: Db, sessionId: string) {
