@@ -63,7 +63,8 @@ async function sessionAsset(c: Context<AppEnv>): Promise<AssetRow> {
     .from(assets)
     .where(and(eq(assets.session_id, sessionId), eq(assets.hash, hash)))
     .get();
-  if (!row || (role !== "gm" && !(await playerMaySeeAsset(db, sessionId, hash)))) throw new ApiError("not_found", "no such asset");
+  if (!row || (role !== "gm" && !(await playerMaySeeAsset(db, sessionId, hash, c.get("user").id))))
+    throw new ApiError("not_found", "no such asset");
   return row;
 }
 

@@ -5,16 +5,18 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { type AnyEntity, type EntityType, moduleEntity } from "../../domain/entities";
+import { type AnyEntity, coversTokens, type EntityType, moduleEntity } from "../../domain/entities";
 import { type Failure, fail } from "../../domain/errors";
 import { createMergePatch, type Json } from "../../domain/merge-patch";
+import type { TokenCover } from "../../domain/module-api";
 import { isNoOp, type Op, planArchive, planCreate, planRevert, planUpdate } from "../../domain/ops";
 import { type Actor, canWrite } from "../../domain/permissions";
 import { assetFields, referenceFields, referencesOf, valuesAt } from "../../domain/references";
 import { isTokenVisible, isVisibleToPlayer, type PlayerView, projectForPlayer } from "../../domain/visibility";
 import { chunk, type Db } from "../db/client";
-import { insertStatements, loadEntities, loadEntity, toEntity, upsertStatements } from "../db/entities";
-import { activationTimeline, appliedOps, assets, changeLog, gameSessions, sessionState } from "../db/schema";
+import { insertStatements, listEntities, loadEntities, loadEntity, toEntity, upsertStatements } from "../db/entities";
+import { coverOf, loadCoverEntities } from "../db/reads";
+import { activationTimeline, appliedOps, assets, changeLog, gameSessions, sessionState, tokens } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
 
 /** An earlier version to bring back (built by the route from the change log). */
@@ -74,15 +76,41 @@ export class EntityCache {
     }
   }
 
+  /** The covering entities (fog) of one scene, as committed, when known. */
+  #cover: { sceneId: string; entities: Map<string, CoverEntity> } | undefined;
+
+  coverEntities(sceneId: string): CoverEntity[] | undefined {
+    return this.#cover?.sceneId === sceneId ? [...this.#cover.entities.values()] : undefined;
+  }
+
+  putCoverEntities(sceneId: string, entities: readonly CoverEntity[]): void {
+    this.#cover = { sceneId, entities: new Map(entities.map((e) => [`${e.type}:${e.entity.id}`, e])) };
+  }
+
   /** After a commit: the entities as written. */
   remember(changes: readonly Change[]): void {
-    for (const c of changes) this.put(c.type, c.entity);
+    for (const c of changes) {
+      this.put(c.type, c.entity);
+      if (this.#cover && coversTokens(c.type)) {
+        const key = `${c.type}:${c.id}`;
+        if (c.entity.scene_id === this.#cover.sceneId && c.entity.archived_at === null) {
+          this.#cover.entities.set(key, { type: c.type, entity: c.entity });
+        } else this.#cover.entities.delete(key);
+      }
+    }
   }
 
   clear(): void {
     this.#entities.clear();
     this.#state = undefined;
+    this.#cover = undefined;
   }
+}
+
+/** An entity that covers tokens for players (domain/module-api.ts `coversTokens`: the fog). */
+export interface CoverEntity {
+  type: EntityType;
+  entity: AnyEntity;
 }
 export type ChangeOp = "create" | "update" | "archive" | "restore";
 
@@ -101,6 +129,16 @@ export interface Change {
   related?: { type: EntityType; entity: AnyEntity }[];
   /** What players see after the batch (for projecting the entity), when the change was planned. */
   playerView?: PlayerView;
+  /**
+   * A token's owners see it under fog, unlike other players: for each owner whose view of this
+   * change differs from `visibleBefore`/`visibleAfter`, theirs.
+   */
+  forOwners?: { userId: string; visibleBefore: boolean; visibleAfter: boolean }[];
+  /**
+   * The token did not change: a change of the fog moved it into or out of players' view. Logged
+   * (same version, empty diff) so `changes?since` and resumes report it; its row is not rewritten.
+   */
+  coverOnly?: true;
 }
 
 export interface OpResult {
@@ -223,6 +261,66 @@ class WorkingSet {
 
   set(type: EntityType, entity: AnyEntity): void {
     this.#entities.set(`${type}:${entity.id}`, entity);
+    if (this.#coverKeys && coversTokens(type) && entity.scene_id === this.#coverKeys.sceneId) {
+      this.#coverKeys.keys.set(`${type}:${entity.id}`, type);
+      this.#coverBuilt = undefined;
+    }
+    if (type === "token" && this.#sceneTokens && entity.scene_id === this.#sceneTokens.sceneId) this.#sceneTokens.ids.add(entity.id);
+  }
+
+  /** The covering entities of the scene players see, by key: loaded once, then followed through `set`. */
+  #coverKeys: { sceneId: string; keys: Map<string, EntityType> } | undefined;
+  #coverBuilt: { sceneId: string; cover: TokenCover | undefined } | undefined;
+
+  async #coverOf(sceneId: string): Promise<TokenCover | undefined> {
+    if (this.#coverKeys?.sceneId !== sceneId) {
+      let entities = this.#cache?.coverEntities(sceneId);
+      if (!entities) {
+        entities = await loadCoverEntities(this.#db, this.#sessionId, sceneId);
+        this.#cache?.putCoverEntities(sceneId, entities);
+      }
+      const keys = new Map<string, EntityType>();
+      for (const { type, entity } of entities) {
+        const key = `${type}:${entity.id}`;
+        if (!this.#entities.has(key)) this.#remember(key, entity);
+        keys.set(key, type);
+      }
+      // Covering entities this batch already wrote on the scene.
+      for (const [key, entity] of this.#entities) {
+        const type = key.slice(0, key.indexOf(":"));
+        if (entity && coversTokens(type) && entity.scene_id === sceneId) keys.set(key, type as EntityType);
+      }
+      this.#coverKeys = { sceneId, keys };
+      this.#coverBuilt = undefined;
+    }
+    if (this.#coverBuilt?.sceneId !== sceneId) {
+      const entities = [...this.#coverKeys.keys].flatMap(([key, type]) => {
+        const entity = this.#entities.get(key);
+        return entity && entity.archived_at === null && entity.scene_id === sceneId ? [{ type, entity }] : [];
+      });
+      this.#coverBuilt = { sceneId, cover: coverOf(entities) };
+    }
+    return this.#coverBuilt.cover;
+  }
+
+  #sceneTokens: { sceneId: string; ids: Set<string> } | undefined;
+
+  /** The live tokens on a scene as this batch sees them (read once, then followed through `set`). */
+  async tokensOn(sceneId: string): Promise<AnyEntity[]> {
+    if (this.#sceneTokens?.sceneId !== sceneId) {
+      const ids = new Set<string>();
+      for (const entity of await listEntities(this.#db, this.#sessionId, "token", { where: eq(tokens.scene_id, sceneId) })) {
+        const key = `token:${entity.id}`;
+        if (!this.#entities.has(key)) this.#remember(key, this.#cache?.get("token", entity.id) ?? entity);
+        ids.add(entity.id);
+      }
+      for (const [key, entity] of this.#entities) if (key.startsWith("token:") && entity?.scene_id === sceneId) ids.add(entity.id);
+      this.#sceneTokens = { sceneId, ids };
+    }
+    return [...this.#sceneTokens.ids].flatMap((id) => {
+      const token = this.peek("token", id);
+      return token && token.scene_id === sceneId && token.archived_at === null ? [token] : [];
+    });
   }
 
   async sessionState(): Promise<AnyEntity> {
@@ -239,16 +337,18 @@ class WorkingSet {
     return entity;
   }
 
-  /** The player view at this point of the batch. */
+  /** The player view (of any player, owners aside) at this point of the batch. */
   async playerView(): Promise<PlayerView> {
     const state = await this.sessionState();
     const activeSceneId = typeof state.active_scene_id === "string" ? state.active_scene_id : null;
+    const cover = activeSceneId === null ? undefined : await this.#coverOf(activeSceneId);
     return {
       activeSceneId,
+      cover,
       visibleTokenIds: {
         has: (id: string) => {
           const token = this.peek("token", id);
-          return token ? isTokenVisible(token, activeSceneId) : false;
+          return token ? isTokenVisible(token, activeSceneId, { cover }) : false;
         },
       } as ReadonlySet<string>,
     };
@@ -443,7 +543,7 @@ export async function planBatch(
     } else {
       previous = await ws.get(type, op.id);
       // A player is told nothing about what they cannot see, not even that it exists.
-      const hidden = previous && actor.role === "player" && !isVisibleToPlayer(type, previous, await ws.playerView());
+      const hidden = previous && actor.role === "player" && !isVisibleToPlayer(type, previous, await playerViewOf(ws, actor));
       if (!previous || hidden) return fail("not_found", `no ${type} ${op.id} in this session`, { op_id: op.op_id });
       if (actor.role === "player") {
         // Permission before the version check, and a player's 409 shows only what they may see.
@@ -455,7 +555,7 @@ export async function planBatch(
       }
       if (!op.force && op.base_version !== undefined && op.base_version !== previous.version) {
         const current = ws.stored(type, op.id) ?? previous;
-        return conflict(op.op_id, actor.role === "player" ? projectForPlayer(type, current, await ws.playerView()) : current);
+        return conflict(op.op_id, actor.role === "player" ? projectForPlayer(type, current, await playerViewOf(ws, actor)) : current);
       }
       if (op.op === "update") {
         planned = planUpdate(type, previous, op.data, actor, now, op.op_id);
@@ -499,6 +599,8 @@ export async function planBatch(
     const visibleBefore = previous ? isVisibleToPlayer(type, previous, viewBefore) : false;
     ws.set(type, entity);
     const viewAfter = await ws.playerView();
+    const visibleAfter = isVisibleToPlayer(type, entity, viewAfter);
+    const forOwners = type === "token" ? ownersViews(previous, entity, viewBefore, viewAfter, visibleBefore, visibleAfter) : [];
     next += 1;
     changes.push({
       seq: next,
@@ -508,16 +610,76 @@ export async function planBatch(
       previous,
       entity,
       visibleBefore,
-      visibleAfter: isVisibleToPlayer(type, entity, viewAfter),
+      visibleAfter,
       playerView: viewAfter,
       activation: type === "session_state" && previous?.active_scene_id !== entity.active_scene_id,
+      ...(forOwners.length > 0 ? { forOwners } : {}),
     });
+    if (
+      coversTokens(type) &&
+      viewAfter.activeSceneId !== null &&
+      (entity.scene_id === viewAfter.activeSceneId || previous?.scene_id === viewAfter.activeSceneId)
+    ) {
+      // The fog changed: tokens it does not write may enter or leave players' view.
+      for (const token of await ws.tokensOn(viewAfter.activeSceneId)) {
+        const before = isVisibleToPlayer("token", token, viewBefore);
+        const after = isVisibleToPlayer("token", token, viewAfter);
+        if (before === after) continue;
+        next += 1;
+        const owners = ownersViews(token, token, viewBefore, viewAfter, before, after);
+        changes.push({
+          seq: next,
+          type: "token",
+          id: token.id,
+          op: "update",
+          previous: token,
+          entity: token,
+          visibleBefore: before,
+          visibleAfter: after,
+          playerView: viewAfter,
+          activation: false,
+          coverOnly: true,
+          ...(owners.length > 0 ? { forOwners: owners } : {}),
+        });
+      }
+    }
     results.push({ op_id: op.op_id, entity });
     applied.push({ op_id: op.op_id, seq: next, entity_type: type, entity_id: entity.id, result: entity, user_id: actor.userId, op: op.op });
   }
-  if (actor.role === "player") await hideReplaysFromPlayer(ws, replayed);
+  if (actor.role === "player") await hideReplaysFromPlayer(ws, replayed, actor);
   const replayedSeq = fresh.length === 0 && earlier.size > 0 ? Math.max(...[...earlier.values()].map((r) => r.seq)) : null;
   return { ok: true, plan: { results, changes, applied, replayedSeq, lastSeq: next } };
+}
+
+/** What this player sees at this point of the batch: also their own tokens under fog. */
+async function playerViewOf(ws: WorkingSet, actor: Actor): Promise<PlayerView> {
+  const view = await ws.playerView();
+  const has = (id: string) => {
+    const token = ws.peek("token", id);
+    return token ? isTokenVisible(token, view.activeSceneId, { cover: view.cover, userId: actor.userId }) : false;
+  };
+  return { ...view, userId: actor.userId, visibleTokenIds: { has } as ReadonlySet<string> };
+}
+
+/** Owners of a token (before or after the change) whose view of it differs from any player's: they see it under fog. */
+function ownersViews(
+  previous: AnyEntity | undefined,
+  entity: AnyEntity,
+  viewBefore: PlayerView,
+  viewAfter: PlayerView,
+  visibleBefore: boolean,
+  visibleAfter: boolean,
+): { userId: string; visibleBefore: boolean; visibleAfter: boolean }[] {
+  if (!viewBefore.cover && !viewAfter.cover) return [];
+  const ownersOf = (t: AnyEntity | undefined) =>
+    Array.isArray(t?.owner_user_ids) ? t.owner_user_ids.filter((u): u is string => typeof u === "string") : [];
+  const out: { userId: string; visibleBefore: boolean; visibleAfter: boolean }[] = [];
+  for (const userId of new Set([...ownersOf(previous), ...ownersOf(entity)])) {
+    const before = previous ? isVisibleToPlayer("token", previous, { ...viewBefore, userId }) : false;
+    const after = isVisibleToPlayer("token", entity, { ...viewAfter, userId });
+    if (before !== visibleBefore || after !== visibleAfter) out.push({ userId, visibleBefore: before, visibleAfter: after });
+  }
+  return out;
 }
 
 /**
@@ -525,7 +687,11 @@ export async function planBatch(
  * the entity as it is now (the GM may have hidden the token since): else its result becomes the
  * removed form `{id, version, removed: true}` (see `writeResultFor`).
  */
-async function hideReplaysFromPlayer(ws: WorkingSet, replayed: { result: OpResult; type: EntityType; id: string }[]): Promise<void> {
+async function hideReplaysFromPlayer(
+  ws: WorkingSet,
+  replayed: { result: OpResult; type: EntityType; id: string }[],
+  actor: Actor,
+): Promise<void> {
   if (replayed.length === 0) return;
   const current = await Promise.all(replayed.map(({ type, id }) => ws.get(type, id)));
   // What decides their visibility (the tokens of art and of module entities) is loaded too.
@@ -536,7 +702,7 @@ async function hideReplaysFromPlayer(ws: WorkingSet, replayed: { result: OpResul
       return entity ? [{ op_id: "", entity_type: type, op: "update", id, base_version: entity.version, data: entity }] : [];
     }),
   );
-  const view = await ws.playerView();
+  const view = await playerViewOf(ws, actor);
   replayed.forEach(({ result, type }, i) => {
     const now = current[i];
     if (now && isVisibleToPlayer(type, now, view)) return;
@@ -580,7 +746,7 @@ export function creation(seq: number, type: EntityType, entity: AnyEntity, visib
 /** Writes a plan in one atomic D1 batch: entities, change log, applied ops, timeline, seq. */
 export async function commitPlan(db: Db, sessionId: string, plan: Plan, previousSeq: number, now: string): Promise<void> {
   const latest = new Map<string, { type: EntityType; entity: AnyEntity }>();
-  for (const c of plan.changes) latest.set(`${c.type}:${c.id}`, { type: c.type, entity: c.entity });
+  for (const c of plan.changes) if (!c.coverOnly) latest.set(`${c.type}:${c.id}`, { type: c.type, entity: c.entity });
   const byType = new Map<EntityType, AnyEntity[]>();
   for (const { type, entity } of latest.values()) byType.set(type, [...(byType.get(type) ?? []), entity]);
 
