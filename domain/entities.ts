@@ -7,7 +7,7 @@ import { z } from "zod";
 import { modules } from "../modules/registry";
 import { assetHashSchema, coordinate, finite, idSchema, jsonObjectSchema, nameSchema } from "./fields";
 import { DEFAULT_GRID_SIZE, GRID_SIZE_MAX, GRID_SIZE_MIN, gridTypes } from "./grid";
-import type { ModuleEntityDefinition } from "./module-api";
+import type { ModuleEntityDefinition, TokenCoverDefinition } from "./module-api";
 
 export const coreEntityTypes = ["scene", "folder", "layer", "token", "token_art", "session_state"] as const;
 export type CoreEntityType = (typeof coreEntityTypes)[number];
@@ -27,6 +27,16 @@ for (const module of modules as readonly { name: string; entities: readonly Modu
     }
     moduleEntities.set(def.type, def);
   }
+}
+
+/** The modules' token covers (domain/module-api.ts `coversTokens`), in registry order. */
+export const tokenCovers: readonly TokenCoverDefinition[] = (modules as readonly { coversTokens?: TokenCoverDefinition }[]).flatMap((m) =>
+  m.coversTokens ? [m.coversTokens] : [],
+);
+
+/** The module entity types that cover tokens: a change to one may change which tokens players see. */
+export function coversTokens(type: string): boolean {
+  return tokenCovers.some((c) => c.types.includes(type));
 }
 
 export const entityTypes: readonly EntityType[] = [...coreEntityTypes, ...(moduleEntities.keys() as Iterable<ModuleEntityType>)];

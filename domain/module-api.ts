@@ -53,10 +53,34 @@ export interface ModuleEntityDefinition<T extends string = string> {
   playerMayUpdate?: (actor: Actor, current: AnyEntity, patchKeys: readonly string[]) => boolean;
 }
 
+/** A token's box on the table, in table pixels from the map's top left (rotation ignored). */
+export interface TokenBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** Whether a token with this box is covered for players (e.g. wholly under fog). */
+export type TokenCover = (box: TokenBox) => boolean;
+
+/**
+ * A module that hides tokens from players by what its entities say about the table (fog): given
+ * its live entities of `types` on the active scene, which token boxes players may not see. A
+ * token's owners see it anyway. The save system keeps it on the wire (state, changes, lists,
+ * GETs, socket messages) and logs tokens entering or leaving players' view when these entities
+ * change.
+ */
+export interface TokenCoverDefinition {
+  types: readonly string[];
+  cover: (entities: readonly { type: string; entity: Readonly<Record<string, unknown>> }[]) => TokenCover | undefined;
+}
+
 export interface ModuleDefinition {
   /** The module's folder name, also its route prefix `{S}/modules/<name>`. */
   name: string;
   entities: readonly ModuleEntityDefinition[];
+  coversTokens?: TokenCoverDefinition;
 }
 
 /** Declares a module entity type, keeping its name as a literal type. */

@@ -3,20 +3,54 @@
  * every read path (state, changes, lists, single GETs) and by every WebSocket broadcast.
  *
  * A player sees the active scene, its tokens that are not hidden (and their art), its layers other
- * than `notes` (the `fog` layer is the mask itself), and the session state. Nothing archived,
+ * than `notes` (the `fog` layer is the mask itself), and the session state. Tokens wholly under
+ * fog (a module's `coversTokens`) are left out too, except for their owners. Nothing archived,
  * nothing of other scenes, no folders, no library tokens. A module entity type decides for its own
  * entities (domain/module-api.ts); without a rule, players see none of them.
  */
 import { type AnyEntity, type EntityType, isCoreType, moduleEntity } from "./entities";
+import type { TokenBox, TokenCover } from "./module-api";
 
 export interface PlayerView {
   activeSceneId: string | null;
   /** Ids of the tokens visible to players: needed to decide on token art. */
   visibleTokenIds: ReadonlySet<string>;
+  /** Token boxes covered for players on the active scene (fog: `coversTokens` of a module); absent: none. */
+  cover?: TokenCover | undefined;
+  /** The player the view is for: their own tokens are never covered. Absent: any player (broadcasts, the change log). */
+  userId?: string | undefined;
 }
 
-export function isTokenVisible(token: AnyEntity, activeSceneId: string | null): boolean {
-  return token.archived_at === null && activeSceneId !== null && token.scene_id === activeSceneId && token.hidden !== true;
+/** Table pixels of one grid cell: a token `width` 1 is this wide (the web app's `CELL_PX`). */
+export const TOKEN_CELL_PX = 64;
+
+/** A token's box on the table, unrotated. */
+export function tokenBox(token: Readonly<Record<string, unknown>>): TokenBox {
+  const size = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v > 0 ? v : 1);
+  const at = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+  return { x: at(token.x), y: at(token.y), width: size(token.width) * TOKEN_CELL_PX, height: size(token.height) * TOKEN_CELL_PX };
+}
+
+/**
+ * Whether players see a token: live, on the active scene, not hidden, and not covered (wholly
+ * under fog) unless `cover.userId` owns it.
+ */
+export function isTokenVisible(
+  token: Readonly<Record<string, unknown>>,
+  activeSceneId: string | null,
+  cover?: Pick<PlayerView, "cover" | "userId">,
+): boolean {
+  if (token.archived_at !== null || activeSceneId === null || token.scene_id !== activeSceneId || token.hidden === true) return false;
+  if (!cover?.cover) return true;
+  if (cover.userId !== undefined && Array.isArray(token.owner_user_ids) && token.owner_user_ids.includes(cover.userId)) return true;
+  return !cover.cover(tokenBox(token));
+}
+
+/** Combines module covers: covered when any covers. */
+export function combineCovers(covers: readonly (TokenCover | undefined)[]): TokenCover | undefined {
+  const present = covers.filter((c): c is TokenCover => c !== undefined);
+  if (present.length === 0) return undefined;
+  return (box) => present.some((c) => c(box));
 }
 
 export function isVisibleToPlayer(type: EntityType, entity: AnyEntity, view: PlayerView): boolean {
@@ -27,7 +61,7 @@ export function isVisibleToPlayer(type: EntityType, entity: AnyEntity, view: Pla
     case "scene":
       return entity.id === view.activeSceneId;
     case "token":
-      return isTokenVisible(entity, view.activeSceneId);
+      return isTokenVisible(entity, view.activeSceneId, view);
     case "layer":
       return entity.scene_id === view.activeSceneId && entity.layer_type !== "notes";
     case "token_art":
@@ -35,6 +69,21 @@ export function isVisibleToPlayer(type: EntityType, entity: AnyEntity, view: Pla
     case "folder":
       return false;
   }
+}
+
+/** The fields of core entities that name an asset (module entities name none). */
+const assetFieldOf: Partial<Record<EntityType, string>> = { scene: "map_asset", token_art: "image_asset" };
+
+/**
+ * Whether a player may have an asset (its metadata and a signed URL): only when something they may
+ * see names it (the active scene's map, the art of a token they see). `named` are the entities
+ * that name the asset, whatever their visibility.
+ */
+export function isAssetVisibleToPlayer(hash: string, named: readonly { type: EntityType; entity: AnyEntity }[], view: PlayerView): boolean {
+  return named.some(({ type, entity }) => {
+    const field = assetFieldOf[type];
+    return field !== undefined && entity[field] === hash && isVisibleToPlayer(type, entity, view);
+  });
 }
 
 /** Key under `metadata` (scenes) or `stats` (tokens) holding notes meant for the GM alone. */

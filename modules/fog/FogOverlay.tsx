@@ -1,4 +1,5 @@
 import { createEffect, createMemo, createSignal, onCleanup, Show } from "solid-js";
+import type { Token } from "../../client/src/lib/api";
 import type { CanvasOverlayProps } from "../../client/src/lib/modules";
 import { fogChunks, fogToolState, sceneFog, submitFogOps } from "./client-tools";
 import { countRevealed, type FogShape, fogOps, gridOf, type Point } from "./editing";
@@ -37,6 +38,8 @@ export function FogOverlay(props: CanvasOverlayProps) {
     return f ? gridOf(f) : null;
   });
   const alpha = () => (props.isGm ? GM_HIDDEN_ALPHA : PLAYER_HIDDEN_ALPHA);
+  /** A player's own tokens show through the fog (the server sends them to their owner under fog too). */
+  const holes = createMemo(() => (props.isGm ? "" : ownTokenHoles(props.tokens, props.userId, props.cellPx)));
   const painting = () => props.isGm && tools.tool() !== null;
 
   /** Revealed cells per chunk square, counted when the chunk changes. */
@@ -189,6 +192,7 @@ export function FogOverlay(props: CanvasOverlayProps) {
               "pointer-events": "none",
               // Beyond the mask (the table around a smaller map) players see nothing either.
               ...(props.isGm ? {} : { "box-shadow": `0 0 0 ${OUTSIDE_SPREAD_PX}px rgb(${HIDDEN_RGB.join(",")})` }),
+              ...(holes() ? { "clip-path": holes() } : {}),
             }}
           />
           <Show when={draft()}>
@@ -198,6 +202,20 @@ export function FogOverlay(props: CanvasOverlayProps) {
       )}
     </Show>
   );
+}
+
+/**
+ * A clip path (in table pixels, the canvas's own) that keeps the fog, its outer shade included,
+ * everywhere but over the player's own tokens; "" when they own none.
+ */
+export function ownTokenHoles(tokens: readonly Token[], userId: string, cellPx: number): string {
+  const size = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v > 0 ? v : 1);
+  const boxes = tokens
+    .filter((t) => Array.isArray(t.owner_user_ids) && t.owner_user_ids.includes(userId))
+    .map((t) => `M${t.x ?? 0} ${t.y ?? 0}h${size(t.width) * cellPx}v${size(t.height) * cellPx}h${-size(t.width) * cellPx}Z`);
+  if (boxes.length === 0) return "";
+  const far = OUTSIDE_SPREAD_PX * 2;
+  return `path(evenodd, "M${-far} ${-far}H${far}V${far}H${-far}Z${boxes.join("")}")`;
 }
 
 /** The shape a finished gesture paints, or null when it covers nothing (a click with a shape tool). */

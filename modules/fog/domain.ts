@@ -9,6 +9,7 @@ import { z } from "zod";
 import { idSchema } from "../../domain/fields";
 import { defineEntity, defineModule } from "../../domain/module-api";
 import type { PlayerView } from "../../domain/visibility";
+import { fogCover } from "./cover";
 import { CHUNK_CELLS, isEncodedChunk, MAX_ENCODED_CHUNK, MAX_MASK_PX } from "./mask";
 
 export { chunkId, fogIdFor } from "./ids";
@@ -65,4 +66,6 @@ export const fogModule = defineModule({
       visibleToPlayer: onActiveScene,
     }),
   ],
+  // Tokens wholly under the fog of the active scene are not sent to players (cover.ts).
+  coversTokens: { types: ["fog", "fog_chunk"], cover: fogCover },
 });

@@ -470,7 +470,10 @@ describe("signed URLs", () => {
   });
 
   it("gives members a fresh URL by hash and a redirect for <img src>", async () => {
-    const { player, base, asset } = await uploaded();
+    const { gm, player, base, asset } = await uploaded();
+    // Players get only assets of what they may see: make it the active scene's map.
+    const scene = await create(gm, base, "scenes", { name: "Shown", map_asset: asset.hash });
+    await gm.req("POST", `${base}/scenes/${scene.id}/activate`, {});
     const r = await player.req("GET", `${base}/assets/${asset.hash}`);
     expect(r.status).toBe(200);
     expect(r.body.asset.hash).toBe(asset.hash);

@@ -163,7 +163,7 @@ describe("idempotent op ids", () => {
 });
 
 describe("a player's replayed op", () => {
-  it("returns the first result as the player saw it, without GM notes or anything later", async () => {
+  it("returns the first result as the player may see it now: the removed form once the token is hidden", async () => {
     const { gm, player, base } = await newTable();
     const scene = await create(gm, base, "scenes", { name: "A" });
     const token = await create(gm, base, "tokens", {
@@ -179,8 +179,13 @@ describe("a player's replayed op", () => {
     expect(first.body.results[0].entity).toMatchObject({ x: 4, stats: {} });
     await gm.req("PATCH", `${base}/tokens/${token.id}`, { hidden: true, name: "Secret" }, { "if-match": '"2"' });
     const replay = await player.req("POST", `${base}/batch`, { ops });
-    expect(replay.body).toEqual(first.body);
+    expect(replay.status).toBe(200);
+    expect(replay.body).toEqual({
+      seq: first.body.seq,
+      results: [{ op_id: ops[0]?.op_id, entity: { id: token.id, version: 2, removed: true } }],
+    });
     expect(JSON.stringify(replay.body)).not.toContain("cursed");
+    expect(JSON.stringify(replay.body)).not.toContain("Secret");
   });
 
   it("reveals nothing of what a GM's op with the same id made", async () => {
@@ -195,8 +200,8 @@ describe("a player's replayed op", () => {
     const r = await player.req("POST", `${base}/batch`, {
       ops: [{ op_id: opId, entity_type: "token", op: "update", id: tokenId, base_version: 1, data: { x: 1 } }],
     });
-    expect(r.status).toBe(200);
-    expect(r.body.results[0].entity).toEqual({ id: tokenId, version: 1, removed: true });
+    expect(r.status).toBe(409);
+    expect(r.body.error).toMatchObject({ code: "conflict", details: { op_id: opId, reason: "op_id_reused" } });
     expect(JSON.stringify(r.body)).not.toContain("Ambush");
   });
 });

@@ -2,30 +2,79 @@
  * Read paths: full state, deltas since a seq, lists and single entities, each through the player
  * filter of `domain/visibility.ts` when the reader is a player.
  */
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
-import { type AnyEntity, type EntityType, entityTypes, isCoreType, moduleEntity } from "../../domain/entities";
+import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { type AnyEntity, type EntityType, entityTypes, isCoreType, moduleEntity, tokenCovers } from "../../domain/entities";
+import type { TokenCover } from "../../domain/module-api";
 import type { Role } from "../../domain/permissions";
 import type { ChangeRow } from "../../domain/protocol";
-import { isTokenVisible, isVisibleToPlayer, type PlayerView, projectForPlayer } from "../../domain/visibility";
+import {
+  combineCovers,
+  isAssetVisibleToPlayer,
+  isTokenVisible,
+  isVisibleToPlayer,
+  type PlayerView,
+  projectForPlayer,
+} from "../../domain/visibility";
 import { chunk, type Db } from "./client";
-import { listEntities, loadEntities, toEntity } from "./entities";
-import { activationTimeline, gameSessions, sessionState, tokenArt, tokens } from "./schema";
+import { fromModuleRow, listEntities, loadEntities, toEntity } from "./entities";
+import { activationTimeline, gameSessions, moduleEntities, scenes, sessionState, tokenArt, tokens } from "./schema";
 
 export interface Reader {
   role: Role;
 }
 
-/** What a player may see right now: the active scene and its visible tokens. */
-export async function loadPlayerView(db: Db, sessionId: string, state?: AnyEntity): Promise<PlayerView> {
+/** The live entities of a scene that cover tokens (a module's `coversTokens`: the fog and its chunks). */
+export async function loadCoverEntities(db: Db, sessionId: string, sceneId: string): Promise<{ type: EntityType; entity: AnyEntity }[]> {
+  const types = [...new Set(tokenCovers.flatMap((c) => c.types))];
+  if (types.length === 0) return [];
+  const rows = await db
+    .select()
+    .from(moduleEntities)
+    .where(
+      and(
+        eq(moduleEntities.session_id, sessionId),
+        inArray(moduleEntities.entity_type, types),
+        eq(moduleEntities.scene_id, sceneId),
+        isNull(moduleEntities.archived_at),
+      ),
+    );
+  return rows.map((row) => ({ type: row.entity_type as EntityType, entity: fromModuleRow(row) }));
+}
+
+/** What covers tokens for players, built from the covering entities of the active scene. */
+export function coverOf(entities: readonly { type: string; entity: AnyEntity }[]): TokenCover | undefined {
+  return combineCovers(tokenCovers.map((c) => c.cover(entities.filter((e) => c.types.includes(e.type)))));
+}
+
+/**
+ * What a player may see right now: the active scene and its visible tokens (not hidden, not
+ * wholly under fog). With `userId`, the view of that player, who also sees their own tokens under
+ * fog; without, that of any player.
+ */
+export async function loadPlayerView(db: Db, sessionId: string, state?: AnyEntity, userId?: string): Promise<PlayerView> {
   const current = state ?? (await loadSessionState(db, sessionId));
   const activeSceneId = typeof current.active_scene_id === "string" ? current.active_scene_id : null;
   if (activeSceneId === null) return { activeSceneId, visibleTokenIds: new Set() };
-  const onScene = await db
-    .select({ id: tokens.id, scene_id: tokens.scene_id, hidden: tokens.hidden, archived_at: tokens.archived_at })
-    .from(tokens)
-    .where(and(eq(tokens.session_id, sessionId), eq(tokens.scene_id, activeSceneId)));
-  const visible = onScene.filter((t) => isTokenVisible(t as unknown as AnyEntity, activeSceneId)).map((t) => t.id);
-  return { activeSceneId, visibleTokenIds: new Set(visible) };
+  const [onScene, covering] = await Promise.all([
+    db
+      .select({
+        id: tokens.id,
+        scene_id: tokens.scene_id,
+        hidden: tokens.hidden,
+        archived_at: tokens.archived_at,
+        x: tokens.x,
+        y: tokens.y,
+        width: tokens.width,
+        height: tokens.height,
+        owner_user_ids: tokens.owner_user_ids,
+      })
+      .from(tokens)
+      .where(and(eq(tokens.session_id, sessionId), eq(tokens.scene_id, activeSceneId))),
+    loadCoverEntities(db, sessionId, activeSceneId),
+  ]);
+  const view: PlayerView = { activeSceneId, visibleTokenIds: new Set(), cover: coverOf(covering), userId };
+  const visible = onScene.filter((t) => isTokenVisible(t, activeSceneId, view)).map((t) => t.id);
+  return { ...view, visibleTokenIds: new Set(visible) };
 }
 
 export async function loadSessionState(db: Db, sessionId: string): Promise<AnyEntity> {
@@ -44,18 +93,39 @@ export function filterFor(role: Role, view: PlayerView | undefined): Filter {
 
 /**
  * A write's result as its author may see it. A player's own write is normally visible to them;
- * when it is not (a GM hid the token in between), they get only that it left their view.
+ * when it is not (a GM hid the token in between, also before a replay of it), they get only that
+ * it left their view.
  */
 export function writeResultFor(
   keep: Filter,
   type: EntityType,
   entity: AnyEntity,
 ): AnyEntity | { id: string; version: number; removed: true } {
+  // A replay's result the player may no longer see comes already in the removed form (write-plan.ts).
+  if (entity.removed === true) return { id: entity.id, version: entity.version, removed: true };
   return keep(type, entity) ?? { id: entity.id, version: entity.version, removed: true };
 }
 
-export async function readerFilter(db: Db, sessionId: string, role: Role): Promise<Filter> {
-  return filterFor(role, role === "player" ? await loadPlayerView(db, sessionId) : undefined);
+/** The filter of a reader; `userId` names the player (who sees their own tokens under fog). */
+export async function readerFilter(db: Db, sessionId: string, role: Role, userId?: string): Promise<Filter> {
+  return filterFor(role, role === "player" ? await loadPlayerView(db, sessionId, undefined, userId) : undefined);
+}
+
+/**
+ * Whether a player may have an asset of the session: something they may see names it (see
+ * `isAssetVisibleToPlayer`). Everything else is answered exactly like an unknown hash.
+ */
+export async function playerMaySeeAsset(db: Db, sessionId: string, hash: string, userId?: string): Promise<boolean> {
+  const [maps, art] = await Promise.all([
+    listEntities(db, sessionId, "scene", { where: eq(scenes.map_asset, hash) }),
+    listEntities(db, sessionId, "token_art", { where: eq(tokenArt.image_asset, hash) }),
+  ]);
+  if (maps.length === 0 && art.length === 0) return false;
+  const named = [
+    ...maps.map((entity) => ({ type: "scene" as const, entity })),
+    ...art.map((entity) => ({ type: "token_art" as const, entity })),
+  ];
+  return isAssetVisibleToPlayer(hash, named, await loadPlayerView(db, sessionId, undefined, userId));
 }
 
 export async function loadHead(db: Db, sessionId: string) {
@@ -85,10 +155,10 @@ export interface TimelineEntry {
 }
 
 /** Full state for a reader. Heavy data is lazy: only the active scene's layers. */
-export async function loadState(db: Db, sessionId: string, role: Role) {
+export async function loadState(db: Db, sessionId: string, role: Role, userId?: string) {
   const head = await loadHead(db, sessionId);
   const state = await loadSessionState(db, sessionId);
-  const view = role === "player" ? await loadPlayerView(db, sessionId, state) : undefined;
+  const view = role === "player" ? await loadPlayerView(db, sessionId, state, userId) : undefined;
   const keep = filterFor(role, view);
   const activeSceneId = typeof state.active_scene_id === "string" ? state.active_scene_id : null;
   const pick = (type: EntityType, items: AnyEntity[]) => items.map((e) => keep(type, e)).filter((e): e is AnyEntity => e !== null);
@@ -195,7 +265,7 @@ export type Delta =
  * only what they may see, removals for what left their view, and a reload when the active scene
  * changed in between. `gone` when `since` is outside the retained log.
  */
-export async function changesSince(db: Db, sessionId: string, since: number, role: Role): Promise<Delta> {
+export async function changesSince(db: Db, sessionId: string, since: number, role: Role, userId?: string): Promise<Delta> {
   const head = await loadHead(db, sessionId);
   if (since < head.log_floor || since > head.seq) return { kind: "gone", seq: head.seq };
   if (since === head.seq) return { kind: "changes", seq: head.seq, changes: [] };
@@ -233,7 +303,7 @@ export async function changesSince(db: Db, sessionId: string, since: number, rol
   let seenAtSince = new Set<string>();
   let keep: Filter = filterFor("gm", undefined);
   if (role === "player") {
-    keep = await readerFilter(db, sessionId, role);
+    keep = await readerFilter(db, sessionId, role, userId);
     const first = await db.all<{ entity_type: string; entity_id: string; visible_before: number }>(
       sql`SELECT entity_type, entity_id, MIN(seq) AS seq, visible_before FROM change_log
           WHERE session_id = ${sessionId} AND seq > ${since} GROUP BY entity_type, entity_id`,
@@ -249,10 +319,15 @@ export async function changesSince(db: Db, sessionId: string, since: number, rol
     const row = { seq: r.seq, entity_type: r.entity_type, entity_id: r.entity_id, version: r.version, op: r.op };
     const visible = keep(r.entity_type, entity);
     if (visible) changes.push({ ...row, entity: visible });
-    else if (seenAtSince.has(key)) changes.push({ ...row, removed: true });
+    // The change log records what any player saw; a token's owner also saw it under fog.
+    else if (seenAtSince.has(key) || ownedBy(r.entity_type, entity, userId)) changes.push({ ...row, removed: true });
   }
   if (role === "player") await attachRevealed(db, sessionId, changes, seenAtSince, keep);
   return { kind: "changes", seq: head.seq, changes };
+}
+
+function ownedBy(type: EntityType, entity: AnyEntity, userId: string | undefined): boolean {
+  return type === "token" && userId !== undefined && Array.isArray(entity.owner_user_ids) && entity.owner_user_ids.includes(userId);
 }
 
 /**

@@ -250,6 +250,13 @@ export const appliedOps = sqliteTable(
     entity_id: text().notNull(),
     result: text({ mode: "json" }).notNull(),
     created_at: text().notNull(),
+    /**
+     * Who sent the op and which op it was (create, update, archive, restore, revert): a replay must
+     * match them. Null on rows stored before they were recorded and not verified from the change
+     * log: such a row answers no replay (409).
+     */
+    user_id: text(),
+    op: text(),
   },
   (t) => [
     primaryKey({ columns: [t.session_id, t.op_id] }),

@@ -15,6 +15,7 @@ import { assertSigningConfigured, verifyAssetUrl } from "../assets/signing";
 import { type AssetRow, StorageError, storeAsset, viewOf } from "../assets/store";
 import { takeUploadSlot } from "../assets/throttle";
 import { getDb } from "../db/client";
+import { playerMaySeeAsset } from "../db/reads";
 import { assets } from "../db/schema";
 import { recordEvent } from "../metrics/recorder";
 import { requireGm } from "../middleware/auth";
@@ -40,14 +41,22 @@ function hashParam(value: string | undefined): string {
   return hash.data;
 }
 
-/** The manifest row of the `:hash` path parameter in the caller's session; 404 otherwise. */
+/**
+ * The manifest row of the `:hash` path parameter in the caller's session; 404 otherwise. A player
+ * gets only assets that something they may see names (the active scene's map, the art of tokens
+ * they see): any other is the same 404 as an unknown hash.
+ */
 async function sessionAsset(c: Context<AppEnv>): Promise<AssetRow> {
-  const row = await getDb(c.env.DB)
+  const { sessionId, role } = c.get("member");
+  const db = getDb(c.env.DB);
+  const hash = hashParam(c.req.param("hash"));
+  const row = await db
     .select()
     .from(assets)
-    .where(and(eq(assets.session_id, c.get("member").sessionId), eq(assets.hash, hashParam(c.req.param("hash")))))
+    .where(and(eq(assets.session_id, sessionId), eq(assets.hash, hash)))
     .get();
-  if (!row) throw new ApiError("not_found", "no such asset");
+  if (!row || (role !== "gm" && !(await playerMaySeeAsset(db, sessionId, hash, c.get("user").id))))
+    throw new ApiError("not_found", "no such asset");
   return row;
 }
 
@@ -124,7 +133,7 @@ export const assetRoutes = new Hono<AppEnv>()
     return c.json({ items: await Promise.all(rows.map((row) => viewOf(c.env, row))) });
   })
   .get("/assets/:hash", async (c) => {
-    // Any member who knows a hash (players learn them only from what they may see) gets a URL.
+    // A GM gets any asset of the session; a player only one that something they may see names.
     const view = await viewOf(c.env, await sessionAsset(c));
     c.header("Cache-Control", "private, no-store");
     return c.json({ asset: view });

@@ -27,7 +27,7 @@ export const batchRoutes = new Hono<AppEnv>().post("/batch", guard, opCountLimit
   const { sessionId, role } = c.get("member");
   const result = await timeSave(c, "batch", ops, () => applyOps(c.env, sessionId, { userId: c.get("user").id, role }, ops));
   c.set("log", { ops: ops.length, seq: result.seq });
-  const keep = await readerFilter(getDb(c.env.DB), sessionId, role);
+  const keep = await readerFilter(getDb(c.env.DB), sessionId, role, c.get("user").id);
   const results = result.results.map((r, i) => {
     const type = ops[i]?.entity_type;
     return { op_id: r.op_id, entity: type ? writeResultFor(keep, type, r.entity) : r.entity };

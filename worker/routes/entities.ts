@@ -61,7 +61,7 @@ async function writeOne(c: Context<AppEnv>, op: InternalOp, status: 200 | 201 = 
   const entity = result.results[0]?.entity;
   if (!entity) throw new Error("a write returned no entity");
   c.set("log", { entity_type: op.entity_type, entity_id: entity.id, version: entity.version, op: op.op, seq: result.seq });
-  const visible = writeResultFor(await readerFilter(getDb(c.env.DB), sessionId, role), op.entity_type, entity);
+  const visible = writeResultFor(await readerFilter(getDb(c.env.DB), sessionId, role, c.get("user").id), op.entity_type, entity);
   c.header("ETag", `"${entity.version}"`);
   return c.json(visible, status);
 }
@@ -70,7 +70,7 @@ async function readOne(c: Context<AppEnv>, type: EntityType, id: string) {
   const { sessionId, role } = c.get("member");
   const db = getDb(c.env.DB);
   const entity = await loadEntity(db, sessionId, type, id);
-  const keep = await readerFilter(db, sessionId, role);
+  const keep = await readerFilter(db, sessionId, role, c.get("user").id);
   const visible = entity ? keep(type, entity) : null;
   if (!visible) throw new ApiError("not_found", `no ${type} ${id}`);
   c.header("ETag", `"${visible.version}"`);
@@ -180,7 +180,7 @@ export const entityRoutes = new Hono<AppEnv>()
     if (!query.success) throw new ApiError("bad_request", "invalid list query", { fields: fieldIssues(query.error) });
     const { sessionId, role } = c.get("member");
     const db = getDb(c.env.DB);
-    const keep = await readerFilter(db, sessionId, role);
+    const keep = await readerFilter(db, sessionId, role, c.get("user").id);
     const sceneId = query.data.scene_id;
     if (sceneId !== undefined && moduleEntity(type)?.scene?.via !== "scene") {
       throw new ApiError("bad_request", "scene_id filters only game-module entity types that live on a scene", {

@@ -20,7 +20,7 @@ export const readRoutes = new Hono<AppEnv>()
     c.header("Cache-Control", "no-cache");
     // The seq was read with the caller's membership: a poll that changes nothing costs one query.
     if (matchesSeq(c.req.header("if-none-match"), seq)) return c.body(null, 304);
-    const state = await loadState(getDb(c.env.DB), sessionId, role);
+    const state = await loadState(getDb(c.env.DB), sessionId, role, c.get("user").id);
     c.header("ETag", `"${state.seq}"`);
     return c.json(state);
   })
@@ -35,7 +35,7 @@ export const readRoutes = new Hono<AppEnv>()
       c.header("ETag", `"${seq}"`);
       return c.body(null, 304);
     }
-    const delta = await changesSince(getDb(c.env.DB), sessionId, since, role);
+    const delta = await changesSince(getDb(c.env.DB), sessionId, since, role, c.get("user").id);
     c.header("ETag", `"${delta.seq}"`);
     if (delta.kind === "gone") {
       throw new ApiError("gone", "that seq is older than the retained change log: reload the state", { seq: delta.seq });

@@ -35,28 +35,31 @@ export interface EncodedChange {
   gm: string;
   /** What players receive; null when the change is none of their business. */
   player: string | null;
+  /** What a token's owners receive instead, when it differs (they see their token under fog). */
+  owners?: Map<string, string | null>;
 }
 
 /** The messages of one committed change for each role. */
 export function encodeChange(change: Change): EncodedChange {
   const row: ChangeRow = { seq: change.seq, entity_type: change.type, entity_id: change.id, version: change.entity.version, op: change.op };
   const gm = encodeChangeRow({ ...row, entity: change.entity });
-  let player: string | null = null;
-  if (change.activation) {
-    player = JSON.stringify({ type: "reload", seq: change.seq, reason: "activate" } satisfies ServerMessage);
-  } else if (change.visibleAfter) {
-    const projected = projectForPlayer(change.type, change.entity as AnyEntity, change.playerView);
-    const related = (change.related ?? []).map(({ type, entity }) => ({
-      entity_type: type,
-      entity: projectForPlayer(type, entity, change.playerView),
-    }));
-    // Nothing to hide (the usual case): the GM's text is the player's too.
-    player =
-      projected === change.entity && related.length === 0
+  const forPlayer = (visibleBefore: boolean, visibleAfter: boolean): string | null => {
+    if (change.activation) return JSON.stringify({ type: "reload", seq: change.seq, reason: "activate" } satisfies ServerMessage);
+    if (visibleAfter) {
+      const projected = projectForPlayer(change.type, change.entity as AnyEntity, change.playerView);
+      const related = (change.related ?? []).map(({ type, entity }) => ({
+        entity_type: type,
+        entity: projectForPlayer(type, entity, change.playerView),
+      }));
+      // Nothing to hide (the usual case): the GM's text is the player's too.
+      return projected === change.entity && related.length === 0
         ? gm
         : encodeChangeRow({ ...row, entity: projected, ...(related.length > 0 ? { related } : {}) });
-  } else if (change.visibleBefore) {
-    player = encodeChangeRow({ ...row, removed: true });
-  }
-  return { seq: change.seq, gm, player };
+    }
+    return visibleBefore ? encodeChangeRow({ ...row, removed: true }) : null;
+  };
+  const player = forPlayer(change.visibleBefore, change.visibleAfter);
+  if (!change.forOwners || change.forOwners.length === 0) return { seq: change.seq, gm, player };
+  const owners = new Map(change.forOwners.map((o) => [o.userId, forPlayer(o.visibleBefore, o.visibleAfter)]));
+  return { seq: change.seq, gm, player, owners };
 }

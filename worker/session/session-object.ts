@@ -30,6 +30,7 @@ import type { AnyEntity } from "../../domain/entities";
 import { errorBody, type Failure, fail } from "../../domain/errors";
 import type { SceneLock } from "../../domain/locks";
 import type { JsonObject } from "../../domain/merge-patch";
+import type { TokenCover } from "../../domain/module-api";
 import { MAX_BATCH_OPS } from "../../domain/ops";
 import { type Actor, canWrite, type Role } from "../../domain/permissions";
 import {
@@ -47,7 +48,7 @@ import { applySettingsPatch, mutationLimitOf, resolveSettings, type SessionSetti
 import { isTokenVisible, isVisibleToPlayer, type PlayerView } from "../../domain/visibility";
 import { chunk, type Db, getDb, nowIso } from "../db/client";
 import { loadEntity } from "../db/entities";
-import { changesSince, loadSessionState, tokenDependents } from "../db/reads";
+import { changesSince, coverOf, loadCoverEntities, loadSessionState, tokenDependents } from "../db/reads";
 import { gameSessions, sessionClients, sessionMembers, sessionState } from "../db/schema";
 import { type Device, parseDevice } from "../lib/device";
 import { encodeChange, encodeChangeRow } from "./broadcast";
@@ -156,6 +157,11 @@ interface TokenFacts {
   archived_at: string | null;
   owner_user_ids: string[];
   rotation: number;
+  /** Where it is and how big: whether it is under fog. */
+  x: number;
+  y: number;
+  width: number;
+  height: number;
 }
 
 function tokenFacts(entity: AnyEntity): TokenFacts {
@@ -166,6 +172,10 @@ function tokenFacts(entity: AnyEntity): TokenFacts {
     archived_at: entity.archived_at,
     owner_user_ids: Array.isArray(entity.owner_user_ids) ? entity.owner_user_ids.filter((u): u is string => typeof u === "string") : [],
     rotation: typeof entity.rotation === "number" ? entity.rotation : 0,
+    x: typeof entity.x === "number" ? entity.x : 0,
+    y: typeof entity.y === "number" ? entity.y : 0,
+    width: typeof entity.width === "number" ? entity.width : 1,
+    height: typeof entity.height === "number" ? entity.height : 1,
   };
 }
 
@@ -291,6 +301,11 @@ export class SessionObject extends DurableObject<Env> {
     const facts = tokenFacts(entity);
     if (generation === this.#generation) this.#rememberToken(facts);
     return this.#tokens.get(id) ?? facts;
+  }
+
+  /** What covers tokens on the scene (the fog), as last committed, else read from D1 (not kept: outside the queue). */
+  async #cover(sessionId: string, sceneId: string): Promise<TokenCover | undefined> {
+    return coverOf(this.#entities.coverEntities(sceneId) ?? (await loadCoverEntities(getDb(this.env.DB), sessionId, sceneId)));
   }
 
   #rememberToken(facts: TokenFacts): void {
@@ -924,7 +939,7 @@ export class SessionObject extends DurableObject<Env> {
       case "resume":
         // In the queue: the replay and live changes cannot interleave out of order.
         await this.#serial(async () => {
-          const delta = await changesSince(db, att.sessionId, message.since, att.role);
+          const delta = await changesSince(db, att.sessionId, message.since, att.role, att.userId);
           if (delta.kind !== "changes") {
             this.#send(ws, { type: "reload", seq: delta.seq, reason: delta.kind === "gone" ? "gone" : "activate" });
             return;
@@ -963,9 +978,16 @@ export class SessionObject extends DurableObject<Env> {
     if (!this.#allowPreview(att.clientId)) return; // lossy by design: the drop is what counts
     const token = await this.#token(att.sessionId, message.entity_id);
     const activeSceneId = await this.#activeScene(att.sessionId);
+    // Under fog a token is not relayed to players, where it is nor where it is dragged to.
+    const cover = token && activeSceneId !== null ? await this.#cover(att.sessionId, activeSceneId) : undefined;
     // The facts hold exactly the fields the player filter reads of a token.
-    const visible = token ? isTokenVisible(token as unknown as AnyEntity, activeSceneId) : false;
-    if (!token || token.archived_at !== null || (att.role === "player" && !visible)) {
+    const facts = token as unknown as AnyEntity | undefined;
+    const visible = facts
+      ? isTokenVisible(facts, activeSceneId, { cover }) &&
+        isTokenVisible({ ...facts, x: message.x, y: message.y }, activeSceneId, { cover })
+      : false;
+    const ownVisible = facts ? isTokenVisible(facts, activeSceneId, { cover, userId: att.userId }) : false;
+    if (!token || token.archived_at !== null || (att.role === "player" && !ownVisible)) {
       this.#send(ws, { type: "error", code: "not_found", message: "no such token" });
       return;
     }
@@ -1124,8 +1146,20 @@ export class SessionObject extends DurableObject<Env> {
     const encoded = changes.map(encodeChange);
     for (const ws of this.ctx.getWebSockets("role:gm")) for (const e of encoded) this.#sendRaw(ws, e.gm);
     const forPlayers = encoded.map((e) => e.player).filter((p): p is string => p !== null);
-    if (forPlayers.length === 0) return;
-    for (const ws of this.ctx.getWebSockets("role:player")) for (const text of forPlayers) this.#sendRaw(ws, text);
+    // A token's owners see it under fog: their sockets get their own texts of those changes.
+    const owners = new Set(encoded.flatMap((e) => [...(e.owners?.keys() ?? [])]));
+    if (forPlayers.length === 0 && owners.size === 0) return;
+    for (const ws of this.ctx.getWebSockets("role:player")) {
+      const userId = owners.size > 0 ? this.#attachment(ws)?.userId : undefined;
+      if (userId === undefined || !owners.has(userId)) {
+        for (const text of forPlayers) this.#sendRaw(ws, text);
+        continue;
+      }
+      for (const e of encoded) {
+        const text = e.owners?.has(userId) ? e.owners.get(userId) : e.player;
+        if (text) this.#sendRaw(ws, text);
+      }
+    }
   }
 }
 

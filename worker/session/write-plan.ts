@@ -5,16 +5,18 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { type AnyEntity, type EntityType, moduleEntity } from "../../domain/entities";
+import { type AnyEntity, coversTokens, type EntityType, moduleEntity } from "../../domain/entities";
 import { type Failure, fail } from "../../domain/errors";
 import { createMergePatch, type Json } from "../../domain/merge-patch";
+import type { TokenCover } from "../../domain/module-api";
 import { isNoOp, type Op, planArchive, planCreate, planRevert, planUpdate } from "../../domain/ops";
 import { type Actor, canWrite } from "../../domain/permissions";
 import { assetFields, referenceFields, referencesOf, valuesAt } from "../../domain/references";
 import { isTokenVisible, isVisibleToPlayer, type PlayerView, projectForPlayer } from "../../domain/visibility";
 import { chunk, type Db } from "../db/client";
-import { insertStatements, loadEntities, loadEntity, toEntity, upsertStatements } from "../db/entities";
-import { activationTimeline, appliedOps, assets, changeLog, gameSessions, sessionState } from "../db/schema";
+import { insertStatements, listEntities, loadEntities, loadEntity, toEntity, upsertStatements } from "../db/entities";
+import { coverOf, loadCoverEntities } from "../db/reads";
+import { activationTimeline, appliedOps, assets, changeLog, gameSessions, sessionState, tokens } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
 
 /** An earlier version to bring back (built by the route from the change log). */
@@ -74,15 +76,41 @@ export class EntityCache {
     }
   }
 
+  /** The covering entities (fog) of one scene, as committed, when known. */
+  #cover: { sceneId: string; entities: Map<string, CoverEntity> } | undefined;
+
+  coverEntities(sceneId: string): CoverEntity[] | undefined {
+    return this.#cover?.sceneId === sceneId ? [...this.#cover.entities.values()] : undefined;
+  }
+
+  putCoverEntities(sceneId: string, entities: readonly CoverEntity[]): void {
+    this.#cover = { sceneId, entities: new Map(entities.map((e) => [`${e.type}:${e.entity.id}`, e])) };
+  }
+
   /** After a commit: the entities as written. */
   remember(changes: readonly Change[]): void {
-    for (const c of changes) this.put(c.type, c.entity);
+    for (const c of changes) {
+      this.put(c.type, c.entity);
+      if (this.#cover && coversTokens(c.type)) {
+        const key = `${c.type}:${c.id}`;
+        if (c.entity.scene_id === this.#cover.sceneId && c.entity.archived_at === null) {
+          this.#cover.entities.set(key, { type: c.type, entity: c.entity });
+        } else this.#cover.entities.delete(key);
+      }
+    }
   }
 
   clear(): void {
     this.#entities.clear();
     this.#state = undefined;
+    this.#cover = undefined;
   }
+}
+
+/** An entity that covers tokens for players (domain/module-api.ts `coversTokens`: the fog). */
+export interface CoverEntity {
+  type: EntityType;
+  entity: AnyEntity;
 }
 export type ChangeOp = "create" | "update" | "archive" | "restore";
 
@@ -101,6 +129,16 @@ export interface Change {
   related?: { type: EntityType; entity: AnyEntity }[];
   /** What players see after the batch (for projecting the entity), when the change was planned. */
   playerView?: PlayerView;
+  /**
+   * A token's owners see it under fog, unlike other players: for each owner whose view of this
+   * change differs from `visibleBefore`/`visibleAfter`, theirs.
+   */
+  forOwners?: { userId: string; visibleBefore: boolean; visibleAfter: boolean }[];
+  /**
+   * The token did not change: a change of the fog moved it into or out of players' view. Logged
+   * (same version, empty diff) so `changes?since` and resumes report it; its row is not rewritten.
+   */
+  coverOnly?: true;
 }
 
 export interface OpResult {
@@ -114,6 +152,30 @@ interface AppliedRecord {
   entity_type: EntityType;
   entity_id: string;
   result: AnyEntity;
+  /** The actor who sent the op and the op it was: a replay must be the same. */
+  user_id: string;
+  op: InternalOp["op"];
+}
+
+/** An op id as stored: null `user_id`/`op` on rows stored before they were recorded and not verified. */
+interface StoredOp {
+  seq: number;
+  entity_type: string;
+  entity_id: string;
+  user_id: string | null;
+  op: string | null;
+  result: AnyEntity;
+}
+
+/**
+ * Whether `op` is the replay of the stored op with its id: the same actor, entity type, op and
+ * entity (a create without a chosen id names none). Anything else reusing the id is refused: the
+ * stored result belongs to another op and may hold what this caller must not see.
+ */
+export function isSameOp(stored: StoredOp, actor: Actor, op: InternalOp): boolean {
+  if (stored.user_id === null || stored.op === null) return false;
+  if (stored.user_id !== actor.userId || stored.entity_type !== op.entity_type || stored.op !== op.op) return false;
+  return op.op === "create" && op.id === undefined ? true : op.id === stored.entity_id;
 }
 
 export interface Plan {
@@ -199,6 +261,66 @@ class WorkingSet {
 
   set(type: EntityType, entity: AnyEntity): void {
     this.#entities.set(`${type}:${entity.id}`, entity);
+    if (this.#coverKeys && coversTokens(type) && entity.scene_id === this.#coverKeys.sceneId) {
+      this.#coverKeys.keys.set(`${type}:${entity.id}`, type);
+      this.#coverBuilt = undefined;
+    }
+    if (type === "token" && this.#sceneTokens && entity.scene_id === this.#sceneTokens.sceneId) this.#sceneTokens.ids.add(entity.id);
+  }
+
+  /** The covering entities of the scene players see, by key: loaded once, then followed through `set`. */
+  #coverKeys: { sceneId: string; keys: Map<string, EntityType> } | undefined;
+  #coverBuilt: { sceneId: string; cover: TokenCover | undefined } | undefined;
+
+  async #coverOf(sceneId: string): Promise<TokenCover | undefined> {
+    if (this.#coverKeys?.sceneId !== sceneId) {
+      let entities = this.#cache?.coverEntities(sceneId);
+      if (!entities) {
+        entities = await loadCoverEntities(this.#db, this.#sessionId, sceneId);
+        this.#cache?.putCoverEntities(sceneId, entities);
+      }
+      const keys = new Map<string, EntityType>();
+      for (const { type, entity } of entities) {
+        const key = `${type}:${entity.id}`;
+        if (!this.#entities.has(key)) this.#remember(key, entity);
+        keys.set(key, type);
+      }
+      // Covering entities this batch already wrote on the scene.
+      for (const [key, entity] of this.#entities) {
+        const type = key.slice(0, key.indexOf(":"));
+        if (entity && coversTokens(type) && entity.scene_id === sceneId) keys.set(key, type as EntityType);
+      }
+      this.#coverKeys = { sceneId, keys };
+      this.#coverBuilt = undefined;
+    }
+    if (this.#coverBuilt?.sceneId !== sceneId) {
+      const entities = [...this.#coverKeys.keys].flatMap(([key, type]) => {
+        const entity = this.#entities.get(key);
+        return entity && entity.archived_at === null && entity.scene_id === sceneId ? [{ type, entity }] : [];
+      });
+      this.#coverBuilt = { sceneId, cover: coverOf(entities) };
+    }
+    return this.#coverBuilt.cover;
+  }
+
+  #sceneTokens: { sceneId: string; ids: Set<string> } | undefined;
+
+  /** The live tokens on a scene as this batch sees them (read once, then followed through `set`). */
+  async tokensOn(sceneId: string): Promise<AnyEntity[]> {
+    if (this.#sceneTokens?.sceneId !== sceneId) {
+      const ids = new Set<string>();
+      for (const entity of await listEntities(this.#db, this.#sessionId, "token", { where: eq(tokens.scene_id, sceneId) })) {
+        const key = `token:${entity.id}`;
+        if (!this.#entities.has(key)) this.#remember(key, this.#cache?.get("token", entity.id) ?? entity);
+        ids.add(entity.id);
+      }
+      for (const [key, entity] of this.#entities) if (key.startsWith("token:") && entity?.scene_id === sceneId) ids.add(entity.id);
+      this.#sceneTokens = { sceneId, ids };
+    }
+    return [...this.#sceneTokens.ids].flatMap((id) => {
+      const token = this.peek("token", id);
+      return token && token.scene_id === sceneId && token.archived_at === null ? [token] : [];
+    });
   }
 
   async sessionState(): Promise<AnyEntity> {
@@ -215,30 +337,40 @@ class WorkingSet {
     return entity;
   }
 
-  /** The player view at this point of the batch. */
+  /** The player view (of any player, owners aside) at this point of the batch. */
   async playerView(): Promise<PlayerView> {
     const state = await this.sessionState();
     const activeSceneId = typeof state.active_scene_id === "string" ? state.active_scene_id : null;
+    const cover = activeSceneId === null ? undefined : await this.#coverOf(activeSceneId);
     return {
       activeSceneId,
+      cover,
       visibleTokenIds: {
         has: (id: string) => {
           const token = this.peek("token", id);
-          return token ? isTokenVisible(token, activeSceneId) : false;
+          return token ? isTokenVisible(token, activeSceneId, { cover }) : false;
         },
       } as ReadonlySet<string>,
     };
   }
 }
 
-async function loadApplied(db: Db, sessionId: string, opIds: string[]): Promise<Map<string, { seq: number; result: AnyEntity }>> {
-  const out = new Map<string, { seq: number; result: AnyEntity }>();
+async function loadApplied(db: Db, sessionId: string, opIds: string[]): Promise<Map<string, StoredOp>> {
+  const out = new Map<string, StoredOp>();
   for (const part of chunk(opIds, 90)) {
     const rows = await db
-      .select({ op_id: appliedOps.op_id, seq: appliedOps.seq, result: appliedOps.result })
+      .select({
+        op_id: appliedOps.op_id,
+        seq: appliedOps.seq,
+        entity_type: appliedOps.entity_type,
+        entity_id: appliedOps.entity_id,
+        user_id: appliedOps.user_id,
+        op: appliedOps.op,
+        result: appliedOps.result,
+      })
       .from(appliedOps)
       .where(and(eq(appliedOps.session_id, sessionId), inArray(appliedOps.op_id, part)));
-    for (const r of rows) out.set(r.op_id, { seq: r.seq, result: r.result as AnyEntity });
+    for (const { op_id, result, ...r } of rows) out.set(op_id, { ...r, result: result as AnyEntity });
   }
   return out;
 }
@@ -366,6 +498,17 @@ export async function planBatch(
     sessionId,
     ops.filter((op) => !op.fresh).map((op) => op.op_id),
   );
+  // ...but only the same op by the same actor is a replay: checked before anything else, so a
+  // reused id never yields the stored result (nor says whose or what it was).
+  for (const op of ops) {
+    const stored = earlier.get(op.op_id);
+    if (stored && !isSameOp(stored, actor, op)) {
+      return fail("conflict", `op ${op.op_id} was already applied as another op: send a new op_id`, {
+        op_id: op.op_id,
+        reason: "op_id_reused",
+      });
+    }
+  }
   const fresh = ops.filter((op) => !earlier.has(op.op_id));
   const ws = new WorkingSet(db, sessionId, cache);
   if (fresh.length > 0) await prefetch(ws, fresh);
@@ -374,11 +517,15 @@ export async function planBatch(
   const changes: Change[] = [];
   const applied: AppliedRecord[] = [];
   let next = seq;
+  /** Results of replays a player gets, checked against what they may see once the batch is planned. */
+  const replayed: { result: OpResult; type: EntityType; id: string }[] = [];
 
   for (const op of ops) {
     const replay = earlier.get(op.op_id);
     if (replay) {
-      results.push({ op_id: op.op_id, entity: replay.result });
+      const result = { op_id: op.op_id, entity: replay.result };
+      results.push(result);
+      replayed.push({ result, type: op.entity_type, id: replay.entity_id });
       continue;
     }
     const type = op.entity_type;
@@ -398,7 +545,7 @@ export async function planBatch(
     } else {
       previous = await ws.get(type, op.id);
       // A player is told nothing about what they cannot see, not even that it exists.
-      const hidden = previous && actor.role === "player" && !isVisibleToPlayer(type, previous, await ws.playerView());
+      const hidden = previous && actor.role === "player" && !isVisibleToPlayer(type, previous, await playerViewOf(ws, actor));
       if (!previous || hidden) return fail("not_found", `no ${type} ${op.id} in this session`, { op_id: op.op_id });
       if (actor.role === "player") {
         // Permission before the version check, and a player's 409 shows only what they may see.
@@ -410,7 +557,7 @@ export async function planBatch(
       }
       if (!op.force && op.base_version !== undefined && op.base_version !== previous.version) {
         const current = ws.stored(type, op.id) ?? previous;
-        return conflict(op.op_id, actor.role === "player" ? projectForPlayer(type, current, await ws.playerView()) : current);
+        return conflict(op.op_id, actor.role === "player" ? projectForPlayer(type, current, await playerViewOf(ws, actor)) : current);
       }
       if (op.op === "update") {
         planned = planUpdate(type, previous, op.data, actor, now, op.op_id);
@@ -424,7 +571,15 @@ export async function planBatch(
         if (isNoOp(previous, op.op)) {
           // Archiving what is archived (or restoring what is live) changes nothing.
           results.push({ op_id: op.op_id, entity: previous });
-          applied.push({ op_id: op.op_id, seq: next, entity_type: type, entity_id: previous.id, result: previous });
+          applied.push({
+            op_id: op.op_id,
+            seq: next,
+            entity_type: type,
+            entity_id: previous.id,
+            result: previous,
+            user_id: actor.userId,
+            op: op.op,
+          });
           continue;
         }
         planned = planArchive(type, previous, op.op, actor, now);
@@ -446,6 +601,8 @@ export async function planBatch(
     const visibleBefore = previous ? isVisibleToPlayer(type, previous, viewBefore) : false;
     ws.set(type, entity);
     const viewAfter = await ws.playerView();
+    const visibleAfter = isVisibleToPlayer(type, entity, viewAfter);
+    const forOwners = type === "token" ? ownersViews(previous, entity, viewBefore, viewAfter, visibleBefore, visibleAfter) : [];
     next += 1;
     changes.push({
       seq: next,
@@ -455,15 +612,104 @@ export async function planBatch(
       previous,
       entity,
       visibleBefore,
-      visibleAfter: isVisibleToPlayer(type, entity, viewAfter),
+      visibleAfter,
       playerView: viewAfter,
       activation: type === "session_state" && previous?.active_scene_id !== entity.active_scene_id,
+      ...(forOwners.length > 0 ? { forOwners } : {}),
     });
+    if (
+      coversTokens(type) &&
+      viewAfter.activeSceneId !== null &&
+      (entity.scene_id === viewAfter.activeSceneId || previous?.scene_id === viewAfter.activeSceneId)
+    ) {
+      // The fog changed: tokens it does not write may enter or leave players' view.
+      for (const token of await ws.tokensOn(viewAfter.activeSceneId)) {
+        const before = isVisibleToPlayer("token", token, viewBefore);
+        const after = isVisibleToPlayer("token", token, viewAfter);
+        if (before === after) continue;
+        next += 1;
+        const owners = ownersViews(token, token, viewBefore, viewAfter, before, after);
+        changes.push({
+          seq: next,
+          type: "token",
+          id: token.id,
+          op: "update",
+          previous: token,
+          entity: token,
+          visibleBefore: before,
+          visibleAfter: after,
+          playerView: viewAfter,
+          activation: false,
+          coverOnly: true,
+          ...(owners.length > 0 ? { forOwners: owners } : {}),
+        });
+      }
+    }
     results.push({ op_id: op.op_id, entity });
-    applied.push({ op_id: op.op_id, seq: next, entity_type: type, entity_id: entity.id, result: entity });
+    applied.push({ op_id: op.op_id, seq: next, entity_type: type, entity_id: entity.id, result: entity, user_id: actor.userId, op: op.op });
   }
+  if (actor.role === "player") await hideReplaysFromPlayer(ws, replayed, actor);
   const replayedSeq = fresh.length === 0 && earlier.size > 0 ? Math.max(...[...earlier.values()].map((r) => r.seq)) : null;
   return { ok: true, plan: { results, changes, applied, replayedSeq, lastSeq: next } };
+}
+
+/** What this player sees at this point of the batch: also their own tokens under fog. */
+async function playerViewOf(ws: WorkingSet, actor: Actor): Promise<PlayerView> {
+  const view = await ws.playerView();
+  const has = (id: string) => {
+    const token = ws.peek("token", id);
+    return token ? isTokenVisible(token, view.activeSceneId, { cover: view.cover, userId: actor.userId }) : false;
+  };
+  return { ...view, userId: actor.userId, visibleTokenIds: { has } as ReadonlySet<string> };
+}
+
+/** Owners of a token (before or after the change) whose view of it differs from any player's: they see it under fog. */
+function ownersViews(
+  previous: AnyEntity | undefined,
+  entity: AnyEntity,
+  viewBefore: PlayerView,
+  viewAfter: PlayerView,
+  visibleBefore: boolean,
+  visibleAfter: boolean,
+): { userId: string; visibleBefore: boolean; visibleAfter: boolean }[] {
+  if (!viewBefore.cover && !viewAfter.cover) return [];
+  const ownersOf = (t: AnyEntity | undefined) =>
+    Array.isArray(t?.owner_user_ids) ? t.owner_user_ids.filter((u): u is string => typeof u === "string") : [];
+  const out: { userId: string; visibleBefore: boolean; visibleAfter: boolean }[] = [];
+  for (const userId of new Set([...ownersOf(previous), ...ownersOf(entity)])) {
+    const before = previous ? isVisibleToPlayer("token", previous, { ...viewBefore, userId }) : false;
+    const after = isVisibleToPlayer("token", entity, { ...viewAfter, userId });
+    if (before !== visibleBefore || after !== visibleAfter) out.push({ userId, visibleBefore: before, visibleAfter: after });
+  }
+  return out;
+}
+
+/**
+ * A replay answers with the entity as the op left it, but a player sees it only if they may see
+ * the entity as it is now (the GM may have hidden the token since): else its result becomes the
+ * removed form `{id, version, removed: true}` (see `writeResultFor`).
+ */
+async function hideReplaysFromPlayer(
+  ws: WorkingSet,
+  replayed: { result: OpResult; type: EntityType; id: string }[],
+  actor: Actor,
+): Promise<void> {
+  if (replayed.length === 0) return;
+  const current = await Promise.all(replayed.map(({ type, id }) => ws.get(type, id)));
+  // What decides their visibility (the tokens of art and of module entities) is loaded too.
+  await prefetch(
+    ws,
+    replayed.flatMap(({ type, id }, i): InternalOp[] => {
+      const entity = current[i];
+      return entity ? [{ op_id: "", entity_type: type, op: "update", id, base_version: entity.version, data: entity }] : [];
+    }),
+  );
+  const view = await playerViewOf(ws, actor);
+  replayed.forEach(({ result, type }, i) => {
+    const now = current[i];
+    if (now && isVisibleToPlayer(type, now, view)) return;
+    result.entity = { id: result.entity.id, version: result.entity.version, removed: true } as unknown as AnyEntity;
+  });
 }
 
 /** The change_log row of one change: its merge-patch diff (the whole entity on create) and payload hash. */
@@ -528,7 +774,7 @@ export async function commitPlan(
   alongside: BatchItem<"sqlite">[] = [],
 ): Promise<void> {
   const latest = new Map<string, { type: EntityType; entity: AnyEntity }>();
-  for (const c of plan.changes) latest.set(`${c.type}:${c.id}`, { type: c.type, entity: c.entity });
+  for (const c of plan.changes) if (!c.coverOnly) latest.set(`${c.type}:${c.id}`, { type: c.type, entity: c.entity });
   const byType = new Map<EntityType, AnyEntity[]>();
   for (const { type, entity } of latest.values()) byType.set(type, [...(byType.get(type) ?? []), entity]);
 
