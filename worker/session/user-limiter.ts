@@ -71,31 +71,42 @@ export function userLimiter(env: Env, userId: string): DurableObjectStub<UserLim
 
 /**
  * A session object's leases of its writers' buckets: `take` spends from the lease and calls the
- * user's object only when the lease runs short.
+ * user's object only when the lease runs short. Takes run one after another, in the order the
+ * writes arrived, so a write waiting for the user's object cannot be overtaken by a later one (the
+ * write queue keeps arrival order). If the user's object cannot be reached the write is let
+ * through: the per-session bucket still holds, and a limiter outage must not stop every table.
  */
 export class UserWriteLeases {
   readonly #leases = new Map<string, number>();
   readonly #env: Env;
+  #tail: Promise<unknown> = Promise.resolve();
 
   constructor(env: Env) {
     this.#env = env;
   }
 
-  async take(userId: string, cost: number): Promise<UserTake> {
+  take(userId: string, cost: number): Promise<UserTake> {
+    const run = this.#tail.then(() => this.#take(userId, cost));
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #take(userId: string, cost: number): Promise<UserTake> {
     const held = this.#leases.get(userId) ?? 0;
     if (held >= cost) {
       this.#leases.set(userId, held - cost);
       return { ok: true };
     }
-    // The lease held goes into this write: taken out now, so a write meanwhile cannot spend it too.
-    this.#leases.delete(userId);
-    const result = (await userLimiter(this.#env, userId).leaseWrites(cost - held, USER_WRITE_LEASE)) as UserLease;
-    const meanwhile = this.#leases.get(userId) ?? 0;
-    if (!result.ok) {
-      this.#leases.set(userId, meanwhile + held);
-      return result;
+    let result: UserLease;
+    try {
+      result = (await userLimiter(this.#env, userId).leaseWrites(cost - held, USER_WRITE_LEASE)) as UserLease;
+    } catch (error) {
+      console.error(JSON.stringify({ level: "error", msg: "user write limiter unreachable", user_id: userId, error: String(error) }));
+      return { ok: true };
     }
-    this.#leases.set(userId, meanwhile + held + result.granted - cost);
+    if (!result.ok) return result;
+    // What the lease held went into this write; the rest of the grant is the new lease.
+    this.#leases.set(userId, held + result.granted - cost);
     return { ok: true };
   }
 }
