@@ -23,10 +23,18 @@ const workers = defineProject({
           ASSET_SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
           METRICS_TOKEN: "test-metrics-token",
           // Every test request comes from the same (absent) address: the per-address limits are
-          // raised as on a developer's machine (scripts/local-limits.mjs). Per-user limits and the
-          // per-username login back-off keep their production values.
+          // raised as on a developer's machine (scripts/local-limits.mjs). The per-user limits keep
+          // their production values, pinned here so a local .dev.vars cannot change them for tests.
           REGISTRATIONS_PER_IP_PER_MINUTE: "1000",
           LOGINS_PER_IP_PER_MINUTE: "1000",
+          SESSION_CREATES_PER_MINUTE: "20",
+          BACKUPS_PER_MINUTE: "6",
+          RESTORES_PER_MINUTE: "6",
+          INTEGRITY_CHECKS_PER_MINUTE: "6",
+          EXPORTS_PER_MINUTE: "20",
+          USER_WRITES_BURST: "400",
+          USER_WRITES_PER_SECOND: "200",
+          SOCKETS_PER_USER_PER_SESSION: "20",
         },
         // ASSETS_MIRROR is optional in production (absent from wrangler.toml); tests bind one.
         r2Buckets: ["ASSETS", "ASSETS_MIRROR"],

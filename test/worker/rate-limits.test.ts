@@ -2,7 +2,7 @@ import { env, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MUTATION_LIMIT } from "../../domain/rate-limit";
 import { WINDOW_LIMITS, type WindowLimitName } from "../../worker/middleware/rate-limit";
-import { userLimiter, userWriteLimit } from "../../worker/session/user-limiter";
+import { USER_WRITE_LEASE, userLimiter, userWriteLimit } from "../../worker/session/user-limiter";
 import { create, newTable, ORIGIN, type Reply, S, TestUser } from "../helpers/client";
 
 afterEach(() => {
@@ -124,7 +124,27 @@ describe("backups, restores, integrity checks and exports per user", () => {
   });
 });
 
+/** Empties `userId`'s bucket across sessions (the clock frozen, so it does not refill). */
+async function drain(userId: string) {
+  const limiter = userLimiter(env, userId);
+  for (let i = 0; i <= MUTATION_LIMIT.burst; i++) {
+    if (!(await limiter.takeWrites(1)).ok) return;
+  }
+  throw new Error("the bucket did not run dry");
+}
+
 describe("the write bucket per user across sessions", () => {
+  it("grants a lease when the bucket has it, else only the cost, else refuses", async () => {
+    freezeClock();
+    const limiter = userLimiter(env, `lease-${crypto.randomUUID()}`);
+    expect(await limiter.leaseWrites(1, 8)).toEqual({ ok: true, granted: 9 });
+    await limiter.takeWrites(MUTATION_LIMIT.burst - 9 - 3);
+    expect(await limiter.leaseWrites(2, 8)).toEqual({ ok: true, granted: 2 });
+    const refused = await limiter.leaseWrites(2, 8);
+    expect(refused).toEqual({ ok: false, retryAfterMs: expect.any(Number) });
+    expect(refused.ok === false && refused.retryAfterMs).toBeGreaterThan(0);
+  });
+
   it("defaults to a session's bucket", () => {
     expect(userWriteLimit(env)).toEqual(MUTATION_LIMIT);
     expect(userWriteLimit({ ...env, USER_WRITES_BURST: "50", USER_WRITES_PER_SECOND: "5" } as Env)).toEqual({ burst: 50, per_second: 5 });
@@ -137,8 +157,12 @@ describe("the write bucket per user across sessions", () => {
     freezeClock();
     await create(user, S(a.body.session.id), "scenes", { name: "in A" });
     await create(user, S(b.body.session.id), "scenes", { name: "in B" });
+    // Each session took the write's cost plus a lease for the next writes, from the one bucket.
     const bucket = await userLimiter(env, user.id).peek();
-    expect(bucket?.tokens).toBe(MUTATION_LIMIT.burst - 2);
+    expect(bucket?.tokens).toBe(MUTATION_LIMIT.burst - 2 * (1 + USER_WRITE_LEASE));
+    // Writes within the lease do not take from the bucket again.
+    await create(user, S(a.body.session.id), "scenes", { name: "again in A" });
+    expect((await userLimiter(env, user.id).peek())?.tokens).toBe(MUTATION_LIMIT.burst - 2 * (1 + USER_WRITE_LEASE));
   });
 
   it("refuses a write in a fresh session once the user's bucket is empty: 429, Retry-After, nothing stored", async () => {
@@ -166,8 +190,16 @@ describe("the write bucket per user across sessions", () => {
     const coGm = await TestUser.register("co");
     expect((await t.gm.req("PUT", `${t.base}/members/${coGm.id}`, { role: "gm" })).status).toBe(200);
     freezeClock();
-    await userLimiter(env, t.gm.id).takeWrites(MUTATION_LIMIT.burst);
-    expectLimited(await t.gm.req("POST", `${t.base}/scenes`, { name: "refused" }));
+    await drain(t.gm.id);
+    // The GM's lease in this session (taken with their last write) runs out, then they are refused.
+    let accepted = 0;
+    let last = await t.gm.req("POST", `${t.base}/scenes`, { name: "within the lease" });
+    while (last.status === 201 && accepted <= USER_WRITE_LEASE) {
+      accepted += 1;
+      last = await t.gm.req("POST", `${t.base}/scenes`, { name: "within the lease" });
+    }
+    expectLimited(last);
+    expect(accepted).toBeLessThanOrEqual(USER_WRITE_LEASE);
     expect((await coGm.req("POST", `${t.base}/scenes`, { name: "fine" })).status).toBe(201);
   });
 });

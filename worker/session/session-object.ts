@@ -56,7 +56,7 @@ import { type CredentialFilter, isExpired, matchesCredential, type SocketCredent
 import { LockTable } from "./lock-table";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
 import { socketsPerUser, tooManySockets } from "./socket-limits";
-import { takeUserWrites } from "./user-limiter";
+import { UserWriteLeases } from "./user-limiter";
 import {
   type Change,
   commitPlan,
@@ -201,6 +201,8 @@ export class SessionObject extends DurableObject<Env> {
   #generation = 0;
   #presence: Map<string, PresenceClient> | undefined;
   readonly #mutationBuckets = new Map<string, Bucket>();
+  /** Leases of the writers' buckets across sessions (user-limiter.ts); lost on eviction, as they may be. */
+  readonly #userLeases: UserWriteLeases;
   readonly #socketBuckets = new Map<string, { messages: Bucket | undefined; previews: Bucket | undefined }>();
   readonly #lastSeenWrite = new Map<string, number>();
   #alarmAt: number | undefined;
@@ -214,6 +216,7 @@ export class SessionObject extends DurableObject<Env> {
     // Answered by the runtime itself: keeping a socket alive never wakes a hibernated object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     this.#pending = new PendingRecords(ctx.storage.sql);
+    this.#userLeases = new UserWriteLeases(env);
   }
 
   /** Runs `work` after every earlier queued job, one at a time. */
@@ -344,7 +347,7 @@ export class SessionObject extends DurableObject<Env> {
         retry_after_ms: result.retryAfterMs,
       });
     }
-    const user = await takeUserWrites(this.env, actor.userId, cost);
+    const user = await this.#userLeases.take(actor.userId, cost);
     if (user.ok) return undefined;
     return fail("rate_limited", `too many changes across your sessions: retry in ${retryAfterSeconds(user.retryAfterMs)} s`, {
       retry_after_ms: user.retryAfterMs,
