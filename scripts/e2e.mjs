@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Runs the browser tests against a real local stack:
- *   1. builds the client (`vite build` into dist/client),
+ *   1. writes `.dev.vars` when missing (local secrets, as `npm run dev` does) and builds the client
+ *      (`vite build` into dist/client),
  *   2. applies the D1 migrations into a fresh temporary persist dir,
  *   3. starts `wrangler dev` on a free port with that state (its own process group),
  *   4. waits for `GET /api/vtt/health` to answer 200,
@@ -18,7 +19,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { localLimitArgs } from "./local-limits.mjs";
+import { ensureDevVars, localLimitArgs } from "./local-limits.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const binDir = path.join(root, "node_modules", ".bin");
@@ -189,6 +190,8 @@ async function main() {
   const testFiles = process.argv.slice(2);
   mkdirSync(artifactsDir, { recursive: true });
 
+  // Uploads need the signing secret: a fresh clone gets one as `npm run dev` would make it.
+  ensureDevVars(root);
   await runOrFail("build the client", "vite", ["build"]);
   throwIfInterrupted();
 

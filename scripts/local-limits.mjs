@@ -3,7 +3,12 @@
 // minute from 127.0.0.1 and create dozens of sessions per user: on a developer's machine the
 // per-address limits and the per-user creation limit are raised so they never get in the way.
 // Failed logins per username keep backing off here too (that is not a setting).
-// Used by scripts/dev.mjs (written to .dev.vars), scripts/e2e.mjs and bench/lib/server.mjs (--var).
+// Used by scripts/dev.mjs and scripts/e2e.mjs (written to .dev.vars by `ensureDevVars`) and
+// bench/lib/server.mjs (--var).
+import { randomBytes } from "node:crypto";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
 export const LOCAL_LIMITS = {
   REGISTRATIONS_PER_IP_PER_MINUTE: "1000",
   LOGINS_PER_IP_PER_MINUTE: "1000",
@@ -13,4 +18,21 @@ export const LOCAL_LIMITS = {
 /** The limits as `wrangler dev` arguments. */
 export function localLimitArgs() {
   return Object.entries(LOCAL_LIMITS).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+}
+
+/**
+ * `.dev.vars` in `root`: local secrets generated once (so a fresh clone needs no setup), then the
+ * local limits added when missing, never overwriting a value set by hand.
+ */
+export function ensureDevVars(root) {
+  const devVars = join(root, ".dev.vars");
+  if (!existsSync(devVars)) {
+    writeFileSync(devVars, `ASSET_SIGNING_SECRET=${randomBytes(32).toString("hex")}\nMETRICS_TOKEN=${randomBytes(16).toString("hex")}\n`);
+  }
+  const text = readFileSync(devVars, "utf8");
+  const present = new Set(text.split("\n").map((line) => line.split("=")[0]?.trim()));
+  const missing = Object.entries(LOCAL_LIMITS).filter(([k]) => !present.has(k));
+  if (missing.length > 0) {
+    appendFileSync(devVars, `${text.endsWith("\n") || text === "" ? "" : "\n"}${missing.map(([k, v]) => `${k}=${v}\n`).join("")}`);
+  }
 }
