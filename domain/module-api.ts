@@ -53,7 +53,10 @@ export interface ModuleEntityDefinition<T extends string = string> {
   playerMayUpdate?: (actor: Actor, current: AnyEntity, patchKeys: readonly string[]) => boolean;
 }
 
-/** A token's box on the table, in table pixels from the map's top left (rotation ignored). */
+/**
+ * A token's box on the table, in map pixels from the map's top left (rotation ignored): `width` ×
+ * `height` cells of its scene's grid (`grid_size`), as the table draws it.
+ */
 export interface TokenBox {
   x: number;
   y: number;

@@ -9,26 +9,36 @@
  * entities (domain/module-api.ts); without a rule, players see none of them.
  */
 import { type AnyEntity, type EntityType, isCoreType, moduleEntity } from "./entities";
+import { cellSize } from "./grid";
 import type { TokenBox, TokenCover } from "./module-api";
 
 export interface PlayerView {
   activeSceneId: string | null;
   /** Ids of the tokens visible to players: needed to decide on token art. */
   visibleTokenIds: ReadonlySet<string>;
-  /** Token boxes covered for players on the active scene (fog: `coversTokens` of a module); absent: none. */
-  cover?: TokenCover | undefined;
+  /** Tokens covered for players on the active scene (fog: `coversTokens` of a module); absent: none. */
+  cover?: PlayerCover | undefined;
   /** The player the view is for: their own tokens are never covered. Absent: any player (broadcasts, the change log). */
   userId?: string | undefined;
 }
 
-/** Table pixels of one grid cell: a token `width` 1 is this wide (the web app's `CELL_PX`). */
-export const TOKEN_CELL_PX = 64;
+/** Whether a token of the active scene is covered for players (e.g. wholly under fog). */
+export type PlayerCover = (token: Readonly<Record<string, unknown>>) => boolean;
 
-/** A token's box on the table, unrotated. */
-export function tokenBox(token: Readonly<Record<string, unknown>>): TokenBox {
+/** Map pixels per cell of a scene as stored (`cellSize` of domain/grid.ts): what one cell of its tokens measures. */
+export function sceneCellPx(scene: Readonly<Record<string, unknown>>): number {
+  return cellSize({ grid_size: typeof scene.grid_size === "number" ? scene.grid_size : undefined });
+}
+
+/**
+ * A token's box on the table, unrotated: `width` × `height` cells of its scene's grid, `cellPx`
+ * map pixels each (`sceneCellPx`), as the table draws it. The grid's offset does
+ * not move it: a token sits at its own x, y.
+ */
+export function tokenBox(token: Readonly<Record<string, unknown>>, cellPx: number): TokenBox {
   const size = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v > 0 ? v : 1);
   const at = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
-  return { x: at(token.x), y: at(token.y), width: size(token.width) * TOKEN_CELL_PX, height: size(token.height) * TOKEN_CELL_PX };
+  return { x: at(token.x), y: at(token.y), width: size(token.width) * cellPx, height: size(token.height) * cellPx };
 }
 
 /**
@@ -43,14 +53,20 @@ export function isTokenVisible(
   if (token.archived_at !== null || activeSceneId === null || token.scene_id !== activeSceneId || token.hidden === true) return false;
   if (!cover?.cover) return true;
   if (cover.userId !== undefined && Array.isArray(token.owner_user_ids) && token.owner_user_ids.includes(cover.userId)) return true;
-  return !cover.cover(tokenBox(token));
+  return !cover.cover(token);
 }
 
-/** Combines module covers: covered when any covers. */
-export function combineCovers(covers: readonly (TokenCover | undefined)[]): TokenCover | undefined {
+/**
+ * The tokens of a scene whose cells are `cellPx` map pixels that the modules' covers hide:
+ * covered when any covers the token's box.
+ */
+export function coverTokens(covers: readonly (TokenCover | undefined)[], cellPx: number): PlayerCover | undefined {
   const present = covers.filter((c): c is TokenCover => c !== undefined);
   if (present.length === 0) return undefined;
-  return (box) => present.some((c) => c(box));
+  return (token) => {
+    const box = tokenBox(token, cellPx);
+    return present.some((c) => c(box));
+  };
 }
 
 export function isVisibleToPlayer(type: EntityType, entity: AnyEntity, view: PlayerView): boolean {

@@ -1,7 +1,7 @@
 /**
  * Which tokens the fog hides from players on the server: a token whose every cell is hidden. The
- * cells a token covers are the fog cells its box (x, y, width × height in table pixels, rotation
- * ignored) overlaps. A token reaching outside the fog's grid (width_px × height_px from the map's
+ * cells a token covers are the fog cells its box (x, y, width × height in map pixels: the token's
+ * cells of its scene's grid, rotation ignored) overlaps. A token reaching outside the fog's grid (width_px × height_px from the map's
  * top left) is not hidden: the server knows no fog there. Nothing is hidden while the fog is off.
  */
 import type { TokenBox, TokenCover } from "../../domain/module-api";

@@ -1,5 +1,6 @@
 /** Which token boxes the fog hides from players: those whose every overlapped cell is hidden. */
 import { describe, expect, it } from "vitest";
+import { coverTokens, tokenBox } from "../../domain/visibility";
 import { fogCover } from "../../modules/fog/cover";
 import { chunkId } from "../../modules/fog/ids";
 import { CELLS_PER_CHUNK, CHUNK_CELLS, encodeChunk } from "../../modules/fog/mask";
@@ -52,5 +53,29 @@ describe("the fog's cover", () => {
   it("reads the chunks of the scene's fog only", () => {
     const other = fogCover([fog(), chunk(0, 0, [[0, 0]], "fog-other")]);
     expect(other?.(box(0, 0))).toBe(true);
+  });
+});
+
+describe("a token's box on a fitted grid", () => {
+  // Revealed cell (20, 20): map pixels 160–167.
+  const cover = coverTokens([fogCover([fog(), chunk(0, 0, [[20, 20]])])], 32);
+  const token = (x: number, y: number, width = 1, height = 1) => ({ x, y, width, height });
+
+  it("is width × height cells of the scene's grid", () => {
+    expect(tokenBox(token(10, 20, 2, 1), 32)).toEqual({ x: 10, y: 20, width: 64, height: 32 });
+    expect(tokenBox(token(10, 20), 100)).toEqual({ x: 10, y: 20, width: 100, height: 100 });
+    expect(tokenBox({ x: 5, y: 5 }, 50)).toEqual({ x: 5, y: 5, width: 50, height: 50 });
+  });
+
+  it.each([
+    ["a one-cell token ending before the revealed cell (a 64-px box would reach it)", token(128, 128), true],
+    ["a one-cell token reaching the revealed cell", token(136, 136), false],
+    ["a two-cell token reaching the revealed cell", token(100, 100, 2, 2), false],
+  ])("%s: covered %s", (_what, t, covered) => {
+    expect(cover?.(t)).toBe(covered);
+  });
+
+  it("covers nothing without a module's cover", () => {
+    expect(coverTokens([undefined], 32)).toBeUndefined();
   });
 });

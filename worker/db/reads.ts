@@ -4,14 +4,15 @@
  */
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { type AnyEntity, type EntityType, entityTypes, isCoreType, moduleEntity, tokenCovers } from "../../domain/entities";
-import type { TokenCover } from "../../domain/module-api";
+import { cellSize } from "../../domain/grid";
 import type { Role } from "../../domain/permissions";
 import type { ChangeRow } from "../../domain/protocol";
 import {
-  combineCovers,
+  coverTokens,
   isAssetVisibleToPlayer,
   isTokenVisible,
   isVisibleToPlayer,
+  type PlayerCover,
   type PlayerView,
   projectForPlayer,
 } from "../../domain/visibility";
@@ -41,9 +42,26 @@ export async function loadCoverEntities(db: Db, sessionId: string, sceneId: stri
   return rows.map((row) => ({ type: row.entity_type as EntityType, entity: fromModuleRow(row) }));
 }
 
-/** What covers tokens for players, built from the covering entities of the active scene. */
-export function coverOf(entities: readonly { type: string; entity: AnyEntity }[]): TokenCover | undefined {
-  return combineCovers(tokenCovers.map((c) => c.cover(entities.filter((e) => c.types.includes(e.type)))));
+/**
+ * What covers tokens for players, built from the covering entities of the active scene and its
+ * cell size (`cellSize` of the scene: a token is `width` × that many map pixels wide).
+ */
+export function coverOf(entities: readonly { type: string; entity: AnyEntity }[], cellPx: number): PlayerCover | undefined {
+  if (entities.length === 0) return undefined;
+  return coverTokens(
+    tokenCovers.map((c) => c.cover(entities.filter((e) => c.types.includes(e.type)))),
+    cellPx,
+  );
+}
+
+/** The cell size of a session's scene (the default cells when it is missing). */
+export async function loadCellSize(db: Db, sessionId: string, sceneId: string): Promise<number> {
+  const row = await db
+    .select({ grid_size: scenes.grid_size })
+    .from(scenes)
+    .where(and(eq(scenes.session_id, sessionId), eq(scenes.id, sceneId)))
+    .get();
+  return cellSize({ grid_size: row?.grid_size });
 }
 
 /**
@@ -55,7 +73,7 @@ export async function loadPlayerView(db: Db, sessionId: string, state?: AnyEntit
   const current = state ?? (await loadSessionState(db, sessionId));
   const activeSceneId = typeof current.active_scene_id === "string" ? current.active_scene_id : null;
   if (activeSceneId === null) return { activeSceneId, visibleTokenIds: new Set() };
-  const [onScene, covering] = await Promise.all([
+  const [onScene, covering, cellPx] = await Promise.all([
     db
       .select({
         id: tokens.id,
@@ -71,8 +89,9 @@ export async function loadPlayerView(db: Db, sessionId: string, state?: AnyEntit
       .from(tokens)
       .where(and(eq(tokens.session_id, sessionId), eq(tokens.scene_id, activeSceneId))),
     loadCoverEntities(db, sessionId, activeSceneId),
+    loadCellSize(db, sessionId, activeSceneId),
   ]);
-  const view: PlayerView = { activeSceneId, visibleTokenIds: new Set(), cover: coverOf(covering), userId };
+  const view: PlayerView = { activeSceneId, visibleTokenIds: new Set(), cover: coverOf(covering, cellPx), userId };
   const visible = onScene.filter((t) => isTokenVisible(t, activeSceneId, view)).map((t) => t.id);
   return { ...view, visibleTokenIds: new Set(visible) };
 }

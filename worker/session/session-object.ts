@@ -30,7 +30,6 @@ import type { AnyEntity } from "../../domain/entities";
 import { errorBody, type Failure, fail } from "../../domain/errors";
 import type { SceneLock } from "../../domain/locks";
 import type { JsonObject } from "../../domain/merge-patch";
-import type { TokenCover } from "../../domain/module-api";
 import { MAX_BATCH_OPS } from "../../domain/ops";
 import { type Actor, canWrite, type Role } from "../../domain/permissions";
 import {
@@ -45,10 +44,10 @@ import {
 } from "../../domain/protocol";
 import { type Bucket, mutationCost, PREVIEW_LIMIT, retryAfterSeconds, SOCKET_MESSAGE_LIMIT, take } from "../../domain/rate-limit";
 import { applySettingsPatch, mutationLimitOf, resolveSettings, type SessionSettings, type SettingsPatch } from "../../domain/settings";
-import { isTokenVisible, isVisibleToPlayer, type PlayerView } from "../../domain/visibility";
+import { isTokenVisible, isVisibleToPlayer, type PlayerCover, type PlayerView } from "../../domain/visibility";
 import { chunk, type Db, getDb, nowIso } from "../db/client";
 import { loadEntity } from "../db/entities";
-import { changesSince, coverOf, loadCoverEntities, loadSessionState, tokenDependents } from "../db/reads";
+import { changesSince, coverOf, loadCellSize, loadCoverEntities, loadSessionState, tokenDependents } from "../db/reads";
 import { gameSessions, sessionClients, sessionMembers, sessionState } from "../db/schema";
 import { type Device, parseDevice } from "../lib/device";
 import { encodeChange, encodeChangeRow } from "./broadcast";
@@ -306,9 +305,16 @@ export class SessionObject extends DurableObject<Env> {
     return this.#tokens.get(id) ?? facts;
   }
 
-  /** What covers tokens on the scene (the fog), as last committed, else read from D1 (not kept: outside the queue). */
-  async #cover(sessionId: string, sceneId: string): Promise<TokenCover | undefined> {
-    return coverOf(this.#entities.coverEntities(sceneId) ?? (await loadCoverEntities(getDb(this.env.DB), sessionId, sceneId)));
+  /**
+   * What covers tokens on the scene (the fog, over boxes of the scene's cells), as last committed,
+   * else read from D1 (not kept: outside the queue).
+   */
+  async #cover(sessionId: string, sceneId: string): Promise<PlayerCover | undefined> {
+    const cached = this.#entities.sceneCover(sceneId);
+    if (cached) return coverOf(cached.entities, cached.cellPx);
+    const db = getDb(this.env.DB);
+    const [entities, cellPx] = await Promise.all([loadCoverEntities(db, sessionId, sceneId), loadCellSize(db, sessionId, sceneId)]);
+    return coverOf(entities, cellPx);
   }
 
   #rememberToken(facts: TokenFacts): void {

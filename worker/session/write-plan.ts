@@ -8,14 +8,20 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { type AnyEntity, coversTokens, type EntityType, moduleEntity } from "../../domain/entities";
 import { type Failure, fail } from "../../domain/errors";
 import { createMergePatch, type Json } from "../../domain/merge-patch";
-import type { TokenCover } from "../../domain/module-api";
 import { isNoOp, type Op, planArchive, planCreate, planRevert, planUpdate } from "../../domain/ops";
 import { type Actor, canWrite } from "../../domain/permissions";
 import { assetFields, referenceFields, referencesOf, valuesAt } from "../../domain/references";
-import { isTokenVisible, isVisibleToPlayer, type PlayerView, projectForPlayer } from "../../domain/visibility";
+import {
+  isTokenVisible,
+  isVisibleToPlayer,
+  type PlayerCover,
+  type PlayerView,
+  projectForPlayer,
+  sceneCellPx,
+} from "../../domain/visibility";
 import { chunk, type Db } from "../db/client";
 import { insertStatements, listEntities, loadEntities, loadEntity, toEntity, upsertStatements } from "../db/entities";
-import { coverOf, loadCoverEntities } from "../db/reads";
+import { coverOf, loadCellSize, loadCoverEntities } from "../db/reads";
 import { activationTimeline, appliedOps, assets, changeLog, gameSessions, sessionState, tokens } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
 
@@ -76,15 +82,18 @@ export class EntityCache {
     }
   }
 
-  /** The covering entities (fog) of one scene, as committed, when known. */
-  #cover: { sceneId: string; entities: Map<string, CoverEntity> } | undefined;
+  /**
+   * The covering entities (fog) of one scene and the scene's cell size (it sizes the boxes of the
+   * scene's tokens), as committed, when known.
+   */
+  #cover: { sceneId: string; entities: Map<string, CoverEntity>; cellPx: number } | undefined;
 
-  coverEntities(sceneId: string): CoverEntity[] | undefined {
-    return this.#cover?.sceneId === sceneId ? [...this.#cover.entities.values()] : undefined;
+  sceneCover(sceneId: string): SceneCover | undefined {
+    return this.#cover?.sceneId === sceneId ? { entities: [...this.#cover.entities.values()], cellPx: this.#cover.cellPx } : undefined;
   }
 
-  putCoverEntities(sceneId: string, entities: readonly CoverEntity[]): void {
-    this.#cover = { sceneId, entities: new Map(entities.map((e) => [`${e.type}:${e.entity.id}`, e])) };
+  putSceneCover(sceneId: string, cover: SceneCover): void {
+    this.#cover = { sceneId, entities: new Map(cover.entities.map((e) => [`${e.type}:${e.entity.id}`, e])), cellPx: cover.cellPx };
   }
 
   /** After a commit: the entities as written. */
@@ -97,6 +106,7 @@ export class EntityCache {
           this.#cover.entities.set(key, { type: c.type, entity: c.entity });
         } else this.#cover.entities.delete(key);
       }
+      if (this.#cover && c.type === "scene" && c.id === this.#cover.sceneId) this.#cover.cellPx = sceneCellPx(c.entity);
     }
   }
 
@@ -111,6 +121,12 @@ export class EntityCache {
 export interface CoverEntity {
   type: EntityType;
   entity: AnyEntity;
+}
+
+/** What decides which tokens of a scene are covered: its covering entities and its cell size. */
+export interface SceneCover {
+  entities: readonly CoverEntity[];
+  cellPx: number;
 }
 export type ChangeOp = "create" | "update" | "archive" | "restore";
 
@@ -265,22 +281,31 @@ class WorkingSet {
       this.#coverKeys.keys.set(`${type}:${entity.id}`, type);
       this.#coverBuilt = undefined;
     }
+    // The scene's cells size its tokens' boxes: a new grid_size may be a new cover.
+    if (type === "scene" && entity.id === this.#coverBuilt?.sceneId) this.#coverBuilt = undefined;
     if (type === "token" && this.#sceneTokens && entity.scene_id === this.#sceneTokens.sceneId) this.#sceneTokens.ids.add(entity.id);
   }
 
-  /** The covering entities of the scene players see, by key: loaded once, then followed through `set`. */
-  #coverKeys: { sceneId: string; keys: Map<string, EntityType> } | undefined;
-  #coverBuilt: { sceneId: string; cover: TokenCover | undefined } | undefined;
+  /**
+   * The covering entities of the scene players see, by key, and its cell size as committed: loaded
+   * once, then followed through `set`.
+   */
+  #coverKeys: { sceneId: string; keys: Map<string, EntityType>; cellPx: number } | undefined;
+  #coverBuilt: { sceneId: string; cover: PlayerCover | undefined } | undefined;
 
-  async #coverOf(sceneId: string): Promise<TokenCover | undefined> {
+  async #coverOf(sceneId: string): Promise<PlayerCover | undefined> {
     if (this.#coverKeys?.sceneId !== sceneId) {
-      let entities = this.#cache?.coverEntities(sceneId);
-      if (!entities) {
-        entities = await loadCoverEntities(this.#db, this.#sessionId, sceneId);
-        this.#cache?.putCoverEntities(sceneId, entities);
+      let cover = this.#cache?.sceneCover(sceneId);
+      if (!cover) {
+        const [entities, cellPx] = await Promise.all([
+          loadCoverEntities(this.#db, this.#sessionId, sceneId),
+          loadCellSize(this.#db, this.#sessionId, sceneId),
+        ]);
+        cover = { entities, cellPx };
+        this.#cache?.putSceneCover(sceneId, cover);
       }
       const keys = new Map<string, EntityType>();
-      for (const { type, entity } of entities) {
+      for (const { type, entity } of cover.entities) {
         const key = `${type}:${entity.id}`;
         if (!this.#entities.has(key)) this.#remember(key, entity);
         keys.set(key, type);
@@ -290,7 +315,7 @@ class WorkingSet {
         const type = key.slice(0, key.indexOf(":"));
         if (entity && coversTokens(type) && entity.scene_id === sceneId) keys.set(key, type as EntityType);
       }
-      this.#coverKeys = { sceneId, keys };
+      this.#coverKeys = { sceneId, keys, cellPx: cover.cellPx };
       this.#coverBuilt = undefined;
     }
     if (this.#coverBuilt?.sceneId !== sceneId) {
@@ -298,7 +323,9 @@ class WorkingSet {
         const entity = this.#entities.get(key);
         return entity && entity.archived_at === null && entity.scene_id === sceneId ? [{ type, entity }] : [];
       });
-      this.#coverBuilt = { sceneId, cover: coverOf(entities) };
+      // The scene as this batch sees it, if it read or wrote it; else as committed.
+      const scene = this.peek("scene", sceneId);
+      this.#coverBuilt = { sceneId, cover: coverOf(entities, scene ? sceneCellPx(scene) : this.#coverKeys.cellPx) };
     }
     return this.#coverBuilt.cover;
   }
@@ -618,11 +645,11 @@ export async function planBatch(
       ...(forOwners.length > 0 ? { forOwners } : {}),
     });
     if (
-      coversTokens(type) &&
       viewAfter.activeSceneId !== null &&
-      (entity.scene_id === viewAfter.activeSceneId || previous?.scene_id === viewAfter.activeSceneId)
+      (viewBefore.cover !== undefined || viewAfter.cover !== undefined) &&
+      coverChanged(type, entity, previous, viewAfter.activeSceneId)
     ) {
-      // The fog changed: tokens it does not write may enter or leave players' view.
+      // The fog (or the cells that size tokens) changed: tokens it does not write may enter or leave players' view.
       for (const token of await ws.tokensOn(viewAfter.activeSceneId)) {
         const before = isVisibleToPlayer("token", token, viewBefore);
         const after = isVisibleToPlayer("token", token, viewAfter);
@@ -651,6 +678,15 @@ export async function planBatch(
   if (actor.role === "player") await hideReplaysFromPlayer(ws, replayed, actor);
   const replayedSeq = fresh.length === 0 && earlier.size > 0 ? Math.max(...[...earlier.values()].map((r) => r.seq)) : null;
   return { ok: true, plan: { results, changes, applied, replayedSeq, lastSeq: next } };
+}
+
+/**
+ * Whether a write may change which tokens of the active scene are covered for players: a write of
+ * a covering entity (the fog) on it, or a new cell size of the scene itself (its tokens' boxes).
+ */
+function coverChanged(type: EntityType, entity: AnyEntity, previous: AnyEntity | undefined, activeSceneId: string): boolean {
+  if (coversTokens(type)) return entity.scene_id === activeSceneId || previous?.scene_id === activeSceneId;
+  return type === "scene" && entity.id === activeSceneId && previous !== undefined && sceneCellPx(previous) !== sceneCellPx(entity);
 }
 
 /** What this player sees at this point of the batch: also their own tokens under fog. */
