@@ -235,6 +235,41 @@ describe("metric_counters", () => {
   });
 });
 
+describe("import_results", () => {
+  it("drop imports made before the session's window and keep recent ones", async () => {
+    const { sid, gm } = await newTable();
+    await setRetentionDays(sid, 10);
+    const insert = env.DB.prepare(
+      "INSERT INTO import_results (session_id, user_id, idempotency_key, body_sha256, result, created_at) VALUES (?, ?, ?, 'h', '{}', ?)",
+    );
+    await insert.bind(sid, gm.id, "old-key", daysAgo(11)).run();
+    await insert.bind(sid, gm.id, "recent-key", daysAgo(9)).run();
+    const counts = await pruneStorage(env, new Date());
+    expect(counts.import_results).toBeGreaterThanOrEqual(1);
+    const kept = await rows<{ idempotency_key: string }>("SELECT idempotency_key FROM import_results WHERE session_id = ?", sid);
+    expect(kept.map((r) => r.idempotency_key)).toEqual(["recent-key"]);
+  });
+});
+
+describe("login_failures and rate_windows", () => {
+  it("drop failures a day old and windows an hour old, keeping current ones", async () => {
+    const now = Date.now();
+    const name = (n: string) => `retention-${n}-${crypto.randomUUID()}`;
+    const [oldUser, newUser, oldKey, newKey] = [name("old"), name("new"), name("old"), name("new")];
+    const failure = env.DB.prepare("INSERT INTO login_failures (username, failures, locked_until) VALUES (?, 3, ?)");
+    await failure.bind(oldUser, now - 25 * 3_600_000).run();
+    await failure.bind(newUser, now - 23 * 3_600_000).run();
+    const window = env.DB.prepare("INSERT INTO rate_windows (key, window_start, count) VALUES (?, ?, 4)");
+    await window.bind(oldKey, Math.floor(now / 1000) - 2 * 3600).run();
+    await window.bind(newKey, Math.floor(now / 1000) - 60).run();
+    await pruneStorage(env, new Date(now));
+    const users = await rows<{ username: string }>("SELECT username FROM login_failures WHERE username IN (?, ?)", oldUser, newUser);
+    expect(users.map((r) => r.username)).toEqual([newUser]);
+    const keys = await rows<{ key: string }>("SELECT key FROM rate_windows WHERE key IN (?, ?)", oldKey, newKey);
+    expect(keys.map((r) => r.key)).toEqual([newKey]);
+  });
+});
+
 describe("the retention job", () => {
   it("does at most its limit per table and run; the next run takes the rest", async () => {
     const { sid, player } = await newTable();

@@ -14,6 +14,12 @@
  * | `integrity_findings`  | open findings, and resolved ones resolved inside the window           |
  * | `metric_counters`     | already aggregated in place (one row per metric, label set, bucket);  |
  * |                       | rows of metric names no longer recorded are dropped                   |
+ * | `import_results`      | imports made inside the window (a key older than it, like a pruned op |
+ * |                       | id, is no longer recognised)                                          |
+ * | `login_failures`      | usernames that failed in the last day (older failures are forgotten   |
+ * |                       | by the back-off anyway: such a row counts as none)                    |
+ * | `rate_windows`        | windows of the last hour (every window is a minute: an older row is   |
+ * |                       | reset by the next attempt anyway)                                     |
  *
  * An op id pruned from `applied_ops` is no longer recognised as a replay. What a replay of it then
  * gets is decided by the op itself, and none applies twice: an update, archive, restore or revert
@@ -43,6 +49,9 @@ export interface PruneCounts {
   activation_timeline: number;
   integrity_findings: number;
   metric_counters: number;
+  import_results: number;
+  login_failures: number;
+  rate_windows: number;
 }
 
 /** `g` is the row's game session: the ISO time before which its window ends. */
@@ -77,6 +86,18 @@ const RULES: Record<Exclude<keyof PruneCounts, "metric_counters">, string> = {
       SELECT f.rowid FROM integrity_findings f JOIN game_sessions g ON g.id = f.session_id
       WHERE f.resolved_at IS NOT NULL AND f.resolved_at < ${CUTOFF}
       LIMIT ?3)`,
+  import_results: `DELETE FROM import_results WHERE rowid IN (
+      SELECT i.rowid FROM import_results i JOIN game_sessions g ON g.id = i.session_id
+      WHERE i.created_at < ${CUTOFF}
+      LIMIT ?3)`,
+  // Not per session: `locked_until` (ms) is also the time of the last failure, a day ago is forgotten.
+  login_failures: `DELETE FROM login_failures WHERE rowid IN (
+      SELECT rowid FROM login_failures WHERE locked_until < (unixepoch(?1) - 86400) * 1000
+      LIMIT ?3)`,
+  // `window_start` is in seconds; every window lasts a minute.
+  rate_windows: `DELETE FROM rate_windows WHERE rowid IN (
+      SELECT rowid FROM rate_windows WHERE window_start < unixepoch(?1) - 3600
+      LIMIT ?3)`,
 };
 
 /** Applies every rule once; returns the rows each removed. One rule failing does not stop the others. */
@@ -88,6 +109,9 @@ export async function pruneStorage(env: Env, now: Date, limit = ROWS_PER_STATEME
     activation_timeline: 0,
     integrity_findings: 0,
     metric_counters: 0,
+    import_results: 0,
+    login_failures: 0,
+    rate_windows: 0,
   };
   const at = now.toISOString();
   const days = retentionDays(env);
