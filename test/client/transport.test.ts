@@ -354,6 +354,22 @@ describe("realtime switched off and on", () => {
     expect(fetchChanges).toHaveBeenCalled();
   });
 
+  it("does not reconnect after close 4401 (the login ended) and polls at once, so the 401 signs the app out", async () => {
+    const fetchChanges = vi.fn<TransportDeps["fetchChanges"]>(async () => {
+      throw new ApiError(401, "unauthorized", "signed out");
+    });
+    const { transport } = setup({ fetchChanges });
+    transport.start();
+    await tick(0);
+    FakeWebSocket.latest().accept();
+    expect(fetchChanges).not.toHaveBeenCalled();
+    FakeWebSocket.latest().drop(4401, "login ended");
+    await tick(0);
+    expect(fetchChanges).toHaveBeenCalledTimes(1);
+    await tick(60_000);
+    expect(FakeWebSocket.instances).toHaveLength(1);
+  });
+
   it("goes back to the socket when settings turn realtime on", async () => {
     const { transport, statuses } = setup({ settings: { realtime: false } });
     transport.start();

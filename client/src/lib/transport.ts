@@ -111,6 +111,7 @@ function browserOnline(): boolean {
 /** Close codes of `domain/protocol.ts` the transport acts on. */
 const CLOSE_REALTIME_OFF = 4503;
 const CLOSE_RATE_LIMITED = 4429;
+const CLOSE_CREDENTIAL_ENDED = 4401;
 
 export function createTransport(deps: TransportDeps): Transport {
   const timers = deps.timers ?? defaultTimers;
@@ -178,7 +179,8 @@ export function createTransport(deps: TransportDeps): Transport {
         maxReconnectionDelay: 0,
         // A message sent while closed is not worth replaying: `resume` on open covers everything.
         maxEnqueuedMessages: 0,
-        shouldReconnectOnClose: (event) => event.code !== CLOSE_REALTIME_OFF,
+        // 4401: the login or token that opened the socket ended; reconnecting with it cannot work.
+        shouldReconnectOnClose: (event) => event.code !== CLOSE_REALTIME_OFF && event.code !== CLOSE_CREDENTIAL_ENDED,
       },
     );
     ws.addEventListener("open", () => {
@@ -211,6 +213,13 @@ export function createTransport(deps: TransportDeps): Transport {
       const wasOpen = socketOpen;
       socketOpen = false;
       stopHeartbeat();
+      if (event.code === CLOSE_CREDENTIAL_ENDED) {
+        // Poll at once: its 401 reaches the app's sign-out path (api.ts) like any other request's.
+        clear(fallbackTimer);
+        fallbackTimer = null;
+        startPolling();
+        return;
+      }
       if (wasOpen) {
         setStatus("reconnecting");
         armFallback();
