@@ -1,3 +1,5 @@
+import RotateCcw from "lucide-solid/icons/rotate-ccw";
+import RotateCw from "lucide-solid/icons/rotate-cw";
 import { createSignal, For, Show } from "solid-js";
 import type { Folder, SessionMember, Token, TokenArt } from "../lib/api";
 import { CROP_STAGE_PX, type Crop, initialCrop } from "../lib/crop";
@@ -130,10 +132,10 @@ export function TokenInspector(props: {
           {props.token.hidden ? "Show to players" : "Hide from players"}
         </button>
         <button type="button" aria-label="Rotate left 15°" onClick={() => rotate(-15)}>
-          ⟲ 15°
+          <RotateCcw size={16} aria-hidden="true" /> 15°
         </button>
         <button type="button" aria-label="Rotate right 15°" onClick={() => rotate(15)}>
-          ⟳ 15°
+          <RotateCw size={16} aria-hidden="true" /> 15°
         </button>
       </div>
       <form class="form inline-form" onSubmit={applySize}>

@@ -1,3 +1,5 @@
+import ChevronDown from "lucide-solid/icons/chevron-down";
+import ChevronRight from "lucide-solid/icons/chevron-right";
 import { createMemo, createSignal, For, Show } from "solid-js";
 import type { Folder, Token, TokenArt } from "../lib/api";
 import { buildLibraryTree, type FolderNode, LIBRARY_DRAG_TYPE } from "../lib/library";
@@ -148,7 +150,7 @@ function FolderItem(props: ItemProps & { node: FolderNode; run: (action: () => P
           aria-label={`${open() ? "Collapse" : "Expand"} ${folder().name}`}
           onClick={() => setOpen(!open())}
         >
-          {open() ? "▾" : "▸"}
+          {open() ? <ChevronDown size={16} aria-hidden="true" /> : <ChevronRight size={16} aria-hidden="true" />}
         </button>
         <Show
           when={renaming() !== null}
