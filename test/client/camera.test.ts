@@ -3,7 +3,7 @@ import {
   type Camera,
   centreOn,
   clampZoom,
-  fit,
+  fit as fitCamera,
   MAX_ZOOM,
   MIN_ZOOM,
   pageToScreen,
@@ -47,7 +47,7 @@ describe("camera math", () => {
   });
 
   it("fits bounds whole and centred in the viewport", () => {
-    const fitted = fit({ x: 0, y: 0, width: 4096, height: 2048 }, { width: 1040, height: 800 }, 20);
+    const fitted = fitCamera({ x: 0, y: 0, width: 4096, height: 2048 }, { width: 1040, height: 800 }, 20);
     expect(fitted.z).toBeCloseTo(1000 / 4096, 9);
     // The map's corners land inside the margins, centred vertically.
     const topLeft = pageToScreen(fitted, { x: 0, y: 0 });
@@ -56,9 +56,9 @@ describe("camera math", () => {
     expect(bottomRight.x).toBeCloseTo(1020, 9);
     expect((topLeft.y + bottomRight.y) / 2).toBeCloseTo(400, 9);
     // A tiny map is not blown up past the maximum zoom.
-    expect(fit({ x: 0, y: 0, width: 10, height: 10 }, { width: 1000, height: 1000 }).z).toBe(MAX_ZOOM);
+    expect(fitCamera({ x: 0, y: 0, width: 10, height: 10 }, { width: 1000, height: 1000 }).z).toBe(MAX_ZOOM);
     // Bounds not at the origin are centred too.
-    const offset = fit({ x: 500, y: 500, width: 100, height: 100 }, { width: 200, height: 200 }, 0);
+    const offset = fitCamera({ x: 500, y: 500, width: 100, height: 100 }, { width: 200, height: 200 }, 0);
     expect(pageToScreen(offset, { x: 550, y: 550 })).toEqual({ x: 100, y: 100 });
   });
 

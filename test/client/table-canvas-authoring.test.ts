@@ -85,13 +85,19 @@ describe("selecting several tokens", () => {
     expect(selection()).toEqual(["a"]);
   });
 
-  it("selects the tokens a box drawn on the empty table touches, and keeps them after the click that ends it", () => {
+  it("selects the tokens a box drawn with Shift on the empty table touches, and keeps them after the click that ends it", () => {
     const { selection } = renderGmTable([
       token("a", 1, { name: "Ann", x: 64, y: 64 }),
       token("b", 1, { name: "Bob", x: 192, y: 64 }),
       token("c", 1, { name: "Cat", x: 640, y: 640 }),
     ]);
-    fireEvent.pointerDown(surface(), { button: 0, pointerId: 1, clientX: 40, clientY: 40 });
+    // Without Shift a drag on the empty table pans it: no box.
+    fireEvent.pointerDown(surface(), { button: 0, pointerId: 9, clientX: 40, clientY: 40 });
+    fireEvent.pointerMove(surface(), { pointerId: 9, clientX: 220, clientY: 100 });
+    expect(document.querySelector(".selection-box")).toBeNull();
+    fireEvent.pointerUp(surface(), { pointerId: 9, clientX: 220, clientY: 100 });
+    expect(selection()).toEqual([]);
+    fireEvent.pointerDown(surface(), { button: 0, pointerId: 1, clientX: 40, clientY: 40, shiftKey: true });
     fireEvent.pointerMove(surface(), { pointerId: 1, clientX: 220, clientY: 100 });
     expect(document.querySelector(".selection-box")).not.toBeNull();
     fireEvent.pointerUp(surface(), { pointerId: 1, clientX: 220, clientY: 100 });
