@@ -5,6 +5,7 @@ import {
   baseUrl,
   cuttableNetwork,
   launchBrowser,
+  openGmTab,
   registerThroughUi,
   screenshot,
   skipReason,
@@ -83,6 +84,7 @@ test("GM goes offline, makes five edits, reloads the tab while still offline (th
     await gm.page.getByRole("button", { name: "Create scene" }).click();
     await gm.page.getByRole("button", { name: "Activate Brine Gallery" }).click();
     await gm.page.getByTestId("active-scene").filter({ hasText: "Brine Gallery" }).waitFor();
+    await openGmTab(gm.page, "Library");
     for (const name of ["Stone golem", "Cave bat"]) {
       await gm.page.getByLabel("Token name").fill(name);
       await gm.page.getByRole("button", { name: "Add token" }).click();

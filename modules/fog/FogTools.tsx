@@ -36,7 +36,7 @@ const TOOLS: { shape: FogShapeTool; mode: FogMode; label: string }[] = [
 /**
  * The GM's fog tools in the table's floating tool bar: a "Fog of war" button opening a small
  * panel under it to turn fog on or off, pick a brush or shape that reveals or hides (then paint
- * on the map; the tool stays while the panel is closed, and the button shows it is held), reveal
+ * on the map: picking one closes the panel, the tool stays held and the button shows it), reveal
  * or hide everything. Players see nothing here.
  */
 export function FogTools(props: ModuleUiProps) {
@@ -132,7 +132,11 @@ export function FogTools(props: ModuleUiProps) {
                               aria-pressed={active()}
                               aria-label={t.label}
                               title={t.label}
-                              onClick={() => tools.setTool(active() ? null : { shape: t.shape, mode: t.mode })}
+                              onClick={() => {
+                              // A tool picked: the panel gets out of the way of the map it paints on.
+                              if (!active()) setOpen(false);
+                              tools.setTool(active() ? null : { shape: t.shape, mode: t.mode });
+                            }}
                             >
                               <Icon aria-hidden={true} />
                               {t.mode === "reveal" ? <Eye aria-hidden={true} /> : <EyeOff aria-hidden={true} />}

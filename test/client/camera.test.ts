@@ -10,6 +10,7 @@ import {
   panBy,
   parseCamera,
   screenToPage,
+  stepZoom,
   zoomAt,
   zoomTo,
 } from "../../client/src/lib/camera";
@@ -60,6 +61,16 @@ describe("camera math", () => {
     // Bounds not at the origin are centred too.
     const offset = fitCamera({ x: 500, y: 500, width: 100, height: 100 }, { width: 200, height: 200 }, 0);
     expect(pageToScreen(offset, { x: 550, y: 550 })).toEqual({ x: 100, y: 100 });
+  });
+
+  it("steps through the zoom levels from wherever the zoom is", () => {
+    expect(stepZoom(1, -1)).toBe(0.75);
+    expect(stepZoom(0.75, -1)).toBe(0.5);
+    expect(stepZoom(1, 1)).toBe(1.25);
+    expect(stepZoom(0.8, 1)).toBe(1);
+    expect(stepZoom(0.8, -1)).toBe(0.75);
+    expect(stepZoom(8, 1)).toBe(MAX_ZOOM);
+    expect(stepZoom(0.1, -1)).toBe(MIN_ZOOM);
   });
 
   it("pans by screen pixels and centres on a page point", () => {

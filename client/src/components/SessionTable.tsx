@@ -515,21 +515,24 @@ export function SessionTable(props: {
               </TableCanvas>
             )}
           </Show>
-          <div class="table-dock" classList={{ folded: !dockOpen() }}>
-            <button
-              type="button"
-              class="button-small dock-toggle"
-              aria-expanded={dockOpen()}
-              aria-controls="table-dock-body"
-              onClick={toggleDock}
-            >
-              {dockOpen() ? <ChevronDown aria-hidden="true" /> : <ChevronUp aria-hidden="true" />}
-              {dockOpen() ? "Fold panels" : "Panels"}
-            </button>
-            <div id="table-dock-body" class="table-dock-body" hidden={!dockOpen()}>
-              <ModulePanels {...moduleProps()} />
+          {/* Players see the modules' panels (initiative) floating over the table; GMs have them in their panel. */}
+          <Show when={!isGm()}>
+            <div class="table-dock" classList={{ folded: !dockOpen() }}>
+              <button
+                type="button"
+                class="button-small dock-toggle"
+                aria-expanded={dockOpen()}
+                aria-controls="table-dock-body"
+                onClick={toggleDock}
+              >
+                {dockOpen() ? <ChevronDown aria-hidden="true" /> : <ChevronUp aria-hidden="true" />}
+                {dockOpen() ? "Fold panels" : "Panels"}
+              </button>
+              <div id="table-dock-body" class="table-dock-body" hidden={!dockOpen()}>
+                <ModulePanels {...moduleProps()} />
+              </div>
             </div>
-          </div>
+          </Show>
         </div>
 
         <Show when={isGm()}>
@@ -567,6 +570,7 @@ export function SessionTable(props: {
                 onClear={() => setSelectedIds([])}
               />
             </Show>
+            <ModulePanels {...moduleProps()} />
             <SidebarTabs label="GM panels" tabs={tabs()} />
           </aside>
         </Show>

@@ -15,7 +15,7 @@ import {
   type Point,
   panBy,
   screenToPage,
-  ZOOM_STEP,
+  stepZoom,
   zoomAt,
   zoomTo,
 } from "../lib/camera";
@@ -65,6 +65,8 @@ const DEFAULT_WIDTH = 1600;
 const DEFAULT_HEIGHT = 1024;
 /** A press on the empty table must travel this far to become a selection box (else it is a click). */
 const BOX_THRESHOLD_PX = 4;
+/** The first view of a scene (nothing stored yet): 100%, the map's corner below the floating bars. */
+const HOME: Camera = { x: 24, y: 64, z: 1 };
 /** Wheel zoom speed: a notch of a mouse wheel (deltaY 100) zooms by about 1.2. */
 const WHEEL_ZOOM_RATE = 0.0018;
 /** Elements a drag may start on without panning the table (they have their own drags or clicks). */
@@ -150,7 +152,8 @@ export function TableCanvas(props: {
   const [dropHover, setDropHover] = createSignal<{ x: number; y: number } | null>(null);
   let surface: HTMLDivElement | undefined;
   let viewport: HTMLElement | undefined;
-  const [camera, setCamera] = createSignal<Camera>(IDENTITY);
+  // Until a camera is restored: the map's top left at 100%, clear of the floating bars over the table's top.
+  const [camera, setCamera] = createSignal<Camera>(props.cameraStore ? HOME : IDENTITY);
   const [spaceHeld, setSpaceHeld] = createSignal(false);
   const [panning, setPanning] = createSignal(false);
   const [menuFor, setMenuFor] = createSignal<{ tokenId: string; x: number; y: number } | null>(null);
@@ -209,7 +212,7 @@ export function TableCanvas(props: {
     const size = viewportSize();
     return { x: size.width / 2, y: size.height / 2 };
   };
-  const zoomBy = (factor: number) => setCamera((c) => zoomAt(c, viewportCentre(), factor));
+  const zoomStep = (direction: 1 | -1) => setCamera((c) => zoomTo(c, viewportCentre(), stepZoom(c.z, direction)));
   const mapBounds = () => {
     const map = mapSize();
     return map ? { x: 0, y: 0, width: map.w, height: map.h } : { x: 0, y: 0, width: size().w, height: size().h };
@@ -282,12 +285,12 @@ export function TableCanvas(props: {
       }
       if (event.key === "+" || event.key === "=") {
         event.preventDefault();
-        zoomBy(ZOOM_STEP);
+        zoomStep(1);
         return;
       }
       if (event.key === "-" || event.key === "_") {
         event.preventDefault();
-        zoomBy(1 / ZOOM_STEP);
+        zoomStep(-1);
         return;
       }
       const pan: Record<string, [number, number]> = {
@@ -553,7 +556,6 @@ export function TableCanvas(props: {
             height: `${size().h}px`,
             transform: cameraTransform(camera()),
             "--accent": props.scene.accent_color ?? "var(--felt-light)",
-            "--zoom": String(camera().z),
           }}
           data-scene-id={props.scene.id}
           data-tool={activeTool()}
@@ -691,16 +693,19 @@ export function TableCanvas(props: {
             />
           </Show>
           <Show when={props.showNotes}>
-            <NotesLayer
-              notes={notes()}
-              tool={activeTool()}
-              draft={noteDraft()}
-              onDraftClosed={() => setNoteDraft(null)}
-              onSave={(note) => props.layerEdits?.putNote(note)}
-              onDelete={(id) => props.layerEdits?.deleteNote(id)}
-              newId={newId}
-              now={now}
-            />
+            {/* The zoom reaches the notes alone (they keep their size): a variable on the surface would restyle every token at each zoom. */}
+            <div class="notes-zoom" style={{ "--zoom": String(camera().z) }}>
+              <NotesLayer
+                notes={notes()}
+                tool={activeTool()}
+                draft={noteDraft()}
+                onDraftClosed={() => setNoteDraft(null)}
+                onSave={(note) => props.layerEdits?.putNote(note)}
+                onDelete={(id) => props.layerEdits?.deleteNote(id)}
+                newId={newId}
+                now={now}
+              />
+            </div>
           </Show>
           <Show when={box()}>
             {(rect) => (
@@ -746,13 +751,13 @@ export function TableCanvas(props: {
               <LocateFixed aria-hidden="true" />
             </button>
           </Show>
-          <button type="button" class="icon-button" aria-label="Zoom out" title="Zoom out (-)" onClick={() => zoomBy(1 / ZOOM_STEP)}>
+          <button type="button" class="icon-button" aria-label="Zoom out" title="Zoom out (-)" onClick={() => zoomStep(-1)}>
             <ZoomOut aria-hidden="true" />
           </button>
           <button type="button" class="icon-button zoom-readout" aria-label="Zoom to 100%" title="Actual size" onClick={actualSize}>
             {Math.round(camera().z * 100)}%
           </button>
-          <button type="button" class="icon-button" aria-label="Zoom in" title="Zoom in (+)" onClick={() => zoomBy(ZOOM_STEP)}>
+          <button type="button" class="icon-button" aria-label="Zoom in" title="Zoom in (+)" onClick={() => zoomStep(1)}>
             <ZoomIn aria-hidden="true" />
           </button>
           <button type="button" class="icon-button" aria-label="Fit map" title="Fit the map to the window" onClick={fitMap}>

@@ -34,8 +34,8 @@ export interface Size {
 
 export const MIN_ZOOM = 0.1;
 export const MAX_ZOOM = 8;
-/** One press of a zoom button or of `+`/`-`. */
-export const ZOOM_STEP = 1.25;
+/** The zoom levels the buttons and `+`/`-` step through (a wheel or a pinch zooms freely in between). */
+export const ZOOM_LEVELS = [0.1, 0.15, 0.25, 0.33, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4, 6, 8] as const;
 /** One press of an arrow key, in screen pixels. */
 export const PAN_STEP_PX = 64;
 
@@ -69,6 +69,13 @@ export function zoomAt(camera: Camera, point: Point, factor: number): Camera {
 /** Sets the zoom to `z` around a screen point. */
 export function zoomTo(camera: Camera, point: Point, z: number): Camera {
   return zoomAt(camera, point, z / camera.z);
+}
+
+/** The next zoom level up (`direction` 1) or down (-1) from `z`: 0.8 steps up to 1 and down to 0.75. */
+export function stepZoom(z: number, direction: 1 | -1): number {
+  const epsilon = 1e-6;
+  if (direction > 0) return ZOOM_LEVELS.find((level) => level > z + epsilon) ?? MAX_ZOOM;
+  return [...ZOOM_LEVELS].reverse().find((level) => level < z - epsilon) ?? MIN_ZOOM;
 }
 
 /** Moves the view by a screen distance (a drag of the table by (dx, dy) pixels). */
