@@ -32,7 +32,7 @@
  *    of the 1,000-token p95 to the empty scene's (target ≤ 2: the cost of a pan or zoom must not
  *    grow with the tokens).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -57,6 +57,7 @@ export async function prepare({ log }) {
   const outDir = mkdtempSync(join(tmpdir(), "vtt-bench-client-"));
   process.once("exit", () => rmSync(outDir, { recursive: true, force: true }));
   log(`[bench] client: vite build --outDir ${outDir}`);
+  mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
   const logFile = join(ROOT, "bench", "results", "vite-build.log");
   const { code, tail } = await runCommand(join(BIN, "vite"), ["build", "--outDir", outDir, "--emptyOutDir"], {
     logFile,

@@ -133,10 +133,10 @@ export function FogTools(props: ModuleUiProps) {
                               aria-label={t.label}
                               title={t.label}
                               onClick={() => {
-                              // A tool picked: the panel gets out of the way of the map it paints on.
-                              if (!active()) setOpen(false);
-                              tools.setTool(active() ? null : { shape: t.shape, mode: t.mode });
-                            }}
+                                // A tool picked: the panel gets out of the way of the map it paints on.
+                                if (!active()) setOpen(false);
+                                tools.setTool(active() ? null : { shape: t.shape, mode: t.mode });
+                              }}
                             >
                               <Icon aria-hidden={true} />
                               {t.mode === "reveal" ? <Eye aria-hidden={true} /> : <EyeOff aria-hidden={true} />}
