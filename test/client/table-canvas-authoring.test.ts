@@ -248,6 +248,39 @@ describe("drawings and notes layers", () => {
     expect(order).toEqual(["bottom", "top", "a"]);
   });
 
+  it("draws, pins notes and selects with a box in table pixels at any zoom", () => {
+    const layerEdits = edits();
+    const { selection } = renderGmTable([token("a", 1, { name: "Ann", x: 128, y: 128 })], { layerEdits });
+    // Zoom 2 around the centre of the view (jsdom: 800 × 600, so (400, 300)): client = page × 2 - (400, 300).
+    fireEvent.click(screen.getByRole("button", { name: "Zoom to 100%" }));
+    fireEvent.click(screen.getByRole("button", { name: "Zoom in" }));
+    fireEvent.click(screen.getByRole("button", { name: "Zoom in" }));
+    fireEvent.click(screen.getByRole("button", { name: "Zoom in" }));
+    expect(surface().style.transform).toBe("translate(-400px, -300px) scale(2)");
+    const page = (x: number, y: number) => ({ clientX: x * 2 - 400, clientY: y * 2 - 300 });
+    // A box from page (100, 100) to (200, 200) catches Ann at (128, 128).
+    fireEvent.pointerDown(surface(), { button: 0, pointerId: 1, shiftKey: true, ...page(100, 100) });
+    fireEvent.pointerMove(surface(), { pointerId: 1, ...page(200, 200) });
+    const box = document.querySelector<HTMLElement>(".selection-box");
+    expect([box?.style.left, box?.style.top, box?.style.width]).toEqual(["100px", "100px", "100px"]);
+    fireEvent.pointerUp(surface(), { pointerId: 1, ...page(200, 200) });
+    expect(selection()).toEqual(["a"]);
+    // A line drawn on screen lands between the page points under the pointer.
+    fireEvent.click(screen.getByRole("button", { name: "Draw" }));
+    fireEvent.click(screen.getByRole("button", { name: "Line" }));
+    const input = document.querySelector<HTMLElement>(".layer-input") as HTMLElement;
+    fireEvent.pointerDown(input, { button: 0, pointerId: 2, ...page(300, 250) });
+    fireEvent.pointerMove(input, { pointerId: 2, ...page(360, 280) });
+    fireEvent.pointerUp(input, { pointerId: 2, ...page(360, 280) });
+    expect(layerEdits.addStroke.mock.calls[0]?.[0].points).toEqual([300, 250, 360, 280]);
+    // A note is pinned at the page point clicked.
+    fireEvent.click(screen.getByRole("button", { name: "Note" }));
+    fireEvent.pointerDown(document.querySelector(".layer-input") as HTMLElement, { button: 0, pointerId: 3, ...page(420, 310) });
+    fireEvent.input(screen.getByRole("textbox", { name: "Note text" }), { target: { value: "Trap" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save note" }));
+    expect(layerEdits.putNote).toHaveBeenCalledWith(expect.objectContaining({ x: 420, y: 310, text: "Trap" }));
+  });
+
   it("draws a freehand stroke with the chosen colour and hands it over once finished", () => {
     const layerEdits = edits();
     renderGmTable([], { layerEdits });
