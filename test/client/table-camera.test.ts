@@ -120,6 +120,28 @@ describe("the table's camera", () => {
     input.remove();
   });
 
+  it("pans with a drag on the empty table, keeping the selection the click after it would clear", () => {
+    // jsdom has no pointer capture; the gesture library asks for it.
+    const proto = Element.prototype as unknown as Record<string, unknown>;
+    for (const name of ["setPointerCapture", "releasePointerCapture"]) proto[name] ??= () => undefined;
+    proto.hasPointerCapture ??= () => false;
+    renderTable([token("a", 1, { name: "Ann", x: 640, y: 640 })], { selected: ["a"] });
+    const pointer = { pointerId: 5, pointerType: "mouse", isPrimary: true };
+    fireEvent.pointerDown(surface(), { ...pointer, button: 0, buttons: 1, clientX: 100, clientY: 100 });
+    for (let i = 1; i <= 5; i++) {
+      fireEvent.pointerMove(surface(), { ...pointer, buttons: 1, clientX: 100 + i * 20, clientY: 100 + i * 10 });
+    }
+    fireEvent.pointerUp(surface(), { ...pointer, button: 0, buttons: 0, clientX: 200, clientY: 150 });
+    fireEvent.click(surface());
+    const [x, y] = (table().getAttribute("data-camera") ?? "").split(",").map(Number);
+    expect(x).toBeGreaterThan(80);
+    expect(y).toBeGreaterThan(35);
+    expect(screen.getByRole("button", { name: "Ann" }).getAttribute("aria-pressed")).toBe("true");
+    // A plain click on the empty table still clears it.
+    fireEvent.click(surface());
+    expect(screen.getByRole("button", { name: "Ann" }).getAttribute("aria-pressed")).toBe("false");
+  });
+
   it("leaves the arrow keys to the selection when there is one", () => {
     renderTable([token("a", 1, { name: "Ann" })], { selected: ["a"] });
     fireEvent.keyDown(document.body, { key: "ArrowRight" });

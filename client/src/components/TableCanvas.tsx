@@ -152,6 +152,8 @@ export function TableCanvas(props: {
   const [dropHover, setDropHover] = createSignal<{ x: number; y: number } | null>(null);
   let surface: HTMLDivElement | undefined;
   let viewport: HTMLElement | undefined;
+  /** When the last pan ended (ms): the click the browser sends after it is swallowed. */
+  let panEndedAt = 0;
   // Until a camera is restored: the map's top left at 100%, clear of the floating bars over the table's top.
   const [camera, setCamera] = createSignal<Camera>(props.cameraStore ? HOME : IDENTITY);
   const [spaceHeld, setSpaceHeld] = createSignal(false);
@@ -339,6 +341,8 @@ export function TableCanvas(props: {
           }
           if (state.last) {
             if (dragPans) setPanning(false);
+            // The click that ends a pan is not a click on the empty table (it would clear the selection).
+            if (dragPans && Math.hypot(state.movement[0], state.movement[1]) > 3) panEndedAt = Date.now();
             dragPans = false;
             return;
           }
@@ -560,6 +564,10 @@ export function TableCanvas(props: {
           data-scene-id={props.scene.id}
           data-tool={activeTool()}
           onClick={(event) => {
+            if (Date.now() - panEndedAt < 500) {
+              panEndedAt = 0;
+              return;
+            }
             if (boxDrawn) {
               boxDrawn = false;
               return;
