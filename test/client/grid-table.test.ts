@@ -78,6 +78,22 @@ describe("the table drawn on the scene's grid", () => {
     expect(pattern.getAttribute("y")).toBe("20");
   });
 
+  it("carries the grid on past the table's edges, still in map pixels", () => {
+    renderTable([]);
+    const svg = document.querySelector("svg.table-grid") as SVGSVGElement;
+    const [left, top, width, height] = (svg.getAttribute("viewBox") ?? "").split(" ").map(Number);
+    // The view box starts before the map's corner, by as much as the element is moved up and left,
+    // so the pattern's 30, 20 are still the map's pixels.
+    expect(left).toBeLessThan(0);
+    expect(top).toBe(left);
+    expect(svg.style.left).toBe(`${left}px`);
+    expect(svg.style.top).toBe(`${top}px`);
+    expect(Number(svg.getAttribute("width"))).toBe(width);
+    expect(Number(svg.getAttribute("height"))).toBe(height);
+    expect(width).toBeGreaterThan(Number(surface().style.width.replace("px", "")) - 2 * (left ?? 0) - 1);
+    expect(svg.querySelector("pattern")?.getAttribute("x")).toBe("30");
+  });
+
   it("sizes tokens in cells of the scene's grid", () => {
     renderTable([token("t1", 1, { name: "Ogre", width: 2, height: 1.5, x: 30, y: 20 })]);
     const ogre = screen.getByRole("button", { name: "Ogre" });

@@ -72,6 +72,12 @@ const DEFAULT_HEIGHT = 1024;
 const BOX_THRESHOLD_PX = 4;
 /** The first view of a scene (nothing stored yet): 100%, the map's corner below the floating bars. */
 const HOME: Camera = { x: 24, y: 64, z: 1 };
+/**
+ * How far (map pixels) the felt and the grid go on past the table's edges, so a view past an edge
+ * (a token near the top centred on a phone, the map fitted to a wide window) shows more table
+ * rather than an empty band.
+ */
+const TABLE_MARGIN_PX = 4096;
 /** Wheel zoom speed: a notch of a mouse wheel (deltaY 100) zooms by about 1.2. */
 const WHEEL_ZOOM_RATE = 0.0018;
 /** Elements a drag may start on without panning the table (they have their own drags or clicks). */
@@ -584,6 +590,7 @@ export function TableCanvas(props: {
             height: `${size().h}px`,
             transform: cameraTransform(camera()),
             "--accent": props.scene.accent_color ?? "var(--felt-light)",
+            "--table-margin": `${TABLE_MARGIN_PX}px`,
           }}
           data-scene-id={props.scene.id}
           data-tool={activeTool()}
@@ -637,7 +644,14 @@ export function TableCanvas(props: {
               />
             )}
           </Show>
-          <GridOverlay sceneId={props.scene.id} grid={grid()} width={size().w} height={size().h} opacity={props.gridOpacity} />
+          <GridOverlay
+            sceneId={props.scene.id}
+            grid={grid()}
+            width={size().w}
+            height={size().h}
+            opacity={props.gridOpacity}
+            margin={TABLE_MARGIN_PX}
+          />
           <For each={drawingLayers()}>
             {(layer, index) => (
               <DrawingsLayer
