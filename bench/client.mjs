@@ -22,15 +22,24 @@
  *    drawing of 5,000 DOM pieces dominates).
  *
  * Both worlds are seeded through `POST {S}/batch`, 500 ops a batch, as the benchmark's user.
+ *
+ * 3. Frames: the table is DOM under one camera transform (client/src/lib/camera.ts). A GM's page
+ *    shows a scene with a 4096×4096 map and 0, then 1,000, then 5,000 tokens (three scenes of one
+ *    session, activated in turn, in the same run and the same browser); a scripted pan and zoom
+ *    (real input through the DevTools protocol: wheel notches around the pointer, then a
+ *    middle-button drag) runs while an in-page `requestAnimationFrame` loop records every
+ *    frame's timestamp. Reported: the p95 (and p50, max) frame interval for each, and the ratio
+ *    of the 1,000-token p95 to the empty scene's (target ≤ 2: the cost of a pan or zoom must not
+ *    grow with the tokens).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { launchBrowser } from "../e2e/harness.mjs";
 import { seedEntities } from "./lib/client.mjs";
 import { BIN, ROOT, runCommand } from "./lib/server.mjs";
-import { fmtMs, fmtRatio, median, ratio } from "./lib/stats.mjs";
+import { fmtMs, fmtRatio, median, percentile, ratio, sorted } from "./lib/stats.mjs";
 
 export const name = "client";
 
@@ -48,6 +57,7 @@ export async function prepare({ log }) {
   const outDir = mkdtempSync(join(tmpdir(), "vtt-bench-client-"));
   process.once("exit", () => rmSync(outDir, { recursive: true, force: true }));
   log(`[bench] client: vite build --outDir ${outDir}`);
+  mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
   const logFile = join(ROOT, "bench", "results", "vite-build.log");
   const { code, tail } = await runCommand(join(BIN, "vite"), ["build", "--outDir", outDir, "--emptyOutDir"], {
     logFile,
@@ -264,6 +274,187 @@ async function boot({ client, baseUrl, quick, log }, world) {
   };
 }
 
+// -------------------------------------------------------------------------------------------
+// 3. Frame times of a pan and zoom, against the number of tokens
+
+const MAP_PX = 4096;
+const FRAME_TOKENS = [0, 1000, 5000];
+
+/** In the page: a 4096² map (a PNG drawn on a canvas) uploaded as an asset of the session; answers its hash. */
+async function uploadMapFromPage(page, sid) {
+  return page.evaluate(
+    async ([sessionId, size]) => {
+      const canvas = document.createElement("canvas");
+      canvas.width = size;
+      canvas.height = size;
+      const ctx = canvas.getContext("2d");
+      for (let y = 0; y < size; y += 64) {
+        for (let x = 0; x < size; x += 64) {
+          const shade = 90 + ((x * 7 + y * 13) % 60);
+          ctx.fillStyle = `rgb(${shade}, ${shade - 12}, ${shade - 30})`;
+          ctx.fillRect(x, y, 64, 64);
+        }
+      }
+      ctx.strokeStyle = "rgba(0,0,0,0.3)";
+      for (let i = 0; i < 40; i++) {
+        ctx.beginPath();
+        ctx.arc((i * 997) % size, (i * 613) % size, 80 + (i % 7) * 30, 0, Math.PI * 2);
+        ctx.stroke();
+      }
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+      const me = await (await fetch("/api/auth/me")).json();
+      const form = new FormData();
+      form.append("kind", "map");
+      form.append("file", blob, "bench-map.png");
+      const response = await fetch(`/api/vtt/sessions/${encodeURIComponent(sessionId)}/assets`, {
+        method: "POST",
+        headers: { "X-CSRF-Token": me.csrf_token },
+        body: form,
+      });
+      if (response.status !== 201) throw new Error(`POST assets → ${response.status} ${await response.text()}`);
+      return (await response.json()).asset.hash;
+    },
+    [sid, MAP_PX],
+  );
+}
+
+/** Runs in the page: records requestAnimationFrame timestamps until `window.__stopFrames()`. */
+async function recordFrames(page) {
+  await page.evaluate(() => {
+    const stamps = [];
+    let running = true;
+    const tick = (t) => {
+      stamps.push(t);
+      if (running) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    window.__stopFrames = () => {
+      running = false;
+      return stamps;
+    };
+  });
+}
+
+/** The scripted pan and zoom: wheel notches in and out around two points, then a drag across the empty table. */
+async function panAndZoom(page, box, quick) {
+  const rounds = quick ? 1 : 3;
+  const at = [
+    { x: box.x + box.width * 0.4, y: box.y + box.height * 0.45 },
+    { x: box.x + box.width * 0.6, y: box.y + box.height * 0.55 },
+  ];
+  for (let round = 0; round < rounds; round++) {
+    for (const point of at) {
+      await page.mouse.move(point.x, point.y);
+      for (let i = 0; i < 12; i++) await page.mouse.wheel(0, -60);
+      for (let i = 0; i < 12; i++) await page.mouse.wheel(0, 60);
+    }
+    // A pan: a middle-button drag (it pans wherever it starts, tokens are everywhere at 5,000).
+    const from = { x: box.x + box.width * 0.5, y: box.y + box.height * 0.5 };
+    await page.mouse.move(from.x, from.y);
+    await page.mouse.down({ button: "middle" });
+    for (let i = 1; i <= 40; i++) await page.mouse.move(from.x + Math.sin(i / 6) * 240, from.y + Math.cos(i / 6) * 160 - 160);
+    await page.mouse.up({ button: "middle" });
+  }
+}
+
+async function frames({ client, baseUrl, quick, log }) {
+  const session = await client.createSession("bench: table frames under pan and zoom");
+  const sid = session.id;
+  const scenes = await seedEntities(client, sid, "scene", FRAME_TOKENS.length, (i) => ({ name: `${FRAME_TOKENS[i]} tokens`, sort: i }));
+  for (const [index, count] of FRAME_TOKENS.entries()) {
+    if (count === 0) continue;
+    log(`[bench]   seeding ${count} tokens on a 4096² map`);
+    await seedEntities(client, sid, "token", count, (i) => ({
+      name: `T${i + 1}`,
+      scene_id: scenes.ids[index],
+      x: (i * 7919) % (MAP_PX - 64),
+      y: (i * 104_729) % (MAP_PX - 64),
+    }));
+  }
+  const username = client.user?.username;
+  if (!username) throw new Error("the benchmark's client has no user to sign the browser in with");
+  const browser = await launchBrowser();
+  const results = [];
+  const errors = [];
+  try {
+    const context = await browser.browser.newContext({ viewport: { width: 1280, height: 860 } });
+    await signIn(context, baseUrl, username);
+    const page = await context.newPage();
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(`${baseUrl}/s/${encodeURIComponent(sid)}`, { timeout: BOOT_TIMEOUT_MS });
+    const hash = await uploadMapFromPage(page, sid);
+    for (const [index, id] of scenes.ids.entries()) {
+      await client.patchEntity(sid, "scene", id, 1, { map_asset: hash });
+      if (index === 0) await client.activateScene(sid, id);
+    }
+    for (const [index, count] of FRAME_TOKENS.entries()) {
+      const sceneId = scenes.ids[index];
+      if (index > 0) await client.activateScene(sid, sceneId);
+      await page.waitForFunction(
+        ([scene, n]) => {
+          const surface = document.querySelector(`.table-surface[data-scene-id="${scene}"]`);
+          const map = surface?.querySelector("img.table-map");
+          return (
+            surface &&
+            map instanceof HTMLImageElement &&
+            map.complete &&
+            map.naturalWidth > 0 &&
+            surface.querySelectorAll("button.token").length === n
+          );
+        },
+        [sceneId, count],
+        { timeout: BOOT_TIMEOUT_MS, polling: 100 },
+      );
+      // Fold the GM panel away once, so the table has the window, and start from 100%.
+      if (index === 0) await page.getByRole("button", { name: "GM panel" }).click();
+      await page.getByRole("button", { name: "Zoom to 100%" }).click();
+      await page.waitForTimeout(500);
+      const box = await page.locator(".table-viewport").boundingBox();
+      if (!box) throw new Error("the table is not on screen");
+      await recordFrames(page);
+      await panAndZoom(page, box, quick);
+      const stamps = await page.evaluate(() => window.__stopFrames());
+      const intervals = stamps.slice(1).map((t, i) => t - stamps[i]);
+      const asc = sorted(intervals);
+      const row = {
+        tokens: count,
+        frames: intervals.length,
+        p50: percentile(asc, 50),
+        p95: percentile(asc, 95),
+        max: percentile(asc, 100),
+      };
+      results.push(row);
+      log(`[bench]   ${count} tokens: ${row.frames} frames, p50 ${fmtMs(row.p50)}, p95 ${fmtMs(row.p95)}, max ${fmtMs(row.max)}`);
+    }
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+  const base = results.find((r) => r.tokens === 0);
+  const thousand = results.find((r) => r.tokens === 1000);
+  const ratio1000 = base && thousand ? thousand.p95 / base.p95 : Number.NaN;
+  return {
+    rows: [
+      ...results.map((r) => ({
+        measure: `pan + zoom frame time p95, 4096² map, ${r.tokens} tokens`,
+        ours: fmtMs(r.p95),
+        baseline: r.tokens === 0 ? "—" : `0 tokens: ${fmtMs(base?.p95 ?? Number.NaN)}`,
+        slowdown: r.tokens === 0 ? "—" : fmtRatio(base ? r.p95 / base.p95 : Number.NaN),
+        target: r.tokens === 1000 ? "≤ 2× the empty scene" : "—",
+        verdict: r.tokens === 1000 ? (ratio1000 <= 2 ? "pass" : "OVER") : "info",
+      })),
+    ],
+    details: [
+      ...results.map((r) => `${r.tokens} tokens: ${r.frames} frames, p50 ${fmtMs(r.p50)}, p95 ${fmtMs(r.p95)}, max ${fmtMs(r.max)}.`),
+      `ratio of p95, 1,000 tokens vs none: ${fmtRatio(ratio1000)}.`,
+      `headless Chromium (${browser.browser.version()}, --disable-gpu: software compositing), 1280×860, GM panel folded; input through the DevTools protocol.`,
+      ...(errors.length > 0 ? [`page errors: ${[...new Set(errors)].slice(0, 5).join(" | ")}`] : []),
+    ],
+    failures: errors.length > 0 ? [{ label: "page errors", count: errors.length, by_status: {}, message: errors[0] }] : [],
+    data: { map_px: MAP_PX, results, ratio_1000_vs_0: ratio1000 },
+  };
+}
+
 export const scenarios = [
   { id: "bundle", title: "JS bundle size, gzipped, against a 150 KB budget", run: bundleSize },
   {
@@ -275,5 +466,10 @@ export const scenarios = [
     id: "boot-dense",
     title: "Boot to the first rendered scene: 5,000 tokens on the active scene, cold vs IndexedDB",
     run: (ctx) => boot(ctx, { scenes: 200, tokens: 5000, onActive: 5000 }),
+  },
+  {
+    id: "frames",
+    title: "Pan and zoom frame times over a 4096² map with 0, 1,000 and 5,000 tokens",
+    run: frames,
   },
 ];

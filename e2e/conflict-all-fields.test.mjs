@@ -4,6 +4,7 @@ import {
   apiFromPage,
   cuttableNetwork,
   launchBrowser,
+  openGmTab,
   registerThroughUi,
   screenshot,
   skipReason,
@@ -50,6 +51,7 @@ test("two GM tabs queue two edits each of one token: one dialog lists every conf
     await first.page.getByRole("button", { name: "Create scene" }).click();
     await first.page.getByRole("button", { name: "Activate Flooded Nave" }).click();
     await first.page.getByTestId("active-scene").filter({ hasText: "Flooded Nave" }).waitFor();
+    await openGmTab(first.page, "Library");
     await first.page.getByLabel("Token name").fill("Coral guard");
     await first.page.getByRole("button", { name: "Add token" }).click();
     await first.page.getByRole("button", { name: "Coral guard", exact: true }).waitFor();

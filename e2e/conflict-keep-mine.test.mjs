@@ -5,6 +5,7 @@ import {
   cuttableNetwork,
   joinThroughInvite,
   launchBrowser,
+  openGmTab,
   registerThroughUi,
   screenshot,
   skipReason,
@@ -66,6 +67,7 @@ test("two GM tabs edit the same token, the second sees the conflict dialog, and 
     await first.page.getByRole("button", { name: "Create scene" }).click();
     await first.page.getByRole("button", { name: "Activate Mirror Hall" }).click();
     await first.page.getByTestId("active-scene").filter({ hasText: "Mirror Hall" }).waitFor();
+    await openGmTab(first.page, "Library");
     await first.page.getByLabel("Token name").fill("Glass knight");
     await first.page.getByRole("button", { name: "Add token" }).click();
     await first.page.getByRole("button", { name: "Glass knight", exact: true }).waitFor();

@@ -8,6 +8,7 @@ import {
   artifactsDir,
   joinThroughInvite,
   launchBrowser,
+  openGmTab,
   registerThroughUi,
   screenshot,
   skipReason,
@@ -194,6 +195,7 @@ test("the GM fits the grid to a map's squares, tokens snap to its cells, and the
     }
 
     // A token dragged from the library lands on the corner of the cell under the pointer.
+    await openGmTab(page, "Library");
     await page.getByLabel("Token name").fill("Sentinel");
     await page.getByLabel("Place on").selectOption({ label: "Library (no scene)" });
     await page.getByRole("button", { name: "Add token" }).click();

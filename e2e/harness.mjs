@@ -317,3 +317,8 @@ export async function joinThroughInvite(user, invite, sessionName) {
   await user.page.getByRole("heading", { name: sessionName, level: 1 }).waitFor();
   return username;
 }
+
+/** Opens a tab of the GM panel beside the table (Scenes, Library, People, Archive, History, Settings). */
+export async function openGmTab(page, name) {
+  await page.getByRole("tablist", { name: "GM panels" }).getByRole("tab", { name, exact: true }).click();
+}

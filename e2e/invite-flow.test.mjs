@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { baseUrl, launchBrowser, registerThroughUi, screenshot, skipReason, uniqueUsername, withFailureScreenshots } from "./harness.mjs";
+import {
+  baseUrl,
+  launchBrowser,
+  openGmTab,
+  registerThroughUi,
+  screenshot,
+  skipReason,
+  uniqueUsername,
+  withFailureScreenshots,
+} from "./harness.mjs";
 
 let harness;
 
@@ -58,6 +67,7 @@ test("a player joins through the GM's invite link and sees the scene the GM acti
     }
     await gm.page.getByRole("button", { name: "Activate Goblin Warren" }).click();
     await gm.page.getByTestId("active-scene").filter({ hasText: "Goblin Warren" }).waitFor();
+    await openGmTab(gm.page, "Library");
     await gm.page.getByLabel("Token name").fill("Goblin archer");
     await gm.page.getByRole("button", { name: "Add token" }).click();
     await gm.page.getByRole("button", { name: "Goblin archer", exact: true }).waitFor();

@@ -4,6 +4,7 @@ import {
   baseUrl,
   joinThroughInvite,
   launchBrowser,
+  openGmTab,
   registerThroughUi,
   screenshot,
   skipReason,
@@ -61,6 +62,7 @@ test("the GM copies the invite link from the table after a reload, a fourth user
     await screenshot(fourth.page, "invite-table-link-02-fourth-user-joined");
 
     // People name the connected devices by browser and OS, never the raw user agent.
+    await openGmTab(gm.page, "People");
     const clients = gm.page.getByRole("list", { name: "Connected clients" });
     await clients.getByText("Chrome on Linux").first().waitFor();
     assert.equal(await clients.getByText(/Mozilla|AppleWebKit/).count(), 0);

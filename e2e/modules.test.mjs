@@ -3,6 +3,7 @@ import { after, before, test } from "node:test";
 import {
   checkerPng,
   launchBrowser,
+  openGmTab,
   registerThroughUi,
   screenshot,
   skipReason,
@@ -140,6 +141,7 @@ test("the GM runs initiative, timed conditions and fog through the UI; the playe
     await waitForImage(gm.page, "img.table-map");
 
     // Three tokens on the scene.
+    await openGmTab(gm.page, "Library");
     const newToken = gm.page.getByRole("region", { name: "New token" });
     const names = ["Kobold", "Paladin", "Wizard"];
     for (const name of names) {
@@ -325,6 +327,7 @@ test("the GM runs initiative, timed conditions and fog through the UI; the playe
     // The GM turns fog on: the mask takes the map's size; the player's map is all hidden.
     const gmFog = gm.page.getByTestId("fog-overlay");
     const playerFog = player.page.getByTestId("fog-overlay");
+    await gm.page.getByRole("toolbar", { name: "Table tools" }).getByRole("button", { name: "Fog of war" }).click();
     await gm.page.getByTestId("fog-enable").click();
     await gm.page.getByTestId("fog-disable").waitFor();
     await gmFog.waitFor();
@@ -375,6 +378,8 @@ test("the GM runs initiative, timed conditions and fog through the UI; the playe
       await gm.page.mouse.move(from.x + ((to.x - from.x) * step) / 8, from.y + ((to.y - from.y) * step) / 8);
     }
     await gm.page.mouse.up();
+    // Picking the tool closed the fog panel (out of the map's way): open it again to put the tool down.
+    await gm.page.getByRole("toolbar", { name: "Table tools" }).getByRole("button", { name: "Fog of war" }).click();
     await gm.page.getByTestId("fog-tool-none").click();
     await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
     await gmFog.and(gm.page.locator(`[data-revealed-cells="${expectedCells.size}"]`)).waitFor();

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
   launchBrowser,
+  openGmTab,
   registerThroughUi,
   screenshot,
   skipReason,
@@ -60,6 +61,7 @@ test("the indicator says Offline within 5 s of going offline, and from the start
     assert.ok(tookMs <= 5_000, `Offline shown after ${tookMs} ms`);
 
     // A change made now waits, and the indicator says so instead of Live.
+    await openGmTab(gm.page, "Library");
     await gm.page.getByLabel("Token name").fill("Marsh lantern");
     await gm.page.getByRole("button", { name: "Add token" }).click();
     await connection(gm.page).filter({ hasText: "Offline" }).filter({ hasText: "1 change queued" }).waitFor();

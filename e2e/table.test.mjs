@@ -5,6 +5,7 @@ import {
   cuttableNetwork,
   joinThroughInvite,
   launchBrowser,
+  openGmTab,
   registerThroughUi,
   screenshot,
   skipReason,
@@ -98,6 +99,7 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
     await waitForImage(gm.page, "img.table-map");
 
     // The GM makes a library token with art: uploaded, then framed with the crop tool (zoom, then a drag).
+    await openGmTab(gm.page, "Library");
     await gm.page.getByLabel("Token name").fill("Drowned knight");
     await gm.page.getByLabel("Place on").selectOption({ label: "Library (no scene)" });
     await gm.page.getByLabel("Art for the new token").setInputFiles({
@@ -210,6 +212,7 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
     }
 
     // The GM turns the grid up; the players' grid follows (the session state's `grid_opacity` flag).
+    await openGmTab(gm.page, "Settings");
     await gm.page.getByLabel("Grid opacity").fill("0.9");
     for (const player of [ann, bob]) {
       await player.page.waitForFunction(() => document.querySelector("svg.table-grid")?.style.opacity === "0.9");
@@ -279,10 +282,12 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
     }
 
     // The GM prepares another scene: its tokens stay off the players' table.
+    await openGmTab(gm.page, "Scenes");
     await gm.page.getByLabel("Scene name").fill("Drowned Chapel");
     await gm.page.getByRole("button", { name: "Create scene" }).click();
     // A new scene is on the GM's table at once, to be prepared.
     await gm.page.getByText("Preparing Drowned Chapel").waitFor();
+    await openGmTab(gm.page, "Library");
     await gm.page.getByLabel("Token name").fill("Eel swarm");
     await gm.page.getByRole("button", { name: "Add token" }).click();
     await gm.page.getByRole("button", { name: "Eel swarm", exact: true }).waitFor();
@@ -296,12 +301,15 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
     }
 
     // Archived, the scene leaves the list; restored, it comes back.
+    await openGmTab(gm.page, "Scenes");
     const sceneList = gm.page.getByRole("list", { name: "Scenes", exact: true });
     await gm.page.getByRole("button", { name: "Archive Drowned Chapel" }).click();
     await sceneList.getByText("Drowned Chapel").waitFor({ state: "detached" });
     await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
+    await openGmTab(gm.page, "Archive");
     await gm.page.getByRole("button", { name: "Show archived scenes" }).click();
     await gm.page.getByRole("button", { name: "Restore Drowned Chapel" }).click();
+    await openGmTab(gm.page, "Scenes");
     await sceneList.getByText("Drowned Chapel").waitFor();
     await screenshot(gm.page, "table-12-gm-restored-scene");
 
@@ -326,6 +334,7 @@ test("a co-GM's move made offline that collides with the GM's opens the conflict
     await gm.page.getByRole("button", { name: "Create scene" }).click();
     await gm.page.getByRole("button", { name: "Activate Throne Room" }).click();
     await gm.page.getByTestId("active-scene").filter({ hasText: "Throne Room" }).waitFor();
+    await openGmTab(gm.page, "Library");
     await gm.page.getByLabel("Token name").fill("Usurper");
     await gm.page.getByRole("button", { name: "Add token" }).click();
     await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();

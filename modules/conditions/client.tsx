@@ -2,22 +2,63 @@
  * Conditions on the table.
  *
  * The panel (GMs) lists the conditions of the selected token and adds or removes them: a kind
- * (or a custom one with its label), an optional icon (an emoji), hidden from players or not, and
- * an optional duration in rounds of the encounter running on the scene. The overlay (everyone)
- * draws each condition as a small badge on its token; players only hold the conditions they may
- * see, and those that run out are archived by the server at the round change, so their badges
- * leave with the change.
+ * (or a custom one with its label), an optional icon (a few characters), hidden from players or
+ * not, and an optional duration in rounds of the encounter running on the scene. A token's menu
+ * (right-click or long press, GMs) toggles the common kinds in one click. The overlay (everyone)
+ * draws each condition as a small badge on its token, an icon of the kind (drawn, so machines
+ * without an emoji font show it too) or the GM's own characters; players only hold the
+ * conditions they may see, and those that run out are archived by the server at the round
+ * change, so their badges leave with the change.
  */
+import ArrowDownToLine from "lucide-solid/icons/arrow-down-to-line";
+import EyeOff from "lucide-solid/icons/eye-off";
+import FlaskConical from "lucide-solid/icons/flask-conical";
+import Ghost from "lucide-solid/icons/ghost";
+import Hand from "lucide-solid/icons/hand";
+import Heart from "lucide-solid/icons/heart";
+import Link from "lucide-solid/icons/link";
+import Moon from "lucide-solid/icons/moon";
+import Skull from "lucide-solid/icons/skull";
+import Snowflake from "lucide-solid/icons/snowflake";
+import Sparkles from "lucide-solid/icons/sparkles";
+import Star from "lucide-solid/icons/star";
+import X from "lucide-solid/icons/x";
 import { createMemo, createSignal, For, Show } from "solid-js";
+import { Dynamic } from "solid-js/web";
 import { ErrorMessage } from "../../client/src/components/ErrorMessage";
 import { describeError } from "../../client/src/lib/api";
-import type { CanvasOverlayProps, ClientModule, ModuleUiProps } from "../../client/src/lib/modules";
+import type { CanvasOverlayProps, ClientModule, ModuleUiProps, TokenMenuProps } from "../../client/src/lib/modules";
 import { createSubmitter } from "../../client/src/lib/submit";
 import { asEncounter } from "../initiative/view";
-import { type ConditionKind, conditionKinds, defaultIcons, iconOf, labelOf, MAX_ICON, MAX_LABEL } from "./rules";
+import { type ConditionKind, conditionKinds, labelOf, MAX_ICON, MAX_LABEL } from "./rules";
 import { badgeLayout, conditionsByToken, describeCondition, type HeldCondition, untilRoundFor } from "./view";
 
 const capitalized = (kind: ConditionKind) => kind.charAt(0).toUpperCase() + kind.slice(1);
+
+/** The drawn icon of each kind (lucide), used when the GM gave the condition no characters of their own. */
+export const kindIcons = {
+  blinded: EyeOff,
+  charmed: Heart,
+  frightened: Skull,
+  grappled: Hand,
+  invisible: Ghost,
+  paralyzed: Snowflake,
+  poisoned: FlaskConical,
+  prone: ArrowDownToLine,
+  restrained: Link,
+  stunned: Sparkles,
+  unconscious: Moon,
+  custom: Star,
+} as const satisfies Record<ConditionKind, unknown>;
+
+/** A condition's icon: the GM's own characters, else the kind's drawn icon. */
+function ConditionIcon(props: { condition: Pick<HeldCondition, "kind" | "icon">; size?: number }) {
+  return (
+    <Show when={props.condition.icon === ""} fallback={<span class="condition-icon-text">{props.condition.icon}</span>}>
+      <Dynamic component={kindIcons[props.condition.kind] ?? Star} size={props.size ?? 16} aria-hidden={true} />
+    </Show>
+  );
+}
 
 export function ConditionsPanel(props: ModuleUiProps) {
   const token = () => {
@@ -90,7 +131,10 @@ export function ConditionsPanel(props: ModuleUiProps) {
                   <For each={conditions()}>
                     {(condition) => (
                       <li class="list-item" data-testid="condition-item" data-condition-id={condition.id}>
-                        <span aria-hidden="true">{iconOf(condition)}</span> <span class="item-name">{describeCondition(condition)}</span>
+                        <span aria-hidden="true">
+                          <ConditionIcon condition={condition} />
+                        </span>{" "}
+                        <span class="item-name">{describeCondition(condition)}</span>
                         <Show when={condition.hidden}>
                           {" "}
                           <span class="badge">hidden</span>
@@ -101,7 +145,7 @@ export function ConditionsPanel(props: ModuleUiProps) {
                           aria-label={`Remove ${labelOf(condition)}`}
                           onClick={() => remove(condition.id)}
                         >
-                          ✕
+                          <X aria-hidden={true} size={14} />
                         </button>
                       </li>
                     )}
@@ -113,13 +157,7 @@ export function ConditionsPanel(props: ModuleUiProps) {
                   <label class="field">
                     <span class="field-label">Condition</span>
                     <select value={kind()} onChange={(event) => setKind(event.currentTarget.value as ConditionKind)}>
-                      <For each={conditionKinds}>
-                        {(k) => (
-                          <option value={k}>
-                            {defaultIcons[k]} {capitalized(k)}
-                          </option>
-                        )}
-                      </For>
+                      <For each={conditionKinds}>{(k) => <option value={k}>{capitalized(k)}</option>}</For>
                     </select>
                   </label>
                   <label class="field">
@@ -133,11 +171,11 @@ export function ConditionsPanel(props: ModuleUiProps) {
                     />
                   </label>
                   <label class="field">
-                    <span class="field-label">Icon (emoji)</span>
+                    <span class="field-label">Icon (optional)</span>
                     <input
                       type="text"
                       maxLength={MAX_ICON}
-                      placeholder={defaultIcons[kind()]}
+                      placeholder="drawn"
                       style={{ width: "4em" }}
                       value={icon()}
                       onInput={(event) => setIcon(event.currentTarget.value)}
@@ -208,6 +246,10 @@ function Badge(props: { condition: HeldCondition; box: { x: number; y: number; s
         "font-size": `${Math.round(props.box.size * 0.68)}px`,
         "line-height": `${props.box.size}px`,
         "text-align": "center",
+        display: "flex",
+        "align-items": "center",
+        "justify-content": "center",
+        color: "#1b1b1b",
         "border-radius": "50%",
         background: "rgba(255, 255, 255, 0.92)",
         "box-shadow": "0 0 0 1px rgba(0, 0, 0, 0.35)",
@@ -216,7 +258,7 @@ function Badge(props: { condition: HeldCondition; box: { x: number; y: number; s
         overflow: "hidden",
       }}
     >
-      {iconOf(props.condition)}
+      <ConditionIcon condition={props.condition} size={Math.round(props.box.size * 0.72)} />
     </span>
   );
 }
@@ -241,9 +283,72 @@ export function ConditionsOverlay(props: CanvasOverlayProps) {
   );
 }
 
+/** The kinds a token's menu toggles (a custom one needs its label: the panel adds those). */
+const menuKinds = conditionKinds.filter((k) => k !== "custom");
+
+/**
+ * A token's menu (GMs): each common kind as a checkbox item, checked while the token has it.
+ * Checking adds it (until removed, seen by players); unchecking removes every condition of that
+ * kind on the token.
+ */
+export function ConditionsMenuItems(props: TokenMenuProps) {
+  const held = createMemo(() => conditionsByToken(props.sync.view.modules.condition).get(props.token.id) ?? []);
+  const [error, setError] = createSignal<string | null>(null);
+  function toggle(kind: ConditionKind) {
+    setError(null);
+    const existing = held().filter((c) => c.kind === kind);
+    const done =
+      existing.length > 0
+        ? Promise.all(existing.map((c) => props.sync.archive("condition", c.id)))
+        : props.sync.create("condition", {
+            token_id: props.token.id,
+            kind,
+            label: "",
+            icon: "",
+            hidden: false,
+            encounter_id: null,
+            until_round: null,
+          });
+    done.catch((e: unknown) => setError(describeError(e)));
+  }
+  return (
+    <Show when={props.isGm}>
+      <fieldset class="token-menu-group token-menu-conditions">
+        <legend class="visually-hidden">Conditions</legend>
+        <For each={menuKinds}>
+          {(kind) => {
+            const on = () => held().some((c) => c.kind === kind);
+            return (
+              <button
+                type="button"
+                role="menuitemcheckbox"
+                class="token-menu-item"
+                aria-checked={on()}
+                tabIndex={-1}
+                onClick={() => toggle(kind)}
+              >
+                <ConditionIcon condition={{ kind, icon: "" }} />
+                <span>{capitalized(kind)}</span>
+              </button>
+            );
+          }}
+        </For>
+        <Show when={error()}>
+          {(message) => (
+            <p class="module-error" role="alert">
+              {message()}
+            </p>
+          )}
+        </Show>
+      </fieldset>
+    </Show>
+  );
+}
+
 export const conditionsClient: ClientModule = {
   name: "conditions",
   entities: [{ type: "condition", path: "conditions" }],
   Panel: ConditionsPanel,
   CanvasOverlay: ConditionsOverlay,
+  TokenMenuItems: ConditionsMenuItems,
 };

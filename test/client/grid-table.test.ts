@@ -20,7 +20,7 @@ beforeAll(() => {
 const FITTED = { grid_size: 100, grid_offset_x: 30, grid_offset_y: 20, grid_scale: 5, grid_units: "ft" } satisfies Partial<Scene>;
 const noEdits: LayerEdits = { addStroke() {}, eraseStrokes() {}, clearStrokes() {}, putNote() {}, deleteNote() {} };
 
-function renderTable(tokens: Token[], options: { scene?: Partial<Scene>; gm?: boolean } = {}) {
+function renderTable(tokens: Token[], options: { scene?: Partial<Scene>; gm?: boolean; hud?: () => unknown } = {}) {
   const calls = {
     onDrop: vi.fn<(t: Token, x: number, y: number) => void>(),
     onLibraryDrop: vi.fn<(id: string, x: number, y: number) => void>(),
@@ -41,6 +41,13 @@ function renderTable(tokens: Token[], options: { scene?: Partial<Scene>; gm?: bo
       onPreview: vi.fn(),
       ...calls,
       ...(options.gm === false ? {} : { layerEdits: noEdits }),
+      ...(options.hud
+        ? {
+            get hud() {
+              return options.hud?.() as never;
+            },
+          }
+        : {}),
     }),
   );
   return calls;
@@ -69,6 +76,22 @@ describe("the table drawn on the scene's grid", () => {
     expect(pattern.getAttribute("height")).toBe("100");
     expect(pattern.getAttribute("x")).toBe("30");
     expect(pattern.getAttribute("y")).toBe("20");
+  });
+
+  it("carries the grid on past the table's edges, still in map pixels", () => {
+    renderTable([]);
+    const svg = document.querySelector("svg.table-grid") as SVGSVGElement;
+    const [left, top, width, height] = (svg.getAttribute("viewBox") ?? "").split(" ").map(Number);
+    // The view box starts before the map's corner, by as much as the element is moved up and left,
+    // so the pattern's 30, 20 are still the map's pixels.
+    expect(left).toBeLessThan(0);
+    expect(top).toBe(left);
+    expect(svg.style.left).toBe(`${left}px`);
+    expect(svg.style.top).toBe(`${top}px`);
+    expect(Number(svg.getAttribute("width"))).toBe(width);
+    expect(Number(svg.getAttribute("height"))).toBe(height);
+    expect(width).toBeGreaterThan(Number(surface().style.width.replace("px", "")) - 2 * (left ?? 0) - 1);
+    expect(svg.querySelector("pattern")?.getAttribute("x")).toBe("30");
   });
 
   it("sizes tokens in cells of the scene's grid", () => {
@@ -125,6 +148,68 @@ describe("snapping drops to the grid", () => {
     expect((screen.getByRole("checkbox", { name: "Snap to grid" }) as HTMLInputElement).checked).toBe(false);
     libraryDrop(250, 170);
     expect(second.onLibraryDrop).toHaveBeenCalledWith("lib-orc", 250, 170);
+  });
+});
+
+describe("snapping at any zoom", () => {
+  // jsdom lays nothing out: the table assumes an 800×600 viewport, so zooming to 200% around its
+  // centre gives client = page × 2 − (400, 300).
+  function zoomTo200() {
+    fireEvent.click(screen.getByRole("button", { name: "Zoom to 100%" }));
+    for (let i = 0; i < 3; i++) fireEvent.keyDown(document.body, { key: "+" });
+    expect(screen.getByRole("region", { name: "Table: Crypt" }).getAttribute("data-zoom")).toBe("2.000");
+  }
+
+  it("snaps a token dragged at 200% to the nearest grid corner of its page position", () => {
+    const { onDrop } = renderTable([token("t1", 1, { name: "Ogre", x: 130, y: 120 })]);
+    zoomTo200();
+    // 286 × 122 screen pixels are 143 × 61 page pixels: let go at (273, 181), nearest corner (230, 220).
+    drag(screen.getByRole("button", { name: "Ogre" }), [0, 0], [286, 122]);
+    expect(onDrop.mock.calls[0]?.slice(1)).toEqual([230, 220]);
+  });
+
+  it("drops a library token at 200% in the cell under the pointer", () => {
+    const { onLibraryDrop } = renderTable([]);
+    zoomTo200();
+    // Client (100, 40) is page (250, 170), in the cell whose corner is (230, 120).
+    libraryDrop(100, 40);
+    expect(onLibraryDrop).toHaveBeenCalledWith("lib-orc", 230, 120);
+  });
+
+  it("measures in page pixels at 200%", () => {
+    renderTable([]);
+    zoomTo200();
+    // Page (50, 50) to (650, 260): six cells, whatever the zoom.
+    fireEvent.click(screen.getByRole("button", { name: "Measure" }));
+    drag(screen.getByTestId("ruler-input"), [-300, -200], [900, 220]);
+    expect(screen.getByText("6 cells · 30 ft")).toBeTruthy();
+  });
+
+  it("fits the grid from a box dragged at 200%, in page pixels", () => {
+    const { onFitGrid } = renderTable([], { scene: { grid_size: 64, grid_offset_x: 0, grid_offset_y: 0 } });
+    zoomTo200();
+    fireEvent.click(screen.getByRole("button", { name: "Fit grid" }));
+    // Page (330, 420) to (430, 520): one 100-px square.
+    drag(screen.getByTestId("grid-fit-input"), [260, 540], [460, 740]);
+    expect(onFitGrid).toHaveBeenCalledWith({ grid_size: 100, grid_offset_x: 30, grid_offset_y: 20 });
+  });
+});
+
+describe("the HUD over the table", () => {
+  it("floats the modules' HUD over the viewport, outside the layer the camera zooms and pans", () => {
+    renderTable([], {
+      hud: () => {
+        const order = document.createElement("div");
+        order.textContent = "Initiative order";
+        return order;
+      },
+    });
+    const hud = screen.getByText("Initiative order");
+    expect(hud.closest(".table-hud")).not.toBeNull();
+    expect(hud.closest(".table-viewport")).not.toBeNull();
+    expect(hud.closest(".table-surface")).toBeNull();
+    // The grid, on the contrary, is drawn in the zoomed layer.
+    expect(document.querySelector("svg.table-grid")?.closest(".table-surface")).not.toBeNull();
   });
 });
 

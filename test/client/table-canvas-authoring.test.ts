@@ -85,13 +85,19 @@ describe("selecting several tokens", () => {
     expect(selection()).toEqual(["a"]);
   });
 
-  it("selects the tokens a box drawn on the empty table touches, and keeps them after the click that ends it", () => {
+  it("selects the tokens a box drawn with Shift on the empty table touches, and keeps them after the click that ends it", () => {
     const { selection } = renderGmTable([
       token("a", 1, { name: "Ann", x: 64, y: 64 }),
       token("b", 1, { name: "Bob", x: 192, y: 64 }),
       token("c", 1, { name: "Cat", x: 640, y: 640 }),
     ]);
-    fireEvent.pointerDown(surface(), { button: 0, pointerId: 1, clientX: 40, clientY: 40 });
+    // Without Shift a drag on the empty table pans it: no box.
+    fireEvent.pointerDown(surface(), { button: 0, pointerId: 9, clientX: 40, clientY: 40 });
+    fireEvent.pointerMove(surface(), { pointerId: 9, clientX: 220, clientY: 100 });
+    expect(document.querySelector(".selection-box")).toBeNull();
+    fireEvent.pointerUp(surface(), { pointerId: 9, clientX: 220, clientY: 100 });
+    expect(selection()).toEqual([]);
+    fireEvent.pointerDown(surface(), { button: 0, pointerId: 1, clientX: 40, clientY: 40, shiftKey: true });
     fireEvent.pointerMove(surface(), { pointerId: 1, clientX: 220, clientY: 100 });
     expect(document.querySelector(".selection-box")).not.toBeNull();
     fireEvent.pointerUp(surface(), { pointerId: 1, clientX: 220, clientY: 100 });
@@ -240,6 +246,39 @@ describe("drawings and notes layers", () => {
     // Tokens come after the layers: drawn over them.
     const order = [...surface().children].map((c) => c.getAttribute("data-layer-id") ?? c.getAttribute("data-token-id")).filter(Boolean);
     expect(order).toEqual(["bottom", "top", "a"]);
+  });
+
+  it("draws, pins notes and selects with a box in table pixels at any zoom", () => {
+    const layerEdits = edits();
+    const { selection } = renderGmTable([token("a", 1, { name: "Ann", x: 128, y: 128 })], { layerEdits });
+    // Zoom 2 around the centre of the view (jsdom: 800 × 600, so (400, 300)): client = page × 2 - (400, 300).
+    fireEvent.click(screen.getByRole("button", { name: "Zoom to 100%" }));
+    fireEvent.click(screen.getByRole("button", { name: "Zoom in" }));
+    fireEvent.click(screen.getByRole("button", { name: "Zoom in" }));
+    fireEvent.click(screen.getByRole("button", { name: "Zoom in" }));
+    expect(surface().style.transform).toBe("translate(-400px, -300px) scale(2)");
+    const page = (x: number, y: number) => ({ clientX: x * 2 - 400, clientY: y * 2 - 300 });
+    // A box from page (100, 100) to (200, 200) catches Ann at (128, 128).
+    fireEvent.pointerDown(surface(), { button: 0, pointerId: 1, shiftKey: true, ...page(100, 100) });
+    fireEvent.pointerMove(surface(), { pointerId: 1, ...page(200, 200) });
+    const box = document.querySelector<HTMLElement>(".selection-box");
+    expect([box?.style.left, box?.style.top, box?.style.width]).toEqual(["100px", "100px", "100px"]);
+    fireEvent.pointerUp(surface(), { pointerId: 1, ...page(200, 200) });
+    expect(selection()).toEqual(["a"]);
+    // A line drawn on screen lands between the page points under the pointer.
+    fireEvent.click(screen.getByRole("button", { name: "Draw" }));
+    fireEvent.click(screen.getByRole("button", { name: "Line" }));
+    const input = document.querySelector<HTMLElement>(".layer-input") as HTMLElement;
+    fireEvent.pointerDown(input, { button: 0, pointerId: 2, ...page(300, 250) });
+    fireEvent.pointerMove(input, { pointerId: 2, ...page(360, 280) });
+    fireEvent.pointerUp(input, { pointerId: 2, ...page(360, 280) });
+    expect(layerEdits.addStroke.mock.calls[0]?.[0].points).toEqual([300, 250, 360, 280]);
+    // A note is pinned at the page point clicked.
+    fireEvent.click(screen.getByRole("button", { name: "Note" }));
+    fireEvent.pointerDown(document.querySelector(".layer-input") as HTMLElement, { button: 0, pointerId: 3, ...page(420, 310) });
+    fireEvent.input(screen.getByRole("textbox", { name: "Note text" }), { target: { value: "Trap" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save note" }));
+    expect(layerEdits.putNote).toHaveBeenCalledWith(expect.objectContaining({ x: 420, y: 310, text: "Trap" }));
   });
 
   it("draws a freehand stroke with the chosen colour and hands it over once finished", () => {

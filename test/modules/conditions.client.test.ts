@@ -6,7 +6,7 @@ import type { AnyEntity, Token } from "../../client/src/lib/api";
 import { applyMessage, applyState, createSessionStore } from "../../client/src/lib/store";
 import type { SessionSync } from "../../client/src/lib/sync";
 import { clientModules } from "../../modules/client";
-import { ConditionsOverlay, ConditionsPanel } from "../../modules/conditions/client";
+import { ConditionsMenuItems, ConditionsOverlay, ConditionsPanel } from "../../modules/conditions/client";
 import type { Condition } from "../../modules/conditions/rules";
 import { badgeLayout, badgeSize, conditionsByToken, describeCondition, untilRoundFor } from "../../modules/conditions/view";
 import { fakeSync } from "../client/helpers/fake-gm";
@@ -150,8 +150,11 @@ describe("the conditions overlay", () => {
     expect([prone.style.left, prone.style.top]).toEqual([`${first?.x}px`, `${first?.y}px`]);
     expect([burning.style.left, burning.style.top]).toEqual([`${second?.x}px`, `${second?.y}px`]);
     expect(stunned.style.left).toBe(`${(badgeLayout(OGRE, 1, 64)[0] as { x: number }).x}px`);
-    expect(prone.textContent).toBe("🛌");
+    // A kind's own icon is drawn (no emoji font needed); the GM's own characters stay text.
+    expect(prone.textContent).toBe("");
+    expect(prone.querySelector("svg")?.getAttribute("class")).toContain("arrow-down-to-line");
     expect(burning.textContent).toBe("🔥");
+    expect(burning.querySelector("svg")).toBeNull();
     expect(screen.getByRole("img", { name: "Ogre: Stunned (until round 4)" })).toBe(stunned);
   });
 
@@ -257,7 +260,7 @@ describe("the conditions panel", () => {
     const add = screen.getByRole("button", { name: "Add condition" }) as HTMLButtonElement;
     expect(add.disabled).toBe(true);
     fireEvent.input(screen.getByRole("textbox", { name: "Label (required)" }), { target: { value: " Burning " } });
-    fireEvent.input(screen.getByRole("textbox", { name: "Icon (emoji)" }), { target: { value: "🔥" } });
+    fireEvent.input(screen.getByRole("textbox", { name: "Icon (optional)" }), { target: { value: "🔥" } });
     fireEvent.click(screen.getByRole("checkbox", { name: "Hidden from players" }));
     expect(add.disabled).toBe(false);
     fireEvent.click(add);
@@ -291,5 +294,59 @@ describe("the conditions panel", () => {
     expect(module?.entities).toEqual([{ type: "condition", path: "conditions" }]);
     expect(module?.Panel).toBe(ConditionsPanel);
     expect(module?.CanvasOverlay).toBe(ConditionsOverlay);
+    expect(module?.TokenMenuItems).toBe(ConditionsMenuItems);
+  });
+});
+
+describe("the token menu's conditions", () => {
+  function renderMenu(conditions: AnyEntity[], isGm = true) {
+    const fake = fakeSync({
+      scenes: { s1: scene("s1") },
+      tokens: { t1: HERO },
+      modules: { condition: Object.fromEntries(conditions.map((c) => [c.id, c])) },
+    });
+    let closed = 0;
+    render(() =>
+      createComponent(ConditionsMenuItems, {
+        ...uiProps(fake.sync, isGm),
+        token: HERO,
+        close: () => {
+          closed++;
+        },
+      }),
+    );
+    return { fake, closed: () => closed };
+  }
+
+  it("checks the kinds the token has and adds one in a click, until removed and seen by players", async () => {
+    const { fake } = renderMenu([condition("c1", { kind: "prone" })]);
+    const group = screen.getByRole("group", { name: "Conditions" });
+    expect(within(group).getByRole("menuitemcheckbox", { name: "Prone" }).getAttribute("aria-checked")).toBe("true");
+    const stunned = within(group).getByRole("menuitemcheckbox", { name: "Stunned" });
+    expect(stunned.getAttribute("aria-checked")).toBe("false");
+    // Custom conditions need a label: the panel adds those.
+    expect(within(group).queryByRole("menuitemcheckbox", { name: "Custom" })).toBeNull();
+    fireEvent.click(stunned);
+    await waitFor(() => expect(fake.writes).toHaveLength(1));
+    expect(fake.writes[0]).toMatchObject({
+      op: "create",
+      type: "condition",
+      data: { token_id: "t1", kind: "stunned", label: "", icon: "", hidden: false, encounter_id: null, until_round: null },
+    });
+  });
+
+  it("removes every condition of a checked kind on the token", async () => {
+    const { fake } = renderMenu([condition("c1", { kind: "prone" }), condition("c2", { kind: "prone", label: "Knocked down" })]);
+    fireEvent.click(screen.getByRole("menuitemcheckbox", { name: "Prone" }));
+    await waitFor(() => expect(fake.writes).toHaveLength(2));
+    expect(fake.writes.map((w) => [w.op, w.id])).toEqual([
+      ["archive", "c1"],
+      ["archive", "c2"],
+    ]);
+  });
+
+  it("offers players nothing", () => {
+    renderMenu([condition("c1")], false);
+    expect(screen.queryByRole("group", { name: "Conditions" })).toBeNull();
   });
 });

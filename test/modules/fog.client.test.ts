@@ -12,7 +12,7 @@ import { fogToolState, newFogFields, submitFogOps } from "../../modules/fog/clie
 import type { FogFields } from "../../modules/fog/domain";
 import { fogOps, type StoredChunk } from "../../modules/fog/editing";
 import { FogOverlay, GM_HIDDEN_ALPHA, PLAYER_HIDDEN_ALPHA, shapeOf } from "../../modules/fog/FogOverlay";
-import { FogPanel } from "../../modules/fog/FogPanel";
+import { FogTools } from "../../modules/fog/FogTools";
 import { chunkId, fogIdFor } from "../../modules/fog/ids";
 import { CELLS_PER_CHUNK, CHUNK_CELLS, encodeChunk } from "../../modules/fog/mask";
 import { FakeServer } from "../client/helpers/fake-server";
@@ -156,19 +156,20 @@ async function startTable(options: { role?: "gm" | "player"; fog?: AnyEntity | n
 
 function renderTable(sync: SessionSync, isGm: boolean, parts: { panel?: boolean; sceneId?: string } = {}) {
   const props = { sessionId: "sess", userId: harness.ids.user, sync, isGm, scene: scene(parts.sceneId ?? "s1"), selectedTokenId: null };
-  render(() => [createComponent(FogOverlay, { ...props, cellPx: 40, tokens: [] }), parts.panel ? createComponent(FogPanel, props) : null]);
+  render(() => [createComponent(FogOverlay, { ...props, cellPx: 40, tokens: [] }), parts.panel ? createComponent(FogTools, props) : null]);
 }
 
 const overlay = () => screen.getByTestId("fog-overlay");
 
 describe("the fog module's registration", () => {
-  it("declares both entity types as living on a scene, with a panel and an overlay", () => {
+  it("declares both entity types as living on a scene, with tools for the tool bar and an overlay", () => {
     const fog = clientModules.find((m) => m.name === "fog");
     expect(fog?.entities).toEqual([
       { type: "fog", path: "fog", sceneField: "scene_id" },
       { type: "fog_chunk", path: "fog-chunks", sceneField: "scene_id" },
     ]);
-    expect(fog?.Panel).toBe(FogPanel);
+    expect(fog?.Tools).toBe(FogTools);
+    expect(fog?.Panel).toBeUndefined();
     expect(fog?.CanvasOverlay).toBe(FogOverlay);
   });
 });
@@ -417,7 +418,24 @@ describe("two GMs painting one chunk", () => {
   });
 });
 
-describe("the fog panel", () => {
+describe("the fog tools", () => {
+  it("open from the tool bar's fog button, close when a tool is picked, and show the held tool", async () => {
+    const { sync } = await startTable();
+    renderTable(sync, true, { panel: true });
+    const button = screen.getByRole("button", { name: "Fog of war" });
+    expect(button.getAttribute("aria-expanded")).toBe("false");
+    expect((screen.getByTestId("fog-panel") as HTMLElement).hidden).toBe(true);
+    fireEvent.click(button);
+    expect(button.getAttribute("aria-expanded")).toBe("true");
+    expect((screen.getByTestId("fog-panel") as HTMLElement).hidden).toBe(false);
+    // Picking a tool closes the panel, out of the map's way; the button shows the tool is held.
+    fireEvent.click(screen.getByRole("button", { name: "Rectangle: hide" }));
+    expect((screen.getByTestId("fog-panel") as HTMLElement).hidden).toBe(true);
+    expect(button.getAttribute("aria-expanded")).toBe("false");
+    expect(fogToolState(sync).tool()).toEqual({ shape: "rect", mode: "hide" });
+    expect(button.classList.contains("tool-held")).toBe(true);
+  });
+
   it("turns fog on for a scene without a map with a 4096 px mask under the scene's fog id", async () => {
     const { server, sync } = await startTable({ fog: null });
     renderTable(sync, true, { panel: true });

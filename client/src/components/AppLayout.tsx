@@ -1,4 +1,5 @@
 import { A, type RouteSectionProps, useNavigate } from "@solidjs/router";
+import Hexagon from "lucide-solid/icons/hexagon";
 import { Show } from "solid-js";
 import { logout, user } from "../lib/auth";
 import { paths } from "../lib/paths";
@@ -21,7 +22,7 @@ export function AppLayout(props: RouteSectionProps) {
       </a>
       <header class="app-header">
         <A href={paths.home} class="brand" end>
-          <span aria-hidden="true">⬢</span> Tabletop
+          <Hexagon aria-hidden="true" class="brand-mark" /> Tabletop
         </A>
         <Show when={user()}>
           {(current) => (

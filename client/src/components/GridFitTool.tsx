@@ -1,4 +1,5 @@
 import { createSignal, Show } from "solid-js";
+import { Portal } from "solid-js/web";
 import "./grid.css";
 import { fitGridFromBox, type GridPatch } from "../../../domain/grid";
 import type { Scene } from "../lib/api";
@@ -8,12 +9,14 @@ import type { Scene } from "../lib/api";
  * becomes the cell size, its corner the grid's offset (domain/grid.ts `fitGridFromBox`). One drag
  * is one saved change (`onFit`); a box too small or too large to be a cell says so and saves
  * nothing. It covers the table while chosen; `toPage` turns a pointer's screen position into map
- * pixels (the table's camera decides how).
+ * pixels (the table's camera decides how). Its hint goes into `hintMount` when given (the table's
+ * viewport, so it stays in view whatever the camera), else beside the box.
  */
 export function GridFitTool(props: {
   scene: Scene;
   toPage: (clientX: number, clientY: number) => { x: number; y: number };
   onFit: (patch: GridPatch) => void;
+  hintMount?: HTMLElement | undefined;
 }) {
   const [start, setStart] = createSignal<{ x: number; y: number } | null>(null);
   const [end, setEnd] = createSignal<{ x: number; y: number } | null>(null);
@@ -86,9 +89,22 @@ export function GridFitTool(props: {
           </div>
         )}
       </Show>
-      <p class="grid-tool-hint" role="status">
-        {message()}
-      </p>
+      <Show
+        when={props.hintMount}
+        fallback={
+          <p class="grid-tool-hint" role="status">
+            {message()}
+          </p>
+        }
+      >
+        {(mount) => (
+          <Portal mount={mount()}>
+            <p class="grid-tool-hint grid-tool-hint-floating" role="status">
+              {message()}
+            </p>
+          </Portal>
+        )}
+      </Show>
     </>
   );
 }

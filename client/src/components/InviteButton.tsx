@@ -1,3 +1,4 @@
+import UserPlus from "lucide-solid/icons/user-plus";
 import { createSignal, createUniqueId, onCleanup, onMount, Show } from "solid-js";
 import { api, describeError } from "../lib/api";
 import { InviteLink } from "./InviteLink";
@@ -77,8 +78,17 @@ export function InviteButton(props: { sessionId: string; sessionName: string; ap
 
   return (
     <div class="invite-button" ref={root}>
-      <button type="button" class="button-quiet" aria-expanded={open()} aria-controls={`${id}-popover`} onClick={toggle}>
-        Invite
+      <button
+        type="button"
+        class="button-quiet icon-text"
+        aria-label="Invite"
+        title="Invite players"
+        aria-expanded={open()}
+        aria-controls={`${id}-popover`}
+        onClick={toggle}
+      >
+        <UserPlus aria-hidden="true" />
+        <span class="header-label">Invite</span>
       </button>
       <Show when={open()}>
         <div class="invite-popover" id={`${id}-popover`} role="dialog" aria-label="Invite players">

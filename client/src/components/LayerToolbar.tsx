@@ -1,4 +1,14 @@
-import { createSignal, For, onCleanup, Show } from "solid-js";
+import Circle from "lucide-solid/icons/circle";
+import Eraser from "lucide-solid/icons/eraser";
+import Grid3x3 from "lucide-solid/icons/grid-3x3";
+import LineSquiggle from "lucide-solid/icons/line-squiggle";
+import MousePointer2 from "lucide-solid/icons/mouse-pointer-2";
+import Pencil from "lucide-solid/icons/pencil";
+import RulerIcon from "lucide-solid/icons/ruler";
+import Slash from "lucide-solid/icons/slash";
+import Square from "lucide-solid/icons/square";
+import StickyNote from "lucide-solid/icons/sticky-note";
+import { createSignal, For, type JSX, onCleanup, Show } from "solid-js";
 import type { StrokeKind } from "../lib/drawing";
 
 export type LayerTool = "select" | "draw" | "note" | "erase" | "ruler" | "grid";
@@ -14,20 +24,30 @@ export const DRAWING_COLORS = [
 
 export const DRAWING_WIDTHS = [2, 4, 8, 16] as const;
 
-const tools: { tool: LayerTool; label: string; hint: string }[] = [
-  { tool: "select", label: "Select", hint: "Select and move tokens; drag on the table to select several" },
-  { tool: "draw", label: "Draw", hint: "Draw on the table: players see drawings" },
-  { tool: "note", label: "Note", hint: "Pin a note: only GMs see notes" },
-  { tool: "erase", label: "Erase", hint: "Click or drag over drawings (or click a note) to erase" },
-  { tool: "ruler", label: "Measure", hint: "Drag on the table to measure a distance (only you see it)" },
-  { tool: "grid", label: "Fit grid", hint: "Drag a box over one square of the map to fit the grid to it" },
+const tools: { tool: LayerTool; label: string; hint: string; icon: typeof Pencil }[] = [
+  {
+    tool: "select",
+    label: "Select",
+    hint: "Select and move tokens; drag empty table to pan, Shift-drag to select several",
+    icon: MousePointer2,
+  },
+  { tool: "draw", label: "Draw", hint: "Draw on the table: players see drawings", icon: Pencil },
+  { tool: "note", label: "Note", hint: "Pin a note: only GMs see notes", icon: StickyNote },
+  { tool: "erase", label: "Erase", hint: "Click or drag over drawings (or click a note) to erase", icon: Eraser },
+  {
+    tool: "ruler",
+    label: "Measure",
+    hint: "Drag on the table to measure a distance (only you see it)",
+    icon: RulerIcon,
+  },
+  { tool: "grid", label: "Fit grid", hint: "Drag a box over one square of the map to fit the grid to it", icon: Grid3x3 },
 ];
 
-const shapes: { kind: StrokeKind; label: string }[] = [
-  { kind: "free", label: "Freehand" },
-  { kind: "line", label: "Line" },
-  { kind: "rect", label: "Rectangle" },
-  { kind: "ellipse", label: "Ellipse" },
+const shapes: { kind: StrokeKind; label: string; icon: typeof Pencil }[] = [
+  { kind: "free", label: "Freehand", icon: LineSquiggle },
+  { kind: "line", label: "Line", icon: Slash },
+  { kind: "rect", label: "Rectangle", icon: Square },
+  { kind: "ellipse", label: "Ellipse", icon: Circle },
 ];
 
 export interface DrawingStyle {
@@ -36,8 +56,12 @@ export interface DrawingStyle {
   width: number;
 }
 
-/** The GM's tools over the table: what a press on the table does, and how drawings look. */
+/**
+ * The GM's tools, floating over the table: what a press on the table does, and how drawings look.
+ * `children` are more tools (the game modules', e.g. the fog brushes; a ruler), after a divider.
+ */
 export function LayerToolbar(props: {
+  children?: JSX.Element;
   tool: LayerTool;
   style: DrawingStyle;
   hasDrawings: boolean;
@@ -46,7 +70,7 @@ export function LayerToolbar(props: {
   onClearDrawings: () => void;
 }) {
   const [confirming, setConfirming] = createSignal(false);
-  // Escape puts the drawing, note or eraser tool down (not while typing, e.g. a note's text).
+  // Escape puts the drawing, note, eraser, ruler or grid-fit tool down (not while typing, e.g. a note's text).
   const onKey = (event: KeyboardEvent) => {
     if (event.key !== "Escape" || props.tool === "select") return;
     const target = event.target;
@@ -66,10 +90,12 @@ export function LayerToolbar(props: {
               class="button-small tool-button"
               classList={{ "button-quiet": props.tool !== entry.tool }}
               aria-pressed={props.tool === entry.tool}
+              aria-label={entry.label}
               title={entry.hint}
               onClick={() => props.onTool(entry.tool)}
             >
-              {entry.label}
+              <entry.icon aria-hidden={true} />
+              <span class="tool-label">{entry.label}</span>
             </button>
           )}
         </For>
@@ -84,9 +110,11 @@ export function LayerToolbar(props: {
                 class="button-small tool-button"
                 classList={{ "button-quiet": props.style.kind !== shape.kind }}
                 aria-pressed={props.style.kind === shape.kind}
+                aria-label={shape.label}
+                title={shape.label}
                 onClick={() => props.onStyle({ ...props.style, kind: shape.kind })}
               >
-                {shape.label}
+                <shape.icon aria-hidden={true} />
               </button>
             )}
           </For>
@@ -144,6 +172,9 @@ export function LayerToolbar(props: {
             </button>
           </span>
         </Show>
+      </Show>
+      <Show when={props.children}>
+        <div class="tool-group tool-group-modules">{props.children}</div>
       </Show>
     </div>
   );

@@ -1,11 +1,11 @@
 /**
  * Where the game modules (modules/client.ts) appear on the table: their panels beside the map,
- * their overlays on it. A module that fails to render shows a short notice instead of taking the
- * table down with it.
+ * their overlays on it, their HUDs floating over its top right corner, their tools in the GM's floating tool bar and their items in a token's
+ * menu. A module that fails to render shows a short notice instead of taking the table down with it.
  */
 import { ErrorBoundary, For, Show } from "solid-js";
 import { clientModules } from "../../../modules/client";
-import { type CanvasOverlayProps, type ModuleUiProps, registerModuleEntities } from "../lib/modules";
+import { type CanvasOverlayProps, type ModuleUiProps, registerModuleEntities, type TokenMenuProps } from "../lib/modules";
 
 registerModuleEntities(clientModules.flatMap((m) => m.entities));
 
@@ -49,6 +49,35 @@ export function ModuleHuds(props: ModuleUiProps) {
       {(module) => (
         <ErrorBoundary fallback={(error) => <Broken name={module.name} error={error} />}>
           <Show when={module.TableHud}>{(Hud) => Hud()(props)}</Show>
+        </ErrorBoundary>
+      )}
+    </For>
+  );
+}
+
+export function ModuleTools(props: ModuleUiProps) {
+  return (
+    <For each={clientModules.filter((m) => m.Tools)}>
+      {(module) => (
+        <div class="module-tools" data-module={module.name}>
+          <ErrorBoundary fallback={(error) => <Broken name={module.name} error={error} />}>
+            <Show when={module.Tools}>{(Tools) => Tools()(props)}</Show>
+          </ErrorBoundary>
+        </div>
+      )}
+    </For>
+  );
+}
+
+/** The modules' items of a token's menu; whether any module has some (else the menu has only the table's). */
+export const hasModuleTokenMenuItems = clientModules.some((m) => m.TokenMenuItems);
+
+export function ModuleTokenMenuItems(props: TokenMenuProps) {
+  return (
+    <For each={clientModules.filter((m) => m.TokenMenuItems)}>
+      {(module) => (
+        <ErrorBoundary fallback={(error) => <Broken name={module.name} error={error} />}>
+          <Show when={module.TokenMenuItems}>{(Items) => Items()(props)}</Show>
         </ErrorBoundary>
       )}
     </For>

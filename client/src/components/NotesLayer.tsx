@@ -1,3 +1,4 @@
+import StickyNote from "lucide-solid/icons/sticky-note";
 import { createSignal, For, onMount, Show } from "solid-js";
 import { MAX_NOTE_LENGTH, type Note } from "../lib/drawing";
 import type { LayerTool } from "./LayerToolbar";
@@ -43,7 +44,7 @@ export function NotesLayer(props: {
             }}
           >
             <span class="note-mark" aria-hidden="true">
-              ✎
+              <StickyNote size={14} />
             </span>
             <span class="note-text">{preview(note.text)}</span>
           </button>

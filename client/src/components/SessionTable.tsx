@@ -1,6 +1,18 @@
 import { A } from "@solidjs/router";
+import Archive from "lucide-solid/icons/archive";
+import ChevronDown from "lucide-solid/icons/chevron-down";
+import ChevronUp from "lucide-solid/icons/chevron-up";
+import Eye from "lucide-solid/icons/eye";
+import EyeOff from "lucide-solid/icons/eye-off";
+import PanelRightClose from "lucide-solid/icons/panel-right-close";
+import PanelRightOpen from "lucide-solid/icons/panel-right-open";
+import Redo2 from "lucide-solid/icons/redo-2";
+import RefreshCw from "lucide-solid/icons/refresh-cw";
+import Undo2 from "lucide-solid/icons/undo-2";
+import Users from "lucide-solid/icons/users";
 import { createMemo, createResource, createSignal, onCleanup, onMount, Show } from "solid-js";
 import { api, createGmApi, type Scene, type Token, type TokenArt } from "../lib/api";
+import { createCameraStore } from "../lib/camera-store";
 import { type GridPatch, gridOf } from "../lib/grid";
 import { buildLibraryTree, flattenFolders, freeCell } from "../lib/library";
 import { sortSiblings } from "../lib/ordering";
@@ -20,19 +32,48 @@ import { ErrorMessage } from "./ErrorMessage";
 import { HistoryPanel } from "./HistoryPanel";
 import { InviteButton } from "./InviteButton";
 import { MembersPanel } from "./MembersPanel";
-import { ModuleHuds, ModuleOverlays, ModulePanels } from "./ModuleSlots";
+import { ModuleHuds, ModuleOverlays, ModulePanels, ModuleTokenMenuItems, ModuleTools } from "./ModuleSlots";
 import { NewTokenForm, type NewTokenInput } from "./NewTokenForm";
 import { RoleBadge } from "./RoleBadge";
 import { SceneManager } from "./SceneManager";
 import { SelectionActions } from "./SelectionActions";
 import { SessionToggles } from "./SessionToggles";
+import { type SidebarTab, SidebarTabs } from "./SidebarTabs";
 import { type Ghost, TableCanvas } from "./TableCanvas";
 import { TokenInspector } from "./TokenInspector";
 import { TokenLibrary } from "./TokenLibrary";
 
+const PANEL_KEY = "vtt.gm-panel";
+const DOCK_KEY = "vtt.table-dock";
+
+function readFlag(key: string, fallback: boolean): boolean {
+  try {
+    const stored = globalThis.localStorage?.getItem(key);
+    return stored === "open" ? true : stored === "closed" ? false : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function writeFlag(key: string, open: boolean): void {
+  try {
+    globalThis.localStorage?.setItem(key, open ? "open" : "closed");
+  } catch {
+    // Private mode or storage full: the choice is forgotten.
+  }
+}
+
+const narrowScreen = () => typeof matchMedia === "function" && matchMedia("(max-width: 700px)").matches;
+const readPanelOpen = () => readFlag(PANEL_KEY, !narrowScreen());
+const writePanelOpen = (open: boolean) => writeFlag(PANEL_KEY, open);
+const readDockOpen = () => readFlag(DOCK_KEY, !narrowScreen());
+const writeDockOpen = (open: boolean) => writeFlag(DOCK_KEY, open);
+
 /**
- * One session's table, drawn from the sync layer's view: the header with the connection, the
- * active scene, and for GMs the authoring sidebar. Every edit is queued through `sync` (shown at
+ * One session's table, drawn from the sync layer's view: a compact header with the connection,
+ * a strip for notices (never over the map), the table filling the rest of the window with its
+ * floating tools, and for GMs the authoring panel in tabs (Scenes, Library, People, Archive,
+ * History, Settings) that folds away to give the table the whole window. Every edit is queued through `sync` (shown at
  * once, sent when it can be); only activating a scene is a direct call (it is recorded in the
  * activation timeline). Players may drag the tokens whose `owner_user_ids` name them.
  */
@@ -51,6 +92,7 @@ export function SessionTable(props: {
   const setSelectedId = (id: string | null) => setSelectedIds(id ? [id] : []);
   const [showHidden, setShowHidden] = createSignal(true);
   const view = props.sync.view;
+  const cameraStore = createCameraStore(props.userId, props.sessionId);
   // The GM panels' calls beyond the sync layer, and who is in the session (inert until a GM panel starts it).
   const gmApi = createGmApi(props.sessionId);
   const roster = createRoster({ api: gmApi, sync: props.sync });
@@ -172,84 +214,281 @@ export function SessionTable(props: {
     await authoring.createToken({ ...input, x: grid.offsetX + grid.size * (1 + offset), y: grid.offsetY + grid.size * (1 + offset) });
   }
 
+  // The GM panel folds away to give the table the whole window; the choice is kept in this browser.
+  const [panelOpen, setPanelOpen] = createSignal(readPanelOpen());
+  const togglePanel = () => {
+    const next = !panelOpen();
+    setPanelOpen(next);
+    writePanelOpen(next);
+  };
+  // The modules' panels float over the table's bottom left; they fold too (folded on narrow screens by default).
+  const [dockOpen, setDockOpen] = createSignal(readDockOpen());
+  const toggleDock = () => {
+    const next = !dockOpen();
+    setDockOpen(next);
+    writeDockOpen(next);
+  };
+
+  const tokenMenu = (token: Token, close: () => void) => (
+    <>
+      <ModuleTokenMenuItems {...moduleProps()} token={token} close={close} />
+      <Show when={isGm()}>
+        <fieldset class="token-menu-group">
+          <legend class="visually-hidden">Token</legend>
+          <button
+            type="button"
+            role="menuitem"
+            class="token-menu-item"
+            tabIndex={-1}
+            onClick={() => {
+              void authoring.setHidden([token.id], !token.hidden);
+              close();
+            }}
+          >
+            {token.hidden ? <Eye aria-hidden="true" /> : <EyeOff aria-hidden="true" />}
+            <span>{token.hidden ? "Show to players" : "Hide from players"}</span>
+          </button>
+          <button
+            type="button"
+            role="menuitem"
+            class="token-menu-item"
+            tabIndex={-1}
+            onClick={() => {
+              close();
+              void archiveTokens([token.id], () => authoring.archiveTokens([token.id])).then(() =>
+                setSelectedIds(selectedIds().filter((id) => id !== token.id)),
+              );
+            }}
+          >
+            <Archive aria-hidden="true" />
+            <span>Archive</span>
+          </button>
+        </fieldset>
+      </Show>
+    </>
+  );
+
+  const tabs = (): SidebarTab[] => [
+    {
+      id: "scenes",
+      label: "Scenes",
+      content: (
+        <SceneManager
+          sessionId={props.sessionId}
+          userId={props.userId}
+          sync={props.sync}
+          api={gmApi}
+          roster={roster}
+          activeSceneId={activeSceneId()}
+          shownSceneId={shownScene()?.id ?? null}
+          onView={(scene) => setViewedId(scene.id)}
+          onActivate={async (scene: Scene) => {
+            await api.activateScene(props.sessionId, scene.id);
+            setViewedId(null);
+          }}
+        />
+      ),
+    },
+    {
+      id: "library",
+      label: "Library",
+      content: (
+        <div class="stack">
+          <TokenLibrary
+            sessionId={props.sessionId}
+            folders={Object.values(view.folders)}
+            tokens={Object.values(view.tokens)}
+            art={artByToken()}
+            selectedId={selectedId()}
+            canPlace={shownScene() !== undefined}
+            onEdit={(id) => setSelectedId(id)}
+            onPlace={async (id) => {
+              const scene = shownScene();
+              if (!scene) return;
+              const cell = freeCell(sceneTokens(), gridOf(scene));
+              const placed = await authoring.placeLibraryToken(id, scene.id, cell.x, cell.y);
+              if (placed) setSelectedId(placed);
+            }}
+            onCreateFolder={authoring.createFolder}
+            onRenameFolder={authoring.renameFolder}
+            onArchiveFolder={authoring.archiveFolder}
+            onFile={authoring.fileToken}
+          />
+          <NewTokenForm
+            sessionId={props.sessionId}
+            scenes={scenes()}
+            defaultSceneId={shownScene()?.id ?? null}
+            folders={tokenFolderList()}
+            onCreate={createToken}
+          />
+        </div>
+      ),
+    },
+    { id: "people", label: "People", content: <MembersPanel userId={props.userId} roster={roster} /> },
+    { id: "archive", label: "Archive", content: <ArchiveBin api={gmApi} sync={props.sync} /> },
+    {
+      id: "history",
+      label: "History",
+      content: (
+        <div class="stack">
+          <div class="button-row history-toggle">
+            <button
+              type="button"
+              class="button-small"
+              aria-pressed={historyOf() === "token"}
+              disabled={!selected()}
+              onClick={() => setHistoryOf(historyOf() === "token" ? null : "token")}
+            >
+              Token history
+            </button>
+            <button
+              type="button"
+              class="button-small"
+              aria-pressed={historyOf() === "scene"}
+              disabled={!shownScene()}
+              onClick={() => setHistoryOf(historyOf() === "scene" ? null : "scene")}
+            >
+              Scene history
+            </button>
+          </div>
+          <Show when={historyTarget()} fallback={<p class="empty">Select a token, or pick the scene, to see its history.</p>}>
+            {(target) => (
+              <HistoryPanel
+                entityType={target().type}
+                entity={target().entity}
+                api={history}
+                nameOf={nameOf}
+                pending={(view.pending[entityKey(target().type, target().entity.id)] ?? 0) > 0}
+                onRestored={(result, base, version) => {
+                  props.sync.accept([{ type: target().type, entity: result }]);
+                  undo.recordRevert(target().type, result.id, base, version, result);
+                }}
+                onReload={() => props.sync.reload()}
+                onClose={() => setHistoryOf(null)}
+              />
+            )}
+          </Show>
+        </div>
+      ),
+    },
+    {
+      id: "settings",
+      label: "Settings",
+      content: (
+        <div class="stack card sidebar-card">
+          <SessionToggles sync={props.sync} />
+          <label class="toggle">
+            <input type="checkbox" checked={showHidden()} onChange={(event) => setShowHidden(event.currentTarget.checked)} /> Show hidden
+            tokens
+          </label>
+        </div>
+      ),
+    },
+  ];
+
   return (
-    <div class="page table-page">
-      <div class="page-heading">
+    <div class="page table-page" classList={{ "panel-closed": isGm() && !panelOpen() }}>
+      <div class="page-heading table-header">
         <h1>{view.session?.name}</h1>
         <Show when={view.role}>{(role) => <RoleBadge role={role()} />}</Show>
         <ConnectionIndicator connection={view.connection} pending={view.sync.pending} />
         <Show when={props.connectedUsers > 0}>
-          <span class="presence">
-            {props.connectedUsers === 1 ? "1 person at the table" : `${props.connectedUsers} people at the table`}
+          <span
+            class="presence"
+            title={props.connectedUsers === 1 ? "1 person at the table" : `${props.connectedUsers} people at the table`}
+          >
+            <Users aria-hidden="true" />
+            <span class="presence-text">
+              {props.connectedUsers === 1 ? "1 person at the table" : `${props.connectedUsers} people at the table`}
+            </span>
           </span>
         </Show>
         <span class="seq" title="Change sequence of this session">
           seq {view.seq}
         </span>
-        <button type="button" class="button-quiet" onClick={() => void props.sync.reload()}>
-          Reload
-        </button>
-        <Show when={isGm()}>
-          <InviteButton sessionId={props.sessionId} sessionName={view.session?.name ?? ""} />
+        <span class="header-actions">
+          <button type="button" class="button-quiet icon-text" aria-label="Reload" title="Reload" onClick={() => void props.sync.reload()}>
+            <RefreshCw aria-hidden="true" />
+            <span class="header-label">Reload</span>
+          </button>
+          <Show when={isGm()}>
+            <InviteButton sessionId={props.sessionId} sessionName={view.session?.name ?? ""} />
+            <button
+              type="button"
+              class="button-quiet icon-text"
+              aria-label="Undo"
+              aria-keyshortcuts="Control+Z"
+              title={undo.nextUndo() ? `Undo ${undo.nextUndo()?.label} (Ctrl+Z)` : "Nothing to undo"}
+              disabled={!undo.nextUndo() || undo.busy()}
+              onClick={() => void undo.undo()}
+            >
+              <Undo2 aria-hidden="true" />
+              <span class="header-label">Undo</span>
+            </button>
+            <button
+              type="button"
+              class="button-quiet icon-text"
+              aria-label="Redo"
+              aria-keyshortcuts="Control+Shift+Z"
+              title={undo.nextRedo() ? `Redo ${undo.nextRedo()?.label} (Ctrl+Shift+Z)` : "Nothing to redo"}
+              disabled={!undo.nextRedo() || undo.busy()}
+              onClick={() => void undo.redo()}
+            >
+              <Redo2 aria-hidden="true" />
+              <span class="header-label">Redo</span>
+            </button>
+            <button
+              type="button"
+              class="button-quiet icon-text"
+              aria-label="GM panel"
+              aria-expanded={panelOpen()}
+              aria-controls="gm-panel"
+              title={panelOpen() ? "Fold the GM panel away" : "Open the GM panel"}
+              onClick={togglePanel}
+            >
+              {panelOpen() ? <PanelRightClose aria-hidden="true" /> : <PanelRightOpen aria-hidden="true" />}
+              <span class="header-label">Panel</span>
+            </button>
+          </Show>
+        </span>
+      </div>
+      <div class="table-notices">
+        <ErrorMessage message={view.sync.loadError} />
+        <Show when={undo.message()}>
+          {(text) => (
+            <p class="undo-message" role="status">
+              {text()}{" "}
+              <button type="button" class="button-small button-quiet" onClick={() => undo.clearMessage()}>
+                Dismiss
+              </button>
+            </p>
+          )}
         </Show>
-        <Show when={isGm()}>
-          <button
-            type="button"
-            class="button-quiet"
-            aria-keyshortcuts="Control+Z"
-            title={undo.nextUndo() ? `Undo ${undo.nextUndo()?.label} (Ctrl+Z)` : "Nothing to undo"}
-            disabled={!undo.nextUndo() || undo.busy()}
-            onClick={() => void undo.undo()}
-          >
-            Undo
-          </button>
-          <button
-            type="button"
-            class="button-quiet"
-            aria-keyshortcuts="Control+Shift+Z"
-            title={undo.nextRedo() ? `Redo ${undo.nextRedo()?.label} (Ctrl+Shift+Z)` : "Nothing to redo"}
-            disabled={!undo.nextRedo() || undo.busy()}
-            onClick={() => void undo.redo()}
-          >
-            Redo
-          </button>
+        <Show when={archived()} keyed>
+          {(notice) => (
+            <ArchivedNotice label={notice.label} onUndo={() => undoArchive(notice.versions)} onDismiss={() => setArchived(null)} />
+          )}
+        </Show>
+        <Show when={view.sync.rejected}>
+          {(rejected) => (
+            <div class="banner" role="alert">
+              The server refused a change: {rejected().error.message}{" "}
+              <button type="button" class="button-small" onClick={() => void props.sync.dropRejected()}>
+                Discard that change
+              </button>
+            </div>
+          )}
+        </Show>
+        <Show when={view.sync.unauthorized}>
+          <div class="banner" role="alert">
+            Your changes wait until you sign in again. <A href={paths.home}>Sign in</A>
+          </div>
         </Show>
       </div>
-      <ErrorMessage message={view.sync.loadError} />
-      <Show when={undo.message()}>
-        {(text) => (
-          <p class="undo-message" role="status">
-            {text()}{" "}
-            <button type="button" class="button-small button-quiet" onClick={() => undo.clearMessage()}>
-              Dismiss
-            </button>
-          </p>
-        )}
-      </Show>
-      <Show when={archived()} keyed>
-        {(notice) => (
-          <ArchivedNotice label={notice.label} onUndo={() => undoArchive(notice.versions)} onDismiss={() => setArchived(null)} />
-        )}
-      </Show>
-      <Show when={view.sync.rejected}>
-        {(rejected) => (
-          <div class="banner" role="alert">
-            The server refused a change: {rejected().error.message}{" "}
-            <button type="button" class="button-small" onClick={() => void props.sync.dropRejected()}>
-              Discard that change
-            </button>
-          </div>
-        )}
-      </Show>
-      <Show when={view.sync.unauthorized}>
-        <div class="banner" role="alert">
-          Your changes wait until you sign in again. <A href={paths.home}>Sign in</A>
-        </div>
-      </Show>
 
-      <div class="table-layout" classList={{ "with-sidebar": isGm() }}>
+      <div class="table-layout" classList={{ "with-sidebar": isGm() && panelOpen() }}>
         <div class="table-main" data-lighting={lightingOf(view.session_state?.flags) ? "on" : "off"}>
-          <div class="table-toolbar">
+          <div class="table-scene-chip">
             <Show when={activeScene()} fallback={<p class="empty">The GM has not opened a scene yet.</p>}>
               {(scene) => (
                 <p class="active-scene" data-testid="active-scene">
@@ -267,15 +506,6 @@ export function SessionTable(props: {
                 </p>
               )}
             </Show>
-            <Show when={isGm()}>
-              <SessionToggles sync={props.sync} />
-            </Show>
-            <Show when={isGm()}>
-              <label class="toggle">
-                <input type="checkbox" checked={showHidden()} onChange={(event) => setShowHidden(event.currentTarget.checked)} /> Show
-                hidden tokens
-              </label>
-            </Show>
           </div>
           <Show when={shownScene()} keyed>
             {(scene) => (
@@ -291,6 +521,9 @@ export function SessionTable(props: {
                 pending={view.pending}
                 ghosts={props.ghosts}
                 onSelect={(id) => setSelectedId(id)}
+                cameraStore={cameraStore}
+                isOwn={(token) => (token.owner_user_ids ?? []).includes(me())}
+                {...(isGm() ? { tokenMenu } : {})}
                 {...(isGm()
                   ? {
                       onSelectMany: setSelectedIds,
@@ -304,6 +537,7 @@ export function SessionTable(props: {
                       onFitGrid: (patch: GridPatch) => authoring.fitGrid(scene.id, patch),
                       onLibraryDrop: (id: string, x: number, y: number) =>
                         void authoring.placeLibraryToken(id, scene.id, x, y).then((placed) => placed && setSelectedId(placed)),
+                      tools: <ModuleTools {...moduleProps()} scene={scene} />,
                     }
                   : {})}
                 layers={sceneLayers()}
@@ -320,48 +554,28 @@ export function SessionTable(props: {
               </TableCanvas>
             )}
           </Show>
-          <ModulePanels {...moduleProps()} />
+          {/* Players see the modules' panels (initiative) floating over the table; GMs have them in their panel. */}
+          <Show when={!isGm()}>
+            <div class="table-dock" classList={{ folded: !dockOpen() }}>
+              <button
+                type="button"
+                class="button-small dock-toggle"
+                aria-expanded={dockOpen()}
+                aria-controls="table-dock-body"
+                onClick={toggleDock}
+              >
+                {dockOpen() ? <ChevronDown aria-hidden="true" /> : <ChevronUp aria-hidden="true" />}
+                {dockOpen() ? "Fold panels" : "Panels"}
+              </button>
+              <div id="table-dock-body" class="table-dock-body" hidden={!dockOpen()}>
+                <ModulePanels {...moduleProps()} />
+              </div>
+            </div>
+          </Show>
         </div>
 
         <Show when={isGm()}>
-          <aside class="table-sidebar" aria-label="GM tools">
-            <div class="button-row history-toggle">
-              <button
-                type="button"
-                class="button-small"
-                aria-pressed={historyOf() === "token"}
-                disabled={!selected()}
-                onClick={() => setHistoryOf(historyOf() === "token" ? null : "token")}
-              >
-                Token history
-              </button>
-              <button
-                type="button"
-                class="button-small"
-                aria-pressed={historyOf() === "scene"}
-                disabled={!shownScene()}
-                onClick={() => setHistoryOf(historyOf() === "scene" ? null : "scene")}
-              >
-                Scene history
-              </button>
-            </div>
-            <Show when={historyTarget()}>
-              {(target) => (
-                <HistoryPanel
-                  entityType={target().type}
-                  entity={target().entity}
-                  api={history}
-                  nameOf={nameOf}
-                  pending={(view.pending[entityKey(target().type, target().entity.id)] ?? 0) > 0}
-                  onRestored={(result, base, version) => {
-                    props.sync.accept([{ type: target().type, entity: result }]);
-                    undo.recordRevert(target().type, result.id, base, version, result);
-                  }}
-                  onReload={() => props.sync.reload()}
-                  onClose={() => setHistoryOf(null)}
-                />
-              )}
-            </Show>
+          <aside id="gm-panel" class="table-sidebar" aria-label="GM tools" hidden={!panelOpen()}>
             <Show when={selected()}>
               {(token) => (
                 <TokenInspector
@@ -397,49 +611,8 @@ export function SessionTable(props: {
                 onClear={() => setSelectedIds([])}
               />
             </Show>
-            <SceneManager
-              sessionId={props.sessionId}
-              userId={props.userId}
-              sync={props.sync}
-              api={gmApi}
-              roster={roster}
-              activeSceneId={activeSceneId()}
-              shownSceneId={shownScene()?.id ?? null}
-              onView={(scene) => setViewedId(scene.id)}
-              onActivate={async (scene: Scene) => {
-                await api.activateScene(props.sessionId, scene.id);
-                setViewedId(null);
-              }}
-            />
-            <TokenLibrary
-              sessionId={props.sessionId}
-              folders={Object.values(view.folders)}
-              tokens={Object.values(view.tokens)}
-              art={artByToken()}
-              selectedId={selectedId()}
-              canPlace={shownScene() !== undefined}
-              onEdit={(id) => setSelectedId(id)}
-              onPlace={async (id) => {
-                const scene = shownScene();
-                if (!scene) return;
-                const cell = freeCell(sceneTokens(), gridOf(scene));
-                const placed = await authoring.placeLibraryToken(id, scene.id, cell.x, cell.y);
-                if (placed) setSelectedId(placed);
-              }}
-              onCreateFolder={authoring.createFolder}
-              onRenameFolder={authoring.renameFolder}
-              onArchiveFolder={authoring.archiveFolder}
-              onFile={authoring.fileToken}
-            />
-            <NewTokenForm
-              sessionId={props.sessionId}
-              scenes={scenes()}
-              defaultSceneId={shownScene()?.id ?? null}
-              folders={tokenFolderList()}
-              onCreate={createToken}
-            />
-            <MembersPanel userId={props.userId} roster={roster} />
-            <ArchiveBin api={gmApi} sync={props.sync} />
+            <ModulePanels {...moduleProps()} />
+            <SidebarTabs label="GM panels" tabs={tabs()} />
           </aside>
         </Show>
       </div>

@@ -1,5 +1,25 @@
-import { createMemo, createSignal, For, type JSX, Show } from "solid-js";
+import { createGesture, dragAction, pinchAction, wheelAction } from "@use-gesture/vanilla";
+import LocateFixed from "lucide-solid/icons/locate-fixed";
+import Maximize from "lucide-solid/icons/maximize";
+import ZoomIn from "lucide-solid/icons/zoom-in";
+import ZoomOut from "lucide-solid/icons/zoom-out";
+import { createContext, createEffect, createMemo, createSignal, For, type JSX, on, onCleanup, onMount, Show, useContext } from "solid-js";
 import type { Layer, Scene, Token, TokenArt } from "../lib/api";
+import {
+  type Camera,
+  cameraTransform,
+  centreOn,
+  fit as fitCamera,
+  IDENTITY,
+  PAN_STEP_PX,
+  type Point,
+  panBy,
+  screenToPage,
+  stepZoom,
+  zoomAt,
+  zoomTo,
+} from "../lib/camera";
+import type { CameraStore } from "../lib/camera-store";
 import { hitStroke, type Note, orderedLayers, readNotes, readStrokes, type Stroke, simplifyPoints } from "../lib/drawing";
 import { createSnapSetting, type GridPatch, gridOf, libraryDropPoint, tokenDropPoint } from "../lib/grid";
 import { LIBRARY_DRAG_TYPE } from "../lib/library";
@@ -12,7 +32,24 @@ import { GridOverlay } from "./GridOverlay";
 import { type DrawingStyle, type LayerTool, LayerToolbar } from "./LayerToolbar";
 import { NotesLayer } from "./NotesLayer";
 import { Ruler } from "./Ruler";
+import { TokenMenu } from "./TokenMenu";
 import { cells, TokenPiece } from "./TokenPiece";
+
+const createTableGesture = createGesture([dragAction, pinchAction, wheelAction]);
+
+/** What the table offers the tools drawn inside it (a ruler, a grid fitter): its camera and one conversion. */
+export interface TableView {
+  /** The page point (scene pixels) under a pointer's client coordinates, at the current camera. */
+  toPage(clientX: number, clientY: number): Point;
+  camera(): Camera;
+}
+
+const TableViewContext = createContext<TableView>();
+
+/** The table around a component drawn inside it (undefined elsewhere). */
+export function useTableView(): TableView | undefined {
+  return useContext(TableViewContext);
+}
 
 export interface Ghost {
   x: number;
@@ -33,16 +70,44 @@ const DEFAULT_WIDTH = 1600;
 const DEFAULT_HEIGHT = 1024;
 /** A press on the empty table must travel this far to become a selection box (else it is a click). */
 const BOX_THRESHOLD_PX = 4;
+/** The first view of a scene (nothing stored yet): 100%, the map's corner below the floating bars. */
+const HOME: Camera = { x: 24, y: 64, z: 1 };
+/**
+ * How far (map pixels) the felt and the grid go on past the table's edges, so a view past an edge
+ * (a token near the top centred on a phone, the map fitted to a wide window) shows more table
+ * rather than an empty band.
+ */
+const TABLE_MARGIN_PX = 4096;
+/** Wheel zoom speed: a notch of a mouse wheel (deltaY 100) zooms by about 1.2. */
+const WHEEL_ZOOM_RATE = 0.0018;
+/** Elements a drag may start on without panning the table (they have their own drags or clicks). */
+const OWN_POINTER =
+  "button, a, input, textarea, select, label, form, [role='menu'], .layer-input, .ruler-input, .grid-fit-input, .table-floating, .table-hud, [data-painting]";
 
 /**
- * The active scene as a table: the map image, a grid overlay, the scene's drawings layers, the
- * tokens, and (for GMs) the notes layers' pins on top.
+ * The active scene as a table: the map image, the scene's grid (its cell size and offset, so its
+ * lines fall on the map's), the scene's drawings layers, the tokens (sized in the grid's cells),
+ * and (for GMs) the notes layers' pins on top.
  *
  * Absolutely positioned DOM rather than `<canvas>` or SVG: every token is a real button (focus,
  * keyboard, screen readers and `getByRole` come free), images are plain `<img>` that the browser
  * caches and lazily decodes, and pointer capture makes dragging simple. The grid is one SVG
- * pattern (cheap at any size), each drawings layer one SVG. A few hundred tokens are well within
- * what the DOM handles.
+ * pattern (cheap at any size), each drawings layer one SVG.
+ *
+ * The camera (lib/camera.ts) is one CSS transform on the page container (`.table-surface`), as
+ * tldraw does: a pan or a zoom changes one style and the compositor moves the layers, whatever
+ * the number of tokens. Wheel and trackpad pinch zoom around the pointer, two fingers pinch,
+ * a drag on empty table (one finger, the middle button, or anywhere with Space held) pans; `+`,
+ * `-` and the arrow keys (nothing selected) do the same from the keyboard. Every pointer position
+ * goes through `toPage`, so drags, boxes, drawings, notes and drops land right at any zoom. Each
+ * person's camera is kept per scene in this browser (`cameraStore`). The grid, the ruler and the
+ * grid-fit box live in the transformed container, so they zoom and pan with the map; the tool
+ * bars and the modules' `hud` (the initiative order) float over the viewport in screen pixels.
+ *
+ * The grid: tokens let go after a drag, and library drops, snap to it unless the user switched
+ * "Snap to grid" off (in the view bar, kept in this browser) or holds Alt. The ruler ("Measure",
+ * everyone's: in the GM's tool bar, in the view bar for players) and the grid-fit tool ("Fit
+ * grid", with `onFitGrid`) read their pointers through `toPage`.
  *
  * Layers: `drawings` layers are drawn between the grid and the tokens, bottom to top by
  * `z_index` (then creation); `notes` layers are GM annotations, their pins always above the
@@ -51,8 +116,10 @@ const BOX_THRESHOLD_PX = 4;
  * Optional powers (the GM's): `onSelectMany` turns on shift-click and box selection, a selected
  * token dragged or moved by key moves the whole selection (`onMoveMany`); `onResize`/`onRotate`
  * give the single selected token its handles; `layerEdits` shows the tool bar (select, draw,
- * note, erase); `onLibraryDrop` accepts library tokens dragged onto the table, at the grid cell
- * under the pointer.
+ * note, erase, measure, fit grid, then the modules' `tools`); `onLibraryDrop` accepts library tokens dragged onto the
+ * table, at the grid cell under the pointer. With box selection, a Shift-drag on empty table draws
+ * the box (a plain drag pans). `tokenMenu` fills the menu a right-click or a long press on a token
+ * opens; `isOwn` marks the viewer's own tokens and gives them the "my token" button.
  */
 export function TableCanvas(props: {
   sessionId: string;
@@ -87,6 +154,14 @@ export function TableCanvas(props: {
   children?: JSX.Element;
   /** Floats over the table's top right corner, in screen pixels (game modules' HUDs). */
   hud?: JSX.Element;
+  /** Kept and restored per scene: this person's camera. */
+  cameraStore?: CameraStore;
+  /** The viewer's own tokens (a marker on them, and the "my token" button). */
+  isOwn?: (token: Token) => boolean;
+  /** More tools in the GM's tool bar (the modules'). */
+  tools?: JSX.Element;
+  /** The items of a token's menu; nothing opens when it gives none. */
+  tokenMenu?: (token: Token, close: () => void) => JSX.Element;
 }) {
   const newId = () => (props.newId ?? (() => crypto.randomUUID()))();
   const now = () => (props.now ?? Date.now)();
@@ -100,13 +175,20 @@ export function TableCanvas(props: {
   const [groupDrag, setGroupDrag] = createSignal<{ leader: string; dx: number; dy: number } | null>(null);
   const [dropHover, setDropHover] = createSignal<{ x: number; y: number } | null>(null);
   let surface: HTMLDivElement | undefined;
+  let viewport: HTMLElement | undefined;
+  /** When the last pan ended (ms): the click the browser sends after it is swallowed. */
+  let panEndedAt = 0;
+  // Until a camera is restored: the map's top left at 100%, clear of the floating bars over the table's top.
+  const [camera, setCamera] = createSignal<Camera>(props.cameraStore ? HOME : IDENTITY);
+  const [spaceHeld, setSpaceHeld] = createSignal(false);
+  const [panning, setPanning] = createSignal(false);
+  const [menuFor, setMenuFor] = createSignal<{ tokenId: string; x: number; y: number } | null>(null);
 
   // --- the scene's grid: cell size, snapping, the ruler (see lib/grid.ts) ---
   const grid = createMemo(() => gridOf(props.scene));
   const cellPx = () => grid().size;
   const snapping = createSnapSetting();
   const [measuring, setMeasuring] = createSignal(false);
-  const toPage = (clientX: number, clientY: number) => tablePoint({ clientX, clientY });
 
   const activeTool = (): LayerTool => (props.layerEdits ? tool() : measuring() ? "ruler" : "select");
   const selection = createMemo<readonly string[]>(() => props.selectedIds ?? (props.selectedId ? [props.selectedId] : []));
@@ -135,11 +217,218 @@ export function TableCanvas(props: {
     }),
   );
 
-  /** A pointer event's position on the table, in table pixels. */
-  function tablePoint(event: { clientX: number; clientY: number }): { x: number; y: number } {
-    const rect = surface?.getBoundingClientRect();
-    return { x: Math.round(event.clientX - (rect?.left ?? 0)), y: Math.round(event.clientY - (rect?.top ?? 0)) };
+  // --- camera -----------------------------------------------------------------------------------
+
+  /** A client point relative to the viewport's top left (the camera's screen space). */
+  function viewportPoint(clientX: number, clientY: number): Point {
+    const rect = viewport?.getBoundingClientRect();
+    return { x: clientX - (rect?.left ?? 0), y: clientY - (rect?.top ?? 0) };
   }
+
+  /** The page point (scene pixels) under client coordinates: the one conversion every pointer goes through. */
+  function toPage(clientX: number, clientY: number): Point {
+    return screenToPage(camera(), viewportPoint(clientX, clientY));
+  }
+
+  /** A pointer event's position on the table, in whole table pixels. */
+  function tablePoint(event: { clientX: number; clientY: number }): { x: number; y: number } {
+    const at = toPage(event.clientX, event.clientY);
+    return { x: Math.round(at.x), y: Math.round(at.y) };
+  }
+
+  function viewportSize() {
+    const rect = viewport?.getBoundingClientRect();
+    return { width: rect?.width || 800, height: rect?.height || 600 };
+  }
+  const viewportCentre = () => {
+    const size = viewportSize();
+    return { x: size.width / 2, y: size.height / 2 };
+  };
+  const zoomStep = (direction: 1 | -1) => setCamera((c) => zoomTo(c, viewportCentre(), stepZoom(c.z, direction)));
+  const mapBounds = () => {
+    const map = mapSize();
+    return map ? { x: 0, y: 0, width: map.w, height: map.h } : { x: 0, y: 0, width: size().w, height: size().h };
+  };
+  const fitMap = () => setCamera(fitCamera(mapBounds(), viewportSize()));
+  const actualSize = () => setCamera((c) => zoomTo(c, viewportCentre(), 1));
+
+  const ownTokens = createMemo(() => (props.isOwn ? props.tokens.filter((t) => props.isOwn?.(t)) : []));
+  let nextOwn = 0;
+  function centreOnMine() {
+    const mine = ownTokens();
+    if (mine.length === 0) return;
+    const token = mine[nextOwn % mine.length] as Token;
+    nextOwn = (nextOwn + 1) % mine.length;
+    const centre = { x: token.x + (cells(token.width) * cellPx()) / 2, y: token.y + (cells(token.height) * cellPx()) / 2 };
+    setCamera((c) => centreOn(c, centre, viewportSize()));
+    // Focus follows, so the keyboard can move it at once.
+    [...(viewport?.querySelectorAll<HTMLButtonElement>("button.token") ?? [])]
+      .find((b) => b.dataset.tokenId === token.id)
+      ?.focus({ preventScroll: true });
+  }
+
+  // Restored per scene; saved a moment after it settles.
+  let restored = false;
+  onMount(() => {
+    const store = props.cameraStore;
+    if (!store) {
+      restored = true;
+      return;
+    }
+    const sceneId = props.scene.id;
+    void store.load(sceneId).then((saved) => {
+      if (saved && !restored) setCamera(saved);
+      restored = true;
+    });
+  });
+  let saveTimer: ReturnType<typeof setTimeout> | undefined;
+  createEffect(
+    on(
+      camera,
+      (current) => {
+        const store = props.cameraStore;
+        if (!store) return;
+        restored = true;
+        clearTimeout(saveTimer);
+        const sceneId = props.scene.id;
+        saveTimer = setTimeout(() => void store.save(sceneId, current), 250);
+      },
+      { defer: true },
+    ),
+  );
+  onCleanup(() => clearTimeout(saveTimer));
+
+  function isEditable(target: EventTarget | null): boolean {
+    return target instanceof Element && target.closest("input, textarea, select, [contenteditable='true']") !== null;
+  }
+
+  // Keyboard: + and - zoom, arrows pan when nothing is selected, Space held pans with any drag.
+  onMount(() => {
+    const onKeyDown = (event: KeyboardEvent) => {
+      if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || isEditable(event.target)) return;
+      const target = event.target;
+      const onTable =
+        target === document.body || target === document.documentElement || (target instanceof Node && viewport?.contains(target));
+      if (!onTable) return;
+      if (event.key === " " && !(target instanceof HTMLButtonElement)) {
+        event.preventDefault();
+        setSpaceHeld(true);
+        return;
+      }
+      if (event.key === "+" || event.key === "=") {
+        event.preventDefault();
+        zoomStep(1);
+        return;
+      }
+      if (event.key === "-" || event.key === "_") {
+        event.preventDefault();
+        zoomStep(-1);
+        return;
+      }
+      const pan: Record<string, [number, number]> = {
+        ArrowLeft: [PAN_STEP_PX, 0],
+        ArrowRight: [-PAN_STEP_PX, 0],
+        ArrowUp: [0, PAN_STEP_PX],
+        ArrowDown: [0, -PAN_STEP_PX],
+      };
+      const step = pan[event.key];
+      if (!step || selection().length > 0) return;
+      event.preventDefault();
+      setCamera((c) => panBy(c, step[0], step[1]));
+    };
+    const onKeyUp = (event: KeyboardEvent) => {
+      if (event.key === " ") setSpaceHeld(false);
+    };
+    const onBlur = () => setSpaceHeld(false);
+    window.addEventListener("keydown", onKeyDown);
+    window.addEventListener("keyup", onKeyUp);
+    window.addEventListener("blur", onBlur);
+    onCleanup(() => {
+      window.removeEventListener("keydown", onKeyDown);
+      window.removeEventListener("keyup", onKeyUp);
+      window.removeEventListener("blur", onBlur);
+    });
+  });
+
+  // Pointer gestures (@use-gesture): drag to pan, pinch (two fingers, or a trackpad pinch: ctrl+wheel) and wheel to zoom.
+  onMount(() => {
+    if (!viewport) return;
+    const element = viewport;
+    let pinching = false;
+    let pinchOrigin: Point | null = null;
+    let dragPans = false;
+    const gesture = createTableGesture(
+      element,
+      {
+        onDrag: (state) => {
+          const event = state.event as PointerEvent;
+          if (state.first) {
+            const target = event.target instanceof Element ? event.target : null;
+            const middle = state.buttons === 4;
+            const free = target !== null && target.closest(OWN_POINTER) === null && !event.shiftKey && !event.ctrlKey && !event.metaKey;
+            dragPans = !pinching && (middle || spaceHeld() || (free && activeTool() === "select"));
+            if (dragPans) setPanning(true);
+          }
+          if (state.last) {
+            if (dragPans) setPanning(false);
+            // The click that ends a pan is not a click on the empty table (it would clear the selection).
+            if (dragPans && Math.hypot(state.movement[0], state.movement[1]) > 3) panEndedAt = Date.now();
+            dragPans = false;
+            return;
+          }
+          if (!dragPans || pinching || state.touches > 1) return;
+          const [dx, dy] = state.delta;
+          if (dx !== 0 || dy !== 0) setCamera((c) => panBy(c, dx, dy));
+        },
+        onPinch: (state) => {
+          if (state.first) {
+            pinching = true;
+            pinchOrigin = null;
+            if (dragPans) setPanning(false);
+            dragPans = false;
+          }
+          const origin = viewportPoint(state.origin[0], state.origin[1]);
+          const [scale] = state.offset;
+          setCamera((c) => {
+            let next = zoomTo(c, origin, scale);
+            // Two fingers moving together pan as they pinch.
+            if (pinchOrigin && state.type !== "wheel") next = panBy(next, origin.x - pinchOrigin.x, origin.y - pinchOrigin.y);
+            return next;
+          });
+          pinchOrigin = origin;
+          if (state.last) {
+            pinching = false;
+            pinchOrigin = null;
+          }
+        },
+        onWheel: (state) => {
+          const event = state.event as WheelEvent;
+          if (event.ctrlKey || pinching) return;
+          const target = event.target instanceof Element ? event.target : null;
+          if (target?.closest(".table-floating, .table-hud, [role='menu'], .note-editor")) return;
+          event.preventDefault();
+          const dy = event.deltaMode === 1 ? event.deltaY * 33 : event.deltaY;
+          const at = viewportPoint(event.clientX, event.clientY);
+          setCamera((c) => zoomAt(c, at, Math.exp(-dy * WHEEL_ZOOM_RATE)));
+        },
+      },
+      {
+        drag: { pointer: { buttons: [1, 4], capture: false }, filterTaps: true, threshold: 3 },
+        pinch: { from: () => [camera().z, 0], scaleBounds: { min: 0.1, max: 8 }, pointer: { touch: false } },
+        wheel: { eventOptions: { passive: false } },
+        eventOptions: { passive: false },
+      },
+    );
+    // A trackpad pinch arrives as ctrl+wheel: never let the browser zoom the page instead.
+    const stopPageZoom = (event: WheelEvent) => {
+      if (event.ctrlKey) event.preventDefault();
+    };
+    element.addEventListener("wheel", stopPageZoom, { passive: false });
+    onCleanup(() => {
+      gesture.destroy();
+      element.removeEventListener("wheel", stopPageZoom);
+    });
+  });
 
   // --- selection and moves --------------------------------------------------------------------
 
@@ -181,6 +470,8 @@ export function TableCanvas(props: {
 
   function onSurfacePointerDown(event: PointerEvent & { currentTarget: HTMLDivElement }) {
     if (event.target !== event.currentTarget || event.button !== 0 || !props.onSelectMany) return;
+    // A plain drag pans the table; Shift (or Ctrl/⌘) draws the selection box.
+    if (!(event.shiftKey || event.ctrlKey || event.metaKey) || spaceHeld()) return;
     event.currentTarget.setPointerCapture?.(event.pointerId);
     boxStart = { ...tablePoint(event), additive: event.shiftKey || event.ctrlKey || event.metaKey, pointerId: event.pointerId };
     boxDrawn = false;
@@ -272,164 +563,188 @@ export function TableCanvas(props: {
     return props.onLibraryDrop !== undefined && [...(event.dataTransfer?.types ?? [])].includes(LIBRARY_DRAG_TYPE);
   }
 
+  const view: TableView = { toPage, camera };
+  const menuToken = () => {
+    const open = menuFor();
+    return open ? props.tokens.find((t) => t.id === open.tokenId) : undefined;
+  };
+
   return (
-    <>
-      <Show when={props.layerEdits}>
-        {(edits) => (
-          <LayerToolbar
-            tool={tool()}
-            style={drawingStyle()}
-            hasDrawings={allStrokes().length > 0}
-            onTool={(next) => {
-              setTool(next);
-              setNoteDraft(null);
-            }}
-            onStyle={setDrawingStyle}
-            onClearDrawings={() => edits().clearStrokes()}
+    <TableViewContext.Provider value={view}>
+      <section
+        ref={viewport}
+        class="table-viewport"
+        classList={{ panning: panning(), "space-pan": spaceHeld() }}
+        aria-label={`Table: ${props.scene.name}`}
+        data-zoom={camera().z.toFixed(3)}
+        data-camera={`${camera().x.toFixed(1)},${camera().y.toFixed(1)},${camera().z.toFixed(4)}`}
+      >
+        {/* biome-ignore lint/a11y/noStaticElementInteractions: a click on empty table clears the selection, a drag draws a selection box; tokens are the buttons */}
+        {/* biome-ignore lint/a11y/useKeyWithClickEvents: Escape on a token does the same from the keyboard */}
+        <div
+          ref={surface}
+          class="table-surface"
+          classList={{ "drop-target": dropHover() !== null }}
+          style={{
+            width: `${size().w}px`,
+            height: `${size().h}px`,
+            transform: cameraTransform(camera()),
+            "--accent": props.scene.accent_color ?? "var(--felt-light)",
+            "--table-margin": `${TABLE_MARGIN_PX}px`,
+          }}
+          data-scene-id={props.scene.id}
+          data-tool={activeTool()}
+          onClick={(event) => {
+            if (Date.now() - panEndedAt < 500) {
+              panEndedAt = 0;
+              return;
+            }
+            if (boxDrawn) {
+              boxDrawn = false;
+              return;
+            }
+            if (event.target === event.currentTarget) clearSelection();
+          }}
+          onPointerDown={onSurfacePointerDown}
+          onPointerMove={onSurfacePointerMove}
+          onPointerUp={onSurfacePointerUp}
+          onPointerCancel={() => {
+            boxStart = null;
+            setBox(null);
+          }}
+          onDragOver={(event) => {
+            if (!carriesLibraryToken(event)) return;
+            event.preventDefault();
+            if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
+            const at = tablePoint(event);
+            setDropHover(libraryDropPoint(grid(), at.x, at.y, snapping.snap() && !event.altKey));
+          }}
+          onDragLeave={(event) => {
+            if (event.target === event.currentTarget) setDropHover(null);
+          }}
+          onDrop={(event) => {
+            setDropHover(null);
+            if (!carriesLibraryToken(event)) return;
+            const id = event.dataTransfer?.getData(LIBRARY_DRAG_TYPE);
+            if (!id || !props.onLibraryDrop) return;
+            event.preventDefault();
+            const at = tablePoint(event);
+            const cell = libraryDropPoint(grid(), at.x, at.y, snapping.snap() && !event.altKey);
+            props.onLibraryDrop(id, cell.x, cell.y);
+          }}
+        >
+          <Show when={props.scene.map_asset}>
+            {(hash) => (
+              <img
+                class="table-map"
+                src={assetFileUrl(props.sessionId, hash())}
+                alt={`Map of ${props.scene.name}`}
+                draggable={false}
+                onLoad={(event) => setMapSize({ w: event.currentTarget.naturalWidth, h: event.currentTarget.naturalHeight })}
+              />
+            )}
+          </Show>
+          <GridOverlay
+            sceneId={props.scene.id}
+            grid={grid()}
+            width={size().w}
+            height={size().h}
+            opacity={props.gridOpacity}
+            margin={TABLE_MARGIN_PX}
           />
-        )}
-      </Show>
-      <GridControls
-        snap={snapping.snap()}
-        onSnap={snapping.setSnap}
-        {...(props.layerEdits ? {} : { measuring: measuring(), onMeasure: setMeasuring })}
-      />
-      <div class="table-frame">
-        <section class="table-viewport" aria-label={`Table: ${props.scene.name}`}>
-          {/* biome-ignore lint/a11y/noStaticElementInteractions: a click on empty table clears the selection, a drag draws a selection box; tokens are the buttons */}
-          {/* biome-ignore lint/a11y/useKeyWithClickEvents: Escape on a token does the same from the keyboard */}
-          <div
-            ref={surface}
-            class="table-surface"
-            classList={{ "drop-target": dropHover() !== null }}
-            style={{ width: `${size().w}px`, height: `${size().h}px`, "--accent": props.scene.accent_color ?? "var(--felt-light)" }}
-            data-scene-id={props.scene.id}
-            data-tool={activeTool()}
-            onClick={(event) => {
-              if (boxDrawn) {
-                boxDrawn = false;
-                return;
-              }
-              if (event.target === event.currentTarget) clearSelection();
-            }}
-            onPointerDown={onSurfacePointerDown}
-            onPointerMove={onSurfacePointerMove}
-            onPointerUp={onSurfacePointerUp}
-            onPointerCancel={() => {
-              boxStart = null;
-              setBox(null);
-            }}
-            onDragOver={(event) => {
-              if (!carriesLibraryToken(event)) return;
-              event.preventDefault();
-              if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
-              setDropHover(libraryDropPoint(grid(), tablePoint(event).x, tablePoint(event).y, snapping.snap() && !event.altKey));
-            }}
-            onDragLeave={(event) => {
-              if (event.target === event.currentTarget) setDropHover(null);
-            }}
-            onDrop={(event) => {
-              setDropHover(null);
-              if (!carriesLibraryToken(event)) return;
-              const id = event.dataTransfer?.getData(LIBRARY_DRAG_TYPE);
-              if (!id || !props.onLibraryDrop) return;
-              event.preventDefault();
-              const at = tablePoint(event);
-              const cell = libraryDropPoint(grid(), at.x, at.y, snapping.snap() && !event.altKey);
-              props.onLibraryDrop(id, cell.x, cell.y);
-            }}
-          >
-            <Show when={props.scene.map_asset}>
-              {(hash) => (
-                <img
-                  class="table-map"
-                  src={assetFileUrl(props.sessionId, hash())}
-                  alt={`Map of ${props.scene.name}`}
-                  draggable={false}
-                  onLoad={(event) => setMapSize({ w: event.currentTarget.naturalWidth, h: event.currentTarget.naturalHeight })}
-                />
-              )}
-            </Show>
-            <GridOverlay sceneId={props.scene.id} grid={grid()} width={size().w} height={size().h} opacity={props.gridOpacity} />
-            <For each={drawingLayers()}>
-              {(layer, index) => (
-                <DrawingsLayer
-                  layerId={layer.id}
-                  strokes={readStrokes(layer.payload)}
-                  width={size().w}
-                  height={size().h}
-                  erasing={erasing()}
-                  draft={index() === drawingLayers().length - 1 ? draft() : null}
-                />
-              )}
-            </For>
-            <Show when={drawingLayers().length === 0 && draft()}>
-              {(stroke) => <DrawingsLayer layerId="" strokes={[]} width={size().w} height={size().h} draft={stroke()} />}
-            </Show>
-            <For each={ghostsShown()}>
-              {(entry) => (
-                <div
-                  class="token-ghost"
-                  aria-hidden="true"
-                  data-ghost-for={entry.token.id}
-                  style={{
-                    left: `${entry.ghost.x}px`,
-                    top: `${entry.ghost.y}px`,
-                    width: `${cells(entry.token.width) * cellPx()}px`,
-                    height: `${cells(entry.token.height) * cellPx()}px`,
-                    transform: `rotate(${entry.ghost.rotation}deg)`,
-                  }}
-                />
-              )}
-            </For>
-            <For each={props.tokens}>
-              {(token) => (
-                <TokenPiece
-                  sessionId={props.sessionId}
-                  token={token}
-                  art={props.art[token.id]}
-                  movable={props.canMove(token)}
-                  cellPx={cellPx()}
-                  snap={(x, y, free) => tokenDropPoint(grid(), x, y, snapping.snap() && !free)}
-                  selected={isSelected(token.id)}
-                  unsaved={(props.pending[`token:${token.id}`] ?? 0) > 0}
-                  offset={(() => {
-                    const g = groupDrag();
-                    return g && g.leader !== token.id && isSelected(token.id) && props.canMove(token) ? { dx: g.dx, dy: g.dy } : null;
-                  })()}
-                  handles={selection().length === 1 && (props.onResize !== undefined || props.onRotate !== undefined)}
-                  onSelect={(additive) => onTokenSelect(token, additive)}
-                  onDeselect={() => clearSelection()}
-                  onPreview={(x, y) => onTokenPreview(token, x, y)}
-                  onDrop={(x, y) => onTokenDrop(token, x, y)}
-                  onResize={(width, height) => props.onResize?.(token, width, height)}
-                  onRotate={(rotation) => props.onRotate?.(token, rotation)}
-                />
-              )}
-            </For>
-            {props.children}
-            <Show when={activeTool() === "ruler"}>
-              <Ruler scene={props.scene} toPage={toPage} />
-            </Show>
-            <Show when={activeTool() === "grid" && props.onFitGrid}>
-              {(onFit) => <GridFitTool scene={props.scene} toPage={toPage} onFit={onFit()} />}
-            </Show>
-            <Show when={activeTool() === "draw" || activeTool() === "note" || activeTool() === "erase"}>
+          <For each={drawingLayers()}>
+            {(layer, index) => (
+              <DrawingsLayer
+                layerId={layer.id}
+                strokes={readStrokes(layer.payload)}
+                width={size().w}
+                height={size().h}
+                erasing={erasing()}
+                draft={index() === drawingLayers().length - 1 ? draft() : null}
+              />
+            )}
+          </For>
+          <Show when={drawingLayers().length === 0 && draft()}>
+            {(stroke) => <DrawingsLayer layerId="" strokes={[]} width={size().w} height={size().h} draft={stroke()} />}
+          </Show>
+          <For each={ghostsShown()}>
+            {(entry) => (
               <div
-                class="layer-input"
-                data-tool={activeTool()}
+                class="token-ghost"
                 aria-hidden="true"
-                onPointerDown={onInputDown}
-                onPointerMove={onInputMove}
-                onPointerUp={onInputUp}
-                onPointerCancel={() => {
-                  inputPointer = null;
-                  setDraft(null);
-                  setErasing(new Set<string>());
+                data-ghost-for={entry.token.id}
+                style={{
+                  left: `${entry.ghost.x}px`,
+                  top: `${entry.ghost.y}px`,
+                  width: `${cells(entry.token.width) * cellPx()}px`,
+                  height: `${cells(entry.token.height) * cellPx()}px`,
+                  transform: `rotate(${entry.ghost.rotation}deg)`,
                 }}
               />
-            </Show>
-            <Show when={props.showNotes}>
+            )}
+          </For>
+          <For each={props.tokens}>
+            {(token) => (
+              <TokenPiece
+                sessionId={props.sessionId}
+                token={token}
+                art={props.art[token.id]}
+                movable={props.canMove(token)}
+                cellPx={cellPx()}
+                snap={(x, y, free) => tokenDropPoint(grid(), x, y, snapping.snap() && !free)}
+                selected={isSelected(token.id)}
+                own={props.isOwn?.(token) ?? false}
+                zoom={camera().z}
+                onMenu={
+                  props.tokenMenu
+                    ? (clientX, clientY) => {
+                        const at = viewportPoint(clientX, clientY);
+                        setMenuFor({ tokenId: token.id, x: at.x, y: at.y });
+                      }
+                    : undefined
+                }
+                unsaved={(props.pending[`token:${token.id}`] ?? 0) > 0}
+                offset={(() => {
+                  const g = groupDrag();
+                  return g && g.leader !== token.id && isSelected(token.id) && props.canMove(token) ? { dx: g.dx, dy: g.dy } : null;
+                })()}
+                handles={selection().length === 1 && (props.onResize !== undefined || props.onRotate !== undefined)}
+                onSelect={(additive) => onTokenSelect(token, additive)}
+                onDeselect={() => clearSelection()}
+                onPreview={(x, y) => onTokenPreview(token, x, y)}
+                onDrop={(x, y) => onTokenDrop(token, x, y)}
+                onResize={(width, height) => props.onResize?.(token, width, height)}
+                onRotate={(rotation) => props.onRotate?.(token, rotation)}
+              />
+            )}
+          </For>
+          {props.children}
+          <Show when={activeTool() === "ruler"}>
+            <div class="ruler-zoom" style={{ "--zoom": String(camera().z) }}>
+              <Ruler scene={props.scene} toPage={toPage} />
+            </div>
+          </Show>
+          <Show when={activeTool() === "grid" && props.onFitGrid}>
+            {(onFit) => <GridFitTool scene={props.scene} toPage={toPage} onFit={onFit()} hintMount={viewport} />}
+          </Show>
+          <Show when={activeTool() === "draw" || activeTool() === "note" || activeTool() === "erase"}>
+            <div
+              class="layer-input"
+              data-tool={activeTool()}
+              aria-hidden="true"
+              onPointerDown={onInputDown}
+              onPointerMove={onInputMove}
+              onPointerUp={onInputUp}
+              onPointerCancel={() => {
+                inputPointer = null;
+                setDraft(null);
+                setErasing(new Set<string>());
+              }}
+            />
+          </Show>
+          <Show when={props.showNotes}>
+            {/* The zoom reaches the notes alone (they keep their size): a variable on the surface would restyle every token at each zoom. */}
+            <div class="notes-zoom" style={{ "--zoom": String(camera().z) }}>
               <NotesLayer
                 notes={notes()}
                 tool={activeTool()}
@@ -440,29 +755,85 @@ export function TableCanvas(props: {
                 newId={newId}
                 now={now}
               />
-            </Show>
-            <Show when={box()}>
-              {(rect) => (
-                <div
-                  class="selection-box"
-                  aria-hidden="true"
-                  style={{ left: `${rect().x}px`, top: `${rect().y}px`, width: `${rect().width}px`, height: `${rect().height}px` }}
-                />
-              )}
-            </Show>
-            <Show when={dropHover()}>
-              {(cell) => (
-                <div
-                  class="drop-cell"
-                  aria-hidden="true"
-                  style={{ left: `${cell().x}px`, top: `${cell().y}px`, width: `${cellPx()}px`, height: `${cellPx()}px` }}
-                />
-              )}
-            </Show>
-          </div>
-        </section>
+            </div>
+          </Show>
+          <Show when={box()}>
+            {(rect) => (
+              <div
+                class="selection-box"
+                aria-hidden="true"
+                style={{ left: `${rect().x}px`, top: `${rect().y}px`, width: `${rect().width}px`, height: `${rect().height}px` }}
+              />
+            )}
+          </Show>
+          <Show when={dropHover()}>
+            {(cell) => (
+              <div
+                class="drop-cell"
+                aria-hidden="true"
+                style={{ left: `${cell().x}px`, top: `${cell().y}px`, width: `${cellPx()}px`, height: `${cellPx()}px` }}
+              />
+            )}
+          </Show>
+        </div>
+        <Show when={props.layerEdits}>
+          {(edits) => (
+            <div class="table-floating table-floating-tools">
+              <LayerToolbar
+                tool={tool()}
+                style={drawingStyle()}
+                hasDrawings={allStrokes().length > 0}
+                onTool={(next) => {
+                  setTool(next);
+                  setNoteDraft(null);
+                }}
+                onStyle={setDrawingStyle}
+                onClearDrawings={() => edits().clearStrokes()}
+              >
+                {props.tools}
+              </LayerToolbar>
+            </div>
+          )}
+        </Show>
         <div class="table-hud">{props.hud}</div>
-      </div>
-    </>
+        <div class="table-floating table-floating-view" role="toolbar" aria-label="View">
+          <GridControls
+            snap={snapping.snap()}
+            onSnap={snapping.setSnap}
+            {...(props.layerEdits ? {} : { measuring: measuring(), onMeasure: setMeasuring })}
+          />
+          <Show when={ownTokens().length > 0}>
+            <button
+              type="button"
+              class="icon-button"
+              aria-label={ownTokens().length > 1 ? "My tokens (next)" : "My token"}
+              title="Centre on my token"
+              onClick={centreOnMine}
+            >
+              <LocateFixed aria-hidden="true" />
+            </button>
+          </Show>
+          <button type="button" class="icon-button" aria-label="Zoom out" title="Zoom out (-)" onClick={() => zoomStep(-1)}>
+            <ZoomOut aria-hidden="true" />
+          </button>
+          <button type="button" class="icon-button zoom-readout" aria-label="Zoom to 100%" title="Actual size" onClick={actualSize}>
+            {Math.round(camera().z * 100)}%
+          </button>
+          <button type="button" class="icon-button" aria-label="Zoom in" title="Zoom in (+)" onClick={() => zoomStep(1)}>
+            <ZoomIn aria-hidden="true" />
+          </button>
+          <button type="button" class="icon-button" aria-label="Fit map" title="Fit the map to the window" onClick={fitMap}>
+            <Maximize aria-hidden="true" />
+          </button>
+        </div>
+        <Show when={menuToken()} keyed>
+          {(token) => (
+            <TokenMenu token={token} x={menuFor()?.x ?? 0} y={menuFor()?.y ?? 0} onClose={() => setMenuFor(null)}>
+              {props.tokenMenu?.(token, () => setMenuFor(null))}
+            </TokenMenu>
+          )}
+        </Show>
+      </section>
+    </TableViewContext.Provider>
   );
 }

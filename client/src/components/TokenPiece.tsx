@@ -1,11 +1,13 @@
-import { createSignal, Show } from "solid-js";
+import UserRound from "lucide-solid/icons/user-round";
+import { createSignal, onCleanup, Show } from "solid-js";
+import { DEFAULT_GRID_SIZE } from "../../../domain/grid";
 import type { Token, TokenArt } from "../lib/api";
 import { cellsFromPixels, rotationTowards, unrotate } from "../lib/selection";
 import { assetFileUrl } from "../lib/upload";
 import { CroppedArt } from "./CroppedArt";
 
-/** Pixels of one grid cell on a table whose scene gives none: a token of width 1 is one cell wide. */
-export const CELL_PX = 64;
+/** Pixels of one grid cell on a table whose scene gives none (the default grid's): a token of width 1 is one cell wide. */
+export const CELL_PX = DEFAULT_GRID_SIZE;
 /** A token's size in cells; a token queued but not yet confirmed may lack the server's defaults. */
 export function cells(value: number | undefined): number {
   return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 1;
@@ -16,6 +18,8 @@ const BORDER_PX = 2;
 
 /** A pointer must travel this far before a press becomes a drag (a click selects). */
 const DRAG_THRESHOLD_PX = 4;
+/** A press held this long without moving opens the token's menu (touch screens have no right button). */
+const LONG_PRESS_MS = 550;
 
 /**
  * One token on the table: a real `<button>` named by the token's name, so it is focusable,
@@ -25,13 +29,17 @@ const DRAG_THRESHOLD_PX = 4;
  * token to the selection. With `handles`, the selected token has a resize handle (in half cells)
  * and a rotate handle (15° steps; Shift for free rotation) beside it. `offset` shows the token
  * moved along with another one of the selection being dragged.
+ *
+ * `zoom` is the table camera's: screen distances are divided by it, so the token follows the
+ * pointer at any zoom. `own` marks the viewer's own token (a ring and a badge). A right-click or a
+ * long press (touch) opens the token's menu (`onMenu`, with the client point to show it at).
  */
 export function TokenPiece(props: {
   sessionId: string;
   token: Token;
   art: TokenArt | undefined;
   movable: boolean;
-  /** Map pixels per grid cell (the scene's grid); 64 when not given. */
+  /** Map pixels per grid cell (the scene's grid); the default grid's when not given. */
   cellPx?: number;
   /** Where a drag let go at (x, y) lands: the grid snaps it unless `free` (Alt held). */
   snap?: (x: number, y: number, free: boolean) => { x: number; y: number };
@@ -39,6 +47,10 @@ export function TokenPiece(props: {
   unsaved: boolean;
   offset?: { dx: number; dy: number } | null;
   handles?: boolean;
+  own?: boolean;
+  /** The camera's zoom (1: screen pixels are table pixels). */
+  zoom?: number;
+  onMenu?: ((clientX: number, clientY: number) => void) | undefined;
   onSelect: (additive: boolean) => void;
   onDeselect: () => void;
   onPreview: (x: number, y: number) => void;
@@ -54,6 +66,10 @@ export function TokenPiece(props: {
   /** The click that follows the end of a drag is not a selection. */
   let swallowClick = false;
   let button: HTMLButtonElement | undefined;
+  const zoom = () => (props.zoom && props.zoom > 0 ? props.zoom : 1);
+  let longPress: ReturnType<typeof setTimeout> | undefined;
+  const stopLongPress = () => clearTimeout(longPress);
+  onCleanup(stopLongPress);
   const x = () => drag()?.x ?? props.token.x + (props.offset?.dx ?? 0);
   const y = () => drag()?.y ?? props.token.y + (props.offset?.dy ?? 0);
   const widthCells = () => resizing()?.width ?? cells(props.token.width);
@@ -64,20 +80,41 @@ export function TokenPiece(props: {
     top: `${y()}px`,
     width: `${widthCells() * cellPx()}px`,
     height: `${heightCells() * cellPx()}px`,
-    transform: `rotate(${rotation()}deg)`,
+    // No transform at all on an unturned token: a transform per token makes every pan and zoom
+    // of the table's camera walk them all (measured with `npm run bench -- client`).
+    transform: rotation() !== 0 ? `rotate(${rotation()}deg)` : undefined,
   });
 
+  let pressAt: { x: number; y: number } | null = null;
+
   function onPointerDown(event: PointerEvent & { currentTarget: HTMLButtonElement }) {
-    if (!props.movable || event.button !== 0) return;
+    if (event.button !== 0) return;
+    stopLongPress();
+    if (props.onMenu && event.pointerType !== "mouse") {
+      const { clientX, clientY } = event;
+      pressAt = { x: clientX, y: clientY };
+      longPress = setTimeout(() => {
+        // The press became a menu: no drag, no click.
+        start = null;
+        setDrag(null);
+        swallowClick = true;
+        props.onMenu?.(clientX, clientY);
+      }, LONG_PRESS_MS);
+    }
+    if (!props.movable) return;
     event.currentTarget.setPointerCapture?.(event.pointerId);
     start = { px: event.clientX, py: event.clientY, x: props.token.x, y: props.token.y, moved: false };
   }
 
   function onPointerMove(event: PointerEvent) {
+    if (pressAt && Math.abs(event.clientX - pressAt.x) + Math.abs(event.clientY - pressAt.y) >= DRAG_THRESHOLD_PX) {
+      stopLongPress();
+      pressAt = null;
+    }
     if (!start) return;
-    const dx = event.clientX - start.px;
-    const dy = event.clientY - start.py;
-    if (!start.moved && Math.abs(dx) + Math.abs(dy) < DRAG_THRESHOLD_PX) return;
+    const dx = (event.clientX - start.px) / zoom();
+    const dy = (event.clientY - start.py) / zoom();
+    if (!start.moved && Math.abs(dx * zoom()) + Math.abs(dy * zoom()) < DRAG_THRESHOLD_PX) return;
     start.moved = true;
     const next = { x: Math.round(start.x + dx), y: Math.round(start.y + dy) };
     setDrag(next);
@@ -85,6 +122,8 @@ export function TokenPiece(props: {
   }
 
   function onPointerUp(event: PointerEvent) {
+    stopLongPress();
+    pressAt = null;
     const letGo = start?.moved ? drag() : null;
     const dropped = letGo && props.snap ? props.snap(letGo.x, letGo.y, event.altKey) : letGo;
     swallowClick = dropped !== null;
@@ -124,7 +163,11 @@ export function TokenPiece(props: {
 
   function onResizeMove(event: PointerEvent) {
     if (!resizeStart) return;
-    const { dx, dy } = unrotate(event.clientX - resizeStart.px, event.clientY - resizeStart.py, props.token.rotation ?? 0);
+    const { dx, dy } = unrotate(
+      (event.clientX - resizeStart.px) / zoom(),
+      (event.clientY - resizeStart.py) / zoom(),
+      props.token.rotation ?? 0,
+    );
     setResizing({
       width: cellsFromPixels(resizeStart.w + dx, cellPx()),
       height: cellsFromPixels(resizeStart.h + dy, cellPx()),
@@ -175,6 +218,7 @@ export function TokenPiece(props: {
           "token-hidden": props.token.hidden,
           "token-selected": props.selected,
           "token-movable": props.movable,
+          "token-own": props.own === true,
           "token-dragging": drag() !== null || (props.offset ?? null) !== null,
         }}
         aria-label={label()}
@@ -187,8 +231,15 @@ export function TokenPiece(props: {
         onPointerMove={onPointerMove}
         onPointerUp={onPointerUp}
         onPointerCancel={() => {
+          stopLongPress();
           start = null;
           setDrag(null);
+        }}
+        onContextMenu={(event) => {
+          if (!props.onMenu) return;
+          event.preventDefault();
+          stopLongPress();
+          props.onMenu(event.clientX, event.clientY);
         }}
         onClick={(event) => {
           if (swallowClick) {
@@ -210,6 +261,11 @@ export function TokenPiece(props: {
           )}
         </Show>
         <span class="token-name">{props.token.name}</span>
+        <Show when={props.own}>
+          <span class="token-own-badge" aria-hidden="true" title="Your token">
+            <UserRound />
+          </span>
+        </Show>
       </button>
       <Show when={props.handles && props.selected && props.movable}>
         <div class="token-frame" style={box()} aria-hidden="true">

@@ -54,13 +54,30 @@ export interface CanvasOverlayProps extends ModuleUiProps {
   tokens: readonly Token[];
 }
 
+export interface TokenMenuProps extends ModuleUiProps {
+  /** The token whose menu is open. */
+  token: Token;
+  /** Closes the menu (after an item did its work). */
+  close: () => void;
+}
+
 export interface ClientModule {
   name: string;
   entities: readonly ClientModuleEntity[];
-  /** A section of the table's sidebar (GMs and players; the module decides what each sees). */
+  /** A panel floating beside the table (GMs and players; the module decides what each sees). */
   Panel?: Component<ModuleUiProps>;
   /** Drawn over the map and tokens, in scene pixels. */
   CanvasOverlay?: Component<CanvasOverlayProps>;
   /** Floats over the table's top right corner, in screen pixels (stays put while the map moves). */
   TableHud?: Component<ModuleUiProps>;
+  /**
+   * Tools in the table's floating tool bar (GMs only: the bar is the GM's), after the drawing
+   * tools: buttons with `aria-pressed` for tools the pointer uses, small popovers for options.
+   */
+  Tools?: Component<ModuleUiProps>;
+  /**
+   * Items of a token's menu (right-click or long press on a token): elements with a `menuitem`,
+   * `menuitemcheckbox` or `menuitemradio` role, grouped under a `group` named after the module.
+   */
+  TokenMenuItems?: Component<TokenMenuProps>;
 }
