@@ -72,7 +72,7 @@ describe("the vtt CLI", { skip: skipReason }, () => {
     const scenes = await api(token, "GET", `/api/vtt/sessions/${sid}/scenes`);
     assert.deepEqual(
       scenes.body.items.map((s) => s.name),
-      ["Crypt", "Crypt"],
+      ["Crypt", "Crypt (imported)"],
     );
   });
 
@@ -103,7 +103,7 @@ describe("the vtt CLI", { skip: skipReason }, () => {
     assert.ok(newId);
     const state = await api(token, "GET", `/api/vtt/sessions/${newId}/state`);
     assert.equal(state.status, 200);
-    assert.deepEqual(state.body.scenes.map((s) => s.name).sort(), ["Crypt", "Crypt"]);
+    assert.deepEqual(state.body.scenes.map((s) => s.name).sort(), ["Crypt", "Crypt (imported)"]);
   });
 
   test("exits 4 when no backup covers the time", () => {

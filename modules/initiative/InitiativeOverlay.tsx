@@ -1,3 +1,5 @@
+import ChevronDown from "lucide-solid/icons/chevron-down";
+import ChevronRight from "lucide-solid/icons/chevron-right";
 /**
  * The initiative order as players see it during play: a small list floating at the table's top
  * right (not in scene pixels, so it stays put while the map moves), the combatants in turn order
@@ -54,7 +56,7 @@ export function InitiativeOverlay(props: ModuleUiProps & { api?: InitiativeApi }
               aria-label={open() ? "Collapse the initiative order" : "Show the initiative order"}
               onClick={() => setOpen(!open())}
             >
-              {open() ? "▾" : "▸"}
+              {open() ? <ChevronDown size={14} aria-hidden="true" /> : <ChevronRight size={14} aria-hidden="true" />}
             </button>
             <span class="initiative-overlay-title">{e().round > 0 ? `Round ${e().round}` : "Initiative"}</span>
             <Show when={props.isGm}>

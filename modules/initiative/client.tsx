@@ -1,3 +1,6 @@
+import Dices from "lucide-solid/icons/dices";
+import Play from "lucide-solid/icons/play";
+import X from "lucide-solid/icons/x";
 /**
  * The initiative panel beside the table.
  *
@@ -237,7 +240,9 @@ function EncounterView(props: EncounterViewProps) {
                 style={{ "font-weight": row.current ? "bold" : "normal" }}
               >
                 <span class="item-name">
-                  {row.current ? "▶ " : ""}
+                  <Show when={row.current}>
+                    <Play size={12} aria-hidden="true" />{" "}
+                  </Show>
                   {row.combatant.name}
                 </span>
                 <Show when={props.isGm && row.combatant.hidden}>
@@ -341,7 +346,7 @@ function CombatantControls(props: { row: OrderRow; random: () => number; onPatch
         title="Roll d20 + modifier"
         onClick={() => props.onPatch({ initiative: rollInitiative(props.row.combatant, props.random) })}
       >
-        🎲
+        <Dices size={16} aria-hidden="true" />
       </button>
       <button
         type="button"
@@ -353,7 +358,7 @@ function CombatantControls(props: { row: OrderRow; random: () => number; onPatch
         {props.row.combatant.hidden ? "Show" : "Hide"}
       </button>
       <button type="button" class="button-small button-quiet" aria-label={`Remove ${name()}`} onClick={() => props.onPatch(null)}>
-        ✕
+        <X size={16} aria-hidden="true" />
       </button>
     </span>
   );

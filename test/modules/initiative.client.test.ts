@@ -101,7 +101,7 @@ function renderPanel(options: { isGm: boolean; encounters?: Encounter[]; tokens?
 }
 
 const rows = () => within(screen.getByTestId("initiative-order")).getAllByTestId("initiative-combatant");
-const names = () => rows().map((r) => r.querySelector(".item-name")?.textContent?.replace("▶ ", ""));
+const names = () => rows().map((r) => r.querySelector(".item-name")?.textContent?.trim());
 
 describe("initiative panel logic", () => {
   it("orders the rows by initiative, marks whose turn it is and names linked tokens on the table", () => {
