@@ -416,43 +416,46 @@ export function sceneExportUrl(sid: string, sceneId: string): string {
 }
 
 /**
- * `POST {S}/import` (GM) with the bundle as the body, reporting upload progress (0..1): a new
- * scene. XMLHttpRequest, because `fetch` cannot report a request body's progress; failures are
- * the same `ApiError` as elsewhere (400 with `details.problems` for a bundle that is refused).
+ * A cookie-authenticated `POST` (with the CSRF header) of `body`, reporting upload progress (0..1).
+ * XMLHttpRequest, because `fetch` cannot report a request body's progress. A 2xx answer resolves
+ * with what `pick` finds in its JSON (then progress reaches 1), or fails as `bad_response`; other
+ * answers become the same `ApiError` as elsewhere, and an unreachable server a `network_error`.
  */
-export function importSceneBundle(
-  sid: string,
-  file: Blob,
+export function postWithProgress<T>(
+  url: string,
+  body: XMLHttpRequestBodyInit,
+  options: { contentType?: string },
   onProgress: (fraction: number) => void,
+  pick: (body: unknown) => T | undefined,
   XHR: typeof XMLHttpRequest = XMLHttpRequest,
-): Promise<{ scene: Scene }> {
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const xhr = new XHR();
-    xhr.open("POST", `${sessionPath(sid)}/import`);
+    xhr.open("POST", url);
     xhr.withCredentials = true;
     xhr.setRequestHeader("Accept", "application/json");
-    xhr.setRequestHeader("Content-Type", "application/zip");
+    if (options.contentType !== undefined) xhr.setRequestHeader("Content-Type", options.contentType);
     const csrf = getCsrfToken();
     if (csrf !== null) xhr.setRequestHeader("X-CSRF-Token", csrf);
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
     });
     xhr.addEventListener("load", () => {
-      let body: unknown;
+      let answer: unknown;
       try {
-        body = JSON.parse(xhr.responseText);
+        answer = JSON.parse(xhr.responseText);
       } catch {
-        body = undefined;
+        answer = undefined;
       }
       if (xhr.status >= 200 && xhr.status < 300) {
-        const scene = (body as { scene?: Scene } | undefined)?.scene;
-        if (scene) {
+        const picked = pick(answer);
+        if (picked !== undefined) {
           onProgress(1);
-          resolve({ scene });
+          resolve(picked);
         } else reject(new ApiError(xhr.status, "bad_response", "The server sent an unreadable answer."));
         return;
       }
-      const envelope = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
+      const envelope = (answer as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
       if (envelope && typeof envelope.code === "string" && typeof envelope.message === "string") {
         reject(new ApiError(xhr.status, envelope.code as never, envelope.message, envelope.details as Record<string, unknown> | undefined));
       } else reject(new ApiError(xhr.status, "bad_response", `The server answered ${xhr.status}.`));
@@ -460,6 +463,30 @@ export function importSceneBundle(
     xhr.addEventListener("error", () =>
       reject(new ApiError(0, "network_error", "The server could not be reached. Check your connection and try again.")),
     );
-    xhr.send(file);
+    xhr.send(body);
   });
+}
+
+/**
+ * `POST {S}/import` (GM) with the bundle as the body, reporting upload progress (0..1): a new
+ * scene. Failures are the same `ApiError` as elsewhere (400 with `details.problems` for a bundle
+ * that is refused).
+ */
+export function importSceneBundle(
+  sid: string,
+  file: Blob,
+  onProgress: (fraction: number) => void,
+  XHR: typeof XMLHttpRequest = XMLHttpRequest,
+): Promise<{ scene: Scene }> {
+  return postWithProgress(
+    `${sessionPath(sid)}/import`,
+    file,
+    { contentType: "application/zip" },
+    onProgress,
+    (answer) => {
+      const scene = (answer as { scene?: Scene } | undefined)?.scene;
+      return scene ? { scene } : undefined;
+    },
+    XHR,
+  );
 }
