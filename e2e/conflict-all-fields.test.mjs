@@ -1,27 +1,19 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
   apiFromPage,
   cuttableNetwork,
-  launchBrowser,
   openGmTab,
   registerThroughUi,
   screenshot,
   skipReason,
   uniqueUsername,
+  useBrowser,
   waitForServiceWorker,
   withFailureScreenshots,
 } from "./harness.mjs";
 
-let harness;
-
-before(async () => {
-  if (!skipReason) harness = await launchBrowser();
-});
-
-after(async () => {
-  await harness?.close();
-});
+const harness = useBrowser();
 
 const connection = (page) => page.getByRole("status", { name: "Connection" });
 const inspector = (page) => page.locator("section[aria-labelledby='inspector-heading']");

@@ -1,31 +1,23 @@
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { after, before, test } from "node:test";
-import { deflateSync } from "node:zlib";
+import { test } from "node:test";
 import {
   apiFromPage,
   artifactsDir,
+  encodePng,
   joinThroughInvite,
-  launchBrowser,
   openGmTab,
   registerThroughUi,
   screenshot,
   skipReason,
   uniqueUsername,
+  useBrowser,
   waitForImage,
   withFailureScreenshots,
 } from "./harness.mjs";
 
-let harness;
-
-before(async () => {
-  if (!skipReason) harness = await launchBrowser();
-});
-
-after(async () => {
-  await harness?.close();
-});
+const harness = useBrowser();
 
 /** The map's squares: 100 px, their lines starting 30 px from the left and 20 px from the top. */
 const CELL = 100;
@@ -44,35 +36,7 @@ function gridMapPng() {
       rows.set(line ? [40, 30, 20] : [214, 196, 150], row + 1 + x * 3);
     }
   }
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (bytes) => {
-    let c = 0xffffffff;
-    for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type, data) => {
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    out.write(type, 4, "ascii");
-    data.copy(out, 8);
-    out.writeUInt32BE(crc(out.subarray(4, 8 + data.length)), 8 + data.length);
-    return out;
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8;
-  header[9] = 2;
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", header),
-    chunk("IDAT", deflateSync(rows)),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
+  return encodePng(width, height, rows);
 }
 
 /** One row of pixels (RGBA) of a PNG screenshot, decoded by the page's own canvas. */

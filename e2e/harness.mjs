@@ -14,6 +14,7 @@ import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { deflateSync } from "node:zlib";
 import { chromium } from "playwright-core";
@@ -155,6 +156,26 @@ async function stopProcess(child) {
   }
 }
 
+/**
+ * Registers `before`/`after` hooks that start one browser for the file's tests and close it, and
+ * returns a handle whose `newUser` and `browser` reach that browser once it runs.
+ */
+export function useBrowser() {
+  let harness;
+  before(async () => {
+    if (!skipReason) harness = await launchBrowser();
+  });
+  after(async () => {
+    await harness?.close();
+  });
+  return {
+    get browser() {
+      return harness.browser;
+    },
+    newUser: (label) => harness.newUser(label),
+  };
+}
+
 /** Saves a full-page PNG as `e2e/artifacts/<name>.png` and returns its path. */
 export async function screenshot(page, name) {
   await mkdir(artifactsDir, { recursive: true });
@@ -262,6 +283,21 @@ export async function apiFromPage(page, method, path, body) {
 
 /** A valid PNG (RGB, a two-tone checker of 16 px squares), built here so tests need no fixture file. */
 export function checkerPng(size, [r1, g1, b1], [r2, g2, b2]) {
+  const rows = Buffer.alloc(size * (1 + size * 3));
+  for (let y = 0; y < size; y++) {
+    const row = y * (1 + size * 3);
+    for (let x = 0; x < size; x++) {
+      const light = (Math.floor(x / 16) + Math.floor(y / 16)) % 2 === 0;
+      rows.set(light ? [r1, g1, b1] : [r2, g2, b2], row + 1 + x * 3);
+    }
+  }
+  return encodePng(size, size, rows);
+}
+
+/**
+ * Wraps raw RGB scanlines (each row a 0 filter byte then width * 3 bytes) in a valid PNG file.
+ */
+export function encodePng(width, height, rows) {
   const crcTable = Array.from({ length: 256 }, (_, n) => {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
@@ -281,18 +317,10 @@ export function checkerPng(size, [r1, g1, b1], [r2, g2, b2]) {
     return out;
   };
   const header = Buffer.alloc(13);
-  header.writeUInt32BE(size, 0);
-  header.writeUInt32BE(size, 4);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
   header[8] = 8; // bit depth
   header[9] = 2; // RGB
-  const rows = Buffer.alloc(size * (1 + size * 3));
-  for (let y = 0; y < size; y++) {
-    const row = y * (1 + size * 3);
-    for (let x = 0; x < size; x++) {
-      const light = (Math.floor(x / 16) + Math.floor(y / 16)) % 2 === 0;
-      rows.set(light ? [r1, g1, b1] : [r2, g2, b2], row + 1 + x * 3);
-    }
-  }
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk("IHDR", header),

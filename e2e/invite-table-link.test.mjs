@@ -1,26 +1,18 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
   baseUrl,
   joinThroughInvite,
-  launchBrowser,
   openGmTab,
   registerThroughUi,
   screenshot,
   skipReason,
   uniqueUsername,
+  useBrowser,
   withFailureScreenshots,
 } from "./harness.mjs";
 
-let harness;
-
-before(async () => {
-  if (!skipReason) harness = await launchBrowser();
-});
-
-after(async () => {
-  await harness?.close();
-});
+const harness = useBrowser();
 
 test("the GM copies the invite link from the table after a reload, a fourth user joins with it, and a replaced link is refused", {
   skip: skipReason,

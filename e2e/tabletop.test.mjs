@@ -6,56 +6,27 @@
  */
 import assert from "node:assert/strict";
 import { copyFile, mkdir } from "node:fs/promises";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { deflateSync } from "node:zlib";
 import {
   baseUrl,
+  encodePng,
   joinThroughInvite,
-  launchBrowser,
   openGmTab,
   registerThroughUi,
   screenshot,
   skipReason,
   uniqueUsername,
+  useBrowser,
   waitForImage,
   withFailureScreenshots,
 } from "./harness.mjs";
 
-let harness;
-
-before(async () => {
-  if (!skipReason) harness = await launchBrowser();
-});
-
-after(async () => {
-  await harness?.close();
-});
+const harness = useBrowser();
 
 const docsImg = fileURLToPath(new URL("../docs/img/", import.meta.url));
 
 // --- a generated map --------------------------------------------------------------------------
-
-const crcTable = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc(bytes) {
-  let c = 0xffffffff;
-  for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type, data) {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, "ascii");
-  data.copy(out, 8);
-  out.writeUInt32BE(crc(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
 
 /**
  * A dungeon map as a PNG: dark rock, flagstone rooms joined by corridors, a pool, 64 px squares
@@ -127,17 +98,7 @@ function dungeonPng(width, height) {
   }
   const rows = Buffer.alloc(height * (1 + width * 3));
   for (let y = 0; y < height; y++) px.copy(rows, y * (1 + width * 3) + 1, y * width * 3, (y + 1) * width * 3);
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8;
-  header[9] = 2;
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", header),
-    chunk("IDAT", deflateSync(rows)),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
+  return encodePng(width, height, rows);
 }
 
 // --- the table as the page shows it --------------------------------------------------------------
