@@ -175,8 +175,18 @@ describe("tokens under fog on a fitted grid", () => {
     expect((await t.player.req("GET", `${t.base}/tokens/${scout.id}`)).status).toBe(200);
 
     const other = await create(t.gm, t.base, "scenes", { name: "Cellar" });
-    await create(t.gm, t.base, "fog", { id: fogIdFor(other.id), scene_id: other.id, cell_px: 8, width_px: 512, height_px: 512 });
-    const rat = await create(t.gm, t.base, "tokens", { name: "Rat", scene_id: other.id, x: 0, y: 0 });
+    const otherFog = await create(t.gm, t.base, "fog", { id: fogIdFor(other.id), scene_id: other.id, cell_px: 8, width_px: 512, height_px: 512 });
+    await create(t.gm, t.base, "fog-chunks", {
+      id: chunkId(otherFog.id, 0, 0),
+      scene_id: other.id,
+      fog_id: otherFog.id,
+      cx: 0,
+      cy: 0,
+      bits: revealed(40, 40, 48, 48),
+    });
+    // Covered by a 64-px box (cells 32–39), not by a 128-px one (reaches cell 40): only the
+    // scene not being the active one keeps the grid change from logging a cover change.
+    const rat = await create(t.gm, t.base, "tokens", { name: "Rat", scene_id: other.id, x: 256, y: 256 });
     const inactive = await t.gm.req("PATCH", `${t.base}/scenes/${other.id}`, { grid_size: 128 }, { "if-match": '"1"' });
     expect(inactive.status).toBe(200);
     expect(await tokenLog(t.sid, scout.id)).toMatchObject([{ version: 1, op: "create" }]);
