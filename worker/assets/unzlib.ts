@@ -7,7 +7,7 @@
  * - a bound on the inflated bytes: the compressed bytes are written in slices of INFLATE_SLICE
  *   bytes, and the output is counted as it is read; more than `maxOutput` bytes and the stream is
  *   torn down. The runtime inflates each written slice at once (it does not wait for the reader),
- *   and deflate expands at most 1032:1, so a slice makes at most ~1 MiB: a decompression bomb is
+ *   and deflate expands at most 1032:1, so a slice makes at most ~4 MiB: a decompression bomb is
  *   stopped within one slice of its budget, and never holds more than that in memory;
  * - no garbage per chunk: the output is read with a BYOB reader into one buffer that goes back
  *   and forth between the stream and the sink. Inflating a 4096×4096 PNG streams 64 MiB through
@@ -19,8 +19,11 @@
 export class InflateError extends Error {}
 
 /** The largest compressed slice written at once (its output is at most ~1032 times this). */
-export const INFLATE_SLICE = 1024;
-/** One read takes everything one slice can inflate to, so reads keep pace with writes. */
+export const INFLATE_SLICE = 4 * 1024;
+/**
+ * One read takes everything one slice can inflate to, so reads keep pace with writes (a smaller
+ * stream needs no more than its budget and one byte past it).
+ */
 const READ_BUFFER = 1032 * INFLATE_SLICE + 64 * 1024;
 
 /**
@@ -33,7 +36,7 @@ export async function inflateZlib(parts: readonly Uint8Array[], maxOutput: numbe
   const stream = new DecompressionStream("deflate");
   const writer = stream.writable.getWriter();
   const reader = stream.readable.getReader({ mode: "byob" });
-  let buffer = new ArrayBuffer(READ_BUFFER);
+  let buffer = new ArrayBuffer(Math.min(READ_BUFFER, maxOutput + 64 * 1024));
   let produced = 0;
   let ended = false;
   // One read is always outstanding; its outcome lands here.
