@@ -1,15 +1,16 @@
 /**
- * A streaming PNG decoder: IDAT bytes are inflated into one fixed buffer (inflate.ts), scanlines
- * are unfiltered one at a time and handed to a BoxShrinker. The
- * full-resolution image never exists in memory, which is what lets a 4096×4096 (or a 50-megapixel)
- * PNG be turned into 512-px token art inside a 128 MB isolate: what is held is the compressed
- * file, two scanlines and the boxed output grid. Every color type, bit depth, tRNS and Adam7
- * interlacing are handled; 16-bit samples keep their high byte. The structure has been checked by
+ * A streaming PNG decoder: IDAT bytes are inflated a bounded slice at a time (unzlib.ts, on the
+ * runtime's DecompressionStream), scanlines are unfiltered one at a time and handed to a
+ * BoxShrinker. The full-resolution image never exists in memory, which is what lets a 4096×4096
+ * (or a 50-megapixel) PNG be turned into 512-px token art inside a 128 MB isolate: what is held
+ * is the compressed file, one read buffer of inflated bytes, two scanlines and the boxed output
+ * grid. The image data may not inflate to more than the header's size needs: a decompression
+ * bomb is stopped there. Every color type, bit depth, tRNS and Adam7 interlacing are handled; 16-bit samples keep their high byte. The structure has been checked by
  * `inspectImage` before this runs; anything still wrong throws `ImageDecodeError`.
  */
 import type { ImageInfo } from "../../domain/assets";
-import { InflateError, Inflater } from "./inflate";
 import type { BoxShrinker } from "./shrink";
+import { InflateError, inflateZlib } from "./unzlib";
 
 export class ImageDecodeError extends Error {}
 
@@ -261,11 +262,10 @@ export async function decodePngInto(bytes: Uint8Array, image: ImageInfo, shrinke
     }
   };
 
-  // Inflate with a fixed output buffer (inflate.ts): no per-chunk garbage, whatever the image.
-  const inflater = new Inflater(take);
+  // Exactly this many bytes of image data: a filter byte and the bytes of each scanline.
+  const expectedBytes = passes.reduce((n, p) => n + p.rows * (1 + Math.ceil((p.cols * bitsPerPixel) / 8)), 0);
   try {
-    for (const part of idat) inflater.push(part);
-    inflater.push(new Uint8Array(0), true);
+    await inflateZlib(idat, expectedBytes, take);
   } catch (error) {
     if (error instanceof ImageDecodeError) throw error;
     if (error instanceof InflateError) throw new ImageDecodeError(`the PNG's image data is corrupt (${error.message})`);

@@ -85,7 +85,6 @@ export const assetRoutes = new Hono<AppEnv>()
         fileField: "file",
         // A kind sent before the file (or in the query) narrows the limit while reading.
         fileLimit: (fields) => ASSET_SIZE_LIMITS[(fields.get("kind") === "token" ? "token" : undefined) ?? queryKind ?? "map"],
-        sizeHint: Number.isFinite(declared) ? declared : 0,
       });
     } catch (error) {
       if (!(error instanceof MultipartError)) throw error;
