@@ -45,6 +45,10 @@ describe("session creation", () => {
   it("allows the configured number a minute per user, then answers 429 with Retry-After and creates nothing", async () => {
     const user = await TestUser.register("sc");
     const limit = WINDOW_LIMITS.session_create.fallback;
+    // The windows are whole minutes: start at the top of the next one so a slow run cannot cross
+    // into a fresh window half-way through the loop.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Math.ceil(Date.now() / 60_000) * 60_000 + 1000);
     for (let i = 0; i < limit; i++) expect((await user.req("POST", "/api/vtt/sessions", { name: `T${i}` })).status).toBe(201);
     const r = await user.req("POST", "/api/vtt/sessions", { name: "one too many" });
     expectLimited(r);
