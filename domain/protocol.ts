@@ -18,7 +18,15 @@
  * - `preview`: someone is dragging a token (not persisted; the drop is one ordinary write).
  * - `settings`: the session's settings changed.
  * - `realtime_off`: a GM turned the channel off: the socket is closed next (code 4503); poll.
- * - `error`: a rejected message; the socket stays open.
+ * - `error`: a rejected message; the socket stays open. The answer to a failed `ops` message also
+ *   carries its `id`, the HTTP `status` `POST {S}/batch` would have answered, and `details` (with
+ *   the failing `op_id` where the batch's error names one).
+ * - `result`: the answer to an `ops` message: its `id`, `seq` and `results` as `POST {S}/batch`
+ *   answers them (filtered for the caller).
+ * - On a socket opened with `?patch=1`, a `change` of op `update` whose previous version the
+ *   socket saw carries `patch` (the JSON Merge Patch from version V-1 to V of the entity as this
+ *   socket sees it, `version` left out: it is the message's) instead of `entity`, and no
+ *   `event_id` (it is always the `seq`).
  *
  * Client → server
  * - `resume {since}`: replay every change after `since` (filtered as live ones), then `resumed`;
@@ -30,6 +38,9 @@
  *   ~30 a second are relayed per socket; extra ones are dropped.
  * - `capabilities {capabilities}`: small flat facts about the client (version, features),
  *   recorded in `session_clients`.
+ * - `ops {id?, ops}`: a write, exactly `POST {S}/batch` (atomic, idempotent op ids, the same
+ *   validation, limits and locks), as the user and role the socket was opened with; answered
+ *   with `result` or an `error` carrying the same `id` (OPS_REQUEST_ID: a string or an integer).
  * - The text `ping` (not JSON) is answered `pong` by the runtime without waking the object.
  *
  * Close codes (besides 1000): 1008 a protocol violation (a binary frame), 1009 a message over
@@ -39,6 +50,7 @@
 import { z } from "zod";
 import type { AnyEntity, EntityType } from "./entities";
 import type { SceneLock } from "./locks";
+import type { JsonObject } from "./merge-patch";
 import type { Role } from "./permissions";
 import type { SessionSettings } from "./settings";
 
@@ -71,6 +83,7 @@ export interface PresenceClient {
 export type ServerMessage =
   | { type: "hello"; seq: number; role: Role; client_id: string; user_id: string; active_scene_id: string | null }
   | ({ type: "change"; event_id: number } & ChangeRow)
+  | ({ type: "change"; patch: JsonObject } & Omit<ChangeRow, "entity" | "removed" | "related">)
   | { type: "reload"; seq: number; reason: "activate" | "gone" }
   | { type: "resumed"; seq: number }
   | { type: "presence"; clients: PresenceClient[] }
@@ -80,7 +93,21 @@ export type ServerMessage =
   | { type: "preview"; entity_id: string; user_id: string; x: number; y: number; rotation: number }
   | { type: "settings"; settings: SessionSettings }
   | { type: "realtime_off"; poll_interval_ms: number }
-  | { type: "error"; code: string; message: string };
+  | { type: "result"; id?: OpsRequestId; seq: number; results: { op_id: string; entity: unknown }[] }
+  | {
+      type: "error";
+      code: string;
+      message: string;
+      /** Answers to an `ops` message only. */
+      id?: OpsRequestId;
+      status?: number;
+      op_id?: string;
+      details?: Record<string, unknown>;
+    };
+
+/** The id a client gives an `ops` message, echoed in its answer. */
+export type OpsRequestId = string | number;
+export const opsRequestIdSchema = z.union([z.string().min(1).max(64), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]);
 
 /** The text a client sends to keep the socket alive, and the runtime's answer. */
 export const PING = "ping";
