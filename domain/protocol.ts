@@ -5,8 +5,9 @@
  * - `hello` first, once: the current seq, the socket's role and client id, and the active scene
  *   (from the activation timeline) so a late joiner lands on it at once.
  * - `presence`: right after `hello`, the socket gets `clients` (everyone connected, itself
- *   included); afterwards every socket gets deltas: `joined` when a socket connects, `left`
- *   (client ids) when one goes away. Capabilities and last_seen are for GMs: `GET {S}/clients`.
+ *   included); afterwards every socket gets deltas: `joined` when sockets connect (the joins of
+ *   one moment in one message: worker/session/presence-joins.ts), `left` (client ids) when one
+ *   goes away. Capabilities and last_seen are for GMs: `GET {S}/clients`.
  * - `change`: one per committed change the socket may see, in seq order (seq has gaps for a
  *   player: what they may not see is not sent). `entity` is inlined when its JSON is at most
  *   INLINE_ENTITY_LIMIT bytes, else fetch it by REST. For a player, `removed: true` means the
@@ -83,7 +84,6 @@ export interface PresenceClient {
 export type ServerMessage =
   | { type: "hello"; seq: number; role: Role; client_id: string; user_id: string; active_scene_id: string | null }
   | ({ type: "change"; event_id: number } & ChangeRow)
-  | ({ type: "change"; patch: JsonObject } & Omit<ChangeRow, "entity" | "removed" | "related">)
   | { type: "reload"; seq: number; reason: "activate" | "gone" }
   | { type: "resumed"; seq: number }
   | { type: "presence"; clients: PresenceClient[] }
@@ -104,6 +104,12 @@ export type ServerMessage =
       op_id?: string;
       details?: Record<string, unknown>;
     };
+
+/**
+ * A `change` of op `update` on a socket opened with `?patch=1`: the merge patch from version - 1
+ * (without `version`) instead of the entity, and no `event_id` (it is the `seq`).
+ */
+export type PatchedChangeMessage = { type: "change"; patch: JsonObject } & Omit<ChangeRow, "entity" | "removed" | "related">;
 
 /** The id a client gives an `ops` message, echoed in its answer. */
 export type OpsRequestId = string | number;
