@@ -59,14 +59,13 @@ import {
 } from "../db/reads";
 import { gameSessions, sessionClients, sessionMembers, sessionState } from "../db/schema";
 import { type Device, parseDevice } from "../lib/device";
-import { recordEvent, recordSave, type SaveOutcome } from "../metrics/recorder";
 import { type EncodedChange, encodeChange, encodeChangeRow, encodePatched } from "./broadcast";
 import { type CredentialFilter, isExpired, matchesCredential, type SocketCredential } from "./credential-sockets";
 import { LockTable } from "./lock-table";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
 import { PresenceJoins } from "./presence-joins";
 import { socketsPerUser, tooManySockets } from "./socket-limits";
-import { isOpsMessage, type OpsMessage, opsError, parseOpsMessage } from "./socket-writes";
+import { isOpsMessage, type OpsMessage, opsError, parseOpsMessage, recordSocketWrite } from "./socket-writes";
 import { UserWriteLeases } from "./user-limiter";
 import {
   type Change,
@@ -970,48 +969,18 @@ export class SessionObject extends DurableObject<Env> {
     const actor: Actor = { userId: att.userId, role: att.role };
     let result: WriteResult;
     const start = performance.now();
-    // Counted like a POST batch (worker/metrics): its latency, outcome and conflicts.
-    const record = (outcome: SaveOutcome) =>
-      this.ctx.waitUntil(
-        recordSave(this.env, performance.now() - start, outcome, "batch").catch((e) => logError("recording a save failed", e)),
-      );
     try {
       result = await this.applyOps(att.sessionId, actor, ops);
     } catch (error) {
-      record("error");
+      this.ctx.waitUntil(recordSocketWrite(this.env, att, ops, undefined, performance.now() - start));
       logError("a socket write failed", error);
       this.#send(ws, opsError(id, { code: "internal", message: "the write could not be applied" }));
       return;
     }
+    this.ctx.waitUntil(recordSocketWrite(this.env, att, ops, result, performance.now() - start));
     if (!result.ok) {
-      record(result.code === "conflict" ? "conflict" : "rejected");
-      if (result.code === "conflict") {
-        const opId = typeof result.details?.op_id === "string" ? result.details.op_id : undefined;
-        const op = ops.find((o) => o.op_id === opId) ?? (ops.length === 1 ? ops[0] : undefined);
-        const current = result.details?.current as { id?: unknown } | undefined;
-        recordEvent(this.env, "conflict", {
-          session_id: att.sessionId,
-          route: "batch",
-          op_id: opId,
-          entity_type: op?.entity_type,
-          entity_id: typeof current?.id === "string" ? current.id : undefined,
-          user_id: att.userId,
-        });
-      }
       this.#send(ws, opsError(id, result));
     } else {
-      record("ok");
-      ops.forEach((op, i) => {
-        const entity = result.ok ? result.results[i]?.entity : undefined;
-        if (!entity) return;
-        if (op.entity_type === "token" && op.op === "create") {
-          recordEvent(this.env, "token_created", { session_id: att.sessionId, token_id: entity.id, user_id: att.userId });
-        }
-        const activeScene = op.op === "update" ? (op.data as { active_scene_id?: unknown }).active_scene_id : undefined;
-        if (op.entity_type === "session_state" && typeof activeScene === "string") {
-          recordEvent(this.env, "scene_activated", { session_id: att.sessionId, scene_id: activeScene, user_id: att.userId });
-        }
-      });
       const keep = await readerFilter(getDb(this.env.DB), att.sessionId, att.role, att.userId);
       const results = result.results.map((r, i) => {
         const type = ops[i]?.entity_type;
