@@ -116,6 +116,9 @@ describe("writes over the socket", () => {
       return gm.next((m) => m.type === "error" && m.id === "d");
     })();
     expect(extra).toMatchObject({ code: "bad_request", status: 400 });
+    gm.send({ type: "ops", id: { nested: true }, ops: [move(t.token.id, 1, 4)] });
+    const badId = await gm.next((m) => m.type === "error" && m.status === 400 && m.details?.fields?.[0]?.field === "id", "the bad id");
+    expect(badId.id).toBeUndefined();
     expect((await t.gm.req("GET", `${t.base}/tokens/${t.token.id}`)).body.version).toBe(1);
     expect(gm.closed).toBeUndefined();
   });
