@@ -14,6 +14,12 @@
  * Targets: p99 at 100 players within 2× of the floor and under 50 ms; at 500 players zero losses
  * and p99 within 3× of the floor.
  *
+ * Players hold the app's sockets (`?patch=1`: an update arrives as a merge patch, a token move
+ * under 200 bytes). The GM writes the same moves two ways in turns, in the same run: over REST
+ * (PATCH) and as `ops` messages on the GM's own socket (answered by `result`), so the table has
+ * a row for each beside the floor; "bytes per change" is the size of one change message as the
+ * players receive it.
+ *
  * Writes are PATCHes of `x` on 16 tokens of the active scene, round-robin: If-Match needs the
  * previous version, so each token has at most one write in flight, and the schedule is open-loop
  * (write i is due at i / rate; one that finds its token still busy starts late, and the lateness
@@ -37,7 +43,8 @@ export const name = "fanout";
 
 const RATES = [20, 200];
 const LANES = 16;
-const PLAYER_USERS = 4;
+/** Enough player users that 500 sockets stay within 20 a user (SOCKETS_PER_USER_PER_SESSION). */
+const PLAYER_USERS = 25;
 const CONNECT_CONCURRENCY = 25;
 const CONNECT_TIMEOUT_MS = 15_000;
 const DRAIN_TIMEOUT_MS = 15_000;
@@ -93,7 +100,7 @@ class Receiver {
       return;
     }
     this.got[index] = 1;
-    this.latencies[this.received] = now - this.sentAt[index];
+    this.latencies[index] = now - this.sentAt[index];
     this.received += 1;
     this.sample ??= text;
     const s = text.indexOf('"seq":');
@@ -142,6 +149,53 @@ function openSocket(url, headers, { ready, checkOrder }) {
       finish(new Error(`socket closed before it was ready: ${event.code} ${event.reason}`));
     });
   });
+}
+
+/**
+ * The GM's socket as a writer: `ops` messages answered by `result` or `error` (matched by id).
+ * Its own receipts are not measured (the players' are).
+ */
+class SocketWriter {
+  constructor(receiver) {
+    this.ws = receiver.ws;
+    this.pending = new Map();
+    this.next = 0;
+    this.ws.addEventListener("message", (event) => {
+      const text = typeof event.data === "string" ? event.data : Buffer.from(event.data).toString("utf8");
+      if (!text.startsWith('{"type":"result"') && !text.startsWith('{"type":"error"')) return;
+      const message = JSON.parse(text);
+      const waiting = this.pending.get(message.id);
+      if (!waiting) return;
+      this.pending.delete(message.id);
+      if (message.type === "result") waiting.resolve(message);
+      else waiting.reject(Object.assign(new Error(`${message.code}: ${message.message}`), { response: { status: message.status } }));
+    });
+    this.ws.addEventListener("close", () => {
+      for (const w of this.pending.values()) w.reject(Object.assign(new Error("socket closed"), { response: { status: "closed" } }));
+      this.pending.clear();
+    });
+  }
+
+  write(ops) {
+    const id = ++this.next;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(Object.assign(new Error("no answer"), { response: { status: "timeout" } }));
+      }, DRAIN_TIMEOUT_MS);
+      this.pending.set(id, {
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.ws.send(JSON.stringify({ type: "ops", id, ops }));
+    });
+  }
 }
 
 /** Opens `n` sockets, CONNECT_CONCURRENCY at a time. */
@@ -243,29 +297,26 @@ async function drain(sockets, accepted) {
   }
 }
 
-function measure(sockets, run) {
+/** The figures of the writes numbered `lo`..`hi` (excluded) of a window. */
+function measure(sockets, run, lo = 0, hi = run.accepted.length) {
   const { accepted } = run;
   let lost = 0;
   let extra = 0;
-  let samples = 0;
-  for (const s of sockets) samples += s.received;
-  const all = new Float64Array(samples);
-  let at = 0;
+  const samples = [];
   for (const s of sockets) {
-    all.set(s.latencies.subarray(0, s.received), at);
-    at += s.received;
-    for (let i = 0; i < accepted.length; i++) {
+    for (let i = lo; i < hi; i++) {
+      if (s.got[i]) samples.push(s.latencies[i]);
       if (accepted[i] && !s.got[i]) lost += 1;
       if (!accepted[i] && s.got[i]) extra += 1;
     }
   }
-  all.sort();
+  const all = Float64Array.from(samples).sort();
   const n = sockets.length;
   const q = (p) => percentile(all, p);
   return {
     players: n,
-    writes_accepted: accepted.reduce((a, b) => a + b, 0),
-    deliveries: samples,
+    writes_accepted: accepted.slice(lo, hi).reduce((a, b) => a + b, 0),
+    deliveries: all.length,
     latency_ms: { p50: q(50), p95: q(95), p99: q(99), max: all.length ? all[all.length - 1] : Number.NaN },
     messages_per_player: sockets.reduce((a, s) => a + s.messages, 0) / n,
     bytes_per_player: sockets.reduce((a, s) => a + s.bytes, 0) / n,
@@ -274,9 +325,9 @@ function measure(sockets, run) {
     duplicates: sockets.reduce((a, s) => a + s.duplicates, 0),
     out_of_order: sockets.reduce((a, s) => a + s.outOfOrder, 0),
     closed_during_run: sockets.filter((s) => s.closed).length,
-    scheduled: accepted.length,
+    scheduled: hi - lo,
     achieved_per_second: perSecond(
-      accepted.reduce((a, b) => a + b, 0),
+      accepted.slice(lo, hi).reduce((a, b) => a + b, 0),
       run.wallMs,
     ),
     http_ms: { p50: percentile(Float64Array.from(run.httpMs).sort(), 50), p99: percentile(Float64Array.from(run.httpMs).sort(), 99) },
@@ -334,15 +385,16 @@ async function fanout(ctx, n) {
   const tokensOf = (await players(ctx)).map((p) => p.token);
   const { sid, tokens } = await table(ctx, n);
   const room = `fanout-${n}-${Date.now().toString(36)}`;
-  const results = { players: n, ours: {}, floor: {} };
+  const results = { players: n, ours: {}, socket: {}, floor: {} };
   let counter = 1000;
   let ours = [];
   let floor = [];
+  let gm = null;
   try {
     log(`[bench]   connecting ${n} player sockets to the session and ${n} to the bare relay`);
     const connected = await openMany(n, (i) =>
       openSocket(
-        `${wsBase}${ApiClient.sessionPath(sid)}/ws`,
+        `${wsBase}${ApiClient.sessionPath(sid)}/ws?patch=1`,
         { authorization: `Bearer ${tokensOf[i % tokensOf.length]}`, origin: baseUrl },
         { ready: (text) => text.startsWith('{"type":"hello"'), checkOrder: true },
       ),
@@ -351,6 +403,12 @@ async function fanout(ctx, n) {
     results.connect_ms = connected.ms;
     floor = (await openMany(n, () => openSocket(`${wsBase}/api/bench/relay/ws?room=${room}`, {}, { ready: null, checkOrder: false })))
       .sockets;
+    gm = await openSocket(
+      `${wsBase}${ApiClient.sessionPath(sid)}/ws?patch=1`,
+      { authorization: `Bearer ${client.token}`, origin: baseUrl },
+      { ready: (text) => text.startsWith('{"type":"hello"'), checkOrder: false },
+    );
+    const writer = new SocketWriter(gm);
     await settle([...ours, ...floor]);
     results.extensions = ours[0]?.ws.extensions ?? "";
 
@@ -358,19 +416,23 @@ async function fanout(ctx, n) {
     // shared machine lands on both sides alike instead of spoiling one of them.
     for (const rate of RATES) {
       const count = writesFor(rate, quick);
+      // The players' window holds both of the GM's ways: REST writes 0..count, socket writes count..2·count.
       const oursBase = counter;
-      const floorBase = counter + count;
-      counter += 2 * count;
-      const oursSentAt = new Float64Array(count);
+      const floorBase = counter + 2 * count;
+      counter += 3 * count;
+      const oursSentAt = new Float64Array(2 * count);
       const floorSentAt = new Float64Array(count);
-      for (const s of ours) s.reset(oursBase, count, oursSentAt);
+      for (const s of ours) s.reset(oursBase, 2 * count, oursSentAt);
       for (const s of floor) s.reset(floorBase, count, floorSentAt);
-      const oursRun = newRun(count);
+      const oursRun = newRun(2 * count);
+      const socketRun = newRun(2 * count);
       const floorRun = newRun(count);
       let template = null;
       let at = 0;
       let end = 0;
-      log(`[bench]   ${n} players, ${rate} changes/s: ${count} writes to the session and ${count} relayed messages, in turns`);
+      log(
+        `[bench]   ${n} players, ${rate} changes/s: ${count} writes over REST, ${count} over the GM's socket and ${count} relayed messages, in turns`,
+      );
       for (let from = 0; from < count; from += rate) {
         const to = Math.min(count, from + rate);
         await drive({
@@ -382,6 +444,27 @@ async function fanout(ctx, n) {
           send: async (i, lane) => {
             const t = tokens[lane];
             const r = await client.patchEntity(sid, "token", t.id, t.version, { x: oursBase + i }, { parse: false });
+            t.version += 1;
+            return r;
+          },
+        });
+        await drive({
+          rate,
+          from: count + from,
+          to: count + to,
+          sentAt: oursSentAt,
+          run: socketRun,
+          send: async (i, lane) => {
+            const t = tokens[lane];
+            const op = {
+              op_id: crypto.randomUUID(),
+              entity_type: "token",
+              op: "update",
+              id: t.id,
+              base_version: t.version,
+              data: { x: oursBase + i },
+            };
+            const r = await writer.write([op]);
             t.version += 1;
             return r;
           },
@@ -407,13 +490,15 @@ async function fanout(ctx, n) {
           },
         });
       }
-      await Promise.all([drain(ours, oursRun.accepted), drain(floor, floorRun.accepted)]);
-      results.ours[rate] = measure(ours, oursRun);
+      const acceptedBoth = oursRun.accepted.map((a, i) => a | socketRun.accepted[i]);
+      await Promise.all([drain(ours, acceptedBoth), drain(floor, floorRun.accepted)]);
+      results.ours[rate] = measure(ours, oursRun, 0, count);
+      results.socket[rate] = measure(ours, socketRun, count, 2 * count);
       results.floor[rate] = measure(floor, floorRun);
       for (const s of [...ours, ...floor]) s.sentAt = null;
     }
   } finally {
-    await closeAll([...ours, ...floor]);
+    await closeAll([...ours, ...floor, ...(gm ? [gm] : [])]);
     await client.request("POST", "/api/bench/relay/close", { body: { room } }).catch(() => {});
   }
   return results;
@@ -439,21 +524,25 @@ const volume = (m) => `${m.messages_per_player.toFixed(0)} msgs · ${fmtBytes(Ma
 
 function rowsOf(r) {
   const rows = [];
-  for (const rate of RATES) {
-    const ours = r.ours[rate];
+  for (const [rate, way] of RATES.flatMap((rate) => [
+    [rate, "ours"],
+    [rate, "socket"],
+  ])) {
+    const ours = r[way][rate];
     const floor = r.floor[rate];
     const t = target(r.players, ours, floor);
     const clean = ours.out_of_order === 0 && ours.duplicates === 0 && ours.unexpected === 0;
     rows.push({
-      measure: `${r.players} players, ${rate} writes/s: write start → player receipt`,
+      measure: `${r.players} players, ${rate} writes/s over ${way === "ours" ? "REST" : "the GM's socket"}: write start → player receipt`,
       ours: lat(ours),
       baseline: lat(floor),
       slowdown: `${fmtRatio(ratio(ours.latency_ms.p99, floor.latency_ms.p99))} (p99)`,
       target: t.text,
       verdict: t.ok && clean ? "pass" : "OVER",
     });
+    if (way === "socket") continue;
     rows.push({
-      measure: "per player: messages · bytes · lost",
+      measure: "per player (both ways): messages · bytes · lost",
       ours: volume(ours),
       baseline: volume(floor),
       slowdown: "—",
@@ -467,17 +556,19 @@ function rowsOf(r) {
 function detailsOf(r) {
   const lines = [
     `${r.players} player sockets connected to the session in ${fmtMs(r.connect_ms)} (${CONNECT_CONCURRENCY} at a time, bearer tokens of ${PLAYER_USERS} player users), ` +
-      `and ${r.players} to the relay; the floor relays a copy of a real change message (${r.message_bytes} bytes); ` +
+      `and ${r.players} to the relay; the players' sockets are patch sockets (?patch=1), a change message (a token move) is ${r.message_bytes} bytes, ` +
+      `and the floor relays a copy of it; ` +
       `WebSocket extensions negotiated with this client: ${r.extensions || "none"} (by wrangler dev's entry, not by the objects).`,
   ];
   for (const rate of RATES) {
     for (const [label, m] of [
-      ["ours", r.ours[rate]],
+      ["ours, GM over REST", r.ours[rate]],
+      ["ours, GM over its socket", r.socket[rate]],
       ["floor", r.floor[rate]],
     ]) {
       lines.push(
         `${label}, ${r.players} × ${rate}/s: ${m.writes_accepted} of ${m.scheduled} sends accepted at ${fmtRate(m.achieved_per_second, "/s")} ` +
-          `(HTTP p50 ${fmtMs(m.http_ms.p50)}, p99 ${fmtMs(m.http_ms.p99)}; started late p99 ${fmtMs(m.late_ms_p99)}), ` +
+          `(answered p50 ${fmtMs(m.http_ms.p50)}, p99 ${fmtMs(m.http_ms.p99)}; started late p99 ${fmtMs(m.late_ms_p99)}), ` +
           `${m.deliveries} deliveries, max ${fmtMs(m.latency_ms.max)}, ${m.lost} lost, ${m.out_of_order} out of order, ` +
           `${m.duplicates} duplicates, ${m.errors.count} failed sends, ${m.closed_during_run} sockets closed early.`,
       );
@@ -488,16 +579,19 @@ function detailsOf(r) {
 
 function fanoutTable(all) {
   const out = [
-    "| players | writes/s | p50 | p95 | p99 | msgs/player | bytes/player | lost | floor p50 | floor p95 | floor p99 | p99 vs floor | target | verdict |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| players | writes/s | GM writes over | p50 | p95 | p99 | bytes/change | msgs/player | bytes/player | lost | floor p50 | floor p95 | floor p99 | p99 vs floor | target | verdict |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of all) {
-    for (const rate of RATES) {
-      const o = r.ours[rate];
+    for (const [rate, way] of RATES.flatMap((rate) => [
+      [rate, "ours"],
+      [rate, "socket"],
+    ])) {
+      const o = r[way][rate];
       const f = r.floor[rate];
       const t = target(r.players, o, f);
       out.push(
-        `| ${r.players} | ${rate} | ${fmtMs(o.latency_ms.p50)} | ${fmtMs(o.latency_ms.p95)} | ${fmtMs(o.latency_ms.p99)} | ` +
+        `| ${r.players} | ${rate} | ${way === "ours" ? "REST" : "socket"} | ${fmtMs(o.latency_ms.p50)} | ${fmtMs(o.latency_ms.p95)} | ${fmtMs(o.latency_ms.p99)} | ${r.message_bytes} B | ` +
           `${o.messages_per_player.toFixed(0)} | ${fmtBytes(Math.round(o.bytes_per_player))} | ${o.lost} | ` +
           `${fmtMs(f.latency_ms.p50)} | ${fmtMs(f.latency_ms.p95)} | ${fmtMs(f.latency_ms.p99)} | ` +
           `${fmtRatio(ratio(o.latency_ms.p99, f.latency_ms.p99))} | ${t.text} | ${t.ok ? "pass" : "OVER"} |`,
@@ -514,7 +608,7 @@ function strip(m) {
 
 function failuresOf(r) {
   const out = [];
-  for (const side of ["ours", "floor"]) {
+  for (const side of ["ours", "socket", "floor"]) {
     for (const rate of RATES) {
       const m = r[side][rate];
       if (m.errors.count > 0) {
@@ -553,6 +647,7 @@ function scenario(n) {
           connect_ms: r.connect_ms,
           message_bytes: r.message_bytes,
           ours: Object.fromEntries(RATES.map((rate) => [rate, strip(r.ours[rate])])),
+          socket: Object.fromEntries(RATES.map((rate) => [rate, strip(r.socket[rate])])),
           floor: Object.fromEntries(RATES.map((rate) => [rate, strip(r.floor[rate])])),
         },
       };

@@ -5,8 +5,9 @@
  * - `hello` first, once: the current seq, the socket's role and client id, and the active scene
  *   (from the activation timeline) so a late joiner lands on it at once.
  * - `presence`: right after `hello`, the socket gets `clients` (everyone connected, itself
- *   included); afterwards every socket gets deltas: `joined` when a socket connects, `left`
- *   (client ids) when one goes away. Capabilities and last_seen are for GMs: `GET {S}/clients`.
+ *   included); afterwards every socket gets deltas: `joined` when sockets connect (the joins of
+ *   one moment in one message: worker/session/presence-joins.ts), `left` (client ids) when one
+ *   goes away. Capabilities and last_seen are for GMs: `GET {S}/clients`.
  * - `change`: one per committed change the socket may see, in seq order (seq has gaps for a
  *   player: what they may not see is not sent). `entity` is inlined when its JSON is at most
  *   INLINE_ENTITY_LIMIT bytes, else fetch it by REST. For a player, `removed: true` means the
@@ -18,7 +19,15 @@
  * - `preview`: someone is dragging a token (not persisted; the drop is one ordinary write).
  * - `settings`: the session's settings changed.
  * - `realtime_off`: a GM turned the channel off: the socket is closed next (code 4503); poll.
- * - `error`: a rejected message; the socket stays open.
+ * - `error`: a rejected message; the socket stays open. The answer to a failed `ops` message also
+ *   carries its `id`, the HTTP `status` `POST {S}/batch` would have answered, and `details` (with
+ *   the failing `op_id` where the batch's error names one).
+ * - `result`: the answer to an `ops` message: its `id`, `seq` and `results` as `POST {S}/batch`
+ *   answers them (filtered for the caller).
+ * - On a socket opened with `?patch=1`, a `change` of op `update` whose previous version the
+ *   socket saw carries `patch` (the JSON Merge Patch from version V-1 to V of the entity as this
+ *   socket sees it, `version` left out: it is the message's) instead of `entity`, and no
+ *   `event_id` (it is always the `seq`).
  *
  * Client → server
  * - `resume {since}`: replay every change after `since` (filtered as live ones), then `resumed`;
@@ -30,6 +39,9 @@
  *   ~30 a second are relayed per socket; extra ones are dropped.
  * - `capabilities {capabilities}`: small flat facts about the client (version, features),
  *   recorded in `session_clients`.
+ * - `ops {id?, ops}`: a write, exactly `POST {S}/batch` (atomic, idempotent op ids, the same
+ *   validation, limits and locks), as the user and role the socket was opened with; answered
+ *   with `result` or an `error` carrying the same `id` (OPS_REQUEST_ID: a string or an integer).
  * - The text `ping` (not JSON) is answered `pong` by the runtime without waking the object.
  *
  * Close codes (besides 1000): 1008 a protocol violation (a binary frame), 1009 a message over
@@ -39,6 +51,7 @@
 import { z } from "zod";
 import type { AnyEntity, EntityType } from "./entities";
 import type { SceneLock } from "./locks";
+import type { JsonObject } from "./merge-patch";
 import type { Role } from "./permissions";
 import type { SessionSettings } from "./settings";
 
@@ -80,7 +93,27 @@ export type ServerMessage =
   | { type: "preview"; entity_id: string; user_id: string; x: number; y: number; rotation: number }
   | { type: "settings"; settings: SessionSettings }
   | { type: "realtime_off"; poll_interval_ms: number }
-  | { type: "error"; code: string; message: string };
+  | { type: "result"; id?: OpsRequestId; seq: number; results: { op_id: string; entity: unknown }[] }
+  | {
+      type: "error";
+      code: string;
+      message: string;
+      /** Answers to an `ops` message only. */
+      id?: OpsRequestId;
+      status?: number;
+      op_id?: string;
+      details?: Record<string, unknown>;
+    };
+
+/**
+ * A `change` of op `update` on a socket opened with `?patch=1`: the merge patch from version - 1
+ * (without `version`) instead of the entity, and no `event_id` (it is the `seq`).
+ */
+export type PatchedChangeMessage = { type: "change"; patch: JsonObject } & Omit<ChangeRow, "entity" | "removed" | "related">;
+
+/** The id a client gives an `ops` message, echoed in its answer. */
+export type OpsRequestId = string | number;
+export const opsRequestIdSchema = z.union([z.string().min(1).max(64), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]);
 
 /** The text a client sends to keep the socket alive, and the runtime's answer. */
 export const PING = "ping";

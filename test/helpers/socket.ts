@@ -48,11 +48,11 @@ export class TestSocket {
   }
 
   /** Opens a socket as `user`; returns the response too when the upgrade is refused. */
-  static async connect(user: TestUser, base: string, headers: Record<string, string> = {}) {
+  static async connect(user: TestUser, base: string, headers: Record<string, string> = {}, query = "") {
     const h: Record<string, string> = { upgrade: "websocket", ...headers };
     if (user.bearer) h.authorization = `Bearer ${user.bearer}`;
     else if (user.cookie) h.cookie = user.cookie;
-    const res = await SELF.fetch(`${ORIGIN}${base}/ws`, { headers: h });
+    const res = await SELF.fetch(`${ORIGIN}${base}/ws${query}`, { headers: h });
     if (res.status !== 101 || !res.webSocket) {
       const text = await res.text();
       let body: any = text;
@@ -70,8 +70,8 @@ export class TestSocket {
   }
 
   /** Opens a socket and waits for its hello. */
-  static async open(user: TestUser, base: string, headers: Record<string, string> = {}): Promise<TestSocket> {
-    const { socket, status, body } = await TestSocket.connect(user, base, headers);
+  static async open(user: TestUser, base: string, headers: Record<string, string> = {}, query = ""): Promise<TestSocket> {
+    const { socket, status, body } = await TestSocket.connect(user, base, headers, query);
     if (!socket) throw new Error(`upgrade refused: ${status} ${JSON.stringify(body)}`);
     await socket.next((m) => m.type === "hello");
     return socket;

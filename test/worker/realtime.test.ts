@@ -354,8 +354,9 @@ describe("acks and clients", () => {
     expect(snapshot.clients.map((c: any) => c.client_id).sort()).toEqual(
       [t.gmSocket.all("hello")[0].client_id, t.playerSocket.all("hello")[0].client_id, clientId].sort(),
     );
-    const joined = await t.gmSocket.next((m) => m.type === "presence" && m.joined?.[0]?.client_id === clientId);
-    expect(joined.joined[0]).toMatchObject({ user_id: t.player.id, role: "player" });
+    // Joins of the same moment are announced together (presence-joins.ts): find this one among them.
+    const joined = await t.gmSocket.next((m) => m.type === "presence" && m.joined?.some((c: any) => c.client_id === clientId));
+    expect(joined.joined.find((c: any) => c.client_id === clientId)).toMatchObject({ user_id: t.player.id, role: "player" });
     second.close();
     await t.gmSocket.next((m) => m.type === "presence" && m.left?.includes(clientId), "the departure");
     const row = await env.DB.prepare("SELECT disconnected_at FROM session_clients WHERE client_id = ?")

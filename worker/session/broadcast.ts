@@ -3,7 +3,8 @@
  * sockets sends the same string to every socket of a role instead of encoding per socket. The
  * player filter is the one of `domain/visibility.ts`, as in every REST read.
  */
-import type { AnyEntity } from "../../domain/entities";
+import { type AnyEntity, moduleEntity } from "../../domain/entities";
+import { createMergePatch, isJsonObject, type Json } from "../../domain/merge-patch";
 import { INLINE_ENTITY_LIMIT, type ServerMessage } from "../../domain/protocol";
 import { projectForPlayer } from "../../domain/visibility";
 import type { ChangeRow } from "../db/reads";
@@ -61,5 +62,64 @@ export function encodeChange(change: Change): EncodedChange {
   const player = forPlayer(change.visibleBefore, change.visibleAfter);
   if (!change.forOwners || change.forOwners.length === 0) return { seq: change.seq, gm, player };
   const owners = new Map(change.forOwners.map((o) => [o.userId, forPlayer(o.visibleBefore, o.visibleAfter)]));
+  return { seq: change.seq, gm, player, owners };
+}
+
+/**
+ * A `change` message with `patch` (without `version`: it is the message's), or undefined when too
+ * big to inline. `event_id` is left out too: it is always the `seq` (a token move stays under 200
+ * bytes).
+ */
+function patchText(change: Change, from: AnyEntity, to: AnyEntity): string | undefined {
+  const patch = createMergePatch(from as unknown as Json, to as unknown as Json);
+  if (!isJsonObject(patch)) return undefined;
+  const { version: _version, ...rest } = patch;
+  const text = JSON.stringify(rest);
+  if (text.length > INLINE_ENTITY_LIMIT) return undefined;
+  const head = JSON.stringify({
+    type: "change",
+    seq: change.seq,
+    entity_type: change.type,
+    entity_id: change.id,
+    version: change.entity.version,
+    op: change.op,
+  } satisfies Omit<Extract<ServerMessage, { type: "change" }>, "entity" | "removed" | "event_id">);
+  return `${head.slice(0, -1)},"patch":${text}}`;
+}
+
+/**
+ * The messages of one committed change for sockets opened with `?patch=1`: an `update` of an
+ * entity the socket saw at the previous version carries the JSON Merge Patch from that version to
+ * this one instead of the entity. For players (and a token's owners) the patch is computed from
+ * the player-filtered views before and after, so it never holds what the filter hides: a change of
+ * GM notes alone is an empty patch. Everything else keeps the shape of `plain`: creates, archives
+ * and restores, an entity coming into view (with what hangs on it) or leaving it, an activation,
+ * a fog flip (same version), and entities whose player view a module projects (fog: what the
+ * player saw of the previous version may rest on a view that changed too).
+ */
+export function encodePatched(change: Change, plain: EncodedChange): EncodedChange {
+  const previous = change.previous;
+  if (change.op !== "update" || change.activation || change.coverOnly || !previous || previous.version !== change.entity.version - 1) {
+    return plain;
+  }
+  const gm = patchText(change, previous, change.entity) ?? plain.gm;
+  const playerPatchable = !(change.related && change.related.length > 0) && moduleEntity(change.type)?.projectForPlayer === undefined;
+  let playerText: string | undefined | null = null;
+  const forPlayer = (visibleBefore: boolean, visibleAfter: boolean, otherwise: string | null): string | null => {
+    if (!playerPatchable || !visibleBefore || !visibleAfter) return otherwise;
+    if (playerText === null) {
+      playerText = patchText(
+        change,
+        projectForPlayer(change.type, previous, change.playerView),
+        projectForPlayer(change.type, change.entity as AnyEntity, change.playerView),
+      );
+    }
+    return playerText ?? otherwise;
+  };
+  const player = forPlayer(change.visibleBefore, change.visibleAfter, plain.player);
+  if (!change.forOwners || change.forOwners.length === 0) return { seq: change.seq, gm, player };
+  const owners = new Map(
+    change.forOwners.map((o) => [o.userId, forPlayer(o.visibleBefore, o.visibleAfter, plain.owners?.get(o.userId) ?? null)]),
+  );
   return { seq: change.seq, gm, player, owners };
 }

@@ -47,14 +47,25 @@ import { applySettingsPatch, mutationLimitOf, resolveSettings, type SessionSetti
 import { isTokenVisible, isVisibleToPlayer, type PlayerCover, type PlayerView } from "../../domain/visibility";
 import { chunk, type Db, getDb, nowIso } from "../db/client";
 import { loadEntity } from "../db/entities";
-import { changesSince, coverOf, loadCellSize, loadCoverEntities, loadSessionState, tokenDependents } from "../db/reads";
+import {
+  changesSince,
+  coverOf,
+  loadCellSize,
+  loadCoverEntities,
+  loadSessionState,
+  readerFilter,
+  tokenDependents,
+  writeResultFor,
+} from "../db/reads";
 import { gameSessions, sessionClients, sessionMembers, sessionState } from "../db/schema";
 import { type Device, parseDevice } from "../lib/device";
-import { encodeChange, encodeChangeRow } from "./broadcast";
+import { type EncodedChange, encodeChange, encodeChangeRow, encodePatched } from "./broadcast";
 import { type CredentialFilter, isExpired, matchesCredential, type SocketCredential } from "./credential-sockets";
 import { LockTable } from "./lock-table";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
+import { PresenceJoins } from "./presence-joins";
 import { socketsPerUser, tooManySockets } from "./socket-limits";
+import { isOpsMessage, type OpsMessage, opsError, parseOpsMessage, recordSocketWrite } from "./socket-writes";
 import { UserWriteLeases } from "./user-limiter";
 import {
   type Change,
@@ -96,6 +107,8 @@ export interface SocketAttachment extends SocketCredential {
   device?: Device;
   /** Set when the object closed the socket itself: its departure is already recorded. */
   closing?: true;
+  /** Opened with `?patch=1`: updates arrive as merge patches (tag `patch:<role>` too). */
+  patch?: true;
 }
 
 /** Headers the worker sets on the upgrade request it forwards (never taken from the client). */
@@ -209,6 +222,13 @@ export class SessionObject extends DurableObject<Env> {
   #writesScheduled = false;
   #alarmWork: Promise<unknown> = Promise.resolve();
   readonly #pending: PendingRecords;
+  /** Joins announced together (presence-joins.ts). */
+  readonly #joins = new PresenceJoins(
+    (text, except) => {
+      for (const ws of this.ctx.getWebSockets()) if (!except.has(ws)) this.#sendRaw(ws, text);
+    },
+    (ws, text) => this.#sendRaw(ws, text),
+  );
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -759,6 +779,16 @@ export class SessionObject extends DurableObject<Env> {
   // ---- sockets -----------------------------------------------------------------------------------
 
   override async fetch(request: Request): Promise<Response> {
+    // Joins of upgrades in flight together are announced together (presence-joins.ts).
+    this.#joins.begin();
+    try {
+      return await this.#upgrade(request);
+    } finally {
+      this.#joins.end();
+    }
+  }
+
+  async #upgrade(request: Request): Promise<Response> {
     const userId = request.headers.get(IDENTITY_HEADERS.user);
     const role = request.headers.get(IDENTITY_HEADERS.role);
     const sessionId = request.headers.get(IDENTITY_HEADERS.session);
@@ -783,6 +813,7 @@ export class SessionObject extends DurableObject<Env> {
       ...(credentialId ? { credentialId } : {}),
       ...(Number.isFinite(expires) ? { credentialExpiresAt: expires } : {}),
       device: parseDevice(userAgent),
+      ...(new URL(request.url).searchParams.get("patch") === "1" ? { patch: true as const } : {}),
     };
     const db = getDb(this.env.DB);
     await db.insert(sessionClients).values({
@@ -804,13 +835,15 @@ export class SessionObject extends DurableObject<Env> {
       // Again inside the queue: upgrades racing each other past the first check are counted here.
       if (this.#openSockets(userId) >= cap) return "full";
       const [seq, activeSceneId] = [await this.#currentSeq(sessionId), await this.#activeScene(sessionId)];
-      this.ctx.acceptWebSocket(server, [`user:${userId}`, `role:${role}`, `client:${attachment.clientId}`]);
+      const tags = [`user:${userId}`, `role:${role}`, `client:${attachment.clientId}`];
+      this.ctx.acceptWebSocket(server, attachment.patch ? [...tags, `patch:${role}`] : tags);
       server.serializeAttachment(attachment);
       const presence = this.#presenceMap();
       presence.set(attachment.clientId, presenceOf(attachment));
       this.#send(server, { type: "hello", seq, role, client_id: attachment.clientId, user_id: userId, active_scene_id: activeSceneId });
       this.#send(server, { type: "presence", clients: [...presence.values()] });
-      this.#sendToAll({ type: "presence", joined: [presenceOf(attachment)] }, server);
+      // Everyone else hears of it with the other joins of the moment, in one message.
+      this.#joins.add(presenceOf(attachment), server);
       return "accepted";
     });
     if (accepted !== "accepted") {
@@ -885,16 +918,15 @@ export class SessionObject extends DurableObject<Env> {
       } catch {
         parsed = undefined;
       }
-      const message = clientMessageSchema.safeParse(parsed);
-      const cost = message.success && message.data.type === "resume" ? RESUME_COST : 1;
-      if (!this.#allowMessage(att.clientId, cost)) {
-        await this.#drop(ws, CLOSE_CODES.rate_limited, "too many messages: slow down", {
-          type: "error",
-          code: "rate_limited",
-          message: `at most ${SOCKET_MESSAGE_LIMIT.per_second} messages a second`,
-        });
+      if (isOpsMessage(parsed)) {
+        if (!(await this.#allowSocketMessage(ws, att, 1))) return;
+        await this.#writeOps(ws, att, parseOpsMessage(raw, parsed));
+        await this.#noteActivity(att, "ops");
         return;
       }
+      const message = clientMessageSchema.safeParse(parsed);
+      const cost = message.success && message.data.type === "resume" ? RESUME_COST : 1;
+      if (!(await this.#allowSocketMessage(ws, att, cost))) return;
       if (!message.success) {
         this.#send(ws, {
           type: "error",
@@ -904,10 +936,57 @@ export class SessionObject extends DurableObject<Env> {
         return;
       }
       await this.#handle(ws, att, message.data);
-      await this.#noteActivity(att, message.data);
+      await this.#noteActivity(att, message.data.type);
     } catch (error) {
       logError("socket message failed", error);
       this.#send(ws, { type: "error", code: "internal", message: "the message could not be handled" });
+    }
+  }
+
+  /** Takes from the socket's message bucket; a flooding socket is closed (4429). */
+  async #allowSocketMessage(ws: WebSocket, att: SocketAttachment, cost: number): Promise<boolean> {
+    if (this.#allowMessage(att.clientId, cost)) return true;
+    await this.#drop(ws, CLOSE_CODES.rate_limited, "too many messages: slow down", {
+      type: "error",
+      code: "rate_limited",
+      message: `at most ${SOCKET_MESSAGE_LIMIT.per_second} messages a second`,
+    });
+    return false;
+  }
+
+  /**
+   * An `ops` message: the batch of `POST {S}/batch`, as the user and role the socket was opened
+   * with (its attachment: no cookie, no D1 lookup of the login), through the same write queue.
+   * Answered with `result` (the results filtered for the caller, as the route filters them) or
+   * an `error` frame naming the request.
+   */
+  async #writeOps(ws: WebSocket, att: SocketAttachment, message: OpsMessage): Promise<void> {
+    if (!message.ok) {
+      this.#send(ws, opsError(message.id, message.failure));
+      return;
+    }
+    const { id, ops } = message;
+    const actor: Actor = { userId: att.userId, role: att.role };
+    let result: WriteResult;
+    const start = performance.now();
+    try {
+      result = await this.applyOps(att.sessionId, actor, ops);
+    } catch (error) {
+      this.ctx.waitUntil(recordSocketWrite(this.env, att, ops, undefined, performance.now() - start));
+      logError("a socket write failed", error);
+      this.#send(ws, opsError(id, { code: "internal", message: "the write could not be applied" }));
+      return;
+    }
+    this.ctx.waitUntil(recordSocketWrite(this.env, att, ops, result, performance.now() - start));
+    if (!result.ok) {
+      this.#send(ws, opsError(id, result));
+    } else {
+      const keep = await readerFilter(getDb(this.env.DB), att.sessionId, att.role, att.userId);
+      const results = result.results.map((r, i) => {
+        const type = ops[i]?.entity_type;
+        return { op_id: r.op_id, entity: type ? writeResultFor(keep, type, r.entity) : r.entity };
+      });
+      this.#send(ws, { type: "result", ...(id === undefined ? {} : { id }), seq: result.seq, results });
     }
   }
 
@@ -928,7 +1007,7 @@ export class SessionObject extends DurableObject<Env> {
   }
 
   /** last_seen (buffered, at most every few seconds) and, for a GM, lock activity. */
-  async #noteActivity(att: SocketAttachment, message: ClientMessage): Promise<void> {
+  async #noteActivity(att: SocketAttachment, type: ClientMessage["type"] | "ops"): Promise<void> {
     const now = Date.now();
     if (now - (this.#lastSeenWrite.get(att.clientId) ?? 0) >= SEEN_RESOLUTION_MS) {
       this.#lastSeenWrite.set(att.clientId, now);
@@ -936,7 +1015,7 @@ export class SessionObject extends DurableObject<Env> {
       await this.#scheduleAlarm(now + ACK_FLUSH_MS);
     }
     // Acks and resumes are sent by the client on its own: they do not keep a lock alive.
-    if (att.role === "gm" && message.type !== "ack" && message.type !== "resume") {
+    if (att.role === "gm" && type !== "ack" && type !== "resume") {
       const locks = await this.#lockTable(att.sessionId);
       if (locks.holds(att.userId)) await locks.touch(att.userId, now);
     }
@@ -1055,6 +1134,8 @@ export class SessionObject extends DurableObject<Env> {
     this.#presenceMap().delete(att.clientId);
     this.#socketBuckets.delete(att.clientId);
     this.#lastSeenWrite.delete(att.clientId);
+    // A join still waiting to be announced goes out first: no one hears of a departure before the arrival.
+    this.#joins.flush();
     this.#sendToAll({ type: "presence", left: [att.clientId] });
     await this.#recordDisconnect(att.clientId);
   }
@@ -1149,16 +1230,35 @@ export class SessionObject extends DurableObject<Env> {
     for (const ws of this.ctx.getWebSockets(`role:${role}`)) this.#sendRaw(ws, text);
   }
 
-  /** Sends committed changes to every socket allowed to see them, in seq order. */
+  /**
+   * Sends committed changes to every socket allowed to see them, in seq order. Sockets opened
+   * with `?patch=1` (tag `patch:<role>`) get updates as merge patches (broadcast.ts).
+   */
   #broadcast(changes: readonly Change[]): void {
     if (changes.length === 0) return;
-    const encoded = changes.map(encodeChange);
-    for (const ws of this.ctx.getWebSockets("role:gm")) for (const e of encoded) this.#sendRaw(ws, e.gm);
+    const plain = changes.map(encodeChange);
+    const gmPatch = new Set(this.ctx.getWebSockets("patch:gm"));
+    const playerPatch = new Set(this.ctx.getWebSockets("patch:player"));
+    const patched = gmPatch.size + playerPatch.size > 0 ? changes.map((c, i) => encodePatched(c, plain[i] as EncodedChange)) : plain;
+    for (const ws of this.ctx.getWebSockets("role:gm")) for (const e of gmPatch.has(ws) ? patched : plain) this.#sendRaw(ws, e.gm);
+    if (playerPatch.size === 0) this.#broadcastToPlayers(plain, this.ctx.getWebSockets("role:player"));
+    else {
+      const sockets = this.ctx.getWebSockets("role:player");
+      this.#broadcastToPlayers(
+        plain,
+        sockets.filter((ws) => !playerPatch.has(ws)),
+      );
+      this.#broadcastToPlayers(patched, [...playerPatch]);
+    }
+  }
+
+  #broadcastToPlayers(encoded: readonly EncodedChange[], sockets: readonly WebSocket[]): void {
+    if (sockets.length === 0) return;
     const forPlayers = encoded.map((e) => e.player).filter((p): p is string => p !== null);
     // A token's owners see it under fog: their sockets get their own texts of those changes.
     const owners = new Set(encoded.flatMap((e) => [...(e.owners?.keys() ?? [])]));
     if (forPlayers.length === 0 && owners.size === 0) return;
-    for (const ws of this.ctx.getWebSockets("role:player")) {
+    for (const ws of sockets) {
       const userId = owners.size > 0 ? this.#attachment(ws)?.userId : undefined;
       if (userId === undefined || !owners.has(userId)) {
         for (const text of forPlayers) this.#sendRaw(ws, text);

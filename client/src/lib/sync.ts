@@ -12,10 +12,16 @@
  * Incoming messages are handled one at a time, in order; each one is applied to the store and
  * then written to the cache together with the seq it brings the cache to. Everything from the
  * outside (API, WebSocket class, cache, timers, randomness, clock, ids) is injected.
+ *
+ * The wire: the app's socket is opened with `?patch=1`, so an update arrives as a merge patch
+ * from the previous version; it is applied to the cached entity when that is the previous
+ * version, else the entity is fetched (GET). The queue's batches go on the socket while it is
+ * open (`transport.sendOps`) and over `POST {S}/batch` otherwise, or again over REST when the
+ * socket goes away before answering (op ids make the retry safe).
  */
 
 import type { Layer } from "../../../domain/entities";
-import type { JsonObject } from "../../../domain/merge-patch";
+import { applyMergePatch, isJsonObject, type Json, type JsonObject } from "../../../domain/merge-patch";
 import type { AnyEntity, BatchOp, BatchResponse, EntityType, SessionApi, SessionInfo, SessionSettings, SessionSnapshot } from "./api";
 import { ApiError, createSessionApi, sessionSocketUrl } from "./api";
 import { type Cache, type CacheCommit, createMemoryCache, openCache } from "./cache";
@@ -43,6 +49,7 @@ import {
   createTransport,
   defaultTimers,
   type InboundMessage,
+  SocketWriteLost,
   type Timers,
   type Transport,
   type TransportDeps,
@@ -148,7 +155,8 @@ export function startSessionSync(sessionId: string, userId: string, overrides: P
     sessionId,
     userId,
     api: createSessionApi(sessionId),
-    socketUrl: () => sessionSocketUrl(sessionId),
+    // Updates as merge patches (handleChange applies them).
+    socketUrl: () => `${sessionSocketUrl(sessionId)}?patch=1`,
     ...overrides,
   });
 }
@@ -237,8 +245,7 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
     {
       storage: cache,
       sendBatch: (ops) =>
-        api
-          .batch(ops)
+        sendOps(ops)
           .then((response) => confirmed(ops, response))
           .catch((error: unknown) => {
             for (const listener of [...sendErrorListeners]) listener(error);
@@ -278,6 +285,16 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
     random,
     ...(deps.transport ?? {}),
   });
+
+  /** On the open socket, else (or when it goes away before answering) over REST. */
+  function sendOps(ops: BatchOp[]): Promise<BatchResponse> {
+    const onSocket = transport.sendOps(ops);
+    if (!onSocket) return api.batch(ops);
+    return onSocket.catch((error: unknown) => {
+      if (error instanceof SocketWriteLost) return api.batch(ops);
+      throw error;
+    });
+  }
 
   async function fetchEntity(type: EntityType, id: string): Promise<AnyEntity | null> {
     try {
@@ -354,6 +371,14 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
   async function handleChange(message: Extract<InboundMessage, { type: "change" }> & ChangeFields): Promise<void> {
     if (message.seq <= store.world().seq) return;
     let change = message;
+    if (message.patch) {
+      // A patch from the previous version: applied to it when that is what the cache holds, else
+      // the entity is fetched below. `event_id` is the seq on a patch message.
+      const { patch, ...rest } = message;
+      const plain = { ...rest, event_id: message.seq, op: message.op ?? "update" } as typeof message;
+      const cached = getEntity(store.world(), message.entity_type, message.entity_id);
+      change = cached && cached.version === message.version - 1 ? { ...plain, entity: patchEntity(cached, patch, message.version) } : plain;
+    }
     if (!change.entity && !change.removed) {
       // Too large to inline: read it. Gone (404) is a removal; no answer leaves it stale.
       try {
@@ -593,12 +618,25 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
 
   interface ChangeFields {
     seq: number;
+    /** On a `?patch=1` socket: the merge patch from version - 1 (without `version`). */
+    patch?: JsonObject;
     entity_type: EntityType;
     entity_id: string;
     version: number;
     entity?: AnyEntity;
     removed?: true;
   }
+}
+
+/**
+ * An entity with a merge patch applied. Entity fields are never absent at the top level: a null
+ * there means "set to null" (an archive's `archived_at` cleared), not "remove the field".
+ */
+export function patchEntity(entity: AnyEntity, patch: JsonObject, version: number): AnyEntity {
+  const merged = applyMergePatch(entity as unknown as Json, patch);
+  const next = (isJsonObject(merged) ? merged : {}) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(patch)) if (value === null) next[key] = null;
+  return { ...next, version } as unknown as AnyEntity;
 }
 
 function sessionForCache(session: SessionInfo): SessionInfo {

@@ -20,11 +20,25 @@
  * answer (or any message) the socket is declared dead: the status turns `offline` and it
  * reconnects. The browser's `offline` event (`goOffline`) does the same at once, and a transport
  * started while the browser says it has no network starts `offline`, not `connecting`.
+ *
+ * Writes: `sendOps` sends a batch as an `ops` message on the open socket and resolves with the
+ * server's `result` (rejects with an ApiError built from its `error` frame, as `POST {S}/batch`
+ * would have answered). Without an open socket, or for a batch too big for one message, it
+ * returns null: the caller sends it over REST. A socket that closes (or is declared dead) with a
+ * batch in flight rejects it with `SocketWriteLost`: op ids make sending it again over REST safe.
  */
 import ReconnectingWebSocket from "partysocket/ws";
 import { PING, PONG, type ServerMessage } from "../../../domain/protocol";
-import type { ChangeRow, ChangesResponse } from "./api";
+import type { ApiErrorCode, BatchOp, BatchResponse, ChangeRow, ChangesResponse } from "./api";
 import { ApiError } from "./api";
+
+/** A batch sent on the socket got no answer before the socket went away: send it again (REST). */
+export class SocketWriteLost extends Error {
+  override readonly name = "SocketWriteLost";
+}
+
+/** An `ops` message larger than this goes over REST (the server closes sockets on messages over 64 KiB). */
+export const MAX_SOCKET_OPS_BYTES = 60 * 1024;
 
 export interface Timers {
   setTimeout(callback: () => void, ms: number): unknown;
@@ -94,6 +108,8 @@ export interface Transport {
   setSettings(settings: TransportSettings): void;
   /** Sends a client message (`ack`) if the socket is open; false otherwise. */
   send(message: { type: string; [field: string]: unknown }): boolean;
+  /** Sends a batch on the open socket (see above); null when it must go over REST. */
+  sendOps(ops: BatchOp[]): Promise<BatchResponse> | null;
   /** Connectivity is back (`online` event): reconnect and poll now instead of after the backoff. */
   wake(): void;
   /** The browser lost its network (`offline` event): the socket is dead, say so and reconnect when it can. */
@@ -139,6 +155,45 @@ export function createTransport(deps: TransportDeps): Transport {
   let heartbeatTimer: unknown = null;
   /** Pings sent since the socket was last heard from. */
   let unanswered = 0;
+  /** Batches sent on the socket awaiting their answer, by request id. */
+  const inFlight = new Map<string, { resolve(response: BatchResponse): void; reject(error: unknown): void }>();
+  let requestCounter = 0;
+
+  /** The socket went away: every batch on it is answered by a retry over REST. */
+  function loseWrites() {
+    const waiting = [...inFlight.values()];
+    inFlight.clear();
+    for (const w of waiting) w.reject(new SocketWriteLost("the socket closed before the write was answered"));
+  }
+
+  /** An answer to an `ops` message: settles its batch. True when the message was one. */
+  function settleWrite(message: InboundMessage): boolean {
+    if (message.type !== "result" && message.type !== "error") return false;
+    const id = (message as { id?: unknown }).id;
+    if (typeof id !== "string") return false;
+    const waiting = inFlight.get(id);
+    if (!waiting) return message.type === "result";
+    inFlight.delete(id);
+    if (message.type === "result") {
+      const { seq, results } = message as unknown as BatchResponse;
+      waiting.resolve({ seq, results });
+    } else {
+      const e = message as { code?: unknown; message?: unknown; status?: unknown; details?: unknown };
+      const status = typeof e.status === "number" ? e.status : 500;
+      const details = typeof e.details === "object" && e.details !== null ? (e.details as Record<string, unknown>) : undefined;
+      const retry = details?.retry_after_ms;
+      waiting.reject(
+        new ApiError(
+          status,
+          (typeof e.code === "string" ? e.code : "internal") as ApiErrorCode,
+          typeof e.message === "string" ? e.message : "the write failed",
+          details,
+          typeof retry === "number" ? retry : undefined,
+        ),
+      );
+    }
+    return true;
+  }
 
   const realtime = () => settings.realtime !== false;
   const interval = () => {
@@ -200,10 +255,12 @@ export function createTransport(deps: TransportDeps): Transport {
       if (event.data === PONG) return;
       const message = parseMessage(event.data);
       if (!message) return;
+      if (settleWrite(message)) return;
       void Promise.resolve(deps.onMessage(message)).catch(() => undefined);
       if (message.type === "realtime_off") turnRealtimeOff(message.poll_interval_ms);
     });
     ws.addEventListener("close", (event: CloseEvent) => {
+      if (socket === ws) loseWrites();
       if (gen !== generation) return;
       if (event.code === CLOSE_REALTIME_OFF) {
         turnRealtimeOff(undefined);
@@ -265,6 +322,7 @@ export function createTransport(deps: TransportDeps): Transport {
     const ws = socket;
     socketOpen = false;
     stopHeartbeat();
+    loseWrites();
     setStatus("offline");
     armFallback();
     // A fresh connection; the old one's close event changes nothing (socketOpen is already false).
@@ -378,6 +436,7 @@ export function createTransport(deps: TransportDeps): Transport {
     stopPolling();
     stopHeartbeat();
     socketOpen = false;
+    loseWrites();
     if (socket) {
       socket.close(1000, "done");
       socket = null;
@@ -396,6 +455,23 @@ export function createTransport(deps: TransportDeps): Transport {
     send(message) {
       if (!socket || !socketOpen) return false;
       return socket.send(JSON.stringify(message));
+    },
+    sendOps(ops) {
+      if (!socket || !socketOpen) return null;
+      requestCounter += 1;
+      const id = `w${requestCounter}`;
+      const text = JSON.stringify({ type: "ops", id, ops });
+      if (text.length > MAX_SOCKET_OPS_BYTES) return null;
+      const ws = socket;
+      return new Promise<BatchResponse>((resolve, reject) => {
+        inFlight.set(id, { resolve, reject });
+        try {
+          ws.send(text);
+        } catch {
+          inFlight.delete(id);
+          reject(new SocketWriteLost("the socket could not send"));
+        }
+      });
     },
     wake() {
       if (status === "stopped") return;

@@ -5,6 +5,12 @@ export class FakeWebSocket extends EventTarget {
   static readonly CLOSING = 2;
   static readonly CLOSED = 3;
   static instances: FakeWebSocket[] = [];
+  /**
+   * Answers the client's `ops` messages as the server would (`result`, or an `error` frame with
+   * the ApiError's status, code and details); the sync harness sets it to its fake server's
+   * `batch`. Null: they stay unanswered (a test answers them itself).
+   */
+  static answerOps: ((ops: unknown[]) => Promise<unknown>) | null = null;
 
   readonly url: string;
   readyState = FakeWebSocket.CONNECTING;
@@ -24,6 +30,7 @@ export class FakeWebSocket extends EventTarget {
 
   static reset(): void {
     FakeWebSocket.instances = [];
+    FakeWebSocket.answerOps = null;
   }
 
   static latest(): FakeWebSocket {
@@ -35,6 +42,18 @@ export class FakeWebSocket extends EventTarget {
   send(data: string): void {
     if (this.readyState !== FakeWebSocket.OPEN) throw new Error("send on a socket that is not open");
     this.sent.push(data);
+    const answer = FakeWebSocket.answerOps;
+    if (answer && data.startsWith('{"type":"ops"')) {
+      const { id, ops } = JSON.parse(data) as { id: unknown; ops: unknown[] };
+      const reply = (message: Record<string, unknown>) => {
+        if (this.readyState === FakeWebSocket.OPEN) this.receive({ ...message, id });
+      };
+      answer(ops).then(
+        (response) => reply({ type: "result", ...(response as Record<string, unknown>) }),
+        (error: { status?: number; code?: string; message?: string; details?: unknown }) =>
+          reply({ type: "error", code: error.code, message: error.message, status: error.status, details: error.details }),
+      );
+    }
     if (data === "ping" && this.answerPings) queueMicrotask(() => this.readyState === FakeWebSocket.OPEN && this.pong());
   }
 

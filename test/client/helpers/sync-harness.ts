@@ -32,6 +32,8 @@ export function useSyncHarness() {
   async function start(server: SessionApi, deps: Partial<SyncDeps> = {}): Promise<{ sync: SessionSync; clock: ManualClock }> {
     const clock = new ManualClock();
     let count = 0;
+    // Batches sent on the socket reach the same fake server as REST ones.
+    FakeWebSocket.answerOps = (ops) => server.batch(ops as Parameters<SessionApi["batch"]>[0]);
     const sync = await startSync({
       sessionId: ids.session,
       userId: ids.user,
