@@ -134,6 +134,8 @@ describe("snapping drops to the grid", () => {
     const first = renderTable([token("t1", 1, { name: "Ogre", x: 130, y: 120 })]);
     const toggle = screen.getByRole("checkbox", { name: "Snap to grid" }) as HTMLInputElement;
     expect(toggle.checked).toBe(true);
+    // The tooltip says the choice is this browser's, not the table's.
+    expect(toggle.closest("label")?.title).toMatch(/Kept in this browser only/);
     fireEvent.click(toggle);
     drag(screen.getByRole("button", { name: "Ogre" }), [0, 0], [143, 61]);
     expect(first.onDrop.mock.calls[0]?.slice(1)).toEqual([273, 181]);
