@@ -357,6 +357,52 @@ async function panAndZoom(page, box, quick) {
   }
 }
 
+/** The page's main-thread time so far (s), by kind, from the DevTools protocol's Performance.getMetrics. */
+async function mainThreadMetrics(cdp) {
+  const { metrics } = await cdp.send("Performance.getMetrics");
+  const wanted = ["TaskDuration", "ScriptDuration", "RecalcStyleDuration", "LayoutDuration"];
+  return Object.fromEntries(metrics.filter((m) => wanted.includes(m.name)).map((m) => [m.name, m.value]));
+}
+
+const fmtMain = (main) =>
+  `main thread ${fmtMs(main.TaskDuration)} (script ${fmtMs(main.ScriptDuration)}, style ${fmtMs(main.RecalcStyleDuration)}, layout ${fmtMs(main.LayoutDuration)})`;
+
+/** BENCH_TRACE=1: a DevTools trace of each gesture, summed by event name over every thread, in the log. */
+const tracing = process.env.BENCH_TRACE === "1";
+
+async function startTrace(cdp) {
+  const events = [];
+  cdp.on("Tracing.dataCollected", ({ value }) => events.push(...value));
+  cdp.__events = events;
+  await cdp.send("Tracing.start", {
+    transferMode: "ReportEvents",
+    traceConfig: { includedCategories: ["devtools.timeline", "disabled-by-default-devtools.timeline", "cc", "blink"] },
+  });
+}
+
+async function stopTrace(cdp) {
+  const done = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
+  await cdp.send("Tracing.end");
+  await done;
+  return cdp.__events;
+}
+
+function summariseTrace(events) {
+  const total = new Map();
+  for (const e of events) {
+    if (e.ph !== "X" || typeof e.dur !== "number") continue;
+    const sum = total.get(e.name) ?? { ms: 0, n: 0 };
+    sum.ms += e.dur / 1000;
+    sum.n += 1;
+    total.set(e.name, sum);
+  }
+  return [...total.entries()]
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .slice(0, 18)
+    .map(([name, { ms, n }]) => `${name} ${Math.round(ms)} ms/${n}`)
+    .join(", ");
+}
+
 async function frames({ client, baseUrl, quick, log }) {
   const session = await client.createSession("bench: table frames under pan and zoom");
   const sid = session.id;
@@ -381,6 +427,8 @@ async function frames({ client, baseUrl, quick, log }) {
     await signIn(context, baseUrl, username);
     const page = await context.newPage();
     page.on("pageerror", (error) => errors.push(error.message));
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Performance.enable");
     await page.goto(`${baseUrl}/s/${encodeURIComponent(sid)}`, { timeout: BOOT_TIMEOUT_MS });
     const hash = await uploadMapFromPage(page, sid);
     for (const [index, id] of scenes.ids.entries()) {
@@ -411,9 +459,14 @@ async function frames({ client, baseUrl, quick, log }) {
       await page.waitForTimeout(500);
       const box = await page.locator(".table-viewport").boundingBox();
       if (!box) throw new Error("the table is not on screen");
+      const metricsBefore = await mainThreadMetrics(cdp);
+      if (tracing) await startTrace(cdp);
       await recordFrames(page);
       await panAndZoom(page, box, quick);
       const stamps = await page.evaluate(() => window.__stopFrames());
+      const metricsAfter = await mainThreadMetrics(cdp);
+      const main = Object.fromEntries(Object.entries(metricsAfter).map(([k, v]) => [k, (v - (metricsBefore[k] ?? 0)) * 1000]));
+      if (tracing) log(`[bench]   ${count} tokens, trace (ms by event, all threads): ${summariseTrace(await stopTrace(cdp))}`);
       const intervals = stamps.slice(1).map((t, i) => t - stamps[i]);
       const asc = sorted(intervals);
       const row = {
@@ -422,9 +475,12 @@ async function frames({ client, baseUrl, quick, log }) {
         p50: percentile(asc, 50),
         p95: percentile(asc, 95),
         max: percentile(asc, 100),
+        main,
       };
       results.push(row);
-      log(`[bench]   ${count} tokens: ${row.frames} frames, p50 ${fmtMs(row.p50)}, p95 ${fmtMs(row.p95)}, max ${fmtMs(row.max)}`);
+      log(
+        `[bench]   ${count} tokens: ${row.frames} frames, p50 ${fmtMs(row.p50)}, p95 ${fmtMs(row.p95)}, max ${fmtMs(row.max)}; ${fmtMain(main)}`,
+      );
     }
     await context.close();
   } finally {
@@ -445,7 +501,9 @@ async function frames({ client, baseUrl, quick, log }) {
       })),
     ],
     details: [
-      ...results.map((r) => `${r.tokens} tokens: ${r.frames} frames, p50 ${fmtMs(r.p50)}, p95 ${fmtMs(r.p95)}, max ${fmtMs(r.max)}.`),
+      ...results.map(
+        (r) => `${r.tokens} tokens: ${r.frames} frames, p50 ${fmtMs(r.p50)}, p95 ${fmtMs(r.p95)}, max ${fmtMs(r.max)}; ${fmtMain(r.main)}.`,
+      ),
       `ratio of p95, 1,000 tokens vs none: ${fmtRatio(ratio1000)}.`,
       `headless Chromium (${browser.browser.version()}, --disable-gpu: software compositing), 1280×860, GM panel folded; input through the DevTools protocol.`,
       ...(errors.length > 0 ? [`page errors: ${[...new Set(errors)].slice(0, 5).join(" | ")}`] : []),

@@ -131,11 +131,11 @@ test("the GM fits the grid to a map's squares, tokens snap to its cells, and the
     const clip = { x: table.x, y: table.y, width: MAP.width, height: MAP.height };
     const withGrid = await page.screenshot({ clip });
     await page.evaluate(() => {
-      document.querySelector("svg.table-grid").style.visibility = "hidden";
+      document.querySelector(".table-grid").style.visibility = "hidden";
     });
     const withoutGrid = await page.screenshot({ clip });
     await page.evaluate(() => {
-      document.querySelector("svg.table-grid").style.visibility = "";
+      document.querySelector(".table-grid").style.visibility = "";
     });
     await screenshot(page, "grid-03-grid-fitted-to-the-map");
     await writeFile(path.join(artifactsDir, "grid-03b-map-close-up-with-fitted-grid.png"), withGrid);
@@ -193,6 +193,7 @@ test("the GM fits the grid to a map's squares, tokens snap to its cells, and the
 
     // The GM runs an encounter: the token and a free combatant, started and begun.
     await tools.getByRole("button", { name: "Select", exact: true }).click();
+    await openGmTab(page, "Initiative");
     const gmPanel = page.getByTestId("initiative-panel");
     await gmPanel.getByRole("button", { name: "New encounter" }).click();
     await gmPanel.getByText("No combatants yet.").waitFor();
@@ -251,7 +252,7 @@ test("the GM fits the grid to a map's squares, tokens snap to its cells, and the
     await waitForImage(player.page, "img.table-map");
     await current(player.page).filter({ hasText: "Sentinel" }).waitFor();
     await player.page.locator(".initiative-ring").waitFor();
-    assert.equal(await player.page.locator("svg.table-grid pattern").getAttribute("width"), String(saved.grid_size));
+    assert.equal(await player.page.locator(".table-grid").getAttribute("data-grid-size"), String(saved.grid_size));
     await screenshot(page, "grid-05-gm-initiative-over-the-table");
     await screenshot(player.page, "grid-06-player-sees-initiative-and-ring");
     // The GM moves the turn from the overlay: the player's overlay follows.

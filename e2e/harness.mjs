@@ -346,7 +346,7 @@ export async function joinThroughInvite(user, invite, sessionName) {
   return username;
 }
 
-/** Opens a tab of the GM panel beside the table (Scenes, Library, People, Archive, History, Settings). */
+/** Opens a tab of the GM panel beside the table (Scenes, Library, Token, Initiative, People, Archive, History, Settings). */
 export async function openGmTab(page, name) {
   await page.getByRole("tablist", { name: "GM panels" }).getByRole("tab", { name, exact: true }).click();
 }

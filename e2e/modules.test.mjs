@@ -158,6 +158,8 @@ test("the GM runs initiative, timed conditions and fog through the UI; the playe
     assert.equal(await player.page.getByTestId("initiative-order").count(), 0);
 
     // The GM creates an encounter, adds the three tokens and sets their initiative.
+    // The initiative panel is in the GM panel's Initiative tab; the conditions one in the Token tab.
+    await openGmTab(gm.page, "Initiative");
     const gmPanel = gm.page.getByTestId("initiative-panel");
     await gmPanel.getByRole("button", { name: "New encounter" }).click();
     await gmPanel.getByRole("region", { name: "Encounter Encounter 1" }).waitFor();
@@ -222,6 +224,7 @@ test("the GM runs initiative, timed conditions and fog through the UI; the playe
       const answered = gm.page.waitForResponse(
         (response) => response.request().method() === "POST" && /\/modules\/initiative\/encounters\/[^/]+\/next$/.test(response.url()),
       );
+      await openGmTab(gm.page, "Initiative");
       await gmPanel.getByRole("button", { name: button, exact: true }).click();
       const response = await answered;
       assert.equal(response.status(), 200);
@@ -294,6 +297,7 @@ test("the GM runs initiative, timed conditions and fog through the UI; the playe
       [["condition", stunned, "archive"]],
     );
     await expectBadges({ [stunned]: 0, [prone]: 1 }, "when round 2 begins");
+    await openGmTab(gm.page, "Token");
     await gmConditions.getByRole("list", { name: "Conditions of Wizard" }).getByText("Prone (until round 3)").waitFor();
     await screenshot(gm.page, "modules-03-gm-round-2-stun-expired");
     await screenshot(player.page, "modules-03-player-round-2-stun-expired");
@@ -310,6 +314,7 @@ test("the GM runs initiative, timed conditions and fog through the UI; the playe
       [["condition", prone, "archive"]],
     );
     await expectBadges({ [stunned]: 0, [prone]: 0 }, "when round 3 begins");
+    await openGmTab(gm.page, "Token");
     await gmConditions.getByText("Wizard has no conditions.").waitFor();
     for (const user of users) assert.equal(await user.page.getByTestId("condition-badge").count(), 0);
     await screenshot(gm.page, "modules-04-gm-round-3-prone-expired");

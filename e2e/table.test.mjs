@@ -215,7 +215,7 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
     await openGmTab(gm.page, "Settings");
     await gm.page.getByLabel("Grid opacity").fill("0.9");
     for (const player of [ann, bob]) {
-      await player.page.waitForFunction(() => document.querySelector("svg.table-grid")?.style.opacity === "0.9");
+      await player.page.waitForFunction(() => document.querySelector(".table-grid")?.style.opacity === "0.9");
     }
     await bob.page.getByText("3 people at the table").waitFor();
 
@@ -303,8 +303,14 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
     // Archived, the scene leaves the list; restored, it comes back.
     await openGmTab(gm.page, "Scenes");
     const sceneList = gm.page.getByRole("list", { name: "Scenes", exact: true });
+    // A scene takes its tokens along: Archive asks first, then the notice offers Undo.
     await gm.page.getByRole("button", { name: "Archive Drowned Chapel" }).click();
+    await gm.page.getByRole("button", { name: "Archive it" }).click();
     await sceneList.getByText("Drowned Chapel").waitFor({ state: "detached" });
+    const archivedNotice = gm.page.getByRole("status").filter({ hasText: "Archived Drowned Chapel." });
+    await archivedNotice.waitFor();
+    await screenshot(gm.page, "table-11b-gm-archived-scene-with-undo");
+    await archivedNotice.getByRole("button", { name: "Dismiss" }).click();
     await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
     await openGmTab(gm.page, "Archive");
     await gm.page.getByRole("button", { name: "Show archived scenes" }).click();

@@ -349,6 +349,7 @@ export const conditionsClient: ClientModule = {
   name: "conditions",
   entities: [{ type: "condition", path: "conditions" }],
   Panel: ConditionsPanel,
+  panelPlace: "token",
   CanvasOverlay: ConditionsOverlay,
   TokenMenuItems: ConditionsMenuItems,
 };

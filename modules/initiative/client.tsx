@@ -368,6 +368,7 @@ export const initiativeClient: ClientModule = {
   name: "initiative",
   entities: [{ type: "encounter", path: "encounters", sceneField: "scene_id" }],
   Panel: InitiativePanel,
+  panelPlace: { tab: "Initiative" },
   TableHud: InitiativeOverlay,
   CanvasOverlay: InitiativeTokenRing,
 };

@@ -48,6 +48,13 @@ describe("archiving says so and can be undone", () => {
     await waitFor(() => expect(onDismiss).toHaveBeenCalledTimes(1));
   });
 
+  it("says what was done when it was not an archive", () => {
+    render(() =>
+      createComponent(ArchivedNotice, { label: "a note", verb: "Deleted", onUndo: async () => undefined, onDismiss: () => undefined }),
+    );
+    expect(screen.getByRole("status").textContent).toContain("Deleted a note.");
+  });
+
   it("the notice stays with the error when the restore cannot be queued", async () => {
     const onDismiss = vi.fn();
     render(() =>
@@ -148,5 +155,47 @@ describe("on the GM's table", () => {
     expect(server.get("token", "t1")?.version).toBe(3);
     await waitFor(() => expect(screen.queryByText(/Archived Ogre\./)).toBeNull());
     expect(await screen.findByRole("button", { name: "Ogre" })).toBeTruthy();
+  });
+
+  it("archives a scene after the confirmation, and the notice's Undo restores it on the server", async () => {
+    const server = new FakeServer();
+    server.put("scene", scene("s1", 1, { name: "Crypt" }) as unknown as AnyEntity, "create");
+    server.put("scene", scene("s2", 1, { name: "Road", sort: 1 }) as unknown as AnyEntity, "create");
+    server.edit("session_state", "st", { active_scene_id: "s1" });
+    const clock = new ManualClock();
+    const sync = await startSync({
+      sessionId: "sess",
+      userId: "u-gm",
+      api: server,
+      socketUrl: "ws://test/ws",
+      WebSocket: FakeWebSocket as unknown as WebSocketClass,
+      openCache: async () => createMemoryCache(),
+      timers: clock,
+      now: clock.now,
+      random: () => 0.5,
+      onOnline: () => () => undefined,
+    });
+    running.push(sync);
+    await sync.ready;
+    render(() =>
+      createComponent(SessionTable, {
+        sessionId: "sess",
+        userId: "u-gm",
+        sync,
+        ghosts: {},
+        preview: createPreviewSender(() => false, { timers: clock }),
+        connectedUsers: 1,
+      }),
+    );
+    fireEvent.click(await screen.findByRole("tab", { name: "Scenes" }));
+    fireEvent.click(await screen.findByRole("button", { name: "Archive Road" }));
+    fireEvent.click(await screen.findByRole("button", { name: "Archive it" }));
+    await waitFor(() => expect(server.get("scene", "s2")?.archived_at).not.toBeNull());
+    const notice = await screen.findByText(/Archived Road\./);
+    fireEvent.click(within(notice).getByRole("button", { name: "Undo" }));
+    await waitFor(() => expect(server.get("scene", "s2")?.archived_at).toBeNull());
+    expect(server.get("scene", "s2")?.version).toBe(3);
+    await waitFor(() => expect(screen.queryByText(/Archived Road\./)).toBeNull());
+    expect(await screen.findByRole("button", { name: "Archive Road" })).toBeTruthy();
   });
 });

@@ -2,8 +2,11 @@ import { describe, expect, it } from "vitest";
 import {
   type Camera,
   centreOn,
+  clampToCover,
   clampZoom,
+  firstView,
   fit as fitCamera,
+  keepInView,
   MAX_ZOOM,
   MIN_ZOOM,
   pageToScreen,
@@ -86,6 +89,50 @@ describe("camera math", () => {
     expect(parseCamera({ x: "1", y: 2, z: 1 })).toBeNull();
     expect(parseCamera({ x: Number.POSITIVE_INFINITY, y: 2, z: 1 })).toBeNull();
     expect(parseCamera(null)).toBeNull();
+  });
+});
+
+describe("first views and pan limits", () => {
+  const map = { x: 0, y: 0, width: 2048, height: 1536 };
+  const phone = { width: 390, height: 734 };
+  const desktop = { width: 1280, height: 820 };
+
+  it("fits the whole map on a desktop", () => {
+    expect(firstView(map, desktop)).toEqual(fitCamera(map, desktop));
+    expect(firstView(map, desktop).z).toBeCloseTo(0.513, 3);
+  });
+
+  it("covers a phone's window with the map, around the viewer's token, never past the map's edges", () => {
+    // Fitting would be 0.23: covering the 734 px height gives 734 / 1536.
+    const z = 734 / 1536;
+    const centred = firstView(map, phone);
+    expect(centred.z).toBeCloseTo(z, 6);
+    expect(centred.y).toBeCloseTo(0, 6);
+    expect(centred.x).toBeCloseTo((390 - 2048 * z) / 2, 6);
+    // A token near the map's top left: the map's corner at the window's, no table beyond it.
+    expect(firstView(map, phone, { x: 96, y: 96 })).toEqual({ x: 0, y: 0, z });
+    // Near the right edge: the map's right edge at the window's.
+    const right = firstView(map, phone, { x: 2000, y: 800 });
+    expect(right.x + 2048 * z).toBeCloseTo(390, 6);
+    // A small map on a big window is never blown up past 100%.
+    expect(firstView({ x: 0, y: 0, width: 300, height: 200 }, desktop).z).toBe(1);
+  });
+
+  it("clamps a camera so the map covers the window where it is larger, and centres it where smaller", () => {
+    expect(clampToCover({ x: 368, y: 268, z: 1 }, map, { width: 800, height: 600 })).toEqual({ x: 0, y: 0, z: 1 });
+    expect(clampToCover({ x: -5000, y: -5000, z: 1 }, map, { width: 800, height: 600 })).toEqual({ x: -1248, y: -936, z: 1 });
+    expect(clampToCover({ x: 7, y: 9, z: 0.25 }, map, { width: 800, height: 600 })).toEqual({ x: 144, y: 108, z: 0.25 });
+  });
+
+  it("keeps some of the map in the window whatever the pan", () => {
+    const view = { width: 800, height: 600 };
+    // Far past the bottom right: the map's bottom right corner 96 px inside the window's top left.
+    expect(keepInView({ x: -9000, y: -9000, z: 1 }, map, view)).toEqual({ x: 96 - 2048, y: 96 - 1536, z: 1 });
+    expect(keepInView({ x: 9000, y: 9000, z: 2 }, map, view)).toEqual({ x: 800 - 96, y: 600 - 96, z: 2 });
+    // A camera that shows the map is left alone.
+    expect(keepInView(cam, map, view)).toEqual(cam);
+    // A map smaller than the margin stays whole in the window.
+    expect(keepInView({ x: -500, y: 0, z: 0.02 }, map, view).x).toBeCloseTo(2048 * 0.02 - 2048 * 0.02, 6);
   });
 });
 

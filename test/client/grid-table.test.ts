@@ -69,29 +69,24 @@ function libraryDrop(x: number, y: number, extra: Record<string, unknown> = {}) 
 }
 
 describe("the table drawn on the scene's grid", () => {
-  it("draws the grid pattern with the scene's cell size and offset", () => {
+  it("draws the grid as a repeated one-cell tile of the scene's cell size, shifted by its offset", () => {
     renderTable([]);
-    const pattern = document.querySelector("svg.table-grid pattern") as SVGPatternElement;
-    expect(pattern.getAttribute("width")).toBe("100");
-    expect(pattern.getAttribute("height")).toBe("100");
-    expect(pattern.getAttribute("x")).toBe("30");
-    expect(pattern.getAttribute("y")).toBe("20");
+    const grid = document.querySelector(".table-grid") as HTMLElement;
+    expect(grid.dataset.gridSize).toBe("100");
+    expect(grid.style.backgroundSize).toBe("100px 100px");
+    expect(grid.style.backgroundPosition).toBe("30px 20px");
+    // The tile is one cell: its top and left edges.
+    const tile = decodeURIComponent(grid.style.backgroundImage);
+    expect(tile).toContain("width='100' height='100'");
+    expect(tile).toContain("M 100 0 L 0 0 0 100");
   });
 
-  it("carries the grid on past the table's edges, still in map pixels", () => {
+  it("covers the table and no more, and is no inline SVG pattern (redrawn at every camera move)", () => {
     renderTable([]);
-    const svg = document.querySelector("svg.table-grid") as SVGSVGElement;
-    const [left, top, width, height] = (svg.getAttribute("viewBox") ?? "").split(" ").map(Number);
-    // The view box starts before the map's corner, by as much as the element is moved up and left,
-    // so the pattern's 30, 20 are still the map's pixels.
-    expect(left).toBeLessThan(0);
-    expect(top).toBe(left);
-    expect(svg.style.left).toBe(`${left}px`);
-    expect(svg.style.top).toBe(`${top}px`);
-    expect(Number(svg.getAttribute("width"))).toBe(width);
-    expect(Number(svg.getAttribute("height"))).toBe(height);
-    expect(width).toBeGreaterThan(Number(surface().style.width.replace("px", "")) - 2 * (left ?? 0) - 1);
-    expect(svg.querySelector("pattern")?.getAttribute("x")).toBe("30");
+    const grid = document.querySelector(".table-grid") as HTMLElement;
+    expect(grid.style.width).toBe(surface().style.width);
+    expect(grid.style.height).toBe(surface().style.height);
+    expect(document.querySelector(".table-surface pattern")).toBeNull();
   });
 
   it("sizes tokens in cells of the scene's grid", () => {
@@ -139,6 +134,8 @@ describe("snapping drops to the grid", () => {
     const first = renderTable([token("t1", 1, { name: "Ogre", x: 130, y: 120 })]);
     const toggle = screen.getByRole("checkbox", { name: "Snap to grid" }) as HTMLInputElement;
     expect(toggle.checked).toBe(true);
+    // The tooltip says the choice is this browser's, not the table's.
+    expect(toggle.closest("label")?.title).toMatch(/Kept in this browser only/);
     fireEvent.click(toggle);
     drag(screen.getByRole("button", { name: "Ogre" }), [0, 0], [143, 61]);
     expect(first.onDrop.mock.calls[0]?.slice(1)).toEqual([273, 181]);
@@ -209,7 +206,7 @@ describe("the HUD over the table", () => {
     expect(hud.closest(".table-viewport")).not.toBeNull();
     expect(hud.closest(".table-surface")).toBeNull();
     // The grid, on the contrary, is drawn in the zoomed layer.
-    expect(document.querySelector("svg.table-grid")?.closest(".table-surface")).not.toBeNull();
+    expect(document.querySelector(".table-grid")?.closest(".table-surface")).not.toBeNull();
   });
 });
 

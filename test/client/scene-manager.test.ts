@@ -185,6 +185,12 @@ describe("SceneManager: the navigator", () => {
     fireEvent.click(screen.getByRole("button", { name: "Activate Road" }));
     await waitFor(() => expect(onActivate).toHaveBeenCalledWith(expect.objectContaining({ id: "s3" })));
     fireEvent.click(screen.getByRole("button", { name: "Archive Road" }));
+    // A scene takes its tokens to the archive: it asks first, and Keep leaves it.
+    expect(screen.getByText(/Archive Road and its tokens\?/)).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Keep" }));
+    expect(fake.writes).toEqual([]);
+    fireEvent.click(screen.getByRole("button", { name: "Archive Road" }));
+    fireEvent.click(screen.getByRole("button", { name: "Archive it" }));
     fireEvent.click(screen.getByRole("button", { name: "Edit folder Act II" }));
     fireEvent.click(screen.getByRole("button", { name: "Archive folder Act II" }));
     await waitFor(() =>

@@ -208,6 +208,51 @@ describe("the table's camera", () => {
   });
 });
 
+describe("the first view and the pan limits", () => {
+  it("with no camera kept, a phone's first view shows the map covering the window, where fitting would make it tiny", async () => {
+    // A phone's table (jsdom lays nothing out: the viewport's size is given).
+    const rect = vi.spyOn(HTMLElement.prototype, "getBoundingClientRect").mockImplementation(function (this: HTMLElement) {
+      return this.classList.contains("table-viewport") ? new DOMRect(0, 0, 390, 734) : new DOMRect(0, 0, 0, 0);
+    });
+    try {
+      const store: CameraStore = { load: vi.fn(async () => null), save: vi.fn(async () => undefined) };
+      renderTable([], { store });
+      // No map: the table's default 1600 × 1024. Fitting would be 0.24; covering is 734 / 1024.
+      await waitFor(() => expect(zoom()).toBe((734 / 1024).toFixed(3)));
+      const [x, y] = (table().getAttribute("data-camera") ?? "").split(",").map(Number);
+      expect(y).toBeCloseTo(0, 1);
+      expect(x).toBeCloseTo((390 - 1600 * (734 / 1024)) / 2, 1);
+    } finally {
+      rect.mockRestore();
+    }
+  });
+
+  it("with no camera kept, a wide window opens at 100% on the map's corner, clear of the floating bars", async () => {
+    const store: CameraStore = { load: vi.fn(async () => null), save: vi.fn(async () => undefined) };
+    renderTable([], { store });
+    await waitFor(() => expect(store.load).toHaveBeenCalled());
+    await Promise.resolve();
+    expect(surface().style.transform).toBe("translate(24px, 64px) scale(1)");
+  });
+
+  it("keeps a camera it restored rather than the first view", async () => {
+    const store: CameraStore = { load: vi.fn(async () => ({ x: -10, y: -20, z: 2 })), save: vi.fn(async () => undefined) };
+    renderTable([], { store });
+    await waitFor(() => expect(surface().style.transform).toBe("translate(-10px, -20px) scale(2)"));
+  });
+
+  it("never pans the map out of the window", () => {
+    renderTable([]);
+    for (let i = 0; i < 40; i++) fireEvent.keyDown(document.body, { key: "ArrowLeft" });
+    for (let i = 0; i < 40; i++) fireEvent.keyDown(document.body, { key: "ArrowUp" });
+    // 40 × 64 px right and down would put the map's corner at (2560, 2560): it stops 96 px inside.
+    expect(surface().style.transform).toBe("translate(704px, 504px) scale(1)");
+    for (let i = 0; i < 80; i++) fireEvent.keyDown(document.body, { key: "ArrowRight" });
+    // The other way: the map's right edge (1600) stops 96 px inside the window's left.
+    expect(surface().style.transform).toBe("translate(-1504px, 504px) scale(1)");
+  });
+});
+
 describe("my token", () => {
   it("marks the viewer's own tokens and centres on each in turn", () => {
     renderTable(
@@ -222,13 +267,14 @@ describe("my token", () => {
     expect(screen.getByRole("button", { name: "Cat" }).classList.contains("token-own")).toBe(false);
     const mine = screen.getByRole("button", { name: "My tokens (next)" });
     fireEvent.click(mine);
-    // Ann's centre (32, 32) at the view's centre (400, 300).
-    expect(surface().style.transform).toBe("translate(368px, 268px) scale(1)");
+    // Ann's centre (32, 32) would go to the view's centre (400, 300), showing table above and left
+    // of the map: the map's corner stays at the view's instead, with Ann in view.
+    expect(surface().style.transform).toBe("translate(0px, 0px) scale(1)");
     expect(document.activeElement).toBe(screen.getByRole("button", { name: "Ann" }));
     fireEvent.click(mine);
     expect(surface().style.transform).toBe("translate(-632px, -332px) scale(1)");
     fireEvent.click(mine);
-    expect(surface().style.transform).toBe("translate(368px, 268px) scale(1)");
+    expect(surface().style.transform).toBe("translate(0px, 0px) scale(1)");
   });
 
   it("offers no such button to someone without a token", () => {

@@ -6,6 +6,7 @@ import { type LayerEdits, TableCanvas } from "../../client/src/components/TableC
 import { CELL_PX } from "../../client/src/components/TokenPiece";
 import type { Layer, Token, TokenArt } from "../../client/src/lib/api";
 import { artPlacement } from "../../client/src/lib/crop";
+import type { Note } from "../../client/src/lib/drawing";
 import { LIBRARY_DRAG_TYPE } from "../../client/src/lib/library";
 import { layer, scene, token } from "./helpers/fixtures";
 
@@ -41,6 +42,7 @@ function renderGmTable(tokens: Token[], options: Options = {}) {
     onResize: vi.fn<(t: Token, w: number, h: number) => void>(),
     onRotate: vi.fn<(t: Token, r: number) => void>(),
     onLibraryDrop: vi.fn<(id: string, x: number, y: number) => void>(),
+    onNoteDeleted: vi.fn<(note: Note) => void>(),
   };
   let ids = 0;
   render(() =>
@@ -360,6 +362,18 @@ describe("drawings and notes layers", () => {
     fireEvent.click(screen.getByRole("button", { name: "Note: Secret door" }));
     fireEvent.click(screen.getByRole("button", { name: "Delete note" }));
     expect(layerEdits.deleteNote).toHaveBeenCalledWith("n1");
+  });
+
+  it("hands a deleted note back whole, for its Undo", () => {
+    const layerEdits = edits();
+    const { onNoteDeleted } = renderGmTable([], {
+      layerEdits,
+      layers: [layer("n", 1, { layer_type: "notes", payload: { notes: { n1: { x: 300, y: 40, text: "Secret door", at: 1 } } } })],
+    });
+    fireEvent.click(screen.getByRole("button", { name: "Note: Secret door" }));
+    fireEvent.click(screen.getByRole("button", { name: "Delete note" }));
+    expect(layerEdits.deleteNote).toHaveBeenCalledWith("n1");
+    expect(onNoteDeleted).toHaveBeenCalledWith({ id: "n1", x: 300, y: 40, text: "Secret door", at: 1 });
   });
 
   it("shows no notes to players, and no tools without layer edits", () => {

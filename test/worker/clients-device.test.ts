@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
 import { parseDevice } from "../../worker/lib/device";
 import { newTable } from "../helpers/client";
 import { TestSocket } from "../helpers/socket";
@@ -59,6 +60,41 @@ describe("GET {S}/clients: devices", () => {
     try {
       const r = await gm.req("GET", `${base}/clients`);
       expect(r.body.clients.map((c: { device: unknown }) => c.device)).toEqual([{ browser: null, os: null }]);
+    } finally {
+      socket.ws.close();
+    }
+  });
+
+  it("lists and stores capabilities without the raw user agent, from the connection or a client's report", async () => {
+    const { gm, base, sid } = await newTable();
+    const socket = await TestSocket.open(gm, base, { "user-agent": FIREFOX_WINDOWS });
+    try {
+      const clientId = socket.all("hello")[0].client_id as string;
+      const capabilitiesOf = async () =>
+        JSON.parse(
+          (
+            await env.DB.prepare("SELECT capabilities FROM session_clients WHERE client_id = ?")
+              .bind(clientId)
+              .first<{ capabilities: string }>()
+          )?.capabilities ?? "null",
+        );
+      expect(await capabilitiesOf()).toEqual({});
+      socket.send({ type: "capabilities", capabilities: { user_agent: SAFARI_IOS, app: "web" } });
+      socket.send("ping");
+      await socket.next((m) => m === "pong", "pong");
+      const r = await gm.req("GET", `${base}/clients`);
+      expect(r.status).toBe(200);
+      expect(r.body.clients).toHaveLength(1);
+      expect(r.body.clients[0]).toMatchObject({ client_id: clientId, user_id: gm.id, role: "gm", capabilities: { app: "web" } });
+      expect(r.body.clients[0].capabilities).not.toHaveProperty("user_agent");
+      expect(JSON.stringify(r.body)).not.toContain("Gecko");
+      await vi.waitFor(
+        async () => {
+          await runDurableObjectAlarm(env.SESSION.get(env.SESSION.idFromName(sid)));
+          expect(await capabilitiesOf()).toEqual({ app: "web" });
+        },
+        { timeout: 5000, interval: 50 },
+      );
     } finally {
       socket.ws.close();
     }

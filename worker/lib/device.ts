@@ -27,3 +27,12 @@ export function parseDevice(userAgent: string | null | undefined): Device {
     return { browser: null, os: null };
   }
 }
+
+/**
+ * A client's capabilities as stored and listed: everything it reported but a raw user agent,
+ * which is read once at connect into a {@link Device} and kept nowhere.
+ */
+export function withoutUserAgent<T extends Record<string, unknown>>(capabilities: T): Omit<T, "user_agent"> {
+  const { user_agent: _ua, ...rest } = capabilities;
+  return rest;
+}

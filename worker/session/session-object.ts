@@ -58,7 +58,7 @@ import {
   writeResultFor,
 } from "../db/reads";
 import { gameSessions, sessionClients, sessionMembers, sessionState } from "../db/schema";
-import { type Device, parseDevice } from "../lib/device";
+import { type Device, parseDevice, withoutUserAgent } from "../lib/device";
 import { type EncodedChange, encodeChange, encodeChangeRow, encodePatched } from "./broadcast";
 import { type CredentialFilter, isExpired, matchesCredential, type SocketCredential } from "./credential-sockets";
 import { LockTable } from "./lock-table";
@@ -771,7 +771,7 @@ export class SessionObject extends DurableObject<Env> {
           .sort()
           .at(-1) ?? att.connectedAt;
       const device = att.device ?? parseDevice(typeof att.capabilities.user_agent === "string" ? att.capabilities.user_agent : null);
-      clients.push({ ...presenceOf(att), last_seen: lastSeen, capabilities: att.capabilities, device });
+      clients.push({ ...presenceOf(att), last_seen: lastSeen, capabilities: withoutUserAgent(att.capabilities), device });
     }
     return clients.sort((a, b) => a.connected_at.localeCompare(b.connected_at) || a.client_id.localeCompare(b.client_id));
   }
@@ -809,7 +809,7 @@ export class SessionObject extends DurableObject<Env> {
       userId,
       role,
       connectedAt: nowIso(),
-      capabilities: userAgent ? { user_agent: userAgent } : {},
+      capabilities: {},
       ...(credentialId ? { credentialId } : {}),
       ...(Number.isFinite(expires) ? { credentialExpiresAt: expires } : {}),
       device: parseDevice(userAgent),
@@ -1046,7 +1046,7 @@ export class SessionObject extends DurableObject<Env> {
         await this.#preview(ws, att, message);
         return;
       case "capabilities": {
-        const capabilities = { ...att.capabilities, ...message.capabilities };
+        const capabilities = withoutUserAgent({ ...att.capabilities, ...message.capabilities });
         if (JSON.stringify(capabilities).length > CAPABILITIES_MAX_BYTES) {
           this.#send(ws, { type: "error", code: "payload_too_large", message: `capabilities over ${CAPABILITIES_MAX_BYTES} bytes` });
           return;

@@ -33,6 +33,7 @@ export function CroppedArt(props: { src: string; crop: Crop | null | undefined; 
           src={props.src}
           alt=""
           draggable={false}
+          decoding="async"
           style={placement() ?? {}}
           data-crop={props.crop ? JSON.stringify(props.crop) : undefined}
           onLoad={(event) => {

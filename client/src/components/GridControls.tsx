@@ -35,7 +35,7 @@ export function GridControls(props: {
       <label
         class="icon-button snap-toggle"
         classList={{ "tool-on": props.snap }}
-        title="Snap to grid: tokens land on the grid's cells; hold Alt while dropping for a free drop"
+        title="Snap to grid: tokens land on the grid's cells; hold Alt while dropping for a free drop. Kept in this browser only"
       >
         <input
           type="checkbox"

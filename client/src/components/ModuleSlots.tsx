@@ -17,9 +17,23 @@ function Broken(props: { name: string; error: unknown }) {
   );
 }
 
-export function ModulePanels(props: ModuleUiProps) {
+/** The GM panel's tabs the modules' panels ask for (`panelPlace`), in the modules' order: one per module. */
+export function modulePanelTabs(): { id: string; label: string; module: string }[] {
+  return clientModules.flatMap((m) => {
+    if (!m.Panel || m.panelPlace === "token") return [];
+    const label = m.panelPlace?.tab ?? `${m.name.charAt(0).toUpperCase()}${m.name.slice(1)}`;
+    return [{ id: `module-${m.name}`, label, module: m.name }];
+  });
+}
+
+/** The modules' panels: all of them (a player's dock), or those named in `only`, or those placed in the Token tab (`place: "token"`). */
+export function ModulePanels(props: ModuleUiProps & { only?: string; place?: "token" }) {
+  const shown = () =>
+    clientModules.filter(
+      (m) => m.Panel && (props.only !== undefined ? m.name === props.only : props.place === "token" ? m.panelPlace === "token" : true),
+    );
   return (
-    <For each={clientModules.filter((m) => m.Panel)}>
+    <For each={shown()}>
       {(module) => (
         <section class="module-panel" data-module={module.name}>
           <ErrorBoundary fallback={(error) => <Broken name={module.name} error={error} />}>

@@ -44,6 +44,8 @@ export function SceneManager(props: {
   onActivate: (scene: Scene) => Promise<unknown>;
   /** `POST {S}/import` with progress (tests pass a double). */
   importBundle?: (file: File, onProgress: (fraction: number) => void) => Promise<{ scene: Scene }>;
+  /** Archives a scene or folder and offers its Undo (the table's notice); a plain queued archive when not given. */
+  archive?: (type: "scene" | "folder", id: string, label: string) => Promise<unknown>;
 }) {
   const view = props.sync.view;
   const locks = createSceneLocks({ api: props.api, sync: props.sync, userId: props.userId });
@@ -67,6 +69,8 @@ export function SceneManager(props: {
 
   const activation = createSubmitter((scene: Scene) => props.onActivate(scene));
   const [actionError, setActionError] = createSignal<string | null>(null);
+  const archive = (type: "scene" | "folder", id: string, label: string) =>
+    props.archive ? props.archive(type, id, label) : props.sync.archive(type, id);
   /** Runs a queued edit; unlike a submitter, never drops one because another is under way. */
   async function act(run: () => Promise<unknown>): Promise<void> {
     setActionError(null);
@@ -249,7 +253,7 @@ export function SceneManager(props: {
             aria-label={`Archive folder ${folder().name}`}
             onClick={() => {
               setEditingFolderId(null);
-              void act(() => props.sync.archive("folder", folder().id));
+              void act(() => archive("folder", folder().id, `folder ${folder().name}`));
             }}
           >
             Archive folder
@@ -316,7 +320,7 @@ export function SceneManager(props: {
         onEdit={(scene) => setEditingSceneId(editingSceneId() === scene.id ? null : scene.id)}
         onArchive={(scene) => {
           if (editingSceneId() === scene.id) setEditingSceneId(null);
-          void act(() => props.sync.archive("scene", scene.id));
+          void act(() => archive("scene", scene.id, scene.name));
         }}
         onToggleLock={(scene) => void (locks.heldByMe(scene.id) ? locks.release(scene.id) : locks.take(scene.id))}
         onEditFolder={(folder) => setEditingFolderId(editingFolderId() === folder.id ? null : folder.id)}

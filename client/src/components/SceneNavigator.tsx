@@ -62,6 +62,8 @@ export function SceneNavigator(props: {
   const [dragged, setDragged] = createSignal<Dragged | null>(null);
   const [hint, setHint] = createSignal<Hint | null>(null);
   const [closed, setClosed] = createSignal<ReadonlySet<string>>(new Set());
+  /** The scene whose Archive waits for a confirmation (it takes the scene's tokens with it). */
+  const [confirmingArchive, setConfirmingArchive] = createSignal<string | null>(null);
 
   const hintAt = (key: string) => {
     const h = hint();
@@ -225,15 +227,38 @@ export function SceneNavigator(props: {
               {mine() ? "Unlock" : "Lock"}
             </button>
           </Show>
-          <button
-            type="button"
-            class="button-small button-quiet"
-            aria-label={`Archive ${scene().name}`}
-            disabled={lockedByOther()}
-            onClick={() => props.onArchive(scene())}
+          <Show
+            when={confirmingArchive() === scene().id}
+            fallback={
+              <button
+                type="button"
+                class="button-small button-quiet"
+                aria-label={`Archive ${scene().name}`}
+                disabled={lockedByOther()}
+                onClick={() => setConfirmingArchive(scene().id)}
+              >
+                Archive
+              </button>
+            }
           >
-            Archive
-          </button>
+            <span class="confirm">
+              Archive {scene().name} and its tokens?{" "}
+              <button
+                type="button"
+                class="button-small button-danger-inline"
+                disabled={lockedByOther()}
+                onClick={() => {
+                  setConfirmingArchive(null);
+                  props.onArchive(scene());
+                }}
+              >
+                Archive it
+              </button>{" "}
+              <button type="button" class="button-small button-quiet" onClick={() => setConfirmingArchive(null)}>
+                Keep
+              </button>
+            </span>
+          </Show>
         </div>
         {props.sceneDetails?.(scene())}
       </li>

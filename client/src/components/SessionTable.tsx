@@ -13,6 +13,7 @@ import Users from "lucide-solid/icons/users";
 import { createMemo, createResource, createSignal, onCleanup, onMount, Show } from "solid-js";
 import { api, createGmApi, type Scene, type Token, type TokenArt } from "../lib/api";
 import { createCameraStore } from "../lib/camera-store";
+import type { Note } from "../lib/drawing";
 import { type GridPatch, gridOf } from "../lib/grid";
 import { buildLibraryTree, flattenFolders, freeCell } from "../lib/library";
 import { sortSiblings } from "../lib/ordering";
@@ -32,7 +33,7 @@ import { ErrorMessage } from "./ErrorMessage";
 import { HistoryPanel } from "./HistoryPanel";
 import { InviteButton } from "./InviteButton";
 import { MembersPanel } from "./MembersPanel";
-import { ModuleHuds, ModuleOverlays, ModulePanels, ModuleTokenMenuItems, ModuleTools } from "./ModuleSlots";
+import { ModuleHuds, ModuleOverlays, ModulePanels, ModuleTokenMenuItems, ModuleTools, modulePanelTabs } from "./ModuleSlots";
 import { NewTokenForm, type NewTokenInput } from "./NewTokenForm";
 import { RoleBadge } from "./RoleBadge";
 import { SceneManager } from "./SceneManager";
@@ -72,8 +73,8 @@ const writeDockOpen = (open: boolean) => writeFlag(DOCK_KEY, open);
 /**
  * One session's table, drawn from the sync layer's view: a compact header with the connection,
  * a strip for notices (never over the map), the table filling the rest of the window with its
- * floating tools, and for GMs the authoring panel in tabs (Scenes, Library, People, Archive,
- * History, Settings) that folds away to give the table the whole window. Every edit is queued through `sync` (shown at
+ * floating tools, and for GMs the authoring panel in tabs (Scenes, Library, Token, the modules'
+ * (Initiative), People, Archive, History, Settings; nothing above them) that folds away to give the table the whole window. Every edit is queued through `sync` (shown at
  * once, sent when it can be); only activating a scene is a direct call (it is recorded in the
  * activation timeline). Players may drag the tokens whose `owner_user_ids` name them.
  */
@@ -90,6 +91,13 @@ export function SessionTable(props: {
   const [selectedIds, setSelectedIds] = createSignal<string[]>([]);
   const selectedId = () => (selectedIds().length === 1 ? (selectedIds()[0] ?? null) : null);
   const setSelectedId = (id: string | null) => setSelectedIds(id ? [id] : []);
+  // Picking tokens on the table, dropping one there from the library, or "Edit" in the library
+  // brings the GM panel's Token tab to the front.
+  const [tabRequest, setTabRequest] = createSignal<{ id: string } | null>(null);
+  const pickTokens = (ids: string[]) => {
+    setSelectedIds(ids);
+    if (ids.length > 0) setTabRequest({ id: "token" });
+  };
   const [showHidden, setShowHidden] = createSignal(true);
   const view = props.sync.view;
   const cameraStore = createCameraStore(props.userId, props.sessionId);
@@ -193,19 +201,37 @@ export function SessionTable(props: {
 
   // What the GM just archived, for the notice's Undo: a restore of each on the version its archive makes
   // (archived tokens leave the view, so it is worked out before).
-  const [archived, setArchived] = createSignal<{ label: string; versions: Record<string, number> } | null>(null);
+  // Scenes and folders likewise; a deleted note's Undo puts it back.
+  const [archived, setArchived] = createSignal<{ label: string; verb?: string; undo: () => Promise<unknown> } | null>(null);
+  /** The restores that undo archiving these entities: each on the version its archive makes. */
+  function restoresOf(type: "token" | "scene" | "folder", ids: string[]): () => Promise<void> {
+    const versions: [string, number][] = [];
+    for (const id of ids) {
+      const base = nextBaseVersion(props.sync.queue.state().ops, type, id, view[`${type}s`][id]?.version ?? null);
+      if (base !== null) versions.push([id, base + 1]);
+    }
+    return async () => {
+      for (const [id, version] of versions) await props.sync.restore(type, id, version);
+    };
+  }
   async function archiveTokens(ids: string[], archive: () => Promise<unknown>) {
     const names = ids.map((id) => view.tokens[id]?.name ?? "a token");
-    const versions: Record<string, number> = {};
-    for (const id of ids) {
-      const base = nextBaseVersion(props.sync.queue.state().ops, "token", id, view.tokens[id]?.version ?? null);
-      if (base !== null) versions[id] = base + 1;
-    }
+    const undo = restoresOf("token", ids);
     await archive();
-    setArchived({ label: ids.length === 1 ? (names[0] ?? "a token") : `${ids.length} tokens`, versions });
+    setArchived({ label: ids.length === 1 ? (names[0] ?? "a token") : `${ids.length} tokens`, undo });
   }
-  async function undoArchive(versions: Record<string, number>) {
-    for (const [id, version] of Object.entries(versions)) await props.sync.restore("token", id, version);
+  async function archiveWithUndo(type: "scene" | "folder", id: string, label: string) {
+    const undo = restoresOf(type, [id]);
+    await props.sync.archive(type, id);
+    setArchived({ label, undo });
+  }
+  function noteDeleted(note: Note, restore: (note: Note) => void) {
+    const text = note.text.trim();
+    setArchived({
+      label: text ? `note “${text.length > 24 ? `${text.slice(0, 24)}…` : text}”` : "a note",
+      verb: "Deleted",
+      undo: async () => restore(note),
+    });
   }
 
   async function createToken(input: NewTokenInput) {
@@ -282,6 +308,7 @@ export function SessionTable(props: {
           activeSceneId={activeSceneId()}
           shownSceneId={shownScene()?.id ?? null}
           onView={(scene) => setViewedId(scene.id)}
+          archive={archiveWithUndo}
           onActivate={async (scene: Scene) => {
             await api.activateScene(props.sessionId, scene.id);
             setViewedId(null);
@@ -301,7 +328,7 @@ export function SessionTable(props: {
             art={artByToken()}
             selectedId={selectedId()}
             canPlace={shownScene() !== undefined}
-            onEdit={(id) => setSelectedId(id)}
+            onEdit={(id) => pickTokens([id])}
             onPlace={async (id) => {
               const scene = shownScene();
               if (!scene) return;
@@ -324,6 +351,58 @@ export function SessionTable(props: {
         </div>
       ),
     },
+    {
+      id: "token",
+      label: "Token",
+      content: (
+        <div class="stack">
+          <Show when={selectedTokens().length === 0}>
+            <p class="empty">Pick a token on the table (Shift for several) to edit it here.</p>
+          </Show>
+          <Show when={selected()}>
+            {(token) => (
+              <TokenInspector
+                sessionId={props.sessionId}
+                token={token()}
+                art={artByToken()[token().id]}
+                players={players()}
+                onPatch={(patch) => props.sync.update("token", token().id, patch)}
+                onArchive={async () => {
+                  const id = token().id;
+                  await archiveTokens([id], () => props.sync.archive("token", id));
+                  setSelectedId(null);
+                }}
+                folders={tokenFolderList()}
+                onArt={(hash, crop) => authoring.setArt(token().id, hash, crop)}
+                onCrop={async (crop) => {
+                  const art = artByToken()[token().id];
+                  if (art) await authoring.saveCrop(art.id, crop);
+                }}
+                onClose={() => setSelectedId(null)}
+              />
+            )}
+          </Show>
+          <Show when={selectedTokens().length > 1}>
+            <SelectionActions
+              tokens={selectedTokens()}
+              onHidden={(hidden) => authoring.setHidden(selectedIds(), hidden)}
+              onArchive={async () => {
+                const ids = selectedIds();
+                await archiveTokens(ids, () => authoring.archiveTokens(ids));
+                setSelectedIds([]);
+              }}
+              onClear={() => setSelectedIds([])}
+            />
+          </Show>
+          <ModulePanels {...moduleProps()} place="token" />
+        </div>
+      ),
+    },
+    ...modulePanelTabs().map((tab) => ({
+      id: tab.id,
+      label: tab.label,
+      content: <ModulePanels {...moduleProps()} only={tab.module} />,
+    })),
     { id: "people", label: "People", content: <MembersPanel userId={props.userId} roster={roster} /> },
     { id: "archive", label: "Archive", content: <ArchiveBin api={gmApi} sync={props.sync} /> },
     {
@@ -466,7 +545,12 @@ export function SessionTable(props: {
         </Show>
         <Show when={archived()} keyed>
           {(notice) => (
-            <ArchivedNotice label={notice.label} onUndo={() => undoArchive(notice.versions)} onDismiss={() => setArchived(null)} />
+            <ArchivedNotice
+              label={notice.label}
+              {...(notice.verb ? { verb: notice.verb } : {})}
+              onUndo={() => notice.undo()}
+              onDismiss={() => setArchived(null)}
+            />
           )}
         </Show>
         <Show when={view.sync.rejected}>
@@ -520,13 +604,13 @@ export function SessionTable(props: {
                 selectedIds={isGm() ? selectedIds() : []}
                 pending={view.pending}
                 ghosts={props.ghosts}
-                onSelect={(id) => setSelectedId(id)}
+                onSelect={(id) => pickTokens(id ? [id] : [])}
                 cameraStore={cameraStore}
                 isOwn={(token) => (token.owner_user_ids ?? []).includes(me())}
                 {...(isGm() ? { tokenMenu } : {})}
                 {...(isGm()
                   ? {
-                      onSelectMany: setSelectedIds,
+                      onSelectMany: pickTokens,
                       onMoveMany: (moves: { token: Token; x: number; y: number }[]) => {
                         props.preview.cancel();
                         authoring.moveMany(moves);
@@ -534,9 +618,10 @@ export function SessionTable(props: {
                       onResize: authoring.resize,
                       onRotate: authoring.rotate,
                       layerEdits: authoring.layerEdits(scene.id),
+                      onNoteDeleted: (note: Note) => noteDeleted(note, (back) => authoring.layerEdits(scene.id).putNote(back)),
                       onFitGrid: (patch: GridPatch) => authoring.fitGrid(scene.id, patch),
                       onLibraryDrop: (id: string, x: number, y: number) =>
-                        void authoring.placeLibraryToken(id, scene.id, x, y).then((placed) => placed && setSelectedId(placed)),
+                        void authoring.placeLibraryToken(id, scene.id, x, y).then((placed) => placed && pickTokens([placed])),
                       tools: <ModuleTools {...moduleProps()} scene={scene} />,
                     }
                   : {})}
@@ -576,43 +661,7 @@ export function SessionTable(props: {
 
         <Show when={isGm()}>
           <aside id="gm-panel" class="table-sidebar" aria-label="GM tools" hidden={!panelOpen()}>
-            <Show when={selected()}>
-              {(token) => (
-                <TokenInspector
-                  sessionId={props.sessionId}
-                  token={token()}
-                  art={artByToken()[token().id]}
-                  players={players()}
-                  onPatch={(patch) => props.sync.update("token", token().id, patch)}
-                  onArchive={async () => {
-                    const id = token().id;
-                    await archiveTokens([id], () => props.sync.archive("token", id));
-                    setSelectedId(null);
-                  }}
-                  folders={tokenFolderList()}
-                  onArt={(hash, crop) => authoring.setArt(token().id, hash, crop)}
-                  onCrop={async (crop) => {
-                    const art = artByToken()[token().id];
-                    if (art) await authoring.saveCrop(art.id, crop);
-                  }}
-                  onClose={() => setSelectedId(null)}
-                />
-              )}
-            </Show>
-            <Show when={selectedTokens().length > 1}>
-              <SelectionActions
-                tokens={selectedTokens()}
-                onHidden={(hidden) => authoring.setHidden(selectedIds(), hidden)}
-                onArchive={async () => {
-                  const ids = selectedIds();
-                  await archiveTokens(ids, () => authoring.archiveTokens(ids));
-                  setSelectedIds([]);
-                }}
-                onClear={() => setSelectedIds([])}
-              />
-            </Show>
-            <ModulePanels {...moduleProps()} />
-            <SidebarTabs label="GM panels" tabs={tabs()} />
+            <SidebarTabs label="GM panels" tabs={tabs()} show={tabRequest()} />
           </aside>
         </Show>
       </div>

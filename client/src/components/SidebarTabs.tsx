@@ -1,4 +1,4 @@
-import { createSignal, For, type JSX } from "solid-js";
+import { createEffect, createMemo, createSignal, For, type JSX, on } from "solid-js";
 
 export interface SidebarTab {
   id: string;
@@ -22,9 +22,25 @@ function readTab(ids: readonly string[], fallback: string): string {
  * is remembered in this browser). Every panel stays mounted, hidden while its tab is not chosen,
  * so drafts, uploads in progress and loaded lists survive a switch.
  */
-export function SidebarTabs(props: { tabs: SidebarTab[]; label: string }) {
-  const ids = () => props.tabs.map((t) => t.id);
-  const [current, setCurrent] = createSignal(readTab(ids(), props.tabs[0]?.id ?? ""));
+export function SidebarTabs(props: {
+  tabs: SidebarTab[];
+  label: string;
+  /** Brings a tab to the front each time a new request object comes (e.g. the Token tab when a token is picked on the table). */
+  show?: { id: string } | null;
+}) {
+  // Read once: each read of `props.tabs` may build the panels anew.
+  const tabs = createMemo(() => props.tabs);
+  const ids = () => tabs().map((t) => t.id);
+  const [current, setCurrent] = createSignal(readTab(ids(), tabs()[0]?.id ?? ""));
+  createEffect(
+    on(
+      () => props.show,
+      (request) => {
+        if (request && ids().includes(request.id)) choose(request.id);
+      },
+      { defer: true },
+    ),
+  );
   const tabButtons: HTMLButtonElement[] = [];
 
   function choose(id: string, focus = false) {
@@ -58,7 +74,7 @@ export function SidebarTabs(props: { tabs: SidebarTab[]; label: string }) {
   return (
     <div class="sidebar-tabs">
       <div class="tab-list" role="tablist" aria-label={props.label} onKeyDown={onKeyDown}>
-        <For each={props.tabs}>
+        <For each={tabs()}>
           {(tab, index) => (
             <button
               ref={(el) => {
@@ -78,7 +94,7 @@ export function SidebarTabs(props: { tabs: SidebarTab[]; label: string }) {
           )}
         </For>
       </div>
-      <For each={props.tabs}>
+      <For each={tabs()}>
         {(tab) => (
           <div role="tabpanel" id={`tabpanel-${tab.id}`} class="tab-panel" aria-labelledby={`tab-${tab.id}`} hidden={current() !== tab.id}>
             {tab.content}

@@ -9,8 +9,11 @@ import {
   type Camera,
   cameraTransform,
   centreOn,
+  clampToCover,
+  firstView,
   fit as fitCamera,
   IDENTITY,
+  keepInView,
   PAN_STEP_PX,
   type Point,
   panBy,
@@ -73,11 +76,16 @@ const BOX_THRESHOLD_PX = 4;
 /** The first view of a scene (nothing stored yet): 100%, the map's corner below the floating bars. */
 const HOME: Camera = { x: 24, y: 64, z: 1 };
 /**
- * How far (map pixels) the felt and the grid go on past the table's edges, so a view past an edge
- * (a token near the top centred on a phone, the map fitted to a wide window) shows more table
- * rather than an empty band.
+ * How far (map pixels) the felt goes on past the table's edges (the surface's shadow), so a view
+ * past an edge (the map fitted to a wide window) shows more table rather than an empty band.
  */
 const TABLE_MARGIN_PX = 4096;
+/** Windows narrower than this (phones) open a scene on `firstView`, wider ones at 100% on the map's corner. */
+export const NARROW_VIEW_PX = 700;
+/** Below this zoom token names are not drawn (unreadable, and text is what costs most to redraw). */
+export const LABELS_MIN_ZOOM = 0.5;
+/** A wheel zoom is over when no notch came for this long. */
+const WHEEL_REST_MS = 200;
 /** Wheel zoom speed: a notch of a mouse wheel (deltaY 100) zooms by about 1.2. */
 const WHEEL_ZOOM_RATE = 0.0018;
 /** Elements a drag may start on without panning the table (they have their own drags or clicks). */
@@ -91,8 +99,8 @@ const OWN_POINTER =
  *
  * Absolutely positioned DOM rather than `<canvas>` or SVG: every token is a real button (focus,
  * keyboard, screen readers and `getByRole` come free), images are plain `<img>` that the browser
- * caches and lazily decodes, and pointer capture makes dragging simple. The grid is one SVG
- * pattern (cheap at any size), each drawings layer one SVG.
+ * caches and lazily decodes, and pointer capture makes dragging simple. The grid is one element
+ * with a repeated one-cell background, each drawings layer one SVG.
  *
  * The camera (lib/camera.ts) is one CSS transform on the page container (`.table-surface`), as
  * tldraw does: a pan or a zoom changes one style and the compositor moves the layers, whatever
@@ -145,6 +153,8 @@ export function TableCanvas(props: {
   /** Draw the notes layers (GMs; players never receive them anyway). */
   showNotes?: boolean;
   layerEdits?: LayerEdits;
+  /** Told of a note deleted through the notes layer (after `layerEdits.deleteNote`), so it can be undone. */
+  onNoteDeleted?: (note: Note) => void;
   onLibraryDrop?: (tokenId: string, x: number, y: number) => void;
   /** Saves a grid fitted with the grid-fit tool (GMs). */
   onFitGrid?: (patch: GridPatch) => void;
@@ -179,9 +189,29 @@ export function TableCanvas(props: {
   /** When the last pan ended (ms): the click the browser sends after it is swallowed. */
   let panEndedAt = 0;
   // Until a camera is restored: the map's top left at 100%, clear of the floating bars over the table's top.
-  const [camera, setCamera] = createSignal<Camera>(props.cameraStore ? HOME : IDENTITY);
+  const [camera, setCameraSignal] = createSignal<Camera>(props.cameraStore ? HOME : IDENTITY);
+  /** Every move of the camera keeps some of the map in the window (`keepInView`): a pan cannot lose it. */
+  const setCamera = (next: Camera | ((current: Camera) => Camera)) =>
+    setCameraSignal((current) => keepInView(typeof next === "function" ? next(current) : next, mapBounds(), viewportSize()));
   const [spaceHeld, setSpaceHeld] = createSignal(false);
   const [panning, setPanning] = createSignal(false);
+  /**
+   * A pan, a pinch or a wheel zoom under way (the wheel's until it rests a moment). Meanwhile a
+   * shield covers the table, so the browser hit-tests one element, not every token, at each
+   * pointer move and each frame; and what follows the zoom outside the one transform (the zoom
+   * readout, the notes' size) waits for the camera to settle, so a frame changes nothing else.
+   */
+  const [wheeling, setWheeling] = createSignal(false);
+  const [pinchingNow, setPinchingNow] = createSignal(false);
+  const moving = () => panning() || pinchingNow() || wheeling();
+  let wheelRest: ReturnType<typeof setTimeout> | undefined;
+  onCleanup(() => clearTimeout(wheelRest));
+  /** The camera once no gesture moves it (see `moving`). */
+  const [settled, setSettled] = createSignal<Camera>(camera());
+  createEffect(() => {
+    const current = camera();
+    if (!moving()) setSettled(current);
+  });
   const [menuFor, setMenuFor] = createSignal<{ tokenId: string; x: number; y: number } | null>(null);
 
   // --- the scene's grid: cell size, snapping, the ruler (see lib/grid.ts) ---
@@ -252,6 +282,9 @@ export function TableCanvas(props: {
   const fitMap = () => setCamera(fitCamera(mapBounds(), viewportSize()));
   const actualSize = () => setCamera((c) => zoomTo(c, viewportCentre(), 1));
 
+  // A memo: the tokens' names restyle only when the zoom crosses the threshold, not at every frame.
+  const labelsShown = createMemo(() => camera().z >= LABELS_MIN_ZOOM);
+
   const ownTokens = createMemo(() => (props.isOwn ? props.tokens.filter((t) => props.isOwn?.(t)) : []));
   let nextOwn = 0;
   function centreOnMine() {
@@ -260,15 +293,43 @@ export function TableCanvas(props: {
     const token = mine[nextOwn % mine.length] as Token;
     nextOwn = (nextOwn + 1) % mine.length;
     const centre = { x: token.x + (cells(token.width) * cellPx()) / 2, y: token.y + (cells(token.height) * cellPx()) / 2 };
-    setCamera((c) => centreOn(c, centre, viewportSize()));
+    // Centred, but never past the map's edges where the map can fill the window (a token near
+    // the map's top on a phone shows map above it, not an empty band of table).
+    const map = mapBounds();
+    const w = cells(token.width) * cellPx();
+    const h = cells(token.height) * cellPx();
+    const left = Math.min(map.x, token.x);
+    const top = Math.min(map.y, token.y);
+    const around = {
+      x: left,
+      y: top,
+      width: Math.max(map.x + map.width, token.x + w) - left,
+      height: Math.max(map.y + map.height, token.y + h) - top,
+    };
+    setCamera((c) => clampToCover(centreOn(c, centre, viewportSize()), around, viewportSize()));
     // Focus follows, so the keyboard can move it at once.
     [...(viewport?.querySelectorAll<HTMLButtonElement>("button.token") ?? [])]
       .find((b) => b.dataset.tokenId === token.id)
       ?.focus({ preventScroll: true });
   }
 
-  // Restored per scene; saved a moment after it settles.
+  // Restored per scene; saved a moment after it settles. With none kept, a wide window opens at
+  // 100% on the map's corner (HOME); a phone's (narrower than NARROW_VIEW_PX) shows the map
+  // (`firstView`: covering the window around the viewer's token) once its size is known, unless
+  // the person moved the camera meanwhile.
   let restored = false;
+  let wantsFirstView = false;
+  function placeFirstView() {
+    if (!wantsFirstView || (props.scene.map_asset && !mapSize())) return;
+    if (viewportSize().width >= NARROW_VIEW_PX) {
+      wantsFirstView = false;
+      return;
+    }
+    wantsFirstView = false;
+    const mine = ownTokens()[0];
+    const focus = mine ? { x: mine.x + (cells(mine.width) * cellPx()) / 2, y: mine.y + (cells(mine.height) * cellPx()) / 2 } : undefined;
+    setCamera(firstView(mapBounds(), viewportSize(), focus));
+  }
   onMount(() => {
     const store = props.cameraStore;
     if (!store) {
@@ -277,10 +338,15 @@ export function TableCanvas(props: {
     }
     const sceneId = props.scene.id;
     void store.load(sceneId).then((saved) => {
-      if (saved && !restored) setCamera(saved);
+      if (!restored) {
+        if (saved) setCamera(saved);
+        else wantsFirstView = true;
+      }
       restored = true;
+      placeFirstView();
     });
   });
+  createEffect(on(mapSize, placeFirstView, { defer: true }));
   let saveTimer: ReturnType<typeof setTimeout> | undefined;
   createEffect(
     on(
@@ -289,6 +355,7 @@ export function TableCanvas(props: {
         const store = props.cameraStore;
         if (!store) return;
         restored = true;
+        if (current !== HOME) wantsFirstView = false;
         clearTimeout(saveTimer);
         const sceneId = props.scene.id;
         saveTimer = setTimeout(() => void store.save(sceneId, current), 250);
@@ -383,6 +450,7 @@ export function TableCanvas(props: {
         onPinch: (state) => {
           if (state.first) {
             pinching = true;
+            setPinchingNow(true);
             pinchOrigin = null;
             if (dragPans) setPanning(false);
             dragPans = false;
@@ -398,6 +466,7 @@ export function TableCanvas(props: {
           pinchOrigin = origin;
           if (state.last) {
             pinching = false;
+            setPinchingNow(false);
             pinchOrigin = null;
           }
         },
@@ -407,6 +476,9 @@ export function TableCanvas(props: {
           const target = event.target instanceof Element ? event.target : null;
           if (target?.closest(".table-floating, .table-hud, [role='menu'], .note-editor")) return;
           event.preventDefault();
+          setWheeling(true);
+          clearTimeout(wheelRest);
+          wheelRest = setTimeout(() => setWheeling(false), WHEEL_REST_MS);
           const dy = event.deltaMode === 1 ? event.deltaY * 33 : event.deltaY;
           const at = viewportPoint(event.clientX, event.clientY);
           setCamera((c) => zoomAt(c, at, Math.exp(-dy * WHEEL_ZOOM_RATE)));
@@ -577,6 +649,7 @@ export function TableCanvas(props: {
         classList={{ panning: panning(), "space-pan": spaceHeld() }}
         aria-label={`Table: ${props.scene.name}`}
         data-zoom={camera().z.toFixed(3)}
+        data-labels={labelsShown() ? "on" : "off"}
         data-camera={`${camera().x.toFixed(1)},${camera().y.toFixed(1)},${camera().z.toFixed(4)}`}
       >
         {/* biome-ignore lint/a11y/noStaticElementInteractions: a click on empty table clears the selection, a drag draws a selection box; tokens are the buttons */}
@@ -640,18 +713,12 @@ export function TableCanvas(props: {
                 src={assetFileUrl(props.sessionId, hash())}
                 alt={`Map of ${props.scene.name}`}
                 draggable={false}
+                decoding="async"
                 onLoad={(event) => setMapSize({ w: event.currentTarget.naturalWidth, h: event.currentTarget.naturalHeight })}
               />
             )}
           </Show>
-          <GridOverlay
-            sceneId={props.scene.id}
-            grid={grid()}
-            width={size().w}
-            height={size().h}
-            opacity={props.gridOpacity}
-            margin={TABLE_MARGIN_PX}
-          />
+          <GridOverlay grid={grid()} width={size().w} height={size().h} opacity={props.gridOpacity} />
           <For each={drawingLayers()}>
             {(layer, index) => (
               <DrawingsLayer
@@ -744,14 +811,18 @@ export function TableCanvas(props: {
           </Show>
           <Show when={props.showNotes}>
             {/* The zoom reaches the notes alone (they keep their size): a variable on the surface would restyle every token at each zoom. */}
-            <div class="notes-zoom" style={{ "--zoom": String(camera().z) }}>
+            <div class="notes-zoom" style={{ "--zoom": String(settled().z) }}>
               <NotesLayer
                 notes={notes()}
                 tool={activeTool()}
                 draft={noteDraft()}
                 onDraftClosed={() => setNoteDraft(null)}
                 onSave={(note) => props.layerEdits?.putNote(note)}
-                onDelete={(id) => props.layerEdits?.deleteNote(id)}
+                onDelete={(id) => {
+                  const note = notes().find((n) => n.id === id);
+                  props.layerEdits?.deleteNote(id);
+                  if (note) props.onNoteDeleted?.(note);
+                }}
                 newId={newId}
                 now={now}
               />
@@ -776,6 +847,9 @@ export function TableCanvas(props: {
             )}
           </Show>
         </div>
+        <Show when={moving()}>
+          <div class="table-shield" aria-hidden="true" />
+        </Show>
         <Show when={props.layerEdits}>
           {(edits) => (
             <div class="table-floating table-floating-tools">
@@ -817,7 +891,7 @@ export function TableCanvas(props: {
             <ZoomOut aria-hidden="true" />
           </button>
           <button type="button" class="icon-button zoom-readout" aria-label="Zoom to 100%" title="Actual size" onClick={actualSize}>
-            {Math.round(camera().z * 100)}%
+            {Math.round(settled().z * 100)}%
           </button>
           <button type="button" class="icon-button" aria-label="Zoom in" title="Zoom in (+)" onClick={() => zoomStep(1)}>
             <ZoomIn aria-hidden="true" />

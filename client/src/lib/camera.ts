@@ -116,3 +116,61 @@ export function parseCamera(value: unknown): Camera | null {
   if (![x, y, z].every(Number.isFinite) || z < MIN_ZOOM || z > MAX_ZOOM) return null;
   return { x, y, z };
 }
+
+/** Below this zoom a first view shows tokens too small to read or touch: it covers the window instead of fitting. */
+export const FIRST_VIEW_MIN_FIT = 0.5;
+
+/** One axis of `clampToCover`: the map's screen span [start, start + length) against the window's [0, view). */
+function coverAxis(offset: number, start: number, length: number, view: number): number {
+  if (length <= view) return (view - length) / 2 - start;
+  return Math.min(0 - start, Math.max(view - start - length, offset));
+}
+
+/**
+ * The camera moved the least so the map (`bounds`) covers the window along each axis it is larger
+ * than, and is centred along each axis it is smaller than: no table past the map's edge shows
+ * where the map could fill the view.
+ */
+export function clampToCover(camera: Camera, bounds: Bounds, viewport: Size): Camera {
+  const { z } = camera;
+  return {
+    x: coverAxis(camera.x, bounds.x * z, bounds.width * z, viewport.width),
+    y: coverAxis(camera.y, bounds.y * z, bounds.height * z, viewport.height),
+    z,
+  };
+}
+
+/**
+ * The camera moved the least so at least `keep` screen pixels of the map (`bounds`) stay in the
+ * window along each axis (less when the map or the window is smaller): a pan cannot lose the map.
+ */
+export function keepInView(camera: Camera, bounds: Bounds, viewport: Size, keep = 96): Camera {
+  const { z } = camera;
+  const axis = (offset: number, start: number, length: number, view: number) => {
+    const k = Math.min(keep, length, view);
+    return Math.min(view - k - start, Math.max(k - start - length, offset));
+  };
+  return {
+    x: axis(camera.x, bounds.x * z, bounds.width * z, viewport.width),
+    y: axis(camera.y, bounds.y * z, bounds.height * z, viewport.height),
+    z,
+  };
+}
+
+/**
+ * A person's first view of a scene (no camera kept for it): the whole map when it fits at a
+ * readable zoom up to 100% (a desktop; a small map shows at 100%, centred), else (a phone) the
+ * map covering the window at up to 100%, around
+ * `focus` (the viewer's own token) or the map's centre, never past the map's edges.
+ */
+export function firstView(bounds: Bounds, viewport: Size, focus?: Point): Camera {
+  // biome-ignore lint/suspicious/noFocusedTests: the camera's fit(), not a focused test
+  const fitted = fit(bounds, viewport);
+  if (fitted.z >= FIRST_VIEW_MIN_FIT && fitted.z <= 1) return fitted;
+  const z =
+    fitted.z > 1
+      ? 1
+      : clampZoom(Math.min(1, Math.max(viewport.width / Math.max(1, bounds.width), viewport.height / Math.max(1, bounds.height))));
+  const centre = focus ?? { x: bounds.x + bounds.width / 2, y: bounds.y + bounds.height / 2 };
+  return clampToCover(centreOn({ x: 0, y: 0, z }, centre, viewport), bounds, viewport);
+}

@@ -64,8 +64,14 @@ export interface TokenMenuProps extends ModuleUiProps {
 export interface ClientModule {
   name: string;
   entities: readonly ClientModuleEntity[];
-  /** A panel floating beside the table (GMs and players; the module decides what each sees). */
+  /** A panel beside the table (GMs and players; the module decides what each sees). */
   Panel?: Component<ModuleUiProps>;
+  /**
+   * Where a GM finds the panel: a tab of its own in the GM panel, named `{ tab }` (the module's
+   * name when not given), or `"token"`: in the Token tab, under the selected token's inspector
+   * (a panel about the selected token). Players see every panel in the dock over the table.
+   */
+  panelPlace?: "token" | { tab: string };
   /** Drawn over the map and tokens, in scene pixels. */
   CanvasOverlay?: Component<CanvasOverlayProps>;
   /** Floats over the table's top right corner, in screen pixels (stays put while the map moves). */

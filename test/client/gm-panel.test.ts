@@ -1,0 +1,98 @@
+// @vitest-environment jsdom
+import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
+import { createComponent } from "solid-js";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { SessionTable } from "../../client/src/components/SessionTable";
+import type { AnyEntity } from "../../client/src/lib/api";
+import { createMemoryCache } from "../../client/src/lib/cache";
+import { createPreviewSender } from "../../client/src/lib/preview";
+import { type SessionSync, startSync } from "../../client/src/lib/sync";
+import type { WebSocketClass } from "../../client/src/lib/transport";
+import { FakeServer } from "./helpers/fake-server";
+import { FakeWebSocket } from "./helpers/fake-socket";
+import { scene, token } from "./helpers/fixtures";
+import { ManualClock } from "./helpers/timers";
+
+const running: SessionSync[] = [];
+
+beforeEach(() => {
+  FakeWebSocket.reset();
+  localStorage.clear();
+  // The GM panels' own reads (members, clients, archive) go nowhere here.
+  vi.stubGlobal("fetch", async () => new Response(JSON.stringify({ error: { code: "not_found", message: "none" } }), { status: 404 }));
+});
+afterEach(async () => {
+  cleanup();
+  for (const sync of running.splice(0)) await sync.stop();
+  vi.unstubAllGlobals();
+});
+
+async function gmTable() {
+  const server = new FakeServer();
+  server.put("scene", scene("s1", 1, { name: "Crypt" }) as unknown as AnyEntity, "create");
+  server.put("token", token("t1", 1, { name: "Ogre", scene_id: "s1" }) as unknown as AnyEntity, "create");
+  server.edit("session_state", "st", { active_scene_id: "s1" });
+  const clock = new ManualClock();
+  const sync = await startSync({
+    sessionId: "sess",
+    userId: "u-gm",
+    api: server,
+    socketUrl: "ws://test/ws",
+    WebSocket: FakeWebSocket as unknown as WebSocketClass,
+    openCache: async () => createMemoryCache(),
+    timers: clock,
+    now: clock.now,
+    random: () => 0.5,
+    onOnline: () => () => undefined,
+  });
+  running.push(sync);
+  await sync.ready;
+  render(() =>
+    createComponent(SessionTable, {
+      sessionId: "sess",
+      userId: "u-gm",
+      sync,
+      ghosts: {},
+      preview: createPreviewSender(() => false, { timers: clock }),
+      connectedUsers: 1,
+    }),
+  );
+  const panel = await screen.findByRole("complementary", { name: "GM tools" });
+  return { panel };
+}
+
+const tabNames = (panel: HTMLElement) =>
+  within(panel)
+    .getAllByRole("tab")
+    .map((t) => t.textContent?.trim());
+
+describe("the GM panel", () => {
+  it("has nothing above its tabs: the initiative and conditions panels are in tabs", async () => {
+    const { panel } = await gmTable();
+    expect(panel.firstElementChild?.classList.contains("sidebar-tabs")).toBe(true);
+    expect(panel.firstElementChild?.firstElementChild?.getAttribute("role")).toBe("tablist");
+    expect(tabNames(panel)).toEqual(["Scenes", "Library", "Token", "Initiative", "People", "Archive", "History", "Settings"]);
+    for (const id of ["initiative-panel", "conditions-panel"]) {
+      const element = panel.querySelector(`[data-testid="${id}"]`);
+      expect(element, id).not.toBeNull();
+      expect(element?.closest("[role='tabpanel']"), `${id} is in a tab`).not.toBeNull();
+    }
+    expect(panel.querySelector("[data-testid='initiative-panel']")?.closest("[role='tabpanel']")?.id).toBe("tabpanel-module-initiative");
+    expect(panel.querySelector("[data-testid='conditions-panel']")?.closest("[role='tabpanel']")?.id).toBe("tabpanel-token");
+    // Every module panel of the GM's sits in a tab.
+    for (const section of panel.querySelectorAll(".module-panel")) expect(section.closest("[role='tabpanel']")).not.toBeNull();
+  });
+
+  it("opens the Initiative tab on demand, and the Token tab when a token is picked on the table", async () => {
+    const { panel } = await gmTable();
+    fireEvent.click(within(panel).getByRole("tab", { name: "Initiative" }));
+    expect(within(panel).getByRole("tab", { name: "Initiative" }).getAttribute("aria-selected")).toBe("true");
+    expect(panel.querySelector("#tabpanel-module-initiative")?.hasAttribute("hidden")).toBe(false);
+    expect(within(panel).queryByRole("button", { name: "Archive token" })).toBeNull();
+    fireEvent.click(await screen.findByRole("button", { name: "Ogre" }));
+    await waitFor(() => expect(within(panel).getByRole("tab", { name: "Token" }).getAttribute("aria-selected")).toBe("true"));
+    expect(within(panel).getByRole("button", { name: "Archive token" })).toBeTruthy();
+    expect(panel.querySelector("#tabpanel-module-initiative")?.hasAttribute("hidden")).toBe(true);
+    expect(panel.querySelector("#tabpanel-token")?.hasAttribute("hidden")).toBe(false);
+  });
+});
