@@ -1,6 +1,7 @@
 /**
- * The "core" benchmark of the issue: versioned writes, concurrent writes, full state of a big
- * world, a 500-op batch and the 304 polling path, each beside a baseline measured in the same run
+ * The "core" benchmark: versioned writes, concurrent writes, full state of a big world, a 500-op
+ * batch, the 304 polling path and the server's CPU time per PATCH and per batch (bench/lib/cpu.mjs),
+ * each beside a baseline measured in the same run
  * against plain worker routes (present when the worker runs with BENCH_ROUTES=1):
  *   POST /api/bench/d1-write  a bare D1 insert, 201
  *   GET  /api/bench/static    304 for If-None-Match: "1", no D1
