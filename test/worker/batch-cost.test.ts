@@ -63,7 +63,7 @@ describe("multi-row statements", () => {
         rotation: -(i + 1) / 7,
         hidden: i % 2 === 0,
         stamina: i % 3 === 0 ? null : i / 3,
-        name: `Tök "${i}" \\ ' 🐉 \u0001 line\nbreak`,
+        name: `Tök "${i}" \\ ' 🐉 \u0000 \u0001 line\nbreak`,
         school: i % 5 === 0 ? null : `s${i}`,
         stats: { hp: i, nested: { list: [1, "two", null, true, 0.1 + 0.2] }, quote: '"' },
         owner_user_ids: [`u${i}`, "u'x"],
