@@ -1,6 +1,7 @@
 /**
- * The "core" benchmark of the issue: versioned writes, concurrent writes, full state of a big
- * world, a 500-op batch and the 304 polling path, each beside a baseline measured in the same run
+ * The "core" benchmark: versioned writes, concurrent writes, full state of a big world, a 500-op
+ * batch, the 304 polling path and the server's CPU time per PATCH and per batch (bench/lib/cpu.mjs),
+ * each beside a baseline measured in the same run
  * against plain worker routes (present when the worker runs with BENCH_ROUTES=1):
  *   POST /api/bench/d1-write  a bare D1 insert, 201
  *   GET  /api/bench/static    304 for If-None-Match: "1", no D1
@@ -13,6 +14,7 @@
  * failures (the first unexpected request/response of a run, verbatim) and raw figures for JSON.
  */
 import { ApiClient, createOp, seedEntities } from "./lib/client.mjs";
+import { cpuPerRequest, serverCpuProbe } from "./lib/cpu.mjs";
 import { runLoops, runSequential } from "./lib/load.mjs";
 import { fmtBytes, fmtMs, fmtRate, fmtRatio, rate, ratio, summarize } from "./lib/stats.mjs";
 
@@ -397,10 +399,86 @@ async function polling({ client, quick, shared }) {
   };
 }
 
+// -------------------------------------------------------------------------------------------
+// 6. The server's CPU time per PATCH
+
+async function serverCpu({ client, quick, persistDir }) {
+  const probe = serverCpuProbe({ persistDir });
+  if (!probe) {
+    return {
+      rows: [],
+      details: ["skipped: no local server to read /proc of (a --url run: set VTT_BENCH_SERVER_PID to the server's pid)."],
+      failures: [],
+      data: { skipped: true },
+    };
+  }
+  const count = quick ? 50 : 200;
+  const session = await client.createSession("bench: server CPU per write");
+  const token = await client.createEntity(session.id, "token", { name: "bench token" });
+  let version = token.version;
+  const patch = await cpuPerRequest(probe, {
+    count,
+    step: async (i) => {
+      const r = await client.patchEntity(session.id, "token", token.id, version, { x: i % 1000 });
+      if (!Number.isInteger(r.data?.version)) throw new Error(`PATCH answered 200 without a version: ${r.text}`);
+      version = r.data.version;
+    },
+  });
+  const base = await cpuPerRequest(probe, { count, step: () => client.benchD1Write() });
+  const scene = await client.createEntity(session.id, "scene", { name: "Batch scene" });
+  let n = 0;
+  const batches = quick ? 3 : 5;
+  const batch = await cpuPerRequest(probe, {
+    count: batches,
+    warmup: 1,
+    step: () =>
+      client.batch(
+        session.id,
+        Array.from({ length: 500 }, () => {
+          n += 1;
+          return createOp("token", { name: `Batch token ${n}`, scene_id: scene.id, x: n % 1000, y: (n * 7) % 1000 });
+        }),
+      ),
+  });
+  const perPatch = patch.cpu_ms_per_request;
+  const perBase = base.cpu_ms_per_request;
+  const slowdown = ratio(perPatch, perBase);
+  return {
+    rows: [
+      {
+        measure: `server CPU per request, ${count} sequential`,
+        ours: `${fmtMs(perPatch)} / PATCH`,
+        baseline: `${fmtMs(perBase)} / D1 insert`,
+        slowdown: fmtRatio(slowdown),
+        target: "—",
+        verdict: "info",
+      },
+      {
+        measure: `server CPU per 500-op batch, ${batches} sequential`,
+        ours: `${fmtMs(batch.cpu_ms_per_request)} / batch = ${fmtMs(batch.cpu_ms_per_request / 500)} / op`,
+        baseline: `${fmtMs(perBase)} / D1 insert`,
+        slowdown: `${fmtRatio(ratio(batch.cpu_ms_per_request / 500, perBase))} (per op)`,
+        target: "—",
+        verdict: "info",
+      },
+    ],
+    details: [
+      `ours: ${count} PATCH {"x": i} with If-Match to one token after 10 warm-up writes; ` +
+        `utime+stime of the server's process tree (pid ${probe.root} and below, /proc) over them: ${fmtMs(patch.cpu_ms)}.`,
+      `baseline: ${count} POST /api/bench/d1-write the same way: ${fmtMs(base.cpu_ms)}. ` +
+        `Idle server: ${patch.idle_cpu_ms_per_s.toFixed(1)} / ${base.idle_cpu_ms_per_s.toFixed(1)} ms of CPU a second before each (subtracted for the settling pause only).`,
+      `batch: ${batches} sequential POST {S}/batch of 500 token creates after 1 warm-up batch: ${fmtMs(batch.cpu_ms)} in all.`,
+    ],
+    failures: [],
+    data: { ours: patch, baseline: base, batch, cpu_slowdown: slowdown },
+  };
+}
+
 export const scenarios = [
   { id: "1", title: "Sequential versioned writes, one session", run: sequentialWrites },
   { id: "2", title: "Concurrent writes over 20 sessions", run: concurrentWrites },
   { id: "3", title: "Full state of a big world", run: bigState },
   { id: "4", title: "A 500-op batch", run: bigBatch },
   { id: "5", title: "304 polling, 200 pollers", run: polling },
+  { id: "6", title: "Server CPU per PATCH", run: serverCpu },
 ];

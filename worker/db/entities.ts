@@ -135,42 +135,115 @@ export async function listEntities(db: Db, sessionId: string, type: EntityType, 
 }
 
 /**
- * Statements that insert or overwrite the given entities, several rows a statement within D1's
- * limit on bound parameters.
+ * Rows travel to D1 as one JSON text a statement: `INSERT ... SELECT json_extract(value, '$[i]'),
+ * ... FROM json_each(?)`, one bound parameter for hundreds of rows, instead of one parameter a
+ * value, which D1 caps at 100 a statement (a 500-op batch then took some 200 statements, each
+ * built by the query builder and run on its own). Values are first mapped to what the driver would
+ * bind (JSON columns to their text, booleans to 0/1); SQLite reads them back from the JSON text
+ * as the same text, integers and doubles (-0 aside, which becomes 0 as in any JSON). A statement's
+ * JSON stays under `JSON_ROWS_CHARS` characters (at most 3 bytes each in UTF-8), below D1's 2 MB
+ * limit on a value; rows whose table gives a column they leave out a default, or holding a value
+ * JSON cannot carry, go the bound-parameter way.
+ */
+export const JSON_ROWS_CHARS = 600_000;
+
+type AnyTable = Parameters<Db["insert"]>[0];
+type AnyColumn = ReturnType<typeof getTableColumns<AnyTable>>[string];
+
+/** Each row as the JSON array of its columns' driver values, or undefined when one cannot go that way. */
+function jsonRowTexts(columns: [string, AnyColumn][], rows: readonly Record<string, unknown>[]): string[] | undefined {
+  const texts: string[] = [];
+  for (const row of rows) {
+    const values: unknown[] = [];
+    for (const [key, column] of columns) {
+      const value = row[key];
+      if (value === undefined) {
+        if (column.hasDefault) return undefined;
+        values.push(null);
+        continue;
+      }
+      const driver = value === null ? null : column.mapToDriverValue(value);
+      if (driver !== null && typeof driver !== "string" && !(typeof driver === "number" && Number.isFinite(driver))) return undefined;
+      values.push(driver);
+    }
+    texts.push(JSON.stringify(values));
+  }
+  return texts;
+}
+
+/** An upsert's conflict target and the columns it overwrites. */
+interface Overwrite {
+  target: AnyColumn[];
+  set: Record<string, SQL>;
+}
+
+/** The statements that insert `rows` through json_each; with `overwrite`, an upsert. */
+function jsonInsertStatements(
+  db: Db,
+  table: AnyTable,
+  rows: readonly Record<string, unknown>[],
+  overwrite?: Overwrite,
+): BatchItem<"sqlite">[] | undefined {
+  // The columns drizzle names in an INSERT ... SELECT, in its order (generated ones left out).
+  const columns = (Object.entries(getTableColumns(table)) as [string, AnyColumn][]).filter(
+    ([, c]) => !(c as unknown as { shouldDisableInsert(): boolean }).shouldDisableInsert(),
+  );
+  const texts = jsonRowTexts(columns, rows);
+  if (!texts) return undefined;
+  const picks = sql.raw(columns.map((_, i) => `json_extract(value, '$[${i}]')`).join(", "));
+  const statements: BatchItem<"sqlite">[] = [];
+  let part: string[] = [];
+  let size = 0;
+  const flush = () => {
+    if (part.length === 0) return;
+    // `WHERE true`: SQLite's grammar needs it between a SELECT and an upsert's ON CONFLICT.
+    const insert = db.insert(table).select(sql`SELECT ${picks} FROM json_each(${`[${part.join(",")}]`}) WHERE true`);
+    statements.push(overwrite ? insert.onConflictDoUpdate(overwrite) : insert);
+    part = [];
+    size = 0;
+  };
+  for (const text of texts) {
+    if (size + text.length > JSON_ROWS_CHARS) flush();
+    part.push(text);
+    size += text.length + 1;
+  }
+  flush();
+  return statements;
+}
+
+/**
+ * Statements that insert or overwrite the given entities: a few statements of many rows each (see
+ * `JSON_ROWS_CHARS`), else several rows a statement within D1's limit on bound parameters.
  */
 export function upsertStatements(db: Db, sessionId: string, type: EntityType, entities: AnyEntity[]): BatchItem<"sqlite">[] {
   if (entities.length === 0) return [];
   if (!isCoreType(type)) {
+    const rows = entities.map((e) => toModuleRow(sessionId, type, e));
     const columns = Object.keys(getTableColumns(moduleEntities));
-    const perStatement = Math.max(1, Math.floor(MAX_BOUND_PARAMS / columns.length));
     const keys = new Set(["session_id", "entity_type", "id"]);
     const set = Object.fromEntries(columns.filter((c) => !keys.has(c)).map((c) => [c, sql.raw(`excluded."${c}"`)]));
-    return chunk(entities, perStatement).map((part) =>
-      db
-        .insert(moduleEntities)
-        .values(part.map((e) => toModuleRow(sessionId, type, e)))
-        .onConflictDoUpdate({ target: [moduleEntities.session_id, moduleEntities.entity_type, moduleEntities.id], set }),
-    );
+    const overwrite = { target: [moduleEntities.session_id, moduleEntities.entity_type, moduleEntities.id], set };
+    const viaJson = jsonInsertStatements(db, moduleEntities, rows, overwrite);
+    if (viaJson) return viaJson;
+    const perStatement = Math.max(1, Math.floor(MAX_BOUND_PARAMS / columns.length));
+    return chunk(rows, perStatement).map((part) => db.insert(moduleEntities).values(part).onConflictDoUpdate(overwrite));
   }
   const table = tableOf(type);
+  const rows = entities.map((e) => ({ ...e, session_id: sessionId }) as typeof table.$inferInsert);
   const columns = Object.keys(getTableColumns(table));
-  const perStatement = Math.max(1, Math.floor(MAX_BOUND_PARAMS / columns.length));
   const set = Object.fromEntries(columns.filter((c) => c !== "session_id" && c !== "id").map((c) => [c, sql.raw(`excluded."${c}"`)]));
-  return chunk(entities, perStatement).map((part) =>
-    db
-      .insert(table)
-      .values(part.map((e) => ({ ...e, session_id: sessionId }) as typeof table.$inferInsert))
-      .onConflictDoUpdate({ target: [table.session_id, table.id], set }),
-  );
+  const overwrite = { target: [table.session_id, table.id], set };
+  const viaJson = jsonInsertStatements(db, table, rows, overwrite);
+  if (viaJson) return viaJson;
+  const perStatement = Math.max(1, Math.floor(MAX_BOUND_PARAMS / columns.length));
+  return chunk(rows, perStatement).map((part) => db.insert(table).values(part).onConflictDoUpdate(overwrite));
 }
 
-/** Multi-row inserts of plain rows into any table, chunked by D1's bound-parameter limit. */
-export function insertStatements<T extends Parameters<Db["insert"]>[0]>(
-  db: Db,
-  table: T,
-  rows: T["$inferInsert"][],
-): BatchItem<"sqlite">[] {
+/** Multi-row inserts of plain rows into any table: through json_each when they can, else chunked by D1's bound-parameter limit. */
+export function insertStatements<T extends AnyTable>(db: Db, table: T, rows: T["$inferInsert"][]): BatchItem<"sqlite">[] {
   if (rows.length === 0) return [];
+  const viaJson = jsonInsertStatements(db, table, rows as Record<string, unknown>[]);
+  if (viaJson) return viaJson;
   const columns = Object.keys(getTableColumns(table)).length;
   const perStatement = Math.max(1, Math.floor(MAX_BOUND_PARAMS / columns));
   return chunk(rows, perStatement).map((part) => db.insert(table).values(part));

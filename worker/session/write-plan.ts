@@ -350,9 +350,13 @@ class WorkingSet {
     });
   }
 
+  /** The key of the session state once read: it has one entity, whatever its id. */
+  #stateKey: string | undefined;
+
   async sessionState(): Promise<AnyEntity> {
-    const cached = [...this.#entities.entries()].find(([k, v]) => k.startsWith("session_state:") && v);
-    if (cached?.[1]) return cached[1];
+    // Asked twice an op: a lookup by key, not a scan of every entity the batch touched.
+    const known = this.#stateKey === undefined ? undefined : this.#entities.get(this.#stateKey);
+    if (known) return known;
     let entity = this.#cache?.sessionState();
     if (!entity) {
       const row = await this.#db.select().from(sessionState).where(eq(sessionState.session_id, this.#sessionId)).get();
@@ -360,8 +364,9 @@ class WorkingSet {
       entity = toEntity(row);
       this.#cache?.put("session_state", entity);
     }
-    this.#remember(`session_state:${entity.id}`, entity);
-    return entity;
+    this.#stateKey = `session_state:${entity.id}`;
+    if (!this.#entities.has(this.#stateKey)) this.#remember(this.#stateKey, entity);
+    return this.#entities.get(this.#stateKey) ?? entity;
   }
 
   /** The player view (of any player, owners aside) at this point of the batch. */
@@ -413,6 +418,8 @@ async function prefetch(ws: WorkingSet, ops: InternalOp[]): Promise<void> {
   const hashes = new Set<string>();
   for (const op of ops) {
     if (op.id !== undefined) add(op.entity_type, op.id);
+    // A create without an id makes the entity its op id names (see planBatch): looked up with the rest.
+    else if (op.op === "create" && !op.fresh) add(op.entity_type, op.op_id);
     if (op.op === "create" || op.op === "update") {
       for (const [field, type] of Object.entries(referenceFields)) add(type, op.data[field]);
       for (const ref of moduleEntity(op.entity_type)?.references ?? []) {
@@ -812,7 +819,11 @@ export async function commitPlan(
   const latest = new Map<string, { type: EntityType; entity: AnyEntity }>();
   for (const c of plan.changes) if (!c.coverOnly) latest.set(`${c.type}:${c.id}`, { type: c.type, entity: c.entity });
   const byType = new Map<EntityType, AnyEntity[]>();
-  for (const { type, entity } of latest.values()) byType.set(type, [...(byType.get(type) ?? []), entity]);
+  for (const { type, entity } of latest.values()) {
+    const list = byType.get(type);
+    if (list) list.push(entity);
+    else byType.set(type, [entity]);
+  }
 
   const logRows = await Promise.all(plan.changes.map((c) => changeLogRow(sessionId, c, now)));
   const timelineRows = plan.changes.flatMap((c): (typeof activationTimeline.$inferInsert)[] => {
