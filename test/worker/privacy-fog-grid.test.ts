@@ -175,7 +175,13 @@ describe("tokens under fog on a fitted grid", () => {
     expect((await t.player.req("GET", `${t.base}/tokens/${scout.id}`)).status).toBe(200);
 
     const other = await create(t.gm, t.base, "scenes", { name: "Cellar" });
-    const otherFog = await create(t.gm, t.base, "fog", { id: fogIdFor(other.id), scene_id: other.id, cell_px: 8, width_px: 512, height_px: 512 });
+    const otherFog = await create(t.gm, t.base, "fog", {
+      id: fogIdFor(other.id),
+      scene_id: other.id,
+      cell_px: 8,
+      width_px: 512,
+      height_px: 512,
+    });
     await create(t.gm, t.base, "fog-chunks", {
       id: chunkId(otherFog.id, 0, 0),
       scene_id: other.id,
