@@ -7,8 +7,10 @@
  *   opens the object's input gate, so without the queue two requests could interleave between
  *   reading a version and committing the next one. Writes of one actor that pile up while the
  *   object is busy are committed as one group (see applyOps); each still answers as if alone.
- * - `seq` is assigned here, gap-free, and committed with the entity rows in one D1 batch. D1 is
- *   the source of truth: after eviction or a restart the counter is reloaded from D1 on first use.
+ * - `seq` is assigned here, gap-free. A planned batch is appended to the object's write log (its
+ *   own SQLite storage), broadcast, and committed to D1 behind it in order (write-behind.ts); the
+ *   writer is answered once D1 holds it. After eviction or a restart the log is read back in the
+ *   constructor and the counter is its last seq, else D1's, reloaded on first use.
  * - Sockets are accepted with the hibernation API. Each socket's identity lives in its tags
  *   (`user:`, `role:`, `client:`) and its attachment, so it survives the object being evicted
  *   while the sockets stay open; pings are answered by the runtime (auto-response) without waking
@@ -359,6 +361,8 @@ export class SessionObject extends DurableObject<Env> {
   async #cover(sessionId: string, sceneId: string): Promise<PlayerCover | undefined> {
     const cached = this.#entities.sceneCover(sceneId);
     if (cached) return coverOf(cached.entities, cached.cellPx);
+    // Fog logged but not yet in D1 must hide tokens too: D1 first catches up with the log.
+    if (this.writeLog.size > 0) await this.writeLog.drained();
     const db = getDb(this.env.DB);
     const [entities, cellPx] = await Promise.all([loadCoverEntities(db, sessionId, sceneId), loadCellSize(db, sessionId, sceneId)]);
     return coverOf(entities, cellPx);
