@@ -7,8 +7,10 @@
  *   opens the object's input gate, so without the queue two requests could interleave between
  *   reading a version and committing the next one. Writes of one actor that pile up while the
  *   object is busy are committed as one group (see applyOps); each still answers as if alone.
- * - `seq` is assigned here, gap-free, and committed with the entity rows in one D1 batch. D1 is
- *   the source of truth: after eviction or a restart the counter is reloaded from D1 on first use.
+ * - `seq` is assigned here, gap-free. A planned batch is appended to the object's write log (its
+ *   own SQLite storage), broadcast, and committed to D1 behind it in order (write-behind.ts); the
+ *   writer is answered once D1 holds it. After eviction or a restart the log is read back in the
+ *   constructor and the counter is its last seq, else D1's, reloaded on first use.
  * - Sockets are accepted with the hibernation API. Each socket's identity lives in its tags
  *   (`user:`, `role:`, `client:`) and its attachment, so it survives the object being evicted
  *   while the sockets stay open; pings are answered by the runtime (auto-response) without waking
@@ -67,6 +69,8 @@ import { PresenceJoins } from "./presence-joins";
 import { socketsPerUser, tooManySockets } from "./socket-limits";
 import { isOpsMessage, type OpsMessage, opsError, parseOpsMessage, recordSocketWrite } from "./socket-writes";
 import { UserWriteLeases } from "./user-limiter";
+import { backlogLimit, D1Behind, notYetInD1, tooMuchBacklog } from "./write-backlog";
+import { type LogEntry, SAFETY_ALARM_MS, WriteBehind, within } from "./write-behind";
 import {
   type Change,
   commitPlan,
@@ -77,7 +81,6 @@ import {
   type OpResult,
   type Plan,
   planBatch,
-  planLanded,
 } from "./write-plan";
 
 export type WriteResult = { ok: true; seq: number; results: OpResult[] } | Failure;
@@ -229,6 +232,10 @@ export class SessionObject extends DurableObject<Env> {
     },
     (ws, text) => this.#sendRaw(ws, text),
   );
+  /** Planned batches on their way to D1 (write-behind.ts). Not reachable over RPC: tests use runInDurableObject. */
+  readonly writeLog: WriteBehind;
+  /** Bumped when the log's seqs were moved: a plan made before is planned again. */
+  #logEpoch = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -236,6 +243,45 @@ export class SessionObject extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     this.#pending = new PendingRecords(ctx.storage.sql);
     this.#userLeases = new UserWriteLeases(env);
+    this.writeLog = new WriteBehind(ctx.storage.sql, {
+      db: () => getDb(this.env.DB),
+      sessionId: () => this.#boundSession(),
+      wakeAt: (at) => this.#scheduleAlarm(at),
+      onLanded: (entries) => {
+        for (const e of entries) this.#entities.unpin(e.changes, e.applied);
+      },
+      onRenumbered: (delta) => {
+        this.#logEpoch += 1;
+        this.#seq = this.writeLog.lastSeq;
+        // What the sockets were sent carries the old seqs: they reload.
+        if (this.#seq !== undefined) this.#sendToAll({ type: "reload", seq: this.#seq, reason: "gone" });
+        logError("the write log was renumbered", { delta });
+      },
+      onRejected: (dropped, error) => {
+        // D1 refused a logged batch: it and the ones after it never happened. Plans in progress
+        // are made again (epoch), caches start from D1, and sockets that saw them reload.
+        this.#logEpoch += 1;
+        this.#entities.reset();
+        this.#forgetCaches();
+        this.#sendToAll({ type: "reload", seq: dropped[0]?.previousSeq ?? 0, reason: "gone" });
+        logError("D1 refused logged batches: dropped", { batches: dropped.length, error: String(error) });
+      },
+    });
+    this.writeLog.backlogMax = backlogLimit(env);
+    // Queries D1 answers (the tokens or fog of a scene) wait until D1 holds what is logged.
+    this.#entities.settled = async () => {
+      if (!(await this.writeLog.drained())) throw new D1Behind();
+    };
+    // Woken with batches still logged (evicted or restarted before D1 had them): the object plans
+    // on top of them, and the flusher moves them to D1 first.
+    for (const e of this.writeLog.entries) {
+      this.#remember(e.changes);
+      this.#entities.pin(e.changes, e.applied);
+    }
+    if (this.writeLog.size > 0) {
+      this.#seq = this.writeLog.lastSeq;
+      this.writeLog.kick();
+    }
   }
 
   /** Runs `work` after every earlier queued job, one at a time. */
@@ -261,6 +307,8 @@ export class SessionObject extends DurableObject<Env> {
   }
 
   async #currentSeq(sessionId: string): Promise<number> {
+    // Logged batches not yet in D1 are ahead of D1's seq.
+    this.#seq ??= this.writeLog.lastSeq;
     if (this.#seq === undefined) {
       const row = await getDb(this.env.DB).select({ seq: gameSessions.seq }).from(gameSessions).where(eq(gameSessions.id, sessionId)).get();
       if (!row) throw new Error(`no game session ${sessionId}`);
@@ -302,7 +350,8 @@ export class SessionObject extends DurableObject<Env> {
   async #activeScene(sessionId: string): Promise<string | null> {
     if (this.#activeSceneId === undefined) {
       const generation = this.#generation;
-      const state = await loadSessionState(getDb(this.env.DB), sessionId);
+      // As this object last wrote it (kept while D1 does not hold it yet), else from D1.
+      const state = this.#entities.sessionState() ?? (await loadSessionState(getDb(this.env.DB), sessionId));
       const active = typeof state.active_scene_id === "string" ? state.active_scene_id : null;
       if (generation !== this.#generation) return this.#activeSceneId ?? active;
       this.#activeSceneId = active;
@@ -332,6 +381,8 @@ export class SessionObject extends DurableObject<Env> {
   async #cover(sessionId: string, sceneId: string): Promise<PlayerCover | undefined> {
     const cached = this.#entities.sceneCover(sceneId);
     if (cached) return coverOf(cached.entities, cached.cellPx);
+    // Fog logged but not yet in D1 must hide tokens too: D1 first catches up with the log.
+    if (this.writeLog.size > 0) await this.writeLog.drained();
     const db = getDb(this.env.DB);
     const [entities, cellPx] = await Promise.all([loadCoverEntities(db, sessionId, sceneId), loadCellSize(db, sessionId, sceneId)]);
     return coverOf(entities, cellPx);
@@ -396,6 +447,8 @@ export class SessionObject extends DurableObject<Env> {
    */
   async applyOps(sessionId: string, actor: Actor, ops: InternalOp[]): Promise<WriteResult> {
     this.#bind(sessionId);
+    // D1 is far behind (failing): refused before it costs the writer anything.
+    if (this.writeLog.size >= this.writeLog.backlogMax) return tooMuchBacklog(this.writeLog);
     const limited = await this.#admit(sessionId, actor, mutationCost(ops.length));
     if (limited) return limited;
     return new Promise<WriteResult>((resolve, reject) => {
@@ -418,14 +471,50 @@ export class SessionObject extends DurableObject<Env> {
     try {
       if (group.length === 1 && group[0]) {
         const write = group[0];
-        write.resolve(await this.#apply(sessionId, write.actor, write.ops, true));
+        const { result, entry } = await this.#apply(sessionId, write.actor, write.ops, true);
+        this.#answer(write, result, entry);
       } else if (group.length > 1) {
         await this.#applyGroup(sessionId, group);
       }
     } catch (error) {
       // Settling twice is a no-op: only the writes still waiting get the error.
-      for (const w of group) w.reject(error);
+      for (const w of group) {
+        if (error instanceof D1Behind) w.resolve(notYetInD1(false));
+        else w.reject(error);
+      }
     }
+  }
+
+  /**
+   * Answers a write once D1 holds everything logged so far (its own batch included): an answered
+   * write is in D1. If D1 does not confirm within the answer timeout, a 503 instead; the batch
+   * stays logged and lands when D1 is back (a client's op ids make its retry a replay).
+   */
+  #answer(write: QueuedWrite, result: WriteResult, entry: LogEntry | undefined): void {
+    within(this.writeLog.barrier(), this.writeLog.answerTimeoutMs).then(
+      (landed) => {
+        // An ok result was applied (or is the replay of an op that was): it is logged and will land.
+        if (!landed) write.resolve(result.ok ? notYetInD1(true) : result);
+        else write.resolve(result.ok && entry && entry.shift !== 0 ? { ...result, seq: result.seq + entry.shift } : result);
+      },
+      (error) => write.reject(error),
+    );
+  }
+
+  /**
+   * Logs a planned batch (the output gate holds every message until it is durable), updates the
+   * caches (pinned until D1 holds it) and starts the flusher. Nothing to log: a plan of replays.
+   */
+  #logPlan(plan: Plan, previousSeq: number, now: string): LogEntry | undefined {
+    if (plan.changes.length === 0 && plan.applied.length === 0) return undefined;
+    const entry = this.writeLog.append(plan, previousSeq, now);
+    // The log was empty: an alarm makes sure it reaches D1 even if the object is evicted now.
+    if (this.writeLog.size === 1)
+      this.#scheduleAlarm(Date.now() + SAFETY_ALARM_MS).catch((error) => logError("setting the alarm failed", error));
+    this.#seq = plan.lastSeq;
+    this.#remember(plan.changes);
+    this.#entities.pin(plan.changes, plan.applied);
+    return entry;
   }
 
   #takeGroup(): QueuedWrite[] {
@@ -447,77 +536,78 @@ export class SessionObject extends DurableObject<Env> {
     const [first] = group;
     if (!first) return;
     const actor = first.actor;
-    let done: { seqs: number[]; plan: Plan; locks: LockTable } | undefined;
+    let done: { seqs: number[]; plan: Plan; locks: LockTable; entry: LogEntry | undefined } | undefined;
     try {
       const db = getDb(this.env.DB);
       const seq = await this.#currentSeq(sessionId);
+      const epoch = this.#logEpoch;
       const locks = await this.#lockTable(sessionId);
       const now = nowIso();
       const ops = group.flatMap((w) => w.ops);
       const planned = await planBatch(db, sessionId, actor, ops, seq, now, locks.guard(actor, Date.parse(now)), this.#entities);
       const seqs = planned.ok ? seqsOfWrites(group, planned.plan) : undefined;
-      if (planned.ok && seqs) {
-        try {
-          await commitPlan(db, sessionId, planned.plan, seq, now);
-        } catch (error) {
-          // Landed with only the answer lost: done. Else nothing was written (a D1 batch rolls
-          // back whole) and the writes are tried one by one below.
-          this.#forgetCaches();
-          if (!(await planLanded(db, sessionId, planned.plan))) throw error;
-          logError("a group commit reported an error but is in D1: answering with its results", error);
-        }
-        done = { seqs, plan: planned.plan, locks };
+      if (planned.ok && seqs && epoch === this.#logEpoch) {
+        done = { seqs, plan: planned.plan, locks, entry: this.#logPlan(planned.plan, seq, now) };
       }
     } catch (error) {
+      if (error instanceof D1Behind) throw error;
       this.#forgetCaches();
-      logError("group commit failed; applying its writes one by one", error);
+      logError("group plan failed; applying its writes one by one", error);
     }
     if (!done) {
-      for (const w of group) await this.#apply(sessionId, w.actor, w.ops, true).then(w.resolve, w.reject);
+      for (const w of group) {
+        await this.#apply(sessionId, w.actor, w.ops, true).then(
+          ({ result, entry }) => this.#answer(w, result, entry),
+          (error) => (error instanceof D1Behind ? w.resolve(notYetInD1(false)) : w.reject(error)),
+        );
+      }
       return;
     }
-    this.#seq = done.plan.lastSeq;
-    await this.#afterCommit(actor, await withRevealed(getDb(this.env.DB), sessionId, done.plan.changes), done.locks);
+    await this.#afterCommit(actor, await this.#withRevealed(sessionId, done.plan.changes), done.locks);
     let offset = 0;
     group.forEach((w, i) => {
       const results = done.plan.results.slice(offset, offset + w.ops.length);
       offset += w.ops.length;
-      w.resolve({ ok: true, seq: done.seqs[i] ?? done.plan.lastSeq, results });
+      this.#answer(w, { ok: true, seq: done.seqs[i] ?? done.plan.lastSeq, results }, done.entry);
     });
   }
 
-  async #apply(sessionId: string, actor: Actor, ops: InternalOp[], mayRetry: boolean): Promise<WriteResult> {
+  /**
+   * Plans a write on top of the object's state and logs it (write-behind.ts): the writer is
+   * answered by `#answer` once D1 holds it. A plan made while the log's seqs moved (D1 moved on
+   * without this object) is made again once.
+   */
+  async #apply(
+    sessionId: string,
+    actor: Actor,
+    ops: InternalOp[],
+    mayRetry: boolean,
+  ): Promise<{ result: WriteResult; entry?: LogEntry | undefined }> {
     const db = getDb(this.env.DB);
     const seq = await this.#currentSeq(sessionId);
+    const epoch = this.#logEpoch;
     const locks = await this.#lockTable(sessionId);
     const now = nowIso();
     const planned = await planBatch(db, sessionId, actor, ops, seq, now, locks.guard(actor, Date.parse(now)), this.#entities);
-    if (!planned.ok) return planned;
+    if (!planned.ok) return { result: planned };
     const { plan } = planned;
-    try {
-      await commitPlan(db, sessionId, plan, seq, now);
-    } catch (error) {
-      this.#forgetCaches();
-      // The batch may have landed with only its answer lost: planning it again would apply the
-      // server-made (fresh) ops a second time and broadcast nothing for the others.
-      if (await planLanded(db, sessionId, plan)) {
-        logError("a commit reported an error but is in D1: answering with its results", error);
-      } else {
-        // D1 rolled the whole batch back. If our counter was stale (D1 moved on without this
-        // object), the seq collided: reload it and plan again once, from what D1 now holds.
-        if (mayRetry && (await this.#currentSeq(sessionId)) !== seq) return this.#apply(sessionId, actor, ops, false);
-        throw error;
-      }
+    if (epoch !== this.#logEpoch) {
+      if (mayRetry) return this.#apply(sessionId, actor, ops, false);
+      throw new Error("the write log was renumbered twice while a write was planned");
     }
-    this.#seq = plan.lastSeq;
-    await this.#afterCommit(actor, await withRevealed(db, sessionId, plan.changes), locks);
-    return { ok: true, seq: plan.replayedSeq ?? plan.lastSeq, results: plan.results };
+    const entry = this.#logPlan(plan, seq, now);
+    await this.#afterCommit(actor, await this.#withRevealed(sessionId, plan.changes), locks);
+    return { result: { ok: true, seq: plan.replayedSeq ?? plan.lastSeq, results: plan.results }, entry };
   }
 
-  /** What follows every commit: caches, the broadcast, and the writer's lock activity. Never throws: the write is committed. */
+  /** `withRevealed`, with what hangs on a token as this object last wrote it (D1 may be behind its log). */
+  #withRevealed(sessionId: string, changes: readonly Change[]): Promise<readonly Change[]> {
+    return withRevealed(getDb(this.env.DB), sessionId, changes, (type, entity) => this.#entities.get(type, entity.id) ?? entity);
+  }
+
+  /** What follows every logged batch: the broadcast and the writer's lock activity. Never throws: the write is logged. */
   async #afterCommit(actor: Actor, changes: readonly Change[], locks: LockTable): Promise<void> {
     try {
-      this.#remember(changes);
       this.#broadcast(changes);
       if (actor.role === "gm" && changes.length > 0) await locks.touch(actor.userId, Date.now());
     } catch (error) {
@@ -536,6 +626,8 @@ export class SessionObject extends DurableObject<Env> {
     const limited = await this.#admit(sessionId, actor, 1);
     if (limited) return limited;
     return this.#serial(async () => {
+      // Membership commits to D1 directly, after everything logged before it (its seq follows theirs).
+      if (!(await this.writeLog.drained())) return notYetInD1(false);
       const db = getDb(this.env.DB);
       const members = await db.select().from(sessionMembers).where(eq(sessionMembers.session_id, sessionId));
       const gms = new Set(members.filter((m) => m.role === "gm").map((m) => m.user_id));
@@ -597,6 +689,15 @@ export class SessionObject extends DurableObject<Env> {
     });
   }
 
+  /**
+   * Waits (bounded) until D1 holds everything this session logged, so a read of D1 after it sees
+   * what the sockets were sent; whether it does. `GET changes?since` asks when a client is ahead of D1.
+   */
+  async settle(sessionId: string): Promise<boolean> {
+    this.#bind(sessionId);
+    return this.writeLog.drained();
+  }
+
   /** A user joins with an invite code: a player, unless already a member (whose role stays). */
   async join(sessionId: string, userId: string): Promise<{ ok: true; role: Role }> {
     this.#bind(sessionId);
@@ -627,6 +728,7 @@ export class SessionObject extends DurableObject<Env> {
   ): Promise<{ ok: true; seq: number; created_at: string }> {
     this.#bind(sessionId);
     return this.#serial(async () => {
+      if (this.writeLog.size > 0) throw new Error(`session ${sessionId} already has logged writes`);
       const db = getDb(this.env.DB);
       const now = nowIso();
       const change = creation(1, "session_state", initialSessionState(userId, now), true);
@@ -650,7 +752,8 @@ export class SessionObject extends DurableObject<Env> {
     const limited = await this.#admit(sessionId, actor, 1);
     if (limited) return limited;
     return this.#serial(async () => {
-      const scene = await loadEntity(getDb(this.env.DB), sessionId, "scene", sceneId);
+      // A scene logged but not yet in D1 is in the entity cache (pinned).
+      const scene = this.#entities.get("scene", sceneId) ?? (await loadEntity(getDb(this.env.DB), sessionId, "scene", sceneId));
       if (!scene) return fail("not_found", `no scene ${sceneId} in this session`);
       const locks = await this.#lockTable(sessionId);
       const now = Date.now();
@@ -1027,6 +1130,8 @@ export class SessionObject extends DurableObject<Env> {
       case "resume":
         // In the queue: the replay and live changes cannot interleave out of order.
         await this.#serial(async () => {
+          // Changes this socket was sent may be logged and not yet in D1: answered once D1 holds them.
+          await this.writeLog.drained();
           const delta = await changesSince(db, att.sessionId, message.since, att.role, att.userId);
           if (delta.kind !== "changes") {
             this.#send(ws, { type: "reload", seq: delta.seq, reason: delta.kind === "gone" ? "gone" : "activate" });
@@ -1175,6 +1280,7 @@ export class SessionObject extends DurableObject<Env> {
     this.#alarmAt = undefined;
     const sessionId = this.#boundSession();
     if (!sessionId) return;
+    await this.writeLog.retry();
     await this.#pending.flush(getDb(this.env.DB), sessionId);
     const locks = await this.#serial(async () => {
       const table = await this.#lockTable(sessionId);
@@ -1184,7 +1290,10 @@ export class SessionObject extends DurableObject<Env> {
       return table;
     });
     const credentialExpiry = await this.#closeExpired(Date.now());
-    const next = [locks.nextExpiry(), this.#pending.isEmpty() ? undefined : Date.now() + ACK_FLUSH_MS, credentialExpiry].filter(
+    // Batches still logged: the next retry, or a safety wake-up.
+    const retryAt = this.writeLog.retryAt;
+    const logged = this.writeLog.size === 0 ? undefined : retryAt > Date.now() ? retryAt : Date.now() + SAFETY_ALARM_MS;
+    const next = [locks.nextExpiry(), this.#pending.isEmpty() ? undefined : Date.now() + ACK_FLUSH_MS, credentialExpiry, logged].filter(
       (t): t is number => t !== undefined,
     );
     if (next.length > 0) await this.#scheduleAlarm(Math.min(...next));
@@ -1276,7 +1385,12 @@ export class SessionObject extends DurableObject<Env> {
  * A token that comes into players' view carries what hangs on it (its art, module entities naming
  * it), read as committed: none of it reached players while the token was hidden.
  */
-async function withRevealed(db: Db, sessionId: string, changes: readonly Change[]): Promise<readonly Change[]> {
+async function withRevealed(
+  db: Db,
+  sessionId: string,
+  changes: readonly Change[],
+  fresher: (type: Change["type"], entity: AnyEntity) => AnyEntity = (_type, entity) => entity,
+): Promise<readonly Change[]> {
   const revealed = changes.filter((c) => c.type === "token" && !c.visibleBefore && c.visibleAfter && !c.activation);
   if (revealed.length === 0) return changes;
   try {
@@ -1292,6 +1406,7 @@ async function withRevealed(db: Db, sessionId: string, changes: readonly Change[
     return changes.map((c) => {
       if (!revealed.includes(c)) return c;
       const related = dependents
+        .map(({ type, entity, tokenId }) => ({ type, entity: fresher(type, entity), tokenId }))
         .filter(({ type, entity, tokenId }) => tokenId === c.id && isVisibleToPlayer(type, entity, view))
         .map(({ type, entity }) => ({ type, entity }));
       return related.length > 0 ? { ...c, related } : c;

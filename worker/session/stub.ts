@@ -17,7 +17,7 @@ export function orThrow<T extends { ok: boolean }>(result: T): Exclude<T, { ok: 
     const failure = result as unknown as Failure;
     const retryAfterMs = failure.details?.retry_after_ms;
     const headers =
-      failure.code === "rate_limited" && typeof retryAfterMs === "number"
+      (failure.code === "rate_limited" || failure.code === "unavailable") && typeof retryAfterMs === "number"
         ? { "Retry-After": String(retryAfterSeconds(retryAfterMs)) }
         : undefined;
     throw ApiError.from(failure, headers);

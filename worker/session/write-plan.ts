@@ -48,10 +48,21 @@ export type InternalOp = (Op | RevertOp) & { force?: boolean; fresh?: boolean };
  * it belongs to one object instance (never module-level state, which could outlive an eviction
  * while another instance writes), is updated after each successful commit and cleared on any
  * failure.
+ *
+ * Write-behind (write-behind.ts): a batch is in the object's log before it is in D1. Every entity
+ * it changed and every op id it applied is *pinned* here until D1 holds it: never evicted nor
+ * cleared, so a lookup by id that misses the cache may read D1, which is then current for that id.
+ * Reads that D1 answers by query (the tokens or the fog of a scene) wait for `settled` first.
  */
 export class EntityCache {
   readonly #entities = new Map<string, AnyEntity>();
   readonly #limit: number;
+  /** Keys with logged changes not yet in D1, and how many. */
+  readonly #pins = new Map<string, number>();
+  /** Applied op ids logged but not yet in D1: replays of them are recognised here. */
+  readonly #pendingOps = new Map<string, AppliedRecord>();
+  /** Resolves once D1 holds everything logged; set by the object that owns the log. */
+  settled: () => Promise<void> = async () => undefined;
 
   constructor(limit = 5000) {
     this.#limit = limit;
@@ -77,9 +88,41 @@ export class EntityCache {
     this.#entities.delete(key);
     this.#entities.set(key, entity);
     if (this.#entities.size > this.#limit) {
-      const oldest = this.#entities.keys().next().value;
-      if (oldest !== undefined) this.#entities.delete(oldest);
+      for (const oldest of this.#entities.keys()) {
+        if (this.#pins.has(oldest)) continue;
+        this.#entities.delete(oldest);
+        break;
+      }
     }
+  }
+
+  /** A logged batch (already `remember`ed): its entities and op ids stay until D1 holds them. */
+  pin(changes: readonly Pick<Change, "type" | "id">[], applied: readonly AppliedRecord[]): void {
+    for (const c of changes) this.#pins.set(`${c.type}:${c.id}`, (this.#pins.get(`${c.type}:${c.id}`) ?? 0) + 1);
+    for (const a of applied) this.#pendingOps.set(a.op_id, a);
+  }
+
+  /** D1 holds a logged batch: its entries may be evicted again. */
+  unpin(changes: readonly Pick<Change, "type" | "id">[], applied: readonly AppliedRecord[]): void {
+    for (const c of changes) {
+      const key = `${c.type}:${c.id}`;
+      const left = (this.#pins.get(key) ?? 0) - 1;
+      if (left > 0) this.#pins.set(key, left);
+      else this.#pins.delete(key);
+    }
+    for (const a of applied) if (this.#pendingOps.get(a.op_id) === a) this.#pendingOps.delete(a.op_id);
+  }
+
+  /** Forgets everything, pins too: D1 refused what was logged (write-behind.ts), the object starts again from D1. */
+  reset(): void {
+    this.#pins.clear();
+    this.#pendingOps.clear();
+    this.clear();
+  }
+
+  /** An op id applied by a batch that is logged but not yet in D1. */
+  pendingOp(opId: string): AppliedRecord | undefined {
+    return this.#pendingOps.get(opId);
   }
 
   /**
@@ -110,9 +153,10 @@ export class EntityCache {
     }
   }
 
+  /** Forgets what D1 can tell again; what is pinned (logged, not yet in D1) stays. */
   clear(): void {
-    this.#entities.clear();
-    this.#state = undefined;
+    for (const key of [...this.#entities.keys()]) if (!this.#pins.has(key)) this.#entities.delete(key);
+    if (this.#state && !this.#pins.has(`session_state:${this.#state.id}`)) this.#state = undefined;
     this.#cover = undefined;
   }
 }
@@ -162,7 +206,7 @@ export interface OpResult {
   entity: AnyEntity;
 }
 
-interface AppliedRecord {
+export interface AppliedRecord {
   op_id: string;
   seq: number;
   entity_type: EntityType;
@@ -297,6 +341,7 @@ class WorkingSet {
     if (this.#coverKeys?.sceneId !== sceneId) {
       let cover = this.#cache?.sceneCover(sceneId);
       if (!cover) {
+        await this.#cache?.settled();
         const [entities, cellPx] = await Promise.all([
           loadCoverEntities(this.#db, this.#sessionId, sceneId),
           loadCellSize(this.#db, this.#sessionId, sceneId),
@@ -336,6 +381,7 @@ class WorkingSet {
   async tokensOn(sceneId: string): Promise<AnyEntity[]> {
     if (this.#sceneTokens?.sceneId !== sceneId) {
       const ids = new Set<string>();
+      await this.#cache?.settled();
       for (const entity of await listEntities(this.#db, this.#sessionId, "token", { where: eq(tokens.scene_id, sceneId) })) {
         const key = `token:${entity.id}`;
         if (!this.#entities.has(key)) this.#remember(key, this.#cache?.get("token", entity.id) ?? entity);
@@ -387,9 +433,16 @@ class WorkingSet {
   }
 }
 
-async function loadApplied(db: Db, sessionId: string, opIds: string[]): Promise<Map<string, StoredOp>> {
+async function loadApplied(db: Db, sessionId: string, opIds: string[], cache?: EntityCache): Promise<Map<string, StoredOp>> {
   const out = new Map<string, StoredOp>();
-  for (const part of chunk(opIds, 90)) {
+  // Logged but not yet in D1: answered from the object's log (pinned in the cache).
+  const inD1: string[] = [];
+  for (const id of opIds) {
+    const pending = cache?.pendingOp(id);
+    if (pending) out.set(id, pending);
+    else inD1.push(id);
+  }
+  for (const part of chunk(inD1, 90)) {
     const rows = await db
       .select({
         op_id: appliedOps.op_id,
@@ -531,6 +584,7 @@ export async function planBatch(
     db,
     sessionId,
     ops.filter((op) => !op.fresh).map((op) => op.op_id),
+    cache,
   );
   // ...but only the same op by the same actor is a replay: checked before anything else, so a
   // reused id never yields the stored result (nor says whose or what it was).
@@ -816,6 +870,20 @@ export async function commitPlan(
   now: string,
   alongside: BatchItem<"sqlite">[] = [],
 ): Promise<void> {
+  const [first, ...rest] = await commitStatements(db, sessionId, plan, previousSeq, now, alongside);
+  if (!first) return;
+  await db.batch([first, ...rest]);
+}
+
+/** The statements of `commitPlan`, for a caller that puts several plans in one D1 batch (write-behind.ts). */
+export async function commitStatements(
+  db: Db,
+  sessionId: string,
+  plan: Pick<Plan, "changes" | "applied" | "lastSeq">,
+  previousSeq: number,
+  now: string,
+  alongside: BatchItem<"sqlite">[] = [],
+): Promise<BatchItem<"sqlite">[]> {
   const latest = new Map<string, { type: EntityType; entity: AnyEntity }>();
   for (const c of plan.changes) if (!c.coverOnly) latest.set(`${c.type}:${c.id}`, { type: c.type, entity: c.entity });
   const byType = new Map<EntityType, AnyEntity[]>();
@@ -877,9 +945,7 @@ export async function commitPlan(
         .where(and(eq(gameSessions.id, sessionId), eq(gameSessions.seq, previousSeq))),
     );
   }
-  const [first, ...rest] = statements;
-  if (!first) return;
-  await db.batch([first, ...rest]);
+  return statements;
 }
 
 /**
