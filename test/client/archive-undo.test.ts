@@ -4,17 +4,13 @@ import { createComponent } from "solid-js";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ArchivedNotice } from "../../client/src/components/ArchivedNotice";
 import { SelectionActions } from "../../client/src/components/SelectionActions";
-import { SessionTable } from "../../client/src/components/SessionTable";
 import { TokenInspector } from "../../client/src/components/TokenInspector";
 import type { AnyEntity } from "../../client/src/lib/api";
-import { createMemoryCache } from "../../client/src/lib/cache";
-import { createPreviewSender } from "../../client/src/lib/preview";
-import { type SessionSync, startSync } from "../../client/src/lib/sync";
-import type { WebSocketClass } from "../../client/src/lib/transport";
+import type { SessionSync } from "../../client/src/lib/sync";
 import { FakeServer } from "./helpers/fake-server";
 import { FakeWebSocket } from "./helpers/fake-socket";
 import { scene, token } from "./helpers/fixtures";
-import { ManualClock } from "./helpers/timers";
+import { renderSessionTable } from "./helpers/table";
 
 afterEach(cleanup);
 
@@ -121,31 +117,7 @@ describe("on the GM's table", () => {
     server.put("scene", scene("s1", 1, { name: "Crypt" }) as unknown as AnyEntity, "create");
     server.put("token", token("t1", 1, { name: "Ogre", scene_id: "s1" }) as unknown as AnyEntity, "create");
     server.edit("session_state", "st", { active_scene_id: "s1" });
-    const clock = new ManualClock();
-    const sync = await startSync({
-      sessionId: "sess",
-      userId: "u-gm",
-      api: server,
-      socketUrl: "ws://test/ws",
-      WebSocket: FakeWebSocket as unknown as WebSocketClass,
-      openCache: async () => createMemoryCache(),
-      timers: clock,
-      now: clock.now,
-      random: () => 0.5,
-      onOnline: () => () => undefined,
-    });
-    running.push(sync);
-    await sync.ready;
-    render(() =>
-      createComponent(SessionTable, {
-        sessionId: "sess",
-        userId: "u-gm",
-        sync,
-        ghosts: {},
-        preview: createPreviewSender(() => false, { timers: clock }),
-        connectedUsers: 1,
-      }),
-    );
+    await renderSessionTable(server, "u-gm", running);
     fireEvent.click(await screen.findByRole("button", { name: "Ogre" }));
     fireEvent.click(await screen.findByRole("button", { name: "Archive token" }));
     await waitFor(() => expect(server.get("token", "t1")?.archived_at).not.toBeNull());
@@ -162,31 +134,7 @@ describe("on the GM's table", () => {
     server.put("scene", scene("s1", 1, { name: "Crypt" }) as unknown as AnyEntity, "create");
     server.put("scene", scene("s2", 1, { name: "Road", sort: 1 }) as unknown as AnyEntity, "create");
     server.edit("session_state", "st", { active_scene_id: "s1" });
-    const clock = new ManualClock();
-    const sync = await startSync({
-      sessionId: "sess",
-      userId: "u-gm",
-      api: server,
-      socketUrl: "ws://test/ws",
-      WebSocket: FakeWebSocket as unknown as WebSocketClass,
-      openCache: async () => createMemoryCache(),
-      timers: clock,
-      now: clock.now,
-      random: () => 0.5,
-      onOnline: () => () => undefined,
-    });
-    running.push(sync);
-    await sync.ready;
-    render(() =>
-      createComponent(SessionTable, {
-        sessionId: "sess",
-        userId: "u-gm",
-        sync,
-        ghosts: {},
-        preview: createPreviewSender(() => false, { timers: clock }),
-        connectedUsers: 1,
-      }),
-    );
+    await renderSessionTable(server, "u-gm", running);
     fireEvent.click(await screen.findByRole("tab", { name: "Scenes" }));
     fireEvent.click(await screen.findByRole("button", { name: "Archive Road" }));
     fireEvent.click(await screen.findByRole("button", { name: "Archive it" }));

@@ -1,17 +1,12 @@
 // @vitest-environment jsdom
-import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
-import { createComponent } from "solid-js";
+import { cleanup, fireEvent, screen, waitFor, within } from "@solidjs/testing-library";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { SessionTable } from "../../client/src/components/SessionTable";
 import type { AnyEntity } from "../../client/src/lib/api";
-import { createMemoryCache } from "../../client/src/lib/cache";
-import { createPreviewSender } from "../../client/src/lib/preview";
-import { type SessionSync, startSync } from "../../client/src/lib/sync";
-import type { WebSocketClass } from "../../client/src/lib/transport";
+import type { SessionSync } from "../../client/src/lib/sync";
 import { FakeServer } from "./helpers/fake-server";
 import { FakeWebSocket } from "./helpers/fake-socket";
 import { scene, token } from "./helpers/fixtures";
-import { ManualClock } from "./helpers/timers";
+import { renderSessionTable } from "./helpers/table";
 
 const running: SessionSync[] = [];
 
@@ -32,31 +27,7 @@ async function gmTable() {
   server.put("scene", scene("s1", 1, { name: "Crypt" }) as unknown as AnyEntity, "create");
   server.put("token", token("t1", 1, { name: "Ogre", scene_id: "s1" }) as unknown as AnyEntity, "create");
   server.edit("session_state", "st", { active_scene_id: "s1" });
-  const clock = new ManualClock();
-  const sync = await startSync({
-    sessionId: "sess",
-    userId: "u-gm",
-    api: server,
-    socketUrl: "ws://test/ws",
-    WebSocket: FakeWebSocket as unknown as WebSocketClass,
-    openCache: async () => createMemoryCache(),
-    timers: clock,
-    now: clock.now,
-    random: () => 0.5,
-    onOnline: () => () => undefined,
-  });
-  running.push(sync);
-  await sync.ready;
-  render(() =>
-    createComponent(SessionTable, {
-      sessionId: "sess",
-      userId: "u-gm",
-      sync,
-      ghosts: {},
-      preview: createPreviewSender(() => false, { timers: clock }),
-      connectedUsers: 1,
-    }),
-  );
+  await renderSessionTable(server, "u-gm", running);
   const panel = await screen.findByRole("complementary", { name: "GM tools" });
   return { panel };
 }
