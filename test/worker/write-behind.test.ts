@@ -46,6 +46,13 @@ function gapFree(seqs: number[]): number[] {
   return Array.from({ length: seqs.length }, (_, i) => i + 1);
 }
 
+/** D1's change log holds seqs 1…`last`, each once, none missing. */
+async function expectSeqsUpTo(sid: string, last: number): Promise<void> {
+  const seqs = await seqsInD1(sid);
+  expect(seqs).toEqual(gapFree(seqs));
+  expect(seqs.at(-1)).toBe(last);
+}
+
 describe("write-behind: players wait for the object's log, writers for D1", () => {
   it("broadcasts and plans the next write before D1 has the first, then lands both in order in one D1 batch", async () => {
     const { gm, base, sid } = await newTable();
@@ -74,9 +81,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     // Both logged batches went to D1 in one batch.
     expect(await withLog(sid, (log) => log.commits)).toBe(commitsBefore + 1);
     expect(await tokenInD1(token.id)).toMatchObject({ version: 3, x: 2 });
-    const seqs = await seqsInD1(sid);
-    expect(seqs).toEqual(gapFree(seqs));
-    expect(seqs.at(-1)).toBe(before + 2);
+    await expectSeqsUpTo(sid, before + 2);
     expect(await d1Seq(sid)).toBe(before + 2);
     expect(await logRows(sid)).toBe(0);
     socket.close();
@@ -139,9 +144,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     expect(replay.body).toMatchObject({ seq: before + 1, results: [{ entity: { version: 2, x: 7 } }] });
     const next = await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 8 }, { "if-match": '"2"' });
     expect(next.status).toBe(200);
-    const seqs = await seqsInD1(sid);
-    expect(seqs).toEqual(gapFree(seqs));
-    expect(seqs.at(-1)).toBe(before + 2);
+    await expectSeqsUpTo(sid, before + 2);
   });
 
   it("does not apply twice a batch D1 took whose answer was lost, nor one still logged when the object restarted", async () => {
@@ -176,12 +179,10 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     expect(await withLog(sid, async (log) => (await log.drained(5000)) && log.size)).toBe(0);
     expect(await logRows(sid)).toBe(0);
     expect(await tokenInD1(token.id)).toMatchObject({ version: 3, x: 2 });
-    const seqs = await seqsInD1(sid);
-    expect(seqs).toEqual(gapFree(seqs));
-    expect(seqs.at(-1)).toBe(before + 2);
+    await expectSeqsUpTo(sid, before + 2);
     const next = await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 3 }, { "if-match": '"3"' });
     expect(next.status).toBe(200);
-    expect(await seqsInD1(sid)).toEqual(gapFree([...seqs, 0]));
+    await expectSeqsUpTo(sid, before + 3);
   });
 
   it("refuses writes with 503 once the backlog reaches its bound, changing nothing, and takes them again once D1 caught up", async () => {
@@ -207,9 +208,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     expect(await tokenInD1(token.id)).toMatchObject({ version: 3, x: 2 });
     const taken = await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 3 }, { "if-match": '"3"' });
     expect(taken.status).toBe(200);
-    const seqs = await seqsInD1(sid);
-    expect(seqs).toEqual(gapFree(seqs));
-    expect(seqs.at(-1)).toBe(before + 3);
+    await expectSeqsUpTo(sid, before + 3);
   });
 
   it("retries a failing D1 with backoff through the alarm, keeping order", async () => {
@@ -228,9 +227,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     // Two at once, then the alarm's retries with growing delays, then success.
     expect(await withLog(sid, (log) => log.commits)).toBeGreaterThanOrEqual(5);
     expect(await tokenInD1(token.id)).toMatchObject({ version: 2, x: 1 });
-    const seqs = await seqsInD1(sid);
-    expect(seqs).toEqual(gapFree(seqs));
-    expect(seqs.at(-1)).toBe(before + 2);
+    await expectSeqsUpTo(sid, before + 2);
     expect(await logRows(sid)).toBe(0);
   });
 
@@ -319,9 +316,7 @@ describe("a logged batch D1 refuses", () => {
     // The next write follows what D1 holds, without a gap.
     const next = await gm.req("POST", `${base}/tokens`, { name: "Next" });
     expect(next.status).toBe(201);
-    const seqs = await seqsInD1(sid);
-    expect(seqs).toEqual(gapFree(seqs));
-    expect(seqs.at(-1)).toBe(before + 2);
+    await expectSeqsUpTo(sid, before + 2);
     socket.close();
   });
 });
