@@ -166,7 +166,9 @@ describe("saves of a session", () => {
     expect(delta({ route: "batch", outcome: "ok" })).toBe(N);
     expect(delta({ route: "rest", outcome: "ok" })).toBe(N + 1);
     expect(delta({ route: "rest", outcome: "conflict" })).toBe(1);
-    expect(counterValue(after, "vtt_conflicts_total", { route: "rest" }) - counterValue(before, "vtt_conflicts_total", { route: "rest" })).toBe(1);
+    expect(
+      counterValue(after, "vtt_conflicts_total", { route: "rest" }) - counterValue(before, "vtt_conflicts_total", { route: "rest" }),
+    ).toBe(1);
     socket.close();
   });
 
