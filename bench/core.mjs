@@ -1,6 +1,7 @@
 /**
  * The "core" benchmark: versioned writes, concurrent writes, full state of a big world, a 500-op
- * batch, the 304 polling path and the server's CPU time per PATCH and per batch (bench/lib/cpu.mjs),
+ * batch, the 304 polling path and the server's CPU time per PATCH, per socket write and per batch
+ * (bench/lib/cpu.mjs),
  * each beside a baseline measured in the same run
  * against plain worker routes (present when the worker runs with BENCH_ROUTES=1):
  *   POST /api/bench/d1-write  a bare D1 insert, 201
@@ -400,7 +401,87 @@ async function polling({ client, quick, shared }) {
 }
 
 // -------------------------------------------------------------------------------------------
-// 6. The server's CPU time per PATCH
+// 6. The server's CPU time per PATCH, per socket write and per batch
+
+/** The quiet pause after timed writes: longer than the session object's flush of its save counters (2 s). */
+const WRITE_SETTLE_MS = 2500;
+const SOCKET_TIMEOUT_MS = 15_000;
+
+/** The GM's session socket, ready once `hello` arrived; `write(ops)` resolves with the `result`. */
+function openWriter(url, headers) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    const pending = new Map();
+    let next = 0;
+    const timer = setTimeout(() => reject(new Error(`no hello within ${SOCKET_TIMEOUT_MS} ms from ${url}`)), SOCKET_TIMEOUT_MS);
+    const writer = {
+      write(ops) {
+        const id = ++next;
+        return new Promise((res, rej) => {
+          const t = setTimeout(() => {
+            pending.delete(id);
+            rej(new Error(`no answer to ops message ${id}`));
+          }, SOCKET_TIMEOUT_MS);
+          pending.set(id, (message) => {
+            clearTimeout(t);
+            if (message.type === "result") res(message);
+            else rej(new Error(`ops message ${id} answered ${JSON.stringify(message)}`));
+          });
+          ws.send(JSON.stringify({ type: "ops", id, ops }));
+        });
+      },
+      close: () => ws.close(1000, "done"),
+    };
+    ws.addEventListener("message", (event) => {
+      const text = typeof event.data === "string" ? event.data : Buffer.from(event.data).toString("utf8");
+      if (text.startsWith('{"type":"hello"')) {
+        clearTimeout(timer);
+        resolve(writer);
+        return;
+      }
+      if (!text.startsWith('{"type":"result"') && !text.startsWith('{"type":"error"')) return;
+      const message = JSON.parse(text);
+      pending.get(message.id)?.(message);
+      pending.delete(message.id);
+    });
+    ws.addEventListener("error", (event) => reject(new Error(`socket error on ${url}: ${event.message ?? "unknown"}`)));
+    ws.addEventListener("close", (event) => {
+      clearTimeout(timer);
+      reject(new Error(`socket closed: ${event.code} ${event.reason}`));
+      for (const answer of pending.values()) answer({ type: "error", message: "socket closed" });
+    });
+  });
+}
+
+/** CPU per `{"type":"ops"}` message of one token update on the GM's socket (docs/realtime.md "Writes over the socket"). */
+async function socketWriteCpu({ client, probe, count, sid }) {
+  const token = await client.createEntity(sid, "token", { name: "bench socket token" });
+  const url = `${client.baseUrl.replace(/^http/, "ws")}${ApiClient.sessionPath(sid)}/ws`;
+  const writer = await openWriter(url, { authorization: `Bearer ${client.token}`, origin: client.baseUrl });
+  let version = token.version;
+  try {
+    return await cpuPerRequest(probe, {
+      count,
+      settleMs: WRITE_SETTLE_MS,
+      step: async (i) => {
+        const op = {
+          op_id: crypto.randomUUID(),
+          entity_type: "token",
+          op: "update",
+          id: token.id,
+          base_version: version,
+          data: { x: i % 1000 },
+        };
+        const reply = await writer.write([op]);
+        const entity = reply.results?.[0]?.entity;
+        if (!Number.isInteger(entity?.version)) throw new Error(`result without a version: ${JSON.stringify(reply)}`);
+        version = entity.version;
+      },
+    });
+  } finally {
+    writer.close();
+  }
+}
 
 async function serverCpu({ client, quick, persistDir }) {
   const probe = serverCpuProbe({ persistDir });
@@ -418,6 +499,7 @@ async function serverCpu({ client, quick, persistDir }) {
   let version = token.version;
   const patch = await cpuPerRequest(probe, {
     count,
+    settleMs: WRITE_SETTLE_MS,
     step: async (i) => {
       const r = await client.patchEntity(session.id, "token", token.id, version, { x: i % 1000 });
       if (!Number.isInteger(r.data?.version)) throw new Error(`PATCH answered 200 without a version: ${r.text}`);
@@ -440,6 +522,7 @@ async function serverCpu({ client, quick, persistDir }) {
         }),
       ),
   });
+  const socket = await socketWriteCpu({ client, probe, count, sid: session.id });
   const perPatch = patch.cpu_ms_per_request;
   const perBase = base.cpu_ms_per_request;
   const slowdown = ratio(perPatch, perBase);
@@ -450,6 +533,14 @@ async function serverCpu({ client, quick, persistDir }) {
         ours: `${fmtMs(perPatch)} / PATCH`,
         baseline: `${fmtMs(perBase)} / D1 insert`,
         slowdown: fmtRatio(slowdown),
+        target: "—",
+        verdict: "info",
+      },
+      {
+        measure: `server CPU per socket write (one update op), ${count} sequential`,
+        ours: `${fmtMs(socket.cpu_ms_per_request)} / ops message`,
+        baseline: `${fmtMs(perBase)} / D1 insert`,
+        slowdown: fmtRatio(ratio(socket.cpu_ms_per_request, perBase)),
         target: "—",
         verdict: "info",
       },
@@ -467,10 +558,14 @@ async function serverCpu({ client, quick, persistDir }) {
         `utime+stime of the server's process tree (pid ${probe.root} and below, /proc) over them: ${fmtMs(patch.cpu_ms)}.`,
       `baseline: ${count} POST /api/bench/d1-write the same way: ${fmtMs(base.cpu_ms)}. ` +
         `Idle server: ${patch.idle_cpu_ms_per_s.toFixed(1)} / ${base.idle_cpu_ms_per_s.toFixed(1)} ms of CPU a second before each (subtracted for the settling pause only).`,
+      `socket: ${count} {"type":"ops"} messages of one token update (base_version) on the GM's session socket, each answered by ` +
+        `{"type":"result"} before the next, after 10 warm-up writes: ${fmtMs(socket.cpu_ms)}.`,
+      `PATCH and socket writes are read ${WRITE_SETTLE_MS} ms after the last one, so the save counters the session object ` +
+        `flushes to D1 a couple of seconds after a save are counted in them.`,
       `batch: ${batches} sequential POST {S}/batch of 500 token creates after 1 warm-up batch: ${fmtMs(batch.cpu_ms)} in all.`,
     ],
     failures: [],
-    data: { ours: patch, baseline: base, batch, cpu_slowdown: slowdown },
+    data: { ours: patch, baseline: base, batch, socket, cpu_slowdown: slowdown },
   };
 }
 
@@ -480,5 +575,5 @@ export const scenarios = [
   { id: "3", title: "Full state of a big world", run: bigState },
   { id: "4", title: "A 500-op batch", run: bigBatch },
   { id: "5", title: "304 polling, 200 pollers", run: polling },
-  { id: "6", title: "Server CPU per PATCH", run: serverCpu },
+  { id: "6", title: "Server CPU per PATCH and per socket write", run: serverCpu },
 ];

@@ -4,6 +4,7 @@ import worker from "../../worker/index";
 import { render } from "../../worker/metrics/prometheus";
 import { recordEvent, recordSave } from "../../worker/metrics/recorder";
 import { create, newTable, ORIGIN, type TestUser } from "../helpers/client";
+import { flushSaveMetrics } from "../helpers/save-metrics";
 
 const TOKEN = "test-metrics-token";
 
@@ -178,13 +179,18 @@ async function scrape(): Promise<Exposition> {
   return parseExposition(r.text);
 }
 
-/** Counters are recorded after the response (waitUntil): scrape until `ready`, a bounded number of times. */
-async function scrapeUntil(ready: (exp: Exposition) => boolean): Promise<Exposition> {
+/**
+ * Saves reach the session's object after the response and D1 when it flushes: flush the object
+ * of `sid` and scrape until `ready`, a bounded number of times.
+ */
+async function scrapeUntil(sid: string, ready: (exp: Exposition) => boolean): Promise<Exposition> {
   for (let i = 0; i < 100; i++) {
+    await flushSaveMetrics(sid);
     const exp = await scrape();
     if (ready(exp)) return exp;
     await new Promise((r) => setTimeout(r, 10));
   }
+  await flushSaveMetrics(sid);
   return scrape();
 }
 
@@ -237,12 +243,12 @@ describe("GET /api/vtt/metrics", () => {
   });
 
   it("serves Prometheus text that parses strictly, with every expected family", async () => {
-    const { gm, base } = await newTable();
+    const { gm, base, sid } = await newTable();
     await tokenAt(gm, base);
     const r = await scrapeRaw(`Bearer ${TOKEN}`);
     expect(r.status).toBe(200);
     expect(r.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
-    const exp = await scrapeUntil((e) => saves(e, "rest", "ok") > 0);
+    const exp = await scrapeUntil(sid, (e) => saves(e, "rest", "ok") > 0);
     expect(Object.fromEntries(exp.types)).toMatchObject({
       vtt_sessions: "gauge",
       vtt_session_members: "gauge",
@@ -268,9 +274,9 @@ describe("GET /api/vtt/metrics", () => {
   });
 
   it("counts REST and batch saves in the latency histogram", async () => {
-    const { gm, base } = await newTable();
+    const { gm, base, sid } = await newTable();
     const token = await tokenAt(gm, base);
-    const before = await scrapeUntil((e) => saves(e, "rest", "ok") > 0);
+    const before = await scrapeUntil(sid, (e) => saves(e, "rest", "ok") > 0);
     const rest = saves(before, "rest", "ok");
     const batch = saves(before, "batch", "ok");
     expect((await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 3 }, { "if-match": '"1"' })).status).toBe(200);
@@ -279,17 +285,17 @@ describe("GET /api/vtt/metrics", () => {
       { op_id: crypto.randomUUID(), entity_type: "token", op: "create", data: { name: "B" } },
     ];
     expect((await gm.req("POST", `${base}/batch`, { ops })).status).toBe(200);
-    const after = await scrapeUntil((e) => saves(e, "rest", "ok") >= rest + 1 && saves(e, "batch", "ok") >= batch + 1);
+    const after = await scrapeUntil(sid, (e) => saves(e, "rest", "ok") >= rest + 1 && saves(e, "batch", "ok") >= batch + 1);
     expect(saves(after, "rest", "ok")).toBe(rest + 1);
     expect(saves(after, "batch", "ok")).toBe(batch + 1);
     expect(sampleValue(after, "vtt_save_duration_milliseconds_sum", { route: "rest", outcome: "ok" })).toBeGreaterThanOrEqual(0);
   });
 
   it("counts a conflict after a 409, from REST and from a batch", async () => {
-    const { gm, base } = await newTable();
+    const { gm, base, sid } = await newTable();
     const token = await tokenAt(gm, base);
     await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
-    const before = await scrapeUntil((e) => saves(e, "rest", "ok") >= 2);
+    const before = await scrapeUntil(sid, (e) => saves(e, "rest", "ok") >= 2);
     const stale = await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 2 }, { "if-match": '"1"' });
     expect(stale.status).toBe(409);
     const staleBatch = await gm.req("POST", `${base}/batch`, {
@@ -297,6 +303,7 @@ describe("GET /api/vtt/metrics", () => {
     });
     expect(staleBatch.status).toBe(409);
     const after = await scrapeUntil(
+      sid,
       (e) => conflicts(e, "rest") >= conflicts(before, "rest") + 1 && conflicts(e, "batch") >= conflicts(before, "batch") + 1,
     );
     expect(conflicts(after, "rest")).toBe(conflicts(before, "rest") + 1);

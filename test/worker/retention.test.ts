@@ -6,6 +6,7 @@ import { compactTo } from "../../worker/jobs/compact-log";
 import { pruneStorage } from "../../worker/jobs/retention";
 import { unsyncedBacklog } from "../../worker/metrics/backlog";
 import { create, newTable, seqOf } from "../helpers/client";
+import { flushSaveMetrics } from "../helpers/save-metrics";
 
 const longAgo = "2000-01-01T00:00:00.000Z";
 const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
@@ -208,13 +209,18 @@ describe("integrity_findings", () => {
 
 describe("metric_counters", () => {
   it("stay one row per metric, label set and bucket however many saves are made", async () => {
-    const { gm, base } = await newTable();
+    const { gm, base, sid } = await newTable();
     const token = await create(gm, base, "tokens", { name: "Hero" });
     await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
     const count = async () => (await rows<{ n: number }>("SELECT COUNT(*) AS n FROM metric_counters"))[0]?.n ?? 0;
-    const sumOf = async () =>
-      (await rows<{ v: number }>("SELECT SUM(value) AS v FROM metric_counters WHERE name = 'vtt_save_duration_milliseconds'"))[0]?.v ?? 0;
-    // The recorder writes after the response: wait until the first save is counted.
+    // Saves reach D1 when the session's object flushes its counters: flushed at each look.
+    const sumOf = async () => {
+      await flushSaveMetrics(sid);
+      return (
+        (await rows<{ v: number }>("SELECT SUM(value) AS v FROM metric_counters WHERE name = 'vtt_save_duration_milliseconds'"))[0]?.v ?? 0
+      );
+    };
+    // Saves are counted after the response: wait until the first save is counted.
     for (let i = 0; i < 50 && (await sumOf()) < 2; i++) await new Promise((r) => setTimeout(r, 20));
     const before = await count();
     for (let v = 2; v <= 6; v++) await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: v }, { "if-match": `"${v}"` });

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { create, newTable, TestUser } from "../helpers/client";
+import { flushSaveMetrics } from "../helpers/save-metrics";
 import { TestSocket } from "../helpers/socket";
 
 /** Writes sent on the session socket: `{"type":"ops"}`, the batch of `POST {S}/batch`. */
@@ -12,10 +13,11 @@ async function logRows(sid: string, entityId: string) {
   return results;
 }
 
-/** Conflicts of batches counted in the metrics (recorded after the answer: polled, a bounded number of times). */
-async function batchConflicts(atLeast = 0): Promise<number> {
+/** Conflicts of batches counted in the metrics (flushed from the session's object to D1: polled, a bounded number of times). */
+async function batchConflicts(sid: string, atLeast = 0): Promise<number> {
   let n = 0;
   for (let i = 0; i < 100; i++) {
+    await flushSaveMetrics(sid);
     n = Number(
       await env.DB.prepare("SELECT COALESCE(SUM(value), 0) AS n FROM metric_counters WHERE name = 'vtt_conflicts_total' AND labels = ?")
         .bind(JSON.stringify({ route: "batch" }))
@@ -81,10 +83,10 @@ describe("writes over the socket", () => {
     const gm = await TestSocket.open(t.gm, t.base);
     const good = move(t.own.id, 1, 10);
     const stale = move(t.token.id, 5, 10);
-    const conflictsBefore = await batchConflicts();
+    const conflictsBefore = await batchConflicts(t.sid);
     const reply = await write(gm, [good, stale]);
     // Counted in the metrics like a POST batch's conflict.
-    expect(await batchConflicts(conflictsBefore + 1)).toBe(conflictsBefore + 1);
+    expect(await batchConflicts(t.sid, conflictsBefore + 1)).toBe(conflictsBefore + 1);
     expect(reply).toMatchObject({ type: "error", code: "conflict", status: 409, op_id: stale.op_id });
     expect(reply.details).toMatchObject({ op_id: stale.op_id, current: { id: t.token.id, version: 1 } });
     expect((await t.gm.req("GET", `${t.base}/tokens/${t.own.id}`)).body).toMatchObject({ version: 1, x: t.own.x });

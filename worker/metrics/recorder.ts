@@ -1,16 +1,19 @@
 /**
- * Counters, histograms and events recorded by the worker where writes pass through it (the routes
- * around the session object's RPC; see `timeSave`).
+ * Counters, histograms and events recorded where writes pass: the worker's routes around the
+ * session object's RPC (`timeSave`) and the object's socket writes (socket-writes.ts).
  *
  * Where they go: to the Workers Analytics Engine dataset bound as `METRICS_AE` when there is one
- * (an optional binding: query it with Analytics Engine's SQL API), else — the local fallback —
- * counters and histogram buckets are aggregated in D1 (`metric_counters`, one upsert each, read by
- * `GET /api/vtt/metrics`) and events are written as one structured log line each. The D1 upserts
- * run after the response (`waitUntil`), so recording never adds latency to a save, and a failure
- * to record is logged, never answered to the client.
+ * (an optional binding: query it with Analytics Engine's SQL API; one data point a save), else —
+ * the local fallback — counters and histogram buckets are aggregated in D1 (`metric_counters`,
+ * read by `GET /api/vtt/metrics`) and events are written as one structured log line each. Saves
+ * are not written to D1 one by one: each session object sums its saves in memory and writes the
+ * sum in one statement a couple of seconds after the first (save-aggregate.ts); a REST save,
+ * timed by the worker, is handed to its session's object after the response (`countSave`).
+ * Recording never adds latency to a save, and a failure to record is logged, never answered.
  */
 import type { Context } from "hono";
 import { ApiError } from "../api-error";
+import { sessionStub } from "../session/stub";
 import type { AppEnv } from "../types";
 
 /** Upper bounds (ms) of the save-latency histogram's buckets; `+Inf` follows. */
@@ -47,27 +50,71 @@ export function bucketOf(ms: number): string {
   return le === undefined ? "+Inf" : String(le);
 }
 
-export async function addToCounters(env: Env, rows: { name: string; labels: Record<string, string>; bucket: string; value: number }[]) {
-  const upsert = env.DB.prepare(
-    "INSERT INTO metric_counters (name, labels, bucket, value) VALUES (?, ?, ?, ?) " +
-      "ON CONFLICT (name, labels, bucket) DO UPDATE SET value = value + excluded.value",
-  );
-  await env.DB.batch(rows.map((r) => upsert.bind(r.name, JSON.stringify(r.labels), r.bucket, r.value)));
+export interface CounterRow {
+  name: string;
+  labels: Record<string, string>;
+  bucket: string;
+  value: number;
 }
 
-/** One save (a REST write or a batch): its latency in ms and how it ended; a conflict is also counted. */
-export async function recordSave(env: Env, ms: number, outcome: SaveOutcome, route: SaveRoute = "rest"): Promise<void> {
-  const analytics = analyticsOf(env);
-  if (analytics) {
-    analytics.writeDataPoint({ indexes: ["save"], blobs: ["save", route, outcome], doubles: [ms] });
-    return;
-  }
+/**
+ * Adds the rows to `metric_counters` in one statement, however many there are (they travel as one
+ * JSON parameter: D1 binds at most 100 parameters a statement). A row may repeat: it adds twice.
+ */
+export async function writeCounters(db: D1Database, rows: readonly CounterRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const json = JSON.stringify(rows.map((r) => [r.name, JSON.stringify(r.labels), r.bucket, r.value]));
+  await db
+    .prepare(
+      "INSERT INTO metric_counters (name, labels, bucket, value) " +
+        "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]') " +
+        "FROM json_each(?) WHERE true " +
+        "ON CONFLICT (name, labels, bucket) DO UPDATE SET value = value + excluded.value",
+    )
+    .bind(json)
+    .run();
+}
+
+export async function addToCounters(env: Env, rows: CounterRow[]) {
+  await writeCounters(env.DB, rows);
+}
+
+/** The counter rows one save adds: its histogram bucket, its duration in the sum, a conflict. */
+export function saveRows(ms: number, outcome: SaveOutcome, route: SaveRoute): CounterRow[] {
   const labels = { route, outcome };
-  await addToCounters(env, [
+  return [
     { name: SAVE_HISTOGRAM, labels, bucket: bucketOf(ms), value: 1 },
     { name: `${SAVE_HISTOGRAM}_sum`, labels, bucket: "", value: ms },
     ...(outcome === "conflict" ? [{ name: CONFLICT_COUNTER, labels: { route }, bucket: "", value: 1 }] : []),
-  ]);
+  ];
+}
+
+/** With Analytics Engine bound: the save as one data point, and true. Else false (nothing done). */
+export function writeSavePoint(env: Env, ms: number, outcome: SaveOutcome, route: SaveRoute): boolean {
+  const analytics = analyticsOf(env);
+  if (!analytics) return false;
+  analytics.writeDataPoint({ indexes: ["save"], blobs: ["save", route, outcome], doubles: [ms] });
+  return true;
+}
+
+/** One save written at once: a data point, else its rows upserted in D1 (a save no object can count). */
+export async function recordSave(env: Env, ms: number, outcome: SaveOutcome, route: SaveRoute = "rest"): Promise<void> {
+  if (writeSavePoint(env, ms, outcome, route)) return;
+  await writeCounters(env.DB, saveRows(ms, outcome, route));
+}
+
+/**
+ * A save timed by the worker: a data point, else handed to the session's object, which adds it to
+ * the counters it flushes (`SessionObject.countSave`). If the object cannot be reached (the save
+ * failed because it is down, say), the save is upserted in D1 directly rather than lost.
+ */
+export async function countSave(env: Env, sessionId: string, ms: number, outcome: SaveOutcome, route: SaveRoute): Promise<void> {
+  if (writeSavePoint(env, ms, outcome, route)) return;
+  try {
+    await sessionStub(env, sessionId).countSave(ms, outcome, route);
+  } catch {
+    await writeCounters(env.DB, saveRows(ms, outcome, route));
+  }
 }
 
 /**
@@ -133,7 +180,7 @@ export async function timeSave<T extends { results: { entity: { id: string } }[]
     result = await run();
   } catch (error) {
     const outcome = outcomeOf(error);
-    afterResponse(c, recordSave(c.env, performance.now() - start, outcome, route));
+    afterResponse(c, countSave(c.env, sessionId, performance.now() - start, outcome, route));
     if (outcome === "conflict" && error instanceof ApiError) {
       const opId = typeof error.details?.op_id === "string" ? error.details.op_id : undefined;
       const op = (opId === undefined ? undefined : ops.find((o) => o.op_id === opId)) ?? (ops.length === 1 ? ops[0] : undefined);
@@ -149,7 +196,7 @@ export async function timeSave<T extends { results: { entity: { id: string } }[]
     }
     throw error;
   }
-  afterResponse(c, recordSave(c.env, performance.now() - start, "ok", route));
+  afterResponse(c, countSave(c.env, sessionId, performance.now() - start, "ok", route));
   const created: string[] = [];
   ops.forEach((op, i) => {
     const entity = result.results[i]?.entity;

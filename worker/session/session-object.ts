@@ -23,8 +23,9 @@
  *   the player filter, each change serialized once per role. A socket is accepted and greeted
  *   inside the queue, so `hello` always comes first and no change can overtake it.
  * - The alarm does the periodic work, never timers: moving buffered acks and activity to D1
- *   (pending.ts), expiring scene locks (lock-table.ts) and closing sockets whose login or API
- *   token expired (credential-sockets.ts). It is set for the earliest of them.
+ *   (pending.ts), expiring scene locks (lock-table.ts), closing sockets whose login or API
+ *   token expired (credential-sockets.ts) and writing the saves it counted to D1
+ *   (save-aggregate.ts, due SAVE_FLUSH_MS after the first). It is set for the earliest of them.
  */
 import { DurableObject } from "cloudflare:workers";
 import { and, eq, inArray, isNull, lt } from "drizzle-orm";
@@ -61,6 +62,8 @@ import {
 } from "../db/reads";
 import { gameSessions, sessionClients, sessionMembers, sessionState } from "../db/schema";
 import { type Device, parseDevice, withoutUserAgent } from "../lib/device";
+import { type SaveOutcome, type SaveRoute, writeSavePoint } from "../metrics/recorder";
+import { SAVE_FLUSH_MS, SaveAggregate } from "../metrics/save-aggregate";
 import { type EncodedChange, encodeChange, encodeChangeRow, encodePatched } from "./broadcast";
 import { type CredentialFilter, isExpired, matchesCredential, type SocketCredential } from "./credential-sockets";
 import { LockTable } from "./lock-table";
@@ -236,6 +239,8 @@ export class SessionObject extends DurableObject<Env> {
   readonly writeLog: WriteBehind;
   /** Bumped when the log's seqs were moved: a plan made before is planned again. */
   #logEpoch = 0;
+  /** Saves counted since the last flush to D1 (save-aggregate.ts). Not reachable over RPC: tests use runInDurableObject. */
+  readonly saveMetrics = new SaveAggregate();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -1075,12 +1080,12 @@ export class SessionObject extends DurableObject<Env> {
     try {
       result = await this.applyOps(att.sessionId, actor, ops);
     } catch (error) {
-      this.ctx.waitUntil(recordSocketWrite(this.env, att, ops, undefined, performance.now() - start));
+      recordSocketWrite(this.env, att, ops, undefined, performance.now() - start, (ms, outcome) => this.#countSave(ms, outcome, "batch"));
       logError("a socket write failed", error);
       this.#send(ws, opsError(id, { code: "internal", message: "the write could not be applied" }));
       return;
     }
-    this.ctx.waitUntil(recordSocketWrite(this.env, att, ops, result, performance.now() - start));
+    recordSocketWrite(this.env, att, ops, result, performance.now() - start, (ms, outcome) => this.#countSave(ms, outcome, "batch"));
     if (!result.ok) {
       this.#send(ws, opsError(id, result));
     } else {
@@ -1243,6 +1248,10 @@ export class SessionObject extends DurableObject<Env> {
     this.#joins.flush();
     this.#sendToAll({ type: "presence", left: [att.clientId] });
     await this.#recordDisconnect(att.clientId);
+    // The last socket gone, the object is about to idle: its counted saves go to D1 now.
+    if (!this.saveMetrics.isEmpty() && this.ctx.getWebSockets().every((ws) => ws.readyState !== WebSocket.OPEN)) {
+      await this.#flushSaveMetrics();
+    }
   }
 
   async #recordDisconnect(clientId: string): Promise<void> {
@@ -1250,6 +1259,30 @@ export class SessionObject extends DurableObject<Env> {
       .update(sessionClients)
       .set({ disconnected_at: nowIso() })
       .where(and(eq(sessionClients.client_id, clientId), isNull(sessionClients.disconnected_at)));
+  }
+
+  // ---- save metrics ------------------------------------------------------------------------------
+
+  /** A save the worker timed (a REST write or a batch), sent after its answer (recorder.ts `countSave`). */
+  async countSave(ms: number, outcome: SaveOutcome, route: SaveRoute): Promise<void> {
+    this.#countSave(ms, outcome, route);
+  }
+
+  /** Adds a save to the aggregate; the first since the last flush sets the alarm that flushes it. */
+  #countSave(ms: number, outcome: SaveOutcome, route: SaveRoute): void {
+    if (writeSavePoint(this.env, ms, outcome, route)) return;
+    if (this.saveMetrics.add(ms, outcome, route)) {
+      this.#scheduleAlarm(Date.now() + SAVE_FLUSH_MS).catch((error) => logError("setting the alarm failed", error));
+    }
+  }
+
+  /** Writes the counted saves to D1 (one statement); on failure they stay for the next alarm. */
+  async #flushSaveMetrics(): Promise<void> {
+    try {
+      await this.saveMetrics.flush(this.env.DB);
+    } catch (error) {
+      logError("flushing save metrics failed", error);
+    }
   }
 
   // ---- the alarm ---------------------------------------------------------------------------------
@@ -1278,8 +1311,12 @@ export class SessionObject extends DurableObject<Env> {
   /** Moves buffered acks and activity to D1, expires locks, and sets the next alarm if needed. */
   override async alarm(): Promise<void> {
     this.#alarmAt = undefined;
+    await this.#flushSaveMetrics();
     const sessionId = this.#boundSession();
-    if (!sessionId) return;
+    if (!sessionId) {
+      if (!this.saveMetrics.isEmpty()) await this.#scheduleAlarm(Date.now() + SAVE_FLUSH_MS);
+      return;
+    }
     await this.writeLog.retry();
     await this.#pending.flush(getDb(this.env.DB), sessionId);
     const locks = await this.#serial(async () => {
@@ -1293,9 +1330,14 @@ export class SessionObject extends DurableObject<Env> {
     // Batches still logged: the next retry, or a safety wake-up.
     const retryAt = this.writeLog.retryAt;
     const logged = this.writeLog.size === 0 ? undefined : retryAt > Date.now() ? retryAt : Date.now() + SAFETY_ALARM_MS;
-    const next = [locks.nextExpiry(), this.#pending.isEmpty() ? undefined : Date.now() + ACK_FLUSH_MS, credentialExpiry, logged].filter(
-      (t): t is number => t !== undefined,
-    );
+    const metrics = this.saveMetrics.isEmpty() ? undefined : Date.now() + SAVE_FLUSH_MS;
+    const next = [
+      locks.nextExpiry(),
+      this.#pending.isEmpty() ? undefined : Date.now() + ACK_FLUSH_MS,
+      credentialExpiry,
+      logged,
+      metrics,
+    ].filter((t): t is number => t !== undefined);
     if (next.length > 0) await this.#scheduleAlarm(Math.min(...next));
   }
 

@@ -12,7 +12,7 @@ import { jsonTextDepth } from "../../domain/merge-patch";
 import { type Batch, batchSchema, MAX_BATCH_OPS } from "../../domain/ops";
 import { type OpsRequestId, opsRequestIdSchema, type ServerMessage } from "../../domain/protocol";
 import { fieldIssues } from "../../domain/validation";
-import { recordEvent, recordSave } from "../metrics/recorder";
+import { recordEvent, type SaveOutcome } from "../metrics/recorder";
 import { MAX_JSON_DEPTH } from "../middleware/body";
 import type { WriteResult } from "./session-object";
 
@@ -96,43 +96,45 @@ export function opsError(
 
 /**
  * Counts a socket write like a `POST {S}/batch` (worker/metrics/recorder.ts, as `timeSave` does
- * for the route): its latency and outcome, a conflict, and the events its ops stand for (a token
- * created, a scene activated). `result` undefined: it failed with an error. Never throws.
+ * for the route): its latency and outcome handed to `count` (the object's aggregate), the events
+ * its ops stand for (a conflict, a token created, a scene activated). `result` undefined: it
+ * failed with an error. Never throws.
  */
-export async function recordSocketWrite(
+export function recordSocketWrite(
   env: Env,
   who: { sessionId: string; userId: string },
   ops: Batch["ops"],
   result: WriteResult | undefined,
   ms: number,
-): Promise<void> {
+  count: (ms: number, outcome: SaveOutcome) => void,
+): void {
   const outcome = !result ? "error" : result.ok ? "ok" : result.code === "conflict" ? "conflict" : "rejected";
   const base = { session_id: who.sessionId, user_id: who.userId };
-  if (result && !result.ok && result.code === "conflict") {
-    const opId = typeof result.details?.op_id === "string" ? result.details.op_id : undefined;
-    const op = ops.find((o) => o.op_id === opId) ?? (ops.length === 1 ? ops[0] : undefined);
-    const current = result.details?.current as { id?: unknown } | undefined;
-    recordEvent(env, "conflict", {
-      ...base,
-      route: "batch",
-      op_id: opId,
-      entity_type: op?.entity_type,
-      entity_id: typeof current?.id === "string" ? current.id : undefined,
-    });
-  }
-  if (result?.ok) {
-    ops.forEach((op, i) => {
-      const entity = result.results[i]?.entity;
-      if (!entity) return;
-      if (op.entity_type === "token" && op.op === "create") recordEvent(env, "token_created", { ...base, token_id: entity.id });
-      const activeScene = op.op === "update" ? (op.data as { active_scene_id?: unknown }).active_scene_id : undefined;
-      if (op.entity_type === "session_state" && typeof activeScene === "string") {
-        recordEvent(env, "scene_activated", { ...base, scene_id: activeScene });
-      }
-    });
-  }
   try {
-    await recordSave(env, ms, outcome, "batch");
+    if (result && !result.ok && result.code === "conflict") {
+      const opId = typeof result.details?.op_id === "string" ? result.details.op_id : undefined;
+      const op = ops.find((o) => o.op_id === opId) ?? (ops.length === 1 ? ops[0] : undefined);
+      const current = result.details?.current as { id?: unknown } | undefined;
+      recordEvent(env, "conflict", {
+        ...base,
+        route: "batch",
+        op_id: opId,
+        entity_type: op?.entity_type,
+        entity_id: typeof current?.id === "string" ? current.id : undefined,
+      });
+    }
+    if (result?.ok) {
+      ops.forEach((op, i) => {
+        const entity = result.results[i]?.entity;
+        if (!entity) return;
+        if (op.entity_type === "token" && op.op === "create") recordEvent(env, "token_created", { ...base, token_id: entity.id });
+        const activeScene = op.op === "update" ? (op.data as { active_scene_id?: unknown }).active_scene_id : undefined;
+        if (op.entity_type === "session_state" && typeof activeScene === "string") {
+          recordEvent(env, "scene_activated", { ...base, scene_id: activeScene });
+        }
+      });
+    }
+    count(ms, outcome);
   } catch (error) {
     console.error(JSON.stringify({ level: "error", msg: "recording a save failed", error: String(error) }));
   }
