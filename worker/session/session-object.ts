@@ -52,6 +52,7 @@ import { loadEntity } from "../db/entities";
 import {
   changesSince,
   coverOf,
+  type Delta,
   loadCellSize,
   loadCoverEntities,
   loadSessionState,
@@ -130,6 +131,8 @@ const SEEN_RESOLUTION_MS = 5000;
 const TOKEN_CACHE_LIMIT = 10_000;
 /** Message-bucket tokens a resume costs: it reads D1, an ack or a preview does not. */
 const RESUME_COST = 10;
+/** Live changes held for one resuming socket before it is told to reload instead. */
+export const RESUME_HOLD_MAX = 1000;
 /** Capabilities as JSON may not grow past this (they live in the socket's attachment, max 2 KiB). */
 const CAPABILITIES_MAX_BYTES = 1024;
 /** A session_clients row without a live socket is repaired only once it is this old (it may be connecting). */
@@ -162,6 +165,12 @@ function seqsOfWrites(group: readonly QueuedWrite[], plan: Plan): number[] | und
     seqs.push(Math.max(...own));
   }
   return seqs;
+}
+
+/** A change sent to a socket, held while its resume replays. */
+interface HeldChange {
+  seq: number;
+  text: string;
 }
 
 /** What a preview needs to know of a token: who may move it and who may see it. */
@@ -236,6 +245,13 @@ export class SessionObject extends DurableObject<Env> {
   readonly writeLog: WriteBehind;
   /** Bumped when the log's seqs were moved: a plan made before is planned again. */
   #logEpoch = 0;
+  /**
+   * Live changes held for sockets whose `resume` is replaying (in memory: a replay only runs
+   * while the object is awake). Sent after the replay, in seq order (see `#resume`).
+   */
+  readonly #holds = new Map<WebSocket, HeldChange[]>();
+  /** Changes held per resuming socket past which it gets `reload` instead (tests lower it). */
+  resumeHoldMax = RESUME_HOLD_MAX;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -253,7 +269,8 @@ export class SessionObject extends DurableObject<Env> {
       onRenumbered: (delta) => {
         this.#logEpoch += 1;
         this.#seq = this.writeLog.lastSeq;
-        // What the sockets were sent carries the old seqs: they reload.
+        // What the sockets were sent carries the old seqs: they reload (a replay in progress too).
+        this.#holds.clear();
         if (this.#seq !== undefined) this.#sendToAll({ type: "reload", seq: this.#seq, reason: "gone" });
         logError("the write log was renumbered", { delta });
       },
@@ -263,6 +280,7 @@ export class SessionObject extends DurableObject<Env> {
         this.#logEpoch += 1;
         this.#entities.reset();
         this.#forgetCaches();
+        this.#holds.clear();
         this.#sendToAll({ type: "reload", seq: dropped[0]?.previousSeq ?? 0, reason: "gone" });
         logError("D1 refused logged batches: dropped", { batches: dropped.length, error: String(error) });
       },
@@ -1124,22 +1142,69 @@ export class SessionObject extends DurableObject<Env> {
     }
   }
 
+  /**
+   * Replays what a socket missed since `since`, outside the write queue: writes go on meanwhile.
+   * From now on the changes broadcast to this socket are held (`#sendChange`); the replay reads D1
+   * once D1 holds everything logged so far (a change logged before the hold may be broadcast after
+   * it: held, and covered by the replay). After the replay's rows and `resumed` (at the last seq
+   * the replay covers) the held changes past that seq follow in seq order: the socket sees every
+   * change once, without gaps. Past `resumeHoldMax` held changes, a failed replay, or a reload sent
+   * to every socket meanwhile, the socket reloads instead.
+   */
+  async #resume(ws: WebSocket, db: Db, att: SocketAttachment, since: number): Promise<void> {
+    const held: HeldChange[] = [];
+    this.#holds.set(ws, held);
+    const own = () => this.#holds.get(ws) === held;
+    let delta: Delta;
+    try {
+      // Changes this socket was sent may be logged and not yet in D1: read once D1 holds them.
+      await this.writeLog.drained();
+      delta = await changesSince(db, att.sessionId, since, att.role, att.userId);
+    } catch (error) {
+      if (own()) {
+        this.#holds.delete(ws);
+        this.#send(ws, { type: "reload", seq: this.#seq ?? 0, reason: "gone" });
+      }
+      logError("replaying a resume failed: the socket reloads", error);
+      return;
+    }
+    // Told to reload meanwhile (too much held, the log dropped or renumbered), or resumed again.
+    if (!own()) return;
+    this.#holds.delete(ws);
+    if (delta.kind !== "changes") {
+      this.#send(ws, { type: "reload", seq: delta.seq, reason: delta.kind === "gone" ? "gone" : "activate" });
+      return;
+    }
+    // A commit that landed between the replay's reads is in its rows: everything up to them is covered.
+    let covered = delta.seq;
+    for (const row of delta.changes) {
+      covered = Math.max(covered, row.seq);
+      this.#sendRaw(ws, encodeChangeRow(row));
+    }
+    this.#send(ws, { type: "resumed", seq: covered });
+    for (const change of held) if (change.seq > covered) this.#sendRaw(ws, change.text);
+  }
+
+  /** Sends one change's text to a socket, or holds it while the socket's resume replays. */
+  #sendChange(ws: WebSocket, seq: number, text: string): void {
+    const held = this.#holds.get(ws);
+    if (!held) {
+      this.#sendRaw(ws, text);
+      return;
+    }
+    if (held.length >= this.resumeHoldMax) {
+      this.#holds.delete(ws);
+      this.#send(ws, { type: "reload", seq, reason: "gone" });
+      return;
+    }
+    held.push({ seq, text });
+  }
+
   async #handle(ws: WebSocket, att: SocketAttachment, message: ClientMessage): Promise<void> {
     const db = getDb(this.env.DB);
     switch (message.type) {
       case "resume":
-        // In the queue: the replay and live changes cannot interleave out of order.
-        await this.#serial(async () => {
-          // Changes this socket was sent may be logged and not yet in D1: answered once D1 holds them.
-          await this.writeLog.drained();
-          const delta = await changesSince(db, att.sessionId, message.since, att.role, att.userId);
-          if (delta.kind !== "changes") {
-            this.#send(ws, { type: "reload", seq: delta.seq, reason: delta.kind === "gone" ? "gone" : "activate" });
-            return;
-          }
-          for (const row of delta.changes) this.#sendRaw(ws, encodeChangeRow(row));
-          this.#send(ws, { type: "resumed", seq: delta.seq });
-        });
+        await this.#resume(ws, db, att, message.since);
         return;
       case "ack": {
         const now = Date.now();
@@ -1349,7 +1414,8 @@ export class SessionObject extends DurableObject<Env> {
     const gmPatch = new Set(this.ctx.getWebSockets("patch:gm"));
     const playerPatch = new Set(this.ctx.getWebSockets("patch:player"));
     const patched = gmPatch.size + playerPatch.size > 0 ? changes.map((c, i) => encodePatched(c, plain[i] as EncodedChange)) : plain;
-    for (const ws of this.ctx.getWebSockets("role:gm")) for (const e of gmPatch.has(ws) ? patched : plain) this.#sendRaw(ws, e.gm);
+    for (const ws of this.ctx.getWebSockets("role:gm"))
+      for (const e of gmPatch.has(ws) ? patched : plain) this.#sendChange(ws, e.seq, e.gm);
     if (playerPatch.size === 0) this.#broadcastToPlayers(plain, this.ctx.getWebSockets("role:player"));
     else {
       const sockets = this.ctx.getWebSockets("role:player");
@@ -1363,19 +1429,19 @@ export class SessionObject extends DurableObject<Env> {
 
   #broadcastToPlayers(encoded: readonly EncodedChange[], sockets: readonly WebSocket[]): void {
     if (sockets.length === 0) return;
-    const forPlayers = encoded.map((e) => e.player).filter((p): p is string => p !== null);
+    const forPlayers = encoded.filter((e): e is EncodedChange & { player: string } => e.player !== null);
     // A token's owners see it under fog: their sockets get their own texts of those changes.
     const owners = new Set(encoded.flatMap((e) => [...(e.owners?.keys() ?? [])]));
     if (forPlayers.length === 0 && owners.size === 0) return;
     for (const ws of sockets) {
       const userId = owners.size > 0 ? this.#attachment(ws)?.userId : undefined;
       if (userId === undefined || !owners.has(userId)) {
-        for (const text of forPlayers) this.#sendRaw(ws, text);
+        for (const e of forPlayers) this.#sendChange(ws, e.seq, e.player);
         continue;
       }
       for (const e of encoded) {
         const text = e.owners?.has(userId) ? e.owners.get(userId) : e.player;
-        if (text) this.#sendRaw(ws, text);
+        if (text) this.#sendChange(ws, e.seq, text);
       }
     }
   }
