@@ -49,6 +49,84 @@ const streamed = (socket: TestSocket, from: number) =>
   socket.messages.slice(from).filter((m) => m.type === "change" || m.type === "resumed" || m.type === "reload");
 
 describe("resume outside the write queue", () => {
+  it("answers a resume from seqs only in the log at once, with D1 failing: `resumed`, not `reload`", async () => {
+    const { gm, base, sid } = await newTable();
+    const token = await create(gm, base, "tokens", { name: "Hero" });
+    const before = await seqOf(gm, base);
+    const resumer = await TestSocket.open(gm, base);
+    await failD1(sid);
+    const first = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
+    const second = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 2 }, { "if-match": '"2"' });
+    const live = [
+      await resumer.next((m) => m.type === "change" && m.seq === before + 1, "the first change"),
+      await resumer.next((m) => m.type === "change" && m.seq === before + 2, "the second change"),
+    ];
+    const from = resumer.messages.length;
+    resumer.send({ type: "resume", since: before });
+    expect(await resumer.next((m) => m.type === "resumed" || m.type === "reload", "the resume's answer")).toEqual({
+      type: "resumed",
+      seq: before + 2,
+    });
+    // Answered from the log: D1 still has none of it.
+    expect(streamed(resumer, from)).toEqual([...live, { type: "resumed", seq: before + 2 }]);
+    expect(await withLog(sid, (log) => log.size)).toBe(2);
+    const d1 = await env.DB.prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(sid).first<{ seq: number }>();
+    expect(d1?.seq).toBe(before);
+    // A resume from the last seq gets nothing but `resumed`.
+    const again = resumer.messages.length;
+    resumer.send({ type: "resume", since: before + 2 });
+    await resumer.next((m) => m.type === "resumed", "the second answer");
+    expect(streamed(resumer, again)).toEqual([{ type: "resumed", seq: before + 2 }]);
+    await recover(sid);
+    expect((await first).status).toBe(200);
+    expect((await second).status).toBe(200);
+    resumer.close();
+  });
+
+  it("answers a player's resume from the log with what the player filter let through live: no hidden token, no GM notes", async () => {
+    const { gm, player, base, sid } = await newTable();
+    const scene = await create(gm, base, "scenes", { name: "Crypt" });
+    await gm.req("POST", `${base}/scenes/${scene.id}/activate`, {});
+    const token = await create(gm, base, "tokens", { name: "Scout", scene_id: scene.id, stats: { hp: 9 } });
+    const before = await seqOf(gm, base);
+    const resumer = await TestSocket.open(player, base);
+    const gmSocket = await TestSocket.open(gm, base);
+    await failD1(sid);
+    const hidden = gm.req("POST", `${base}/tokens`, { name: "Lurker", scene_id: scene.id, hidden: true });
+    await gmSocket.next((m) => m.type === "change" && m.seq === before + 1, "the hidden token's creation");
+    const notes = gm.req(
+      "PATCH",
+      `${base}/tokens/${token.id}`,
+      { stats: { hp: 8, gm_notes: "secretly a doppelganger" } },
+      { "if-match": '"1"' },
+    );
+    const live = await resumer.next((m) => m.type === "change" && m.seq === before + 2, "the player's change");
+    const from = resumer.messages.length;
+    resumer.send({ type: "resume", since: before });
+    await resumer.next((m) => m.type === "resumed" || m.type === "reload", "the resume's answer");
+    expect(streamed(resumer, from)).toEqual([live, { type: "resumed", seq: before + 2 }]);
+    expect(live).toMatchObject({ entity_id: token.id, version: 2, entity: { stats: { hp: 8 } } });
+    const text = resumer.raw.join("\n");
+    expect(text).not.toContain("Lurker");
+    expect(text).not.toContain("doppelganger");
+    // The GM's resume from the same seq gets both, notes included.
+    const gmFrom = gmSocket.messages.length;
+    gmSocket.send({ type: "resume", since: before });
+    await gmSocket.next((m) => m.type === "resumed", "the GM's answer");
+    const gmSeen = streamed(gmSocket, gmFrom);
+    expect(gmSeen.map((m) => [m.type, m.seq])).toEqual([
+      ["change", before + 1],
+      ["change", before + 2],
+      ["resumed", before + 2],
+    ]);
+    expect(gmSeen[1].entity.stats).toEqual({ hp: 8, gm_notes: "secretly a doppelganger" });
+    await recover(sid);
+    expect((await hidden).status).toBe(201);
+    expect((await notes).status).toBe(200);
+    resumer.close();
+    gmSocket.close();
+  });
+
   it("plans and broadcasts writes while a resume waits for D1, then replays them once, in order", async () => {
     const { gm, base, sid } = await newTable();
     const token = await create(gm, base, "tokens", { name: "Hero" });
@@ -59,8 +137,8 @@ describe("resume outside the write queue", () => {
     const first = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
     await resumer.next((m) => m.type === "change" && m.seq === before + 1, "the first change");
     const from = resumer.messages.length;
-    // Only in the object's log: the resume waits for D1, outside the queue.
-    resumer.send({ type: "resume", since: before });
+    // From before the log (the token's creation is in D1): the resume waits for D1, outside the queue.
+    resumer.send({ type: "resume", since: before - 1 });
     await pause(50);
     const second = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 2 }, { "if-match": '"2"' });
     const third = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 3 }, { "if-match": '"3"' });

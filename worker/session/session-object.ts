@@ -131,6 +131,8 @@ const SEEN_RESOLUTION_MS = 5000;
 const TOKEN_CACHE_LIMIT = 10_000;
 /** Message-bucket tokens a resume costs: it reads D1, an ack or a preview does not. */
 const RESUME_COST = 10;
+/** Changes kept, as broadcast, for resumes past D1 (see `#unlanded`); past it a resume waits for D1. */
+const UNLANDED_MAX = 5000;
 /** Live changes held for one resuming socket before it is told to reload instead. */
 export const RESUME_HOLD_MAX = 1000;
 /** Capabilities as JSON may not grow past this (they live in the socket's attachment, max 2 KiB). */
@@ -250,6 +252,11 @@ export class SessionObject extends DurableObject<Env> {
    * while the object is awake). Sent after the replay, in seq order (see `#resume`).
    */
   readonly #holds = new Map<WebSocket, HeldChange[]>();
+  /**
+   * The changes this object logged and broadcast that D1 may not hold yet, as each role got them
+   * (plain, never patches), by seq: a resume from a seq D1 does not hold yet is answered from here.
+   */
+  readonly #unlanded = new Map<number, { encoded: EncodedChange; activation: boolean }>();
   /** Changes held per resuming socket past which it gets `reload` instead (tests lower it). */
   resumeHoldMax = RESUME_HOLD_MAX;
 
@@ -265,12 +272,18 @@ export class SessionObject extends DurableObject<Env> {
       wakeAt: (at) => this.#scheduleAlarm(at),
       onLanded: (entries) => {
         for (const e of entries) this.#entities.unpin(e.changes, e.applied);
+        const landed = entries.at(-1)?.lastSeq ?? 0;
+        for (const seq of this.#unlanded.keys()) {
+          if (seq > landed) break;
+          this.#unlanded.delete(seq);
+        }
       },
       onRenumbered: (delta) => {
         this.#logEpoch += 1;
         this.#seq = this.writeLog.lastSeq;
         // What the sockets were sent carries the old seqs: they reload (a replay in progress too).
         this.#holds.clear();
+        this.#unlanded.clear();
         if (this.#seq !== undefined) this.#sendToAll({ type: "reload", seq: this.#seq, reason: "gone" });
         logError("the write log was renumbered", { delta });
       },
@@ -281,6 +294,7 @@ export class SessionObject extends DurableObject<Env> {
         this.#entities.reset();
         this.#forgetCaches();
         this.#holds.clear();
+        this.#unlanded.clear();
         this.#sendToAll({ type: "reload", seq: dropped[0]?.previousSeq ?? 0, reason: "gone" });
         logError("D1 refused logged batches: dropped", { batches: dropped.length, error: String(error) });
       },
@@ -1152,6 +1166,9 @@ export class SessionObject extends DurableObject<Env> {
    * to every socket meanwhile, the socket reloads instead.
    */
   async #resume(ws: WebSocket, db: Db, att: SocketAttachment, since: number): Promise<void> {
+    // Superseding a resume still replaying: that one stops.
+    this.#holds.delete(ws);
+    if (this.#resumeFromLog(ws, att, since)) return;
     const held: HeldChange[] = [];
     this.#holds.set(ws, held);
     const own = () => this.#holds.get(ws) === held;
@@ -1183,6 +1200,33 @@ export class SessionObject extends DurableObject<Env> {
     }
     this.#send(ws, { type: "resumed", seq: covered });
     for (const change of held) if (change.seq > covered) this.#sendRaw(ws, change.text);
+  }
+
+  /**
+   * A resume from a seq D1 does not hold yet (the socket was sent changes still in the log): the
+   * changes after it as this socket's role and user got them live (the same player filter), then
+   * `resumed`, at once. False when the log has not all of them as broadcast (read back after a
+   * restart, or past UNLANDED_MAX): the resume then waits for D1.
+   */
+  #resumeFromLog(ws: WebSocket, att: SocketAttachment, since: number): boolean {
+    const floor = this.writeLog.entries[0]?.previousSeq;
+    const last = this.writeLog.lastSeq;
+    if (floor === undefined || last === undefined || since < floor || since > last) return false;
+    const texts: string[] = [];
+    for (let seq = since + 1; seq <= last; seq++) {
+      const kept = this.#unlanded.get(seq);
+      if (!kept) return false;
+      if (att.role === "player" && kept.activation) {
+        this.#send(ws, { type: "reload", seq: last, reason: "activate" });
+        return true;
+      }
+      const { encoded } = kept;
+      const text = att.role === "gm" ? encoded.gm : encoded.owners?.has(att.userId) ? encoded.owners.get(att.userId) : encoded.player;
+      if (text) texts.push(text);
+    }
+    for (const text of texts) this.#sendRaw(ws, text);
+    this.#send(ws, { type: "resumed", seq: last });
+    return true;
   }
 
   /** Sends one change's text to a socket, or holds it while the socket's resume replays. */
@@ -1413,6 +1457,7 @@ export class SessionObject extends DurableObject<Env> {
     const plain = changes.map(encodeChange);
     const gmPatch = new Set(this.ctx.getWebSockets("patch:gm"));
     const playerPatch = new Set(this.ctx.getWebSockets("patch:player"));
+    this.#keepUnlanded(changes, plain);
     const patched = gmPatch.size + playerPatch.size > 0 ? changes.map((c, i) => encodePatched(c, plain[i] as EncodedChange)) : plain;
     for (const ws of this.ctx.getWebSockets("role:gm"))
       for (const e of gmPatch.has(ws) ? patched : plain) this.#sendChange(ws, e.seq, e.gm);
@@ -1425,6 +1470,18 @@ export class SessionObject extends DurableObject<Env> {
       );
       this.#broadcastToPlayers(patched, [...playerPatch]);
     }
+  }
+
+  /** Keeps what was broadcast of changes still in the log (for `#resumeFromLog`). */
+  #keepUnlanded(changes: readonly Change[], plain: readonly EncodedChange[]): void {
+    const floor = this.writeLog.entries[0]?.previousSeq;
+    const last = this.writeLog.lastSeq;
+    if (floor === undefined || last === undefined) return;
+    changes.forEach((change, i) => {
+      const encoded = plain[i];
+      if (!encoded || change.seq <= floor || change.seq > last || this.#unlanded.size >= UNLANDED_MAX) return;
+      this.#unlanded.set(change.seq, { encoded, activation: change.activation });
+    });
   }
 
   #broadcastToPlayers(encoded: readonly EncodedChange[], sockets: readonly WebSocket[]): void {
