@@ -83,6 +83,32 @@ describe("resume outside the write queue", () => {
     resumer.close();
   });
 
+  it("waits for D1 when the log's changes were not all kept as broadcast (past the bound), then replays from D1", async () => {
+    const { gm, base, sid } = await newTable();
+    const token = await create(gm, base, "tokens", { name: "Hero" });
+    const before = await seqOf(gm, base);
+    const resumer = await TestSocket.open(gm, base);
+    await withLog(sid, (_log, object) => {
+      object.unlandedMaxChars = 10;
+    });
+    await failD1(sid);
+    const write = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
+    await resumer.next((m) => m.type === "change" && m.seq === before + 1, "the change");
+    const from = resumer.messages.length;
+    resumer.send({ type: "resume", since: before });
+    await pause(100);
+    expect(streamed(resumer, from)).toEqual([]);
+    await recover(sid);
+    await resumer.next((m) => m.type === "resumed" || m.type === "reload", "the resume's answer");
+    // From D1: the row as D1 holds it.
+    expect(streamed(resumer, from)).toMatchObject([
+      { type: "change", seq: before + 1, entity_id: token.id, version: 2, entity: { x: 1 } },
+      { type: "resumed", seq: before + 1 },
+    ]);
+    expect((await write).status).toBe(200);
+    resumer.close();
+  });
+
   it("answers a player's resume from the log with what the player filter let through live: no hidden token, no GM notes", async () => {
     const { gm, player, base, sid } = await newTable();
     const scene = await create(gm, base, "scenes", { name: "Crypt" });

@@ -131,8 +131,8 @@ const SEEN_RESOLUTION_MS = 5000;
 const TOKEN_CACHE_LIMIT = 10_000;
 /** Message-bucket tokens a resume costs: it reads D1, an ack or a preview does not. */
 const RESUME_COST = 10;
-/** Changes kept, as broadcast, for resumes past D1 (see `#unlanded`); past it a resume waits for D1. */
-const UNLANDED_MAX = 5000;
+/** Characters of broadcast texts kept for resumes past D1 (see `#unlanded`); past it a resume waits for D1. */
+const UNLANDED_MAX_CHARS = 4_000_000;
 /** Live changes held for one resuming socket before it is told to reload instead. */
 export const RESUME_HOLD_MAX = 1000;
 /** Capabilities as JSON may not grow past this (they live in the socket's attachment, max 2 KiB). */
@@ -256,7 +256,10 @@ export class SessionObject extends DurableObject<Env> {
    * The changes this object logged and broadcast that D1 may not hold yet, as each role got them
    * (plain, never patches), by seq: a resume from a seq D1 does not hold yet is answered from here.
    */
-  readonly #unlanded = new Map<number, { encoded: EncodedChange; activation: boolean }>();
+  readonly #unlanded = new Map<number, { encoded: EncodedChange; activation: boolean; chars: number }>();
+  #unlandedChars = 0;
+  /** Bound of `#unlanded` in characters (tests lower it). */
+  unlandedMaxChars = UNLANDED_MAX_CHARS;
   /** Changes held per resuming socket past which it gets `reload` instead (tests lower it). */
   resumeHoldMax = RESUME_HOLD_MAX;
 
@@ -273,9 +276,10 @@ export class SessionObject extends DurableObject<Env> {
       onLanded: (entries) => {
         for (const e of entries) this.#entities.unpin(e.changes, e.applied);
         const landed = entries.at(-1)?.lastSeq ?? 0;
-        for (const seq of this.#unlanded.keys()) {
+        for (const [seq, kept] of this.#unlanded) {
           if (seq > landed) break;
           this.#unlanded.delete(seq);
+          this.#unlandedChars -= kept.chars;
         }
       },
       onRenumbered: (delta) => {
@@ -284,6 +288,7 @@ export class SessionObject extends DurableObject<Env> {
         // What the sockets were sent carries the old seqs: they reload (a replay in progress too).
         this.#holds.clear();
         this.#unlanded.clear();
+        this.#unlandedChars = 0;
         if (this.#seq !== undefined) this.#sendToAll({ type: "reload", seq: this.#seq, reason: "gone" });
         logError("the write log was renumbered", { delta });
       },
@@ -295,6 +300,7 @@ export class SessionObject extends DurableObject<Env> {
         this.#forgetCaches();
         this.#holds.clear();
         this.#unlanded.clear();
+        this.#unlandedChars = 0;
         this.#sendToAll({ type: "reload", seq: dropped[0]?.previousSeq ?? 0, reason: "gone" });
         logError("D1 refused logged batches: dropped", { batches: dropped.length, error: String(error) });
       },
@@ -1206,7 +1212,7 @@ export class SessionObject extends DurableObject<Env> {
    * A resume from a seq D1 does not hold yet (the socket was sent changes still in the log): the
    * changes after it as this socket's role and user got them live (the same player filter), then
    * `resumed`, at once. False when the log has not all of them as broadcast (read back after a
-   * restart, or past UNLANDED_MAX): the resume then waits for D1.
+   * restart, or past UNLANDED_MAX_CHARS): the resume then waits for D1.
    */
   #resumeFromLog(ws: WebSocket, att: SocketAttachment, since: number): boolean {
     const floor = this.writeLog.entries[0]?.previousSeq;
@@ -1479,8 +1485,13 @@ export class SessionObject extends DurableObject<Env> {
     if (floor === undefined || last === undefined) return;
     changes.forEach((change, i) => {
       const encoded = plain[i];
-      if (!encoded || change.seq <= floor || change.seq > last || this.#unlanded.size >= UNLANDED_MAX) return;
-      this.#unlanded.set(change.seq, { encoded, activation: change.activation });
+      if (!encoded || change.seq <= floor || change.seq > last) return;
+      // The player's text is usually the GM's string itself.
+      let chars = encoded.gm.length + (encoded.player !== encoded.gm ? (encoded.player?.length ?? 0) : 0);
+      for (const text of encoded.owners?.values() ?? []) chars += text?.length ?? 0;
+      if (this.#unlandedChars + chars > this.unlandedMaxChars) return;
+      this.#unlanded.set(change.seq, { encoded, activation: change.activation, chars });
+      this.#unlandedChars += chars;
     });
   }
 
