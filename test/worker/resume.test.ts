@@ -109,6 +109,29 @@ describe("resume outside the write queue", () => {
     resumer.close();
   });
 
+  it("tells the socket to reload when D1 does not catch up with the log in time", async () => {
+    const { gm, base, sid } = await newTable();
+    const token = await create(gm, base, "tokens", { name: "Hero" });
+    const before = await seqOf(gm, base);
+    const resumer = await TestSocket.open(gm, base);
+    await withLog(sid, (log) => {
+      log.answerTimeoutMs = 100;
+    });
+    await failD1(sid);
+    const write = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
+    await resumer.next((m) => m.type === "change" && m.seq === before + 1, "the change");
+    const from = resumer.messages.length;
+    // From before the log: only D1 can answer, and it stays behind.
+    resumer.send({ type: "resume", since: before - 1 });
+    await resumer.next((m) => m.type === "resumed" || m.type === "reload", "the resume's answer");
+    expect(streamed(resumer, from)).toEqual([{ type: "reload", seq: before + 1, reason: "gone" }]);
+    expect((await write).status).toBe(503);
+    await recover(sid);
+    const row = await env.DB.prepare("SELECT version, x FROM tokens WHERE id = ?").bind(token.id).first();
+    expect(row).toEqual({ version: 2, x: 1 });
+    resumer.close();
+  });
+
   it("answers a player's resume from the log with what the player filter let through live: no hidden token, no GM notes", async () => {
     const { gm, player, base, sid } = await newTable();
     const scene = await create(gm, base, "scenes", { name: "Crypt" });

@@ -1181,7 +1181,9 @@ export class SessionObject extends DurableObject<Env> {
     let delta: Delta;
     try {
       // Changes this socket was sent may be logged and not yet in D1: read once D1 holds them.
-      await this.writeLog.drained();
+      // D1 not catching up in time: a replay of what it holds would leave a gap before the held
+      // changes, so the socket reloads.
+      if (!(await this.writeLog.drained())) throw new D1Behind();
       delta = await changesSince(db, att.sessionId, since, att.role, att.userId);
     } catch (error) {
       if (own()) {
