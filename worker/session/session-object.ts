@@ -53,6 +53,7 @@ import { loadEntity } from "../db/entities";
 import {
   changesSince,
   coverOf,
+  type Delta,
   loadCellSize,
   loadCoverEntities,
   loadSessionState,
@@ -133,6 +134,10 @@ const SEEN_RESOLUTION_MS = 5000;
 const TOKEN_CACHE_LIMIT = 10_000;
 /** Message-bucket tokens a resume costs: it reads D1, an ack or a preview does not. */
 const RESUME_COST = 10;
+/** Characters of broadcast texts kept for resumes past D1 (see `#unlanded`); past it a resume waits for D1. */
+const UNLANDED_MAX_CHARS = 4_000_000;
+/** Live changes held for one resuming socket before it is told to reload instead. */
+export const RESUME_HOLD_MAX = 1000;
 /** Capabilities as JSON may not grow past this (they live in the socket's attachment, max 2 KiB). */
 const CAPABILITIES_MAX_BYTES = 1024;
 /** A session_clients row without a live socket is repaired only once it is this old (it may be connecting). */
@@ -165,6 +170,12 @@ function seqsOfWrites(group: readonly QueuedWrite[], plan: Plan): number[] | und
     seqs.push(Math.max(...own));
   }
   return seqs;
+}
+
+/** A change sent to a socket, held while its resume replays. */
+interface HeldChange {
+  seq: number;
+  text: string;
 }
 
 /** What a preview needs to know of a token: who may move it and who may see it. */
@@ -241,6 +252,21 @@ export class SessionObject extends DurableObject<Env> {
   #logEpoch = 0;
   /** Saves counted since the last flush to D1 (save-aggregate.ts). Not reachable over RPC: tests use runInDurableObject. */
   readonly saveMetrics = new SaveAggregate();
+  /**
+   * Live changes held for sockets whose `resume` is replaying (in memory: a replay only runs
+   * while the object is awake). Sent after the replay, in seq order (see `#resume`).
+   */
+  readonly #holds = new Map<WebSocket, HeldChange[]>();
+  /**
+   * The changes this object logged and broadcast that D1 may not hold yet, as each role got them
+   * (plain, never patches), by seq: a resume from a seq D1 does not hold yet is answered from here.
+   */
+  readonly #unlanded = new Map<number, { encoded: EncodedChange; activation: boolean; chars: number }>();
+  #unlandedChars = 0;
+  /** Bound of `#unlanded` in characters (tests lower it). */
+  unlandedMaxChars = UNLANDED_MAX_CHARS;
+  /** Changes held per resuming socket past which it gets `reload` instead (tests lower it). */
+  resumeHoldMax = RESUME_HOLD_MAX;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -254,11 +280,20 @@ export class SessionObject extends DurableObject<Env> {
       wakeAt: (at) => this.#scheduleAlarm(at),
       onLanded: (entries) => {
         for (const e of entries) this.#entities.unpin(e.changes, e.applied);
+        const landed = entries.at(-1)?.lastSeq ?? 0;
+        for (const [seq, kept] of this.#unlanded) {
+          if (seq > landed) break;
+          this.#unlanded.delete(seq);
+          this.#unlandedChars -= kept.chars;
+        }
       },
       onRenumbered: (delta) => {
         this.#logEpoch += 1;
         this.#seq = this.writeLog.lastSeq;
-        // What the sockets were sent carries the old seqs: they reload.
+        // What the sockets were sent carries the old seqs: they reload (a replay in progress too).
+        this.#holds.clear();
+        this.#unlanded.clear();
+        this.#unlandedChars = 0;
         if (this.#seq !== undefined) this.#sendToAll({ type: "reload", seq: this.#seq, reason: "gone" });
         logError("the write log was renumbered", { delta });
       },
@@ -268,6 +303,9 @@ export class SessionObject extends DurableObject<Env> {
         this.#logEpoch += 1;
         this.#entities.reset();
         this.#forgetCaches();
+        this.#holds.clear();
+        this.#unlanded.clear();
+        this.#unlandedChars = 0;
         this.#sendToAll({ type: "reload", seq: dropped[0]?.previousSeq ?? 0, reason: "gone" });
         logError("D1 refused logged batches: dropped", { batches: dropped.length, error: String(error) });
       },
@@ -1129,22 +1167,101 @@ export class SessionObject extends DurableObject<Env> {
     }
   }
 
+  /**
+   * Replays what a socket missed since `since`, outside the write queue: writes go on meanwhile.
+   * From now on the changes broadcast to this socket are held (`#sendChange`); the replay reads D1
+   * once D1 holds everything logged so far (a change logged before the hold may be broadcast after
+   * it: held, and covered by the replay). After the replay's rows and `resumed` (at the last seq
+   * the replay covers) the held changes past that seq follow in seq order: the socket sees every
+   * change once, without gaps. Past `resumeHoldMax` held changes, a failed replay, or a reload sent
+   * to every socket meanwhile, the socket reloads instead.
+   */
+  async #resume(ws: WebSocket, db: Db, att: SocketAttachment, since: number): Promise<void> {
+    // Superseding a resume still replaying: that one stops.
+    this.#holds.delete(ws);
+    if (this.#resumeFromLog(ws, att, since)) return;
+    const held: HeldChange[] = [];
+    this.#holds.set(ws, held);
+    const own = () => this.#holds.get(ws) === held;
+    let delta: Delta;
+    try {
+      // Changes this socket was sent may be logged and not yet in D1: read once D1 holds them.
+      // D1 not catching up in time: a replay of what it holds would leave a gap before the held
+      // changes, so the socket reloads.
+      if (!(await this.writeLog.drained())) throw new D1Behind();
+      delta = await changesSince(db, att.sessionId, since, att.role, att.userId);
+    } catch (error) {
+      if (own()) {
+        this.#holds.delete(ws);
+        this.#send(ws, { type: "reload", seq: this.#seq ?? 0, reason: "gone" });
+      }
+      logError("replaying a resume failed: the socket reloads", error);
+      return;
+    }
+    // Told to reload meanwhile (too much held, the log dropped or renumbered), or resumed again.
+    if (!own()) return;
+    this.#holds.delete(ws);
+    if (delta.kind !== "changes") {
+      this.#send(ws, { type: "reload", seq: delta.seq, reason: delta.kind === "gone" ? "gone" : "activate" });
+      return;
+    }
+    // A commit that landed between the replay's reads is in its rows: everything up to them is covered.
+    let covered = delta.seq;
+    for (const row of delta.changes) {
+      covered = Math.max(covered, row.seq);
+      this.#sendRaw(ws, encodeChangeRow(row));
+    }
+    this.#send(ws, { type: "resumed", seq: covered });
+    for (const change of held) if (change.seq > covered) this.#sendRaw(ws, change.text);
+  }
+
+  /**
+   * A resume from a seq D1 does not hold yet (the socket was sent changes still in the log): the
+   * changes after it as this socket's role and user got them live (the same player filter), then
+   * `resumed`, at once. False when the log has not all of them as broadcast (read back after a
+   * restart, or past UNLANDED_MAX_CHARS): the resume then waits for D1.
+   */
+  #resumeFromLog(ws: WebSocket, att: SocketAttachment, since: number): boolean {
+    const floor = this.writeLog.entries[0]?.previousSeq;
+    const last = this.writeLog.lastSeq;
+    if (floor === undefined || last === undefined || since < floor || since > last) return false;
+    const texts: string[] = [];
+    for (let seq = since + 1; seq <= last; seq++) {
+      const kept = this.#unlanded.get(seq);
+      if (!kept) return false;
+      if (att.role === "player" && kept.activation) {
+        this.#send(ws, { type: "reload", seq: last, reason: "activate" });
+        return true;
+      }
+      const { encoded } = kept;
+      const text = att.role === "gm" ? encoded.gm : encoded.owners?.has(att.userId) ? encoded.owners.get(att.userId) : encoded.player;
+      if (text) texts.push(text);
+    }
+    for (const text of texts) this.#sendRaw(ws, text);
+    this.#send(ws, { type: "resumed", seq: last });
+    return true;
+  }
+
+  /** Sends one change's text to a socket, or holds it while the socket's resume replays. */
+  #sendChange(ws: WebSocket, seq: number, text: string): void {
+    const held = this.#holds.get(ws);
+    if (!held) {
+      this.#sendRaw(ws, text);
+      return;
+    }
+    if (held.length >= this.resumeHoldMax) {
+      this.#holds.delete(ws);
+      this.#send(ws, { type: "reload", seq, reason: "gone" });
+      return;
+    }
+    held.push({ seq, text });
+  }
+
   async #handle(ws: WebSocket, att: SocketAttachment, message: ClientMessage): Promise<void> {
     const db = getDb(this.env.DB);
     switch (message.type) {
       case "resume":
-        // In the queue: the replay and live changes cannot interleave out of order.
-        await this.#serial(async () => {
-          // Changes this socket was sent may be logged and not yet in D1: answered once D1 holds them.
-          await this.writeLog.drained();
-          const delta = await changesSince(db, att.sessionId, message.since, att.role, att.userId);
-          if (delta.kind !== "changes") {
-            this.#send(ws, { type: "reload", seq: delta.seq, reason: delta.kind === "gone" ? "gone" : "activate" });
-            return;
-          }
-          for (const row of delta.changes) this.#sendRaw(ws, encodeChangeRow(row));
-          this.#send(ws, { type: "resumed", seq: delta.seq });
-        });
+        await this.#resume(ws, db, att, message.since);
         return;
       case "ack": {
         const now = Date.now();
@@ -1390,8 +1507,10 @@ export class SessionObject extends DurableObject<Env> {
     const plain = changes.map(encodeChange);
     const gmPatch = new Set(this.ctx.getWebSockets("patch:gm"));
     const playerPatch = new Set(this.ctx.getWebSockets("patch:player"));
+    this.#keepUnlanded(changes, plain);
     const patched = gmPatch.size + playerPatch.size > 0 ? changes.map((c, i) => encodePatched(c, plain[i] as EncodedChange)) : plain;
-    for (const ws of this.ctx.getWebSockets("role:gm")) for (const e of gmPatch.has(ws) ? patched : plain) this.#sendRaw(ws, e.gm);
+    for (const ws of this.ctx.getWebSockets("role:gm"))
+      for (const e of gmPatch.has(ws) ? patched : plain) this.#sendChange(ws, e.seq, e.gm);
     if (playerPatch.size === 0) this.#broadcastToPlayers(plain, this.ctx.getWebSockets("role:player"));
     else {
       const sockets = this.ctx.getWebSockets("role:player");
@@ -1403,21 +1522,38 @@ export class SessionObject extends DurableObject<Env> {
     }
   }
 
+  /** Keeps what was broadcast of changes still in the log (for `#resumeFromLog`). */
+  #keepUnlanded(changes: readonly Change[], plain: readonly EncodedChange[]): void {
+    const floor = this.writeLog.entries[0]?.previousSeq;
+    const last = this.writeLog.lastSeq;
+    if (floor === undefined || last === undefined) return;
+    changes.forEach((change, i) => {
+      const encoded = plain[i];
+      if (!encoded || change.seq <= floor || change.seq > last) return;
+      // The player's text is usually the GM's string itself.
+      let chars = encoded.gm.length + (encoded.player !== encoded.gm ? (encoded.player?.length ?? 0) : 0);
+      for (const text of encoded.owners?.values() ?? []) chars += text?.length ?? 0;
+      if (this.#unlandedChars + chars > this.unlandedMaxChars) return;
+      this.#unlanded.set(change.seq, { encoded, activation: change.activation, chars });
+      this.#unlandedChars += chars;
+    });
+  }
+
   #broadcastToPlayers(encoded: readonly EncodedChange[], sockets: readonly WebSocket[]): void {
     if (sockets.length === 0) return;
-    const forPlayers = encoded.map((e) => e.player).filter((p): p is string => p !== null);
+    const forPlayers = encoded.filter((e): e is EncodedChange & { player: string } => e.player !== null);
     // A token's owners see it under fog: their sockets get their own texts of those changes.
     const owners = new Set(encoded.flatMap((e) => [...(e.owners?.keys() ?? [])]));
     if (forPlayers.length === 0 && owners.size === 0) return;
     for (const ws of sockets) {
       const userId = owners.size > 0 ? this.#attachment(ws)?.userId : undefined;
       if (userId === undefined || !owners.has(userId)) {
-        for (const text of forPlayers) this.#sendRaw(ws, text);
+        for (const e of forPlayers) this.#sendChange(ws, e.seq, e.player);
         continue;
       }
       for (const e of encoded) {
         const text = e.owners?.has(userId) ? e.owners.get(userId) : e.player;
-        if (text) this.#sendRaw(ws, text);
+        if (text) this.#sendChange(ws, e.seq, text);
       }
     }
   }
