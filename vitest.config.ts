@@ -20,6 +20,8 @@ const workers = defineProject({
         bindings: {
           TEST_MIGRATIONS: migrations,
           BENCH_ROUTES: "0",
+          // Every request logged, as an operator may switch on (worker/middleware/log.ts).
+          LOG_LEVEL: "info",
           ASSET_SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
           METRICS_TOKEN: "test-metrics-token",
           // Every test request comes from the same (absent) address: the per-address limits are

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { RegExpRouter } from "hono/router/reg-exp-router";
 import { type ErrorCode, errorBody, errorStatus } from "../domain/errors";
 import { moduleRoutes } from "../modules/worker";
 import { ApiError } from "./api-error";
@@ -20,12 +21,18 @@ import { lockRoutes } from "./routes/locks";
 import { metricsRoutes } from "./routes/metrics";
 import { readRoutes } from "./routes/reads";
 import { realtimeRoutes } from "./routes/realtime";
-import { inviteRoutes, sessionDetailRoutes, sessionRoutes } from "./routes/sessions";
+import { inviteRoutes, JOIN_SEGMENT, joinRoutes, sessionDetailRoutes, sessionRoutes } from "./routes/sessions";
 import type { AppEnv } from "./types";
 
 const statusCodes = Object.fromEntries(Object.entries(errorStatus).map(([code, status]) => [status, code])) as Record<number, ErrorCode>;
 
-export const app = new Hono<AppEnv>();
+/**
+ * Routed by RegExpRouter alone (one compiled regular expression a method), not the default
+ * SmartRouter that would fall back to the slower TrieRouter on a pattern RegExpRouter cannot
+ * compile. Such a pattern (a parameter beside a static sibling, e.g. `{S}/:type` next to
+ * `{S}/state`) now fails every request in the tests instead of silently slowing routing.
+ */
+export const app = new Hono<AppEnv>({ router: new RegExpRouter() });
 
 app.use(requestId);
 app.use("/api/*", logRequests);
@@ -42,8 +49,11 @@ app.route("/api/vtt/assets", assetFileRoutes);
 const modulesApp = new Hono<AppEnv>();
 for (const module of moduleRoutes) modulesApp.route(`/${module.name}`, module.routes);
 
+const JOIN_PATH = `/api/vtt/sessions/${JOIN_SEGMENT}`;
+
 const perSession = new Hono<AppEnv>()
-  .use(requireMember)
+  // `POST /api/vtt/sessions/join` shares the session id's segment (joinRoutes, below): not a session.
+  .use((c, next) => (c.req.method === "POST" && c.req.path === JOIN_PATH ? next() : requireMember(c, next)))
   .route("/", sessionDetailRoutes)
   .route("/", inviteRoutes)
   .route("/", readRoutes)
@@ -53,14 +63,13 @@ const perSession = new Hono<AppEnv>()
   .route("/", realtimeRoutes)
   .route("/", lockRoutes)
   .route("/", integrityRoutes)
-  // Before the entity routes, whose `/:type` would otherwise take `/assets` and `/modules`.
   .route("/", assetRoutes)
   .route("/modules", modulesApp)
   .route("/", entityRoutes);
 
-// Registered before the per-session routes, so `/join` is never taken for a session id.
 app.route("/api/vtt/sessions", sessionRoutes);
 app.route("/api/vtt/sessions/:sid", perSession);
+app.route("/api/vtt/sessions", joinRoutes);
 
 app.notFound((c) => c.json(errorBody({ code: "not_found", message: "no such route" }), 404));
 

@@ -1,4 +1,4 @@
-import { zValidator } from "@hono/zod-validator";
+import type { Context, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { z } from "zod";
 import { jsonTextDepth } from "../../domain/merge-patch";
@@ -78,6 +78,15 @@ function isJsonType(contentType: string): boolean {
   return /^application\/([\w.-]+\+)?json$/.test(media);
 }
 
+/** The value each guarded request's body parsed to, so nothing parses the same text twice. */
+const parsedBodies = new WeakMap<Request, unknown>();
+
+/** The body `jsonGuard` parsed (what `c.req.json()` would answer, without parsing it again). */
+export function guardedJson(c: Context<AppEnv>): unknown {
+  if (!parsedBodies.has(c.req.raw)) throw new Error("guardedJson without jsonGuard before it");
+  return parsedBodies.get(c.req.raw);
+}
+
 /**
  * Guards a JSON body: size limit (before reading all of it when the length is declared), UTF-8,
  * JSON syntax, nesting depth, reserved keys and numbers out of range. An empty body counts as `{}`.
@@ -99,7 +108,7 @@ export function jsonGuard(limit: number) {
       throw new ApiError("bad_request", `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
     }
     try {
-      parseJson(text);
+      parsedBodies.set(c.req.raw, parseJson(text));
     } catch (error) {
       if (error instanceof RejectedValueError) {
         throw new ApiError("bad_request", `the body holds ${error.message}`, { fields: [{ field: error.field, message: error.message }] });
@@ -115,14 +124,22 @@ export function jsonGuard(limit: number) {
   });
 }
 
+/**
+ * Validates the body `jsonGuard` parsed with `schema` (as @hono/zod-validator would, but on the
+ * value already parsed) and hands the result to `c.req.valid("json")`; else a 400 naming the fields.
+ */
+function validJson<T extends z.ZodType>(
+  schema: T,
+): MiddlewareHandler<AppEnv, string, { in: { json: z.input<T> }; out: { json: z.output<T> } }> {
+  return async (c, next) => {
+    const result = await schema.safeParseAsync(guardedJson(c));
+    if (!result.success) throw new ApiError("bad_request", "the body is invalid", { fields: fieldIssues(result.error) });
+    c.req.addValidatedData("json", result.data as object);
+    await next();
+  };
+}
+
 /** Body limit + guard + zod validation; use `c.req.valid("json")` in the handler. */
 export function jsonBody<T extends z.ZodType>(schema: T, limit = 256 * KiB) {
-  return [
-    jsonGuard(limit),
-    zValidator("json", schema, (result) => {
-      if (!result.success) {
-        throw new ApiError("bad_request", "the body is invalid", { fields: fieldIssues(result.error) });
-      }
-    }),
-  ] as const;
+  return [jsonGuard(limit), validJson(schema)] as const;
 }

@@ -5,7 +5,7 @@ import { ApiError } from "../api-error";
 import { getDb } from "../db/client";
 import { readerFilter, writeResultFor } from "../db/reads";
 import { timeSave } from "../metrics/recorder";
-import { jsonBody, MiB } from "../middleware/body";
+import { guardedJson, jsonBody, MiB } from "../middleware/body";
 import { applyOps } from "../session/stub";
 import type { AppEnv } from "../types";
 
@@ -13,7 +13,7 @@ export const BATCH_BODY_LIMIT = 5 * MiB;
 
 /** Over 500 ops is a 413 (the contract's limit), not a validation error. */
 const opCountLimit = createMiddleware<AppEnv>(async (c, next) => {
-  const body = (await c.req.json()) as { ops?: unknown };
+  const body = guardedJson(c) as { ops?: unknown } | null;
   if (Array.isArray(body?.ops) && body.ops.length > MAX_BATCH_OPS) {
     throw new ApiError("payload_too_large", `at most ${MAX_BATCH_OPS} ops a batch`, { limit: MAX_BATCH_OPS });
   }

@@ -7,7 +7,7 @@ import { and, asc, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
-import { type AnyEntity, type EntityType, entityTypeForPath, idSchema, jsonObjectSchema, moduleEntity } from "../../domain/entities";
+import { type AnyEntity, type EntityType, entityPaths, entityTypes, idSchema, jsonObjectSchema, moduleEntity } from "../../domain/entities";
 import type { Json } from "../../domain/merge-patch";
 import { opIdSchema, rebuildVersion } from "../../domain/ops";
 import { fieldIssues } from "../../domain/validation";
@@ -24,12 +24,6 @@ import type { InternalOp } from "../session/write-plan";
 import type { AppEnv } from "../types";
 
 export const ENTITY_BODY_LIMIT = 1 * MiB;
-
-function typeParam(c: Context<AppEnv>): EntityType {
-  const type = entityTypeForPath(c.req.param("type") ?? "");
-  if (!type) throw new ApiError("not_found", "no such resource");
-  return type;
-}
 
 function idParam(c: Context<AppEnv>): string {
   const id = idSchema.safeParse(c.req.param("id"));
@@ -83,11 +77,11 @@ async function readOne(c: Context<AppEnv>, type: EntityType, id: string) {
 }
 
 /** DELETE (archive) and restore: If-Match is optional; when sent, it must be current. */
-function archiveOrRestore(c: Context<AppEnv>, op: "archive" | "restore") {
+function archiveOrRestore(c: Context<AppEnv>, type: EntityType, op: "archive" | "restore") {
   const base = parseIfMatch(c.req.header("if-match"));
   return writeOne(c, {
     ...opId(c),
-    entity_type: typeParam(c),
+    entity_type: type,
     op,
     id: idParam(c),
     ...(base === undefined ? { force: true } : { base_version: base }),
@@ -173,58 +167,68 @@ export const entityRoutes = new Hono<AppEnv>()
       force: true,
       data: { active_scene_id: idParam(c) },
     });
-  })
-  .get("/:type", async (c) => {
-    const type = typeParam(c);
-    const query = listQuery.safeParse(c.req.query());
-    if (!query.success) throw new ApiError("bad_request", "invalid list query", { fields: fieldIssues(query.error) });
-    const { sessionId, role } = c.get("member");
-    const db = getDb(c.env.DB);
-    const keep = await readerFilter(db, sessionId, role, c.get("user").id);
-    const sceneId = query.data.scene_id;
-    if (sceneId !== undefined && moduleEntity(type)?.scene?.via !== "scene") {
-      throw new ApiError("bad_request", "scene_id filters only game-module entity types that live on a scene", {
-        fields: [{ field: "scene_id", message: "not a filter of this type" }],
-      });
-    }
-    const items = (
-      await listEntities(db, sessionId, type, { archived: query.data.archived === "true", ...(sceneId !== undefined ? { sceneId } : {}) })
-    )
-      .map((e) => keep(type, e))
-      .filter((e): e is AnyEntity => e !== null);
-    return c.json({ items });
-  })
-  .post("/:type", ...jsonBody(jsonObjectSchema, ENTITY_BODY_LIMIT), async (c) => {
-    const type = typeParam(c);
-    const { id, ...data } = c.req.valid("json");
-    const chosen = id === undefined ? undefined : idSchema.safeParse(id);
-    if (chosen && !chosen.success)
-      throw new ApiError("bad_request", "invalid id", { fields: [{ field: "id", message: "1-64 characters of [A-Za-z0-9_-]" }] });
-    return writeOne(c, { ...opId(c), entity_type: type, op: "create", ...(chosen ? { id: chosen.data } : {}), data }, 201);
-  })
-  .get("/:type/:id", (c) => readOne(c, typeParam(c), idParam(c)))
-  .patch("/:type/:id", ...jsonBody(patchBody, ENTITY_BODY_LIMIT), async (c) => {
-    const type = typeParam(c);
-    const id = idParam(c);
-    const base = parseIfMatch(c.req.header("if-match"));
-    if (base === undefined) throw new ApiError("precondition_required", 'send If-Match: "<version>"');
-    return writeOne(c, { ...opId(c), entity_type: type, op: "update", id, base_version: base, data: c.req.valid("json") });
-  })
-  .delete("/:type/:id", (c) => archiveOrRestore(c, "archive"))
-  .get("/:type/:id/history", requireGm, async (c) => {
-    const rows = await entityHistory(c, typeParam(c), idParam(c));
-    return c.json({ items: rows.reverse() });
-  })
-  .post("/:type/:id/revert", requireGm, ...jsonBody(revertBody, 1 * KiB), async (c) => {
-    const type = typeParam(c);
-    const id = idParam(c);
-    const { version, base_version } = c.req.valid("json");
-    const rows = await entityHistory(c, type, id);
-    if (!rows.some((r) => r.version === version)) {
-      throw new ApiError("not_found", `version ${version} of this ${type} is not in its history`, { versions: rows.map((r) => r.version) });
-    }
-    const target = rebuildVersion(rows.filter((r) => r.version <= version).map((r) => r.diff as Json));
-    if (!target) throw new Error(`history of ${type} ${id} does not start with its creation`);
-    return writeOne(c, { ...opId(c), entity_type: type, op: "revert", id, base_version, target });
-  })
-  .post("/:type/:id/restore", (c) => archiveOrRestore(c, "restore"));
+  });
+
+/**
+ * The routes of one entity type at `{S}/<its path segment>`. Each type gets its own static
+ * segment rather than a shared `/:type` parameter: a parameter beside static siblings (`/state`,
+ * `/batch`, ...) is a pattern Hono's RegExpRouter cannot compile, and the app would fall back to
+ * a slower router for every request.
+ */
+function typeRoutes(type: EntityType) {
+  return new Hono<AppEnv>()
+    .get("/", async (c) => {
+      const query = listQuery.safeParse(c.req.query());
+      if (!query.success) throw new ApiError("bad_request", "invalid list query", { fields: fieldIssues(query.error) });
+      const { sessionId, role } = c.get("member");
+      const db = getDb(c.env.DB);
+      const keep = await readerFilter(db, sessionId, role, c.get("user").id);
+      const sceneId = query.data.scene_id;
+      if (sceneId !== undefined && moduleEntity(type)?.scene?.via !== "scene") {
+        throw new ApiError("bad_request", "scene_id filters only game-module entity types that live on a scene", {
+          fields: [{ field: "scene_id", message: "not a filter of this type" }],
+        });
+      }
+      const items = (
+        await listEntities(db, sessionId, type, { archived: query.data.archived === "true", ...(sceneId !== undefined ? { sceneId } : {}) })
+      )
+        .map((e) => keep(type, e))
+        .filter((e): e is AnyEntity => e !== null);
+      return c.json({ items });
+    })
+    .post("/", ...jsonBody(jsonObjectSchema, ENTITY_BODY_LIMIT), async (c) => {
+      const { id, ...data } = c.req.valid("json");
+      const chosen = id === undefined ? undefined : idSchema.safeParse(id);
+      if (chosen && !chosen.success)
+        throw new ApiError("bad_request", "invalid id", { fields: [{ field: "id", message: "1-64 characters of [A-Za-z0-9_-]" }] });
+      return writeOne(c, { ...opId(c), entity_type: type, op: "create", ...(chosen ? { id: chosen.data } : {}), data }, 201);
+    })
+    .get("/:id", (c) => readOne(c, type, idParam(c)))
+    .patch("/:id", ...jsonBody(patchBody, ENTITY_BODY_LIMIT), async (c) => {
+      const id = idParam(c);
+      const base = parseIfMatch(c.req.header("if-match"));
+      if (base === undefined) throw new ApiError("precondition_required", 'send If-Match: "<version>"');
+      return writeOne(c, { ...opId(c), entity_type: type, op: "update", id, base_version: base, data: c.req.valid("json") });
+    })
+    .delete("/:id", (c) => archiveOrRestore(c, type, "archive"))
+    .get("/:id/history", requireGm, async (c) => {
+      const rows = await entityHistory(c, type, idParam(c));
+      return c.json({ items: rows.reverse() });
+    })
+    .post("/:id/revert", requireGm, ...jsonBody(revertBody, 1 * KiB), async (c) => {
+      const id = idParam(c);
+      const { version, base_version } = c.req.valid("json");
+      const rows = await entityHistory(c, type, id);
+      if (!rows.some((r) => r.version === version)) {
+        throw new ApiError("not_found", `version ${version} of this ${type} is not in its history`, {
+          versions: rows.map((r) => r.version),
+        });
+      }
+      const target = rebuildVersion(rows.filter((r) => r.version <= version).map((r) => r.diff as Json));
+      if (!target) throw new Error(`history of ${type} ${id} does not start with its creation`);
+      return writeOne(c, { ...opId(c), entity_type: type, op: "revert", id, base_version, target });
+    })
+    .post("/:id/restore", (c) => archiveOrRestore(c, type, "restore"));
+}
+
+for (const type of entityTypes) entityRoutes.route(`/${entityPaths[type]}`, typeRoutes(type));

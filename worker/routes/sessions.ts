@@ -12,7 +12,7 @@ import { limitPerUser } from "../middleware/rate-limit";
 import { createSession, joinSession, setMember } from "../session/stub";
 import type { AppEnv } from "../types";
 
-/** Sessions of the caller: create, list, join. */
+/** Sessions of the caller: create, list (join is `joinRoutes`). */
 export const sessionRoutes = new Hono<AppEnv>()
   .post("/", requireUser, limitPerUser("session_create"), ...jsonBody(sessionCreateSchema, 4096), async (c) => {
     const { name } = c.req.valid("json");
@@ -32,8 +32,25 @@ export const sessionRoutes = new Hono<AppEnv>()
       .where(eq(sessionMembers.user_id, c.get("user").id))
       .orderBy(gameSessions.created_at);
     return c.json({ sessions: rows });
-  })
-  .post("/join", requireUser, ...jsonBody(joinSchema, 4096), async (c) => {
+  });
+
+/** The segment after `/api/vtt/sessions/` that names the join route rather than a session. */
+export const JOIN_SEGMENT = "join";
+
+/**
+ * `POST /api/vtt/sessions/join`, registered as `/:sid` with `sid` = "join": the router serves a
+ * path segment either as a parameter or as static text, never both (see worker/app.ts). Any other
+ * `sid` here is a POST to a session's own path, which has no route.
+ */
+export const joinRoutes = new Hono<AppEnv>().post(
+  "/:sid",
+  async (c, next) => {
+    if (c.req.param("sid") !== JOIN_SEGMENT) throw new ApiError("not_found", "no such route");
+    await next();
+  },
+  requireUser,
+  ...jsonBody(joinSchema, 4096),
+  async (c) => {
     const { invite_code } = c.req.valid("json");
     const db = getDb(c.env.DB);
     const session = await db
@@ -44,7 +61,8 @@ export const sessionRoutes = new Hono<AppEnv>()
     if (!session) throw new ApiError("not_found", "no session has that invite code");
     const role = await joinSession(c.env, session.id, c.get("user").id);
     return c.json({ session, role });
-  });
+  },
+);
 
 /** One session, for its members (mounted under the per-session routes). */
 export const sessionDetailRoutes = new Hono<AppEnv>()
