@@ -1,6 +1,6 @@
 import { createEffect, createMemo, createSignal, onCleanup, Show } from "solid-js";
-import type { Token } from "../../client/src/lib/api";
 import type { CanvasOverlayProps } from "../../client/src/lib/modules";
+import type { Token } from "../../client/src/lib/types";
 import { fogChunks, fogToolState, sceneFog, submitFogOps } from "./client-tools";
 import { countRevealed, type FogShape, fogOps, gridOf, type Point } from "./editing";
 import { CHUNK_CELLS, decodeChunk } from "./mask";

@@ -7,8 +7,8 @@ import Paintbrush from "lucide-solid/icons/paintbrush";
 import Power from "lucide-solid/icons/power";
 import Square from "lucide-solid/icons/square";
 import { createSignal, For, Show } from "solid-js";
-import type { Scene } from "../../client/src/lib/api";
 import type { ModuleUiProps } from "../../client/src/lib/modules";
+import type { Scene } from "../../client/src/lib/types";
 import {
   enableFog,
   type FogEntity,

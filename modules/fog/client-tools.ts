@@ -8,8 +8,8 @@
  * itself read by the data layer.
  */
 import { createSignal } from "solid-js";
-import type { AnyEntity, Scene } from "../../client/src/lib/api";
 import type { SessionSync } from "../../client/src/lib/sync";
+import type { AnyEntity, Scene } from "../../client/src/lib/types";
 import { assetFileUrl } from "../../client/src/lib/upload";
 import type { FogFields } from "./domain";
 import { chunksOfFog, type FogChunkOp, type FogMode, fogOfScene, type StoredChunk } from "./editing";

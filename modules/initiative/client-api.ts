@@ -3,7 +3,8 @@
  * CSRF token (through the app's `request`). The panel hands the encounter it answers with to
  * `sync.accept`; what the round's hooks changed (expired conditions) arrives by the socket or poll.
  */
-import { type AnyEntity, request } from "../../client/src/lib/api";
+import { request } from "../../client/src/lib/api";
+import type { AnyEntity } from "../../client/src/lib/types";
 
 export interface TurnAnswer {
   encounter: AnyEntity;

@@ -2,14 +2,8 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
 import { createComponent } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  ApiError,
-  type ApiTokenCreated,
-  type ApiTokenInfo,
-  type ApiTokenRequest,
-  createTokensApi,
-  type TokensApi,
-} from "../../client/src/lib/api";
+import { ApiError, createTokensApi, type TokensApi } from "../../client/src/lib/api";
+import type { ApiTokenCreated, ApiTokenInfo, ApiTokenRequest } from "../../client/src/lib/types";
 import { ApiTokensPage } from "../../client/src/pages/ApiTokens";
 
 afterEach(cleanup);

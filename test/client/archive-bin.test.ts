@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/te
 import { createComponent } from "solid-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ArchiveBin } from "../../client/src/components/ArchiveBin";
-import type { AnyEntity, EntityType } from "../../client/src/lib/api";
+import type { AnyEntity, EntityType } from "../../client/src/lib/types";
 import { fakeGmApi, fakeSync, folder } from "./helpers/fake-gm";
 import { scene, token } from "./helpers/fixtures";
 

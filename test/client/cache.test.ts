@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { AnyEntity } from "../../client/src/lib/api";
 import { type Cache, cacheName, createMemoryCache, deleteCache, openCache } from "../../client/src/lib/cache";
 import type { QueuedOp } from "../../client/src/lib/queue";
+import type { AnyEntity } from "../../client/src/lib/types";
 import { freshId, token } from "./helpers/fixtures";
 
 const e = (entity: object) => entity as AnyEntity;

@@ -3,9 +3,9 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/te
 import { createComponent } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ConflictDialog } from "../../client/src/components/ConflictDialog";
-import type { AnyEntity } from "../../client/src/lib/api";
 import type { Conflict, Resolution } from "../../client/src/lib/conflict";
 import type { QueuedOp } from "../../client/src/lib/queue";
+import type { AnyEntity } from "../../client/src/lib/types";
 import { token } from "./helpers/fixtures";
 
 afterEach(cleanup);

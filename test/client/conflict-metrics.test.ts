@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type AnyEntity, createSessionApi } from "../../client/src/lib/api";
+import { createSessionApi } from "../../client/src/lib/api";
 import { deleteCache } from "../../client/src/lib/cache";
 import { keepMine } from "../../client/src/lib/conflict";
 import { type ConflictReport, createConflictReporter, MAX_REPORT_ITEMS, REPORT_DELAY_MS } from "../../client/src/lib/conflict-metrics";
 import type { QueueMetric } from "../../client/src/lib/queue";
 import { type SessionSync, startSync } from "../../client/src/lib/sync";
 import type { WebSocketClass } from "../../client/src/lib/transport";
+import type { AnyEntity } from "../../client/src/lib/types";
 import { FakeServer } from "./helpers/fake-server";
 import { FakeWebSocket } from "./helpers/fake-socket";
 import { freshId, token } from "./helpers/fixtures";

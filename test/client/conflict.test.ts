@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import type { AnyEntity } from "../../client/src/lib/api";
 import {
   ARCHIVED_FIELD,
   applyResolution,
@@ -11,6 +10,7 @@ import {
   useServer,
 } from "../../client/src/lib/conflict";
 import type { QueuedOp } from "../../client/src/lib/queue";
+import type { AnyEntity } from "../../client/src/lib/types";
 import { token } from "./helpers/fixtures";
 
 function op(fields: Partial<QueuedOp> = {}): QueuedOp {

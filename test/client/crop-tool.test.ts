@@ -4,8 +4,8 @@ import { createComponent } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CropTool } from "../../client/src/components/CropTool";
 import { TokenInspector } from "../../client/src/components/TokenInspector";
-import type { TokenArt } from "../../client/src/lib/api";
 import { artPlacement, type Crop, initialCrop } from "../../client/src/lib/crop";
+import type { TokenArt } from "../../client/src/lib/types";
 import { token } from "./helpers/fixtures";
 
 afterEach(cleanup);

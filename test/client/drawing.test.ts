@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import type { Layer } from "../../client/src/lib/api";
 import type { OpDraft } from "../../client/src/lib/authoring";
 import {
   addStrokeOp,
@@ -16,6 +15,7 @@ import {
   strokePath,
   targetLayer,
 } from "../../client/src/lib/drawing";
+import type { Layer } from "../../client/src/lib/types";
 import { applyMergePatch, type Json } from "../../domain/merge-patch";
 import { layer } from "./helpers/fixtures";
 

@@ -4,7 +4,7 @@ import { createComponent } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SceneEditor, type ScenePatch } from "../../client/src/components/SceneEditor";
 import { TokenInspector } from "../../client/src/components/TokenInspector";
-import type { Token } from "../../client/src/lib/api";
+import type { Token } from "../../client/src/lib/types";
 import { scene, token } from "./helpers/fixtures";
 
 afterEach(cleanup);

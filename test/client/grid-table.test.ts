@@ -4,9 +4,9 @@ import { createComponent } from "solid-js";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { LayerEdits } from "../../client/src/components/TableCanvas";
 import { TableCanvas } from "../../client/src/components/TableCanvas";
-import type { Scene, Token } from "../../client/src/lib/api";
 import type { GridPatch } from "../../client/src/lib/grid";
 import { LIBRARY_DRAG_TYPE } from "../../client/src/lib/library";
+import type { Scene, Token } from "../../client/src/lib/types";
 import { scene, token } from "./helpers/fixtures";
 
 afterEach(cleanup);

@@ -3,7 +3,8 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/te
 import { createComponent, createSignal } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { HistoryPanel } from "../../client/src/components/HistoryPanel";
-import { type AnyEntity, ApiError, type EntityHistoryItem, type HistoryApi } from "../../client/src/lib/api";
+import { ApiError, type HistoryApi } from "../../client/src/lib/api";
+import type { AnyEntity, EntityHistoryItem } from "../../client/src/lib/types";
 import { token } from "./helpers/fixtures";
 
 afterEach(cleanup);

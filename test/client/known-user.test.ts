@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, type AuthResponse } from "../../client/src/lib/api";
+import { ApiError } from "../../client/src/lib/api";
 import { forgetAuth, recallAuth, rememberAuth, restoreUser, serverUnreachable } from "../../client/src/lib/known-user";
+import type { AuthResponse } from "../../client/src/lib/types";
 
 /** localStorage's interface over a Map. */
 class MemoryStorage implements Storage {

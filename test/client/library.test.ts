@@ -1,5 +1,4 @@
 import { describe, expect, it, vi } from "vitest";
-import type { Folder, TokenArt } from "../../client/src/lib/api";
 import { type OpDraft, type OpSink, queueOps } from "../../client/src/lib/authoring";
 import {
   buildLibraryTree,
@@ -10,6 +9,7 @@ import {
   libraryDropOps,
   newTokenOps,
 } from "../../client/src/lib/library";
+import type { Folder, TokenArt } from "../../client/src/lib/types";
 import { token } from "./helpers/fixtures";
 
 const T0 = "2025-01-01T00:00:00.000Z";

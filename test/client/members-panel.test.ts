@@ -3,8 +3,9 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/te
 import { createComponent } from "solid-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MembersPanel } from "../../client/src/components/MembersPanel";
-import { ApiError, type ConnectedClient } from "../../client/src/lib/api";
+import { ApiError } from "../../client/src/lib/api";
 import { createRoster, PRESENCE_DEBOUNCE_MS } from "../../client/src/lib/roster";
+import type { ConnectedClient } from "../../client/src/lib/types";
 import { fakeGmApi, fakeSync } from "./helpers/fake-gm";
 import { ManualClock, settle } from "./helpers/timers";
 

@@ -3,9 +3,10 @@
  * one batch, never split across two, and survive a refresh as a group.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { type AnyEntity, ApiError, type BatchOp } from "../../client/src/lib/api";
+import { ApiError } from "../../client/src/lib/api";
 import { type Cache, deleteCache, openCache } from "../../client/src/lib/cache";
 import { createQueue, type OpInput, type QueueDeps } from "../../client/src/lib/queue";
+import type { AnyEntity, BatchOp } from "../../client/src/lib/types";
 import { FakeServer } from "./helpers/fake-server";
 import { freshId, token } from "./helpers/fixtures";
 import { ManualClock, settle } from "./helpers/timers";

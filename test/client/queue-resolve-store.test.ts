@@ -1,9 +1,9 @@
 import { createStore } from "solid-js/store";
 import { afterEach, describe, expect, it } from "vitest";
-import type { AnyEntity } from "../../client/src/lib/api";
 import { type Cache, deleteCache, openCache } from "../../client/src/lib/cache";
 import { keepMine, mergeFields } from "../../client/src/lib/conflict";
 import { createQueue } from "../../client/src/lib/queue";
+import type { AnyEntity } from "../../client/src/lib/types";
 import { FakeServer } from "./helpers/fake-server";
 import { freshId, token } from "./helpers/fixtures";
 

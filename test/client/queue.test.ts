@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type AnyEntity, ApiError, type BatchOp } from "../../client/src/lib/api";
+import { ApiError } from "../../client/src/lib/api";
 import { type Cache, deleteCache, openCache } from "../../client/src/lib/cache";
 import { keepMine, mergeFields, useServer } from "../../client/src/lib/conflict";
 import {
@@ -12,6 +12,7 @@ import {
   type QueueMetric,
   toBatchOp,
 } from "../../client/src/lib/queue";
+import type { AnyEntity, BatchOp } from "../../client/src/lib/types";
 import { FakeServer } from "./helpers/fake-server";
 import { freshId, token } from "./helpers/fixtures";
 import { ManualClock, randomSequence, settle } from "./helpers/timers";

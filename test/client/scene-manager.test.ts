@@ -3,8 +3,9 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/te
 import { createComponent } from "solid-js";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SceneManager } from "../../client/src/components/SceneManager";
-import { ApiError, type Scene } from "../../client/src/lib/api";
+import { ApiError } from "../../client/src/lib/api";
 import { createRoster } from "../../client/src/lib/roster";
+import type { Scene } from "../../client/src/lib/types";
 import { fakeGmApi, fakeSync, folder } from "./helpers/fake-gm";
 import { scene, sessionState } from "./helpers/fixtures";
 import { settle } from "./helpers/timers";

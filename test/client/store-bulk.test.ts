@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { AnyEntity, EntityType } from "../../client/src/lib/api";
 import type { CachedEntity } from "../../client/src/lib/cache";
 import { applyEntity, applyState, emptyWorld, type World, worldFromCache } from "../../client/src/lib/store";
+import type { AnyEntity, EntityType } from "../../client/src/lib/types";
 import { scene, snapshot, token } from "./helpers/fixtures";
 
 const e = (entity: object) => entity as AnyEntity;

@@ -1,8 +1,8 @@
 /** A token coming into a player's view brings what hangs on it (`related`): the store keeps it. */
 import { describe, expect, it } from "vitest";
-import type { AnyEntity } from "../../client/src/lib/api";
 import { applyMessage, emptyWorld } from "../../client/src/lib/store";
 import type { InboundMessage } from "../../client/src/lib/transport";
+import type { AnyEntity } from "../../client/src/lib/types";
 import { token } from "./helpers/fixtures";
 
 const art = {

@@ -1,6 +1,5 @@
 import { createEffect, createRoot } from "solid-js";
 import { describe, expect, it } from "vitest";
-import type { AnyEntity } from "../../client/src/lib/api";
 import type { QueuedOp } from "../../client/src/lib/queue";
 import {
   applyChange,
@@ -17,6 +16,7 @@ import {
   type World,
   worldFromCache,
 } from "../../client/src/lib/store";
+import type { AnyEntity } from "../../client/src/lib/types";
 import { layer, scene, sessionState, snapshot, token } from "./helpers/fixtures";
 import { settle } from "./helpers/timers";
 

@@ -1,6 +1,6 @@
 /** `sync.submit`: several edits as one action, one batch, base versions chained through the action. */
 import { describe, expect, it, vi } from "vitest";
-import type { AnyEntity, BatchOp } from "../../client/src/lib/api";
+import type { AnyEntity, BatchOp } from "../../client/src/lib/types";
 import { FakeServer } from "./helpers/fake-server";
 import { token } from "./helpers/fixtures";
 import { useSyncHarness } from "./helpers/sync-harness";

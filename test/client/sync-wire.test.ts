@@ -1,7 +1,7 @@
 /** The app's wire: batches on the open socket (REST otherwise), updates as merge patches. */
 import { describe, expect, it, vi } from "vitest";
-import type { AnyEntity, BatchOp } from "../../client/src/lib/api";
 import { patchEntity } from "../../client/src/lib/sync";
+import type { AnyEntity, BatchOp } from "../../client/src/lib/types";
 import { FakeServer } from "./helpers/fake-server";
 import { FakeWebSocket } from "./helpers/fake-socket";
 import { token } from "./helpers/fixtures";

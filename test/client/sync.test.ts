@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { AnyEntity, SessionInfo } from "../../client/src/lib/api";
 import { type Cache, deleteCache, openCache } from "../../client/src/lib/cache";
 import { keepMine } from "../../client/src/lib/conflict";
 import type { QueueMetric } from "../../client/src/lib/queue";
 import { type SessionSync, type SyncDeps, startSync } from "../../client/src/lib/sync";
 import type { InboundMessage, WebSocketClass } from "../../client/src/lib/transport";
+import type { AnyEntity, SessionInfo } from "../../client/src/lib/types";
 import { FakeServer } from "./helpers/fake-server";
 import { FakeWebSocket } from "./helpers/fake-socket";
 import { freshId, scene, token } from "./helpers/fixtures";

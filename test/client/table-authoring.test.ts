@@ -1,10 +1,10 @@
 // @vitest-environment jsdom
 import { createRoot, createSignal } from "solid-js";
 import { describe, expect, it } from "vitest";
-import type { AnyEntity, Layer } from "../../client/src/lib/api";
 import { readNotes, readStrokes, type Stroke } from "../../client/src/lib/drawing";
 import type { SessionSync } from "../../client/src/lib/sync";
 import { createTableAuthoring, loadLayersOfShownScene } from "../../client/src/lib/table-authoring";
+import type { AnyEntity, Layer } from "../../client/src/lib/types";
 import { FakeServer } from "./helpers/fake-server";
 import { scene, token } from "./helpers/fixtures";
 import { useSyncHarness } from "./helpers/sync-harness";

@@ -3,10 +3,10 @@ import { cleanup, fireEvent, render, screen, waitFor } from "@solidjs/testing-li
 import { createComponent, createSignal } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { TableCanvas, useTableView } from "../../client/src/components/TableCanvas";
-import type { Token } from "../../client/src/lib/api";
 import type { Camera } from "../../client/src/lib/camera";
 import type { CameraStore } from "../../client/src/lib/camera-store";
 import { LIBRARY_DRAG_TYPE } from "../../client/src/lib/library";
+import type { Token } from "../../client/src/lib/types";
 import { scene, token } from "./helpers/fixtures";
 
 afterEach(cleanup);

@@ -4,10 +4,10 @@ import { createComponent, createSignal } from "solid-js";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type LayerEdits, TableCanvas } from "../../client/src/components/TableCanvas";
 import { CELL_PX } from "../../client/src/components/TokenPiece";
-import type { Layer, Token, TokenArt } from "../../client/src/lib/api";
 import { artPlacement } from "../../client/src/lib/crop";
 import type { Note } from "../../client/src/lib/drawing";
 import { LIBRARY_DRAG_TYPE } from "../../client/src/lib/library";
+import type { Layer, Token, TokenArt } from "../../client/src/lib/types";
 import { layer, scene, token } from "./helpers/fixtures";
 
 afterEach(cleanup);

@@ -4,7 +4,7 @@ import { createComponent } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Ghost, TableCanvas } from "../../client/src/components/TableCanvas";
 import { CELL_PX } from "../../client/src/components/TokenPiece";
-import type { Token } from "../../client/src/lib/api";
+import type { Token } from "../../client/src/lib/types";
 import { scene, token } from "./helpers/fixtures";
 
 afterEach(cleanup);

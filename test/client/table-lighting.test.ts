@@ -1,8 +1,8 @@
 // @vitest-environment jsdom
 import { cleanup, waitFor } from "@solidjs/testing-library";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { AnyEntity } from "../../client/src/lib/api";
 import type { SessionSync } from "../../client/src/lib/sync";
+import type { AnyEntity } from "../../client/src/lib/types";
 import { FakeServer } from "./helpers/fake-server";
 import { FakeWebSocket } from "./helpers/fake-socket";
 import { scene } from "./helpers/fixtures";

@@ -4,9 +4,9 @@ import { createComponent, createSignal } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { NewTokenForm, type NewTokenInput } from "../../client/src/components/NewTokenForm";
 import { TokenLibrary } from "../../client/src/components/TokenLibrary";
-import type { Folder } from "../../client/src/lib/api";
 import { initialCrop } from "../../client/src/lib/crop";
 import { LIBRARY_DRAG_TYPE } from "../../client/src/lib/library";
+import type { Folder } from "../../client/src/lib/types";
 import { scene, token } from "./helpers/fixtures";
 
 vi.mock("../../client/src/lib/upload", async (importOriginal) => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ApiError, type ChangesResponse } from "../../client/src/lib/api";
+import { ApiError } from "../../client/src/lib/api";
 import {
   backoffDelay,
   createTransport,
@@ -9,6 +9,7 @@ import {
   type TransportDeps,
   type WebSocketClass,
 } from "../../client/src/lib/transport";
+import type { ChangesResponse } from "../../client/src/lib/types";
 import { FakeWebSocket } from "./helpers/fake-socket";
 import { token } from "./helpers/fixtures";
 import { randomSequence } from "./helpers/timers";

@@ -1,7 +1,8 @@
 // @vitest-environment jsdom
 import { describe, expect, it, vi } from "vitest";
-import { type AnyEntity, ApiError, type EntityType } from "../../client/src/lib/api";
+import { ApiError } from "../../client/src/lib/api";
 import type { ConfirmedOp, SyncDeps } from "../../client/src/lib/sync";
+import type { AnyEntity, EntityType } from "../../client/src/lib/types";
 import { bindUndoKeys, createSessionUndo, createUndoStack, type UndoAction, type UndoDeps } from "../../client/src/lib/undo";
 import { FakeServer } from "./helpers/fake-server";
 import { token } from "./helpers/fixtures";

@@ -2,9 +2,9 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
 import { createComponent } from "solid-js";
 import { afterEach, describe, expect, it } from "vitest";
-import type { AnyEntity, Token } from "../../client/src/lib/api";
 import { applyMessage, applyState, createSessionStore } from "../../client/src/lib/store";
 import type { SessionSync } from "../../client/src/lib/sync";
+import type { AnyEntity, Token } from "../../client/src/lib/types";
 import { clientModules } from "../../modules/client";
 import { ConditionsMenuItems, ConditionsOverlay, ConditionsPanel } from "../../modules/conditions/client";
 import type { Condition } from "../../modules/conditions/rules";

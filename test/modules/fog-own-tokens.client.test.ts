@@ -3,9 +3,9 @@
 import { cleanup, render, screen } from "@solidjs/testing-library";
 import { createComponent } from "solid-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { AnyEntity, Token } from "../../client/src/lib/api";
 import { registerModuleEntities } from "../../client/src/lib/modules";
 import type { SessionSync } from "../../client/src/lib/sync";
+import type { AnyEntity, Token } from "../../client/src/lib/types";
 import { fogClientModule } from "../../modules/fog/client";
 import { newFogFields } from "../../modules/fog/client-tools";
 import { FogOverlay, ownTokenHoles } from "../../modules/fog/FogOverlay";

@@ -2,10 +2,10 @@
 import { cleanup, fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
 import { createComponent } from "solid-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { AnyEntity, BatchOp, SessionSnapshot } from "../../client/src/lib/api";
 import { keepMine } from "../../client/src/lib/conflict";
 import { registerModuleEntities } from "../../client/src/lib/modules";
 import type { SessionSync } from "../../client/src/lib/sync";
+import type { AnyEntity, BatchOp, SessionSnapshot } from "../../client/src/lib/types";
 import { clientModules } from "../../modules/client";
 import { fogClientModule } from "../../modules/fog/client";
 import { fogToolState, newFogFields, submitFogOps } from "../../modules/fog/client-tools";

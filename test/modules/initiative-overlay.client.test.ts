@@ -2,9 +2,9 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
 import { createComponent } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { AnyEntity } from "../../client/src/lib/api";
 import { registerModuleEntities } from "../../client/src/lib/modules";
 import type { SessionSync } from "../../client/src/lib/sync";
+import type { AnyEntity } from "../../client/src/lib/types";
 import { clientModules } from "../../modules/client";
 import type { InitiativeApi } from "../../modules/initiative/client-api";
 import { InitiativeOverlay, InitiativeTokenRing } from "../../modules/initiative/InitiativeOverlay";

@@ -2,11 +2,12 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
 import { createComponent } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type AnyEntity, setCsrfToken } from "../../client/src/lib/api";
+import { setCsrfToken } from "../../client/src/lib/api";
 import { registerModuleEntities } from "../../client/src/lib/modules";
 import type { QueuedOp } from "../../client/src/lib/queue";
 import { applyMessage, applyState, createSessionStore, emptyWorld } from "../../client/src/lib/store";
 import type { SessionSync } from "../../client/src/lib/sync";
+import type { AnyEntity } from "../../client/src/lib/types";
 import { clientModules } from "../../modules/client";
 import { InitiativePanel } from "../../modules/initiative/client";
 import { createInitiativeApi, type InitiativeApi } from "../../modules/initiative/client-api";

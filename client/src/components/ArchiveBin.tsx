@@ -1,6 +1,7 @@
 import { createSignal, For, Show } from "solid-js";
-import { type AnyEntity, describeError, type EntityType, type GmApi } from "../lib/api";
+import { describeError, type GmApi } from "../lib/api";
 import type { SessionSync } from "../lib/sync";
+import type { AnyEntity, EntityType } from "../lib/types";
 import { SidebarSection } from "./SidebarSection";
 
 type BinType = Extract<EntityType, "scene" | "token" | "folder">;

@@ -1,6 +1,7 @@
 import { createSignal } from "solid-js";
-import { api, type CreatedSession } from "../lib/api";
+import { api } from "../lib/api";
 import { createSubmitter } from "../lib/submit";
+import type { CreatedSession } from "../lib/types";
 import { ErrorMessage } from "./ErrorMessage";
 
 /** `POST /api/vtt/sessions`: the caller becomes the new session's GM. */

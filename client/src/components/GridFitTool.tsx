@@ -2,7 +2,7 @@ import { createSignal, Show } from "solid-js";
 import { Portal } from "solid-js/web";
 import "./grid.css";
 import { fitGridFromBox, type GridPatch } from "../../../domain/grid";
-import type { Scene } from "../lib/api";
+import type { Scene } from "../lib/types";
 
 /**
  * The GM fits the scene's grid to the map by dragging a box over one square of it: the box's side

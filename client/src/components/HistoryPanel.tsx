@@ -1,6 +1,7 @@
 import { createResource, createSignal, For, Show } from "solid-js";
-import { type AnyEntity, ApiError, describeError, type EntityType, type HistoryApi } from "../lib/api";
+import { ApiError, describeError, type HistoryApi } from "../lib/api";
 import { entityLabel, type HistoryItem, summarizeVersion } from "../lib/history";
+import type { AnyEntity, EntityType } from "../lib/types";
 import { ErrorMessage } from "./ErrorMessage";
 
 /**

@@ -1,5 +1,5 @@
-import type { SceneLock } from "../lib/api";
 import { formatClock } from "../lib/clock";
+import type { SceneLock } from "../lib/types";
 
 /** Who holds a scene's lock and until when; mine reads differently from another GM's. */
 export function LockBadge(props: { lock: SceneLock; mine: boolean; holderName: string | undefined }) {

@@ -1,7 +1,8 @@
 import { createSignal, For, onCleanup, onMount, Show } from "solid-js";
-import { type ConnectedClient, describeError, type Role, type SessionMember } from "../lib/api";
+import { describeError } from "../lib/api";
 import { formatClock } from "../lib/clock";
 import type { Roster } from "../lib/roster";
+import type { ConnectedClient, Role, SessionMember } from "../lib/types";
 import { RoleBadge } from "./RoleBadge";
 import { SidebarSection } from "./SidebarSection";
 

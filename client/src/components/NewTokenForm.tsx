@@ -1,7 +1,7 @@
 import { createEffect, createSignal, For, on, Show } from "solid-js";
-import type { Folder, Scene } from "../lib/api";
 import type { Crop } from "../lib/crop";
 import { createSubmitter } from "../lib/submit";
+import type { Folder, Scene } from "../lib/types";
 import { assetFileUrl, type UploadedAsset } from "../lib/upload";
 import { AssetUploadField } from "./AssetUploadField";
 import { CropTool } from "./CropTool";

@@ -1,4 +1,4 @@
-import type { Role } from "../lib/api";
+import type { Role } from "../lib/types";
 
 const labels: Record<Role, string> = { gm: "GM", player: "Player" };
 

@@ -1,7 +1,7 @@
 import { createMemo, createSignal, Show } from "solid-js";
 import "./grid.css";
 import { cellAt, cellCenter, distanceInCells, formatDistance, gridOf } from "../../../domain/grid";
-import type { Scene } from "../lib/api";
+import type { Scene } from "../lib/types";
 
 /**
  * The ruler: drag from one cell to another to read the distance in cells and in the scene's units

@@ -1,6 +1,6 @@
 import { createSignal, For, Show } from "solid-js";
-import type { Scene } from "../lib/api";
 import { createSubmitter } from "../lib/submit";
+import type { Scene } from "../lib/types";
 import { ErrorMessage } from "./ErrorMessage";
 import { createGridFields, GridFields, type GridFieldsPatch } from "./SceneGridFields";
 

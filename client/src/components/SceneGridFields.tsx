@@ -1,6 +1,6 @@
 import { createSignal } from "solid-js";
 import { GRID_SIZE_MAX, GRID_SIZE_MIN, gridOf } from "../../../domain/grid";
-import type { Scene } from "../lib/api";
+import type { Scene } from "../lib/types";
 
 export type GridFieldsPatch = Partial<Pick<Scene, "grid_size" | "grid_offset_x" | "grid_offset_y">>;
 

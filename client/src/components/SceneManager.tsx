@@ -1,5 +1,5 @@
 import { createMemo, createSignal, For, onCleanup, onMount, Show } from "solid-js";
-import { ApiError, describeError, type Folder, type GmApi, importSceneBundle, type Scene, sceneExportUrl } from "../lib/api";
+import { ApiError, describeError, type GmApi, importSceneBundle, sceneExportUrl } from "../lib/api";
 import { formatClock } from "../lib/clock";
 import { createSceneLocks } from "../lib/locks";
 import { type DropTarget, sortAtEnd } from "../lib/ordering";
@@ -16,6 +16,7 @@ import {
 } from "../lib/scene-tree";
 import { createSubmitter } from "../lib/submit";
 import type { SessionSync } from "../lib/sync";
+import type { Folder, Scene } from "../lib/types";
 import { AssetUploadField } from "./AssetUploadField";
 import { ErrorMessage } from "./ErrorMessage";
 import { SceneEditor, type ScenePatch } from "./SceneEditor";

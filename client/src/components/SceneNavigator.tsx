@@ -1,7 +1,7 @@
 import { createSignal, For, type JSX, Show } from "solid-js";
-import type { Folder, Scene, SceneLock } from "../lib/api";
 import { type DropTarget, keyboardTarget, type Sortable } from "../lib/ordering";
 import { folderAndDescendants, type SceneTree, shownParentOf } from "../lib/scene-tree";
+import type { Folder, Scene, SceneLock } from "../lib/types";
 import { LockBadge } from "./LockBadge";
 
 type Dragged = { kind: "scene"; scene: Scene } | { kind: "folder"; folder: Folder };

@@ -1,6 +1,6 @@
 import { createSignal, Show } from "solid-js";
-import type { Token } from "../lib/api";
 import { createSubmitter } from "../lib/submit";
+import type { Token } from "../lib/types";
 import { ErrorMessage } from "./ErrorMessage";
 
 /** Several tokens selected on the table (shift-click or a selection box): what the GM can do with all of them. */

@@ -1,7 +1,7 @@
 import { A } from "@solidjs/router";
 import { For, Show } from "solid-js";
-import type { SessionSummary } from "../lib/api";
 import { paths } from "../lib/paths";
+import type { SessionSummary } from "../lib/types";
 import { RoleBadge } from "./RoleBadge";
 
 /** The sessions the caller belongs to, each a link to its table. */

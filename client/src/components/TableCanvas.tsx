@@ -4,7 +4,6 @@ import Maximize from "lucide-solid/icons/maximize";
 import ZoomIn from "lucide-solid/icons/zoom-in";
 import ZoomOut from "lucide-solid/icons/zoom-out";
 import { createContext, createEffect, createMemo, createSignal, For, type JSX, on, onCleanup, onMount, Show, useContext } from "solid-js";
-import type { Layer, Scene, Token, TokenArt } from "../lib/api";
 import {
   type Camera,
   cameraTransform,
@@ -27,6 +26,7 @@ import { hitStroke, type Note, orderedLayers, readNotes, readStrokes, type Strok
 import { createSnapSetting, type GridPatch, gridOf, libraryDropPoint, tokenDropPoint } from "../lib/grid";
 import { LIBRARY_DRAG_TYPE } from "../lib/library";
 import { type Rect, rectFromCorners, toggleInSelection, tokensInBox } from "../lib/selection";
+import type { Layer, Scene, Token, TokenArt } from "../lib/types";
 import { assetFileUrl } from "../lib/upload";
 import { DrawingsLayer } from "./DrawingsLayer";
 import { GridControls } from "./GridControls";

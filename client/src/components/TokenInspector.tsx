@@ -1,9 +1,9 @@
 import RotateCcw from "lucide-solid/icons/rotate-ccw";
 import RotateCw from "lucide-solid/icons/rotate-cw";
 import { createSignal, For, Show } from "solid-js";
-import type { Folder, SessionMember, Token, TokenArt } from "../lib/api";
 import { CROP_STAGE_PX, type Crop, initialCrop } from "../lib/crop";
 import { createSubmitter } from "../lib/submit";
+import type { Folder, SessionMember, Token, TokenArt } from "../lib/types";
 import { assetFileUrl, type UploadedAsset } from "../lib/upload";
 import { AssetUploadField } from "./AssetUploadField";
 import { CroppedArt } from "./CroppedArt";

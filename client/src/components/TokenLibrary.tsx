@@ -1,9 +1,9 @@
 import ChevronDown from "lucide-solid/icons/chevron-down";
 import ChevronRight from "lucide-solid/icons/chevron-right";
 import { createMemo, createSignal, For, Show } from "solid-js";
-import type { Folder, Token, TokenArt } from "../lib/api";
 import { buildLibraryTree, type FolderNode, LIBRARY_DRAG_TYPE } from "../lib/library";
 import { createSubmitter } from "../lib/submit";
+import type { Folder, Token, TokenArt } from "../lib/types";
 import { assetFileUrl } from "../lib/upload";
 import { CroppedArt } from "./CroppedArt";
 import { ErrorMessage } from "./ErrorMessage";

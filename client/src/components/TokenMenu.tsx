@@ -1,5 +1,5 @@
 import { createSignal, type JSX, onCleanup, onMount } from "solid-js";
-import type { Token } from "../lib/api";
+import type { Token } from "../lib/types";
 
 /**
  * A token's own menu, opened by a right-click or a long press on it: the items the table and the

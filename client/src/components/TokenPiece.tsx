@@ -1,8 +1,8 @@
 import UserRound from "lucide-solid/icons/user-round";
 import { createSignal, onCleanup, Show } from "solid-js";
 import { DEFAULT_GRID_SIZE } from "../../../domain/grid";
-import type { Token, TokenArt } from "../lib/api";
 import { cellsFromPixels, rotationTowards, unrotate } from "../lib/selection";
+import type { Token, TokenArt } from "../lib/types";
 import { assetFileUrl } from "../lib/upload";
 import { CroppedArt } from "./CroppedArt";
 

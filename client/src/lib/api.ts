@@ -3,20 +3,39 @@
  * adds `X-CSRF-Token` to mutating requests once a token is known, and turns the contract's error
  * envelope `{error: {code, message, details}}` into a thrown `ApiError`.
  *
- * Only types come from `domain/`: its runtime modules pull in zod, which the client does not need yet.
+ * The entities and messages it sends and receives are in `types.ts`. Only types come from `domain/`: its
+ * runtime modules pull in zod, which the client does not need yet.
  */
-import type { ApiTokenCreated, ApiTokenInfo } from "../../../domain/accounts";
-import type { GameSession, User } from "../../../domain/api";
-import type { AnyEntity, coreEntityPaths, EntityType, Folder, Layer, Scene, SessionState, Token, TokenArt } from "../../../domain/entities";
+import type { coreEntityPaths } from "../../../domain/entities";
 import type { ErrorCode } from "../../../domain/errors";
-import type { SceneLock } from "../../../domain/locks";
-import type { JsonObject } from "../../../domain/merge-patch";
-import type { Role } from "../../../domain/permissions";
-import type { ChangeOpName, ChangeRow } from "../../../domain/protocol";
 import type { ConflictReport } from "./conflict-metrics";
 import { moduleEntities } from "./modules";
-
-export type { AnyEntity, EntityType, Folder, GameSession, Layer, Role, Scene, SceneLock, SessionState, Token, TokenArt, User };
+import type {
+  AnyEntity,
+  ApiTokenCreated,
+  ApiTokenInfo,
+  ApiTokenRequest,
+  AuthResponse,
+  BatchOp,
+  BatchResponse,
+  ChangesResponse,
+  ConnectedClient,
+  CreatedSession,
+  EntityHistoryItem,
+  EntityType,
+  JoinedSession,
+  Role,
+  Scene,
+  SceneInput,
+  SceneLock,
+  SessionDetail,
+  SessionMember,
+  SessionSnapshot,
+  SessionState,
+  SessionSummary,
+  Token,
+  TokenInput,
+} from "./types";
 
 /** `network_error`: no response at all; `bad_response`: a response that is not the contract's. */
 export type ApiErrorCode = ErrorCode | "network_error" | "bad_response";
@@ -48,98 +67,6 @@ export class ApiError extends Error {
       return [typeof field === "string" && field !== "" ? `${field}: ${message}` : message];
     });
   }
-}
-
-export interface AuthResponse {
-  user: User;
-  csrf_token: string;
-}
-
-export interface SessionSummary {
-  id: string;
-  name: string;
-  role: Role;
-}
-
-export interface CreatedSession {
-  session: GameSession;
-  invite_code: string;
-}
-
-export interface JoinedSession {
-  session: GameSession;
-  role: "player";
-}
-
-/** Per-session rollout flags: `realtime: false` turns the socket off (polling only). */
-export interface SessionSettings {
-  realtime?: boolean;
-  poll_interval_ms?: number;
-  [flag: string]: unknown;
-}
-
-/** The session as `state` describes it: the caller's role and the session's settings included. */
-export type SessionInfo = GameSession & { role?: Role; settings?: SessionSettings };
-
-/** A member of a session, as `GET /api/vtt/sessions/{sid}` lists them. */
-export interface SessionMember {
-  user_id: string;
-  username: string;
-  role: Role;
-}
-
-/** `GET /api/vtt/sessions/{sid}`: the session with its members and the caller's role. */
-export interface SessionDetail {
-  session: GameSession;
-  role: Role;
-  members: SessionMember[];
-  invite_code?: string;
-}
-
-/** `GET {S}/state`. Players receive only what the visibility filter lets through. */
-export interface SessionSnapshot {
-  seq: number;
-  session: SessionInfo;
-  session_state: SessionState;
-  scenes: Scene[];
-  folders: Folder[];
-  tokens: Token[];
-  token_art: TokenArt[];
-  layers: Layer[];
-  timeline: Record<string, unknown>[];
-  /** Entities of game modules by type (those of the active scene for types that live on one). */
-  modules?: Record<string, AnyEntity[]>;
-}
-
-export type SceneInput = { name: string } & Partial<
-  Pick<Scene, "description" | "grid_scale" | "grid_units" | "accent_color" | "folder_id" | "sort">
->;
-export type TokenInput = { name: string } & Partial<
-  Pick<Token, "scene_id" | "folder_id" | "width" | "height" | "x" | "y" | "hidden" | "owner_user_ids">
->;
-
-export type { ChangeRow };
-
-/** `GET {S}/changes?since=`; `reload` (players): the active scene changed, load `state` again. */
-export interface ChangesResponse {
-  seq: number;
-  changes: ChangeRow[];
-  reload?: true;
-}
-
-/** One op of `POST {S}/batch`. */
-export interface BatchOp {
-  op_id: string;
-  entity_type: EntityType;
-  op: ChangeOpName;
-  id?: string;
-  base_version?: number;
-  data?: JsonObject;
-}
-
-export interface BatchResponse {
-  seq: number;
-  results: { op_id: string; entity: AnyEntity }[];
 }
 
 type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -293,18 +220,6 @@ export function createSessionApi(sid: string, fetchImpl?: typeof fetch): Session
   };
 }
 
-/** A client connected to the session now, as `GET {S}/clients` lists them (GMs only). */
-export interface ConnectedClient {
-  client_id: string;
-  user_id: string;
-  role: Role;
-  connected_at: string;
-  last_seen: string;
-  capabilities: Record<string, unknown>;
-  /** Browser and OS by name, parsed by the server from the user agent (null: not recognised). */
-  device?: { browser: string | null; os: string | null };
-}
-
 /** The GM's calls beyond the sync layer: members, connected clients, scene locks, the archive. */
 export interface GmApi {
   getSession(): Promise<SessionDetail>;
@@ -337,14 +252,6 @@ export function createGmApi(sid: string, fetchImpl?: typeof fetch): GmApi {
   };
 }
 
-export type { ApiTokenCreated, ApiTokenInfo };
-
-/** What a new API token is given: a name and, optionally, a lifetime in days. */
-export interface ApiTokenRequest {
-  name: string;
-  expires_in_days?: number;
-}
-
 /** The account's API tokens (for scripts and the CLI): list, create (the secret comes back once), revoke. */
 export interface TokensApi {
   list(): Promise<{ tokens: ApiTokenInfo[] }>;
@@ -367,16 +274,6 @@ export function createTokensApi(fetchImpl?: typeof fetch): TokensApi {
 /** The session's WebSocket URL on the page's own origin (`ws:` under `http:`, `wss:` under `https:`). */
 export function sessionSocketUrl(sid: string, origin: string = location.origin): string {
   return `${origin.replace(/^http/, "ws")}${sessionPath(sid)}/ws`;
-}
-
-/** One version of an entity, as `GET {S}/<type>/{id}/history` lists them (GMs; see `history.ts`). */
-export interface EntityHistoryItem {
-  version: number;
-  seq: number;
-  op: string;
-  diff: unknown;
-  updated_by: string;
-  created_at: string;
 }
 
 /** An entity's history and reverts (GMs): what the history panel and undo call. */

@@ -5,8 +5,9 @@
  * table opens from IndexedDB; the server is asked again when the network returns.
  */
 import { createSignal } from "solid-js";
-import { type AuthResponse, api, setCsrfToken, setUnauthorizedHandler, type User } from "./api";
+import { api, setCsrfToken, setUnauthorizedHandler } from "./api";
 import { forgetAuth, rememberAuth, restoreUser } from "./known-user";
+import type { AuthResponse, User } from "./types";
 
 const [user, setUser] = createSignal<User | null | undefined>(undefined);
 

@@ -3,7 +3,7 @@
  * (tested on their own), `queueOps` hands them to the sync layer's queue in order.
  */
 import type { JsonObject } from "../../../domain/merge-patch";
-import type { EntityType } from "./api";
+import type { EntityType } from "./types";
 
 export type OpDraft =
   | { op: "create"; type: EntityType; id: string; data: JsonObject }

@@ -12,8 +12,8 @@
  * claims a seq whose changes it does not hold.
  */
 import { type DBSchema, deleteDB, type IDBPDatabase, openDB } from "idb";
-import type { AnyEntity, EntityType, SessionInfo } from "./api";
 import type { QueuedOp } from "./queue";
+import type { AnyEntity, EntityType, SessionInfo } from "./types";
 
 export interface CachedEntity {
   type: EntityType;

@@ -19,8 +19,8 @@
  */
 
 import { applyMergePatch, type Json, type JsonObject, jsonEqual } from "../../../domain/merge-patch";
-import type { AnyEntity } from "./api";
 import type { QueuedOp } from "./queue";
+import type { AnyEntity } from "./types";
 
 export interface Conflict {
   op: QueuedOp;

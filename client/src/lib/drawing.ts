@@ -18,8 +18,8 @@
  * The first edit of a scene's drawings (or notes) creates the layer, with the item in its payload.
  */
 import type { JsonObject } from "../../../domain/merge-patch";
-import type { Layer } from "./api";
 import type { OpDraft } from "./authoring";
+import type { Layer } from "./types";
 
 export const strokeKinds = ["free", "line", "rect", "ellipse"] as const;
 export type StrokeKind = (typeof strokeKinds)[number];

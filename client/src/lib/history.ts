@@ -4,7 +4,7 @@
  * `diff` is the JSON Merge Patch from the version before (the whole entity for a `create`, and for
  * a `snapshot`: the earliest version still kept after older changes were compacted away).
  */
-import type { EntityHistoryItem, EntityType } from "./api";
+import type { EntityHistoryItem, EntityType } from "./types";
 
 /** `op` is `create`, `update`, `archive`, `restore`, or `snapshot` for a compacted baseline. */
 export type HistoryItem = EntityHistoryItem;

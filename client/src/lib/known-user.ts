@@ -4,7 +4,8 @@
  * login's CSRF token once the network returns (it is bound to the session cookie, which the
  * browser keeps; a page of another site can read neither). Forgotten on sign-out and on any 401.
  */
-import { ApiError, type AuthResponse } from "./api";
+import { ApiError } from "./api";
+import type { AuthResponse } from "./types";
 
 const STORAGE_KEY = "vtt:last-user";
 

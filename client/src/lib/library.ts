@@ -5,9 +5,9 @@
  */
 import { cellAt, cellOrigin, type Grid, gridOf, snapToCell } from "../../../domain/grid";
 import type { JsonObject } from "../../../domain/merge-patch";
-import type { Folder, Token, TokenArt } from "./api";
 import { type OpDraft, plain } from "./authoring";
 import type { Crop } from "./crop";
+import type { Folder, Token, TokenArt } from "./types";
 
 export interface FolderNode {
   folder: Folder;

@@ -14,9 +14,10 @@
  *   woken so the waiting changes leave at once instead of after their backoff.
  */
 import { createSignal } from "solid-js";
-import { ApiError, describeError, type GmApi, type SceneLock } from "./api";
+import { ApiError, describeError, type GmApi } from "./api";
 import type { SessionSync } from "./sync";
 import { defaultTimers, type InboundMessage, type Timers } from "./transport";
+import type { SceneLock } from "./types";
 
 export type LockMap = Readonly<Record<string, SceneLock>>;
 

@@ -6,8 +6,8 @@
  * `sync.accept`.
  */
 import type { Component } from "solid-js";
-import type { Scene, Token } from "./api";
 import type { SessionSync } from "./sync";
+import type { Scene, Token } from "./types";
 
 export interface ClientModuleEntity {
   /** The `entity_type`, as the module's domain declaration names it. */

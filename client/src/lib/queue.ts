@@ -17,11 +17,11 @@
 
 import type { JsonObject } from "../../../domain/merge-patch";
 import type { ChangeOpName } from "../../../domain/protocol";
-import type { AnyEntity, BatchOp, BatchResponse, EntityType } from "./api";
 import { ApiError } from "./api";
 import { plain } from "./authoring";
 import { applyResolution, type Conflict, type Resolution } from "./conflict";
 import { backoffDelay, defaultTimers, type Timers } from "./transport";
+import type { AnyEntity, BatchOp, BatchResponse, EntityType } from "./types";
 
 export const MAX_BATCH_OPS = 500;
 

@@ -6,9 +6,10 @@
  * Inert until a panel `start`s it, so a player's table never asks for GM-only lists.
  */
 import { createSignal } from "solid-js";
-import { type ConnectedClient, describeError, type GmApi, type Role, type SessionMember } from "./api";
+import { describeError, type GmApi } from "./api";
 import type { SessionSync } from "./sync";
 import { defaultTimers, type InboundMessage, type Timers } from "./transport";
+import type { ConnectedClient, Role, SessionMember } from "./types";
 
 /** Presence messages closer together than this cause one read. */
 export const PRESENCE_DEBOUNCE_MS = 300;

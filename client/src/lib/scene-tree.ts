@@ -6,8 +6,9 @@
  * GMs nesting folders into each other at once) is cut at the folder with the smallest id, which
  * then shows at the top level. Nothing is ever dropped from view.
  */
-import type { Folder, Scene } from "./api";
+
 import { type DropTarget, planMove, sortSiblings } from "./ordering";
+import type { Folder, Scene } from "./types";
 
 export interface FolderNode {
   folder: Folder;

@@ -2,8 +2,9 @@
  * Several tokens at once on the table: which ones a selection box catches, and the edits that
  * move, resize, rotate, hide or show a selection (one merge patch per token, queued in order).
  */
-import type { Token } from "./api";
+
 import type { OpDraft } from "./authoring";
+import type { Token } from "./types";
 
 export interface Rect {
   x: number;

@@ -13,12 +13,24 @@
 import { batch } from "solid-js";
 import { createStore, produce, reconcile } from "solid-js/store";
 import { applyMergePatch, type Json } from "../../../domain/merge-patch";
-import type { AnyEntity, EntityType, Folder, Layer, Role, Scene, SessionInfo, SessionSnapshot, SessionState, Token, TokenArt } from "./api";
 import type { CachedEntity } from "./cache";
 import type { Conflict } from "./conflict";
 import { moduleEntities } from "./modules";
 import { entityKey, type QueuedOp, type QueueState, type QueueStatus, type Rejection } from "./queue";
 import type { InboundMessage, TransportStatus } from "./transport";
+import type {
+  AnyEntity,
+  EntityType,
+  Folder,
+  Layer,
+  Role,
+  Scene,
+  SessionInfo,
+  SessionSnapshot,
+  SessionState,
+  Token,
+  TokenArt,
+} from "./types";
 
 /** The collections of a world, named as in `GET {S}/state`. */
 export const buckets = {

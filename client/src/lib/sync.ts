@@ -22,7 +22,7 @@
 
 import type { Layer } from "../../../domain/entities";
 import { applyMergePatch, isJsonObject, type Json, type JsonObject } from "../../../domain/merge-patch";
-import type { AnyEntity, BatchOp, BatchResponse, EntityType, SessionApi, SessionInfo, SessionSettings, SessionSnapshot } from "./api";
+import type { SessionApi } from "./api";
 import { ApiError, createSessionApi, sessionSocketUrl } from "./api";
 import { type Cache, type CacheCommit, createMemoryCache, openCache } from "./cache";
 import type { Conflict, Resolution } from "./conflict";
@@ -55,6 +55,7 @@ import {
   type TransportDeps,
   type WebSocketClass,
 } from "./transport";
+import type { AnyEntity, BatchOp, BatchResponse, EntityType, SessionInfo, SessionSettings, SessionSnapshot } from "./types";
 
 export interface SyncDeps {
   sessionId: string;

@@ -4,13 +4,13 @@
  * `library.ts`, `selection.ts` and `drawing.ts`, and queues them through the sync layer.
  */
 import { createEffect, on } from "solid-js";
-import type { Folder, Layer, Token, TokenArt } from "./api";
 import { type OpSink, plain, queueOps } from "./authoring";
 import type { Crop } from "./crop";
 import { addStrokeOp, clearStrokesOps, deleteNotesOps, eraseStrokesOps, type Note, putNoteOp, type Stroke } from "./drawing";
 import type { GridPatch } from "./grid";
 import { artCreateOp, createFolderOp, libraryDropOps, type NewToken, newTokenOps } from "./library";
 import { hiddenOps, moveOps } from "./selection";
+import type { Folder, Layer, Token, TokenArt } from "./types";
 
 /** What the actions read: the sync layer's view (`SessionSync.view`). */
 export interface AuthoringView {

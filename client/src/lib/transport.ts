@@ -29,8 +29,9 @@
  */
 import ReconnectingWebSocket from "partysocket/ws";
 import { PING, PONG, type ServerMessage } from "../../../domain/protocol";
-import type { ApiErrorCode, BatchOp, BatchResponse, ChangeRow, ChangesResponse } from "./api";
+import type { ApiErrorCode } from "./api";
 import { ApiError } from "./api";
+import type { BatchOp, BatchResponse, ChangeRow, ChangesResponse } from "./types";
 
 /** A batch sent on the socket got no answer before the socket went away: send it again (REST). */
 export class SocketWriteLost extends Error {

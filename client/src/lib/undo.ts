@@ -19,11 +19,12 @@
  * the view through the normal sync path (socket or poll).
  */
 import { createSignal } from "solid-js";
-import { type AnyEntity, ApiError, createHistoryApi, describeError, type EntityType, type HistoryApi } from "./api";
+import { ApiError, createHistoryApi, describeError, type HistoryApi } from "./api";
 import { entityLabel, fieldNames } from "./history";
 import { entityKey } from "./queue";
 import { getEntity } from "./store";
 import type { ConfirmedOp, SessionSync } from "./sync";
+import type { AnyEntity, EntityType } from "./types";
 
 export interface UndoAction {
   entity_type: EntityType;

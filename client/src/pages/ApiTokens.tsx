@@ -1,7 +1,8 @@
 import { createResource, createSignal, For, Match, Show, Switch } from "solid-js";
 import { ErrorMessage } from "../components/ErrorMessage";
-import { type ApiTokenCreated, type ApiTokenInfo, createTokensApi, describeError, type TokensApi } from "../lib/api";
+import { createTokensApi, describeError, type TokensApi } from "../lib/api";
 import { createSubmitter } from "../lib/submit";
+import type { ApiTokenCreated, ApiTokenInfo } from "../lib/types";
 
 /** Lifetimes offered for a new token; "" is no expiry. */
 const LIFETIMES = [

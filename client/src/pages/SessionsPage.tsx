@@ -4,8 +4,9 @@ import { CreateSessionForm } from "../components/CreateSessionForm";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { InviteLink } from "../components/InviteLink";
 import { SessionList } from "../components/SessionList";
-import { api, type CreatedSession, describeError } from "../lib/api";
+import { api, describeError } from "../lib/api";
 import { paths } from "../lib/paths";
+import type { CreatedSession } from "../lib/types";
 
 /** "My sessions": the tables the user belongs to, and a form to open a new one as its GM. */
 export function SessionsPage() {

@@ -4,11 +4,12 @@
  * recorded and answered by the test.
  */
 import { vi } from "vitest";
-import type { AnyEntity, ConnectedClient, EntityType, Folder, GmApi, SceneLock, SessionMember } from "../../../client/src/lib/api";
+import type { GmApi } from "../../../client/src/lib/api";
 import type { QueuedOp } from "../../../client/src/lib/queue";
 import { applyEntities, type Collections, createSessionStore, emptyWorld, getEntity } from "../../../client/src/lib/store";
 import type { Edit } from "../../../client/src/lib/sync";
 import type { InboundMessage } from "../../../client/src/lib/transport";
+import type { AnyEntity, ConnectedClient, EntityType, Folder, SceneLock, SessionMember } from "../../../client/src/lib/types";
 import { applyMergePatch, type Json } from "../../../domain/merge-patch";
 
 const T0 = "2025-01-01T00:00:00.000Z";

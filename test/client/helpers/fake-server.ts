@@ -5,6 +5,8 @@
  * `base_version` (409 with `details: {op_id, current}`) and remember op ids (a replay returns the
  * first result). Tests script failures per call: no answer, or "applied but the answer was lost".
  */
+import type { SessionApi } from "../../../client/src/lib/api";
+import { ApiError } from "../../../client/src/lib/api";
 import type {
   AnyEntity,
   BatchOp,
@@ -12,11 +14,9 @@ import type {
   ChangeRow,
   ChangesResponse,
   EntityType,
-  SessionApi,
   SessionSettings,
   SessionSnapshot,
-} from "../../../client/src/lib/api";
-import { ApiError } from "../../../client/src/lib/api";
+} from "../../../client/src/lib/types";
 import { applyMergePatch, type Json } from "../../../domain/merge-patch";
 import { sessionState } from "./fixtures";
 

@@ -1,5 +1,5 @@
 /** Entities and snapshots for client tests: complete objects with readable defaults. */
-import type { Layer, Scene, SessionSnapshot, SessionState, Token } from "../../../client/src/lib/api";
+import type { Layer, Scene, SessionSnapshot, SessionState, Token } from "../../../client/src/lib/types";
 
 const T0 = "2025-01-01T00:00:00.000Z";
 
