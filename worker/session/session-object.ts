@@ -46,7 +46,7 @@ import {
   type ServerMessage,
 } from "../../domain/protocol";
 import { type Bucket, mutationCost, PREVIEW_LIMIT, retryAfterSeconds, SOCKET_MESSAGE_LIMIT, take } from "../../domain/rate-limit";
-import { applySettingsPatch, mutationLimitOf, resolveSettings, type SessionSettings, type SettingsPatch } from "../../domain/settings";
+import { mutationLimitOf, type SessionSettings, type SettingsPatch } from "../../domain/settings";
 import { isTokenVisible, isVisibleToPlayer, type PlayerCover, type PlayerView } from "../../domain/visibility";
 import { chunk, type Db, getDb, nowIso } from "../db/client";
 import { loadEntity } from "../db/entities";
@@ -70,6 +70,7 @@ import { type CredentialFilter, isExpired, matchesCredential, type SocketCredent
 import { LockTable } from "./lock-table";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
 import { PresenceJoins } from "./presence-joins";
+import { SessionSettingsCache } from "./session-settings";
 import { socketsPerUser, tooManySockets } from "./socket-limits";
 import { isOpsMessage, type OpsMessage, opsError, parseOpsMessage, recordSocketWrite } from "./socket-writes";
 import { UserWriteLeases } from "./user-limiter";
@@ -220,7 +221,8 @@ export class SessionObject extends DurableObject<Env> {
   #sessionId: string | undefined;
   #seq: number | undefined;
   #tail: Promise<unknown> = Promise.resolve();
-  #settings: Promise<SessionSettings> | undefined;
+  /** The session's settings, cached (session-settings.ts). */
+  readonly #settings: SessionSettingsCache;
   #locks: Promise<LockTable> | undefined;
   #activeSceneId: string | null | undefined;
   #tokens = new Map<string, TokenFacts>();
@@ -274,6 +276,7 @@ export class SessionObject extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     this.#pending = new PendingRecords(ctx.storage.sql);
     this.#userLeases = new UserWriteLeases(env);
+    this.#settings = new SessionSettingsCache(() => getDb(this.env.DB));
     this.writeLog = new WriteBehind(ctx.storage.sql, {
       db: () => getDb(this.env.DB),
       sessionId: () => this.#boundSession(),
@@ -370,16 +373,7 @@ export class SessionObject extends DurableObject<Env> {
   }
 
   #loadSettings(sessionId: string): Promise<SessionSettings> {
-    this.#settings ??= getDb(this.env.DB)
-      .select({ settings: gameSessions.settings })
-      .from(gameSessions)
-      .where(eq(gameSessions.id, sessionId))
-      .get()
-      .then((row) => resolveSettings(row?.settings));
-    this.#settings.catch(() => {
-      this.#settings = undefined;
-    });
-    return this.#settings;
+    return this.#settings.load(sessionId);
   }
 
   #lockTable(sessionId: string): Promise<LockTable> {
@@ -843,16 +837,7 @@ export class SessionObject extends DurableObject<Env> {
     const limited = await this.#admit(sessionId, actor, 1);
     if (limited) return limited;
     return this.#serial(async () => {
-      const db = getDb(this.env.DB);
-      const row = await db.select({ settings: gameSessions.settings }).from(gameSessions).where(eq(gameSessions.id, sessionId)).get();
-      if (!row) throw new Error(`no game session ${sessionId}`);
-      const before = resolveSettings(row.settings);
-      const after = applySettingsPatch(before, patch);
-      await db
-        .update(gameSessions)
-        .set({ settings: after as unknown as JsonObject })
-        .where(eq(gameSessions.id, sessionId));
-      this.#settings = Promise.resolve(after);
+      const { before, after } = await this.#settings.update(sessionId, patch);
       this.#sendToAll({ type: "settings", settings: after });
       if (before.realtime && !after.realtime) {
         for (const ws of this.ctx.getWebSockets()) {
