@@ -34,7 +34,7 @@ import { errorBody, type Failure, fail } from "../../domain/errors";
 import type { SceneLock } from "../../domain/locks";
 import type { JsonObject } from "../../domain/merge-patch";
 import { MAX_BATCH_OPS } from "../../domain/ops";
-import { type Actor, canWrite, type Role } from "../../domain/permissions";
+import type { Actor, Role } from "../../domain/permissions";
 import {
   CLOSE_CODES,
   type ClientMessage,
@@ -45,22 +45,12 @@ import {
   type PresenceClient,
   type ServerMessage,
 } from "../../domain/protocol";
-import { type Bucket, mutationCost, PREVIEW_LIMIT, retryAfterSeconds, SOCKET_MESSAGE_LIMIT, take } from "../../domain/rate-limit";
+import { type Bucket, mutationCost, retryAfterSeconds, SOCKET_MESSAGE_LIMIT, take } from "../../domain/rate-limit";
 import { mutationLimitOf, type SessionSettings, type SettingsPatch } from "../../domain/settings";
-import { isTokenVisible, isVisibleToPlayer, type PlayerCover, type PlayerView } from "../../domain/visibility";
+import { isVisibleToPlayer, type PlayerView } from "../../domain/visibility";
 import { chunk, type Db, getDb, nowIso } from "../db/client";
 import { loadEntity } from "../db/entities";
-import {
-  changesSince,
-  coverOf,
-  type Delta,
-  loadCellSize,
-  loadCoverEntities,
-  loadSessionState,
-  readerFilter,
-  tokenDependents,
-  writeResultFor,
-} from "../db/reads";
+import { changesSince, type Delta, loadSessionState, readerFilter, tokenDependents, writeResultFor } from "../db/reads";
 import { gameSessions, sessionClients, sessionMembers, sessionState } from "../db/schema";
 import { type Device, parseDevice, withoutUserAgent } from "../lib/device";
 import { type SaveOutcome, type SaveRoute, writeSavePoint } from "../metrics/recorder";
@@ -70,6 +60,7 @@ import { type CredentialFilter, isExpired, matchesCredential, type SocketCredent
 import { LockTable } from "./lock-table";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
 import { PresenceJoins } from "./presence-joins";
+import { PreviewRelay, tokenFacts } from "./preview-relay";
 import { SessionSettingsCache } from "./session-settings";
 import { socketsPerUser, tooManySockets } from "./socket-limits";
 import { isOpsMessage, type OpsMessage, opsError, parseOpsMessage, recordSocketWrite } from "./socket-writes";
@@ -131,8 +122,6 @@ export const IDENTITY_HEADERS = {
 
 /** How often a busy client's last_seen is written (buffered) at most. */
 const SEEN_RESOLUTION_MS = 5000;
-/** Token facts kept for previews; the oldest are forgotten beyond this. */
-const TOKEN_CACHE_LIMIT = 10_000;
 /** Message-bucket tokens a resume costs: it reads D1, an ack or a preview does not. */
 const RESUME_COST = 10;
 /** Characters of broadcast texts kept for resumes past D1 (see `#unlanded`); past it a resume waits for D1. */
@@ -179,36 +168,6 @@ interface HeldChange {
   text: string;
 }
 
-/** What a preview needs to know of a token: who may move it and who may see it. */
-interface TokenFacts {
-  id: string;
-  scene_id: string | null;
-  hidden: boolean;
-  archived_at: string | null;
-  owner_user_ids: string[];
-  rotation: number;
-  /** Where it is and how big: whether it is under fog. */
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-function tokenFacts(entity: AnyEntity): TokenFacts {
-  return {
-    id: entity.id,
-    scene_id: typeof entity.scene_id === "string" ? entity.scene_id : null,
-    hidden: entity.hidden === true,
-    archived_at: entity.archived_at,
-    owner_user_ids: Array.isArray(entity.owner_user_ids) ? entity.owner_user_ids.filter((u): u is string => typeof u === "string") : [],
-    rotation: typeof entity.rotation === "number" ? entity.rotation : 0,
-    x: typeof entity.x === "number" ? entity.x : 0,
-    y: typeof entity.y === "number" ? entity.y : 0,
-    width: typeof entity.width === "number" ? entity.width : 1,
-    height: typeof entity.height === "number" ? entity.height : 1,
-  };
-}
-
 function presenceOf(att: SocketAttachment): PresenceClient {
   return { client_id: att.clientId, user_id: att.userId, role: att.role, connected_at: att.connectedAt };
 }
@@ -225,7 +184,8 @@ export class SessionObject extends DurableObject<Env> {
   readonly #settings: SessionSettingsCache;
   #locks: Promise<LockTable> | undefined;
   #activeSceneId: string | null | undefined;
-  #tokens = new Map<string, TokenFacts>();
+  /** Live drags relayed, with the token facts they need (preview-relay.ts). */
+  readonly #previews: PreviewRelay;
   /** Entities as this object last committed them: planning reads them instead of D1 (write-plan.ts). */
   readonly #entities = new EntityCache();
   /** Bumped by every commit: a cache fill that raced a commit is not kept. */
@@ -234,7 +194,7 @@ export class SessionObject extends DurableObject<Env> {
   readonly #mutationBuckets = new Map<string, Bucket>();
   /** Leases of the writers' buckets across sessions (user-limiter.ts); lost on eviction, as they may be. */
   readonly #userLeases: UserWriteLeases;
-  readonly #socketBuckets = new Map<string, { messages: Bucket | undefined; previews: Bucket | undefined }>();
+  readonly #socketBuckets = new Map<string, Bucket | undefined>();
   readonly #lastSeenWrite = new Map<string, number>();
   #alarmAt: number | undefined;
   readonly #writes: QueuedWrite[] = [];
@@ -314,6 +274,16 @@ export class SessionObject extends DurableObject<Env> {
       },
     });
     this.writeLog.backlogMax = backlogLimit(env);
+    this.#previews = new PreviewRelay({
+      db: () => getDb(this.env.DB),
+      entities: this.#entities,
+      writeLog: this.writeLog,
+      generation: () => this.#generation,
+      activeScene: (sessionId) => this.#activeScene(sessionId),
+      sockets: (tag) => this.ctx.getWebSockets(tag),
+      send: (ws, message) => this.#send(ws, message),
+      sendRaw: (ws, text) => this.#sendRaw(ws, text),
+    });
     // Queries D1 answers (the tokens or fog of a scene) wait until D1 holds what is logged.
     this.#entities.settled = async () => {
       if (!(await this.writeLog.drained())) throw new D1Behind();
@@ -367,7 +337,7 @@ export class SessionObject extends DurableObject<Env> {
   #forgetCaches(): void {
     this.#seq = undefined;
     this.#activeSceneId = undefined;
-    this.#tokens.clear();
+    this.#previews.clear();
     this.#entities.clear();
     this.#generation += 1;
   }
@@ -396,50 +366,12 @@ export class SessionObject extends DurableObject<Env> {
     return this.#activeSceneId;
   }
 
-  async #token(sessionId: string, id: string): Promise<TokenFacts | undefined> {
-    const cached = this.#tokens.get(id);
-    if (cached) return cached;
-    const committed = this.#entities.get("token", id);
-    if (committed) return tokenFacts(committed);
-    // Read outside the queue: kept only for previews, never handed to the entity cache, whose
-    // entities must be exactly what this object committed.
-    const generation = this.#generation;
-    const entity = await loadEntity(getDb(this.env.DB), sessionId, "token", id);
-    if (!entity) return undefined;
-    const facts = tokenFacts(entity);
-    if (generation === this.#generation) this.#rememberToken(facts);
-    return this.#tokens.get(id) ?? facts;
-  }
-
-  /**
-   * What covers tokens on the scene (the fog, over boxes of the scene's cells), as last committed,
-   * else read from D1 (not kept: outside the queue).
-   */
-  async #cover(sessionId: string, sceneId: string): Promise<PlayerCover | undefined> {
-    const cached = this.#entities.sceneCover(sceneId);
-    if (cached) return coverOf(cached.entities, cached.cellPx);
-    // Fog logged but not yet in D1 must hide tokens too: D1 first catches up with the log.
-    if (this.writeLog.size > 0) await this.writeLog.drained();
-    const db = getDb(this.env.DB);
-    const [entities, cellPx] = await Promise.all([loadCoverEntities(db, sessionId, sceneId), loadCellSize(db, sessionId, sceneId)]);
-    return coverOf(entities, cellPx);
-  }
-
-  #rememberToken(facts: TokenFacts): void {
-    this.#tokens.delete(facts.id);
-    this.#tokens.set(facts.id, facts);
-    if (this.#tokens.size > TOKEN_CACHE_LIMIT) {
-      const oldest = this.#tokens.keys().next();
-      if (!oldest.done) this.#tokens.delete(oldest.value);
-    }
-  }
-
   /** Keeps the caches in step with what was just committed. */
   #remember(changes: readonly Change[]): void {
     this.#generation += 1;
     this.#entities.remember(changes);
     for (const c of changes) {
-      if (c.type === "token") this.#rememberToken(tokenFacts(c.entity));
+      if (c.type === "token") this.#previews.rememberToken(tokenFacts(c.entity));
       else if (c.type === "session_state") {
         this.#activeSceneId = typeof c.entity.active_scene_id === "string" ? c.entity.active_scene_id : null;
       }
@@ -1122,18 +1054,8 @@ export class SessionObject extends DurableObject<Env> {
   }
 
   #allowMessage(clientId: string, cost: number): boolean {
-    const buckets = this.#socketBuckets.get(clientId) ?? { messages: undefined, previews: undefined };
-    const result = take(buckets.messages, cost, SOCKET_MESSAGE_LIMIT, Date.now());
-    buckets.messages = result.bucket;
-    this.#socketBuckets.set(clientId, buckets);
-    return result.ok;
-  }
-
-  #allowPreview(clientId: string): boolean {
-    const buckets = this.#socketBuckets.get(clientId) ?? { messages: undefined, previews: undefined };
-    const result = take(buckets.previews, 1, PREVIEW_LIMIT, Date.now());
-    buckets.previews = result.bucket;
-    this.#socketBuckets.set(clientId, buckets);
+    const result = take(this.#socketBuckets.get(clientId), cost, SOCKET_MESSAGE_LIMIT, Date.now());
+    this.#socketBuckets.set(clientId, result.bucket);
     return result.ok;
   }
 
@@ -1255,7 +1177,7 @@ export class SessionObject extends DurableObject<Env> {
         return;
       }
       case "preview":
-        await this.#preview(ws, att, message);
+        await this.#previews.relay(ws, att, message);
         return;
       case "capabilities": {
         const capabilities = withoutUserAgent({ ...att.capabilities, ...message.capabilities });
@@ -1271,41 +1193,6 @@ export class SessionObject extends DurableObject<Env> {
         return;
       }
     }
-  }
-
-  /** Relays a live drag to the other sockets that may see the token, if the sender may move it. */
-  async #preview(ws: WebSocket, att: SocketAttachment, message: Extract<ClientMessage, { type: "preview" }>): Promise<void> {
-    if (!this.#allowPreview(att.clientId)) return; // lossy by design: the drop is what counts
-    const token = await this.#token(att.sessionId, message.entity_id);
-    const activeSceneId = await this.#activeScene(att.sessionId);
-    // Under fog a token is not relayed to players, where it is nor where it is dragged to.
-    const cover = token && activeSceneId !== null ? await this.#cover(att.sessionId, activeSceneId) : undefined;
-    // The facts hold exactly the fields the player filter reads of a token.
-    const facts = token as unknown as AnyEntity | undefined;
-    const visible = facts
-      ? isTokenVisible(facts, activeSceneId, { cover }) &&
-        isTokenVisible({ ...facts, x: message.x, y: message.y }, activeSceneId, { cover })
-      : false;
-    const ownVisible = facts ? isTokenVisible(facts, activeSceneId, { cover, userId: att.userId }) : false;
-    if (!token || token.archived_at !== null || (att.role === "player" && !ownVisible)) {
-      this.#send(ws, { type: "error", code: "not_found", message: "no such token" });
-      return;
-    }
-    const keys = message.rotation === undefined ? ["x", "y"] : ["x", "y", "rotation"];
-    if (!canWrite({ userId: att.userId, role: att.role }, "token", "update", token as unknown as Record<string, unknown>, keys)) {
-      this.#send(ws, { type: "error", code: "forbidden", message: "you may not move this token" });
-      return;
-    }
-    const text = JSON.stringify({
-      type: "preview",
-      entity_id: token.id,
-      user_id: att.userId,
-      x: message.x,
-      y: message.y,
-      rotation: message.rotation ?? token.rotation,
-    } satisfies ServerMessage);
-    for (const other of this.ctx.getWebSockets("role:gm")) if (other !== ws) this.#sendRaw(other, text);
-    if (visible) for (const other of this.ctx.getWebSockets("role:player")) if (other !== ws) this.#sendRaw(other, text);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -1345,6 +1232,7 @@ export class SessionObject extends DurableObject<Env> {
   async #departed(att: SocketAttachment): Promise<void> {
     this.#presenceMap().delete(att.clientId);
     this.#socketBuckets.delete(att.clientId);
+    this.#previews.forget(att.clientId);
     this.#lastSeenWrite.delete(att.clientId);
     // A join still waiting to be announced goes out first: no one hears of a departure before the arrival.
     this.#joins.flush();
