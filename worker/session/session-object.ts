@@ -3,7 +3,7 @@
  *
  * Lifecycle and invariants:
  * - Every mutation of the session arrives here through typed RPC (`applyOps`, `setMember`, the
- *   lock and settings methods) and is run by a single explicit queue (`#serial`): awaiting D1
+ *   lock and settings methods) and is run by a single explicit queue (write-queue.ts): awaiting D1
  *   opens the object's input gate, so without the queue two requests could interleave between
  *   reading a version and committing the next one. Writes of one actor that pile up while the
  *   object is busy are committed as one group (see applyOps); each still answers as if alone.
@@ -26,6 +26,11 @@
  *   (pending.ts), expiring scene locks (lock-table.ts), closing sockets whose login or API
  *   token expired (credential-sockets.ts) and writing the saves it counted to D1
  *   (save-aggregate.ts, due SAVE_FLUSH_MS after the first). It is set for the earliest of them.
+ *
+ * This class is the platform hooks and the RPC methods; the work is done by parts with one job
+ * each: the write queue (write-queue.ts), the write log (write-behind.ts), the sockets
+ * (socket-hub.ts), live drags (preview-relay.ts), locks (lock-table.ts) and settings
+ * (session-settings.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
