@@ -3,7 +3,7 @@
  *
  * Lifecycle and invariants:
  * - Every mutation of the session arrives here through typed RPC (`applyOps`, `setMember`, the
- *   lock and settings methods) and is run by a single explicit queue (`#serial`): awaiting D1
+ *   lock and settings methods) and is run by a single explicit queue (write-queue.ts): awaiting D1
  *   opens the object's input gate, so without the queue two requests could interleave between
  *   reading a version and committing the next one. Writes of one actor that pile up while the
  *   object is busy are committed as one group (see applyOps); each still answers as if alone.
@@ -26,191 +26,43 @@
  *   (pending.ts), expiring scene locks (lock-table.ts), closing sockets whose login or API
  *   token expired (credential-sockets.ts) and writing the saves it counted to D1
  *   (save-aggregate.ts, due SAVE_FLUSH_MS after the first). It is set for the earliest of them.
+ *
+ * This class is the platform hooks and the RPC methods; the work is done by parts with one job
+ * each: the write queue (write-queue.ts), the write log (write-behind.ts), the sockets
+ * (socket-hub.ts), live drags (preview-relay.ts), locks (lock-table.ts) and settings
+ * (session-settings.ts).
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, inArray, isNull, lt } from "drizzle-orm";
-import type { AnyEntity } from "../../domain/entities";
-import { errorBody, type Failure, fail } from "../../domain/errors";
+import { and, eq } from "drizzle-orm";
+import { type Failure, fail } from "../../domain/errors";
 import type { SceneLock } from "../../domain/locks";
-import type { JsonObject } from "../../domain/merge-patch";
-import { MAX_BATCH_OPS } from "../../domain/ops";
-import { type Actor, canWrite, type Role } from "../../domain/permissions";
-import {
-  CLOSE_CODES,
-  type ClientMessage,
-  clientMessageSchema,
-  MAX_CLIENT_MESSAGE_BYTES,
-  PING,
-  PONG,
-  type PresenceClient,
-  type ServerMessage,
-} from "../../domain/protocol";
-import { type Bucket, mutationCost, PREVIEW_LIMIT, retryAfterSeconds, SOCKET_MESSAGE_LIMIT, take } from "../../domain/rate-limit";
-import { applySettingsPatch, mutationLimitOf, resolveSettings, type SessionSettings, type SettingsPatch } from "../../domain/settings";
-import { isTokenVisible, isVisibleToPlayer, type PlayerCover, type PlayerView } from "../../domain/visibility";
-import { chunk, type Db, getDb, nowIso } from "../db/client";
+import type { Actor, Role } from "../../domain/permissions";
+import { CLOSE_CODES, PING, PONG } from "../../domain/protocol";
+import { type Bucket, mutationCost, retryAfterSeconds, take } from "../../domain/rate-limit";
+import { mutationLimitOf, type SessionSettings, type SettingsPatch } from "../../domain/settings";
+import { getDb, nowIso } from "../db/client";
 import { loadEntity } from "../db/entities";
-import {
-  changesSince,
-  coverOf,
-  type Delta,
-  loadCellSize,
-  loadCoverEntities,
-  loadSessionState,
-  readerFilter,
-  tokenDependents,
-  writeResultFor,
-} from "../db/reads";
-import { gameSessions, sessionClients, sessionMembers, sessionState } from "../db/schema";
-import { type Device, parseDevice, withoutUserAgent } from "../lib/device";
+import { loadSessionState } from "../db/reads";
+import { gameSessions, sessionMembers, sessionState } from "../db/schema";
 import { type SaveOutcome, type SaveRoute, writeSavePoint } from "../metrics/recorder";
 import { SAVE_FLUSH_MS, SaveAggregate } from "../metrics/save-aggregate";
-import { type EncodedChange, encodeChange, encodeChangeRow, encodePatched } from "./broadcast";
-import { type CredentialFilter, isExpired, matchesCredential, type SocketCredential } from "./credential-sockets";
+import type { CredentialFilter } from "./credential-sockets";
 import { LockTable } from "./lock-table";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
-import { PresenceJoins } from "./presence-joins";
-import { socketsPerUser, tooManySockets } from "./socket-limits";
-import { isOpsMessage, type OpsMessage, opsError, parseOpsMessage, recordSocketWrite } from "./socket-writes";
+import { PreviewRelay, tokenFacts } from "./preview-relay";
+import { SessionSettingsCache } from "./session-settings";
+import { type ClientRecord, SocketHub } from "./socket-hub";
 import { UserWriteLeases } from "./user-limiter";
 import { backlogLimit, D1Behind, notYetInD1, tooMuchBacklog } from "./write-backlog";
-import { type LogEntry, SAFETY_ALARM_MS, WriteBehind, within } from "./write-behind";
-import {
-  type Change,
-  commitPlan,
-  creation,
-  EntityCache,
-  type InternalOp,
-  initialSessionState,
-  type OpResult,
-  type Plan,
-  planBatch,
-} from "./write-plan";
+import { SAFETY_ALARM_MS, WriteBehind } from "./write-behind";
+import { type Change, commitPlan, creation, EntityCache, type InternalOp, initialSessionState, type Plan } from "./write-plan";
+import { WriteQueue, type WriteResult } from "./write-queue";
 
-export type WriteResult = { ok: true; seq: number; results: OpResult[] } | Failure;
+export { type ClientRecord, IDENTITY_HEADERS, RESUME_HOLD_MAX, type SocketAttachment } from "./socket-hub";
+export type { WriteResult } from "./write-queue";
 export type LockResult = { ok: true; lock: SceneLock; refresh: boolean } | Failure;
 export type ReleaseResult = { ok: true } | Failure;
 export type SettingsResult = { ok: true; settings: SessionSettings } | Failure;
-
-export interface ClientRecord {
-  client_id: string;
-  user_id: string;
-  role: Role;
-  connected_at: string;
-  last_seen: string;
-  capabilities: JsonObject;
-  /** Browser and OS by name, parsed from the user agent of the upgrade request. */
-  device: Device;
-}
-
-export interface SocketAttachment extends SocketCredential {
-  sessionId: string;
-  clientId: string;
-  userId: string;
-  role: Role;
-  connectedAt: string;
-  capabilities: JsonObject;
-  /** Parsed once at connect from the request (a `capabilities` message cannot change it). */
-  device?: Device;
-  /** Set when the object closed the socket itself: its departure is already recorded. */
-  closing?: true;
-  /** Opened with `?patch=1`: updates arrive as merge patches (tag `patch:<role>` too). */
-  patch?: true;
-}
-
-/** Headers the worker sets on the upgrade request it forwards (never taken from the client). */
-export const IDENTITY_HEADERS = {
-  user: "x-vtt-user",
-  role: "x-vtt-role",
-  session: "x-vtt-session",
-  /** The login's or API token's id, and when it expires (ms since the epoch; absent: never). */
-  credential: "x-vtt-credential",
-  credentialExpires: "x-vtt-credential-expires",
-} as const;
-
-/** How often a busy client's last_seen is written (buffered) at most. */
-const SEEN_RESOLUTION_MS = 5000;
-/** Token facts kept for previews; the oldest are forgotten beyond this. */
-const TOKEN_CACHE_LIMIT = 10_000;
-/** Message-bucket tokens a resume costs: it reads D1, an ack or a preview does not. */
-const RESUME_COST = 10;
-/** Characters of broadcast texts kept for resumes past D1 (see `#unlanded`); past it a resume waits for D1. */
-const UNLANDED_MAX_CHARS = 4_000_000;
-/** Live changes held for one resuming socket before it is told to reload instead. */
-export const RESUME_HOLD_MAX = 1000;
-/** Capabilities as JSON may not grow past this (they live in the socket's attachment, max 2 KiB). */
-const CAPABILITIES_MAX_BYTES = 1024;
-/** A session_clients row without a live socket is repaired only once it is this old (it may be connecting). */
-const STALE_CLIENT_MS = 60_000;
-/** Close codes a peer may send that cannot be sent back. */
-const RESERVED_CLOSE_CODES = new Set([1005, 1006, 1015]);
-
-/** A write waiting in the queue (see applyOps). */
-interface QueuedWrite {
-  actor: Actor;
-  ops: InternalOp[];
-  resolve: (result: WriteResult) => void;
-  reject: (error: unknown) => void;
-}
-
-/** Writes committed together at most (and never more than MAX_BATCH_OPS ops). */
-const GROUP_MAX_WRITES = 64;
-
-/**
- * The seq each write of a group answers with: the seq after its own ops, as if it had run alone
- * after the writes before it. Undefined when a write has no op of its own in the plan (every op a
- * replay of an earlier write): such a group is applied one write at a time instead.
- */
-function seqsOfWrites(group: readonly QueuedWrite[], plan: Plan): number[] | undefined {
-  const seqOf = new Map(plan.applied.map((a) => [a.op_id, a.seq]));
-  const seqs: number[] = [];
-  for (const w of group) {
-    const own = w.ops.map((op) => seqOf.get(op.op_id)).filter((s): s is number => s !== undefined);
-    if (own.length === 0) return undefined;
-    seqs.push(Math.max(...own));
-  }
-  return seqs;
-}
-
-/** A change sent to a socket, held while its resume replays. */
-interface HeldChange {
-  seq: number;
-  text: string;
-}
-
-/** What a preview needs to know of a token: who may move it and who may see it. */
-interface TokenFacts {
-  id: string;
-  scene_id: string | null;
-  hidden: boolean;
-  archived_at: string | null;
-  owner_user_ids: string[];
-  rotation: number;
-  /** Where it is and how big: whether it is under fog. */
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-function tokenFacts(entity: AnyEntity): TokenFacts {
-  return {
-    id: entity.id,
-    scene_id: typeof entity.scene_id === "string" ? entity.scene_id : null,
-    hidden: entity.hidden === true,
-    archived_at: entity.archived_at,
-    owner_user_ids: Array.isArray(entity.owner_user_ids) ? entity.owner_user_ids.filter((u): u is string => typeof u === "string") : [],
-    rotation: typeof entity.rotation === "number" ? entity.rotation : 0,
-    x: typeof entity.x === "number" ? entity.x : 0,
-    y: typeof entity.y === "number" ? entity.y : 0,
-    width: typeof entity.width === "number" ? entity.width : 1,
-    height: typeof entity.height === "number" ? entity.height : 1,
-  };
-}
-
-function presenceOf(att: SocketAttachment): PresenceClient {
-  return { client_id: att.clientId, user_id: att.userId, role: att.role, connected_at: att.connectedAt };
-}
 
 function logError(msg: string, error: unknown): void {
   console.error(JSON.stringify({ level: "error", msg, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
@@ -219,54 +71,32 @@ function logError(msg: string, error: unknown): void {
 export class SessionObject extends DurableObject<Env> {
   #sessionId: string | undefined;
   #seq: number | undefined;
-  #tail: Promise<unknown> = Promise.resolve();
-  #settings: Promise<SessionSettings> | undefined;
+  /** The session's settings, cached (session-settings.ts). */
+  readonly #settings: SessionSettingsCache;
   #locks: Promise<LockTable> | undefined;
   #activeSceneId: string | null | undefined;
-  #tokens = new Map<string, TokenFacts>();
+  /** Live drags relayed, with the token facts they need (preview-relay.ts). */
+  readonly #previews: PreviewRelay;
   /** Entities as this object last committed them: planning reads them instead of D1 (write-plan.ts). */
   readonly #entities = new EntityCache();
   /** Bumped by every commit: a cache fill that raced a commit is not kept. */
   #generation = 0;
-  #presence: Map<string, PresenceClient> | undefined;
   readonly #mutationBuckets = new Map<string, Bucket>();
   /** Leases of the writers' buckets across sessions (user-limiter.ts); lost on eviction, as they may be. */
   readonly #userLeases: UserWriteLeases;
-  readonly #socketBuckets = new Map<string, { messages: Bucket | undefined; previews: Bucket | undefined }>();
-  readonly #lastSeenWrite = new Map<string, number>();
   #alarmAt: number | undefined;
-  readonly #writes: QueuedWrite[] = [];
-  #writesScheduled = false;
+  /** Every mutation, one at a time; writes grouped and logged (write-queue.ts). */
+  readonly #queue: WriteQueue;
+  /** The sockets: accept, dispatch, fan-out, presence, resume (socket-hub.ts). */
+  readonly #hub: SocketHub;
   #alarmWork: Promise<unknown> = Promise.resolve();
   readonly #pending: PendingRecords;
-  /** Joins announced together (presence-joins.ts). */
-  readonly #joins = new PresenceJoins(
-    (text, except) => {
-      for (const ws of this.ctx.getWebSockets()) if (!except.has(ws)) this.#sendRaw(ws, text);
-    },
-    (ws, text) => this.#sendRaw(ws, text),
-  );
   /** Planned batches on their way to D1 (write-behind.ts). Not reachable over RPC: tests use runInDurableObject. */
   readonly writeLog: WriteBehind;
   /** Bumped when the log's seqs were moved: a plan made before is planned again. */
   #logEpoch = 0;
   /** Saves counted since the last flush to D1 (save-aggregate.ts). Not reachable over RPC: tests use runInDurableObject. */
   readonly saveMetrics = new SaveAggregate();
-  /**
-   * Live changes held for sockets whose `resume` is replaying (in memory: a replay only runs
-   * while the object is awake). Sent after the replay, in seq order (see `#resume`).
-   */
-  readonly #holds = new Map<WebSocket, HeldChange[]>();
-  /**
-   * The changes this object logged and broadcast that D1 may not hold yet, as each role got them
-   * (plain, never patches), by seq: a resume from a seq D1 does not hold yet is answered from here.
-   */
-  readonly #unlanded = new Map<number, { encoded: EncodedChange; activation: boolean; chars: number }>();
-  #unlandedChars = 0;
-  /** Bound of `#unlanded` in characters (tests lower it). */
-  unlandedMaxChars = UNLANDED_MAX_CHARS;
-  /** Changes held per resuming socket past which it gets `reload` instead (tests lower it). */
-  resumeHoldMax = RESUME_HOLD_MAX;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -274,27 +104,21 @@ export class SessionObject extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     this.#pending = new PendingRecords(ctx.storage.sql);
     this.#userLeases = new UserWriteLeases(env);
+    this.#settings = new SessionSettingsCache(() => getDb(this.env.DB));
     this.writeLog = new WriteBehind(ctx.storage.sql, {
       db: () => getDb(this.env.DB),
       sessionId: () => this.#boundSession(),
       wakeAt: (at) => this.#scheduleAlarm(at),
       onLanded: (entries) => {
         for (const e of entries) this.#entities.unpin(e.changes, e.applied);
-        const landed = entries.at(-1)?.lastSeq ?? 0;
-        for (const [seq, kept] of this.#unlanded) {
-          if (seq > landed) break;
-          this.#unlanded.delete(seq);
-          this.#unlandedChars -= kept.chars;
-        }
+        this.#hub.landed(entries.at(-1)?.lastSeq ?? 0);
       },
       onRenumbered: (delta) => {
         this.#logEpoch += 1;
         this.#seq = this.writeLog.lastSeq;
         // What the sockets were sent carries the old seqs: they reload (a replay in progress too).
-        this.#holds.clear();
-        this.#unlanded.clear();
-        this.#unlandedChars = 0;
-        if (this.#seq !== undefined) this.#sendToAll({ type: "reload", seq: this.#seq, reason: "gone" });
+        this.#hub.forgetSent();
+        if (this.#seq !== undefined) this.#hub.sendToAll({ type: "reload", seq: this.#seq, reason: "gone" });
         logError("the write log was renumbered", { delta });
       },
       onRejected: (dropped, error) => {
@@ -303,14 +127,54 @@ export class SessionObject extends DurableObject<Env> {
         this.#logEpoch += 1;
         this.#entities.reset();
         this.#forgetCaches();
-        this.#holds.clear();
-        this.#unlanded.clear();
-        this.#unlandedChars = 0;
-        this.#sendToAll({ type: "reload", seq: dropped[0]?.previousSeq ?? 0, reason: "gone" });
+        this.#hub.forgetSent();
+        this.#hub.sendToAll({ type: "reload", seq: dropped[0]?.previousSeq ?? 0, reason: "gone" });
         logError("D1 refused logged batches: dropped", { batches: dropped.length, error: String(error) });
       },
     });
     this.writeLog.backlogMax = backlogLimit(env);
+    this.#previews = new PreviewRelay({
+      db: () => getDb(this.env.DB),
+      entities: this.#entities,
+      writeLog: this.writeLog,
+      generation: () => this.#generation,
+      activeScene: (sessionId) => this.#activeScene(sessionId),
+      sockets: (tag) => this.ctx.getWebSockets(tag),
+      send: (ws, message) => this.#hub.send(ws, message),
+      sendRaw: (ws, text) => this.#hub.sendRaw(ws, text),
+    });
+    this.#hub = new SocketHub(ctx, env, {
+      bind: (sessionId) => this.#bind(sessionId),
+      loadSettings: (sessionId) => this.#loadSettings(sessionId),
+      currentSeq: (sessionId) => this.#currentSeq(sessionId),
+      seq: () => this.#seq,
+      activeScene: (sessionId) => this.#activeScene(sessionId),
+      serial: (work) => this.#serial(work),
+      scheduleAlarm: (at) => this.#scheduleAlarm(at),
+      lockTable: (sessionId) => this.#lockTable(sessionId),
+      applyOps: (sessionId, actor, ops) => this.applyOps(sessionId, actor, ops),
+      countSave: (ms, outcome, route) => this.#countSave(ms, outcome, route),
+      flushSaveMetrics: () => this.#flushSaveMetrics(),
+      writeLog: this.writeLog,
+      saveMetrics: this.saveMetrics,
+      pending: this.#pending,
+      previews: this.#previews,
+    });
+    this.#queue = new WriteQueue({
+      db: () => getDb(this.env.DB),
+      writeLog: this.writeLog,
+      entities: this.#entities,
+      currentSeq: (sessionId) => this.#currentSeq(sessionId),
+      logEpoch: () => this.#logEpoch,
+      lockTable: (sessionId) => this.#lockTable(sessionId),
+      remember: (lastSeq, changes) => {
+        this.#seq = lastSeq;
+        this.#remember(changes);
+      },
+      forgetCaches: () => this.#forgetCaches(),
+      broadcast: (changes) => this.#hub.broadcast(changes),
+      scheduleAlarm: (at) => this.#scheduleAlarm(at),
+    });
     // Queries D1 answers (the tokens or fog of a scene) wait until D1 holds what is logged.
     this.#entities.settled = async () => {
       if (!(await this.writeLog.drained())) throw new D1Behind();
@@ -327,11 +191,9 @@ export class SessionObject extends DurableObject<Env> {
     }
   }
 
-  /** Runs `work` after every earlier queued job, one at a time. */
+  /** Runs `work` after every earlier queued job, one at a time (write-queue.ts). */
   #serial<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(work, work);
-    this.#tail = run.catch(() => undefined);
-    return run;
+    return this.#queue.serial(work);
   }
 
   /** Remembers which session this object serves, durably: the alarm has no request to learn it from. */
@@ -364,22 +226,13 @@ export class SessionObject extends DurableObject<Env> {
   #forgetCaches(): void {
     this.#seq = undefined;
     this.#activeSceneId = undefined;
-    this.#tokens.clear();
+    this.#previews.clear();
     this.#entities.clear();
     this.#generation += 1;
   }
 
   #loadSettings(sessionId: string): Promise<SessionSettings> {
-    this.#settings ??= getDb(this.env.DB)
-      .select({ settings: gameSessions.settings })
-      .from(gameSessions)
-      .where(eq(gameSessions.id, sessionId))
-      .get()
-      .then((row) => resolveSettings(row?.settings));
-    this.#settings.catch(() => {
-      this.#settings = undefined;
-    });
-    return this.#settings;
+    return this.#settings.load(sessionId);
   }
 
   #lockTable(sessionId: string): Promise<LockTable> {
@@ -402,50 +255,12 @@ export class SessionObject extends DurableObject<Env> {
     return this.#activeSceneId;
   }
 
-  async #token(sessionId: string, id: string): Promise<TokenFacts | undefined> {
-    const cached = this.#tokens.get(id);
-    if (cached) return cached;
-    const committed = this.#entities.get("token", id);
-    if (committed) return tokenFacts(committed);
-    // Read outside the queue: kept only for previews, never handed to the entity cache, whose
-    // entities must be exactly what this object committed.
-    const generation = this.#generation;
-    const entity = await loadEntity(getDb(this.env.DB), sessionId, "token", id);
-    if (!entity) return undefined;
-    const facts = tokenFacts(entity);
-    if (generation === this.#generation) this.#rememberToken(facts);
-    return this.#tokens.get(id) ?? facts;
-  }
-
-  /**
-   * What covers tokens on the scene (the fog, over boxes of the scene's cells), as last committed,
-   * else read from D1 (not kept: outside the queue).
-   */
-  async #cover(sessionId: string, sceneId: string): Promise<PlayerCover | undefined> {
-    const cached = this.#entities.sceneCover(sceneId);
-    if (cached) return coverOf(cached.entities, cached.cellPx);
-    // Fog logged but not yet in D1 must hide tokens too: D1 first catches up with the log.
-    if (this.writeLog.size > 0) await this.writeLog.drained();
-    const db = getDb(this.env.DB);
-    const [entities, cellPx] = await Promise.all([loadCoverEntities(db, sessionId, sceneId), loadCellSize(db, sessionId, sceneId)]);
-    return coverOf(entities, cellPx);
-  }
-
-  #rememberToken(facts: TokenFacts): void {
-    this.#tokens.delete(facts.id);
-    this.#tokens.set(facts.id, facts);
-    if (this.#tokens.size > TOKEN_CACHE_LIMIT) {
-      const oldest = this.#tokens.keys().next();
-      if (!oldest.done) this.#tokens.delete(oldest.value);
-    }
-  }
-
   /** Keeps the caches in step with what was just committed. */
   #remember(changes: readonly Change[]): void {
     this.#generation += 1;
     this.#entities.remember(changes);
     for (const c of changes) {
-      if (c.type === "token") this.#rememberToken(tokenFacts(c.entity));
+      if (c.type === "token") this.#previews.rememberToken(tokenFacts(c.entity));
       else if (c.type === "session_state") {
         this.#activeSceneId = typeof c.entity.active_scene_id === "string" ? c.entity.active_scene_id : null;
       }
@@ -480,7 +295,7 @@ export class SessionObject extends DurableObject<Env> {
   /**
    * Applies a batch of ops atomically; expected failures come back as values.
    *
-   * Writes wait in `#writes` and are taken by the queue in groups: consecutive writes of the same
+   * Writes wait in the write queue (write-queue.ts) and are taken in groups: consecutive writes of the same
    * actor that piled up while the object was busy are planned as one batch and committed in one
    * D1 batch (group commit), so a GM writing faster than D1 answers pays its round trips once per
    * group instead of once per write. Each write still gets its own result and seq (the seq after
@@ -494,168 +309,7 @@ export class SessionObject extends DurableObject<Env> {
     if (this.writeLog.size >= this.writeLog.backlogMax) return tooMuchBacklog(this.writeLog);
     const limited = await this.#admit(sessionId, actor, mutationCost(ops.length));
     if (limited) return limited;
-    return new Promise<WriteResult>((resolve, reject) => {
-      this.#writes.push({ actor, ops, resolve, reject });
-      this.#scheduleWrites(sessionId);
-    });
-  }
-
-  #scheduleWrites(sessionId: string): void {
-    if (this.#writesScheduled) return;
-    this.#writesScheduled = true;
-    this.#serial(() => this.#drainWrites(sessionId)).catch((error) => logError("write queue job failed", error));
-  }
-
-  /** One queue job: takes the next group of writes; the rest get a job of their own after it. */
-  async #drainWrites(sessionId: string): Promise<void> {
-    this.#writesScheduled = false;
-    const group = this.#takeGroup();
-    if (this.#writes.length > 0) this.#scheduleWrites(sessionId);
-    try {
-      if (group.length === 1 && group[0]) {
-        const write = group[0];
-        const { result, entry } = await this.#apply(sessionId, write.actor, write.ops, true);
-        this.#answer(write, result, entry);
-      } else if (group.length > 1) {
-        await this.#applyGroup(sessionId, group);
-      }
-    } catch (error) {
-      // Settling twice is a no-op: only the writes still waiting get the error.
-      for (const w of group) {
-        if (error instanceof D1Behind) w.resolve(notYetInD1(false));
-        else w.reject(error);
-      }
-    }
-  }
-
-  /**
-   * Answers a write once D1 holds everything logged so far (its own batch included): an answered
-   * write is in D1. If D1 does not confirm within the answer timeout, a 503 instead; the batch
-   * stays logged and lands when D1 is back (a client's op ids make its retry a replay).
-   */
-  #answer(write: QueuedWrite, result: WriteResult, entry: LogEntry | undefined): void {
-    within(this.writeLog.barrier(), this.writeLog.answerTimeoutMs).then(
-      (landed) => {
-        // An ok result was applied (or is the replay of an op that was): it is logged and will land.
-        if (!landed) write.resolve(result.ok ? notYetInD1(true) : result);
-        else write.resolve(result.ok && entry && entry.shift !== 0 ? { ...result, seq: result.seq + entry.shift } : result);
-      },
-      (error) => write.reject(error),
-    );
-  }
-
-  /**
-   * Logs a planned batch (the output gate holds every message until it is durable), updates the
-   * caches (pinned until D1 holds it) and starts the flusher. Nothing to log: a plan of replays.
-   */
-  #logPlan(plan: Plan, previousSeq: number, now: string): LogEntry | undefined {
-    if (plan.changes.length === 0 && plan.applied.length === 0) return undefined;
-    const entry = this.writeLog.append(plan, previousSeq, now);
-    // The log was empty: an alarm makes sure it reaches D1 even if the object is evicted now.
-    if (this.writeLog.size === 1)
-      this.#scheduleAlarm(Date.now() + SAFETY_ALARM_MS).catch((error) => logError("setting the alarm failed", error));
-    this.#seq = plan.lastSeq;
-    this.#remember(plan.changes);
-    this.#entities.pin(plan.changes, plan.applied);
-    return entry;
-  }
-
-  #takeGroup(): QueuedWrite[] {
-    const first = this.#writes[0];
-    if (!first) return [];
-    let count = 0;
-    let ops = 0;
-    for (const w of this.#writes) {
-      if (count >= GROUP_MAX_WRITES || w.actor.userId !== first.actor.userId || w.actor.role !== first.actor.role) break;
-      if (count > 0 && ops + w.ops.length > MAX_BATCH_OPS) break;
-      count += 1;
-      ops += w.ops.length;
-    }
-    return this.#writes.splice(0, count);
-  }
-
-  /** Plans and commits a group as one batch, or falls back to one write at a time. */
-  async #applyGroup(sessionId: string, group: QueuedWrite[]): Promise<void> {
-    const [first] = group;
-    if (!first) return;
-    const actor = first.actor;
-    let done: { seqs: number[]; plan: Plan; locks: LockTable; entry: LogEntry | undefined } | undefined;
-    try {
-      const db = getDb(this.env.DB);
-      const seq = await this.#currentSeq(sessionId);
-      const epoch = this.#logEpoch;
-      const locks = await this.#lockTable(sessionId);
-      const now = nowIso();
-      const ops = group.flatMap((w) => w.ops);
-      const planned = await planBatch(db, sessionId, actor, ops, seq, now, locks.guard(actor, Date.parse(now)), this.#entities);
-      const seqs = planned.ok ? seqsOfWrites(group, planned.plan) : undefined;
-      if (planned.ok && seqs && epoch === this.#logEpoch) {
-        done = { seqs, plan: planned.plan, locks, entry: this.#logPlan(planned.plan, seq, now) };
-      }
-    } catch (error) {
-      if (error instanceof D1Behind) throw error;
-      this.#forgetCaches();
-      logError("group plan failed; applying its writes one by one", error);
-    }
-    if (!done) {
-      for (const w of group) {
-        await this.#apply(sessionId, w.actor, w.ops, true).then(
-          ({ result, entry }) => this.#answer(w, result, entry),
-          (error) => (error instanceof D1Behind ? w.resolve(notYetInD1(false)) : w.reject(error)),
-        );
-      }
-      return;
-    }
-    await this.#afterCommit(actor, await this.#withRevealed(sessionId, done.plan.changes), done.locks);
-    let offset = 0;
-    group.forEach((w, i) => {
-      const results = done.plan.results.slice(offset, offset + w.ops.length);
-      offset += w.ops.length;
-      this.#answer(w, { ok: true, seq: done.seqs[i] ?? done.plan.lastSeq, results }, done.entry);
-    });
-  }
-
-  /**
-   * Plans a write on top of the object's state and logs it (write-behind.ts): the writer is
-   * answered by `#answer` once D1 holds it. A plan made while the log's seqs moved (D1 moved on
-   * without this object) is made again once.
-   */
-  async #apply(
-    sessionId: string,
-    actor: Actor,
-    ops: InternalOp[],
-    mayRetry: boolean,
-  ): Promise<{ result: WriteResult; entry?: LogEntry | undefined }> {
-    const db = getDb(this.env.DB);
-    const seq = await this.#currentSeq(sessionId);
-    const epoch = this.#logEpoch;
-    const locks = await this.#lockTable(sessionId);
-    const now = nowIso();
-    const planned = await planBatch(db, sessionId, actor, ops, seq, now, locks.guard(actor, Date.parse(now)), this.#entities);
-    if (!planned.ok) return { result: planned };
-    const { plan } = planned;
-    if (epoch !== this.#logEpoch) {
-      if (mayRetry) return this.#apply(sessionId, actor, ops, false);
-      throw new Error("the write log was renumbered twice while a write was planned");
-    }
-    const entry = this.#logPlan(plan, seq, now);
-    await this.#afterCommit(actor, await this.#withRevealed(sessionId, plan.changes), locks);
-    return { result: { ok: true, seq: plan.replayedSeq ?? plan.lastSeq, results: plan.results }, entry };
-  }
-
-  /** `withRevealed`, with what hangs on a token as this object last wrote it (D1 may be behind its log). */
-  #withRevealed(sessionId: string, changes: readonly Change[]): Promise<readonly Change[]> {
-    return withRevealed(getDb(this.env.DB), sessionId, changes, (type, entity) => this.#entities.get(type, entity.id) ?? entity);
-  }
-
-  /** What follows every logged batch: the broadcast and the writer's lock activity. Never throws: the write is logged. */
-  async #afterCommit(actor: Actor, changes: readonly Change[], locks: LockTable): Promise<void> {
-    try {
-      this.#broadcast(changes);
-      if (actor.role === "gm" && changes.length > 0) await locks.touch(actor.userId, Date.now());
-    } catch (error) {
-      logError("after-commit work failed", error);
-    }
+    return this.#queue.enqueue(sessionId, actor, ops);
   }
 
   /**
@@ -719,13 +373,13 @@ export class SessionObject extends DurableObject<Env> {
       if (plan) {
         this.#seq = plan.lastSeq;
         this.#remember(plan.changes);
-        this.#broadcast(plan.changes);
+        this.#hub.broadcast(plan.changes);
       }
       if (existing && existing.role !== role) {
         // A socket's role is fixed when it is accepted (its tags): reconnecting gives the new view.
         for (const ws of this.ctx.getWebSockets(`user:${userId}`)) {
           const reason = role === null ? "you were removed from this session" : "your role in this session changed: reconnect";
-          await this.#drop(ws, CLOSE_CODES.role_changed, reason);
+          await this.#hub.drop(ws, CLOSE_CODES.role_changed, reason);
         }
       }
       return { ok: true, seq: plan?.lastSeq ?? seq, results: [] };
@@ -806,7 +460,7 @@ export class SessionObject extends DurableObject<Env> {
       if (!result.ok)
         return fail("conflict", `scene ${sceneId} is locked by another GM until ${result.heldBy.expires_at}`, { lock: result.heldBy });
       if (!result.lock) throw new Error("an acquired lock has no lock");
-      this.#sendToRole("gm", { type: "lock", scene_id: sceneId, lock: result.lock, reason: result.refresh ? "refreshed" : "acquired" });
+      this.#hub.sendToRole("gm", { type: "lock", scene_id: sceneId, lock: result.lock, reason: result.refresh ? "refreshed" : "acquired" });
       await this.#scheduleAlarm(Date.parse(result.lock.expires_at));
       return { ok: true, lock: result.lock, refresh: result.refresh };
     });
@@ -824,7 +478,7 @@ export class SessionObject extends DurableObject<Env> {
       if (typeof result === "object") {
         return fail("conflict", `scene ${sceneId} is locked by another GM until ${result.heldBy.expires_at}`, { lock: result.heldBy });
       }
-      if (result === "release") this.#sendToRole("gm", { type: "lock", scene_id: sceneId, lock: null, reason: "released" });
+      if (result === "release") this.#hub.sendToRole("gm", { type: "lock", scene_id: sceneId, lock: null, reason: "released" });
       return { ok: true };
     });
   }
@@ -843,20 +497,11 @@ export class SessionObject extends DurableObject<Env> {
     const limited = await this.#admit(sessionId, actor, 1);
     if (limited) return limited;
     return this.#serial(async () => {
-      const db = getDb(this.env.DB);
-      const row = await db.select({ settings: gameSessions.settings }).from(gameSessions).where(eq(gameSessions.id, sessionId)).get();
-      if (!row) throw new Error(`no game session ${sessionId}`);
-      const before = resolveSettings(row.settings);
-      const after = applySettingsPatch(before, patch);
-      await db
-        .update(gameSessions)
-        .set({ settings: after as unknown as JsonObject })
-        .where(eq(gameSessions.id, sessionId));
-      this.#settings = Promise.resolve(after);
-      this.#sendToAll({ type: "settings", settings: after });
+      const { before, after } = await this.#settings.update(sessionId, patch);
+      this.#hub.sendToAll({ type: "settings", settings: after });
       if (before.realtime && !after.realtime) {
         for (const ws of this.ctx.getWebSockets()) {
-          await this.#drop(ws, CLOSE_CODES.realtime_off, "real time is off for this session: poll changes", {
+          await this.#hub.drop(ws, CLOSE_CODES.realtime_off, "real time is off for this session: poll changes", {
             type: "realtime_off",
             poll_interval_ms: after.poll_interval_ms,
           });
@@ -866,516 +511,50 @@ export class SessionObject extends DurableObject<Env> {
     });
   }
 
-  // ---- clients -----------------------------------------------------------------------------------
+  // ---- sockets (socket-hub.ts) ------------------------------------------------------------------
 
-  /**
-   * The connected clients: the live sockets are the truth, D1 and the buffer add last_seen.
-   * Rows D1 still shows as connected without a live socket (the object was restarted before it
-   * could record their close) are marked disconnected.
-   */
+  /** The connected clients: the live sockets are the truth, D1 and the buffer add last_seen. */
   async listClients(sessionId: string): Promise<ClientRecord[]> {
-    this.#bind(sessionId);
-    const db = getDb(this.env.DB);
-    const live = new Map<string, { att: SocketAttachment; ws: WebSocket }>();
-    for (const ws of this.ctx.getWebSockets()) {
-      const att = this.#attachment(ws);
-      if (att && !att.closing) live.set(att.clientId, { att, ws });
-    }
-    const stored = new Map<string, string>();
-    for (const part of chunk([...live.keys()], 90)) {
-      const rows = await db
-        .select({ client_id: sessionClients.client_id, last_seen: sessionClients.last_seen })
-        .from(sessionClients)
-        .where(and(eq(sessionClients.session_id, sessionId), inArray(sessionClients.client_id, part)));
-      for (const r of rows) stored.set(r.client_id, r.last_seen);
-    }
-    const now = Date.now();
-    const open = await db
-      .select({ client_id: sessionClients.client_id })
-      .from(sessionClients)
-      .where(
-        and(
-          eq(sessionClients.session_id, sessionId),
-          isNull(sessionClients.disconnected_at),
-          lt(sessionClients.connected_at, new Date(now - STALE_CLIENT_MS).toISOString()),
-        ),
-      );
-    const stale = open.map((r) => r.client_id).filter((id) => !live.has(id));
-    for (const part of chunk(stale, 90)) {
-      await db
-        .update(sessionClients)
-        .set({ disconnected_at: new Date(now).toISOString() })
-        .where(and(eq(sessionClients.session_id, sessionId), inArray(sessionClients.client_id, part)));
-    }
-    const clients: ClientRecord[] = [];
-    for (const { att, ws } of live.values()) {
-      const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.toISOString();
-      const seen = [att.connectedAt, stored.get(att.clientId), this.#pending.seen(att.clientId)?.last_seen, pinged];
-      const lastSeen =
-        seen
-          .filter((s): s is string => typeof s === "string")
-          .sort()
-          .at(-1) ?? att.connectedAt;
-      const device = att.device ?? parseDevice(typeof att.capabilities.user_agent === "string" ? att.capabilities.user_agent : null);
-      clients.push({ ...presenceOf(att), last_seen: lastSeen, capabilities: withoutUserAgent(att.capabilities), device });
-    }
-    return clients.sort((a, b) => a.connected_at.localeCompare(b.connected_at) || a.client_id.localeCompare(b.client_id));
+    return this.#hub.listClients(sessionId);
   }
 
-  // ---- sockets -----------------------------------------------------------------------------------
+  /** Closes the sockets of `userId` opened with the credentials the filter names; how many were closed. */
+  async closeCredentialSockets(sessionId: string, userId: string, filter: CredentialFilter, reason: string): Promise<number> {
+    return this.#hub.closeCredentialSockets(sessionId, userId, filter, reason);
+  }
 
   override async fetch(request: Request): Promise<Response> {
-    // Joins of upgrades in flight together are announced together (presence-joins.ts).
-    this.#joins.begin();
-    try {
-      return await this.#upgrade(request);
-    } finally {
-      this.#joins.end();
-    }
-  }
-
-  async #upgrade(request: Request): Promise<Response> {
-    const userId = request.headers.get(IDENTITY_HEADERS.user);
-    const role = request.headers.get(IDENTITY_HEADERS.role);
-    const sessionId = request.headers.get(IDENTITY_HEADERS.session);
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId || !sessionId || (role !== "gm" && role !== "player")) {
-      return new Response("expected a websocket upgrade from the worker", { status: 400 });
-    }
-    this.#bind(sessionId);
-    if (!(await this.#loadSettings(sessionId)).realtime) return this.#realtimeOff(sessionId);
-    const cap = socketsPerUser(this.env);
-    if (this.#openSockets(userId) >= cap) return tooManySockets(cap);
-    const credentialId = request.headers.get(IDENTITY_HEADERS.credential) ?? undefined;
-    const expires = Number(request.headers.get(IDENTITY_HEADERS.credentialExpires) ?? Number.NaN);
-
-    const userAgent = request.headers.get("user-agent")?.slice(0, 200);
-    const attachment: SocketAttachment = {
-      sessionId,
-      clientId: crypto.randomUUID(),
-      userId,
-      role,
-      connectedAt: nowIso(),
-      capabilities: {},
-      ...(credentialId ? { credentialId } : {}),
-      ...(Number.isFinite(expires) ? { credentialExpiresAt: expires } : {}),
-      device: parseDevice(userAgent),
-      ...(new URL(request.url).searchParams.get("patch") === "1" ? { patch: true as const } : {}),
-    };
-    const db = getDb(this.env.DB);
-    await db.insert(sessionClients).values({
-      client_id: attachment.clientId,
-      session_id: sessionId,
-      user_id: userId,
-      role,
-      connected_at: attachment.connectedAt,
-      last_seen: attachment.connectedAt,
-      capabilities: attachment.capabilities,
-    });
-    const pair = new WebSocketPair();
-    const [client, server] = [pair[0], pair[1]];
-    // Accepted and greeted inside the queue: no change committed meanwhile can reach the socket
-    // before its hello, and none is missed between the hello's seq and the first broadcast.
-    const accepted = await this.#serial(async () => {
-      const settings = await this.#loadSettings(sessionId);
-      if (!settings.realtime) return "off";
-      // Again inside the queue: upgrades racing each other past the first check are counted here.
-      if (this.#openSockets(userId) >= cap) return "full";
-      const [seq, activeSceneId] = [await this.#currentSeq(sessionId), await this.#activeScene(sessionId)];
-      const tags = [`user:${userId}`, `role:${role}`, `client:${attachment.clientId}`];
-      this.ctx.acceptWebSocket(server, attachment.patch ? [...tags, `patch:${role}`] : tags);
-      server.serializeAttachment(attachment);
-      const presence = this.#presenceMap();
-      presence.set(attachment.clientId, presenceOf(attachment));
-      this.#send(server, { type: "hello", seq, role, client_id: attachment.clientId, user_id: userId, active_scene_id: activeSceneId });
-      this.#send(server, { type: "presence", clients: [...presence.values()] });
-      // Everyone else hears of it with the other joins of the moment, in one message.
-      this.#joins.add(presenceOf(attachment), server);
-      return "accepted";
-    });
-    if (accepted !== "accepted") {
-      await this.#recordDisconnect(attachment.clientId);
-      return accepted === "full" ? tooManySockets(cap) : this.#realtimeOff(sessionId);
-    }
-    if (attachment.credentialExpiresAt !== undefined) await this.#scheduleAlarm(attachment.credentialExpiresAt);
-    return new Response(null, { status: 101, webSocket: client });
-  }
-
-  /** The sockets `userId` has open here (those being closed not counted). */
-  #openSockets(userId: string): number {
-    let open = 0;
-    for (const ws of this.ctx.getWebSockets(`user:${userId}`)) if (!this.#attachment(ws)?.closing) open += 1;
-    return open;
-  }
-
-  /**
-   * Closes the sockets of `userId` opened with the credentials the filter names (a logout, a
-   * revoked token, a password change: credential-sockets.ts). Returns how many were closed.
-   */
-  async closeCredentialSockets(sessionId: string, userId: string, filter: CredentialFilter, reason: string): Promise<number> {
-    this.#bind(sessionId);
-    let closed = 0;
-    for (const ws of this.ctx.getWebSockets(`user:${userId}`)) {
-      const att = this.#attachment(ws);
-      if (!att || att.closing || !matchesCredential(att, filter)) continue;
-      await this.#drop(ws, CLOSE_CODES.credential_ended, reason.slice(0, 100));
-      closed += 1;
-    }
-    return closed;
-  }
-
-  /** Closes sockets whose credential has expired; returns when the next one expires. */
-  async #closeExpired(now: number): Promise<number | undefined> {
-    let next: number | undefined;
-    for (const ws of this.ctx.getWebSockets()) {
-      const att = this.#attachment(ws);
-      if (!att || att.closing || att.credentialExpiresAt === undefined) continue;
-      if (isExpired(att, now)) await this.#drop(ws, CLOSE_CODES.credential_ended, "the login expired");
-      else next = Math.min(next ?? att.credentialExpiresAt, att.credentialExpiresAt);
-    }
-    return next;
-  }
-
-  async #realtimeOff(sessionId: string): Promise<Response> {
-    const settings = await this.#loadSettings(sessionId);
-    const body = errorBody({
-      code: "conflict",
-      message: "real time is off for this session: poll GET changes?since instead",
-      details: { reason: "realtime_off", realtime: false, poll_interval_ms: settings.poll_interval_ms },
-    });
-    return Response.json(body, { status: 409 });
+    return this.#hub.fetch(request);
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    try {
-      const att = this.#attachment(ws);
-      if (!att || att.closing) return;
-      if (typeof raw !== "string") {
-        // A protocol violation (the protocol is JSON text): closed, as the house style has it, with 1008.
-        await this.#drop(ws, 1008, "messages are JSON text frames");
-        return;
-      }
-      if (raw.length > MAX_CLIENT_MESSAGE_BYTES) {
-        await this.#drop(ws, 1009, "message too big");
-        return;
-      }
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(raw);
-      } catch {
-        parsed = undefined;
-      }
-      if (isOpsMessage(parsed)) {
-        if (!(await this.#allowSocketMessage(ws, att, 1))) return;
-        await this.#writeOps(ws, att, parseOpsMessage(raw, parsed));
-        await this.#noteActivity(att, "ops");
-        return;
-      }
-      const message = clientMessageSchema.safeParse(parsed);
-      const cost = message.success && message.data.type === "resume" ? RESUME_COST : 1;
-      if (!(await this.#allowSocketMessage(ws, att, cost))) return;
-      if (!message.success) {
-        this.#send(ws, {
-          type: "error",
-          code: "bad_request",
-          message: parsed === undefined ? "messages are JSON" : "unknown or invalid message",
-        });
-        return;
-      }
-      await this.#handle(ws, att, message.data);
-      await this.#noteActivity(att, message.data.type);
-    } catch (error) {
-      logError("socket message failed", error);
-      this.#send(ws, { type: "error", code: "internal", message: "the message could not be handled" });
-    }
-  }
-
-  /** Takes from the socket's message bucket; a flooding socket is closed (4429). */
-  async #allowSocketMessage(ws: WebSocket, att: SocketAttachment, cost: number): Promise<boolean> {
-    if (this.#allowMessage(att.clientId, cost)) return true;
-    await this.#drop(ws, CLOSE_CODES.rate_limited, "too many messages: slow down", {
-      type: "error",
-      code: "rate_limited",
-      message: `at most ${SOCKET_MESSAGE_LIMIT.per_second} messages a second`,
-    });
-    return false;
-  }
-
-  /**
-   * An `ops` message: the batch of `POST {S}/batch`, as the user and role the socket was opened
-   * with (its attachment: no cookie, no D1 lookup of the login), through the same write queue.
-   * Answered with `result` (the results filtered for the caller, as the route filters them) or
-   * an `error` frame naming the request.
-   */
-  async #writeOps(ws: WebSocket, att: SocketAttachment, message: OpsMessage): Promise<void> {
-    if (!message.ok) {
-      this.#send(ws, opsError(message.id, message.failure));
-      return;
-    }
-    const { id, ops } = message;
-    const actor: Actor = { userId: att.userId, role: att.role };
-    let result: WriteResult;
-    const start = performance.now();
-    try {
-      result = await this.applyOps(att.sessionId, actor, ops);
-    } catch (error) {
-      recordSocketWrite(this.env, att, ops, undefined, performance.now() - start, (ms, outcome) => this.#countSave(ms, outcome, "batch"));
-      logError("a socket write failed", error);
-      this.#send(ws, opsError(id, { code: "internal", message: "the write could not be applied" }));
-      return;
-    }
-    recordSocketWrite(this.env, att, ops, result, performance.now() - start, (ms, outcome) => this.#countSave(ms, outcome, "batch"));
-    if (!result.ok) {
-      this.#send(ws, opsError(id, result));
-    } else {
-      const keep = await readerFilter(getDb(this.env.DB), att.sessionId, att.role, att.userId);
-      const results = result.results.map((r, i) => {
-        const type = ops[i]?.entity_type;
-        return { op_id: r.op_id, entity: type ? writeResultFor(keep, type, r.entity) : r.entity };
-      });
-      this.#send(ws, { type: "result", ...(id === undefined ? {} : { id }), seq: result.seq, results });
-    }
-  }
-
-  #allowMessage(clientId: string, cost: number): boolean {
-    const buckets = this.#socketBuckets.get(clientId) ?? { messages: undefined, previews: undefined };
-    const result = take(buckets.messages, cost, SOCKET_MESSAGE_LIMIT, Date.now());
-    buckets.messages = result.bucket;
-    this.#socketBuckets.set(clientId, buckets);
-    return result.ok;
-  }
-
-  #allowPreview(clientId: string): boolean {
-    const buckets = this.#socketBuckets.get(clientId) ?? { messages: undefined, previews: undefined };
-    const result = take(buckets.previews, 1, PREVIEW_LIMIT, Date.now());
-    buckets.previews = result.bucket;
-    this.#socketBuckets.set(clientId, buckets);
-    return result.ok;
-  }
-
-  /** last_seen (buffered, at most every few seconds) and, for a GM, lock activity. */
-  async #noteActivity(att: SocketAttachment, type: ClientMessage["type"] | "ops"): Promise<void> {
-    const now = Date.now();
-    if (now - (this.#lastSeenWrite.get(att.clientId) ?? 0) >= SEEN_RESOLUTION_MS) {
-      this.#lastSeenWrite.set(att.clientId, now);
-      this.#pending.touch(att.clientId, new Date(now).toISOString());
-      await this.#scheduleAlarm(now + ACK_FLUSH_MS);
-    }
-    // Acks and resumes are sent by the client on its own: they do not keep a lock alive.
-    if (att.role === "gm" && type !== "ack" && type !== "resume") {
-      const locks = await this.#lockTable(att.sessionId);
-      if (locks.holds(att.userId)) await locks.touch(att.userId, now);
-    }
-  }
-
-  /**
-   * Replays what a socket missed since `since`, outside the write queue: writes go on meanwhile.
-   * From now on the changes broadcast to this socket are held (`#sendChange`); the replay reads D1
-   * once D1 holds everything logged so far (a change logged before the hold may be broadcast after
-   * it: held, and covered by the replay). After the replay's rows and `resumed` (at the last seq
-   * the replay covers) the held changes past that seq follow in seq order: the socket sees every
-   * change once, without gaps. Past `resumeHoldMax` held changes, a failed replay, or a reload sent
-   * to every socket meanwhile, the socket reloads instead.
-   */
-  async #resume(ws: WebSocket, db: Db, att: SocketAttachment, since: number): Promise<void> {
-    // Superseding a resume still replaying: that one stops.
-    this.#holds.delete(ws);
-    if (this.#resumeFromLog(ws, att, since)) return;
-    const held: HeldChange[] = [];
-    this.#holds.set(ws, held);
-    const own = () => this.#holds.get(ws) === held;
-    let delta: Delta;
-    try {
-      // Changes this socket was sent may be logged and not yet in D1: read once D1 holds them.
-      // D1 not catching up in time: a replay of what it holds would leave a gap before the held
-      // changes, so the socket reloads.
-      if (!(await this.writeLog.drained())) throw new D1Behind();
-      delta = await changesSince(db, att.sessionId, since, att.role, att.userId);
-    } catch (error) {
-      if (own()) {
-        this.#holds.delete(ws);
-        this.#send(ws, { type: "reload", seq: this.#seq ?? 0, reason: "gone" });
-      }
-      logError("replaying a resume failed: the socket reloads", error);
-      return;
-    }
-    // Told to reload meanwhile (too much held, the log dropped or renumbered), or resumed again.
-    if (!own()) return;
-    this.#holds.delete(ws);
-    if (delta.kind !== "changes") {
-      this.#send(ws, { type: "reload", seq: delta.seq, reason: delta.kind === "gone" ? "gone" : "activate" });
-      return;
-    }
-    // A commit that landed between the replay's reads is in its rows: everything up to them is covered.
-    let covered = delta.seq;
-    for (const row of delta.changes) {
-      covered = Math.max(covered, row.seq);
-      this.#sendRaw(ws, encodeChangeRow(row));
-    }
-    this.#send(ws, { type: "resumed", seq: covered });
-    for (const change of held) if (change.seq > covered) this.#sendRaw(ws, change.text);
-  }
-
-  /**
-   * A resume from a seq D1 does not hold yet (the socket was sent changes still in the log): the
-   * changes after it as this socket's role and user got them live (the same player filter), then
-   * `resumed`, at once. False when the log has not all of them as broadcast (read back after a
-   * restart, or past UNLANDED_MAX_CHARS): the resume then waits for D1.
-   */
-  #resumeFromLog(ws: WebSocket, att: SocketAttachment, since: number): boolean {
-    const floor = this.writeLog.entries[0]?.previousSeq;
-    const last = this.writeLog.lastSeq;
-    if (floor === undefined || last === undefined || since < floor || since > last) return false;
-    const texts: string[] = [];
-    for (let seq = since + 1; seq <= last; seq++) {
-      const kept = this.#unlanded.get(seq);
-      if (!kept) return false;
-      if (att.role === "player" && kept.activation) {
-        this.#send(ws, { type: "reload", seq: last, reason: "activate" });
-        return true;
-      }
-      const { encoded } = kept;
-      const text = att.role === "gm" ? encoded.gm : encoded.owners?.has(att.userId) ? encoded.owners.get(att.userId) : encoded.player;
-      if (text) texts.push(text);
-    }
-    for (const text of texts) this.#sendRaw(ws, text);
-    this.#send(ws, { type: "resumed", seq: last });
-    return true;
-  }
-
-  /** Sends one change's text to a socket, or holds it while the socket's resume replays. */
-  #sendChange(ws: WebSocket, seq: number, text: string): void {
-    const held = this.#holds.get(ws);
-    if (!held) {
-      this.#sendRaw(ws, text);
-      return;
-    }
-    if (held.length >= this.resumeHoldMax) {
-      this.#holds.delete(ws);
-      this.#send(ws, { type: "reload", seq, reason: "gone" });
-      return;
-    }
-    held.push({ seq, text });
-  }
-
-  async #handle(ws: WebSocket, att: SocketAttachment, message: ClientMessage): Promise<void> {
-    const db = getDb(this.env.DB);
-    switch (message.type) {
-      case "resume":
-        await this.#resume(ws, db, att, message.since);
-        return;
-      case "ack": {
-        const now = Date.now();
-        this.#pending.addAcks(att.clientId, att.userId, message.event_ids, new Date(now).toISOString());
-        await this.#scheduleAlarm(now + ACK_FLUSH_MS);
-        return;
-      }
-      case "preview":
-        await this.#preview(ws, att, message);
-        return;
-      case "capabilities": {
-        const capabilities = withoutUserAgent({ ...att.capabilities, ...message.capabilities });
-        if (JSON.stringify(capabilities).length > CAPABILITIES_MAX_BYTES) {
-          this.#send(ws, { type: "error", code: "payload_too_large", message: `capabilities over ${CAPABILITIES_MAX_BYTES} bytes` });
-          return;
-        }
-        ws.serializeAttachment({ ...att, capabilities });
-        const now = Date.now();
-        this.#lastSeenWrite.set(att.clientId, now);
-        this.#pending.touch(att.clientId, new Date(now).toISOString(), capabilities);
-        await this.#scheduleAlarm(now + ACK_FLUSH_MS);
-        return;
-      }
-    }
-  }
-
-  /** Relays a live drag to the other sockets that may see the token, if the sender may move it. */
-  async #preview(ws: WebSocket, att: SocketAttachment, message: Extract<ClientMessage, { type: "preview" }>): Promise<void> {
-    if (!this.#allowPreview(att.clientId)) return; // lossy by design: the drop is what counts
-    const token = await this.#token(att.sessionId, message.entity_id);
-    const activeSceneId = await this.#activeScene(att.sessionId);
-    // Under fog a token is not relayed to players, where it is nor where it is dragged to.
-    const cover = token && activeSceneId !== null ? await this.#cover(att.sessionId, activeSceneId) : undefined;
-    // The facts hold exactly the fields the player filter reads of a token.
-    const facts = token as unknown as AnyEntity | undefined;
-    const visible = facts
-      ? isTokenVisible(facts, activeSceneId, { cover }) &&
-        isTokenVisible({ ...facts, x: message.x, y: message.y }, activeSceneId, { cover })
-      : false;
-    const ownVisible = facts ? isTokenVisible(facts, activeSceneId, { cover, userId: att.userId }) : false;
-    if (!token || token.archived_at !== null || (att.role === "player" && !ownVisible)) {
-      this.#send(ws, { type: "error", code: "not_found", message: "no such token" });
-      return;
-    }
-    const keys = message.rotation === undefined ? ["x", "y"] : ["x", "y", "rotation"];
-    if (!canWrite({ userId: att.userId, role: att.role }, "token", "update", token as unknown as Record<string, unknown>, keys)) {
-      this.#send(ws, { type: "error", code: "forbidden", message: "you may not move this token" });
-      return;
-    }
-    const text = JSON.stringify({
-      type: "preview",
-      entity_id: token.id,
-      user_id: att.userId,
-      x: message.x,
-      y: message.y,
-      rotation: message.rotation ?? token.rotation,
-    } satisfies ServerMessage);
-    for (const other of this.ctx.getWebSockets("role:gm")) if (other !== ws) this.#sendRaw(other, text);
-    if (visible) for (const other of this.ctx.getWebSockets("role:player")) if (other !== ws) this.#sendRaw(other, text);
+    await this.#hub.message(ws, raw);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    try {
-      const att = this.#attachment(ws);
-      try {
-        // Answer the close handshake; 1005/1006/1015 are reserved and cannot be sent back.
-        ws.close(RESERVED_CLOSE_CODES.has(code) ? 1000 : code, reason);
-      } catch {
-        // Already closed.
-      }
-      if (att && !att.closing) await this.#departed(att);
-    } catch (error) {
-      logError("socket close failed", error);
-    }
+    await this.#hub.close(ws, code, reason);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
-    console.error(JSON.stringify({ level: "warn", msg: "socket error", error: String(error) }));
-    await this.webSocketClose(ws, 1011, "error");
+    await this.#hub.error(ws, error);
   }
 
-  /** Closes a socket from this side, telling it why first, and records its departure. */
-  async #drop(ws: WebSocket, code: number, reason: string, notice?: ServerMessage): Promise<void> {
-    const att = this.#attachment(ws);
-    if (!att || att.closing) return;
-    if (notice) this.#send(ws, notice);
-    ws.serializeAttachment({ ...att, closing: true });
-    try {
-      ws.close(code, reason);
-    } catch {
-      // Already closed by the peer.
-    }
-    await this.#departed(att);
+  /** Bound of the texts kept for resumes past D1, in characters (tests lower it). */
+  get unlandedMaxChars(): number {
+    return this.#hub.unlandedMaxChars;
   }
 
-  async #departed(att: SocketAttachment): Promise<void> {
-    this.#presenceMap().delete(att.clientId);
-    this.#socketBuckets.delete(att.clientId);
-    this.#lastSeenWrite.delete(att.clientId);
-    // A join still waiting to be announced goes out first: no one hears of a departure before the arrival.
-    this.#joins.flush();
-    this.#sendToAll({ type: "presence", left: [att.clientId] });
-    await this.#recordDisconnect(att.clientId);
-    // The last socket gone, the object is about to idle: its counted saves go to D1 now.
-    if (!this.saveMetrics.isEmpty() && this.ctx.getWebSockets().every((ws) => ws.readyState !== WebSocket.OPEN)) {
-      await this.#flushSaveMetrics();
-    }
+  set unlandedMaxChars(chars: number) {
+    this.#hub.unlandedMaxChars = chars;
   }
 
-  async #recordDisconnect(clientId: string): Promise<void> {
-    await getDb(this.env.DB)
-      .update(sessionClients)
-      .set({ disconnected_at: nowIso() })
-      .where(and(eq(sessionClients.client_id, clientId), isNull(sessionClients.disconnected_at)));
+  /** Changes held per resuming socket past which it gets `reload` instead (tests lower it). */
+  get resumeHoldMax(): number {
+    return this.#hub.resumeHoldMax;
+  }
+
+  set resumeHoldMax(count: number) {
+    this.#hub.resumeHoldMax = count;
   }
 
   // ---- save metrics ------------------------------------------------------------------------------
@@ -1439,11 +618,11 @@ export class SessionObject extends DurableObject<Env> {
     const locks = await this.#serial(async () => {
       const table = await this.#lockTable(sessionId);
       for (const lock of await table.expire(Date.now())) {
-        this.#sendToRole("gm", { type: "lock", scene_id: lock.scene_id, lock: null, reason: "expired" });
+        this.#hub.sendToRole("gm", { type: "lock", scene_id: lock.scene_id, lock: null, reason: "expired" });
       }
       return table;
     });
-    const credentialExpiry = await this.#closeExpired(Date.now());
+    const credentialExpiry = await this.#hub.closeExpired(Date.now());
     // Batches still logged: the next retry, or a safety wake-up.
     const retryAt = this.writeLog.retryAt;
     const logged = this.writeLog.size === 0 ? undefined : retryAt > Date.now() ? retryAt : Date.now() + SAFETY_ALARM_MS;
@@ -1456,142 +635,5 @@ export class SessionObject extends DurableObject<Env> {
       metrics,
     ].filter((t): t is number => t !== undefined);
     if (next.length > 0) await this.#scheduleAlarm(Math.min(...next));
-  }
-
-  // ---- sending -----------------------------------------------------------------------------------
-
-  #attachment(ws: WebSocket): SocketAttachment | undefined {
-    return (ws.deserializeAttachment() as SocketAttachment | null) ?? undefined;
-  }
-
-  /** Who is connected; rebuilt from the sockets' attachments after a wake-up. */
-  #presenceMap(): Map<string, PresenceClient> {
-    if (!this.#presence) {
-      this.#presence = new Map();
-      for (const ws of this.ctx.getWebSockets()) {
-        const att = this.#attachment(ws);
-        if (att && !att.closing) this.#presence.set(att.clientId, presenceOf(att));
-      }
-    }
-    return this.#presence;
-  }
-
-  #sendRaw(ws: WebSocket, text: string): void {
-    try {
-      ws.send(text);
-    } catch {
-      // The socket is closing; its close handler records the departure.
-    }
-  }
-
-  #send(ws: WebSocket, message: ServerMessage): void {
-    this.#sendRaw(ws, JSON.stringify(message));
-  }
-
-  #sendToAll(message: ServerMessage, except?: WebSocket): void {
-    const text = JSON.stringify(message);
-    for (const ws of this.ctx.getWebSockets()) if (ws !== except) this.#sendRaw(ws, text);
-  }
-
-  #sendToRole(role: Role, message: ServerMessage): void {
-    const text = JSON.stringify(message);
-    for (const ws of this.ctx.getWebSockets(`role:${role}`)) this.#sendRaw(ws, text);
-  }
-
-  /**
-   * Sends committed changes to every socket allowed to see them, in seq order. Sockets opened
-   * with `?patch=1` (tag `patch:<role>`) get updates as merge patches (broadcast.ts).
-   */
-  #broadcast(changes: readonly Change[]): void {
-    if (changes.length === 0) return;
-    const plain = changes.map(encodeChange);
-    const gmPatch = new Set(this.ctx.getWebSockets("patch:gm"));
-    const playerPatch = new Set(this.ctx.getWebSockets("patch:player"));
-    this.#keepUnlanded(changes, plain);
-    const patched = gmPatch.size + playerPatch.size > 0 ? changes.map((c, i) => encodePatched(c, plain[i] as EncodedChange)) : plain;
-    for (const ws of this.ctx.getWebSockets("role:gm"))
-      for (const e of gmPatch.has(ws) ? patched : plain) this.#sendChange(ws, e.seq, e.gm);
-    if (playerPatch.size === 0) this.#broadcastToPlayers(plain, this.ctx.getWebSockets("role:player"));
-    else {
-      const sockets = this.ctx.getWebSockets("role:player");
-      this.#broadcastToPlayers(
-        plain,
-        sockets.filter((ws) => !playerPatch.has(ws)),
-      );
-      this.#broadcastToPlayers(patched, [...playerPatch]);
-    }
-  }
-
-  /** Keeps what was broadcast of changes still in the log (for `#resumeFromLog`). */
-  #keepUnlanded(changes: readonly Change[], plain: readonly EncodedChange[]): void {
-    const floor = this.writeLog.entries[0]?.previousSeq;
-    const last = this.writeLog.lastSeq;
-    if (floor === undefined || last === undefined) return;
-    changes.forEach((change, i) => {
-      const encoded = plain[i];
-      if (!encoded || change.seq <= floor || change.seq > last) return;
-      // The player's text is usually the GM's string itself.
-      let chars = encoded.gm.length + (encoded.player !== encoded.gm ? (encoded.player?.length ?? 0) : 0);
-      for (const text of encoded.owners?.values() ?? []) chars += text?.length ?? 0;
-      if (this.#unlandedChars + chars > this.unlandedMaxChars) return;
-      this.#unlanded.set(change.seq, { encoded, activation: change.activation, chars });
-      this.#unlandedChars += chars;
-    });
-  }
-
-  #broadcastToPlayers(encoded: readonly EncodedChange[], sockets: readonly WebSocket[]): void {
-    if (sockets.length === 0) return;
-    const forPlayers = encoded.filter((e): e is EncodedChange & { player: string } => e.player !== null);
-    // A token's owners see it under fog: their sockets get their own texts of those changes.
-    const owners = new Set(encoded.flatMap((e) => [...(e.owners?.keys() ?? [])]));
-    if (forPlayers.length === 0 && owners.size === 0) return;
-    for (const ws of sockets) {
-      const userId = owners.size > 0 ? this.#attachment(ws)?.userId : undefined;
-      if (userId === undefined || !owners.has(userId)) {
-        for (const e of forPlayers) this.#sendChange(ws, e.seq, e.player);
-        continue;
-      }
-      for (const e of encoded) {
-        const text = e.owners?.has(userId) ? e.owners.get(userId) : e.player;
-        if (text) this.#sendChange(ws, e.seq, text);
-      }
-    }
-  }
-}
-
-/**
- * A token that comes into players' view carries what hangs on it (its art, module entities naming
- * it), read as committed: none of it reached players while the token was hidden.
- */
-async function withRevealed(
-  db: Db,
-  sessionId: string,
-  changes: readonly Change[],
-  fresher: (type: Change["type"], entity: AnyEntity) => AnyEntity = (_type, entity) => entity,
-): Promise<readonly Change[]> {
-  const revealed = changes.filter((c) => c.type === "token" && !c.visibleBefore && c.visibleAfter && !c.activation);
-  if (revealed.length === 0) return changes;
-  try {
-    const dependents = await tokenDependents(
-      db,
-      sessionId,
-      revealed.map((c) => c.id),
-    );
-    const view: PlayerView = {
-      activeSceneId: typeof revealed[0]?.entity.scene_id === "string" ? revealed[0].entity.scene_id : null,
-      visibleTokenIds: new Set(revealed.map((c) => c.id)),
-    };
-    return changes.map((c) => {
-      if (!revealed.includes(c)) return c;
-      const related = dependents
-        .map(({ type, entity, tokenId }) => ({ type, entity: fresher(type, entity), tokenId }))
-        .filter(({ type, entity, tokenId }) => tokenId === c.id && isVisibleToPlayer(type, entity, view))
-        .map(({ type, entity }) => ({ type, entity }));
-      return related.length > 0 ? { ...c, related } : c;
-    });
-  } catch (error) {
-    // The write is committed: players then get the token without what hangs on it until they reload.
-    logError("loading what a revealed token carries failed", error);
-    return changes;
   }
 }
