@@ -2,6 +2,7 @@ import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import alertRules from "../../docs/alerts.yml?raw";
 import { create, newTable, ORIGIN, type Reply } from "../helpers/client";
+import { flushSaveMetrics } from "../helpers/save-metrics";
 
 const TOKEN = "test-metrics-token";
 
@@ -121,15 +122,17 @@ describe("POST {S}/metrics/conflicts", () => {
 describe("docs/alerts.yml", () => {
   it("names only metrics that /metrics exposes", async () => {
     // Give every family samples: a save, a 409 and a client report.
-    const { gm, base } = await newTable();
+    const { gm, base, sid } = await newTable();
     const token = await create(gm, base, "tokens", { name: "Hero" });
     await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
     expect((await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 2 }, { "if-match": '"1"' })).status).toBe(409);
     await gm.req("POST", url(base), { conflicts: [{ entity_type: "token" }], resolved: [{ resolution: "use_server", duration_ms: 10 }] });
     let text = "";
     for (let i = 0; i < 50; i++) {
+      // Saves are summed in the session's object and written by its alarm: write them now.
+      await flushSaveMetrics(sid);
       text = await scrape();
-      if (text.includes("vtt_conflicts_total{")) break;
+      if (text.includes("vtt_conflicts_total{") && text.includes("vtt_save_duration_milliseconds_count")) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     const exposed = exposedNames(text);
