@@ -44,6 +44,7 @@ import { getDb, nowIso } from "../db/client";
 import { loadEntity } from "../db/entities";
 import { loadSessionState } from "../db/reads";
 import { gameSessions, sessionMembers, sessionState } from "../db/schema";
+import { logError } from "../lib/log";
 import { type SaveOutcome, type SaveRoute, writeSavePoint } from "../metrics/recorder";
 import { SAVE_FLUSH_MS, SaveAggregate } from "../metrics/save-aggregate";
 import type { CredentialFilter } from "./credential-sockets";
@@ -63,10 +64,6 @@ export type { WriteResult } from "./write-queue";
 export type LockResult = { ok: true; lock: SceneLock; refresh: boolean } | Failure;
 export type ReleaseResult = { ok: true } | Failure;
 export type SettingsResult = { ok: true; settings: SessionSettings } | Failure;
-
-function logError(msg: string, error: unknown): void {
-  console.error(JSON.stringify({ level: "error", msg, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
-}
 
 export class SessionObject extends DurableObject<Env> {
   #sessionId: string | undefined;

@@ -30,6 +30,7 @@ import { chunk, type Db, getDb, nowIso } from "../db/client";
 import { changesSince, type Delta, readerFilter, writeResultFor } from "../db/reads";
 import { sessionClients } from "../db/schema";
 import { type Device, parseDevice, withoutUserAgent } from "../lib/device";
+import { logError } from "../lib/log";
 import type { SaveOutcome, SaveRoute } from "../metrics/recorder";
 import type { SaveAggregate } from "../metrics/save-aggregate";
 import { type EncodedChange, encodeChange, encodeChangeRow, encodePatched } from "./broadcast";
@@ -124,10 +125,6 @@ export interface SocketHubHost {
   saveMetrics: SaveAggregate;
   pending: PendingRecords;
   previews: PreviewRelay;
-}
-
-function logError(msg: string, error: unknown): void {
-  console.error(JSON.stringify({ level: "error", msg, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
 }
 
 export class SocketHub {

@@ -25,6 +25,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { chunk, type Db } from "../db/client";
 import { appliedOps, gameSessions } from "../db/schema";
+import { logError } from "../lib/log";
 import { type AppliedRecord, type Change, commitStatements, type Plan } from "./write-plan";
 
 /** Logged batches put in one D1 batch at most. */
@@ -97,10 +98,6 @@ export function isRefusal(error: unknown): boolean {
     if (/SQLITE_CONSTRAINT/.test(e instanceof Error ? e.message : String(e))) return true;
   }
   return false;
-}
-
-function logError(msg: string, error: unknown): void {
-  console.error(JSON.stringify({ level: "error", msg, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
 }
 
 export class WriteBehind {

@@ -19,6 +19,7 @@ import type { Actor } from "../../domain/permissions";
 import { isVisibleToPlayer, type PlayerView } from "../../domain/visibility";
 import { type Db, nowIso } from "../db/client";
 import { tokenDependents } from "../db/reads";
+import { logError } from "../lib/log";
 import type { LockTable } from "./lock-table";
 import { D1Behind, notYetInD1 } from "./write-backlog";
 import { type LogEntry, SAFETY_ALARM_MS, type WriteBehind, within } from "./write-behind";
@@ -69,10 +70,6 @@ function seqsOfWrites(group: readonly QueuedWrite[], plan: Plan): number[] | und
     seqs.push(Math.max(...own));
   }
   return seqs;
-}
-
-function logError(msg: string, error: unknown): void {
-  console.error(JSON.stringify({ level: "error", msg, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
 }
 
 export class WriteQueue {
