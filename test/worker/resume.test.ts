@@ -3,26 +3,11 @@
  * changes broadcast to the resuming socket are held and sent after `resumed`, past the seq the
  * replay covers, so the socket sees each change once, in seq order.
  */
-import { env, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { SessionObject } from "../../worker/session/session-object";
-import type { WriteBehind } from "../../worker/session/write-behind";
 import { create, newTable, seqOf } from "../helpers/client";
 import { TestSocket } from "../helpers/socket";
-
-const stub = (sid: string) => env.SESSION.get(env.SESSION.idFromName(sid));
-
-function withLog<T>(sid: string, fn: (log: WriteBehind, object: SessionObject) => T | Promise<T>): Promise<T> {
-  return runInDurableObject(stub(sid), (object: SessionObject) => fn(object.writeLog, object));
-}
-
-/** D1 refuses every commit of the session's flusher until `recover`. */
-const failD1 = (sid: string) => withLog(sid, (log) => log.failNextCommits(1_000_000));
-const recover = (sid: string) =>
-  withLog(sid, async (log) => {
-    log.failNextCommits(0);
-    await log.retry();
-  });
+import { failD1, recover, withLog } from "../helpers/write-log";
 
 /**
  * A slow replay: a resume's wait for D1 answers as it would have when the resume came, but only

@@ -1,29 +1,12 @@
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { SessionObject } from "../../worker/session/session-object";
-import type { WriteBehind } from "../../worker/session/write-behind";
 import { EntityCache } from "../../worker/session/write-plan";
 import { create, newTable, seqOf } from "../helpers/client";
 import { TestSocket } from "../helpers/socket";
+import { failD1, recover, sessionStub as stub, withLog } from "../helpers/write-log";
 
 const uuid = () => crypto.randomUUID();
-const stub = (sid: string) => env.SESSION.get(env.SESSION.idFromName(sid));
-
-/** Runs `fn` with the session object's write log (inside the object). */
-function withLog<T>(sid: string, fn: (log: WriteBehind, object: SessionObject) => T | Promise<T>): Promise<T> {
-  return runInDurableObject(stub(sid), (object: SessionObject) => fn(object.writeLog, object));
-}
-
-/** D1 refuses every commit of the session's flusher until `recover`. */
-const failD1 = (sid: string) => withLog(sid, (log) => log.failNextCommits(1_000_000));
-/** D1 answers again: the flusher tries at once. */
-const recover = (sid: string) =>
-  withLog(sid, async (log) => {
-    log.failNextCommits(0);
-    await log.retry();
-    return log.size;
-  });
-
 async function seqsInD1(sid: string): Promise<number[]> {
   const { results } = await env.DB.prepare("SELECT seq FROM change_log WHERE session_id = ? ORDER BY seq").bind(sid).all<{ seq: number }>();
   return results.map((r) => r.seq);
