@@ -8,22 +8,13 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { timeSave } from "../../worker/metrics/recorder";
 import type { AppEnv } from "../../worker/types";
 import { create, newTable } from "../helpers/client";
+import { eventLines } from "../helpers/log-lines";
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
-function events(spy: { mock: { calls: unknown[][] } }, name: string): Record<string, any>[] {
-  return spy.mock.calls
-    .map((args) => {
-      try {
-        return JSON.parse(String(args[0]));
-      } catch {
-        return null;
-      }
-    })
-    .filter((l): l is Record<string, any> => l?.msg === "event" && l.event === name);
-}
+const events = eventLines;
 
 describe("token_created", () => {
   it("is one log line for a batch of creates, with their count and ids, and keeps its token_id for one", async () => {

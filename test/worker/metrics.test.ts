@@ -4,6 +4,7 @@ import worker from "../../worker/index";
 import { render } from "../../worker/metrics/prometheus";
 import { recordEvent, recordSave } from "../../worker/metrics/recorder";
 import { create, newTable, ORIGIN, type TestUser } from "../helpers/client";
+import { eventLines } from "../helpers/log-lines";
 import { flushSaveMetrics } from "../helpers/save-metrics";
 
 const TOKEN = "test-metrics-token";
@@ -198,17 +199,7 @@ const saves = (exp: Exposition, route: string, outcome: string) =>
   sampleValue(exp, "vtt_save_duration_milliseconds_count", { route, outcome });
 const conflicts = (exp: Exposition, route: string) => sampleValue(exp, "vtt_conflicts_total", { route });
 
-function events(spy: { mock: { calls: unknown[][] } }, name: string): Record<string, any>[] {
-  return spy.mock.calls
-    .map((args) => {
-      try {
-        return JSON.parse(String(args[0]));
-      } catch {
-        return null;
-      }
-    })
-    .filter((l): l is Record<string, any> => l?.msg === "event" && l.event === name);
-}
+const events = eventLines;
 
 async function tokenAt(gm: TestUser, base: string) {
   return create(gm, base, "tokens", { name: "Hero" });

@@ -2,21 +2,14 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../worker/app";
 import { create, newTable, ORIGIN } from "../helpers/client";
+import { jsonLines } from "../helpers/log-lines";
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
-function logLines(spy: { mock: { calls: unknown[][] } }): Record<string, any>[] {
-  return spy.mock.calls
-    .map((args) => {
-      try {
-        return JSON.parse(String(args[0]));
-      } catch {
-        return null;
-      }
-    })
-    .filter((line): line is Record<string, any> => line !== null && line.msg === "request");
+function logLines(spy: { mock: { calls: unknown[][] } }) {
+  return jsonLines(spy).filter((line) => line.msg === "request");
 }
 
 describe("request logs", () => {
