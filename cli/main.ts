@@ -18,6 +18,8 @@ import { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import { unzipSync } from "fflate";
 import { checkBundle, unpackBundle } from "../domain/bundle.ts";
+import { createEntityRegistry } from "../domain/registry.ts";
+import { modules } from "../modules/registry.ts";
 import { CliError, type Connection, counted, EXIT, progress, request, requestJson } from "./http.ts";
 
 const USAGE = `usage: vtt <command> [options]
@@ -150,13 +152,18 @@ async function verify(values: Values): Promise<void> {
     throw new CliError(`no such file: ${values.file}`, EXIT.usage);
   });
   const unpacked = unpackBundle(new Uint8Array(bytes), unzipSync);
-  const checked = unpacked.ok ? await checkBundle(unpacked.files, async (b) => createHash("sha256").update(b).digest("hex")) : unpacked;
+  const checked = unpacked.ok
+    ? await checkBundle(registry, unpacked.files, async (b) => createHash("sha256").update(b).digest("hex"))
+    : unpacked;
   if (!checked.ok) throw new CliError(`${values.file} is not a valid bundle:\n  ${checked.problems.join("\n  ")}`, EXIT.invalid);
   const b = checked.bundle;
   say(
     `${values.file}: ok — scene "${b.scene.name}", ${b.layers.length} layers, ${b.tokens.length} tokens, ${b.token_art.length} token art, ${b.assets.length} assets, ${checked.manifest.files.length} files verified`,
   );
 }
+
+/** The entity types a bundle may hold: the core's and those of the game modules this copy knows. */
+const registry = createEntityRegistry(modules);
 
 const commands: Record<string, (values: Values) => Promise<void>> = { export: exportScene, import: importScene, backup, restore, verify };
 

@@ -20,13 +20,13 @@ import {
   type EntityType,
   jsonObjectSchema,
   layerSchema,
-  moduleEntity,
   sceneSchema,
   tokenArtSchema,
   tokenSchema,
 } from "./entities";
 import { writableFields } from "./ops";
 import { mapValuesAt } from "./references";
+import type { EntityRegistry } from "./registry";
 import { fieldIssues } from "./validation";
 
 export const BUNDLE_FORMAT = "vtt-scene/1";
@@ -122,6 +122,7 @@ function parseJsonFile(bytes: Uint8Array | undefined, name: string, problems: st
 
 /** Checks an unpacked bundle; `sha256` hashes bytes to lowercase hex (WebCrypto or node:crypto). */
 export async function checkBundle(
+  registry: EntityRegistry,
   files: ReadonlyMap<string, Uint8Array>,
   sha256: (bytes: Uint8Array) => Promise<string>,
   options: CheckOptions = {},
@@ -195,7 +196,7 @@ export async function checkBundle(
     if (!tokenIds.has(art.token_id)) problems.push(`token art ${art.id} names a token not in the bundle`);
     if (!assetHashes.has(art.image_asset)) problems.push(`token art ${art.id} names an asset not in the bundle`);
   }
-  const moduleIds = checkModuleEntities(bundle, tokenIds, problems);
+  const moduleIds = checkModuleEntities(registry, bundle, tokenIds, problems);
   const ids = [
     bundle.scene.id,
     ...bundle.layers.map((l) => l.id),
@@ -211,10 +212,10 @@ export async function checkBundle(
  * Module entities must be of a registered type that lives on a scene, valid for its schema, and
  * on this scene or one of its tokens. Returns their ids.
  */
-function checkModuleEntities(bundle: SceneBundle, tokenIds: ReadonlySet<string>, problems: string[]): string[] {
+function checkModuleEntities(registry: EntityRegistry, bundle: SceneBundle, tokenIds: ReadonlySet<string>, problems: string[]): string[] {
   const ids: string[] = [];
   for (const [type, entities] of Object.entries(bundle.modules)) {
-    const def = moduleEntity(type);
+    const def = registry.moduleEntity(type);
     if (!def?.scene) {
       problems.push(`${JSON.stringify(type.slice(0, 40))} is not a module entity type of this server that lives on a scene`);
       continue;
@@ -315,6 +316,7 @@ export interface NewEntity {
  * session) and owners kept only when `keepOwner` says they are members here.
  */
 export function entitiesToImport(
+  registry: EntityRegistry,
   bundle: SceneBundle,
   newId: () => string,
   keepOwner: (userId: string) => boolean,
@@ -337,36 +339,41 @@ export function entitiesToImport(
       entity_type: "scene",
       id: sceneId,
       data: {
-        ...writableFields("scene", bundle.scene),
+        ...writableFields(registry, "scene", bundle.scene),
         folder_id: null,
         map_asset: bundle.scene.map_asset === null ? null : asset(bundle.scene.map_asset, "map"),
         ...(options.sceneName !== undefined ? { name: options.sceneName } : {}),
       },
     },
     ...bundle.layers.map(
-      (l): NewEntity => ({ entity_type: "layer", id: fresh(l.id), data: { ...writableFields("layer", l), scene_id: sceneId } }),
+      (l): NewEntity => ({ entity_type: "layer", id: fresh(l.id), data: { ...writableFields(registry, "layer", l), scene_id: sceneId } }),
     ),
     ...bundle.tokens.map(
       (t): NewEntity => ({
         entity_type: "token",
         id: fresh(t.id),
-        data: { ...writableFields("token", t), scene_id: sceneId, folder_id: null, owner_user_ids: t.owner_user_ids.filter(keepOwner) },
+        data: {
+          ...writableFields(registry, "token", t),
+          scene_id: sceneId,
+          folder_id: null,
+          owner_user_ids: t.owner_user_ids.filter(keepOwner),
+        },
       }),
     ),
     ...bundle.token_art.map(
       (a): NewEntity => ({
         entity_type: "token_art",
         id: fresh(a.id),
-        data: { ...writableFields("token_art", a), token_id: ids.get(a.token_id), image_asset: asset(a.image_asset, "token") },
+        data: { ...writableFields(registry, "token_art", a), token_id: ids.get(a.token_id), image_asset: asset(a.image_asset, "token") },
       }),
     ),
   ];
   for (const { type, entity, id } of moduleEntities) {
-    const data: Record<string, unknown> = writableFields(type, entity);
+    const data: Record<string, unknown> = writableFields(registry, type, entity);
     // References to what the bundle holds follow it; to anything else (this session's entities
     // are not the source's) become null.
     let remapped = data;
-    for (const ref of moduleEntity(type)?.references ?? []) {
+    for (const ref of registry.moduleEntity(type)?.references ?? []) {
       remapped = mapValuesAt(remapped, ref.field, (old) => (typeof old === "string" ? (ids.get(old) ?? null) : old));
     }
     created.push({ entity_type: type, id, data: remapped });

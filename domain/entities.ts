@@ -1,52 +1,23 @@
 /**
  * What a scene, a folder, a layer, a token, a token art and the session state are: their zod
  * schemas (one source of truth for validation and for the TypeScript types on both sides), the
- * fields a client may write, and the defaults a new entity gets.
+ * fields a client may write, and the defaults a new entity gets. Their declarations to the save
+ * system are in core-entities.ts; every type, module ones included, is known to an
+ * `EntityRegistry` (registry.ts).
  */
 import { z } from "zod";
-import { modules } from "../modules/registry";
 import { assetHashSchema, coordinate, finite, idSchema, jsonObjectSchema, nameSchema } from "./fields";
 import { DEFAULT_GRID_SIZE, GRID_SIZE_MAX, GRID_SIZE_MIN, gridTypes } from "./grid";
-import type { ModuleEntityDefinition, TokenCoverDefinition } from "./module-api";
 
 export const coreEntityTypes = ["scene", "folder", "layer", "token", "token_art", "session_state"] as const;
 export type CoreEntityType = (typeof coreEntityTypes)[number];
-/** The entity types the registered modules (modules/registry.ts) declare. */
-export type ModuleEntityType = (typeof modules)[number]["entities"][number]["type"];
-export type EntityType = CoreEntityType | ModuleEntityType;
+/**
+ * An entity type: a core one, or one a game module declares (known only to the registry the
+ * composition root builds, so any string here).
+ */
+export type EntityType = CoreEntityType | (string & {});
 
-const moduleEntities = new Map<string, ModuleEntityDefinition>();
-for (const module of modules as readonly { name: string; entities: readonly ModuleEntityDefinition[] }[]) {
-  for (const def of module.entities) {
-    if (
-      (coreEntityTypes as readonly string[]).includes(def.type) ||
-      moduleEntities.has(def.type) ||
-      !/^[a-z][a-z0-9_]{0,39}$/.test(def.type)
-    ) {
-      throw new Error(`module ${module.name}: entity type ${def.type} is taken or malformed`);
-    }
-    moduleEntities.set(def.type, def);
-  }
-}
-
-/** The modules' token covers (domain/module-api.ts `coversTokens`), in registry order. */
-export const tokenCovers: readonly TokenCoverDefinition[] = (modules as readonly { coversTokens?: TokenCoverDefinition }[]).flatMap((m) =>
-  m.coversTokens ? [m.coversTokens] : [],
-);
-
-/** The module entity types that cover tokens: a change to one may change which tokens players see. */
-export function coversTokens(type: string): boolean {
-  return tokenCovers.some((c) => c.types.includes(type));
-}
-
-export const entityTypes: readonly EntityType[] = [...coreEntityTypes, ...(moduleEntities.keys() as Iterable<ModuleEntityType>)];
-export const entityTypeSchema = z.enum(entityTypes as [EntityType, ...EntityType[]]);
-
-/** The declaration of a module entity type; undefined for the core's own types. */
-export function moduleEntity(type: string): ModuleEntityDefinition | undefined {
-  return moduleEntities.get(type);
-}
-
+/** Whether a type is one of the core's six (stored in a table of its own). */
 export function isCoreType(type: string): type is CoreEntityType {
   return (coreEntityTypes as readonly string[]).includes(type);
 }
@@ -60,20 +31,6 @@ export const coreEntityPaths = {
   token_art: "token-art",
   session_state: "session-state",
 } as const satisfies Record<CoreEntityType, string>;
-
-/** URL segment of every entity type, module ones included. */
-export const entityPaths: Readonly<Record<EntityType, string>> = {
-  ...coreEntityPaths,
-  ...Object.fromEntries([...moduleEntities.values()].map((d) => [d.type, d.path])),
-} as Record<EntityType, string>;
-{
-  const paths = Object.values(entityPaths);
-  if (new Set(paths).size !== paths.length) throw new Error("two entity types share a URL path");
-}
-
-export function entityTypeForPath(path: string): EntityType | undefined {
-  return entityTypes.find((t) => entityPaths[t] === path);
-}
 
 export { assetHashSchema, idSchema, jsonObjectSchema };
 
@@ -178,12 +135,6 @@ export const coreFieldsSchemas = {
   session_state: sessionStateFieldsSchema,
 } as const;
 
-/** The fields a client writes, per type, module types included. */
-export const fieldsSchemas: Readonly<Record<EntityType, z.ZodObject<z.ZodRawShape, z.core.$strict>>> = {
-  ...coreFieldsSchemas,
-  ...Object.fromEntries([...moduleEntities.values()].map((d) => [d.type, d.fields])),
-} as unknown as Record<EntityType, z.ZodObject<z.ZodRawShape, z.core.$strict>>;
-
 /** Fields the server sets on top of the common ones. */
 export const serverFields = {
   scene: {},
@@ -218,8 +169,3 @@ export interface EntityMap {
 }
 export type Entity = EntityMap[CoreEntityType];
 export type AnyEntity = BaseFields & Record<string, unknown>;
-
-/** Keys of each type's writable fields, for patches and for the database mapping. */
-export function writableKeys(type: EntityType): string[] {
-  return Object.keys(fieldsSchemas[type].shape);
-}

@@ -1,5 +1,6 @@
 /** Who may do what in a game session. */
-import { type EntityType, moduleEntity, type Token } from "./entities";
+import type { EntityType } from "./entities";
+import type { EntityRegistry } from "./registry";
 
 export const roles = ["gm", "player"] as const;
 export type Role = (typeof roles)[number];
@@ -15,10 +16,11 @@ export const playerMovableFields = ["x", "y", "rotation"] as const;
 export type WriteKind = "create" | "update" | "archive" | "restore" | "activate";
 
 /**
- * Whether `actor` may perform `kind` on an entity of `type`. `patchKeys` and `current` matter only
- * for a player's update of a token.
+ * Whether `actor` may perform `kind` on an entity of `type`. GMs may do anything; a player only
+ * updates, as the type's `playerMayUpdate` allows (`patchKeys` and `current` matter only then).
  */
 export function canWrite(
+  registry: EntityRegistry,
   actor: Actor,
   type: EntityType,
   kind: WriteKind,
@@ -26,13 +28,7 @@ export function canWrite(
   patchKeys?: readonly string[],
 ): boolean {
   if (actor.role === "gm") return true;
-  const module = moduleEntity(type);
-  if (module) {
-    if (kind !== "update" || !current || !patchKeys || patchKeys.length === 0 || !module.playerMayUpdate) return false;
-    return module.playerMayUpdate(actor, current as Parameters<typeof module.playerMayUpdate>[1], patchKeys);
-  }
-  if (type !== "token" || kind !== "update" || !current || !patchKeys) return false;
-  const owners = (current as Pick<Token, "owner_user_ids">).owner_user_ids;
-  if (!Array.isArray(owners) || !owners.includes(actor.userId)) return false;
-  return patchKeys.length > 0 && patchKeys.every((k) => (playerMovableFields as readonly string[]).includes(k));
+  const mayUpdate = registry.definition(type)?.playerMayUpdate;
+  if (kind !== "update" || !current || !patchKeys || patchKeys.length === 0 || !mayUpdate) return false;
+  return mayUpdate(actor, current as Parameters<typeof mayUpdate>[1], patchKeys);
 }

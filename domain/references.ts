@@ -2,7 +2,8 @@
  * Referential rules: which fields of an entity name another entity or an asset, and what they
  * must name. Everything named must belong to the same session.
  */
-import { type AnyEntity, type EntityType, moduleEntity } from "./entities";
+import type { AnyEntity, EntityType } from "./entities";
+import type { EntityRegistry } from "./registry";
 
 export type Reference =
   | { field: string; target: "entity"; type: EntityType; id: string; folderKind?: "scene" | "token"; mustBeLive?: boolean }
@@ -12,62 +13,36 @@ function str(v: unknown): string | null {
   return typeof v === "string" ? v : null;
 }
 
-/** The references an entity makes; `changedOnly` limits them to fields that differ from `previous`. */
-export function referencesOf(type: EntityType, entity: AnyEntity, previous?: AnyEntity): Reference[] {
+/**
+ * The references an entity makes, as its type declares them (`references`, then `assets`);
+ * `previous` limits them to values that differ from it.
+ */
+export function referencesOf(registry: EntityRegistry, type: EntityType, entity: AnyEntity, previous?: AnyEntity): Reference[] {
   const refs: Reference[] = [];
-  const changed = (field: string) => !previous || previous[field] !== entity[field];
-  const entityRef = (field: string, refType: EntityType, extra: { folderKind?: "scene" | "token"; mustBeLive?: boolean } = {}) => {
-    const id = str(entity[field]);
-    if (id !== null && changed(field)) refs.push({ field, target: "entity", type: refType, id, ...extra });
-  };
-  const assetRef = (field: string) => {
-    const hash = str(entity[field]);
-    if (hash !== null && changed(field)) refs.push({ field, target: "asset", hash });
-  };
-  const module = moduleEntity(type);
-  if (module) {
-    for (const ref of module.references ?? []) {
-      const before = new Map(previous ? valuesAt(previous, ref.field).map((v) => [v.path, v.value]) : []);
-      for (const { path, value } of valuesAt(entity, ref.field)) {
-        if (typeof value !== "string" || before.get(path) === value) continue;
-        refs.push({
-          field: path,
-          target: "entity",
-          type: ref.type as EntityType,
-          id: value,
-          ...(ref.mustBeLive ? { mustBeLive: true } : {}),
-        });
-      }
+  const def = registry.definition(type);
+  for (const ref of def?.references ?? []) {
+    const before = new Map(previous ? valuesAt(previous, ref.field).map((v) => [v.path, v.value]) : []);
+    const folderKind = typeof ref.folderKind === "function" ? ref.folderKind(entity) : ref.folderKind;
+    for (const { path, value } of valuesAt(entity, ref.field)) {
+      if (typeof value !== "string" || before.get(path) === value) continue;
+      refs.push({
+        field: path,
+        target: "entity",
+        type: ref.type,
+        id: value,
+        ...(folderKind ? { folderKind } : {}),
+        ...(ref.mustBeLive ? { mustBeLive: true } : {}),
+      });
     }
-    return refs;
   }
-  switch (type) {
-    case "scene":
-      entityRef("folder_id", "folder", { folderKind: "scene" });
-      assetRef("map_asset");
-      break;
-    case "folder":
-      entityRef("parent_id", "folder", { folderKind: entity.kind === "token" ? "token" : "scene" });
-      break;
-    case "layer":
-      entityRef("scene_id", "scene");
-      break;
-    case "token":
-      entityRef("scene_id", "scene");
-      entityRef("folder_id", "folder", { folderKind: "token" });
-      break;
-    case "token_art":
-      entityRef("token_id", "token");
-      assetRef("image_asset");
-      break;
-    case "session_state":
-      entityRef("active_scene_id", "scene", { mustBeLive: true });
-      break;
+  for (const field of def?.assets ?? []) {
+    const hash = str(entity[field]);
+    if (hash !== null && (!previous || previous[field] !== hash)) refs.push({ field, target: "asset", hash });
   }
   return refs;
 }
 
-/** Fields whose values name other entities or assets, for prefetching what a batch will check (module types: `referencesOf`). */
+/** Fields whose values name other entities or assets, for prefetching what a batch will check (others: `referencesOf`). */
 export const referenceFields = {
   scene_id: "scene",
   token_id: "token",
@@ -78,7 +53,7 @@ export const referenceFields = {
 export const assetFields = ["map_asset", "image_asset"] as const;
 
 /**
- * The values at a reference path of a JSON object (see `ModuleReference.field`): each with the
+ * The values at a reference path of a JSON object (see `EntityReference.field`): each with the
  * concrete path it was found at (`combatants.c1.token_id`). Missing steps give nothing.
  */
 export function valuesAt(object: unknown, path: string): { path: string; value: unknown }[] {

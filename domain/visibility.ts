@@ -5,12 +5,14 @@
  * A player sees the active scene, its tokens that are not hidden (and their art), its layers other
  * than `notes` (the `fog` layer is the mask itself), and the session state. Tokens wholly under
  * fog (a module's `coversTokens`) are left out too, except for their owners. Nothing archived,
- * nothing of other scenes, no folders, no library tokens. A module entity type decides for its own
- * entities (domain/module-api.ts); without a rule, players see none of them.
+ * nothing of other scenes, no folders, no library tokens. Each entity type declares its rule
+ * (domain/module-api.ts; the core's in core-entities.ts), read from the registry passed in;
+ * without a rule, players see none of its entities.
  */
-import { type AnyEntity, type EntityType, isCoreType, moduleEntity } from "./entities";
+import type { AnyEntity, EntityType } from "./entities";
 import { cellSize } from "./grid";
 import type { TokenBox, TokenCover } from "./module-api";
+import type { EntityRegistry } from "./registry";
 
 export interface PlayerView {
   activeSceneId: string | null;
@@ -69,50 +71,31 @@ export function coverTokens(covers: readonly (TokenCover | undefined)[], cellPx:
   };
 }
 
-export function isVisibleToPlayer(type: EntityType, entity: AnyEntity, view: PlayerView): boolean {
-  if (type === "session_state") return true;
-  if (!isCoreType(type)) return entity.archived_at === null && (moduleEntity(type)?.visibleToPlayer?.(entity, view) ?? false);
-  if (entity.archived_at !== null || view.activeSceneId === null) return false;
-  switch (type) {
-    case "scene":
-      return entity.id === view.activeSceneId;
-    case "token":
-      return isTokenVisible(entity, view.activeSceneId, view);
-    case "layer":
-      return entity.scene_id === view.activeSceneId && entity.layer_type !== "notes";
-    case "token_art":
-      return typeof entity.token_id === "string" && view.visibleTokenIds.has(entity.token_id);
-    case "folder":
-      return false;
-  }
+export function isVisibleToPlayer(registry: EntityRegistry, type: EntityType, entity: AnyEntity, view: PlayerView): boolean {
+  return entity.archived_at === null && (registry.definition(type)?.visibleToPlayer?.(entity, view) ?? false);
 }
-
-/** The fields of core entities that name an asset (module entities name none). */
-const assetFieldOf: Partial<Record<EntityType, string>> = { scene: "map_asset", token_art: "image_asset" };
 
 /**
  * Whether a player may have an asset (its metadata and a signed URL): only when something they may
  * see names it (the active scene's map, the art of a token they see). `named` are the entities
  * that name the asset, whatever their visibility.
  */
-export function isAssetVisibleToPlayer(hash: string, named: readonly { type: EntityType; entity: AnyEntity }[], view: PlayerView): boolean {
-  return named.some(({ type, entity }) => {
-    const field = assetFieldOf[type];
-    return field !== undefined && entity[field] === hash && isVisibleToPlayer(type, entity, view);
-  });
+export function isAssetVisibleToPlayer(
+  registry: EntityRegistry,
+  hash: string,
+  named: readonly { type: EntityType; entity: AnyEntity }[],
+  view: PlayerView,
+): boolean {
+  return named.some(
+    ({ type, entity }) =>
+      (registry.definition(type)?.assets ?? []).some((field) => entity[field] === hash) && isVisibleToPlayer(registry, type, entity, view),
+  );
 }
 
 /** Key under `metadata` (scenes) or `stats` (tokens) holding notes meant for the GM alone. */
 export const gmNotesKey = "gm_notes";
 
-/** The entity as a player receives it, once the filter allowed it: GM notes removed. */
-export function projectForPlayer<T extends AnyEntity>(type: EntityType, entity: T, view?: PlayerView): T {
-  const module = moduleEntity(type);
-  if (module) return (module.projectForPlayer?.(entity, view) as T | undefined) ?? entity;
-  const field = type === "scene" ? "metadata" : type === "token" ? "stats" : null;
-  if (field === null) return entity;
-  const bag = entity[field];
-  if (typeof bag !== "object" || bag === null || !(gmNotesKey in bag)) return entity;
-  const { [gmNotesKey]: _notes, ...rest } = bag as Record<string, unknown>;
-  return { ...entity, [field]: rest };
+/** The entity as a player receives it, once the filter allowed it: its type's projection (GM notes removed, ...). */
+export function projectForPlayer<T extends AnyEntity>(registry: EntityRegistry, type: EntityType, entity: T, view?: PlayerView): T {
+  return registry.definition(type)?.projectForPlayer?.(entity, view) ?? entity;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BUNDLE_FORMAT, entitiesToImport, isAllowedEntryName, type SceneBundle } from "../../domain/bundle";
+import { registry } from "../helpers/registry";
 
 const meta = { version: 3, created_at: "t", updated_at: "t", updated_by: "u", archived_at: null };
 const HASH = "a".repeat(64);
@@ -55,6 +56,7 @@ const bundle = {
 describe("entitiesToImport", () => {
   const ids = ["S1", "L1", "T1", "A1"];
   const made = entitiesToImport(
+    registry,
     bundle,
     () => ids.shift() as string,
     (u) => u === "member",

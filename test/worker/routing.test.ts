@@ -1,9 +1,9 @@
 import { SELF } from "cloudflare:test";
 import { RegExpRouter } from "hono/router/reg-exp-router";
 import { describe, expect, it } from "vitest";
-import { entityPaths, entityTypes } from "../../domain/entities";
 import { app } from "../../worker/app";
 import { create, newTable, ORIGIN } from "../helpers/client";
+import { registry } from "../helpers/registry";
 
 describe("routing", () => {
   it("uses RegExpRouter alone, which compiles every route of the app", () => {
@@ -19,8 +19,8 @@ describe("routing", () => {
 
   it("serves every entity type's routes at its own path segment", () => {
     const paths = new Set(app.routes.map((r) => `${r.method} ${r.path}`));
-    for (const type of entityTypes) {
-      const base = `/api/vtt/sessions/:sid/${entityPaths[type]}`;
+    for (const type of registry.types) {
+      const base = `/api/vtt/sessions/:sid/${registry.paths[type]}`;
       for (const route of [`GET ${base}`, `POST ${base}`, `GET ${base}/:id`, `PATCH ${base}/:id`, `DELETE ${base}/:id`]) {
         expect(paths).toContain(route);
       }

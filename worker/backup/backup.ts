@@ -5,11 +5,11 @@
  */
 import { and, asc, eq, gt, lte } from "drizzle-orm";
 import type { AnyEntity, EntityType } from "../../domain/entities";
-import { entityTypes } from "../../domain/entities";
 import { type Db, getDb } from "../db/client";
 import { rowToEntity, selectAllStatement } from "../db/entities";
 import { activationTimeline, assets, changeLog, gameSessions, sessionMembers } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
+import { registry } from "../registry";
 import { BACKUP_FORMAT, type BackupFile, type BackupManifest, type BackupRef, backupPrefix, listBackups } from "./layout";
 
 export const BACKUP_RETENTION_DAYS = 7;
@@ -33,12 +33,12 @@ export async function readSnapshot(db: Db, sessionId: string): Promise<SessionSn
     db.select().from(sessionMembers).where(eq(sessionMembers.session_id, sessionId)),
     db.select().from(assets).where(eq(assets.session_id, sessionId)),
     db.select().from(activationTimeline).where(eq(activationTimeline.session_id, sessionId)),
-    ...entityTypes.map((type) => selectAllStatement(db, sessionId, type)),
+    ...registry.types.map((type) => selectAllStatement(db, sessionId, type)),
   ]);
   const head = session[0];
   if (!head) return undefined;
   const entities = Object.fromEntries(
-    entityTypes.map((type, i) => [type, (perType[i] ?? []).map((row) => rowToEntity(type, row as Record<string, unknown>))]),
+    registry.types.map((type, i) => [type, (perType[i] ?? []).map((row) => rowToEntity(type, row as Record<string, unknown>))]),
   ) as Record<EntityType, AnyEntity[]>;
   return { seq: head.seq, session: head, members, entities, assets: sessionAssets, timeline };
 }
@@ -87,7 +87,7 @@ export async function writeFullBackup(env: Env, sessionId: string, at: Date): Pr
       "session_members.jsonl": snapshot.members,
       "assets.jsonl": snapshot.assets,
       "activation_timeline.jsonl": snapshot.timeline,
-      ...Object.fromEntries(entityTypes.map((type) => [`${type}.jsonl`, snapshot.entities[type]])),
+      ...Object.fromEntries(registry.types.map((type) => [`${type}.jsonl`, snapshot.entities[type]])),
     },
   );
 }

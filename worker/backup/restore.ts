@@ -3,13 +3,14 @@
  * of the increments after it up to that time, folded into a NEW session (the original is never
  * touched). Every file is checked against its manifest checksum before anything is written.
  */
-import { type AnyEntity, type EntityType, entityTypes } from "../../domain/entities";
+import type { AnyEntity, EntityType } from "../../domain/entities";
 import { type Failure, fail } from "../../domain/errors";
 import { applyMergePatch, type Json } from "../../domain/merge-patch";
 import { type Db, getDb, nowIso } from "../db/client";
 import { insertStatements, upsertStatements } from "../db/entities";
 import { activationTimeline, assets, changeLog, gameSessions, sessionMembers } from "../db/schema";
 import { randomToken, sha256Hex } from "../lib/crypto";
+import { registry } from "../registry";
 import { changeLogRow, creation } from "../session/write-plan";
 import { parseJsonl } from "./backup";
 import { type BackupManifest, type BackupRef, listBackups } from "./layout";
@@ -57,7 +58,7 @@ export async function restoreSession(env: Env, sessionId: string, at: Date, user
     const members = await readFile<typeof sessionMembers.$inferSelect>(bucket, full, manifest, "session_members.jsonl");
     const manifestAssets = await readFile<typeof assets.$inferSelect>(bucket, full, manifest, "assets.jsonl");
     const state = new Map<string, { type: EntityType; entity: AnyEntity }>();
-    for (const type of entityTypes) {
+    for (const type of registry.types) {
       for (const entity of await readFile<AnyEntity>(bucket, full, manifest, `${type}.jsonl`))
         state.set(`${type}:${entity.id}`, { type, entity });
     }

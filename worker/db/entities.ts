@@ -4,8 +4,9 @@
  */
 import { and, asc, eq, getTableColumns, inArray, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { type AnyEntity, type CoreEntityType, type EntityType, isCoreType, moduleEntity } from "../../domain/entities";
+import { type AnyEntity, type CoreEntityType, type EntityType, isCoreType } from "../../domain/entities";
 import type { JsonObject } from "../../domain/merge-patch";
+import { registry } from "../registry";
 import { chunk, type Db, MAX_BOUND_PARAMS } from "./client";
 import { entityTables, moduleEntities, type tokens } from "./schema";
 
@@ -37,7 +38,7 @@ const BASE_KEYS = new Set(["id", "version", "created_at", "updated_at", "updated
 function toModuleRow(sessionId: string, type: string, entity: AnyEntity): typeof moduleEntities.$inferInsert {
   const data: JsonObject = {};
   for (const [key, value] of Object.entries(entity)) if (!BASE_KEYS.has(key)) data[key] = value as JsonObject[string];
-  const sceneField = moduleEntity(type)?.scene;
+  const sceneField = registry.moduleEntity(type)?.scene;
   const sceneId = sceneField?.via === "scene" ? entity[sceneField.field] : null;
   return {
     session_id: sessionId,

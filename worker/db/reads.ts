@@ -3,7 +3,7 @@
  * filter of `domain/visibility.ts` when the reader is a player.
  */
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
-import { type AnyEntity, type EntityType, entityTypes, isCoreType, moduleEntity, tokenCovers } from "../../domain/entities";
+import type { AnyEntity, EntityType } from "../../domain/entities";
 import { cellSize } from "../../domain/grid";
 import type { Role } from "../../domain/permissions";
 import type { ChangeRow } from "../../domain/protocol";
@@ -16,6 +16,7 @@ import {
   type PlayerView,
   projectForPlayer,
 } from "../../domain/visibility";
+import { registry } from "../registry";
 import { chunk, type Db } from "./client";
 import { fromModuleRow, listEntities, loadEntities, toEntity } from "./entities";
 import { activationTimeline, gameSessions, moduleEntities, scenes, sessionState, tokenArt, tokens } from "./schema";
@@ -26,7 +27,7 @@ export interface Reader {
 
 /** The live entities of a scene that cover tokens (a module's `coversTokens`: the fog and its chunks). */
 export async function loadCoverEntities(db: Db, sessionId: string, sceneId: string): Promise<{ type: EntityType; entity: AnyEntity }[]> {
-  const types = [...new Set(tokenCovers.flatMap((c) => c.types))];
+  const types = [...new Set(registry.tokenCovers.flatMap((c) => c.types))];
   if (types.length === 0) return [];
   const rows = await db
     .select()
@@ -49,7 +50,7 @@ export async function loadCoverEntities(db: Db, sessionId: string, sceneId: stri
 export function coverOf(entities: readonly { type: string; entity: AnyEntity }[], cellPx: number): PlayerCover | undefined {
   if (entities.length === 0) return undefined;
   return coverTokens(
-    tokenCovers.map((c) => c.cover(entities.filter((e) => c.types.includes(e.type)))),
+    registry.tokenCovers.map((c) => c.cover(entities.filter((e) => c.types.includes(e.type)))),
     cellPx,
   );
 }
@@ -107,7 +108,7 @@ export type Filter = (type: EntityType, entity: AnyEntity) => AnyEntity | null;
 
 export function filterFor(role: Role, view: PlayerView | undefined): Filter {
   if (role === "gm" || !view) return (_type, entity) => entity;
-  return (type, entity) => (isVisibleToPlayer(type, entity, view) ? projectForPlayer(type, entity, view) : null);
+  return (type, entity) => (isVisibleToPlayer(registry, type, entity, view) ? projectForPlayer(registry, type, entity, view) : null);
 }
 
 /**
@@ -144,7 +145,7 @@ export async function playerMaySeeAsset(db: Db, sessionId: string, hash: string,
     ...maps.map((entity) => ({ type: "scene" as const, entity })),
     ...art.map((entity) => ({ type: "token_art" as const, entity })),
   ];
-  return isAssetVisibleToPlayer(hash, named, await loadPlayerView(db, sessionId, undefined, userId));
+  return isAssetVisibleToPlayer(registry, hash, named, await loadPlayerView(db, sessionId, undefined, userId));
 }
 
 export async function loadHead(db: Db, sessionId: string) {
@@ -229,10 +230,10 @@ export async function loadState(db: Db, sessionId: string, role: Role, userId?: 
  * another scene's).
  */
 async function loadModuleEntities(db: Db, sessionId: string, activeSceneId: string | null, keep: Filter) {
-  const types = entityTypes.filter((type) => !isCoreType(type));
+  const types = registry.moduleTypes;
   const lists = await Promise.all(
     types.map(async (type) => {
-      const perScene = moduleEntity(type)?.scene?.via === "scene";
+      const perScene = registry.moduleEntity(type)?.scene?.via === "scene";
       if (perScene && activeSceneId === null) return [];
       return listEntities(db, sessionId, type, perScene ? { sceneId: activeSceneId ?? "" } : {});
     }),
@@ -263,8 +264,8 @@ export async function tokenDependents(
     }
   }
   // Module entities that live on a token (`scene.via === "token"`) follow it.
-  for (const type of entityTypes) {
-    const home = moduleEntity(type)?.scene;
+  for (const type of registry.types) {
+    const home = registry.moduleEntity(type)?.scene;
     if (home?.via !== "token") continue;
     for (const entity of await listEntities(db, sessionId, type)) {
       const tokenId = entity[home.field];

@@ -11,13 +11,14 @@
  * `resolved_at`) and shown to GMs at `GET {S}/integrity`. Nothing is deleted or repaired here.
  */
 import { and, eq, getTableName, isNull, sql } from "drizzle-orm";
-import { type EntityType, entityTypes, isCoreType, moduleEntity } from "../../domain/entities";
+import { type EntityType, isCoreType } from "../../domain/entities";
 import { valuesAt } from "../../domain/references";
 import { sha256Of } from "../assets/store";
 import { type Db, getDb } from "../db/client";
 import { loadEntities, rowToEntity, selectAllStatement } from "../db/entities";
 import { entityTables, integrityFindings, integrityRuns } from "../db/schema";
 import { hex } from "../lib/crypto";
+import { registry } from "../registry";
 
 export type FindingKind = "dangling_reference" | "missing_object" | "checksum_mismatch";
 
@@ -95,8 +96,8 @@ async function danglingReferences(env: Env, sessionId: string): Promise<Finding[
 async function danglingModuleReferences(env: Env, sessionId: string): Promise<Finding[]> {
   const db = getDb(env.DB);
   const found: Finding[] = [];
-  for (const type of entityTypes) {
-    for (const ref of moduleEntity(type)?.references ?? []) {
+  for (const type of registry.moduleTypes) {
+    for (const ref of registry.moduleEntity(type)?.references ?? []) {
       if (ref.field.includes(".")) {
         found.push(...(await danglingNested(db, sessionId, type, ref.field, ref.type as EntityType)));
         continue;

@@ -8,7 +8,7 @@
  * many reports arrive the stored rows stay bounded; a report holds at most 100 of each.
  */
 import { z } from "zod";
-import { entityTypes } from "../../domain/entities";
+import { registry } from "../registry";
 import { addToCounters, analyticsOf, CLIENT_CONFLICT_COUNTER, CLIENT_RESOLVE_HISTOGRAM } from "./recorder";
 
 /** Upper bounds (seconds) of the time-to-resolve histogram's buckets; `+Inf` follows. */
@@ -41,7 +41,7 @@ export function resolveBucketOf(seconds: number): string {
 /** Adds one report to the aggregates. Unknown entity types count as "other" (labels stay a closed set). */
 export async function recordConflictReport(env: Env, report: ConflictReport): Promise<void> {
   const analytics = analyticsOf(env);
-  const known = new Set<string>(entityTypes);
+  const known = new Set<string>(registry.types);
   const conflicts = new Map<string, number>();
   for (const c of report.conflicts) {
     const type = known.has(c.entity_type) ? c.entity_type : "other";

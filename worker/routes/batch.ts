@@ -1,11 +1,12 @@
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
-import { batchSchema, MAX_BATCH_OPS } from "../../domain/ops";
+import { MAX_BATCH_OPS, opSchemasFor } from "../../domain/ops";
 import { ApiError } from "../api-error";
 import { getDb } from "../db/client";
 import { readerFilter, writeResultFor } from "../db/reads";
 import { timeSave } from "../metrics/recorder";
 import { guardedJson, jsonBody, MiB } from "../middleware/body";
+import { registry } from "../registry";
 import { applyOps } from "../session/stub";
 import type { AppEnv } from "../types";
 
@@ -20,7 +21,7 @@ const opCountLimit = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-const [guard, validate] = jsonBody(batchSchema, BATCH_BODY_LIMIT);
+const [guard, validate] = jsonBody(opSchemasFor(registry).batchSchema, BATCH_BODY_LIMIT);
 
 export const batchRoutes = new Hono<AppEnv>().post("/batch", guard, opCountLimit, validate, async (c) => {
   const { ops } = c.req.valid("json");

@@ -22,7 +22,7 @@ import {
   type SceneBundle,
   unpackBundle,
 } from "../../domain/bundle";
-import { type AnyEntity, entityTypes, idSchema, moduleEntity } from "../../domain/entities";
+import { type AnyEntity, idSchema } from "../../domain/entities";
 import { nameSchema } from "../../domain/fields";
 import { MAX_BATCH_OPS, opIdSchema } from "../../domain/ops";
 import { ApiError } from "../api-error";
@@ -38,6 +38,7 @@ import { sha256Hex } from "../lib/crypto";
 import { requireGm } from "../middleware/auth";
 import { readBodyLimited } from "../middleware/body";
 import { limitPerUser } from "../middleware/rate-limit";
+import { registry } from "../registry";
 import { applyOps } from "../session/stub";
 import type { InternalOp } from "../session/write-plan";
 import type { AppEnv } from "../types";
@@ -83,8 +84,8 @@ export const bundleRoutes = new Hono<AppEnv>()
     const art = (await listEntities(db, sessionId, "token_art")).filter((a) => tokenIds.has(String(a.token_id)));
     // Module entities that live on the scene or on its tokens travel with it.
     const modules: Record<string, AnyEntity[]> = {};
-    for (const type of entityTypes) {
-      const home = moduleEntity(type)?.scene;
+    for (const type of registry.moduleTypes) {
+      const home = registry.moduleEntity(type)?.scene;
       if (!home) continue;
       const items =
         home.via === "scene"
@@ -168,7 +169,7 @@ export const bundleRoutes = new Hono<AppEnv>()
     const unpacked = unpackBundle(zip, unzipSync);
     if (!unpacked.ok) throw new ApiError("bad_request", "the bundle is not acceptable", { problems: unpacked.problems });
     // Images are checked below by the upload pipeline, which answers as an upload would.
-    const checked = await checkBundle(unpacked.files, sha256Hex, { images: false, maxEntities: limits.maxEntities });
+    const checked = await checkBundle(registry, unpacked.files, sha256Hex, { images: false, maxEntities: limits.maxEntities });
     if (!checked.ok) {
       if (checked.tooLarge)
         throw new ApiError("payload_too_large", checked.problems[0] ?? "the bundle is too large", {
@@ -215,7 +216,7 @@ export const bundleRoutes = new Hono<AppEnv>()
       ),
     );
     const ids = await importIds(sessionId, userId, key);
-    const entities = entitiesToImport(bundle, ids.entity, (u) => members.has(u), {
+    const entities = entitiesToImport(registry, bundle, ids.entity, (u) => members.has(u), {
       sceneName: importedSceneName(bundle.scene.name, askedName),
       assetHash: newHash,
     });

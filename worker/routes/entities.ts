@@ -7,7 +7,7 @@ import { and, asc, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
-import { type AnyEntity, type EntityType, entityPaths, entityTypes, idSchema, jsonObjectSchema, moduleEntity } from "../../domain/entities";
+import { type AnyEntity, type EntityType, idSchema, jsonObjectSchema } from "../../domain/entities";
 import type { Json } from "../../domain/merge-patch";
 import { opIdSchema, rebuildVersion } from "../../domain/ops";
 import { fieldIssues } from "../../domain/validation";
@@ -19,6 +19,7 @@ import { changeLog, entityBaselines, sceneLayers } from "../db/schema";
 import { timeSave } from "../metrics/recorder";
 import { requireGm } from "../middleware/auth";
 import { jsonBody, KiB, MiB } from "../middleware/body";
+import { registry } from "../registry";
 import { applyOps } from "../session/stub";
 import type { InternalOp } from "../session/write-plan";
 import type { AppEnv } from "../types";
@@ -184,7 +185,7 @@ function typeRoutes(type: EntityType) {
       const db = getDb(c.env.DB);
       const keep = await readerFilter(db, sessionId, role, c.get("user").id);
       const sceneId = query.data.scene_id;
-      if (sceneId !== undefined && moduleEntity(type)?.scene?.via !== "scene") {
+      if (sceneId !== undefined && registry.moduleEntity(type)?.scene?.via !== "scene") {
         throw new ApiError("bad_request", "scene_id filters only game-module entity types that live on a scene", {
           fields: [{ field: "scene_id", message: "not a filter of this type" }],
         });
@@ -231,4 +232,4 @@ function typeRoutes(type: EntityType) {
     .post("/:id/restore", (c) => archiveOrRestore(c, type, "restore"));
 }
 
-for (const type of entityTypes) entityRoutes.route(`/${entityPaths[type]}`, typeRoutes(type));
+for (const type of registry.types) entityRoutes.route(`/${registry.paths[type]}`, typeRoutes(type));

@@ -3,11 +3,12 @@
  * sockets sends the same string to every socket of a role instead of encoding per socket. The
  * player filter is the one of `domain/visibility.ts`, as in every REST read.
  */
-import { type AnyEntity, moduleEntity } from "../../domain/entities";
+import type { AnyEntity } from "../../domain/entities";
 import { createMergePatch, isJsonObject, type Json } from "../../domain/merge-patch";
 import { INLINE_ENTITY_LIMIT, type ServerMessage } from "../../domain/protocol";
 import { projectForPlayer } from "../../domain/visibility";
 import type { ChangeRow } from "../db/reads";
+import { registry } from "../registry";
 import type { Change } from "./write-plan";
 
 /** A `change` message as JSON text; the entity is inlined when small. */
@@ -47,10 +48,10 @@ export function encodeChange(change: Change): EncodedChange {
   const forPlayer = (visibleBefore: boolean, visibleAfter: boolean): string | null => {
     if (change.activation) return JSON.stringify({ type: "reload", seq: change.seq, reason: "activate" } satisfies ServerMessage);
     if (visibleAfter) {
-      const projected = projectForPlayer(change.type, change.entity as AnyEntity, change.playerView);
+      const projected = projectForPlayer(registry, change.type, change.entity as AnyEntity, change.playerView);
       const related = (change.related ?? []).map(({ type, entity }) => ({
         entity_type: type,
-        entity: projectForPlayer(type, entity, change.playerView),
+        entity: projectForPlayer(registry, type, entity, change.playerView),
       }));
       // Nothing to hide (the usual case): the GM's text is the player's too.
       return projected === change.entity && related.length === 0
@@ -94,7 +95,7 @@ function patchText(change: Change, from: AnyEntity, to: AnyEntity): string | und
  * the player-filtered views before and after, so it never holds what the filter hides: a change of
  * GM notes alone is an empty patch. Everything else keeps the shape of `plain`: creates, archives
  * and restores, an entity coming into view (with what hangs on it) or leaving it, an activation,
- * a fog flip (same version), and entities whose player view a module projects (fog: what the
+ * a fog flip (same version), and entities whose player view their type projects from the view too (fog: what the
  * player saw of the previous version may rest on a view that changed too).
  */
 export function encodePatched(change: Change, plain: EncodedChange): EncodedChange {
@@ -103,15 +104,16 @@ export function encodePatched(change: Change, plain: EncodedChange): EncodedChan
     return plain;
   }
   const gm = patchText(change, previous, change.entity) ?? plain.gm;
-  const playerPatchable = !(change.related && change.related.length > 0) && moduleEntity(change.type)?.projectForPlayer === undefined;
+  const def = registry.definition(change.type);
+  const playerPatchable = !(change.related && change.related.length > 0) && (!def?.projectForPlayer || def.projectionIgnoresView === true);
   let playerText: string | undefined | null = null;
   const forPlayer = (visibleBefore: boolean, visibleAfter: boolean, otherwise: string | null): string | null => {
     if (!playerPatchable || !visibleBefore || !visibleAfter) return otherwise;
     if (playerText === null) {
       playerText = patchText(
         change,
-        projectForPlayer(change.type, previous, change.playerView),
-        projectForPlayer(change.type, change.entity as AnyEntity, change.playerView),
+        projectForPlayer(registry, change.type, previous, change.playerView),
+        projectForPlayer(registry, change.type, change.entity as AnyEntity, change.playerView),
       );
     }
     return playerText ?? otherwise;

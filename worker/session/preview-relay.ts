@@ -14,6 +14,7 @@ import { isTokenVisible, type PlayerCover } from "../../domain/visibility";
 import type { Db } from "../db/client";
 import { loadEntity } from "../db/entities";
 import { coverOf, loadCellSize, loadCoverEntities } from "../db/reads";
+import { registry } from "../registry";
 import type { SocketAttachment } from "./session-object";
 import type { WriteBehind } from "./write-behind";
 import type { EntityCache } from "./write-plan";
@@ -150,7 +151,7 @@ export class PreviewRelay {
       return;
     }
     const keys = message.rotation === undefined ? ["x", "y"] : ["x", "y", "rotation"];
-    if (!canWrite({ userId: att.userId, role: att.role }, "token", "update", token as unknown as Record<string, unknown>, keys)) {
+    if (!canWrite(registry, { userId: att.userId, role: att.role }, "token", "update", token as unknown as Record<string, unknown>, keys)) {
       host.send(ws, { type: "error", code: "forbidden", message: "you may not move this token" });
       return;
     }

@@ -9,11 +9,12 @@
 
 import { type ErrorCode, errorStatus, type Failure } from "../../domain/errors";
 import { jsonTextDepth } from "../../domain/merge-patch";
-import { type Batch, batchSchema, MAX_BATCH_OPS } from "../../domain/ops";
+import { type Batch, MAX_BATCH_OPS, opSchemasFor } from "../../domain/ops";
 import { type OpsRequestId, opsRequestIdSchema, type ServerMessage } from "../../domain/protocol";
 import { fieldIssues } from "../../domain/validation";
 import { recordEvent, type SaveOutcome } from "../metrics/recorder";
 import { MAX_JSON_DEPTH } from "../middleware/body";
+import { registry } from "../registry";
 import type { WriteResult } from "./session-object";
 
 export type OpsMessage =
@@ -28,6 +29,9 @@ export function isOpsMessage(value: unknown): boolean {
 function failure(code: ErrorCode, message: string, details?: Record<string, unknown>): Failure {
   return details === undefined ? { ok: false, code, message } : { ok: false, code, message, details };
 }
+
+/** The batch body, as the REST batch route takes it. */
+const { batchSchema } = opSchemasFor(registry);
 
 /** Keys JavaScript objects cannot carry as data, and numbers no JSON can carry back (see middleware/body.ts). */
 const SUSPICIOUS = /__proto__|\\u|[eE][+-]?\d{3}|\d{300}/;

@@ -5,12 +5,13 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { type AnyEntity, coversTokens, type EntityType, moduleEntity } from "../../domain/entities";
+import type { AnyEntity, EntityType } from "../../domain/entities";
 import { type Failure, fail } from "../../domain/errors";
 import { createMergePatch, type Json } from "../../domain/merge-patch";
 import { isNoOp, type Op, planArchive, planCreate, planRevert, planUpdate } from "../../domain/ops";
 import { type Actor, canWrite } from "../../domain/permissions";
 import { assetFields, referenceFields, referencesOf, valuesAt } from "../../domain/references";
+import { homeOf } from "../../domain/registry";
 import {
   isTokenVisible,
   isVisibleToPlayer,
@@ -24,6 +25,7 @@ import { insertStatements, listEntities, loadEntities, loadEntity, toEntity, ups
 import { coverOf, loadCellSize, loadCoverEntities } from "../db/reads";
 import { activationTimeline, appliedOps, assets, changeLog, gameSessions, sessionState, tokens } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
+import { registry } from "../registry";
 
 /** An earlier version to bring back (built by the route from the change log). */
 export interface RevertOp {
@@ -143,7 +145,7 @@ export class EntityCache {
   remember(changes: readonly Change[]): void {
     for (const c of changes) {
       this.put(c.type, c.entity);
-      if (this.#cover && coversTokens(c.type)) {
+      if (this.#cover && registry.coversTokens(c.type)) {
         const key = `${c.type}:${c.id}`;
         if (c.entity.scene_id === this.#cover.sceneId && c.entity.archived_at === null) {
           this.#cover.entities.set(key, { type: c.type, entity: c.entity });
@@ -321,7 +323,7 @@ class WorkingSet {
 
   set(type: EntityType, entity: AnyEntity): void {
     this.#entities.set(`${type}:${entity.id}`, entity);
-    if (this.#coverKeys && coversTokens(type) && entity.scene_id === this.#coverKeys.sceneId) {
+    if (this.#coverKeys && registry.coversTokens(type) && entity.scene_id === this.#coverKeys.sceneId) {
       this.#coverKeys.keys.set(`${type}:${entity.id}`, type);
       this.#coverBuilt = undefined;
     }
@@ -358,7 +360,7 @@ class WorkingSet {
       // Covering entities this batch already wrote on the scene.
       for (const [key, entity] of this.#entities) {
         const type = key.slice(0, key.indexOf(":"));
-        if (entity && coversTokens(type) && entity.scene_id === sceneId) keys.set(key, type as EntityType);
+        if (entity && registry.coversTokens(type) && entity.scene_id === sceneId) keys.set(key, type as EntityType);
       }
       this.#coverKeys = { sceneId, keys, cellPx: cover.cellPx };
       this.#coverBuilt = undefined;
@@ -475,7 +477,7 @@ async function prefetch(ws: WorkingSet, ops: InternalOp[]): Promise<void> {
     else if (op.op === "create" && !op.fresh) add(op.entity_type, op.op_id);
     if (op.op === "create" || op.op === "update") {
       for (const [field, type] of Object.entries(referenceFields)) add(type, op.data[field]);
-      for (const ref of moduleEntity(op.entity_type)?.references ?? []) {
+      for (const ref of registry.moduleEntity(op.entity_type)?.references ?? []) {
         for (const { value } of valuesAt(op.data, ref.field)) add(ref.type as EntityType, value);
       }
       for (const field of assetFields) if (typeof op.data[field] === "string") hashes.add(op.data[field]);
@@ -488,7 +490,7 @@ async function prefetch(ws: WorkingSet, ops: InternalOp[]): Promise<void> {
     .filter((id): id is string => typeof id === "string");
   // So does that of module entities naming a token: load the tokens they name.
   for (const [type, ids] of byType) {
-    for (const ref of moduleEntity(type)?.references ?? []) {
+    for (const ref of registry.moduleEntity(type)?.references ?? []) {
       if (ref.type !== "token") continue;
       for (const id of ids) {
         for (const { value } of valuesAt(ws.peek(type, id), ref.field)) if (typeof value === "string") artTokens.push(value);
@@ -505,7 +507,7 @@ async function checkReferences(
   previous: AnyEntity | undefined,
   opId: string,
 ): Promise<Failure | undefined> {
-  for (const ref of referencesOf(type, entity, previous)) {
+  for (const ref of referencesOf(registry, type, entity, previous)) {
     if (ref.target === "asset") {
       if (!ws.hasAsset(ref.hash)) {
         return fail("bad_request", `${ref.field} names no asset uploaded to this session`, {
@@ -541,21 +543,11 @@ async function checkReferences(
 
 /** The scene an entity lives on, for scene locks. */
 async function sceneOf(ws: WorkingSet, type: EntityType, entity: AnyEntity): Promise<string | null> {
-  if (type === "scene") return entity.id;
-  const home = moduleEntity(type)?.scene;
-  if (home) {
-    const named = entity[home.field];
-    if (typeof named !== "string") return null;
-    if (home.via === "scene") return named;
-    const token = await ws.get("token", named);
-    return typeof token?.scene_id === "string" ? token.scene_id : null;
-  }
-  if (type === "token" || type === "layer") return typeof entity.scene_id === "string" ? entity.scene_id : null;
-  if (type === "token_art" && typeof entity.token_id === "string") {
-    const token = await ws.get("token", entity.token_id);
-    return typeof token?.scene_id === "string" ? token.scene_id : null;
-  }
-  return null;
+  const home = homeOf(registry, type, entity);
+  if (!home) return null;
+  if ("sceneId" in home) return home.sceneId;
+  const token = await ws.get("token", home.tokenId);
+  return typeof token?.scene_id === "string" ? token.scene_id : null;
 }
 
 function conflict(opId: string, current: AnyEntity, message = "the entity changed since you read it"): Failure {
@@ -622,36 +614,39 @@ export async function planBatch(
     let changeOp: ChangeOp;
     if (op.op === "create") {
       // Permission first: a 409 would show whoever asks the entity that holds the id.
-      if (!canWrite(actor, type, "create")) return fail("forbidden", "only a GM may create content", { op_id: op.op_id });
+      if (!canWrite(registry, actor, type, "create")) return fail("forbidden", "only a GM may create content", { op_id: op.op_id });
       // Without an id, a client's op id names the entity: a replay whose idempotency record was
       // pruned (worker/jobs/retention.ts) then finds it and answers 409 instead of a second entity.
       const id = op.id ?? (op.fresh ? crypto.randomUUID() : op.op_id);
       const existing = await ws.get(type, id);
       if (existing) return conflict(op.op_id, ws.stored(type, id) ?? existing, `a ${type} with id ${id} exists`);
-      planned = planCreate(type, id, op.data, actor, now, op.op_id);
+      planned = planCreate(registry, type, id, op.data, actor, now, op.op_id);
       changeOp = "create";
     } else {
       previous = await ws.get(type, op.id);
       // A player is told nothing about what they cannot see, not even that it exists.
-      const hidden = previous && actor.role === "player" && !isVisibleToPlayer(type, previous, await playerViewOf(ws, actor));
+      const hidden = previous && actor.role === "player" && !isVisibleToPlayer(registry, type, previous, await playerViewOf(ws, actor));
       if (!previous || hidden) return fail("not_found", `no ${type} ${op.id} in this session`, { op_id: op.op_id });
       if (actor.role === "player") {
         // Permission before the version check, and a player's 409 shows only what they may see.
         const kind = op.op === "archive" || op.op === "restore" ? op.op : "update";
         const keys = op.op === "update" ? Object.keys(op.data) : undefined;
-        if (!canWrite(actor, type, kind, previous, keys)) {
+        if (!canWrite(registry, actor, type, kind, previous, keys)) {
           return fail("forbidden", "players may only move and rotate their own tokens", { op_id: op.op_id });
         }
       }
       if (!op.force && op.base_version !== undefined && op.base_version !== previous.version) {
         const current = ws.stored(type, op.id) ?? previous;
-        return conflict(op.op_id, actor.role === "player" ? projectForPlayer(type, current, await playerViewOf(ws, actor)) : current);
+        return conflict(
+          op.op_id,
+          actor.role === "player" ? projectForPlayer(registry, type, current, await playerViewOf(ws, actor)) : current,
+        );
       }
       if (op.op === "update") {
-        planned = planUpdate(type, previous, op.data, actor, now, op.op_id);
+        planned = planUpdate(registry, type, previous, op.data, actor, now, op.op_id);
         changeOp = "update";
       } else if (op.op === "revert") {
-        planned = planRevert(type, previous, op.target, actor, now, op.op_id);
+        planned = planRevert(registry, type, previous, op.target, actor, now, op.op_id);
         const wasArchived = previous.archived_at !== null;
         const willBeArchived = op.target.archived_at !== null && op.target.archived_at !== undefined;
         changeOp = wasArchived === willBeArchived ? "update" : willBeArchived ? "archive" : "restore";
@@ -670,7 +665,7 @@ export async function planBatch(
           });
           continue;
         }
-        planned = planArchive(type, previous, op.op, actor, now);
+        planned = planArchive(registry, type, previous, op.op, actor, now);
         changeOp = op.op;
       }
     }
@@ -686,10 +681,10 @@ export async function planBatch(
       }
     }
     const viewBefore = await ws.playerView();
-    const visibleBefore = previous ? isVisibleToPlayer(type, previous, viewBefore) : false;
+    const visibleBefore = previous ? isVisibleToPlayer(registry, type, previous, viewBefore) : false;
     ws.set(type, entity);
     const viewAfter = await ws.playerView();
-    const visibleAfter = isVisibleToPlayer(type, entity, viewAfter);
+    const visibleAfter = isVisibleToPlayer(registry, type, entity, viewAfter);
     const forOwners = type === "token" ? ownersViews(previous, entity, viewBefore, viewAfter, visibleBefore, visibleAfter) : [];
     next += 1;
     changes.push({
@@ -712,8 +707,8 @@ export async function planBatch(
     ) {
       // The fog (or the cells that size tokens) changed: tokens it does not write may enter or leave players' view.
       for (const token of await ws.tokensOn(viewAfter.activeSceneId)) {
-        const before = isVisibleToPlayer("token", token, viewBefore);
-        const after = isVisibleToPlayer("token", token, viewAfter);
+        const before = isVisibleToPlayer(registry, "token", token, viewBefore);
+        const after = isVisibleToPlayer(registry, "token", token, viewAfter);
         if (before === after) continue;
         next += 1;
         const owners = ownersViews(token, token, viewBefore, viewAfter, before, after);
@@ -746,7 +741,7 @@ export async function planBatch(
  * a covering entity (the fog) on it, or a new cell size of the scene itself (its tokens' boxes).
  */
 function coverChanged(type: EntityType, entity: AnyEntity, previous: AnyEntity | undefined, activeSceneId: string): boolean {
-  if (coversTokens(type)) return entity.scene_id === activeSceneId || previous?.scene_id === activeSceneId;
+  if (registry.coversTokens(type)) return entity.scene_id === activeSceneId || previous?.scene_id === activeSceneId;
   return type === "scene" && entity.id === activeSceneId && previous !== undefined && sceneCellPx(previous) !== sceneCellPx(entity);
 }
 
@@ -774,8 +769,8 @@ function ownersViews(
     Array.isArray(t?.owner_user_ids) ? t.owner_user_ids.filter((u): u is string => typeof u === "string") : [];
   const out: { userId: string; visibleBefore: boolean; visibleAfter: boolean }[] = [];
   for (const userId of new Set([...ownersOf(previous), ...ownersOf(entity)])) {
-    const before = previous ? isVisibleToPlayer("token", previous, { ...viewBefore, userId }) : false;
-    const after = isVisibleToPlayer("token", entity, { ...viewAfter, userId });
+    const before = previous ? isVisibleToPlayer(registry, "token", previous, { ...viewBefore, userId }) : false;
+    const after = isVisibleToPlayer(registry, "token", entity, { ...viewAfter, userId });
     if (before !== visibleBefore || after !== visibleAfter) out.push({ userId, visibleBefore: before, visibleAfter: after });
   }
   return out;
@@ -804,7 +799,7 @@ async function hideReplaysFromPlayer(
   const view = await playerViewOf(ws, actor);
   replayed.forEach(({ result, type }, i) => {
     const now = current[i];
-    if (now && isVisibleToPlayer(type, now, view)) return;
+    if (now && isVisibleToPlayer(registry, type, now, view)) return;
     result.entity = { id: result.entity.id, version: result.entity.version, removed: true } as unknown as AnyEntity;
   });
 }

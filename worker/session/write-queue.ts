@@ -20,6 +20,7 @@ import { isVisibleToPlayer, type PlayerView } from "../../domain/visibility";
 import { type Db, nowIso } from "../db/client";
 import { tokenDependents } from "../db/reads";
 import { logError } from "../lib/log";
+import { registry } from "../registry";
 import type { LockTable } from "./lock-table";
 import { D1Behind, notYetInD1 } from "./write-backlog";
 import { type LogEntry, SAFETY_ALARM_MS, type WriteBehind, within } from "./write-behind";
@@ -285,7 +286,7 @@ async function withRevealed(
       if (!revealed.includes(c)) return c;
       const related = dependents
         .map(({ type, entity, tokenId }) => ({ type, entity: fresher(type, entity), tokenId }))
-        .filter(({ type, entity, tokenId }) => tokenId === c.id && isVisibleToPlayer(type, entity, view))
+        .filter(({ type, entity, tokenId }) => tokenId === c.id && isVisibleToPlayer(registry, type, entity, view))
         .map(({ type, entity }) => ({ type, entity }));
       return related.length > 0 ? { ...c, related } : c;
     });
