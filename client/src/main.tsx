@@ -1,10 +1,16 @@
 import { createSignal } from "solid-js";
 import { render } from "solid-js/web";
+import { clientModules } from "../../modules/client";
 import { App } from "./App";
 import { OfflineNotice } from "./components/OfflineNotice";
 import { loadCurrentUser } from "./lib/auth";
+import { registerModuleEntities } from "./lib/modules";
 import { registerServiceWorker } from "./lib/offline";
 import "./styles.css";
+
+// The app's composition root: the data layer learns the game modules' entity types here, before
+// anything loads a session (modules/client.ts lists them, as modules/registry.ts does for the worker).
+registerModuleEntities(clientModules.flatMap((m) => m.entities));
 
 const root = document.getElementById("root");
 if (root === null) throw new Error("index.html has no #root element");

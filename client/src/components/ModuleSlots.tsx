@@ -5,9 +5,7 @@
  */
 import { ErrorBoundary, For, Show } from "solid-js";
 import { clientModules } from "../../../modules/client";
-import { type CanvasOverlayProps, type ModuleUiProps, registerModuleEntities, type TokenMenuProps } from "../lib/modules";
-
-registerModuleEntities(clientModules.flatMap((m) => m.entities));
+import type { CanvasOverlayProps, ModuleUiProps, TokenMenuProps } from "../lib/modules";
 
 function Broken(props: { name: string; error: unknown }) {
   return (

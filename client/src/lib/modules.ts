@@ -24,9 +24,9 @@ export interface ClientModuleEntity {
 let registered: readonly ClientModuleEntity[] = [];
 
 /**
- * Tells the data layer (api, store, sync) about the modules' entity types. The table registers
- * them from modules/client.ts when it loads (components/ModuleSlots.tsx), so the data layer never
- * imports module UIs itself and runs without a DOM.
+ * Tells the data layer (api, store, sync) about the modules' entity types. The app's entry
+ * (main.tsx) registers them from modules/client.ts before it renders (tests do it in their
+ * set-up), so the data layer never imports module UIs itself and runs without a DOM.
  */
 export function registerModuleEntities(entities: readonly ClientModuleEntity[]): void {
   registered = entities;

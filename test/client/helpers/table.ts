@@ -7,9 +7,11 @@ import { render } from "@solidjs/testing-library";
 import { createComponent } from "solid-js";
 import { SessionTable } from "../../../client/src/components/SessionTable";
 import { createMemoryCache } from "../../../client/src/lib/cache";
+import { registerModuleEntities } from "../../../client/src/lib/modules";
 import { createPreviewSender } from "../../../client/src/lib/preview";
 import { type SessionSync, startSync } from "../../../client/src/lib/sync";
 import type { WebSocketClass } from "../../../client/src/lib/transport";
+import { clientModules } from "../../../modules/client";
 import type { FakeServer } from "./fake-server";
 import { FakeWebSocket } from "./fake-socket";
 import { ManualClock } from "./timers";
@@ -19,6 +21,8 @@ export async function renderSessionTable(
   userId: string,
   running: SessionSync[],
 ): Promise<{ sync: SessionSync; clock: ManualClock }> {
+  // As the app's entry does (client/src/main.tsx).
+  registerModuleEntities(clientModules.flatMap((m) => m.entities));
   const clock = new ManualClock();
   const sync = await startSync({
     sessionId: "sess",
