@@ -125,16 +125,6 @@ export const sessionStateFieldsSchema = z.strictObject({
   flags: jsonObjectSchema.default({ lighting: false, grid_opacity: 0.5 }),
 });
 
-/** The fields a client writes, per core type. Everything else on an entity is set by the server. */
-export const coreFieldsSchemas = {
-  scene: sceneFieldsSchema,
-  folder: folderFieldsSchema,
-  layer: layerFieldsSchema,
-  token: tokenFieldsSchema,
-  token_art: tokenArtFieldsSchema,
-  session_state: sessionStateFieldsSchema,
-} as const;
-
 /** Fields the server sets on top of the common ones. */
 export const serverFields = {
   scene: {},
