@@ -10,6 +10,7 @@ import { z } from "zod";
 import { type AnyEntity, type EntityType, entityPaths, entityTypes, idSchema, jsonObjectSchema, moduleEntity } from "../../domain/entities";
 import type { Json } from "../../domain/merge-patch";
 import { opIdSchema, rebuildVersion } from "../../domain/ops";
+import type { InternalOp } from "../../domain/plan";
 import { fieldIssues } from "../../domain/validation";
 import { ApiError } from "../api-error";
 import { getDb } from "../db/client";
@@ -20,7 +21,6 @@ import { timeSave } from "../metrics/recorder";
 import { requireGm } from "../middleware/auth";
 import { jsonBody, KiB, MiB } from "../middleware/body";
 import { applyOps } from "../session/stub";
-import type { InternalOp } from "../session/write-plan";
 import type { AppEnv } from "../types";
 
 export const ENTITY_BODY_LIMIT = 1 * MiB;

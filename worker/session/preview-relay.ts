@@ -8,15 +8,16 @@
  */
 import type { AnyEntity } from "../../domain/entities";
 import { canWrite } from "../../domain/permissions";
+import { coverOf } from "../../domain/player-view";
 import type { ClientMessage, ServerMessage } from "../../domain/protocol";
 import { type Bucket, PREVIEW_LIMIT, take } from "../../domain/rate-limit";
 import { isTokenVisible, type PlayerCover } from "../../domain/visibility";
 import type { Db } from "../db/client";
 import { loadEntity } from "../db/entities";
-import { coverOf, loadCellSize, loadCoverEntities } from "../db/reads";
+import { loadCellSize, loadCoverEntities } from "../db/reads";
+import type { EntityCache } from "./entity-cache";
 import type { SocketAttachment } from "./session-object";
 import type { WriteBehind } from "./write-behind";
-import type { EntityCache } from "./write-plan";
 
 /** Token facts kept for previews; the oldest are forgotten beyond this. */
 const TOKEN_CACHE_LIMIT = 10_000;
