@@ -12,7 +12,7 @@ import { type AnyEntity, coversTokens, type EntityType, moduleEntity } from "./e
 import { type Failure, fail } from "./errors";
 import { isNoOp, type Op, planArchive, planCreate, planRevert, planUpdate } from "./ops";
 import { type Actor, canWrite } from "./permissions";
-import { type CoverEntity, coverOf, playerView, type SceneCover } from "./player-view";
+import { activeSceneOf, type CoverEntity, coverOf, playerView, type SceneCover } from "./player-view";
 import { referencesOf } from "./references";
 import { isVisibleToPlayer, type PlayerCover, type PlayerView, projectForPlayer, sceneCellPx } from "./visibility";
 
@@ -296,7 +296,7 @@ class WorkingSet {
    */
   playerView(userId?: string): PlayerView {
     const state = this.sessionState();
-    const activeSceneId = typeof state.active_scene_id === "string" ? state.active_scene_id : null;
+    const activeSceneId = activeSceneOf(state);
     const cover = activeSceneId === null ? undefined : this.#coverOf(activeSceneId);
     return playerView({ state, cover, token: (id) => this.#viewedToken(id) }, userId);
   }
@@ -375,7 +375,7 @@ function sceneOf(ws: WorkingSet, type: EntityType, entity: AnyEntity): string | 
  * Whether a write may change which tokens of the active scene are covered for players: a write of
  * a covering entity (the fog) on it, or a new cell size of the scene itself (its tokens' boxes).
  */
-export function coverChanged(type: EntityType, entity: AnyEntity, previous: AnyEntity | undefined, activeSceneId: string): boolean {
+function coverChanged(type: EntityType, entity: AnyEntity, previous: AnyEntity | undefined, activeSceneId: string): boolean {
   if (coversTokens(type)) return entity.scene_id === activeSceneId || previous?.scene_id === activeSceneId;
   return type === "scene" && entity.id === activeSceneId && previous !== undefined && sceneCellPx(previous) !== sceneCellPx(entity);
 }

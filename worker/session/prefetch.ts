@@ -6,8 +6,8 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import { type AnyEntity, coversTokens, type EntityType, moduleEntity } from "../../domain/entities";
-import { entityKey, type InternalOp, type PlanNeed, type PlanSnapshot, type StoredOp } from "../../domain/plan";
-import type { SceneCover } from "../../domain/player-view";
+import { entityKey, type InternalOp, type PlanNeed, type PlanSnapshot, replayableOpIds, type StoredOp } from "../../domain/plan";
+import { activeSceneOf, type SceneCover } from "../../domain/player-view";
 import { assetFields, referenceFields, valuesAt } from "../../domain/references";
 import { chunk, type Db } from "../db/client";
 import { listEntities, loadEntities } from "../db/entities";
@@ -160,11 +160,7 @@ async function loadAncestors(source: SnapshotSource, snapshot: LoadedSnapshot, p
  */
 export async function prefetch(source: SnapshotSource, ops: readonly InternalOp[], isPlayer: boolean): Promise<LoadedSnapshot> {
   const snapshot = await emptySnapshot(source);
-  await loadApplied(
-    source,
-    snapshot,
-    ops.filter((op) => !op.fresh).map((op) => op.op_id),
-  );
+  await loadApplied(source, snapshot, replayableOpIds(ops));
   const fresh = ops.filter((op) => !snapshot.applied.get(op.op_id));
   // A player's replay answers as they may see the entity now: it is read like an update of it.
   const replays = isPlayer
@@ -233,7 +229,7 @@ export async function prefetch(source: SnapshotSource, ops: readonly InternalOp[
       if (typeof value === "string") replayRefs.set(target, (replayRefs.get(target) ?? new Set()).add(value));
     }
   }
-  const activeSceneId = typeof snapshot.sessionState.active_scene_id === "string" ? snapshot.sessionState.active_scene_id : null;
+  const activeSceneId = activeSceneOf(snapshot.sessionState);
   if (activeSceneId !== null) scenes.add(activeSceneId);
   await Promise.all([
     loadInto(source, snapshot, "token", dependents),
