@@ -210,12 +210,10 @@ class WorkingSet {
   set(type: EntityType, entity: AnyEntity): void {
     const key = entityKey(type, entity.id);
     this.#written.set(key, entity);
-    if (coversTokens(type) && typeof entity.scene_id === "string") {
-      const cover = this.#covers.get(entity.scene_id);
-      if (cover) {
-        cover.keys.set(key, type);
-        cover.built = undefined;
-      }
+    if (coversTokens(type)) {
+      if (typeof entity.scene_id === "string") this.#covers.get(entity.scene_id)?.keys.set(key, type);
+      // Built again when next asked: also the cover of a scene the entity left.
+      for (const cover of this.#covers.values()) cover.built = undefined;
     }
     // The scene's cells size its tokens' boxes: a new grid_size may be a new cover.
     if (type === "scene") {
