@@ -4,8 +4,9 @@
  * encounter, the conditions counting that encounter's rounds that have run out (`hasExpired`)
  * are archived in the same batch as the turn.
  */
+
+import type { InternalOp } from "../../domain/plan";
 import { listEntities } from "../../worker/db/entities";
-import type { InternalOp } from "../../worker/session/write-plan";
 import type { RoundContext } from "../initiative/worker";
 import { hasExpired } from "./rules";
 

@@ -5,10 +5,11 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { AnyEntity } from "../../domain/entities";
+import type { InternalOp } from "../../domain/plan";
 import { type Db, getDb } from "../../worker/db/client";
 import { insertStatements, JSON_ROWS_CHARS, loadEntities, upsertStatements } from "../../worker/db/entities";
 import { appliedOps } from "../../worker/db/schema";
-import { type InternalOp, planBatch } from "../../worker/session/write-plan";
+import { planBatch } from "../../worker/session/write-plan";
 import { newTable } from "../helpers/client";
 
 const uuid = () => crypto.randomUUID();

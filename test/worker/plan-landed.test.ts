@@ -5,7 +5,8 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../../worker/db/client";
-import { commitPlan, planBatch, planLanded } from "../../worker/session/write-plan";
+import { commitPlan, planLanded } from "../../worker/db/commit";
+import { planBatch } from "../../worker/session/write-plan";
 import { newTable } from "../helpers/client";
 
 describe("planLanded", () => {

@@ -1,7 +1,7 @@
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { EntityCache } from "../../worker/session/entity-cache";
 import type { SessionObject } from "../../worker/session/session-object";
-import { EntityCache } from "../../worker/session/write-plan";
 import { create, newTable, seqOf } from "../helpers/client";
 import { TestSocket } from "../helpers/socket";
 import { failD1, recover, sessionStub as stub, withLog } from "../helpers/write-log";
@@ -148,7 +148,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
       for (let i = 0; i < 100 && object.writeLog.size !== 1; i++) await new Promise((r) => setTimeout(r, 10));
     });
     await withLog(sid, async (log) => {
-      const { commitStatements } = await import("../../worker/session/write-plan");
+      const { commitStatements } = await import("../../worker/db/commit");
       const { getDb } = await import("../../worker/db/client");
       const db = getDb(env.DB);
       const [entry] = log.entries;

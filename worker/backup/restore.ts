@@ -6,12 +6,13 @@
 import type { AnyEntity, EntityType } from "../../domain/entities";
 import { type Failure, fail } from "../../domain/errors";
 import { applyMergePatch, type Json } from "../../domain/merge-patch";
+import { creation } from "../../domain/plan";
 import { type Db, getDb, nowIso } from "../db/client";
+import { changeLogRow } from "../db/commit";
 import { insertStatements, upsertStatements } from "../db/entities";
 import { activationTimeline, assets, changeLog, gameSessions, sessionMembers } from "../db/schema";
 import { randomToken, sha256Hex } from "../lib/crypto";
 import { registry } from "../registry";
-import { changeLogRow, creation } from "../session/write-plan";
 import { parseJsonl } from "./backup";
 import { type BackupManifest, type BackupRef, listBackups } from "./layout";
 

@@ -6,16 +6,9 @@ import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { AnyEntity, EntityType } from "../../domain/entities";
 import { cellSize } from "../../domain/grid";
 import type { Role } from "../../domain/permissions";
+import { activeSceneOf, coverOf, playerView } from "../../domain/player-view";
 import type { ChangeRow } from "../../domain/protocol";
-import {
-  coverTokens,
-  isAssetVisibleToPlayer,
-  isTokenVisible,
-  isVisibleToPlayer,
-  type PlayerCover,
-  type PlayerView,
-  projectForPlayer,
-} from "../../domain/visibility";
+import { isAssetVisibleToPlayer, isVisibleToPlayer, type PlayerView, projectForPlayer } from "../../domain/visibility";
 import { registry } from "../registry";
 import { chunk, type Db } from "./client";
 import { fromModuleRow, listEntities, loadEntities, toEntity } from "./entities";
@@ -43,18 +36,6 @@ export async function loadCoverEntities(db: Db, sessionId: string, sceneId: stri
   return rows.map((row) => ({ type: row.entity_type as EntityType, entity: fromModuleRow(row) }));
 }
 
-/**
- * What covers tokens for players, built from the covering entities of the active scene and its
- * cell size (`cellSize` of the scene: a token is `width` × that many map pixels wide).
- */
-export function coverOf(entities: readonly { type: string; entity: AnyEntity }[], cellPx: number): PlayerCover | undefined {
-  if (entities.length === 0) return undefined;
-  return coverTokens(
-    registry.tokenCovers.map((c) => c.cover(entities.filter((e) => c.types.includes(e.type)))),
-    cellPx,
-  );
-}
-
 /** The cell size of a session's scene (the default cells when it is missing). */
 export async function loadCellSize(db: Db, sessionId: string, sceneId: string): Promise<number> {
   const row = await db
@@ -66,14 +47,14 @@ export async function loadCellSize(db: Db, sessionId: string, sceneId: string): 
 }
 
 /**
- * What a player may see right now: the active scene and its visible tokens (not hidden, not
- * wholly under fog). With `userId`, the view of that player, who also sees their own tokens under
- * fog; without, that of any player.
+ * What a player may see right now (`playerView` of domain/player-view.ts, built from what D1
+ * holds): the active scene and its visible tokens. With `userId`, the view of that player, who
+ * also sees their own tokens under fog; without, that of any player.
  */
 export async function loadPlayerView(db: Db, sessionId: string, state?: AnyEntity, userId?: string): Promise<PlayerView> {
   const current = state ?? (await loadSessionState(db, sessionId));
-  const activeSceneId = typeof current.active_scene_id === "string" ? current.active_scene_id : null;
-  if (activeSceneId === null) return { activeSceneId, visibleTokenIds: new Set() };
+  const activeSceneId = activeSceneOf(current);
+  if (activeSceneId === null) return playerView({ state: current, cover: undefined, token: () => undefined }, userId);
   const [onScene, covering, cellPx] = await Promise.all([
     db
       .select({
@@ -92,9 +73,8 @@ export async function loadPlayerView(db: Db, sessionId: string, state?: AnyEntit
     loadCoverEntities(db, sessionId, activeSceneId),
     loadCellSize(db, sessionId, activeSceneId),
   ]);
-  const view: PlayerView = { activeSceneId, visibleTokenIds: new Set(), cover: coverOf(covering, cellPx), userId };
-  const visible = onScene.filter((t) => isTokenVisible(t, activeSceneId, view)).map((t) => t.id);
-  return { ...view, visibleTokenIds: new Set(visible) };
+  const byId = new Map(onScene.map((t) => [t.id, t]));
+  return playerView({ state: current, cover: coverOf(registry, covering, cellPx), token: (id) => byId.get(id) }, userId);
 }
 
 export async function loadSessionState(db: Db, sessionId: string): Promise<AnyEntity> {
@@ -121,7 +101,7 @@ export function writeResultFor(
   type: EntityType,
   entity: AnyEntity,
 ): AnyEntity | { id: string; version: number; removed: true } {
-  // A replay's result the player may no longer see comes already in the removed form (write-plan.ts).
+  // A replay's result the player may no longer see comes already in the removed form (domain/plan.ts).
   if (entity.removed === true) return { id: entity.id, version: entity.version, removed: true };
   return keep(type, entity) ?? { id: entity.id, version: entity.version, removed: true };
 }
@@ -245,19 +225,20 @@ async function loadModuleEntities(db: Db, sessionId: string, activeSceneId: stri
 
 export type { ChangeRow };
 
+/** An entity that hangs on a token and follows its visibility. */
+export interface RelatedEntity {
+  type: EntityType;
+  entity: AnyEntity;
+}
+
 /**
  * What hangs on these tokens and follows their visibility: their live art, and live module
- * entities that live on them (`scene: {via: "token"}`), each with the token it hangs on. Sent to players with a token that comes into
- * view, since none of it was sent while the token was hidden.
+ * entities that live on them (`scene: {via: "token"}`), each with the token it hangs on.
  */
-export async function tokenDependents(
-  db: Db,
-  sessionId: string,
-  tokenIds: readonly string[],
-): Promise<{ type: EntityType; entity: AnyEntity; tokenId: string }[]> {
+async function tokenDependents(db: Db, sessionId: string, tokenIds: readonly string[]): Promise<(RelatedEntity & { tokenId: string })[]> {
   if (tokenIds.length === 0) return [];
   const ids = new Set(tokenIds);
-  const out: { type: EntityType; entity: AnyEntity; tokenId: string }[] = [];
+  const out: (RelatedEntity & { tokenId: string })[] = [];
   for (const part of chunk([...ids], 90)) {
     for (const entity of await listEntities(db, sessionId, "token_art", { where: inArray(tokenArt.token_id, part) })) {
       out.push({ type: "token_art", entity, tokenId: String(entity.token_id) });
@@ -273,6 +254,42 @@ export async function tokenDependents(
     }
   }
   return out;
+}
+
+/**
+ * A token that comes into a player's view carries what hangs on it (`tokenDependents`), read as
+ * committed: none of it reached players while the token was hidden. Used by the broadcast of a
+ * write (worker/session/write-queue.ts) and by `changes?since`.
+ *
+ * `rows` are the caller's rows; `revealed` names the token a row brings into view (undefined: it
+ * brings none); `keep` is what the row's player may see of an entity (null: nothing); `attach`
+ * gives the row with what comes with its token. `skip` leaves out entities (`type:id`) the caller
+ * sends anyway; `fresher` gives an entity as the caller knows it better than D1 (the session
+ * object's cache: D1 may be behind its write log).
+ */
+export async function attachRelated<R>(
+  db: Db,
+  sessionId: string,
+  rows: readonly R[],
+  revealed: (row: R) => string | undefined,
+  keep: (row: R) => Filter,
+  attach: (row: R, related: RelatedEntity[]) => R,
+  options: { skip?: ReadonlySet<string>; fresher?: (type: EntityType, entity: AnyEntity) => AnyEntity } = {},
+): Promise<R[]> {
+  const tokenIds = rows.map(revealed).filter((id): id is string => id !== undefined);
+  if (tokenIds.length === 0) return [...rows];
+  const dependents = await tokenDependents(db, sessionId, tokenIds);
+  return rows.map((row) => {
+    const tokenId = revealed(row);
+    if (tokenId === undefined) return row;
+    const filter = keep(row);
+    const related = dependents.flatMap(({ type, entity, tokenId: on }): RelatedEntity[] => {
+      if (on !== tokenId || options.skip?.has(`${type}:${entity.id}`)) return [];
+      const visible = filter(type, options.fresher ? options.fresher(type, entity) : entity);
+      return visible ? [{ type, entity: visible }] : [];
+    });
+    return related.length > 0 ? attach(row, related) : row;
+  });
 }
 
 export type Delta =
@@ -342,35 +359,21 @@ export async function changesSince(db: Db, sessionId: string, since: number, rol
     // The change log records what any player saw; a token's owner also saw it under fog.
     else if (seenAtSince.has(key) || ownedBy(r.entity_type, entity, userId)) changes.push({ ...row, removed: true });
   }
-  if (role === "player") await attachRevealed(db, sessionId, changes, seenAtSince, keep);
-  return { kind: "changes", seq: head.seq, changes };
+  if (role !== "player") return { kind: "changes", seq: head.seq, changes };
+  // Tokens a player sees now but did not at `since` come with what hangs on them and did not
+  // change since (it changed while hidden, before `since`).
+  const withRelated = await attachRelated(
+    db,
+    sessionId,
+    changes,
+    (row) => (row.entity_type === "token" && row.entity && !seenAtSince.has(`token:${row.entity_id}`) ? row.entity_id : undefined),
+    () => keep,
+    (row, related) => ({ ...row, related: related.map(({ type, entity }) => ({ entity_type: type, entity })) }),
+    { skip: new Set(changes.map((c) => `${c.entity_type}:${c.entity_id}`)) },
+  );
+  return { kind: "changes", seq: head.seq, changes: withRelated };
 }
 
 function ownedBy(type: EntityType, entity: AnyEntity, userId: string | undefined): boolean {
   return type === "token" && userId !== undefined && Array.isArray(entity.owner_user_ids) && entity.owner_user_ids.includes(userId);
-}
-
-/**
- * Tokens a player sees now but did not at `since` come with what hangs on them and did not change
- * since (it changed while hidden, before `since`): see `tokenDependents`.
- */
-async function attachRevealed(db: Db, sessionId: string, changes: ChangeRow[], seenAtSince: ReadonlySet<string>, keep: Filter) {
-  const revealed = changes.filter((c) => c.entity_type === "token" && c.entity && !seenAtSince.has(`token:${c.entity_id}`));
-  if (revealed.length === 0) return;
-  const listed = new Set(changes.map((c) => `${c.entity_type}:${c.entity_id}`));
-  const byToken = new Map<string, { entity_type: EntityType; entity: AnyEntity }[]>();
-  for (const { type, entity, tokenId } of await tokenDependents(
-    db,
-    sessionId,
-    revealed.map((c) => c.entity_id),
-  )) {
-    if (listed.has(`${type}:${entity.id}`)) continue;
-    const visible = keep(type, entity);
-    if (!visible) continue;
-    byToken.set(tokenId, [...(byToken.get(tokenId) ?? []), { entity_type: type, entity: visible }]);
-  }
-  for (const row of revealed) {
-    const related = byToken.get(row.entity_id);
-    if (related) row.related = related;
-  }
 }

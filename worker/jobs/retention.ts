@@ -25,7 +25,7 @@
  * gets is decided by the op itself, and none applies twice: an update, archive, restore or revert
  * carries a `base_version` the entity has since moved past (at least by the op itself), so the
  * batch answers 409 with `details.current`; a create names an id that exists (a create without an
- * id takes its op id as the id, write-plan.ts), so it answers 409 too. Only REST writes without
+ * id takes its op id as the id, domain/plan.ts), so it answers 409 too. Only REST writes without
  * `If-Match` (archive, restore, activate) carry no version: archiving what is archived (restoring
  * what is live) changes nothing, so such a replay answers the entity as it is; anything else is
  * applied again, as a new request would be. A client whose queue is that old has been offline

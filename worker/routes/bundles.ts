@@ -25,6 +25,7 @@ import {
 import { type AnyEntity, idSchema } from "../../domain/entities";
 import { nameSchema } from "../../domain/fields";
 import { MAX_BATCH_OPS, opIdSchema } from "../../domain/ops";
+import type { InternalOp } from "../../domain/plan";
 import { ApiError } from "../api-error";
 import { abandonAssets } from "../assets/gc";
 import { type PreparedAsset, prepareAsset } from "../assets/pipeline";
@@ -40,7 +41,6 @@ import { readBodyLimited } from "../middleware/body";
 import { limitPerUser } from "../middleware/rate-limit";
 import { registry } from "../registry";
 import { applyOps } from "../session/stub";
-import type { InternalOp } from "../session/write-plan";
 import type { AppEnv } from "../types";
 
 const encoder = new TextEncoder();

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { type AnyEntity, type EntityType, idSchema, jsonObjectSchema } from "../../domain/entities";
 import type { Json } from "../../domain/merge-patch";
 import { opIdSchema, rebuildVersion } from "../../domain/ops";
+import type { InternalOp } from "../../domain/plan";
 import { fieldIssues } from "../../domain/validation";
 import { ApiError } from "../api-error";
 import { getDb } from "../db/client";
@@ -21,7 +22,6 @@ import { requireGm } from "../middleware/auth";
 import { jsonBody, KiB, MiB } from "../middleware/body";
 import { registry } from "../registry";
 import { applyOps } from "../session/stub";
-import type { InternalOp } from "../session/write-plan";
 import type { AppEnv } from "../types";
 
 export const ENTITY_BODY_LIMIT = 1 * MiB;

@@ -5,11 +5,11 @@
  */
 import type { AnyEntity } from "../../domain/entities";
 import { createMergePatch, isJsonObject, type Json } from "../../domain/merge-patch";
+import type { Change } from "../../domain/plan";
 import { INLINE_ENTITY_LIMIT, type ServerMessage } from "../../domain/protocol";
 import { projectForPlayer } from "../../domain/visibility";
 import type { ChangeRow } from "../db/reads";
 import { registry } from "../registry";
-import type { Change } from "./write-plan";
 
 /** A `change` message as JSON text; the entity is inlined when small. */
 export function encodeChangeRow(row: ChangeRow): string {

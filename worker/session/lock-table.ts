@@ -22,9 +22,9 @@ import {
   type SceneLock,
 } from "../../domain/locks";
 import type { Actor } from "../../domain/permissions";
+import type { SceneGuard } from "../../domain/plan";
 import type { Db } from "../db/client";
 import { sessionLocks } from "../db/schema";
-import type { SceneGuard } from "./write-plan";
 
 interface HeldLock extends SceneLock {
   acquired_at: string;

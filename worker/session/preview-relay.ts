@@ -8,16 +8,17 @@
  */
 import type { AnyEntity } from "../../domain/entities";
 import { canWrite } from "../../domain/permissions";
+import { coverOf } from "../../domain/player-view";
 import type { ClientMessage, ServerMessage } from "../../domain/protocol";
 import { type Bucket, PREVIEW_LIMIT, take } from "../../domain/rate-limit";
 import { isTokenVisible, type PlayerCover } from "../../domain/visibility";
 import type { Db } from "../db/client";
 import { loadEntity } from "../db/entities";
-import { coverOf, loadCellSize, loadCoverEntities } from "../db/reads";
+import { loadCellSize, loadCoverEntities } from "../db/reads";
 import { registry } from "../registry";
+import type { EntityCache } from "./entity-cache";
 import type { SocketAttachment } from "./session-object";
 import type { WriteBehind } from "./write-behind";
-import type { EntityCache } from "./write-plan";
 
 /** Token facts kept for previews; the oldest are forgotten beyond this. */
 const TOKEN_CACHE_LIMIT = 10_000;
@@ -123,12 +124,12 @@ export class PreviewRelay {
    */
   async #cover(sessionId: string, sceneId: string): Promise<PlayerCover | undefined> {
     const cached = this.#host.entities.sceneCover(sceneId);
-    if (cached) return coverOf(cached.entities, cached.cellPx);
+    if (cached) return coverOf(registry, cached.entities, cached.cellPx);
     // Fog logged but not yet in D1 must hide tokens too: D1 first catches up with the log.
     if (this.#host.writeLog.size > 0) await this.#host.writeLog.drained();
     const db = this.#host.db();
     const [entities, cellPx] = await Promise.all([loadCoverEntities(db, sessionId, sceneId), loadCellSize(db, sessionId, sceneId)]);
-    return coverOf(entities, cellPx);
+    return coverOf(registry, entities, cellPx);
   }
 
   /** Relays a live drag to the other sockets that may see the token, if the sender may move it. */

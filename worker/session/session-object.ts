@@ -37,10 +37,12 @@ import { and, eq } from "drizzle-orm";
 import { type Failure, fail } from "../../domain/errors";
 import type { SceneLock } from "../../domain/locks";
 import type { Actor, Role } from "../../domain/permissions";
+import { type Change, creation, type InternalOp, initialSessionState, type Plan } from "../../domain/plan";
 import { CLOSE_CODES, PING, PONG } from "../../domain/protocol";
 import { type Bucket, mutationCost, retryAfterSeconds, take } from "../../domain/rate-limit";
 import { mutationLimitOf, type SessionSettings, type SettingsPatch } from "../../domain/settings";
 import { getDb, nowIso } from "../db/client";
+import { commitPlan } from "../db/commit";
 import { loadEntity } from "../db/entities";
 import { loadSessionState } from "../db/reads";
 import { gameSessions, sessionMembers, sessionState } from "../db/schema";
@@ -48,6 +50,7 @@ import { logError } from "../lib/log";
 import { type SaveOutcome, type SaveRoute, writeSavePoint } from "../metrics/recorder";
 import { SAVE_FLUSH_MS, SaveAggregate } from "../metrics/save-aggregate";
 import type { CredentialFilter } from "./credential-sockets";
+import { EntityCache } from "./entity-cache";
 import { LockTable } from "./lock-table";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
 import { PreviewRelay, tokenFacts } from "./preview-relay";
@@ -56,7 +59,6 @@ import { type ClientRecord, SocketHub } from "./socket-hub";
 import { UserWriteLeases } from "./user-limiter";
 import { backlogLimit, D1Behind, notYetInD1, tooMuchBacklog } from "./write-backlog";
 import { SAFETY_ALARM_MS, WriteBehind } from "./write-behind";
-import { type Change, commitPlan, creation, EntityCache, type InternalOp, initialSessionState, type Plan } from "./write-plan";
 import { WriteQueue, type WriteResult } from "./write-queue";
 
 export { type ClientRecord, IDENTITY_HEADERS, RESUME_HOLD_MAX, type SocketAttachment } from "./socket-hub";
@@ -74,7 +76,7 @@ export class SessionObject extends DurableObject<Env> {
   #activeSceneId: string | null | undefined;
   /** Live drags relayed, with the token facts they need (preview-relay.ts). */
   readonly #previews: PreviewRelay;
-  /** Entities as this object last committed them: planning reads them instead of D1 (write-plan.ts). */
+  /** Entities as this object last committed them: planning reads them instead of D1 (prefetch.ts). */
   readonly #entities = new EntityCache();
   /** Bumped by every commit: a cache fill that raced a commit is not kept. */
   #generation = 0;

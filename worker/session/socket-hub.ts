@@ -16,6 +16,7 @@ import { and, eq, inArray, isNull, lt } from "drizzle-orm";
 import { errorBody } from "../../domain/errors";
 import type { JsonObject } from "../../domain/merge-patch";
 import type { Actor, Role } from "../../domain/permissions";
+import type { Change, InternalOp } from "../../domain/plan";
 import {
   CLOSE_CODES,
   type ClientMessage,
@@ -43,7 +44,6 @@ import { socketsPerUser, tooManySockets } from "./socket-limits";
 import { isOpsMessage, type OpsMessage, opsError, parseOpsMessage, recordSocketWrite } from "./socket-writes";
 import { D1Behind } from "./write-backlog";
 import type { WriteBehind } from "./write-behind";
-import type { Change, InternalOp } from "./write-plan";
 import type { WriteResult } from "./write-queue";
 
 export interface ClientRecord {

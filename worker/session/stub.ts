@@ -1,11 +1,11 @@
 import type { Failure } from "../../domain/errors";
 import type { SceneLock } from "../../domain/locks";
 import type { Actor, Role } from "../../domain/permissions";
+import type { InternalOp } from "../../domain/plan";
 import { retryAfterSeconds } from "../../domain/rate-limit";
 import type { SettingsPatch } from "../../domain/settings";
 import { ApiError } from "../api-error";
 import type { ClientRecord, LockResult, ReleaseResult, SessionObject, SettingsResult, WriteResult } from "./session-object";
-import type { InternalOp } from "./write-plan";
 
 export function sessionStub(env: Env, sessionId: string): DurableObjectStub<SessionObject> {
   return env.SESSION.get(env.SESSION.idFromName(sessionId));

@@ -1,7 +1,7 @@
 /**
  * Write-behind: a session's planned batches reach D1 through the object's own log.
  *
- * The object plans a batch on top of its in-memory state (write-plan.ts), appends it here to a
+ * The object plans a batch on top of its in-memory state (domain/plan.ts), appends it here to a
  * table of its own SQLite storage (synchronous and local; the output gate holds every outgoing
  * message until the write is durable), broadcasts it, and answers the writer once D1 holds it.
  * One flusher moves the log to D1 strictly in order, whatever piled up (at most GROUP_MAX_ENTRIES
@@ -23,10 +23,11 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import type { AppliedRecord, Change, Plan } from "../../domain/plan";
 import { chunk, type Db } from "../db/client";
+import { commitStatements } from "../db/commit";
 import { appliedOps, gameSessions } from "../db/schema";
 import { logError } from "../lib/log";
-import { type AppliedRecord, type Change, commitStatements, type Plan } from "./write-plan";
 
 /** Logged batches put in one D1 batch at most. */
 export const GROUP_MAX_ENTRIES = 16;

@@ -12,19 +12,20 @@
  * object takes a write alone, at once. A planned batch is logged (write-behind.ts), broadcast, and
  * the writer is answered once D1 holds it.
  */
-import type { AnyEntity } from "../../domain/entities";
 import type { Failure } from "../../domain/errors";
 import { MAX_BATCH_OPS } from "../../domain/ops";
 import type { Actor } from "../../domain/permissions";
-import { isVisibleToPlayer, type PlayerView } from "../../domain/visibility";
+import type { Change, InternalOp, OpResult, Plan } from "../../domain/plan";
+import { isVisibleToPlayer } from "../../domain/visibility";
 import { type Db, nowIso } from "../db/client";
-import { tokenDependents } from "../db/reads";
+import { attachRelated } from "../db/reads";
 import { logError } from "../lib/log";
 import { registry } from "../registry";
+import type { EntityCache } from "./entity-cache";
 import type { LockTable } from "./lock-table";
 import { D1Behind, notYetInD1 } from "./write-backlog";
 import { type LogEntry, SAFETY_ALARM_MS, type WriteBehind, within } from "./write-behind";
-import { type Change, type EntityCache, type InternalOp, type OpResult, type Plan, planBatch } from "./write-plan";
+import { planBatch } from "./write-plan";
 
 export type WriteResult = { ok: true; seq: number; results: OpResult[] } | Failure;
 
@@ -244,9 +245,27 @@ export class WriteQueue {
     return { result: { ok: true, seq: plan.replayedSeq ?? plan.lastSeq, results: plan.results }, entry };
   }
 
-  /** `withRevealed`, with what hangs on a token as this object last wrote it (D1 may be behind its log). */
-  #withRevealed(sessionId: string, changes: readonly Change[]): Promise<readonly Change[]> {
-    return withRevealed(this.#host.db(), sessionId, changes, (type, entity) => this.#host.entities.get(type, entity.id) ?? entity);
+  /**
+   * A token that comes into players' view carries what hangs on it (`attachRelated`), as this
+   * object last wrote it (D1 may be behind its log), judged by the view players have after the
+   * change (projected for them when broadcast).
+   */
+  async #withRevealed(sessionId: string, changes: readonly Change[]): Promise<readonly Change[]> {
+    try {
+      return await attachRelated(
+        this.#host.db(),
+        sessionId,
+        changes,
+        (c) => (c.type === "token" && !c.visibleBefore && c.visibleAfter && !c.activation ? c.id : undefined),
+        (c) => (type, entity) => (c.playerView && isVisibleToPlayer(registry, type, entity, c.playerView) ? entity : null),
+        (c, related) => ({ ...c, related }),
+        { fresher: (type, entity) => this.#host.entities.get(type, entity.id) ?? entity },
+      );
+    } catch (error) {
+      // The write is logged: players then get the token without what hangs on it until they reload.
+      logError("loading what a revealed token carries failed", error);
+      return changes;
+    }
   }
 
   /** What follows every logged batch: the broadcast and the writer's lock activity. Never throws: the write is logged. */
@@ -257,42 +276,5 @@ export class WriteQueue {
     } catch (error) {
       logError("after-commit work failed", error);
     }
-  }
-}
-
-/**
- * A token that comes into players' view carries what hangs on it (its art, module entities naming
- * it), read as committed: none of it reached players while the token was hidden.
- */
-async function withRevealed(
-  db: Db,
-  sessionId: string,
-  changes: readonly Change[],
-  fresher: (type: Change["type"], entity: AnyEntity) => AnyEntity = (_type, entity) => entity,
-): Promise<readonly Change[]> {
-  const revealed = changes.filter((c) => c.type === "token" && !c.visibleBefore && c.visibleAfter && !c.activation);
-  if (revealed.length === 0) return changes;
-  try {
-    const dependents = await tokenDependents(
-      db,
-      sessionId,
-      revealed.map((c) => c.id),
-    );
-    const view: PlayerView = {
-      activeSceneId: typeof revealed[0]?.entity.scene_id === "string" ? revealed[0].entity.scene_id : null,
-      visibleTokenIds: new Set(revealed.map((c) => c.id)),
-    };
-    return changes.map((c) => {
-      if (!revealed.includes(c)) return c;
-      const related = dependents
-        .map(({ type, entity, tokenId }) => ({ type, entity: fresher(type, entity), tokenId }))
-        .filter(({ type, entity, tokenId }) => tokenId === c.id && isVisibleToPlayer(registry, type, entity, view))
-        .map(({ type, entity }) => ({ type, entity }));
-      return related.length > 0 ? { ...c, related } : c;
-    });
-  } catch (error) {
-    // The write is committed: players then get the token without what hangs on it until they reload.
-    logError("loading what a revealed token carries failed", error);
-    return changes;
   }
 }
