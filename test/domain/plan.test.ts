@@ -89,7 +89,7 @@ describe("planOps", () => {
       visibleAfter: true,
     });
     expect(plan.changes[0]?.entity).toMatchObject({ version: 2, x: 70, updated_at: later });
-    expect(plan.applied).toEqual([expect.objectContaining({ registry, seq: 11, entity_id: "t1", user_id: "gm1", op: "update" })]);
+    expect(plan.applied).toEqual([expect.objectContaining({ seq: 11, entity_id: "t1", user_id: "gm1", op: "update" })]);
   });
 
   it("answers a conflict with the stored entity when the base version is stale", () => {
@@ -182,8 +182,8 @@ describe("planOps", () => {
     };
     const plan = planned(known(snapshot, [op], gm, later, { registry, seq: 10 }));
     expect(plan.changes.map((c) => ({ seq: c.seq, type: c.type, id: c.id, before: c.visibleBefore, after: c.visibleAfter }))).toEqual([
-      { registry, seq: 11, type: "fog_chunk", id: chunk.id, before: true, after: true },
-      { registry, seq: 12, type: "token", id: "t1", before: false, after: true },
+      { seq: 11, type: "fog_chunk", id: chunk.id, before: true, after: true },
+      { seq: 12, type: "token", id: "t1", before: false, after: true },
     ]);
     // The token itself did not change: same version, not rewritten.
     expect(plan.changes[1]).toMatchObject({ coverOnly: true, entity: ghoul, previous: ghoul });
