@@ -80,7 +80,6 @@ describe("planOps", () => {
     expect(plan.lastSeq).toBe(11);
     expect(plan.changes).toHaveLength(1);
     expect(plan.changes[0]).toMatchObject({
-      registry,
       seq: 11,
       type: "token",
       id: "t1",
