@@ -1,4 +1,4 @@
-import { env, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { hasExpired, iconOf, labelOf } from "../../modules/conditions/domain";
 import { create, newTable, ORIGIN, type Reply, type TestUser } from "../helpers/client";

@@ -1,4 +1,4 @@
-import { env, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { chunkId, fogIdFor, MAX_CHUNK_INDEX } from "../../modules/fog/domain";
 import { type FogMode, type FogShape, fogOps, type StoredChunk } from "../../modules/fog/editing";
