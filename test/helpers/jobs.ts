@@ -49,16 +49,29 @@ export async function cronMessages(at: Date, base: Env = env): Promise<{ sent: J
 
 let nextId = 0;
 
-/** Hands `bodies` to the worker's queue handler as one batch of `queue`; the ack/retry outcome and the message ids. */
+/**
+ * Hands `bodies` to the worker's queue handler as one batch of `queue`: the ack/retry outcome,
+ * the message ids, and each `retry()` with its delay (the outcome does not keep delays).
+ */
 export async function deliver(
   bodies: unknown[],
   options: { env?: Env; attempts?: number; queue?: string } = {},
-): Promise<{ result: QueueResult; ids: string[] }> {
+): Promise<{ result: QueueResult; ids: string[]; retries: { id: string; delaySeconds: number | undefined }[] }> {
   const messages = bodies.map((body) => ({ id: `msg-${++nextId}`, timestamp: new Date(), attempts: options.attempts ?? 1, body }));
   const batch = createMessageBatch(options.queue ?? JOBS_QUEUE, messages);
+  const retries: { id: string; delaySeconds: number | undefined }[] = [];
+  for (const message of batch.messages) {
+    const retry = message.retry.bind(message);
+    Object.defineProperty(message, "retry", {
+      value: (options?: QueueRetryOptions) => {
+        retries.push({ id: message.id, delaySeconds: options?.delaySeconds });
+        retry(options);
+      },
+    });
+  }
   const ctx = createExecutionContext();
   await worker.queue(batch, options.env ?? env);
-  return { result: await getQueueResult(batch, ctx), ids: messages.map((m) => m.id) };
+  return { result: await getQueueResult(batch, ctx), ids: messages.map((m) => m.id), retries };
 }
 
 /**
