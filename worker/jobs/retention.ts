@@ -33,7 +33,9 @@
  *
  * Each rule is a DELETE of at most ROWS_PER_STATEMENT rows, repeated while it fills its limit,
  * at most ROUNDS_PER_RUN times: a run's work is bounded (50,000 rows a table), what is left goes
- * at the next run (hourly). Six players acking every change of a busy night make ~36,000 rows.
+ * at the next run. Six players acking every change of a busy night make ~36,000 rows. The
+ * per-session rules run one session per queue message (pruneSession: hourly while the session is
+ * played, else daily; worker/jobs/queue.ts), the others from the cron itself (pruneGlobal).
  */
 import { KNOWN_METRICS } from "../metrics/recorder";
 import { retentionDays } from "./compact-log";
