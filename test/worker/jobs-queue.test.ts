@@ -10,10 +10,11 @@ import {
   retentionHour,
   retryDelaySeconds,
 } from "../../worker/jobs/queue";
+import { runAllJobsNow } from "../../worker/scheduled";
 import wranglerToml from "../../wrangler.toml?raw";
 import { create, newTable, type TestUser } from "../helpers/client";
 import { makePng } from "../helpers/images";
-import { cronMessages, deliver } from "../helpers/jobs";
+import { captureQueue, cronMessages, deliver } from "../helpers/jobs";
 import { jsonLines } from "../helpers/log-lines";
 import { upload } from "../helpers/uploads";
 
@@ -341,7 +342,9 @@ describe("failures", () => {
       expect(result.explicitAcks).toEqual(ids);
       expect(result.retryMessages).toEqual([]);
       expect(result.retryBatch.retry).toBe(false);
-      expect(jsonLines(spy).filter((l) => l.msg === "job message malformed, dropped")).toHaveLength(bodies.length);
+      const lines = jsonLines(spy).filter((l) => l.msg === "job message malformed, dropped");
+      expect(lines.map((l) => l.message_id)).toEqual(ids);
+      expect(lines[0]?.body).toBe('"garbage"');
     } finally {
       spy.mockRestore();
     }
@@ -466,5 +469,26 @@ describe("on the real queue (miniflare)", () => {
     } finally {
       spy.mockRestore();
     }
+  });
+});
+
+describe("every job now, without the queue (the storage benchmark's route)", () => {
+  it("backs up, checks, compacts and prunes every session in place, sending nothing", async () => {
+    const { sid, player } = await playedTable();
+    await exec(
+      "INSERT INTO session_clients (client_id, session_id, user_id, role, connected_at, last_seen, disconnected_at, capabilities) VALUES (?1, ?2, ?3, 'player', ?4, ?4, ?4, '{}')",
+      `old-client-${sid}`,
+      sid,
+      player.id,
+      "2000-01-01T00:00:00.000Z",
+    );
+    const capture = captureQueue();
+    const later = new Date(Date.now() + 40 * DAY);
+    await runAllJobsNow({ ...env, JOBS: capture.queue }, later.getTime());
+    expect(capture.sent).toEqual([]);
+    expect((await listBackups(env.ASSETS, sid)).map((r) => r.kind)).toEqual(["full"]);
+    expect(await one("SELECT checked_at FROM integrity_runs WHERE session_id = ?", sid)).toEqual({ checked_at: later.toISOString() });
+    expect(await one("SELECT count(*) AS n FROM change_log WHERE session_id = ?", sid)).toEqual({ n: 0 });
+    expect(await one("SELECT client_id FROM session_clients WHERE session_id = ?", sid)).toBeNull();
   });
 });

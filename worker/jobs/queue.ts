@@ -150,7 +150,11 @@ export async function consumeJobs(batch: MessageBatch<unknown>, env: Env): Promi
   for (const message of batch.messages) {
     const parsed = jobMessage.safeParse(message.body);
     if (!parsed.success) {
-      log("error", "job message malformed, dropped", { message_id: message.id, issues: parsed.error.issues.map((i) => i.message) });
+      log("error", "job message malformed, dropped", {
+        message_id: message.id,
+        issues: parsed.error.issues.map((i) => i.message),
+        body: String(JSON.stringify(message.body)).slice(0, 200),
+      });
       message.ack();
       continue;
     }
