@@ -10,11 +10,10 @@ import {
   retentionHour,
   retryDelaySeconds,
 } from "../../worker/jobs/queue";
-import { runAllJobsNow } from "../../worker/scheduled";
 import wranglerToml from "../../wrangler.toml?raw";
 import { create, newTable, type TestUser } from "../helpers/client";
 import { makePng } from "../helpers/images";
-import { captureQueue, cronMessages, deliver } from "../helpers/jobs";
+import { cronMessages, deliver } from "../helpers/jobs";
 import { jsonLines } from "../helpers/log-lines";
 import { upload } from "../helpers/uploads";
 
@@ -302,6 +301,46 @@ describe("failures", () => {
     expect(complete).toEqual(["full"]);
   });
 
+  it("writes an increment again after an attempt that failed half way", async () => {
+    const { gm, base, sid, token } = await playedTable();
+    await deliver([{ kind: "backup", session_id: sid, at: new Date().toISOString() }]);
+    await gm.req("PATCH", `${base}/tokens/${token.id}`, { name: "Renamed" }, { "if-match": '"1"' });
+    const message = { kind: "backup", session_id: sid, at: todayAt(quietHour()).toISOString() };
+    const spy = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      await deliver([message], { env: failingWrites() });
+    } finally {
+      spy.mockRestore();
+    }
+    await deliver([message]);
+    const seq = (await one<{ seq: number }>("SELECT seq FROM game_sessions WHERE id = ?", sid))?.seq;
+    const complete = [];
+    for (const ref of await listBackups(env.ASSETS, sid)) {
+      if (await env.ASSETS.head(`${ref.prefix}manifest.json`)) complete.push([ref.kind, ref.toSeq]);
+    }
+    expect(complete).toEqual([
+      ["full", expect.any(Number)],
+      ["incr", seq],
+    ]);
+  });
+
+  it("does not compact rows only an unfinished backup holds", async () => {
+    const { sid } = await playedTable();
+    const at = new Date();
+    const spy = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      await deliver([{ kind: "backup", session_id: sid, at: at.toISOString() }], { env: failingWrites() });
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await listBackups(env.ASSETS, sid)).map((r) => r.kind)).toEqual(["full"]);
+    await ageLog(sid, at, 40 * DAY);
+    const { result } = await deliver([{ kind: "compact", session_id: sid, at: at.toISOString() }]);
+    expect(result.retryMessages).toEqual([]);
+    expect(await one("SELECT log_floor FROM game_sessions WHERE id = ?", sid)).toEqual({ log_floor: 0 });
+    expect((await one<{ n: number }>("SELECT count(*) AS n FROM change_log WHERE session_id = ?", sid))?.n).toBeGreaterThan(0);
+  });
+
   it("doubles the retry delay per attempt, up to an hour", () => {
     const e = { ...env, JOBS_RETRY_DELAY_SECONDS: "30" };
     expect([1, 2, 3, 4, 5, 6, 20].map((n) => retryDelaySeconds(e, n))).toEqual([30, 60, 120, 240, 480, 960, 3600]);
@@ -469,26 +508,5 @@ describe("on the real queue (miniflare)", () => {
     } finally {
       spy.mockRestore();
     }
-  });
-});
-
-describe("every job now, without the queue (the storage benchmark's route)", () => {
-  it("backs up, checks, compacts and prunes every session in place, sending nothing", async () => {
-    const { sid, player } = await playedTable();
-    await exec(
-      "INSERT INTO session_clients (client_id, session_id, user_id, role, connected_at, last_seen, disconnected_at, capabilities) VALUES (?1, ?2, ?3, 'player', ?4, ?4, ?4, '{}')",
-      `old-client-${sid}`,
-      sid,
-      player.id,
-      "2000-01-01T00:00:00.000Z",
-    );
-    const capture = captureQueue();
-    const later = new Date(Date.now() + 40 * DAY);
-    await runAllJobsNow({ ...env, JOBS: capture.queue }, later.getTime());
-    expect(capture.sent).toEqual([]);
-    expect((await listBackups(env.ASSETS, sid)).map((r) => r.kind)).toEqual(["full"]);
-    expect(await one("SELECT checked_at FROM integrity_runs WHERE session_id = ?", sid)).toEqual({ checked_at: later.toISOString() });
-    expect(await one("SELECT count(*) AS n FROM change_log WHERE session_id = ?", sid)).toEqual({ n: 0 });
-    expect(await one("SELECT client_id FROM session_clients WHERE session_id = ?", sid)).toBeNull();
   });
 });

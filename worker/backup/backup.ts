@@ -139,6 +139,14 @@ export async function pruneBackups(bucket: R2Bucket, sessionId: string, now: Dat
   return doomed.length;
 }
 
+/** The first of `refs` whose manifest is written (a backup without one is incomplete). */
+export async function latestComplete(bucket: R2Bucket, refs: readonly BackupRef[]): Promise<BackupRef | undefined> {
+  for (const ref of refs) {
+    if (await bucket.head(`${ref.prefix}manifest.json`)) return ref;
+  }
+  return undefined;
+}
+
 /** The hour (UTC) of the nightly full snapshots. */
 export const FULL_BACKUP_HOUR_UTC = 3;
 
@@ -164,15 +172,12 @@ export async function backupSession(
   if (!session) return { written: "none", pruned: 0 };
   const stampAt = new Date(Math.max(at.getTime(), Date.now()));
   const refs = await listBackups(env.ASSETS, sessionId);
-  const last = refs.at(-1);
-  const fulls = refs.filter((r) => r.kind === "full");
+  // Only complete backups count: the files of a failed attempt (no manifest) are written again.
+  const last = await latestComplete(env.ASSETS, refs.toReversed());
+  const lastFull = await latestComplete(env.ASSETS, refs.filter((r) => r.kind === "full").toReversed());
   let written: BackupOutcome = "none";
-  if (fulls.length === 0 || at.getUTCHours() === fullHourUtc) {
-    // Only a complete snapshot (its manifest written last) counts: a failed attempt is redone.
-    let slotDone = false;
-    for (const ref of fulls.filter((r) => r.createdAt >= at.toISOString())) {
-      if (await env.ASSETS.head(`${ref.prefix}manifest.json`)) slotDone = true;
-    }
+  if (!lastFull || at.getUTCHours() === fullHourUtc) {
+    const slotDone = lastFull !== undefined && lastFull.createdAt >= at.toISOString();
     if (!slotDone && (await writeFullBackup(env, sessionId, stampAt))) written = "full";
   } else if (last && session.seq > last.toSeq) {
     if (await writeIncrement(env, sessionId, stampAt, last.toSeq)) written = "incr";

@@ -13,6 +13,7 @@
 import { and, asc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
 import { applyMergePatch, type Json } from "../../domain/merge-patch";
 import { resolveSettings } from "../../domain/settings";
+import { latestComplete } from "../backup/backup";
 import { listBackups } from "../backup/layout";
 import { chunk, type Db, getDb } from "../db/client";
 import { changeLog, entityBaselines, gameSessions } from "../db/schema";
@@ -98,7 +99,12 @@ function sqlExcluded(column: string) {
 /** The floor a session may be compacted to now: older than `days`, and already in an R2 backup. */
 export async function compactableFloor(env: Env, db: Db, sessionId: string, now: Date, days = retentionDays(env)): Promise<number> {
   const backups = await listBackups(env.ASSETS, sessionId);
-  const backedUp = Math.max(0, ...backups.map((b) => b.toSeq));
+  // The furthest complete backup: a failed attempt's files (no manifest) hold nothing restorable.
+  const furthest = await latestComplete(
+    env.ASSETS,
+    backups.toSorted((x, y) => y.toSeq - x.toSeq),
+  );
+  const backedUp = furthest?.toSeq ?? 0;
   if (backedUp === 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   const old = await db
