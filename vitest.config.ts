@@ -37,6 +37,8 @@ const workers = defineProject({
           USER_WRITES_BURST: "400",
           USER_WRITES_PER_SECOND: "200",
           SOCKETS_PER_USER_PER_SESSION: "20",
+          // A failed background job is delivered again at once (worker/jobs/queue.ts).
+          JOBS_RETRY_DELAY_SECONDS: "0",
         },
         // ASSETS_MIRROR is optional in production (absent from wrangler.toml); tests bind one.
         r2Buckets: ["ASSETS", "ASSETS_MIRROR"],

@@ -1,54 +1,76 @@
 import { lt } from "drizzle-orm";
-import { collectAssetGarbage, mirrorAssets } from "./assets/gc";
-import { runBackups } from "./backup/backup";
+import { mirrorAssets } from "./assets/gc";
 import { getDb } from "./db/client";
 import { loginSessions } from "./db/schema";
-import { compactChangeLogs } from "./jobs/compact-log";
-import { integrityJob } from "./jobs/integrity";
-import { pruneStorage } from "./jobs/retention";
+import { dueJobs, enqueueJobs, JOB_KINDS, type JobMessage, runJob } from "./jobs/queue";
+import { pruneGlobal } from "./jobs/retention";
 
-/** Jobs run by the cron trigger. Each is independent; one failing does not stop the others. */
-const jobs: Record<string, (env: Env, at: Date) => Promise<void>> = {
+/**
+ * Jobs of no one session, run by the cron itself: each is one bounded statement or a bounded
+ * batch. One failing does not stop the others.
+ */
+const globalJobs: Record<string, (env: Env, at: Date) => Promise<void>> = {
   /** Expired cookie logins are useless and only grow the table. */
   async purgeExpiredLogins(env, at) {
     await getDb(env.DB).delete(loginSessions).where(lt(loginSessions.expires_at, at.toISOString()));
   },
-  /** Nightly full snapshots, hourly change-log increments, 7 days kept (worker/backup). */
-  async backups(env, at) {
-    const counts = await runBackups(env, at);
-    console.log(JSON.stringify({ level: "info", msg: "backups", ...counts }));
+  /** Login failures, rate windows and retired metrics past their rules (worker/jobs/retention.ts). */
+  async pruneGlobal(env, at) {
+    const counts = await pruneGlobal(env, at);
+    if (Object.values(counts).some((n) => n > 0)) console.log(JSON.stringify({ level: "info", msg: "storage pruned", ...counts }));
   },
-  /** Assets unreferenced past ASSET_RETENTION_DAYS leave the manifest, then R2 (worker/assets/gc.ts). */
-  async assetCleanup(env, at) {
-    const report = await collectAssetGarbage(env, at);
-    console.log(JSON.stringify({ level: "info", msg: "asset cleanup", ...report }));
-  },
-  /** Copies new assets to the ASSETS_MIRROR bucket when one is bound. */
+  /** Copies up to 50 new assets to the ASSETS_MIRROR bucket when one is bound: by R2 key, of no one session. */
   async assetMirror(env) {
     const copied = await mirrorAssets(env);
     if (copied > 0) console.log(JSON.stringify({ level: "info", msg: "asset mirror", copied }));
   },
-  /** Each session about once a day: dangling references, missing or corrupt assets, recorded (worker/jobs/integrity.ts). */
-  integrity: integrityJob,
-  /** Change-log retention: rows past each session's window (its `retention_days`, else the deployment's) and already backed up fold into baselines (worker/jobs/compact-log.ts). */
-  async compactChangeLogs(env, at) {
-    const counts = await compactChangeLogs(env, at);
-    if (counts.rows > 0) console.log(JSON.stringify({ level: "info", msg: "change log compacted", ...counts }));
-  },
-  /** Bounded storage: acks, idempotency records, clients, timeline, findings and counters past their rules (worker/jobs/retention.ts); after compaction, which moves the floor some rules follow. */
-  async pruneStorage(env, at) {
-    const counts = await pruneStorage(env, at);
-    if (Object.values(counts).some((n) => n > 0)) console.log(JSON.stringify({ level: "info", msg: "storage pruned", ...counts }));
-  },
 };
 
-export async function runScheduled(env: Env, scheduledTime: number): Promise<void> {
-  const at = new Date(scheduledTime);
-  for (const [name, job] of Object.entries(jobs)) {
+async function runGlobalJobs(env: Env, at: Date): Promise<void> {
+  for (const [name, job] of Object.entries(globalJobs)) {
     try {
       await job(env, at);
     } catch (error) {
       console.error(JSON.stringify({ level: "error", msg: "scheduled job failed", job: name, error: String(error) }));
+    }
+  }
+}
+
+/**
+ * The cron trigger (hourly): the global jobs above, then one message per due (session, job kind)
+ * on the JOBS queue, whose consumer does the work (worker/jobs/queue.ts).
+ */
+export async function runScheduled(env: Env, scheduledTime: number): Promise<void> {
+  const at = new Date(scheduledTime);
+  await runGlobalJobs(env, at);
+  try {
+    const due = await dueJobs(env, at);
+    await enqueueJobs(env.JOBS, due);
+    const perKind = Object.fromEntries(JOB_KINDS.map((kind) => [kind, due.filter((m) => m.kind === kind).length]));
+    console.log(JSON.stringify({ level: "info", msg: "jobs enqueued", at: at.toISOString(), ...perKind }));
+  } catch (error) {
+    console.error(JSON.stringify({ level: "error", msg: "scheduled job failed", job: "enqueue", error: String(error) }));
+  }
+}
+
+/**
+ * Every job of every session at `at`, here and now, without the queue (POST /api/bench/scheduled
+ * only, which measures what maintenance leaves behind): the global jobs, then each session's jobs
+ * in the order their effects build on (a backup before the compaction it allows, the compaction
+ * before the retention that follows its floor).
+ */
+export async function runAllJobsNow(env: Env, scheduledTime: number): Promise<void> {
+  const at = new Date(scheduledTime);
+  await runGlobalJobs(env, at);
+  const { results } = await env.DB.prepare("SELECT id FROM game_sessions").all<{ id: string }>();
+  for (const kind of ["backup", "assets", "integrity", "compact", "retention"] as const) {
+    for (const { id } of results) {
+      const job: JobMessage = { kind, session_id: id, at: at.toISOString() };
+      try {
+        await runJob(env, job);
+      } catch (error) {
+        console.error(JSON.stringify({ level: "error", msg: "job failed", job: kind, session_id: id, error: String(error) }));
+      }
     }
   }
 }

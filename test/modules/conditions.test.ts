@@ -1,8 +1,8 @@
-import { createExecutionContext, createScheduledController, env, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { hasExpired, iconOf, labelOf } from "../../modules/conditions/domain";
-import worker from "../../worker/index";
 import { create, newTable, ORIGIN, type Reply, type TestUser } from "../helpers/client";
+import { runCron } from "../helpers/jobs";
 import { TestSocket } from "../helpers/socket";
 
 function expectError(r: Reply, status: number, code: string) {
@@ -29,12 +29,6 @@ async function conditionTable() {
     combatants: { hero: { name: "Hero", token_id: hero.id, initiative: 15 }, orc: { name: "Orc", initiative: 12 } },
   });
   return { ...t, scene, hero, lurker, encounter };
-}
-
-async function runCron(at: Date) {
-  const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ scheduledTime: at.getTime(), cron: "17 * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
 }
 
 describe("condition rules", () => {

@@ -1,10 +1,10 @@
-import { createExecutionContext, createScheduledController, env, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { chunkId, fogIdFor, MAX_CHUNK_INDEX } from "../../modules/fog/domain";
 import { type FogMode, type FogShape, fogOps, type StoredChunk } from "../../modules/fog/editing";
 import { CELLS_PER_CHUNK, decodeChunk, encodeChunk } from "../../modules/fog/mask";
-import worker from "../../worker/index";
 import { create, newTable, ORIGIN, type Reply, type TestUser } from "../helpers/client";
+import { runCron } from "../helpers/jobs";
 import { TestSocket } from "../helpers/socket";
 
 function expectError(r: Reply, status: number, code: string) {
@@ -312,9 +312,7 @@ describe("fog in bundles and backups", () => {
     const t = await fogTable();
     const edited = await stroke(t.gm, t.base, t.fog, t.chunks, TWO_CHUNK_DAB, "hide");
     expect(edited).toHaveLength(2);
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "17 * * * *" }), env, ctx);
-    await waitOnExecutionContext(ctx);
+    await runCron(new Date());
     const restored = await t.gm.req("POST", `${t.base}/restore`, { at: new Date().toISOString() });
     expect(restored.status).toBe(201);
     const copy = `/api/vtt/sessions/${restored.body.session.id}`;

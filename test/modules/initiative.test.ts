@@ -1,11 +1,11 @@
-import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { advanceTurn, type Combatant, MAX_COMBATANTS, turnOrder, withoutHiddenCombatants } from "../../modules/initiative/domain";
 import { rollD20, rollInitiative } from "../../modules/initiative/rules";
 import { onNewRound } from "../../modules/initiative/worker";
-import worker from "../../worker/index";
 import { applyOps } from "../../worker/session/stub";
 import { create, newTable, type Reply, type TestUser } from "../helpers/client";
+import { runCron } from "../helpers/jobs";
 import { TestSocket } from "../helpers/socket";
 
 const fighter = (name: string, initiative: number | null, fields: Partial<Combatant> = {}): Combatant => ({
@@ -45,12 +45,6 @@ async function encounterTable(encounter: Record<string, unknown> = {}) {
 
 async function patch(user: TestUser, url: string, body: Record<string, unknown>, version: number) {
   return user.req("PATCH", url, body, { "if-match": `"${version}"` });
-}
-
-async function runCron(at: Date) {
-  const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ scheduledTime: at.getTime(), cron: "17 * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
 }
 
 describe("turn order", () => {

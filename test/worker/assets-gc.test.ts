@@ -1,9 +1,9 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { collectAssetGarbage, mirrorAssets, TOMBSTONE_DELAY_MS, UPLOAD_GRACE_MS } from "../../worker/assets/gc";
-import { runScheduled } from "../../worker/scheduled";
 import { create, newTable } from "../helpers/client";
 import { makePng } from "../helpers/images";
+import { runCron } from "../helpers/jobs";
 import { upload } from "../helpers/uploads";
 
 const DAY = 24 * 3600 * 1000;
@@ -186,8 +186,8 @@ describe("asset cleanup", () => {
     const { gm, base, sid } = await newTable();
     const hash = await uploadMap(gm, base);
     await age(sid, hash, 10 * DAY);
-    await runScheduled(env, Date.now());
-    await runScheduled(env, Date.now() + TOMBSTONE_DELAY_MS + 60_000);
+    await runCron(new Date());
+    await runCron(new Date(Date.now() + TOMBSTONE_DELAY_MS + 60_000));
     expect(await inManifest(sid, hash)).toBe(false);
     expect(await stored(hash)).toBe(false);
   });

@@ -1,15 +1,9 @@
-import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { pruneBackups, writeFullBackup } from "../../worker/backup/backup";
 import { listBackups } from "../../worker/backup/layout";
-import worker from "../../worker/index";
 import { create, newTable, type TestUser } from "../helpers/client";
-
-async function runCron(at: Date) {
-  const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ scheduledTime: at.getTime(), cron: "17 * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
+import { runCron } from "../helpers/jobs";
 
 /** Everything of a session's state that a restore must bring back, without ids of the session. */
 function comparable(state: any) {

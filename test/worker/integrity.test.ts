@@ -1,21 +1,15 @@
-import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import worker from "../../worker/index";
 import { checkSession } from "../../worker/jobs/integrity";
 import { create, newTable, S, TestUser } from "../helpers/client";
 import { makePng } from "../helpers/images";
+import { runCron } from "../helpers/jobs";
 import { upload } from "../helpers/uploads";
 
 let seed = 0;
 async function distinctPng(): Promise<Uint8Array> {
   seed++;
   return makePng(6, 6, { pixel: (x, y) => [seed & 255, (seed >> 8) & 255, x * 40 + y, 255] });
-}
-
-async function runCron(at: Date) {
-  const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ scheduledTime: at.getTime(), cron: "17 * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
 }
 
 async function exec(query: string, ...params: unknown[]) {

@@ -1,11 +1,12 @@
-import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../../worker/db/client";
-import worker from "../../worker/index";
 import { compactTo } from "../../worker/jobs/compact-log";
+import { retentionHour } from "../../worker/jobs/queue";
 import { pruneStorage } from "../../worker/jobs/retention";
 import { unsyncedBacklog } from "../../worker/metrics/backlog";
 import { create, newTable, seqOf } from "../helpers/client";
+import { runCron } from "../helpers/jobs";
 import { flushSaveMetrics } from "../helpers/save-metrics";
 
 const longAgo = "2000-01-01T00:00:00.000Z";
@@ -287,12 +288,13 @@ describe("the retention job", () => {
     expect(await rows("SELECT event_id FROM acknowledgements WHERE session_id = ?", sid)).toEqual([{ event_id: 9 }]);
   });
 
-  it("runs with the cron trigger", async () => {
+  it("runs with the cron trigger, at the session's own hour of the day", async () => {
     const { sid, player } = await newTable();
     await addClient(sid, "c-cron-old", player.id, { last_seen: longAgo, disconnected_at: longAgo });
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "17 * * * *" }), env, ctx);
-    await waitOnExecutionContext(ctx);
+    const at = new Date();
+    at.setUTCHours(retentionHour(sid), 17, 0, 0);
+    const sent = await runCron(at);
+    expect(sent).toContainEqual({ kind: "retention", session_id: sid, at: at.toISOString() });
     expect(await rows("SELECT client_id FROM session_clients WHERE session_id = ?", sid)).toEqual([]);
   });
 });

@@ -1,5 +1,7 @@
 /**
- * Asset cleanup and mirroring, run by the cron trigger (worker/scheduled.ts).
+ * Asset cleanup and mirroring. The cleanup runs one session at a time, from a queue message
+ * (worker/jobs/queue.ts); the mirror, which works on R2 keys of no one session, from the cron
+ * trigger itself (worker/scheduled.ts).
  *
  * What counts as referenced: any scene's `map_asset` and any token art's `image_asset` in the
  * same session, archived rows included (nothing is ever erased, so an archived entity can always
@@ -64,24 +66,27 @@ export interface GcReport {
 }
 
 /** Records "referenced now" on every asset an entity names, so retention counts from the last use. */
-async function markReferenced(db: D1Database, at: string): Promise<number> {
+async function markReferenced(db: D1Database, at: string, sessionId: string | undefined): Promise<number> {
   const result = await db
     .prepare(
-      `UPDATE assets SET last_referenced_at = ?1 WHERE EXISTS (SELECT 1 FROM scenes s WHERE s.session_id = assets.session_id AND s.map_asset = assets.hash)
-        OR EXISTS (SELECT 1 FROM token_art t WHERE t.session_id = assets.session_id AND t.image_asset = assets.hash)`,
+      `UPDATE assets SET last_referenced_at = ?1 WHERE ${sessionId === undefined ? "" : "session_id = ?2 AND"}
+        (EXISTS (SELECT 1 FROM scenes s WHERE s.session_id = assets.session_id AND s.map_asset = assets.hash)
+        OR EXISTS (SELECT 1 FROM token_art t WHERE t.session_id = assets.session_id AND t.image_asset = assets.hash))`,
     )
-    .bind(at)
+    .bind(at, ...(sessionId === undefined ? [] : [sessionId]))
     .run();
   return result.meta.changes ?? 0;
 }
 
 /** Step 1: moves collectable manifest rows to `asset_deletions`. */
-async function queueGarbage(db: D1Database, at: Date, retentionMs: number): Promise<number> {
+async function queueGarbage(db: D1Database, at: Date, retentionMs: number, sessionId: string | undefined): Promise<number> {
   const retentionCutoff = new Date(at.getTime() - retentionMs).toISOString();
   const graceCutoff = new Date(at.getTime() - UPLOAD_GRACE_MS).toISOString();
   const { results } = await db
-    .prepare(`SELECT a.session_id, a.hash FROM assets a WHERE ${COLLECTABLE} LIMIT ${BATCH}`)
-    .bind(retentionCutoff, graceCutoff)
+    .prepare(
+      `SELECT a.session_id, a.hash FROM assets a WHERE ${sessionId === undefined ? "" : "a.session_id = ?3 AND"} ${COLLECTABLE} LIMIT ${BATCH}`,
+    )
+    .bind(retentionCutoff, graceCutoff, ...(sessionId === undefined ? [] : [sessionId]))
     .all<{ session_id: string; hash: string }>();
   if (results.length === 0) return 0;
   const rowJson = `json_object(${ROW_COLUMNS.map((c) => `'${c}', a.${c}`).join(", ")})`;
@@ -108,12 +113,14 @@ interface Tombstone {
 }
 
 /** Step 2: deletes the objects of tombstones old enough, or restores rows still referenced. */
-async function deleteQueued(env: Env, at: Date, report: GcReport): Promise<void> {
+async function deleteQueued(env: Env, at: Date, report: GcReport, sessionId: string | undefined): Promise<void> {
   const db = env.DB;
   const cutoff = new Date(at.getTime() - TOMBSTONE_DELAY_MS).toISOString();
   const { results } = await db
-    .prepare(`SELECT session_id, hash, r2_key, row FROM asset_deletions WHERE queued_at < ?1 ORDER BY queued_at LIMIT ${BATCH}`)
-    .bind(cutoff)
+    .prepare(
+      `SELECT session_id, hash, r2_key, row FROM asset_deletions WHERE queued_at < ?1 ${sessionId === undefined ? "" : "AND session_id = ?2"} ORDER BY queued_at LIMIT ${BATCH}`,
+    )
+    .bind(cutoff, ...(sessionId === undefined ? [] : [sessionId]))
     .all<Tombstone>();
   const mirror = mirrorOf(env);
   for (const t of results) {
@@ -155,14 +162,21 @@ async function deleteQueued(env: Env, at: Date, report: GcReport): Promise<void>
   }
 }
 
-/** The cleanup job: finish earlier deletions, mark what is in use, queue what is not. */
-export async function collectAssetGarbage(env: Env, at: Date): Promise<GcReport> {
+/**
+ * The cleanup job: finish earlier deletions, mark what is in use, queue what is not; of one
+ * session when `sessionId` is given (a queue message), else of all. Running it twice at the same
+ * `at` does nothing more the second time: what it deletes or queues is gone from what it reads.
+ */
+export async function collectAssetGarbage(env: Env, at: Date, sessionId?: string): Promise<GcReport> {
   const report: GcReport = { marked: 0, queued: 0, restored: 0, deletedObjects: 0, keptObjects: 0 };
-  await deleteQueued(env, at, report);
-  report.marked = await markReferenced(env.DB, at.toISOString());
-  report.queued = await queueGarbage(env.DB, at, retentionDays(env) * DAY_MS);
+  await deleteQueued(env, at, report, sessionId);
+  report.marked = await markReferenced(env.DB, at.toISOString(), sessionId);
+  report.queued = await queueGarbage(env.DB, at, retentionDays(env) * DAY_MS, sessionId);
   return report;
 }
+
+/** SQL: the sessions the cleanup has something to look at: assets in the manifest or waiting for deletion. */
+export const ASSET_CLEANUP_DUE = "SELECT session_id AS id FROM assets UNION SELECT session_id AS id FROM asset_deletions";
 
 /** Copies to the mirror bucket (when bound) every stored object the manifest has not seen mirrored. */
 export async function mirrorAssets(env: Env, limit = 50): Promise<number> {

@@ -139,24 +139,48 @@ export async function pruneBackups(bucket: R2Bucket, sessionId: string, now: Dat
   return doomed.length;
 }
 
-/**
- * The cron job: a full snapshot of every session once a day (at `fullHourUtc`, or when a session
- * has none yet), an increment of its change log every other hour, then retention.
- */
-export async function runBackups(env: Env, at: Date, fullHourUtc = 3): Promise<{ full: number; incr: number; pruned: number }> {
-  const db = getDb(env.DB);
-  const sessions = await db.select({ id: gameSessions.id, seq: gameSessions.seq }).from(gameSessions);
-  const counts = { full: 0, incr: 0, pruned: 0 };
-  for (const session of sessions) {
-    const refs = await listBackups(env.ASSETS, session.id);
-    const last = refs.at(-1);
-    const hasFull = refs.some((r) => r.kind === "full");
-    if (!hasFull || at.getUTCHours() === fullHourUtc) {
-      if (await writeFullBackup(env, session.id, at)) counts.full += 1;
-    } else if (last && session.seq > last.toSeq) {
-      if (await writeIncrement(env, session.id, at, last.toSeq)) counts.incr += 1;
-    }
-    counts.pruned += await pruneBackups(env.ASSETS, session.id, at);
+/** The first of `refs` whose manifest is written (a backup without one is incomplete). */
+export async function latestComplete(bucket: R2Bucket, refs: readonly BackupRef[]): Promise<BackupRef | undefined> {
+  for (const ref of refs) {
+    if (await bucket.head(`${ref.prefix}manifest.json`)) return ref;
   }
-  return counts;
+  return undefined;
+}
+
+/** The hour (UTC) of the nightly full snapshots. */
+export const FULL_BACKUP_HOUR_UTC = 3;
+
+export type BackupOutcome = "full" | "incr" | "none";
+
+/**
+ * One session's backup for the hourly slot `at` (a queue message, worker/jobs/queue.ts): a full
+ * snapshot at `fullHourUtc` (or when the session has none yet), else an increment of the change
+ * log since the last backup, then retention.
+ *
+ * Safe to run twice for the same slot: a full snapshot is not written again when one was made at
+ * or after `at`, and an increment only holds rows after the last backup. A backup is stamped with
+ * the time it was made, never earlier than `at`, so a late message does not date its contents
+ * back (point-in-time restores pick backups by their stamp).
+ */
+export async function backupSession(
+  env: Env,
+  sessionId: string,
+  at: Date,
+  fullHourUtc = FULL_BACKUP_HOUR_UTC,
+): Promise<{ written: BackupOutcome; pruned: number }> {
+  const session = await getDb(env.DB).select({ seq: gameSessions.seq }).from(gameSessions).where(eq(gameSessions.id, sessionId)).get();
+  if (!session) return { written: "none", pruned: 0 };
+  const stampAt = new Date(Math.max(at.getTime(), Date.now()));
+  const refs = await listBackups(env.ASSETS, sessionId);
+  // Only complete backups count: the files of a failed attempt (no manifest) are written again.
+  const last = await latestComplete(env.ASSETS, refs.toReversed());
+  const lastFull = await latestComplete(env.ASSETS, refs.filter((r) => r.kind === "full").toReversed());
+  let written: BackupOutcome = "none";
+  if (!lastFull || at.getUTCHours() === fullHourUtc) {
+    const slotDone = lastFull !== undefined && lastFull.createdAt >= at.toISOString();
+    if (!slotDone && (await writeFullBackup(env, sessionId, stampAt))) written = "full";
+  } else if (last && session.seq > last.toSeq) {
+    if (await writeIncrement(env, sessionId, stampAt, last.toSeq)) written = "incr";
+  }
+  return { written, pruned: await pruneBackups(env.ASSETS, sessionId, stampAt) };
 }

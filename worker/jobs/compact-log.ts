@@ -13,6 +13,7 @@
 import { and, asc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
 import { applyMergePatch, type Json } from "../../domain/merge-patch";
 import { resolveSettings } from "../../domain/settings";
+import { latestComplete } from "../backup/backup";
 import { listBackups } from "../backup/layout";
 import { chunk, type Db, getDb } from "../db/client";
 import { changeLog, entityBaselines, gameSessions } from "../db/schema";
@@ -98,7 +99,12 @@ function sqlExcluded(column: string) {
 /** The floor a session may be compacted to now: older than `days`, and already in an R2 backup. */
 export async function compactableFloor(env: Env, db: Db, sessionId: string, now: Date, days = retentionDays(env)): Promise<number> {
   const backups = await listBackups(env.ASSETS, sessionId);
-  const backedUp = Math.max(0, ...backups.map((b) => b.toSeq));
+  // The furthest complete backup: a failed attempt's files (no manifest) hold nothing restorable.
+  const furthest = await latestComplete(
+    env.ASSETS,
+    backups.toSorted((x, y) => y.toSeq - x.toSeq),
+  );
+  const backedUp = furthest?.toSeq ?? 0;
   if (backedUp === 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   const old = await db
@@ -110,19 +116,43 @@ export async function compactableFloor(env: Env, db: Db, sessionId: string, now:
   return old.at(-1)?.seq ?? 0;
 }
 
-/** The cron job: every session with rows past its own window. */
+/**
+ * One session (a queue message, worker/jobs/queue.ts): compacts what is past its window and
+ * already backed up; returns the rows that went. Running it again changes nothing more.
+ */
+export async function compactSession(env: Env, sessionId: string, now: Date): Promise<number> {
+  const db = getDb(env.DB);
+  const session = await db
+    .select({ floor: gameSessions.log_floor, settings: gameSessions.settings })
+    .from(gameSessions)
+    .where(eq(gameSessions.id, sessionId))
+    .get();
+  if (!session) return 0;
+  const floor = await compactableFloor(env, db, sessionId, now, sessionRetentionDays(env, session.settings));
+  if (floor <= session.floor) return 0;
+  return compactTo(db, sessionId, floor);
+}
+
+/**
+ * SQL: the ids of the sessions whose oldest retained change (above `log_floor`) is older than the
+ * session's window at ?1 (ISO now), ?2 being the deployment's window in days. Whether those rows
+ * are backed up yet is for compactSession to see (it reads R2).
+ */
+export const COMPACTION_DUE = `SELECT g.id AS id FROM game_sessions g
+  WHERE g.seq > g.log_floor
+    AND (SELECT c.created_at FROM change_log c WHERE c.session_id = g.id AND c.seq > g.log_floor ORDER BY c.seq LIMIT 1)
+        < strftime('%Y-%m-%dT%H:%M:%fZ', ?1, '-' || COALESCE(json_extract(g.settings, '$.retention_days'), ?2) || ' days')`;
+
+/** Every session with rows past its own window, one after the other (the queue runs them one a message). */
 export async function compactChangeLogs(env: Env, now: Date): Promise<{ sessions: number; rows: number }> {
   const db = getDb(env.DB);
-  const sessions = await db
-    .select({ id: gameSessions.id, floor: gameSessions.log_floor, settings: gameSessions.settings })
-    .from(gameSessions)
-    .where(gt(gameSessions.seq, 0));
+  const sessions = await db.select({ id: gameSessions.id }).from(gameSessions).where(gt(gameSessions.seq, 0));
   let compacted = 0;
   let rows = 0;
   for (const s of sessions) {
-    const floor = await compactableFloor(env, db, s.id, now, sessionRetentionDays(env, s.settings));
-    if (floor <= s.floor) continue;
-    rows += await compactTo(db, s.id, floor);
+    const removed = await compactSession(env, s.id, now);
+    if (removed === 0) continue;
+    rows += removed;
     compacted += 1;
   }
   return { sessions: compacted, rows };

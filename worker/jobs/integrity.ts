@@ -256,41 +256,31 @@ export async function lastCheck(env: Env, sessionId: string): Promise<string | n
 /** A session is checked again once its last check is this old. */
 export const RECHECK_AFTER_MS = 20 * 3600 * 1000;
 /**
- * Sessions checked per cron run (hourly): each costs about a dozen D1 queries plus one R2 `head`
- * per asset, and an invocation may make only so many; 24 runs a day cover 24 × this many sessions.
+ * Sessions the cron hands to the queue per run (hourly) at most, least recently checked first:
+ * 24 runs a day cover 24 × this many sessions, and a consumer that falls behind does not get the
+ * same sessions again and again without bound.
  */
-export const SESSIONS_PER_RUN = 25;
+export const SESSIONS_PER_RUN = 1000;
 
-/**
- * The scheduled job: the sessions never checked or not checked for RECHECK_AFTER_MS, least
- * recently checked first, at most `limit`; one session failing does not stop the others.
- */
-export async function runIntegrityChecks(
-  env: Env,
-  at: Date,
-  limit = SESSIONS_PER_RUN,
-): Promise<{ sessions: number; findings: number; failed: number }> {
-  const counts = { sessions: 0, findings: 0, failed: 0 };
+/** The sessions never checked or not checked for RECHECK_AFTER_MS at `at`, least recently checked first, at most `limit`. */
+export async function sessionsDueForCheck(env: Env, at: Date, limit = SESSIONS_PER_RUN): Promise<string[]> {
   const due = await getDb(env.DB).all<{ id: string }>(sql`
     SELECT g.id AS id FROM game_sessions g LEFT JOIN integrity_runs r ON r.session_id = g.id
     WHERE r.checked_at IS NULL OR r.checked_at < ${new Date(at.getTime() - RECHECK_AFTER_MS).toISOString()}
     ORDER BY r.checked_at IS NOT NULL, r.checked_at, g.created_at
     LIMIT ${limit}`);
-  for (const { id } of due) {
-    try {
-      const { findings } = await checkSession(env, id, at);
-      counts.sessions += 1;
-      counts.findings += findings.length;
-    } catch (error) {
-      counts.failed += 1;
-      console.error(JSON.stringify({ level: "error", msg: "integrity check failed", session_id: id, error: String(error) }));
-    }
-  }
-  return counts;
+  return due.map((row) => row.id);
 }
 
-/** The cron job's entry (worker/scheduled.ts): checks the sessions that are due and logs the counts. */
-export async function integrityJob(env: Env, at: Date): Promise<void> {
-  const counts = await runIntegrityChecks(env, at);
-  if (counts.sessions > 0 || counts.failed > 0) console.log(JSON.stringify({ level: "info", msg: "integrity", ...counts }));
+/**
+ * The scheduled check of one session (a queue message, worker/jobs/queue.ts) due at `at`: skipped
+ * when the session was checked since it became due (a repeated message, or a GM's own check), so
+ * a late or repeated message never moves `checked_at` back. Returns the open findings, or null
+ * when skipped.
+ */
+export async function scheduledCheck(env: Env, sessionId: string, at: Date): Promise<number | null> {
+  const last = await lastCheck(env, sessionId);
+  if (last !== null && last >= new Date(at.getTime() - RECHECK_AFTER_MS).toISOString()) return null;
+  const { findings } = await checkSession(env, sessionId, at);
+  return findings.length;
 }
