@@ -49,6 +49,7 @@ import { type SaveOutcome, type SaveRoute, writeSavePoint } from "../metrics/rec
 import { SAVE_FLUSH_MS, SaveAggregate } from "../metrics/save-aggregate";
 import type { CredentialFilter } from "./credential-sockets";
 import { LockTable } from "./lock-table";
+import type { LogRows } from "./log-reads";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
 import { PreviewRelay, tokenFacts } from "./preview-relay";
 import { SessionSettingsCache } from "./session-settings";
@@ -385,11 +386,21 @@ export class SessionObject extends DurableObject<Env> {
 
   /**
    * Waits (bounded) until D1 holds everything this session logged, so a read of D1 after it sees
-   * what the sockets were sent; whether it does. `GET changes?since` asks when a client is ahead of D1.
+   * what the sockets were sent; whether it does. `GET changes?since` asks when the log cannot
+   * answer it (`readLog` says `unknown`).
    */
   async settle(sessionId: string): Promise<boolean> {
     this.#bind(sessionId);
     return this.writeLog.drained();
+  }
+
+  /**
+   * The changes after `since` that D1 may not hold yet, from the write log, as the caller's role
+   * and user were sent them (log-reads.ts): `GET changes?since` adds them to D1's rows.
+   */
+  async readLog(sessionId: string, since: number, role: Role, userId: string): Promise<LogRows> {
+    this.#bind(sessionId);
+    return this.#hub.readLog(since, { role, userId });
   }
 
   /** A user joins with an invite code: a player, unless already a member (whose role stays). */
@@ -536,13 +547,13 @@ export class SessionObject extends DurableObject<Env> {
     await this.#hub.error(ws, error);
   }
 
-  /** Bound of the texts kept for resumes past D1, in characters (tests lower it). */
-  get unlandedMaxChars(): number {
-    return this.#hub.unlandedMaxChars;
+  /** The read of D1 a resume's replay makes (tests slow it down to write meanwhile). */
+  get replayRead(): SocketHub["readD1"] {
+    return this.#hub.readD1;
   }
 
-  set unlandedMaxChars(chars: number) {
-    this.#hub.unlandedMaxChars = chars;
+  set replayRead(read: SocketHub["readD1"]) {
+    this.#hub.readD1 = read;
   }
 
   /** Changes held per resuming socket past which it gets `reload` instead (tests lower it). */
