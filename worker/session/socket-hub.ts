@@ -36,7 +36,6 @@ import type { SaveOutcome, SaveRoute } from "../metrics/recorder";
 import type { SaveAggregate } from "../metrics/save-aggregate";
 import { type EncodedChange, encodeChange, encodeChangeRow, encodePatched } from "./broadcast";
 import { type CredentialFilter, isExpired, matchesCredential, type SocketCredential } from "./credential-sockets";
-import type { LockTable } from "./lock-table";
 import { type Audience, type LogRows, SentChanges } from "./log-reads";
 import { ACK_FLUSH_MS, type PendingRecords } from "./pending";
 import { PresenceJoins } from "./presence-joins";
@@ -117,7 +116,8 @@ export interface SocketHubHost {
   activeScene(sessionId: string): Promise<string | null>;
   serial<T>(work: () => Promise<T>): Promise<T>;
   scheduleAlarm(at: number): Promise<void>;
-  lockTable(sessionId: string): Promise<LockTable>;
+  /** A GM's activity: the locks they hold start their TTL again (scene-locks.ts). */
+  touchLocks(sessionId: string, userId: string, now: number): Promise<void>;
   applyOps(sessionId: string, actor: Actor, ops: InternalOp[]): Promise<WriteResult>;
   countSave(ms: number, outcome: SaveOutcome, route: SaveRoute): void;
   flushSaveMetrics(): Promise<void>;
@@ -467,10 +467,7 @@ export class SocketHub {
       await this.#host.scheduleAlarm(now + ACK_FLUSH_MS);
     }
     // Acks and resumes are sent by the client on its own: they do not keep a lock alive.
-    if (att.role === "gm" && type !== "ack" && type !== "resume") {
-      const locks = await this.#host.lockTable(att.sessionId);
-      if (locks.holds(att.userId)) await locks.touch(att.userId, now);
-    }
+    if (att.role === "gm" && type !== "ack" && type !== "resume") await this.#host.touchLocks(att.sessionId, att.userId, now);
   }
 
   /**
