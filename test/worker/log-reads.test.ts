@@ -4,10 +4,13 @@
  * the log's changes after it, as each audience was sent them, at once: no wait for D1, no reload.
  * Also after the object restarted with its log still waiting for D1.
  */
-import { env, evictDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { SessionObject } from "../../worker/session/session-object";
 import { create, newTable, seqOf, type TestUser } from "../helpers/client";
+import { makePng } from "../helpers/images";
 import { TestSocket } from "../helpers/socket";
+import { upload } from "../helpers/uploads";
 import { failD1, recover, sessionStub, withLog } from "../helpers/write-log";
 
 /** The messages a socket got since index `from`, of the kinds a replay and the live stream send. */
@@ -271,6 +274,61 @@ describe("GET changes?since= past the seq D1 holds, with D1 failing", () => {
     expect((await changes(player, base, before)).body).toEqual(older.body);
     expect((await changes(player, base, before - 1)).body).toEqual({ seq: before + 3, changes: [] });
     gmSocket.close();
+  });
+});
+
+describe("GET changes?since= past D1: what hangs on a token, and when the log cannot answer", () => {
+  it("keeps the art that came with a token's reveal on the token's latest row", async () => {
+    const t = await newTable();
+    const scene = await create(t.gm, t.base, "scenes", { name: "Lair" });
+    await t.gm.req("POST", `${t.base}/scenes/${scene.id}/activate`, {});
+    const lurker = await create(t.gm, t.base, "tokens", { name: "Lurker", scene_id: scene.id, hidden: true });
+    const face = await upload(t.gm, t.base, await makePng(40, 40), { filename: "face.png", kind: "token" });
+    expect(face.status).toBe(201);
+    const art = await create(t.gm, t.base, "token-art", { token_id: lurker.id, image_asset: face.body.asset.hash });
+    const before = await seqOf(t.gm, t.base);
+    await holdInLog(t.sid);
+    // Shown (the change carries the art), then moved (it does not).
+    await t.gm.req("PATCH", `${t.base}/tokens/${lurker.id}`, { hidden: false }, { "if-match": '"1"' });
+    await t.gm.req("PATCH", `${t.base}/tokens/${lurker.id}`, { x: 4 }, { "if-match": '"2"' });
+    expect(await withLog(t.sid, (log) => log.size)).toBe(2);
+
+    const delta = await changes(t.player, t.base, before);
+    expect(delta.status).toBe(200);
+    expect(delta.body.seq).toBe(before + 2);
+    expect(delta.body.changes).toEqual([
+      expect.objectContaining({
+        seq: before + 2,
+        entity_id: lurker.id,
+        version: 3,
+        entity: expect.objectContaining({ hidden: false, x: 4 }),
+        related: [{ entity_type: "token_art", entity: expect.objectContaining({ id: art.id }) }],
+      }),
+    ]);
+    expect(await recover(t.sid)).toBe(0);
+    await expectGapFreeUpTo(t.sid, before + 2);
+  });
+
+  it("answers from D1 alone, as before, when a logged change was not kept as sent", async () => {
+    const { gm, base, sid } = await newTable();
+    const token = await create(gm, base, "tokens", { name: "Hero" });
+    const before = await seqOf(gm, base);
+    await holdInLog(sid);
+    expect((await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' })).status).toBe(503);
+    expect((await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 2 }, { "if-match": '"2"' })).status).toBe(503);
+    await runInDurableObject(sessionStub(sid), (_object: SessionObject, state) => {
+      state.storage.sql.exec("DELETE FROM sent_changes");
+    });
+    // What D1 holds, consistent, without the log's part; ahead of D1 it waits for D1 and gives up.
+    expect((await changes(gm, base, before)).body).toEqual({ seq: before, changes: [] });
+    const ahead = await changes(gm, base, before + 1);
+    expect(ahead.status).toBe(410);
+    expect(ahead.body.error).toMatchObject({ code: "gone", details: { seq: before } });
+    expect(await recover(sid)).toBe(0);
+    const landed = await changes(gm, base, before);
+    expect(landed.body.changes).toEqual([
+      expect.objectContaining({ seq: before + 2, entity_id: token.id, entity: expect.objectContaining({ x: 2 }) }),
+    ]);
   });
 });
 
