@@ -82,8 +82,9 @@ export class SentChanges {
 
   /** Keeps what was broadcast of these changes, those of them still in the log (`floor` < seq ≤ `last`). */
   keep(changes: readonly { seq: number; activation: boolean }[], encoded: readonly EncodedChange[], floor?: number, last?: number): void {
+    // First: a text that fails to be kept is then missing (a read waits for D1), never taken as still on its way.
+    for (const change of changes) this.#broadcastSeq = Math.max(this.#broadcastSeq, change.seq);
     changes.forEach((change, i) => {
-      this.#broadcastSeq = Math.max(this.#broadcastSeq, change.seq);
       const e = encoded[i];
       if (!e || floor === undefined || last === undefined || change.seq <= floor || change.seq > last) return;
       const owners = e.owners ? JSON.stringify([...e.owners]) : null;

@@ -695,7 +695,12 @@ export class SocketHub {
     const plain = changes.map(encodeChange);
     const gmPatch = new Set(this.#ctx.getWebSockets("patch:gm"));
     const playerPatch = new Set(this.#ctx.getWebSockets("patch:player"));
-    this.#sent.keep(changes, plain, this.#host.writeLog.entries[0]?.previousSeq, this.#host.writeLog.lastSeq);
+    try {
+      this.#sent.keep(changes, plain, this.#host.writeLog.entries[0]?.previousSeq, this.#host.writeLog.lastSeq);
+    } catch (error) {
+      // Never at the sockets' expense: a read of what was not kept waits for D1 instead.
+      logError("keeping what was broadcast for reads past D1 failed", error);
+    }
     const patched = gmPatch.size + playerPatch.size > 0 ? changes.map((c, i) => encodePatched(c, plain[i] as EncodedChange)) : plain;
     for (const ws of this.#ctx.getWebSockets("role:gm"))
       for (const e of gmPatch.has(ws) ? patched : plain) this.#sendChange(ws, e.seq, e.gm);
