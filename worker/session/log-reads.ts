@@ -47,7 +47,12 @@ export type LogRows =
   | { kind: "rows"; floor: number; top: number; rows: ChangeRow[] };
 
 /** Characters of one change's texts past which they are not kept (the row stays under SQLite's 2 MB). */
-const KEEP_MAX_CHARS = 500_000;
+const KEEP_MAX_CHARS = 400_000;
+/** Characters of texts kept by one statement (its JSON parameter stays under SQLite's 2 MB). */
+const GROUP_MAX_CHARS = 300_000;
+
+/** A row of `sent_changes` as `keep` writes it: seq, activation, gm, player, player_is_gm, owners. */
+type SentValues = [number, number, string, string | null, number, string | null];
 
 interface SentRow extends Record<string, SqlStorageValue> {
   seq: number;
@@ -84,27 +89,41 @@ export class SentChanges {
   keep(changes: readonly { seq: number; activation: boolean }[], encoded: readonly EncodedChange[], floor?: number, last?: number): void {
     // First: a text that fails to be kept is then missing (a read waits for D1), never taken as still on its way.
     for (const change of changes) this.#broadcastSeq = Math.max(this.#broadcastSeq, change.seq);
+    if (floor === undefined || last === undefined) return;
+    // Many rows travel as one JSON parameter read back with json_each (a 500-change batch is a
+    // statement or a few, not 500).
+    let group: SentValues[] = [];
+    let groupChars = 0;
+    const flush = () => {
+      if (group.length === 0) return;
+      this.#sql.exec(
+        `INSERT OR REPLACE INTO sent_changes (seq, activation, gm, player, player_is_gm, owners)
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+                json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]')
+         FROM json_each(?)`,
+        JSON.stringify(group),
+      );
+      group = [];
+      groupChars = 0;
+    };
     changes.forEach((change, i) => {
       const e = encoded[i];
-      if (!e || floor === undefined || last === undefined || change.seq <= floor || change.seq > last) return;
+      if (!e || change.seq <= floor || change.seq > last) return;
       const owners = e.owners ? JSON.stringify([...e.owners]) : null;
       const playerIsGm = e.player === e.gm;
       const chars = e.gm.length + (playerIsGm ? 0 : (e.player?.length ?? 0)) + (owners?.length ?? 0);
       if (chars > KEEP_MAX_CHARS) {
         // Not kept: a read of it waits for D1.
+        flush();
         this.#sql.exec("DELETE FROM sent_changes WHERE seq = ?", change.seq);
         return;
       }
-      this.#sql.exec(
-        "INSERT OR REPLACE INTO sent_changes (seq, activation, gm, player, player_is_gm, owners) VALUES (?, ?, ?, ?, ?, ?)",
-        change.seq,
-        change.activation ? 1 : 0,
-        e.gm,
-        playerIsGm ? null : e.player,
-        playerIsGm ? 1 : 0,
-        owners,
-      );
+      const values: SentValues = [change.seq, change.activation ? 1 : 0, e.gm, playerIsGm ? null : e.player, playerIsGm ? 1 : 0, owners];
+      if (groupChars + chars > GROUP_MAX_CHARS) flush();
+      group.push(values);
+      groupChars += chars;
     });
+    flush();
   }
 
   /** D1 holds everything up to `seq`: its texts go. */
