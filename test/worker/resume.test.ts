@@ -3,27 +3,31 @@
  * changes broadcast to the resuming socket are held and sent after `resumed`, past the seq the
  * replay covers, so the socket sees each change once, in seq order.
  */
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { SessionObject } from "../../worker/session/session-object";
 import { create, newTable, seqOf } from "../helpers/client";
 import { TestSocket } from "../helpers/socket";
-import { failD1, recover, withLog } from "../helpers/write-log";
+import { failD1, recover, sessionStub, withLog } from "../helpers/write-log";
 
-/**
- * A slow replay: a resume's wait for D1 answers as it would have when the resume came, but only
- * once `openReplay` is called (the replay's reads of D1 come after it).
- */
+/** A slow replay: a resume's read of D1 happens only once `openReplay` is called. */
 let openGate: (() => void) | undefined;
 const slowReplay = (sid: string) =>
-  withLog(sid, (log) => {
+  withLog(sid, (_log, object) => {
     const gate = new Promise<void>((resolve) => {
       openGate = resolve;
     });
-    const drained = log.drained.bind(log);
-    log.drained = (ms?: number) => {
-      const answer = drained(ms);
-      return gate.then(() => answer);
-    };
+    const read = object.replayRead;
+    object.replayRead = (...args) => gate.then(() => read(...args));
+  });
+
+/**
+ * The texts the sockets were sent of the logged changes are lost (as when the object stopped
+ * between logging a batch and broadcasting it): only D1, once it holds the log, answers a resume.
+ */
+const forgetSentTexts = (sid: string) =>
+  runInDurableObject(sessionStub(sid), (_object: SessionObject, state) => {
+    state.storage.sql.exec("DELETE FROM sent_changes");
   });
 const openReplay = (sid: string) => withLog(sid, () => openGate?.());
 
@@ -68,17 +72,15 @@ describe("resume outside the write queue", () => {
     resumer.close();
   });
 
-  it("waits for D1 when the log's changes were not all kept as broadcast (past the bound), then replays from D1", async () => {
+  it("waits for D1 when a change in the log was not kept as sent, then replays from D1", async () => {
     const { gm, base, sid } = await newTable();
     const token = await create(gm, base, "tokens", { name: "Hero" });
     const before = await seqOf(gm, base);
     const resumer = await TestSocket.open(gm, base);
-    await withLog(sid, (_log, object) => {
-      object.unlandedMaxChars = 10;
-    });
     await failD1(sid);
     const write = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
     await resumer.next((m) => m.type === "change" && m.seq === before + 1, "the change");
+    await forgetSentTexts(sid);
     const from = resumer.messages.length;
     resumer.send({ type: "resume", since: before });
     await pause(100);
@@ -94,7 +96,7 @@ describe("resume outside the write queue", () => {
     resumer.close();
   });
 
-  it("tells the socket to reload when D1 does not catch up with the log in time", async () => {
+  it("tells the socket to reload when the log cannot answer and D1 does not catch up with it in time", async () => {
     const { gm, base, sid } = await newTable();
     const token = await create(gm, base, "tokens", { name: "Hero" });
     const before = await seqOf(gm, base);
@@ -105,8 +107,9 @@ describe("resume outside the write queue", () => {
     await failD1(sid);
     const write = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
     await resumer.next((m) => m.type === "change" && m.seq === before + 1, "the change");
+    await forgetSentTexts(sid);
     const from = resumer.messages.length;
-    // From before the log: only D1 can answer, and it stays behind.
+    // Only D1 can answer, and it stays behind.
     resumer.send({ type: "resume", since: before - 1 });
     await resumer.next((m) => m.type === "resumed" || m.type === "reload", "the resume's answer");
     expect(streamed(resumer, from)).toEqual([{ type: "reload", seq: before + 1, reason: "gone" }]);
@@ -170,8 +173,9 @@ describe("resume outside the write queue", () => {
     await failD1(sid);
     const first = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
     await resumer.next((m) => m.type === "change" && m.seq === before + 1, "the first change");
+    // The log cannot answer: the resume waits for D1, outside the queue.
+    await forgetSentTexts(sid);
     const from = resumer.messages.length;
-    // From before the log (the token's creation is in D1): the resume waits for D1, outside the queue.
     resumer.send({ type: "resume", since: before - 1 });
     await pause(50);
     const second = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 2 }, { "if-match": '"2"' });

@@ -1,9 +1,12 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import type { Role } from "../../domain/permissions";
+import type { ChangeRow } from "../../domain/protocol";
 import { ApiError } from "../api-error";
 import { getDb } from "../db/client";
-import { changesSince, loadState } from "../db/reads";
-import { sessionStub } from "../session/stub";
+import { changesSince, type Delta, loadState } from "../db/reads";
+import type { LogRows } from "../session/log-reads";
+import { readLog, sessionStub } from "../session/stub";
 import type { AppEnv } from "../types";
 
 /** `If-None-Match: "<seq>"` (possibly a list) names the current seq. */
@@ -13,6 +16,48 @@ function matchesSeq(header: string | undefined, seq: number): boolean {
 }
 
 const changesQuery = z.strictObject({ since: z.string().regex(/^\d{1,15}$/, "since is a seq: a non-negative integer") });
+
+/**
+ * One row per entity, its latest, in seq order. A token that came into a player's view carries
+ * what hangs on it (`related`): a later row of it without keeps it, the client has no other way.
+ */
+function latestRows(rows: readonly ChangeRow[]): ChangeRow[] {
+  const byEntity = new Map<string, ChangeRow>();
+  for (const row of rows) {
+    const key = `${row.entity_type}:${row.entity_id}`;
+    const before = byEntity.get(key);
+    byEntity.delete(key);
+    byEntity.set(key, before?.related && !row.related && !row.removed ? { ...row, related: before.related } : row);
+  }
+  return [...byEntity.values()].sort((a, b) => a.seq - b.seq);
+}
+
+/**
+ * D1's delta after `since`, with what the session's write log adds after the seq D1 holds (the
+ * log was read first: D1 only moves on by taking the log's oldest batches, so the two meet without
+ * a gap). A `since` inside the log is answered from the log alone.
+ */
+async function changesWithLog(env: Env, sessionId: string, since: number, role: Role, userId: string, log: LogRows) {
+  if (log.kind === "reload") return { kind: "reload", seq: log.seq } satisfies Delta;
+  if (log.kind === "rows" && since >= log.floor && since <= log.top) {
+    return { kind: "changes", seq: log.top, changes: latestRows(log.rows) } satisfies Delta;
+  }
+  let delta = await changesSince(getDb(env.DB), sessionId, since, role, userId);
+  if (log.kind === "rows") {
+    if (delta.kind === "reload") return { kind: "reload", seq: Math.max(delta.seq, log.top) } satisfies Delta;
+    if (delta.kind === "changes" && delta.seq >= log.floor) {
+      // A commit that landed between D1's reads is in its rows: everything up to them is covered.
+      const covered = Math.max(delta.seq, ...delta.changes.map((r) => r.seq));
+      const changes = latestRows([...delta.changes, ...log.rows.filter((r) => r.seq > covered)]);
+      return { kind: "changes", seq: Math.max(covered, log.top), changes } satisfies Delta;
+    }
+  }
+  // Ahead of D1 and of what the log can answer (it kept a change not as sent): once D1 holds the log.
+  if (delta.kind === "gone" && since > delta.seq && (await sessionStub(env, sessionId).settle(sessionId))) {
+    delta = await changesSince(getDb(env.DB), sessionId, since, role, userId);
+  }
+  return delta;
+}
 
 export const readRoutes = new Hono<AppEnv>()
   .get("/state", async (c) => {
@@ -31,16 +76,16 @@ export const readRoutes = new Hono<AppEnv>()
       throw new ApiError("bad_request", "send ?since=<seq>", { fields: [{ field: "since", message: "a non-negative integer" }] });
     const since = Number(query.data.since);
     const { sessionId, role, seq } = c.get("member");
+    const userId = c.get("user").id;
     c.header("Cache-Control", "no-cache");
-    if (matchesSeq(c.req.header("if-none-match"), seq) && since === seq) {
+    // What the session logged and D1 may not hold yet (sent to the sockets already).
+    const log = await readLog(c.env, sessionId, since, role, userId);
+    const nothingLogged = log.kind === "empty" || (log.kind === "rows" && since >= log.top);
+    if (nothingLogged && matchesSeq(c.req.header("if-none-match"), seq) && since === seq) {
       c.header("ETag", `"${seq}"`);
       return c.body(null, 304);
     }
-    let delta = await changesSince(getDb(c.env.DB), sessionId, since, role, c.get("user").id);
-    // Ahead of D1: the client was sent changes the session has logged but D1 does not hold yet.
-    if (delta.kind === "gone" && since > delta.seq && (await sessionStub(c.env, sessionId).settle(sessionId))) {
-      delta = await changesSince(getDb(c.env.DB), sessionId, since, role, c.get("user").id);
-    }
+    const delta = await changesWithLog(c.env, sessionId, since, role, userId, log);
     c.header("ETag", `"${delta.seq}"`);
     if (delta.kind === "gone") {
       throw new ApiError("gone", "that seq is older than the retained change log: reload the state", { seq: delta.seq });

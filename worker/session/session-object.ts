@@ -23,13 +23,13 @@
  *   the player filter, each change serialized once per role. A socket is accepted and greeted
  *   inside the queue, so `hello` always comes first and no change can overtake it.
  * - The alarm does the periodic work, never timers: moving buffered acks and activity to D1
- *   (pending.ts), expiring scene locks (lock-table.ts), closing sockets whose login or API
+ *   (pending.ts), expiring scene locks (scene-locks.ts), closing sockets whose login or API
  *   token expired (credential-sockets.ts) and writing the saves it counted to D1
  *   (save-aggregate.ts, due SAVE_FLUSH_MS after the first). It is set for the earliest of them.
  *
  * This class is the platform hooks and the RPC methods; the work is done by parts with one job
  * each: the write queue (write-queue.ts), the write log (write-behind.ts), the sockets
- * (socket-hub.ts), live drags (preview-relay.ts), locks (lock-table.ts) and settings
+ * (socket-hub.ts), live drags (preview-relay.ts), scene locks (scene-locks.ts) and settings
  * (session-settings.ts).
  */
 import { DurableObject } from "cloudflare:workers";
@@ -43,7 +43,6 @@ import { type Bucket, mutationCost, retryAfterSeconds, take } from "../../domain
 import { mutationLimitOf, type SessionSettings, type SettingsPatch } from "../../domain/settings";
 import { getDb, nowIso } from "../db/client";
 import { commitPlan } from "../db/commit";
-import { loadEntity } from "../db/entities";
 import { loadSessionState } from "../db/reads";
 import { gameSessions, sessionMembers, sessionState } from "../db/schema";
 import { logError } from "../lib/log";
@@ -51,9 +50,10 @@ import { type SaveOutcome, type SaveRoute, writeSavePoint } from "../metrics/rec
 import { SAVE_FLUSH_MS, SaveAggregate } from "../metrics/save-aggregate";
 import type { CredentialFilter } from "./credential-sockets";
 import { EntityCache } from "./entity-cache";
-import { LockTable } from "./lock-table";
+import type { LogRows } from "./log-reads";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
 import { PreviewRelay, tokenFacts } from "./preview-relay";
+import { type LockResult, type ReleaseResult, SceneLocks } from "./scene-locks";
 import { SessionSettingsCache } from "./session-settings";
 import { type ClientRecord, SocketHub } from "./socket-hub";
 import { UserWriteLeases } from "./user-limiter";
@@ -61,10 +61,9 @@ import { backlogLimit, D1Behind, notYetInD1, tooMuchBacklog } from "./write-back
 import { SAFETY_ALARM_MS, WriteBehind } from "./write-behind";
 import { WriteQueue, type WriteResult } from "./write-queue";
 
+export type { LockResult, ReleaseResult } from "./scene-locks";
 export { type ClientRecord, IDENTITY_HEADERS, RESUME_HOLD_MAX, type SocketAttachment } from "./socket-hub";
 export type { WriteResult } from "./write-queue";
-export type LockResult = { ok: true; lock: SceneLock; refresh: boolean } | Failure;
-export type ReleaseResult = { ok: true } | Failure;
 export type SettingsResult = { ok: true; settings: SessionSettings } | Failure;
 
 export class SessionObject extends DurableObject<Env> {
@@ -72,7 +71,8 @@ export class SessionObject extends DurableObject<Env> {
   #seq: number | undefined;
   /** The session's settings, cached (session-settings.ts). */
   readonly #settings: SessionSettingsCache;
-  #locks: Promise<LockTable> | undefined;
+  /** Scene locks: taken, extended, released, expired, told to the GMs (scene-locks.ts). */
+  readonly #locks: SceneLocks;
   #activeSceneId: string | null | undefined;
   /** Live drags relayed, with the token facts they need (preview-relay.ts). */
   readonly #previews: PreviewRelay;
@@ -142,6 +142,14 @@ export class SessionObject extends DurableObject<Env> {
       send: (ws, message) => this.#hub.send(ws, message),
       sendRaw: (ws, text) => this.#hub.sendRaw(ws, text),
     });
+    this.#locks = new SceneLocks({
+      db: () => getDb(this.env.DB),
+      entities: this.#entities,
+      admit: (sessionId, actor, cost) => this.#admit(sessionId, actor, cost),
+      serial: (work) => this.#serial(work),
+      scheduleAlarm: (at) => this.#scheduleAlarm(at),
+      sendToGms: (message) => this.#hub.sendToRole("gm", message),
+    });
     this.#hub = new SocketHub(ctx, env, {
       bind: (sessionId) => this.#bind(sessionId),
       loadSettings: (sessionId) => this.#loadSettings(sessionId),
@@ -150,7 +158,7 @@ export class SessionObject extends DurableObject<Env> {
       activeScene: (sessionId) => this.#activeScene(sessionId),
       serial: (work) => this.#serial(work),
       scheduleAlarm: (at) => this.#scheduleAlarm(at),
-      lockTable: (sessionId) => this.#lockTable(sessionId),
+      touchLocks: (sessionId, userId, now) => this.#locks.touch(sessionId, userId, now),
       applyOps: (sessionId, actor, ops) => this.applyOps(sessionId, actor, ops),
       countSave: (ms, outcome, route) => this.#countSave(ms, outcome, route),
       flushSaveMetrics: () => this.#flushSaveMetrics(),
@@ -165,7 +173,7 @@ export class SessionObject extends DurableObject<Env> {
       entities: this.#entities,
       currentSeq: (sessionId) => this.#currentSeq(sessionId),
       logEpoch: () => this.#logEpoch,
-      lockTable: (sessionId) => this.#lockTable(sessionId),
+      lockTable: (sessionId) => this.#locks.table(sessionId),
       remember: (lastSeq, changes) => {
         this.#seq = lastSeq;
         this.#remember(changes);
@@ -232,14 +240,6 @@ export class SessionObject extends DurableObject<Env> {
 
   #loadSettings(sessionId: string): Promise<SessionSettings> {
     return this.#settings.load(sessionId);
-  }
-
-  #lockTable(sessionId: string): Promise<LockTable> {
-    this.#locks ??= LockTable.load(getDb(this.env.DB), sessionId);
-    this.#locks.catch(() => {
-      this.#locks = undefined;
-    });
-    return this.#locks;
   }
 
   async #activeScene(sessionId: string): Promise<string | null> {
@@ -387,11 +387,21 @@ export class SessionObject extends DurableObject<Env> {
 
   /**
    * Waits (bounded) until D1 holds everything this session logged, so a read of D1 after it sees
-   * what the sockets were sent; whether it does. `GET changes?since` asks when a client is ahead of D1.
+   * what the sockets were sent; whether it does. `GET changes?since` asks when the log cannot
+   * answer it (`readLog` says `unknown`).
    */
   async settle(sessionId: string): Promise<boolean> {
     this.#bind(sessionId);
     return this.writeLog.drained();
+  }
+
+  /**
+   * The changes after `since` that D1 may not hold yet, from the write log, as the caller's role
+   * and user were sent them (log-reads.ts): `GET changes?since` adds them to D1's rows.
+   */
+  async readLog(sessionId: string, since: number, role: Role, userId: string): Promise<LogRows> {
+    this.#bind(sessionId);
+    return this.#hub.readLog(since, { role, userId });
   }
 
   /** A user joins with an invite code: a player, unless already a member (whose role stays). */
@@ -444,47 +454,18 @@ export class SessionObject extends DurableObject<Env> {
   /** Takes the lock of a scene for `actor` (a GM), or takes it again to extend it. */
   async acquireLock(sessionId: string, actor: Actor, sceneId: string): Promise<LockResult> {
     this.#bind(sessionId);
-    if (actor.role !== "gm") return fail("forbidden", "only a GM may lock a scene");
-    const limited = await this.#admit(sessionId, actor, 1);
-    if (limited) return limited;
-    return this.#serial(async () => {
-      // A scene logged but not yet in D1 is in the entity cache (pinned).
-      const scene = this.#entities.get("scene", sceneId) ?? (await loadEntity(getDb(this.env.DB), sessionId, "scene", sceneId));
-      if (!scene) return fail("not_found", `no scene ${sceneId} in this session`);
-      const locks = await this.#lockTable(sessionId);
-      const now = Date.now();
-      // Taking a lock is activity: the caller's other locks are extended too.
-      await locks.touch(actor.userId, now);
-      const result = await locks.acquire(actor, sceneId, now);
-      if (!result.ok)
-        return fail("conflict", `scene ${sceneId} is locked by another GM until ${result.heldBy.expires_at}`, { lock: result.heldBy });
-      if (!result.lock) throw new Error("an acquired lock has no lock");
-      this.#hub.sendToRole("gm", { type: "lock", scene_id: sceneId, lock: result.lock, reason: result.refresh ? "refreshed" : "acquired" });
-      await this.#scheduleAlarm(Date.parse(result.lock.expires_at));
-      return { ok: true, lock: result.lock, refresh: result.refresh };
-    });
+    return this.#locks.acquire(sessionId, actor, sceneId);
   }
 
   /** Releases the caller's lock of a scene; nothing to release is fine, another GM's lock is a conflict. */
   async releaseLock(sessionId: string, actor: Actor, sceneId: string): Promise<ReleaseResult> {
     this.#bind(sessionId);
-    if (actor.role !== "gm") return fail("forbidden", "only a GM may unlock a scene");
-    const limited = await this.#admit(sessionId, actor, 1);
-    if (limited) return limited;
-    return this.#serial(async () => {
-      const locks = await this.#lockTable(sessionId);
-      const result = await locks.release(actor, sceneId, Date.now());
-      if (typeof result === "object") {
-        return fail("conflict", `scene ${sceneId} is locked by another GM until ${result.heldBy.expires_at}`, { lock: result.heldBy });
-      }
-      if (result === "release") this.#hub.sendToRole("gm", { type: "lock", scene_id: sceneId, lock: null, reason: "released" });
-      return { ok: true };
-    });
+    return this.#locks.release(sessionId, actor, sceneId);
   }
 
   async listLocks(sessionId: string): Promise<SceneLock[]> {
     this.#bind(sessionId);
-    return (await this.#lockTable(sessionId)).active(Date.now());
+    return this.#locks.list(sessionId);
   }
 
   // ---- settings ----------------------------------------------------------------------------------
@@ -538,13 +519,13 @@ export class SessionObject extends DurableObject<Env> {
     await this.#hub.error(ws, error);
   }
 
-  /** Bound of the texts kept for resumes past D1, in characters (tests lower it). */
-  get unlandedMaxChars(): number {
-    return this.#hub.unlandedMaxChars;
+  /** The read of D1 a resume's replay makes (tests slow it down to write meanwhile). */
+  get replayRead(): SocketHub["readD1"] {
+    return this.#hub.readD1;
   }
 
-  set unlandedMaxChars(chars: number) {
-    this.#hub.unlandedMaxChars = chars;
+  set replayRead(read: SocketHub["readD1"]) {
+    this.#hub.readD1 = read;
   }
 
   /** Changes held per resuming socket past which it gets `reload` instead (tests lower it). */
@@ -614,25 +595,15 @@ export class SessionObject extends DurableObject<Env> {
     }
     await this.writeLog.retry();
     await this.#pending.flush(getDb(this.env.DB), sessionId);
-    const locks = await this.#serial(async () => {
-      const table = await this.#lockTable(sessionId);
-      for (const lock of await table.expire(Date.now())) {
-        this.#hub.sendToRole("gm", { type: "lock", scene_id: lock.scene_id, lock: null, reason: "expired" });
-      }
-      return table;
-    });
+    const lockExpiry = await this.#locks.expire(sessionId);
     const credentialExpiry = await this.#hub.closeExpired(Date.now());
     // Batches still logged: the next retry, or a safety wake-up.
     const retryAt = this.writeLog.retryAt;
     const logged = this.writeLog.size === 0 ? undefined : retryAt > Date.now() ? retryAt : Date.now() + SAFETY_ALARM_MS;
     const metrics = this.saveMetrics.isEmpty() ? undefined : Date.now() + SAVE_FLUSH_MS;
-    const next = [
-      locks.nextExpiry(),
-      this.#pending.isEmpty() ? undefined : Date.now() + ACK_FLUSH_MS,
-      credentialExpiry,
-      logged,
-      metrics,
-    ].filter((t): t is number => t !== undefined);
+    const next = [lockExpiry, this.#pending.isEmpty() ? undefined : Date.now() + ACK_FLUSH_MS, credentialExpiry, logged, metrics].filter(
+      (t): t is number => t !== undefined,
+    );
     if (next.length > 0) await this.#scheduleAlarm(Math.min(...next));
   }
 }

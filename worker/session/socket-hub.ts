@@ -9,8 +9,9 @@
  * - Fan-out: committed changes go to every socket allowed to see them (`broadcast`), each change
  *   serialized once per role (broadcast.ts); presence joins are announced together
  *   (presence-joins.ts).
- * - Resume: a replay of what a socket missed, with the live changes held meanwhile (`#holds`), and
- *   the texts broadcast that D1 may not hold yet (`#unlanded`) to answer a resume past D1.
+ * - Resume: a replay of what a socket missed, with the live changes held meanwhile (`#holds`): D1's
+ *   rows up to the seq D1 holds, then the log's changes after it as the sockets were sent them
+ *   (log-reads.ts), so a resume never waits for D1 to catch up with the log.
  */
 import { and, eq, inArray, isNull, lt } from "drizzle-orm";
 import { errorBody } from "../../domain/errors";
@@ -36,7 +37,7 @@ import type { SaveOutcome, SaveRoute } from "../metrics/recorder";
 import type { SaveAggregate } from "../metrics/save-aggregate";
 import { type EncodedChange, encodeChange, encodeChangeRow, encodePatched } from "./broadcast";
 import { type CredentialFilter, isExpired, matchesCredential, type SocketCredential } from "./credential-sockets";
-import type { LockTable } from "./lock-table";
+import { type Audience, type LogRows, SentChanges } from "./log-reads";
 import { ACK_FLUSH_MS, type PendingRecords } from "./pending";
 import { PresenceJoins } from "./presence-joins";
 import type { PreviewRelay } from "./preview-relay";
@@ -86,8 +87,6 @@ export const IDENTITY_HEADERS = {
 const SEEN_RESOLUTION_MS = 5000;
 /** Message-bucket tokens a resume costs: it reads D1, an ack or a preview does not. */
 const RESUME_COST = 10;
-/** Characters of broadcast texts kept for resumes past D1 (see `#unlanded`); past it a resume waits for D1. */
-const UNLANDED_MAX_CHARS = 4_000_000;
 /** Live changes held for one resuming socket before it is told to reload instead. */
 export const RESUME_HOLD_MAX = 1000;
 /** Capabilities as JSON may not grow past this (they live in the socket's attachment, max 2 KiB). */
@@ -117,7 +116,8 @@ export interface SocketHubHost {
   activeScene(sessionId: string): Promise<string | null>;
   serial<T>(work: () => Promise<T>): Promise<T>;
   scheduleAlarm(at: number): Promise<void>;
-  lockTable(sessionId: string): Promise<LockTable>;
+  /** A GM's activity: the locks they hold start their TTL again (scene-locks.ts). */
+  touchLocks(sessionId: string, userId: string, now: number): Promise<void>;
   applyOps(sessionId: string, actor: Actor, ops: InternalOp[]): Promise<WriteResult>;
   countSave(ms: number, outcome: SaveOutcome, route: SaveRoute): void;
   flushSaveMetrics(): Promise<void>;
@@ -147,36 +147,37 @@ export class SocketHub {
    */
   readonly #holds = new Map<WebSocket, HeldChange[]>();
   /**
-   * The changes this object logged and broadcast that D1 may not hold yet, as each role got them
-   * (plain, never patches), by seq: a resume from a seq D1 does not hold yet is answered from here.
+   * What the sockets were sent of the changes still in the log, as each audience got them (plain,
+   * never patches), kept in the object's SQLite: reads of seqs D1 does not hold yet are answered
+   * from it (log-reads.ts).
    */
-  readonly #unlanded = new Map<number, { encoded: EncodedChange; activation: boolean; chars: number }>();
-  #unlandedChars = 0;
-  /** Bound of `#unlanded` in characters (tests lower it). */
-  unlandedMaxChars = UNLANDED_MAX_CHARS;
+  readonly #sent: SentChanges;
   /** Changes held per resuming socket past which it gets `reload` instead (tests lower it). */
   resumeHoldMax = RESUME_HOLD_MAX;
+  /** The replay's read of D1 (tests slow it down to write meanwhile). */
+  readD1: typeof changesSince = changesSince;
 
   constructor(ctx: DurableObjectState, env: Env, host: SocketHubHost) {
     this.#ctx = ctx;
     this.#env = env;
     this.#host = host;
+    this.#sent = new SentChanges(ctx.storage.sql, host.writeLog);
   }
 
-  /** D1 holds everything up to `seq`: the texts kept for resumes past D1 up to it go. */
+  /** D1 holds everything up to `seq`: the texts kept for reads past D1 up to it go. */
   landed(seq: number): void {
-    for (const [kept, entry] of this.#unlanded) {
-      if (kept > seq) break;
-      this.#unlanded.delete(kept);
-      this.#unlandedChars -= entry.chars;
-    }
+    this.#sent.landed(seq);
   }
 
   /** What the sockets were sent no longer holds (the log dropped or renumbered): held changes and kept texts go. */
   forgetSent(): void {
     this.#holds.clear();
-    this.#unlanded.clear();
-    this.#unlandedChars = 0;
+    this.#sent.forget(this.#host.writeLog.lastSeq);
+  }
+
+  /** What the log holds after `since` that D1 may not, as change rows for `audience` (`GET changes?since=`). */
+  readLog(since: number, audience: Audience): LogRows {
+    return this.#sent.rows(since, audience, this.#host.writeLog);
   }
 
   // ---- clients -----------------------------------------------------------------------------------
@@ -466,35 +467,48 @@ export class SocketHub {
       await this.#host.scheduleAlarm(now + ACK_FLUSH_MS);
     }
     // Acks and resumes are sent by the client on its own: they do not keep a lock alive.
-    if (att.role === "gm" && type !== "ack" && type !== "resume") {
-      const locks = await this.#host.lockTable(att.sessionId);
-      if (locks.holds(att.userId)) await locks.touch(att.userId, now);
-    }
+    if (att.role === "gm" && type !== "ack" && type !== "resume") await this.#host.touchLocks(att.sessionId, att.userId, now);
   }
 
   /**
    * Replays what a socket missed since `since`, outside the write queue: writes go on meanwhile.
-   * From now on the changes broadcast to this socket are held (`#sendChange`); the replay reads D1
-   * once D1 holds everything logged so far (a change logged before the hold may be broadcast after
-   * it: held, and covered by the replay). After the replay's rows and `resumed` (at the last seq
-   * the replay covers) the held changes past that seq follow in seq order: the socket sees every
-   * change once, without gaps. Past `resumeHoldMax` held changes, a failed replay, or a reload sent
+   *
+   * The log's part is taken first (log-reads.ts: the changes D1 may not hold yet, as this socket's
+   * role and user were sent them). A `since` inside the log is answered from it alone, at once.
+   * From further back, the changes broadcast from now on are held (`#sendChange`) and D1 is read
+   * (without waiting for it to catch up): its rows up to the seq it holds, the log's changes after
+   * it, `resumed` at the last seq both cover, then the held changes past it, in seq order: the
+   * socket sees every change once, without gaps (D1 only moves on by taking the log's oldest
+   * batches, so it holds at least everything before the log's part). Only when the log has a
+   * change not kept as sent (log-reads.ts) does the replay wait for D1 to hold the log, and reload
+   * if it does not in time. Past `resumeHoldMax` held changes, a failed replay, or a reload sent
    * to every socket meanwhile, the socket reloads instead.
    */
   async #resume(ws: WebSocket, db: Db, att: SocketAttachment, since: number): Promise<void> {
     // Superseding a resume still replaying: that one stops.
     this.#holds.delete(ws);
-    if (this.#resumeFromLog(ws, att, since)) return;
+    let part = this.#sent.read(since, { role: att.role, userId: att.userId }, this.#host.writeLog);
+    if (part.kind === "reload") {
+      this.send(ws, { type: "reload", seq: part.seq, reason: "activate" });
+      return;
+    }
+    if (part.kind === "sent" && since >= part.floor && since <= part.top) {
+      for (const { text } of part.texts) this.sendRaw(ws, text);
+      this.send(ws, { type: "resumed", seq: part.top });
+      return;
+    }
     const held: HeldChange[] = [];
     this.#holds.set(ws, held);
     const own = () => this.#holds.get(ws) === held;
     let delta: Delta;
     try {
-      // Changes this socket was sent may be logged and not yet in D1: read once D1 holds them.
-      // D1 not catching up in time: a replay of what it holds would leave a gap before the held
-      // changes, so the socket reloads.
-      if (!(await this.#host.writeLog.drained())) throw new D1Behind();
-      delta = await changesSince(db, att.sessionId, since, att.role, att.userId);
+      if (part.kind === "unknown") {
+        // D1 not catching up in time: a replay of what it holds would leave a gap before the held
+        // changes, so the socket reloads.
+        if (!(await this.#host.writeLog.drained())) throw new D1Behind();
+        part = { kind: "empty" };
+      }
+      delta = await this.readD1(db, att.sessionId, since, att.role, att.userId);
     } catch (error) {
       if (own()) {
         this.#holds.delete(ws);
@@ -510,41 +524,24 @@ export class SocketHub {
       this.send(ws, { type: "reload", seq: delta.seq, reason: delta.kind === "gone" ? "gone" : "activate" });
       return;
     }
+    if (part.kind === "sent" && delta.seq < part.floor) {
+      // Never expected (D1 behind the log's start): a replay would leave a gap.
+      logError("D1 is behind the start of the write log: the resuming socket reloads", { d1: delta.seq, floor: part.floor });
+      this.send(ws, { type: "reload", seq: this.#host.seq() ?? 0, reason: "gone" });
+      return;
+    }
     // A commit that landed between the replay's reads is in its rows: everything up to them is covered.
     let covered = delta.seq;
     for (const row of delta.changes) {
       covered = Math.max(covered, row.seq);
       this.sendRaw(ws, encodeChangeRow(row));
     }
+    if (part.kind === "sent") {
+      for (const { seq, text } of part.texts) if (seq > covered) this.sendRaw(ws, text);
+      covered = Math.max(covered, part.top);
+    }
     this.send(ws, { type: "resumed", seq: covered });
     for (const change of held) if (change.seq > covered) this.sendRaw(ws, change.text);
-  }
-
-  /**
-   * A resume from a seq D1 does not hold yet (the socket was sent changes still in the log): the
-   * changes after it as this socket's role and user got them live (the same player filter), then
-   * `resumed`, at once. False when the log has not all of them as broadcast (read back after a
-   * restart, or past UNLANDED_MAX_CHARS): the resume then waits for D1.
-   */
-  #resumeFromLog(ws: WebSocket, att: SocketAttachment, since: number): boolean {
-    const floor = this.#host.writeLog.entries[0]?.previousSeq;
-    const last = this.#host.writeLog.lastSeq;
-    if (floor === undefined || last === undefined || since < floor || since > last) return false;
-    const texts: string[] = [];
-    for (let seq = since + 1; seq <= last; seq++) {
-      const kept = this.#unlanded.get(seq);
-      if (!kept) return false;
-      if (att.role === "player" && kept.activation) {
-        this.send(ws, { type: "reload", seq: last, reason: "activate" });
-        return true;
-      }
-      const { encoded } = kept;
-      const text = att.role === "gm" ? encoded.gm : encoded.owners?.has(att.userId) ? encoded.owners.get(att.userId) : encoded.player;
-      if (text) texts.push(text);
-    }
-    for (const text of texts) this.sendRaw(ws, text);
-    this.send(ws, { type: "resumed", seq: last });
-    return true;
   }
 
   /** Sends one change's text to a socket, or holds it while the socket's resume replays. */
@@ -698,7 +695,12 @@ export class SocketHub {
     const plain = changes.map(encodeChange);
     const gmPatch = new Set(this.#ctx.getWebSockets("patch:gm"));
     const playerPatch = new Set(this.#ctx.getWebSockets("patch:player"));
-    this.#keepUnlanded(changes, plain);
+    try {
+      this.#sent.keep(changes, plain, this.#host.writeLog.entries[0]?.previousSeq, this.#host.writeLog.lastSeq);
+    } catch (error) {
+      // Never at the sockets' expense: a read of what was not kept waits for D1 instead.
+      logError("keeping what was broadcast for reads past D1 failed", error);
+    }
     const patched = gmPatch.size + playerPatch.size > 0 ? changes.map((c, i) => encodePatched(c, plain[i] as EncodedChange)) : plain;
     for (const ws of this.#ctx.getWebSockets("role:gm"))
       for (const e of gmPatch.has(ws) ? patched : plain) this.#sendChange(ws, e.seq, e.gm);
@@ -711,23 +713,6 @@ export class SocketHub {
       );
       this.#broadcastToPlayers(patched, [...playerPatch]);
     }
-  }
-
-  /** Keeps what was broadcast of changes still in the log (for `#resumeFromLog`). */
-  #keepUnlanded(changes: readonly Change[], plain: readonly EncodedChange[]): void {
-    const floor = this.#host.writeLog.entries[0]?.previousSeq;
-    const last = this.#host.writeLog.lastSeq;
-    if (floor === undefined || last === undefined) return;
-    changes.forEach((change, i) => {
-      const encoded = plain[i];
-      if (!encoded || change.seq <= floor || change.seq > last) return;
-      // The player's text is usually the GM's string itself.
-      let chars = encoded.gm.length + (encoded.player !== encoded.gm ? (encoded.player?.length ?? 0) : 0);
-      for (const text of encoded.owners?.values() ?? []) chars += text?.length ?? 0;
-      if (this.#unlandedChars + chars > this.unlandedMaxChars) return;
-      this.#unlanded.set(change.seq, { encoded, activation: change.activation, chars });
-      this.#unlandedChars += chars;
-    });
   }
 
   #broadcastToPlayers(encoded: readonly EncodedChange[], sockets: readonly WebSocket[]): void {

@@ -5,6 +5,7 @@ import type { InternalOp } from "../../domain/plan";
 import { retryAfterSeconds } from "../../domain/rate-limit";
 import type { SettingsPatch } from "../../domain/settings";
 import { ApiError } from "../api-error";
+import type { LogRows } from "./log-reads";
 import type { ClientRecord, LockResult, ReleaseResult, SessionObject, SettingsResult, WriteResult } from "./session-object";
 
 export function sessionStub(env: Env, sessionId: string): DurableObjectStub<SessionObject> {
@@ -57,6 +58,11 @@ export async function releaseLock(env: Env, sessionId: string, actor: Actor, sce
 
 export async function listLocks(env: Env, sessionId: string): Promise<SceneLock[]> {
   return (await sessionStub(env, sessionId).listLocks(sessionId)) as unknown as SceneLock[];
+}
+
+/** The changes after `since` still in the session's write log, as `role`/`userId` were sent them (log-reads.ts). */
+export async function readLog(env: Env, sessionId: string, since: number, role: Role, userId: string): Promise<LogRows> {
+  return (await sessionStub(env, sessionId).readLog(sessionId, since, role, userId)) as unknown as LogRows;
 }
 
 export async function listClients(env: Env, sessionId: string): Promise<ClientRecord[]> {
