@@ -42,16 +42,6 @@ export function referencesOf(registry: EntityRegistry, type: EntityType, entity:
   return refs;
 }
 
-/** Fields whose values name other entities or assets, for prefetching what a batch will check (others: `referencesOf`). */
-export const referenceFields = {
-  scene_id: "scene",
-  token_id: "token",
-  active_scene_id: "scene",
-  folder_id: "folder",
-  parent_id: "folder",
-} as const satisfies Record<string, EntityType>;
-export const assetFields = ["map_asset", "image_asset"] as const;
-
 /**
  * The values at a reference path of a JSON object (see `EntityReference.field`): each with the
  * concrete path it was found at (`combatants.c1.token_id`). Missing steps give nothing.

@@ -8,7 +8,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { AnyEntity, EntityType } from "../../domain/entities";
 import { entityKey, type InternalOp, type PlanNeed, type PlanSnapshot, replayableOpIds, type StoredOp } from "../../domain/plan";
 import { activeSceneOf, type SceneCover } from "../../domain/player-view";
-import { assetFields, referenceFields, valuesAt } from "../../domain/references";
+import { valuesAt } from "../../domain/references";
 import { chunk, type Db } from "../db/client";
 import { listEntities, loadEntities } from "../db/entities";
 import { loadCellSize, loadCoverEntities, loadSessionState } from "../db/reads";
@@ -182,11 +182,11 @@ export async function prefetch(source: SnapshotSource, ops: readonly InternalOp[
   const parents = new Set<string>();
   const scenes = new Set<string>();
   const addReferences = (type: EntityType, data: Readonly<Record<string, unknown>>) => {
-    for (const [field, target] of Object.entries(referenceFields)) add(target, data[field]);
-    for (const ref of registry.moduleEntity(type)?.references ?? []) {
+    const def = registry.definition(type);
+    for (const ref of def?.references ?? []) {
       for (const { value } of valuesAt(data, ref.field)) add(ref.type as EntityType, value);
     }
-    for (const field of assetFields) if (typeof data[field] === "string") hashes.add(data[field]);
+    for (const field of def?.assets ?? []) if (typeof data[field] === "string") hashes.add(data[field]);
     if (type === "folder" && typeof data.parent_id === "string") parents.add(data.parent_id);
     if (type === "session_state" && typeof data.active_scene_id === "string") scenes.add(data.active_scene_id);
   };
@@ -207,12 +207,8 @@ export async function prefetch(source: SnapshotSource, ops: readonly InternalOp[
   // What decides the visibility of what the batch touches: the tokens of its art and of module
   // entities naming tokens, and what a player's replays reference now.
   const dependents = new Set<string>();
-  for (const id of byType.get("token_art") ?? []) {
-    const tokenId = snapshot.entities.get(entityKey("token_art", id))?.token_id;
-    if (typeof tokenId === "string") dependents.add(tokenId);
-  }
   for (const [type, ids] of byType) {
-    for (const ref of registry.moduleEntity(type)?.references ?? []) {
+    for (const ref of registry.definition(type)?.references ?? []) {
       if (ref.type !== "token") continue;
       for (const id of ids) {
         for (const { value } of valuesAt(snapshot.entities.get(entityKey(type, id)), ref.field)) {
@@ -225,9 +221,11 @@ export async function prefetch(source: SnapshotSource, ops: readonly InternalOp[
   for (const { type, id } of replays) {
     const entity = snapshot.entities.get(entityKey(type, id));
     if (!entity) continue;
-    for (const [field, target] of Object.entries(referenceFields)) {
-      const value = entity[field];
-      if (typeof value === "string") replayRefs.set(target, (replayRefs.get(target) ?? new Set()).add(value));
+    for (const ref of registry.definition(type)?.references ?? []) {
+      for (const { value } of valuesAt(entity, ref.field)) {
+        if (typeof value === "string")
+          replayRefs.set(ref.type as EntityType, (replayRefs.get(ref.type as EntityType) ?? new Set()).add(value));
+      }
     }
   }
   const activeSceneId = activeSceneOf(snapshot.sessionState);
