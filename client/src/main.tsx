@@ -4,13 +4,14 @@ import { clientModules } from "../../modules/client";
 import { App } from "./App";
 import { OfflineNotice } from "./components/OfflineNotice";
 import { loadCurrentUser } from "./lib/auth";
-import { registerModuleEntities } from "./lib/modules";
+import { ClientModulesProvider, createClientModuleRegistry } from "./lib/modules";
 import { registerServiceWorker } from "./lib/offline";
 import "./styles.css";
 
-// The app's composition root: the data layer learns the game modules' entity types here, before
-// anything loads a session (modules/client.ts lists them, as modules/registry.ts does for the worker).
-registerModuleEntities(clientModules.flatMap((m) => m.entities));
+// The app's composition root: the game modules' registry is built here, once, from modules/client.ts's
+// list (as worker/registry.ts builds the worker's from modules/registry.ts), and passed down: pages
+// get it from the provider, the sync layer and API clients as an argument, the table from its sync.
+const modules = createClientModuleRegistry(clientModules);
 
 const root = document.getElementById("root");
 if (root === null) throw new Error("index.html has no #root element");
@@ -26,7 +27,9 @@ const [applyUpdate, setApplyUpdate] = createSignal<(() => void) | null>(null);
 render(
   () => (
     <>
-      <App />
+      <ClientModulesProvider value={modules}>
+        <App />
+      </ClientModulesProvider>
       <OfflineNotice
         offlineReady={offlineReady()}
         onReload={applyUpdate()}

@@ -9,7 +9,7 @@ import type { WebSocketClass } from "../../client/src/lib/transport";
 import type { AnyEntity } from "../../client/src/lib/types";
 import { FakeServer } from "./helpers/fake-server";
 import { FakeWebSocket } from "./helpers/fake-socket";
-import { freshId, token } from "./helpers/fixtures";
+import { freshId, noModules, token } from "./helpers/fixtures";
 import { ManualClock } from "./helpers/timers";
 
 const conflict = (entity_type = "token"): QueueMetric => ({
@@ -90,7 +90,7 @@ describe("the session API", () => {
       return new Response(null, { status: 204 });
     }) as typeof fetch;
     const report: ConflictReport = { conflicts: [{ entity_type: "token" }], resolved: [] };
-    await createSessionApi("s1", fetchImpl).reportConflicts?.(report);
+    await createSessionApi("s1", noModules, fetchImpl).reportConflicts?.(report);
     expect(requests).toEqual([{ url: "/api/vtt/sessions/s1/metrics/conflicts", method: "POST", body: report }]);
   });
 });
@@ -116,6 +116,7 @@ describe("the sync layer", () => {
     const clock = new ManualClock();
     let n = 0;
     const sync = await startSync({
+      modules: noModules,
       sessionId: ids.session,
       userId: ids.user,
       api,

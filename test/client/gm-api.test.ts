@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError, createGmApi } from "../../client/src/lib/api";
+import { noModules } from "./helpers/fixtures";
 
 function fakeFetch(...answers: Response[]) {
   const requests: { url: string; method: string; body: unknown }[] = [];
@@ -31,7 +32,7 @@ describe("the GM's API calls", () => {
       new Response(null, { status: 204 }),
       json(200, { items: [] }),
     );
-    const api = createGmApi("sess", fetchImpl);
+    const api = createGmApi("sess", noModules, fetchImpl);
     await api.getSession();
     await api.setMemberRole("u 2", "gm");
     await api.listClients();
@@ -52,7 +53,7 @@ describe("the GM's API calls", () => {
 
   it("hands on the lock of a 409 in the error's details", async () => {
     const { fetchImpl } = fakeFetch(json(409, { error: { code: "conflict", message: "held", details: { lock } } }));
-    const error = await createGmApi("sess", fetchImpl)
+    const error = await createGmApi("sess", noModules, fetchImpl)
       .acquireLock("s1")
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);

@@ -6,12 +6,13 @@ import { startSessionSync } from "../../client/src/lib/sync";
 import type { WebSocketClass } from "../../client/src/lib/transport";
 import { FakeServer } from "./helpers/fake-server";
 import { FakeWebSocket } from "./helpers/fake-socket";
+import { noModules } from "./helpers/fixtures";
 import { ManualClock } from "./helpers/timers";
 
 it("opens the session's socket on this origin with ?patch=1, so updates arrive as merge patches", async () => {
   FakeWebSocket.reset();
   const clock = new ManualClock();
-  const sync = await startSessionSync("sess", "u1", {
+  const sync = await startSessionSync("sess", "u1", noModules, {
     api: new FakeServer(),
     WebSocket: FakeWebSocket as unknown as WebSocketClass,
     openCache: async () => createMemoryCache(),

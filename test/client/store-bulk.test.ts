@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { CachedEntity } from "../../client/src/lib/cache";
 import { applyEntity, applyState, emptyWorld, type World, worldFromCache } from "../../client/src/lib/store";
 import type { AnyEntity, EntityType } from "../../client/src/lib/types";
-import { scene, snapshot, token } from "./helpers/fixtures";
+import { noModules, scene, snapshot, token } from "./helpers/fixtures";
 
 const e = (entity: object) => entity as AnyEntity;
 
@@ -44,6 +44,7 @@ describe("bulk loads of a big world", () => {
         scenes: cached.filter((c) => c.type === "scene").map((c) => c.payload) as never,
         tokens: cached.filter((c) => c.type === "token").map((c) => c.payload) as never,
       }),
+      noModules,
     );
     // Applying them one by one copies the collection per entity: seconds on this size.
     expect(performance.now() - started).toBeLessThan(500);
@@ -54,7 +55,7 @@ describe("bulk loads of a big world", () => {
   it("applyState leaves the world it was given untouched", () => {
     const before = worldFromCache(bigCache().slice(0, 300), 3);
     const frozen = structuredClone(before);
-    const after = applyState(before, snapshot({ seq: 9, tokens: [token("t1", 9, { x: 99 })] }));
+    const after = applyState(before, snapshot({ seq: 9, tokens: [token("t1", 9, { x: 99 })] }), noModules);
     expect(before).toEqual(frozen);
     expect(after.tokens.t1?.x).toBe(99);
     expect(after.tokens.t2).toBeUndefined();

@@ -17,7 +17,7 @@ import {
   worldFromCache,
 } from "../../client/src/lib/store";
 import type { AnyEntity } from "../../client/src/lib/types";
-import { layer, scene, sessionState, snapshot, token } from "./helpers/fixtures";
+import { layer, noModules, scene, sessionState, snapshot, token } from "./helpers/fixtures";
 import { settle } from "./helpers/timers";
 
 const e = (entity: object) => entity as AnyEntity;
@@ -46,7 +46,7 @@ function op(fields: Partial<QueuedOp> & Pick<QueuedOp, "op" | "id">): QueuedOp {
 
 describe("applyState", () => {
   it("takes every listed entity into an empty world, with the state's seq", () => {
-    const world = applyState(emptyWorld(), snapshot({ seq: 7, scenes: [scene("s1")], tokens: [token("t1")] }));
+    const world = applyState(emptyWorld(), snapshot({ seq: 7, scenes: [scene("s1")], tokens: [token("t1")] }), noModules);
     expect(world.seq).toBe(7);
     expect(Object.keys(world.scenes)).toEqual(["s1"]);
     expect(world.tokens.t1?.name).toBe("Token t1");
@@ -59,13 +59,13 @@ describe("applyState", () => {
     { cached: 5, server: 4, wins: "cache" },
   ])("applies only higher versions: cached v$cached, server v$server → $wins", ({ cached, server, wins }) => {
     const mine = token("t1", cached, { name: "cached" });
-    const world = applyState(worldWith(mine), snapshot({ seq: 20, tokens: [token("t1", server, { name: "server" })] }));
+    const world = applyState(worldWith(mine), snapshot({ seq: 20, tokens: [token("t1", server, { name: "server" })] }), noModules);
     expect(world.tokens.t1?.name).toBe(wins === "server" ? "server" : "cached");
     if (wins === "cache") expect(world.tokens.t1).toBe(mine);
   });
 
   it("drops cached entities the state no longer lists (archived, or out of a player's view)", () => {
-    const world = applyState(worldWith(token("t1"), token("t2")), snapshot({ seq: 20, tokens: [token("t1")] }));
+    const world = applyState(worldWith(token("t1"), token("t2")), snapshot({ seq: 20, tokens: [token("t1")] }), noModules);
     expect(Object.keys(world.tokens)).toEqual(["t1"]);
   });
 
@@ -78,12 +78,17 @@ describe("applyState", () => {
     const world = applyState(
       cached,
       snapshot({ seq: 9, scenes: [scene("s1"), scene("s2")], layers: [], session_state: sessionState(1, { active_scene_id: "s1" }) }),
+      noModules,
     );
     expect(Object.keys(world.layers)).toEqual(["b"]);
   });
 
   it("only adds newer versions from a state older than the world (a slow answer)", () => {
-    const world = applyState(worldWith(token("t1", 2), token("t2", 1)), snapshot({ seq: 3, tokens: [token("t1", 1), token("t3", 1)] }));
+    const world = applyState(
+      worldWith(token("t1", 2), token("t2", 1)),
+      snapshot({ seq: 3, tokens: [token("t1", 1), token("t3", 1)] }),
+      noModules,
+    );
     expect(world.seq).toBe(10);
     expect(Object.keys(world.tokens).sort()).toEqual(["t1", "t2", "t3"]);
     expect(world.tokens.t1?.version).toBe(2);
@@ -91,7 +96,7 @@ describe("applyState", () => {
 
   it("clears tombstones, stale marks and a pending reload", () => {
     const before: World = { ...worldWith(), tombstones: { "token:t1": 3 }, stale: { "token:t2": 4 }, reload: "activate" };
-    const world = applyState(before, snapshot({ seq: 11, tokens: [token("t1", 3)] }));
+    const world = applyState(before, snapshot({ seq: 11, tokens: [token("t1", 3)] }), noModules);
     expect(world.tombstones).toEqual({});
     expect(world.stale).toEqual({});
     expect(world.reload).toBeNull();

@@ -7,7 +7,7 @@ import type { InboundMessage, WebSocketClass } from "../../client/src/lib/transp
 import type { AnyEntity, SessionInfo } from "../../client/src/lib/types";
 import { FakeServer } from "./helpers/fake-server";
 import { FakeWebSocket } from "./helpers/fake-socket";
-import { freshId, scene, token } from "./helpers/fixtures";
+import { freshId, noModules, scene, token } from "./helpers/fixtures";
 import { ManualClock, settle } from "./helpers/timers";
 
 const e = (entity: object) => entity as AnyEntity;
@@ -49,6 +49,7 @@ function start(server: FakeServer, deps: Partial<SyncDeps> = {}) {
   const syncPromise = startSync({
     sessionId: session,
     userId: user,
+    modules: noModules,
     api: server,
     socketUrl: "ws://test/api/vtt/sessions/sess/ws",
     WebSocket: FakeWebSocket as unknown as WebSocketClass,

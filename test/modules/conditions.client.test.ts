@@ -2,6 +2,7 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
 import { createComponent } from "solid-js";
 import { afterEach, describe, expect, it } from "vitest";
+import { createClientModuleRegistry } from "../../client/src/lib/modules";
 import { applyMessage, applyState, createSessionStore } from "../../client/src/lib/store";
 import type { SessionSync } from "../../client/src/lib/sync";
 import type { AnyEntity, Token } from "../../client/src/lib/types";
@@ -176,6 +177,7 @@ describe("the conditions overlay", () => {
           tokens: [HERO],
           modules: { condition: [condition("c1", { encounter_id: "e1", until_round: 2 }), condition("c2", { kind: "poisoned" })] },
         }),
+        createClientModuleRegistry(clientModules),
       ),
     );
     renderOverlay({ view: store.view, store }, [HERO], false);

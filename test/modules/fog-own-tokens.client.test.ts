@@ -3,7 +3,7 @@
 import { cleanup, render, screen } from "@solidjs/testing-library";
 import { createComponent } from "solid-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { registerModuleEntities } from "../../client/src/lib/modules";
+import { createClientModuleRegistry } from "../../client/src/lib/modules";
 import type { SessionSync } from "../../client/src/lib/sync";
 import type { AnyEntity, Token } from "../../client/src/lib/types";
 import { fogClientModule } from "../../modules/fog/client";
@@ -27,10 +27,11 @@ class FogServer extends FakeServer {
 }
 
 const harness = useSyncHarness();
+/** The session runs with the fog module only. */
+const fogModules = createClientModuleRegistry([fogClientModule]);
 const originalGetContext = HTMLCanvasElement.prototype.getContext;
 
 beforeEach(() => {
-  registerModuleEntities(fogClientModule.entities);
   // jsdom has no canvas: the overlay draws nothing, its element and style are what is checked.
   HTMLCanvasElement.prototype.getContext = (() => null) as unknown as typeof HTMLCanvasElement.prototype.getContext;
 });
@@ -57,7 +58,7 @@ async function renderOverlay(isGm: boolean, tokens: (userId: string) => Token[])
     } as AnyEntity,
     "create",
   );
-  const { sync } = await harness.start(server);
+  const { sync } = await harness.start(server, { modules: fogModules });
   const props = { sessionId: "sess", userId: harness.ids.user, sync: sync as SessionSync, isGm, scene: scene("s1"), selectedTokenId: null };
   render(() => createComponent(FogOverlay, { ...props, cellPx: 64, tokens: tokens(harness.ids.user) }));
   const canvas = screen.getByTestId("fog-overlay").querySelector("canvas");

@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen, waitFor } from "@solidjs/testing-li
 import { createComponent } from "solid-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keepMine } from "../../client/src/lib/conflict";
-import { registerModuleEntities } from "../../client/src/lib/modules";
+import { createClientModuleRegistry } from "../../client/src/lib/modules";
 import type { SessionSync } from "../../client/src/lib/sync";
 import type { AnyEntity, BatchOp, SessionSnapshot } from "../../client/src/lib/types";
 import { clientModules } from "../../modules/client";
@@ -131,10 +131,10 @@ function alphaAt(cx: number, cy: number, col: number, row: number): number | und
 // --- a session's data layer against the fake server -----------------------------------------
 
 const harness = useSyncHarness();
+/** The session runs with the fog module only. */
+const fogModules = createClientModuleRegistry([fogClientModule]);
 
 beforeEach(() => {
-  // What the table does when it loads (components/ModuleSlots.tsx): the data layer learns the types.
-  registerModuleEntities(fogClientModule.entities);
   contexts.clear();
   installCanvas();
 });
@@ -150,7 +150,7 @@ async function startTable(options: { role?: "gm" | "player"; fog?: AnyEntity | n
   server.put("scene", scene("s1") as AnyEntity, "create");
   if (options.fog !== null) server.put("fog", options.fog ?? fogEntity(), "create");
   for (const chunk of options.chunks ?? []) server.put("fog_chunk", chunkEntity(chunk), "create");
-  const { sync } = await harness.start(server);
+  const { sync } = await harness.start(server, { modules: fogModules });
   return { server, sync };
 }
 

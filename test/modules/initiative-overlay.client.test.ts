@@ -2,10 +2,8 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
 import { createComponent } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { registerModuleEntities } from "../../client/src/lib/modules";
 import type { SessionSync } from "../../client/src/lib/sync";
 import type { AnyEntity } from "../../client/src/lib/types";
-import { clientModules } from "../../modules/client";
 import type { InitiativeApi } from "../../modules/initiative/client-api";
 import { InitiativeOverlay, InitiativeTokenRing } from "../../modules/initiative/InitiativeOverlay";
 import type { Combatant } from "../../modules/initiative/rules";
@@ -13,7 +11,6 @@ import type { Encounter } from "../../modules/initiative/view";
 import { fakeSync } from "../client/helpers/fake-gm";
 import { scene, token } from "../client/helpers/fixtures";
 
-registerModuleEntities(clientModules.flatMap((m) => m.entities));
 afterEach(cleanup);
 
 const T0 = "2025-01-01T00:00:00.000Z";

@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/te
 import { createComponent } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { setCsrfToken } from "../../client/src/lib/api";
-import { registerModuleEntities } from "../../client/src/lib/modules";
+import { createClientModuleRegistry } from "../../client/src/lib/modules";
 import type { QueuedOp } from "../../client/src/lib/queue";
 import { applyMessage, applyState, createSessionStore, emptyWorld } from "../../client/src/lib/store";
 import type { SessionSync } from "../../client/src/lib/sync";
@@ -25,9 +25,8 @@ import {
 import { fakeSync } from "../client/helpers/fake-gm";
 import { scene, snapshot, token } from "../client/helpers/fixtures";
 
-// The table registers the modules' entity types with the data layer when it loads; these tests
-// use the data layer without the table.
-registerModuleEntities(clientModules.flatMap((m) => m.entities));
+// The app's modules, as its entry builds them (client/src/main.tsx): these tests use the data layer without the table.
+const modules = createClientModuleRegistry(clientModules);
 
 afterEach(() => {
   cleanup();
@@ -315,6 +314,7 @@ describe("encounters in the data layer", () => {
       applyState(
         w,
         snapshot({ seq: 5, scenes: [scene("s1")], tokens: [token("t1", 1, { name: "Hero" })], modules: { encounter: [entity(shown)] } }),
+        modules,
       ),
     );
     expect(Object.keys(store.view.modules.encounter ?? {})).toEqual(["e1"]);
@@ -355,7 +355,7 @@ describe("encounters in the data layer", () => {
     await waitFor(() => expect(screen.queryByTestId("initiative-order")).toBeNull());
     expect(store.view.modules.encounter).toEqual({});
     // An older copy (a slow poll) cannot bring it back.
-    store.update((w) => applyState(w, snapshot({ seq: 4, modules: { encounter: [entity(turned)] } })));
+    store.update((w) => applyState(w, snapshot({ seq: 4, modules: { encounter: [entity(turned)] } }), modules));
     expect(store.view.modules.encounter).toEqual({});
   });
 
@@ -364,8 +364,9 @@ describe("encounters in the data layer", () => {
     let world = applyState(
       emptyWorld(),
       snapshot({ seq: 1, scenes: [scene("s1"), scene("s2")], modules: { encounter: [entity(AMBUSH), entity(other)] } }),
+      modules,
     );
-    world = applyState(world, snapshot({ seq: 2, scenes: [scene("s1"), scene("s2")], modules: { encounter: [] } }));
+    world = applyState(world, snapshot({ seq: 2, scenes: [scene("s1"), scene("s2")], modules: { encounter: [] } }), modules);
     expect(Object.keys(world.modules.encounter ?? {})).toEqual(["e9"]);
   });
 });

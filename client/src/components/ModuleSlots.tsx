@@ -1,11 +1,11 @@
 /**
- * Where the game modules (modules/client.ts) appear on the table: their panels beside the map,
+ * Where the game modules of the session's sync layer (`sync.modules`, built by main.tsx from
+ * modules/client.ts) appear on the table: their panels beside the map,
  * their overlays on it, their HUDs floating over its top right corner, their tools in the GM's floating tool bar and their items in a token's
  * menu. A module that fails to render shows a short notice instead of taking the table down with it.
  */
 import { ErrorBoundary, For, Show } from "solid-js";
-import { clientModules } from "../../../modules/client";
-import type { CanvasOverlayProps, ModuleUiProps, TokenMenuProps } from "../lib/modules";
+import type { CanvasOverlayProps, ClientModuleRegistry, ModuleUiProps, TokenMenuProps } from "../lib/modules";
 
 function Broken(props: { name: string; error: unknown }) {
   return (
@@ -16,8 +16,8 @@ function Broken(props: { name: string; error: unknown }) {
 }
 
 /** The GM panel's tabs the modules' panels ask for (`panelPlace`), in the modules' order: one per module. */
-export function modulePanelTabs(): { id: string; label: string; module: string }[] {
-  return clientModules.flatMap((m) => {
+export function modulePanelTabs(registry: ClientModuleRegistry): { id: string; label: string; module: string }[] {
+  return registry.modules.flatMap((m) => {
     if (!m.Panel || m.panelPlace === "token") return [];
     const label = m.panelPlace?.tab ?? `${m.name.charAt(0).toUpperCase()}${m.name.slice(1)}`;
     return [{ id: `module-${m.name}`, label, module: m.name }];
@@ -27,7 +27,7 @@ export function modulePanelTabs(): { id: string; label: string; module: string }
 /** The modules' panels: all of them (a player's dock), or those named in `only`, or those placed in the Token tab (`place: "token"`). */
 export function ModulePanels(props: ModuleUiProps & { only?: string; place?: "token" }) {
   const shown = () =>
-    clientModules.filter(
+    props.sync.modules.modules.filter(
       (m) => m.Panel && (props.only !== undefined ? m.name === props.only : props.place === "token" ? m.panelPlace === "token" : true),
     );
   return (
@@ -45,7 +45,7 @@ export function ModulePanels(props: ModuleUiProps & { only?: string; place?: "to
 
 export function ModuleOverlays(props: CanvasOverlayProps) {
   return (
-    <For each={clientModules.filter((m) => m.CanvasOverlay)}>
+    <For each={props.sync.modules.modules.filter((m) => m.CanvasOverlay)}>
       {(module) => (
         <ErrorBoundary fallback={(error) => <Broken name={module.name} error={error} />}>
           <Show when={module.CanvasOverlay}>{(Overlay) => Overlay()(props)}</Show>
@@ -57,7 +57,7 @@ export function ModuleOverlays(props: CanvasOverlayProps) {
 
 export function ModuleHuds(props: ModuleUiProps) {
   return (
-    <For each={clientModules.filter((m) => m.TableHud)}>
+    <For each={props.sync.modules.modules.filter((m) => m.TableHud)}>
       {(module) => (
         <ErrorBoundary fallback={(error) => <Broken name={module.name} error={error} />}>
           <Show when={module.TableHud}>{(Hud) => Hud()(props)}</Show>
@@ -69,7 +69,7 @@ export function ModuleHuds(props: ModuleUiProps) {
 
 export function ModuleTools(props: ModuleUiProps) {
   return (
-    <For each={clientModules.filter((m) => m.Tools)}>
+    <For each={props.sync.modules.modules.filter((m) => m.Tools)}>
       {(module) => (
         <div class="module-tools" data-module={module.name}>
           <ErrorBoundary fallback={(error) => <Broken name={module.name} error={error} />}>
@@ -81,12 +81,10 @@ export function ModuleTools(props: ModuleUiProps) {
   );
 }
 
-/** The modules' items of a token's menu; whether any module has some (else the menu has only the table's). */
-export const hasModuleTokenMenuItems = clientModules.some((m) => m.TokenMenuItems);
-
+/** The modules' items of a token's menu. */
 export function ModuleTokenMenuItems(props: TokenMenuProps) {
   return (
-    <For each={clientModules.filter((m) => m.TokenMenuItems)}>
+    <For each={props.sync.modules.modules.filter((m) => m.TokenMenuItems)}>
       {(module) => (
         <ErrorBoundary fallback={(error) => <Broken name={module.name} error={error} />}>
           <Show when={module.TokenMenuItems}>{(Items) => Items()(props)}</Show>

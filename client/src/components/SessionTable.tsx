@@ -103,7 +103,7 @@ export function SessionTable(props: {
   const view = props.sync.view;
   const cameraStore = createCameraStore(props.userId, props.sessionId);
   // The GM panels' calls beyond the sync layer, and who is in the session (inert until a GM panel starts it).
-  const gmApi = createGmApi(props.sessionId);
+  const gmApi = createGmApi(props.sessionId, props.sync.modules);
   const roster = createRoster({ api: gmApi, sync: props.sync });
   const me = () => props.userId;
   const isGm = () => view.role === "gm";
@@ -399,7 +399,7 @@ export function SessionTable(props: {
         </div>
       ),
     },
-    ...modulePanelTabs().map((tab) => ({
+    ...modulePanelTabs(props.sync.modules).map((tab) => ({
       id: tab.id,
       label: tab.label,
       content: <ModulePanels {...moduleProps()} only={tab.module} />,

@@ -9,7 +9,7 @@
 import type { coreEntityPaths } from "../../../domain/entities";
 import type { ErrorCode } from "../../../domain/errors";
 import type { ConflictReport } from "./conflict-metrics";
-import { moduleEntities } from "./modules";
+import type { ClientModuleRegistry } from "./modules";
 import type {
   AnyEntity,
   ApiTokenCreated,
@@ -157,9 +157,9 @@ const coreEntityPath = {
   session_state: "session-state",
 } as const satisfies typeof coreEntityPaths;
 
-/** URL segment of every entity type, those of game modules included (lib/modules.ts). */
-export function entityPathOf(type: EntityType): string {
-  const path = (coreEntityPath as Readonly<Record<string, string>>)[type] ?? moduleEntities().find((e) => e.type === type)?.path;
+/** URL segment of every entity type: the core's, and those of the game modules in `modules` (lib/modules.ts). */
+export function entityPathOf(type: EntityType, modules: ClientModuleRegistry): string {
+  const path = (coreEntityPath as Readonly<Record<string, string>>)[type] ?? modules.pathOf(type);
   if (path === undefined) throw new Error(`no path for entity type ${type}`);
   return path;
 }
@@ -201,7 +201,7 @@ export interface SessionApi {
   reportConflicts?(report: ConflictReport): Promise<void>;
 }
 
-export function createSessionApi(sid: string, fetchImpl?: typeof fetch): SessionApi {
+export function createSessionApi(sid: string, modules: ClientModuleRegistry, fetchImpl?: typeof fetch): SessionApi {
   const base = sessionPath(sid);
   const options = (seq?: number): RequestOptions => ({
     ...(fetchImpl ? { fetch: fetchImpl } : {}),
@@ -211,11 +211,16 @@ export function createSessionApi(sid: string, fetchImpl?: typeof fetch): Session
     getState: async (seq) => (await request<SessionSnapshot | undefined>("GET", `${base}/state`, options(seq))) ?? null,
     getChanges: async (since, seq) =>
       (await request<ChangesResponse | undefined>("GET", `${base}/changes?since=${since}`, options(seq))) ?? null,
-    getEntity: (type, id) => request<AnyEntity>("GET", `${base}/${entityPathOf(type)}/${encodeURIComponent(id)}`, options()),
+    getEntity: (type, id) => request<AnyEntity>("GET", `${base}/${entityPathOf(type, modules)}/${encodeURIComponent(id)}`, options()),
     batch: (ops) => request<BatchResponse>("POST", `${base}/batch`, { ...options(), body: { ops } }),
     listByScene: async (type, sceneId) =>
-      (await request<{ items: AnyEntity[] }>("GET", `${base}/${entityPathOf(type)}?scene_id=${encodeURIComponent(sceneId)}`, options()))
-        .items,
+      (
+        await request<{ items: AnyEntity[] }>(
+          "GET",
+          `${base}/${entityPathOf(type, modules)}?scene_id=${encodeURIComponent(sceneId)}`,
+          options(),
+        )
+      ).items,
     reportConflicts: (report) => request<void>("POST", `${base}/metrics/conflicts`, { ...options(), body: report }),
   };
 }
@@ -234,7 +239,7 @@ export interface GmApi {
   listArchived(type: EntityType): Promise<{ items: AnyEntity[] }>;
 }
 
-export function createGmApi(sid: string, fetchImpl?: typeof fetch): GmApi {
+export function createGmApi(sid: string, modules: ClientModuleRegistry, fetchImpl?: typeof fetch): GmApi {
   const base = sessionPath(sid);
   const options = (body?: unknown): RequestOptions => ({
     ...(fetchImpl ? { fetch: fetchImpl } : {}),
@@ -248,7 +253,7 @@ export function createGmApi(sid: string, fetchImpl?: typeof fetch): GmApi {
     listLocks: () => request<{ locks: SceneLock[] }>("GET", `${base}/locks`, options()),
     acquireLock: (sceneId) => request<{ lock: SceneLock }>("POST", `${base}/locks`, options({ scene_id: sceneId })),
     releaseLock: (sceneId) => request<void>("DELETE", `${base}/locks/${encodeURIComponent(sceneId)}`, options()),
-    listArchived: (type) => request<{ items: AnyEntity[] }>("GET", `${base}/${entityPathOf(type)}?archived=true`, options()),
+    listArchived: (type) => request<{ items: AnyEntity[] }>("GET", `${base}/${entityPathOf(type, modules)}?archived=true`, options()),
   };
 }
 
@@ -284,8 +289,8 @@ export interface HistoryApi {
   revert(type: EntityType, id: string, version: number, baseVersion: number): Promise<AnyEntity>;
 }
 
-export function createHistoryApi(sid: string, fetchImpl?: typeof fetch): HistoryApi {
-  const entityUrl = (type: EntityType, id: string) => `${sessionPath(sid)}/${entityPathOf(type)}/${encodeURIComponent(id)}`;
+export function createHistoryApi(sid: string, modules: ClientModuleRegistry, fetchImpl?: typeof fetch): HistoryApi {
+  const entityUrl = (type: EntityType, id: string) => `${sessionPath(sid)}/${entityPathOf(type, modules)}/${encodeURIComponent(id)}`;
   const options = (body?: unknown): RequestOptions => ({
     ...(fetchImpl ? { fetch: fetchImpl } : {}),
     ...(body !== undefined ? { body } : {}),

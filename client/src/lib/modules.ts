@@ -5,7 +5,7 @@
  * several ops as one action, `sync.submit`; entities its own routes answer with go to
  * `sync.accept`.
  */
-import type { Component } from "solid-js";
+import { type Component, createContext, useContext } from "solid-js";
 import type { SessionSync } from "./sync";
 import type { Scene, Token } from "./types";
 
@@ -21,19 +21,49 @@ export interface ClientModuleEntity {
   sceneField?: string;
 }
 
-let registered: readonly ClientModuleEntity[] = [];
-
 /**
- * Tells the data layer (api, store, sync) about the modules' entity types. The app's entry
- * (main.tsx) registers them from modules/client.ts before it renders (tests do it in their
- * set-up), so the data layer never imports module UIs itself and runs without a DOM.
+ * The game modules the app runs with, and what the data layer needs of their entity types. Built
+ * once at the app's composition root (main.tsx, from modules/client.ts's list; tests build their
+ * own) and passed in: to the sync layer (`startSync`, which carries it as `sync.modules` to the
+ * table and its module slots), the API clients (`createSessionApi`, `createGmApi`,
+ * `createHistoryApi`) and the reducers that keep scene-bound entities (`applyState`,
+ * `applySceneModuleEntities`). The data layer never imports module UIs and runs without a DOM.
  */
-export function registerModuleEntities(entities: readonly ClientModuleEntity[]): void {
-  registered = entities;
+export interface ClientModuleRegistry {
+  /** The modules, in the list's order (the order of their panels, overlays and tools). */
+  readonly modules: readonly ClientModule[];
+  /** Their entity types, in the same order. */
+  readonly entities: readonly ClientModuleEntity[];
+  /** Module types that live on a scene: type → the field naming it. */
+  readonly sceneFields: ReadonlyMap<string, string>;
+  /** The URL segment of a module type; undefined for a type no module declares. */
+  pathOf(type: string): string | undefined;
 }
 
-export function moduleEntities(): readonly ClientModuleEntity[] {
-  return registered;
+/** The registry of `modules`. Throws when two modules declare the same type or URL path (a start-up error). */
+export function createClientModuleRegistry(modules: readonly ClientModule[]): ClientModuleRegistry {
+  const entities = modules.flatMap((m) => m.entities);
+  const paths = new Map<string, string>();
+  const usedPaths = new Set<string>();
+  for (const e of entities) {
+    if (paths.has(e.type) || usedPaths.has(e.path)) throw new Error(`module entity type ${e.type} or its path ${e.path} is declared twice`);
+    paths.set(e.type, e.path);
+    usedPaths.add(e.path);
+  }
+  const sceneFields = new Map(entities.flatMap((e) => (e.sceneField ? [[e.type, e.sceneField] as const] : [])));
+  return { modules, entities, sceneFields, pathOf: (type) => paths.get(type) };
+}
+
+const ClientModulesContext = createContext<ClientModuleRegistry>();
+
+/** Gives the pages under it the app's module registry (main.tsx provides it around the app). */
+export const ClientModulesProvider = ClientModulesContext.Provider;
+
+/** The module registry provided above (`ClientModulesProvider`); throws when none is. */
+export function useClientModules(): ClientModuleRegistry {
+  const registry = useContext(ClientModulesContext);
+  if (registry === undefined) throw new Error("no module registry: render the app inside ClientModulesProvider");
+  return registry;
 }
 
 export interface ModuleUiProps {

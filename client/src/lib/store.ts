@@ -15,7 +15,7 @@ import { createStore, produce, reconcile } from "solid-js/store";
 import { applyMergePatch, type Json } from "../../../domain/merge-patch";
 import type { CachedEntity } from "./cache";
 import type { Conflict } from "./conflict";
-import { moduleEntities } from "./modules";
+import type { ClientModuleRegistry } from "./modules";
 import { entityKey, type QueuedOp, type QueueState, type QueueStatus, type Rejection } from "./queue";
 import type { InboundMessage, TransportStatus } from "./transport";
 import type {
@@ -41,11 +41,6 @@ export const buckets = {
   token_art: "token_art",
 } as const;
 export type BucketType = keyof typeof buckets;
-
-/** Module entity types that live on a scene: type → the field naming it (see lib/modules.ts). */
-function moduleSceneFields(): ReadonlyMap<string, string> {
-  return new Map(moduleEntities().flatMap((e) => (e.sceneField ? [[e.type, e.sceneField] as const] : [])));
-}
 
 function isBucketType(type: string): type is BucketType {
   return type in buckets;
@@ -240,10 +235,11 @@ export function applyReload(world: World, message: { reason?: unknown }): World 
 /**
  * A full `state`. Entities it lists are taken unless the world already holds them at the same or
  * a higher version; entities it does not list are gone, except layers of other scenes it still
- * lists (the state carries only the active scene's layers: the rest are loaded with their scene).
+ * lists (the state carries only the active scene's layers: the rest are loaded with their scene),
+ * and entities of other scenes of the types `modules` declares scene-bound, kept alike.
  * A state older than the world (a slow response) only contributes newer versions.
  */
-export function applyState(world: World, snapshot: SessionSnapshot): World {
+export function applyState(world: World, snapshot: SessionSnapshot, modules: ClientModuleRegistry): World {
   const listed: { type: EntityType; entity: AnyEntity }[] = [
     ...snapshot.scenes.map((entity) => ({ type: "scene" as const, entity: entity as AnyEntity })),
     ...snapshot.folders.map((entity) => ({ type: "folder" as const, entity: entity as AnyEntity })),
@@ -264,7 +260,7 @@ export function applyState(world: World, snapshot: SessionSnapshot): World {
   );
   // Module entities that live on a scene are lazy like layers: those of other scenes stay.
   const keptModules: World["modules"] = {};
-  for (const [type, field] of moduleSceneFields()) {
+  for (const [type, field] of modules.sceneFields) {
     const kept = Object.entries(world.modules[type] ?? {}).filter(([, e]) => e[field] !== activeSceneId && sceneIds.has(String(e[field])));
     if (kept.length > 0) keptModules[type] = Object.fromEntries(kept);
   }
@@ -303,8 +299,14 @@ export function applySceneLayers(world: World, sceneId: string, layers: readonly
  * Entities of a module type that lives on a scene, listed for one scene (`GET {S}/<path>?scene_id=`):
  * they replace the ones the world held for that scene.
  */
-export function applySceneModuleEntities(world: World, type: EntityType, sceneId: string, entities: readonly AnyEntity[]): World {
-  const field = moduleSceneFields().get(type);
+export function applySceneModuleEntities(
+  world: World,
+  type: EntityType,
+  sceneId: string,
+  entities: readonly AnyEntity[],
+  modules: ClientModuleRegistry,
+): World {
+  const field = modules.sceneFields.get(type);
   if (!field)
     return applyEntities(
       world,

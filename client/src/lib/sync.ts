@@ -27,7 +27,7 @@ import { ApiError, createSessionApi, sessionSocketUrl } from "./api";
 import { type Cache, type CacheCommit, createMemoryCache, openCache } from "./cache";
 import type { Conflict, Resolution } from "./conflict";
 import { createConflictReporter } from "./conflict-metrics";
-import { moduleEntities } from "./modules";
+import type { ClientModuleRegistry } from "./modules";
 import { createQueue, nextBaseVersion, type OpInput, type Queue, type QueuedOp, type QueueMetric } from "./queue";
 import {
   allEntities,
@@ -60,6 +60,8 @@ import type { AnyEntity, BatchOp, BatchResponse, EntityType, SessionInfo, Sessio
 export interface SyncDeps {
   sessionId: string;
   userId: string;
+  /** The game modules the app runs with (lib/modules.ts); the same registry the `api` was built with. */
+  modules: ClientModuleRegistry;
   api: SessionApi;
   /** The session's WebSocket URL (see `sessionSocketUrl`). */
   socketUrl: string | (() => string);
@@ -107,6 +109,8 @@ export type Edit =
   | { op: "archive"; type: EntityType; id: string };
 
 export interface SessionSync {
+  /** The game modules this session runs with (`SyncDeps.modules`): the table shows theirs. */
+  readonly modules: ClientModuleRegistry;
   readonly store: SessionStore;
   readonly view: SessionView;
   readonly queue: Queue;
@@ -151,11 +155,17 @@ export interface SessionSync {
 }
 
 /** The browser's wiring: the session's API and socket on this page's origin. */
-export function startSessionSync(sessionId: string, userId: string, overrides: Partial<SyncDeps> = {}): Promise<SessionSync> {
+export function startSessionSync(
+  sessionId: string,
+  userId: string,
+  modules: ClientModuleRegistry,
+  overrides: Partial<SyncDeps> = {},
+): Promise<SessionSync> {
   return startSync({
     sessionId,
     userId,
-    api: createSessionApi(sessionId),
+    modules,
+    api: createSessionApi(sessionId, modules),
     // Updates as merge patches (handleChange applies them).
     socketUrl: () => `${sessionSocketUrl(sessionId)}?patch=1`,
     ...overrides,
@@ -173,7 +183,7 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
       ? createConflictReporter({ send: deps.api.reportConflicts.bind(deps.api), timers, log: logMetric })
       : undefined;
   const reportMetric = deps.reportMetric ?? (reporter ? reporter.report : logMetric);
-  const { api } = deps;
+  const { api, modules } = deps;
 
   const cache = await (deps.openCache ?? (() => openCache(deps.userId, deps.sessionId)))().catch((error: unknown) => {
     console.warn(JSON.stringify({ level: "warn", msg: "IndexedDB unavailable; caching in memory", error: String(error) }));
@@ -416,7 +426,7 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
   }
 
   function applySnapshot(snapshot: SessionSnapshot) {
-    const world = store.update((w) => applyState(w, snapshot));
+    const world = store.update((w) => applyState(w, snapshot, modules));
     store.setSession(snapshot.session);
     transport.setSettings(snapshot.session.settings ?? {});
     void cache.replaceAll(allEntities(world), world.seq, sessionForCache(snapshot.session)).catch(logCacheError);
@@ -520,6 +530,7 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
   }
 
   return {
+    modules,
     store,
     view: store.view,
     queue,
@@ -592,10 +603,10 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
       // Module entities that live on scenes are lazy like layers.
       const { listByScene } = api;
       if (!listByScene) return;
-      for (const { type } of moduleEntities().filter((e) => e.sceneField)) {
+      for (const type of modules.sceneFields.keys()) {
         const entities = await listByScene(type as EntityType, sceneId);
         applyAndPersist(
-          (w) => applySceneModuleEntities(w, type as EntityType, sceneId, entities),
+          (w) => applySceneModuleEntities(w, type as EntityType, sceneId, entities, modules),
           entities.map((e) => ({ type: type as EntityType, id: e.id })),
         );
       }

@@ -193,7 +193,7 @@ export function createUndoStack(deps: UndoDeps): UndoStack {
  * Returns the stack, the history API it uses (for the history panel) and the unsubscribe.
  */
 export function createSessionUndo(sessionId: string, sync: SessionSync): { undo: UndoStack; history: HistoryApi; dispose: () => void } {
-  const history = createHistoryApi(sessionId);
+  const history = createHistoryApi(sessionId, sync.modules);
   const undo = createUndoStack({
     serverVersion(type, id) {
       const world = sync.store.world();

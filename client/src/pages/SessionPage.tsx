@@ -6,6 +6,7 @@ import { SessionTable } from "../components/SessionTable";
 import type { Ghost } from "../components/TableCanvas";
 import { describeError } from "../lib/api";
 import { user } from "../lib/auth";
+import { useClientModules } from "../lib/modules";
 import { paths } from "../lib/paths";
 import { createPreviewSender } from "../lib/preview";
 import { type SessionSync, startSessionSync } from "../lib/sync";
@@ -29,10 +30,12 @@ const GHOST_TTL_MS = 1500;
  * `/s/:sid`: the table. Everything on it comes from the sync layer (`startSessionSync`): the cached
  * world at once, then the server's, kept current over the socket (or by polling), with our own
  * changes shown as soon as they are queued. GMs get the authoring sidebar; players see the active
- * scene and may drag only the tokens given to them.
+ * scene and may drag only the tokens given to them. The game modules are the app's
+ * (`useClientModules`, provided by main.tsx).
  */
 export function SessionPage() {
   const params = useParams<{ sid: string }>();
+  const modules = useClientModules();
   const [sync, setSync] = createSignal<SessionSync | null>(null);
   const [startError, setStartError] = createSignal<string | null>(null);
   const [ghosts, setGhosts] = createSignal<Record<string, Ghost>>({});
@@ -73,7 +76,7 @@ export function SessionPage() {
         if (!userId) return;
         let started: SessionSync | null = null;
         let cancelled = false;
-        startSessionSync(sid, userId, { onMessage })
+        startSessionSync(sid, userId, modules, { onMessage })
           .then((s) => {
             if (cancelled) void s.stop();
             else {

@@ -1,4 +1,5 @@
 /** Entities and snapshots for client tests: complete objects with readable defaults. */
+import { createClientModuleRegistry } from "../../../client/src/lib/modules";
 import type { Layer, Scene, SessionSnapshot, SessionState, Token } from "../../../client/src/lib/types";
 
 const T0 = "2025-01-01T00:00:00.000Z";
@@ -79,3 +80,6 @@ export function snapshot(fields: Partial<SessionSnapshot> & { seq: number }): Se
 export function freshId(prefix: string): string {
   return `${prefix}-${crypto.randomUUID()}`;
 }
+
+/** A registry of no game modules: the data layer with the core's types only. */
+export const noModules = createClientModuleRegistry([]);

@@ -10,7 +10,7 @@ import { deleteCache } from "../../../client/src/lib/cache";
 import { type SessionSync, type SyncDeps, startSync } from "../../../client/src/lib/sync";
 import type { WebSocketClass } from "../../../client/src/lib/transport";
 import { FakeWebSocket } from "./fake-socket";
-import { freshId } from "./fixtures";
+import { freshId, noModules } from "./fixtures";
 import { ManualClock } from "./timers";
 
 export function useSyncHarness() {
@@ -37,6 +37,7 @@ export function useSyncHarness() {
     const sync = await startSync({
       sessionId: ids.session,
       userId: ids.user,
+      modules: noModules,
       api: server,
       socketUrl: "ws://test/api/vtt/sessions/sess/ws",
       WebSocket: FakeWebSocket as unknown as WebSocketClass,

@@ -7,7 +7,7 @@ import { render } from "@solidjs/testing-library";
 import { createComponent } from "solid-js";
 import { SessionTable } from "../../../client/src/components/SessionTable";
 import { createMemoryCache } from "../../../client/src/lib/cache";
-import { registerModuleEntities } from "../../../client/src/lib/modules";
+import { createClientModuleRegistry } from "../../../client/src/lib/modules";
 import { createPreviewSender } from "../../../client/src/lib/preview";
 import { type SessionSync, startSync } from "../../../client/src/lib/sync";
 import type { WebSocketClass } from "../../../client/src/lib/transport";
@@ -21,12 +21,12 @@ export async function renderSessionTable(
   userId: string,
   running: SessionSync[],
 ): Promise<{ sync: SessionSync; clock: ManualClock }> {
-  // As the app's entry does (client/src/main.tsx).
-  registerModuleEntities(clientModules.flatMap((m) => m.entities));
   const clock = new ManualClock();
   const sync = await startSync({
     sessionId: "sess",
     userId,
+    // The app's modules, as its entry builds them (client/src/main.tsx).
+    modules: createClientModuleRegistry(clientModules),
     api: server,
     socketUrl: "ws://test/ws",
     WebSocket: FakeWebSocket as unknown as WebSocketClass,
