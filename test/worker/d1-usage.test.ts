@@ -1,7 +1,7 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { app } from "../../worker/app";
-import { batchUsage, D1_ROWS_WRITTEN, D1_STATEMENTS, type D1Usage, usageFrom } from "../../worker/metrics/d1-usage";
+import { batchUsage, D1_BATCHES, D1_ROWS_WRITTEN, D1_STATEMENTS, type D1Usage, usageFrom } from "../../worker/metrics/d1-usage";
 import type { SessionObject } from "../../worker/session/session-object";
 import { create, newTable, ORIGIN } from "../helpers/client";
 import { TestSocket } from "../helpers/socket";
@@ -10,11 +10,44 @@ import { TestSocket } from "../helpers/socket";
 
 const stubOf = (sid: string) => env.SESSION.get(env.SESSION.idFromName(sid));
 
-/** Everything counted so far: flushed to D1 (any session) plus what the object still holds. */
-async function usage(sid: string): Promise<D1Usage> {
-  const flushed = (await env.DB.prepare("SELECT name, value FROM metric_counters").all<{ name: string; value: number }>()).results;
-  const held = await runInDurableObject(stubOf(sid), (instance: SessionObject) => instance.saveMetrics.rows());
-  return usageFrom([...flushed, ...held]);
+/** The sessions of this file: each test ends with their counters flushed, so no alarm of theirs moves D1's sums later. */
+const sessions: string[] = [];
+afterEach(async () => {
+  for (const sid of sessions) await runInDurableObject(stubOf(sid), (instance: SessionObject) => instance.saveMetrics.flush(env.DB));
+});
+
+/** The counter rows in D1 (every session's flushes). */
+async function flushedRows(): Promise<{ name: string; value: number }[]> {
+  return (await env.DB.prepare("SELECT name, value FROM metric_counters").all<{ name: string; value: number }>()).results;
+}
+
+/**
+ * Watches what the session's object adds to its aggregate for its commits from now on (the
+ * object runs in this isolate: the list is shared). Exact whatever its alarm flushes meanwhile.
+ */
+async function watchCommits(sid: string): Promise<D1Usage[]> {
+  const seen: D1Usage[] = [];
+  await runInDurableObject(stubOf(sid), (instance: SessionObject) => {
+    const aggregate = instance.saveMetrics;
+    const add = aggregate.addCommit.bind(aggregate);
+    aggregate.addCommit = (u: D1Usage) => {
+      seen.push(u);
+      return add(u);
+    };
+  });
+  return seen;
+}
+
+/** The sum of the commits watched. */
+function total(seen: readonly D1Usage[]): D1Usage {
+  const sum = (key: keyof D1Usage) => seen.reduce((n, u) => n + u[key], 0);
+  return {
+    batches: sum("batches"),
+    statements: sum("statements"),
+    rowsRead: sum("rowsRead"),
+    rowsWritten: sum("rowsWritten"),
+    durationMs: sum("durationMs"),
+  };
 }
 
 function minus(a: D1Usage, b: D1Usage): D1Usage {
@@ -50,14 +83,15 @@ describe("batchUsage", () => {
 describe("D1 usage of a session's commits", () => {
   it("one PATCH adds one batch, one statement a table written and at least the rows it stored", async () => {
     const { gm, base, sid } = await newTable();
+    sessions.push(sid);
     const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await usage(sid);
+    const seen = await watchCommits(sid);
     const rowsBefore = await rowsOf(sid);
     const r = await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 7 }, { "if-match": `"${token.version}"` });
     expect(r.status).toBe(200);
     expect(r.body.x).toBe(7);
     // Answered once D1 holds it: the commit is counted by then.
-    const d = minus(await usage(sid), before);
+    const d = total(seen);
     const rowsAfter = await rowsOf(sid);
     const logged = rowsAfter.changes - rowsBefore.changes;
     const recorded = rowsAfter.applied - rowsBefore.applied;
@@ -74,9 +108,10 @@ describe("D1 usage of a session's commits", () => {
 
   it("a 50-op batch of creates over the socket writes at least 50 rows into each table, in a few statements", async () => {
     const { gm, base, sid } = await newTable();
+    sessions.push(sid);
     const scene = await create(gm, base, "scenes", { name: "Hall" });
     const socket = await TestSocket.open(gm, base);
-    const before = await usage(sid);
+    const seen = await watchCommits(sid);
     const rowsBefore = await rowsOf(sid);
     const ops = Array.from({ length: 50 }, (_, i) => ({
       op_id: crypto.randomUUID(),
@@ -89,11 +124,8 @@ describe("D1 usage of a session's commits", () => {
     expect(reply.type).toBe("result");
     expect(reply.results).toHaveLength(50);
     // The socket's answer may come before D1 holds it: wait (bounded) until the commit is counted.
-    let d = minus(await usage(sid), before);
-    for (let i = 0; i < 100 && d.batches < 1; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      d = minus(await usage(sid), before);
-    }
+    for (let i = 0; i < 100 && seen.length < 1; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const d = total(seen);
     const rowsAfter = await rowsOf(sid);
     expect(rowsAfter.tokens - rowsBefore.tokens).toBe(50);
     expect(rowsAfter.changes - rowsBefore.changes).toBe(50);
@@ -107,24 +139,34 @@ describe("D1 usage of a session's commits", () => {
   });
 
   it("reaches D1 with the saves, shows on the metrics endpoint and the bench route", async () => {
+    const before = usageFrom(await flushedRows());
     const { gm, base, sid } = await newTable();
+    sessions.push(sid);
     const token = await create(gm, base, "tokens", { name: "Hero" });
     const r = await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": `"${token.version}"` });
     expect(r.status).toBe(200);
-    const held = usageFrom(await runInDurableObject(stubOf(sid), (instance: SessionObject) => instance.saveMetrics.rows()));
-    expect(held.batches).toBeGreaterThanOrEqual(2);
-    const flushedBefore = usageFrom(
-      (await env.DB.prepare("SELECT name, value FROM metric_counters").all<{ name: string; value: number }>()).results,
-    );
+    // Flushed now (its alarm may have flushed part already): D1 then holds both commits, the create and the PATCH.
     await runInDurableObject(stubOf(sid), (instance: SessionObject) => instance.saveMetrics.flush(env.DB));
-    const stored = usageFrom((await env.DB.prepare("SELECT name, value FROM metric_counters").all<{ name: string; value: number }>()).results);
-    expect(minus(stored, flushedBefore)).toEqual(minus(held, usageFrom([])));
+    expect(usageFrom(await runInDurableObject(stubOf(sid), (instance: SessionObject) => instance.saveMetrics.rows()))).toEqual(
+      usageFrom([]),
+    );
+    // An alarm's flush may still be on its way: wait (bounded) until D1 holds both.
+    let stored = usageFrom(await flushedRows());
+    for (let i = 0; i < 100 && stored.batches - before.batches < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      stored = usageFrom(await flushedRows());
+    }
+    const d = minus(stored, before);
+    expect(d.batches).toBe(2);
+    expect(d.statements).toBeGreaterThanOrEqual(6);
+    expect(d.rowsWritten).toBeGreaterThanOrEqual(6);
 
     const scrape = await SELF.fetch(`${ORIGIN}/api/vtt/metrics`, { headers: { authorization: "Bearer test-metrics-token" } });
     expect(scrape.status).toBe(200);
     const text = await scrape.text();
     expect(text).toContain("# TYPE vtt_d1_commit_statements_total counter");
     const sample = (name: string) => Number(text.match(new RegExp(`^${name} (\\S+)$`, "m"))?.[1]);
+    expect(sample(D1_BATCHES)).toBe(stored.batches);
     expect(sample(D1_STATEMENTS)).toBe(stored.statements);
     expect(sample(D1_ROWS_WRITTEN)).toBe(stored.rowsWritten);
 
