@@ -47,6 +47,7 @@ function total(seen: readonly D1Usage[]): D1Usage {
     rowsRead: sum("rowsRead"),
     rowsWritten: sum("rowsWritten"),
     durationMs: sum("durationMs"),
+    roundTripMs: sum("roundTripMs"),
   };
 }
 
@@ -57,6 +58,7 @@ function minus(a: D1Usage, b: D1Usage): D1Usage {
     rowsRead: a.rowsRead - b.rowsRead,
     rowsWritten: a.rowsWritten - b.rowsWritten,
     durationMs: a.durationMs - b.durationMs,
+    roundTripMs: a.roundTripMs - b.roundTripMs,
   };
 }
 
@@ -69,14 +71,17 @@ async function rowsOf(sid: string) {
 
 describe("batchUsage", () => {
   it("sums each result's meta and counts the statements; a missing or odd meta counts 0", () => {
-    const u = batchUsage([
-      { meta: { rows_read: 2, rows_written: 3, duration: 0.5, changes: 1 } },
-      { meta: { rows_read: 1, rows_written: 4, duration: 0.25 } },
-      { meta: { rows_read: "x", rows_written: Number.NaN } },
-      {},
-      null,
-    ]);
-    expect(u).toEqual({ batches: 1, statements: 5, rowsRead: 3, rowsWritten: 7, durationMs: 0.75 });
+    const u = batchUsage(
+      [
+        { meta: { rows_read: 2, rows_written: 3, duration: 0.5, changes: 1 } },
+        { meta: { rows_read: 1, rows_written: 4, duration: 0.25 } },
+        { meta: { rows_read: "x", rows_written: Number.NaN } },
+        {},
+        null,
+      ],
+      4.5,
+    );
+    expect(u).toEqual({ batches: 1, statements: 5, rowsRead: 3, rowsWritten: 7, durationMs: 0.75, roundTripMs: 4.5 });
   });
 });
 
@@ -104,6 +109,7 @@ describe("D1 usage of a session's commits", () => {
     expect(d.rowsWritten).toBeGreaterThanOrEqual(logged + recorded + 1 + 1);
     expect(d.rowsRead).toBeGreaterThanOrEqual(1);
     expect(d.durationMs).toBeGreaterThanOrEqual(0);
+    expect(d.roundTripMs).toBeGreaterThanOrEqual(0);
   });
 
   it("a 50-op batch of creates over the socket writes at least 50 rows into each table, in a few statements", async () => {
@@ -181,6 +187,7 @@ describe("D1 usage of a session's commits", () => {
       rows_read: stored.rowsRead,
       rows_written: stored.rowsWritten,
       duration_ms: stored.durationMs,
+      round_trip_ms: stored.roundTripMs,
     });
   });
 });

@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { unsyncedBacklog } from "./backlog";
 import { RESOLUTIONS, RESOLVE_BUCKETS_S } from "./client-reports";
-import { D1_BATCHES, D1_DURATION, D1_ROWS_READ, D1_ROWS_WRITTEN, D1_STATEMENTS, usageFrom } from "./d1-usage";
+import { D1_BATCHES, D1_DURATION, D1_ROUND_TRIP, D1_ROWS_READ, D1_ROWS_WRITTEN, D1_STATEMENTS, usageFrom } from "./d1-usage";
 import type { Family, Labels, Sample } from "./prometheus";
 import { CLIENT_CONFLICT_COUNTER, CLIENT_RESOLVE_HISTOGRAM, CONFLICT_COUNTER, SAVE_BUCKETS_MS, SAVE_HISTOGRAM } from "./recorder";
 
@@ -132,6 +132,7 @@ function d1UsageFamilies(rows: CounterRow[]): Family[] {
     family(D1_ROWS_READ, "Rows D1 reported read by those statements (meta.rows_read).", u.rowsRead),
     family(D1_ROWS_WRITTEN, "Rows D1 reported written by those statements, index entries included (meta.rows_written).", u.rowsWritten),
     family(D1_DURATION, "Time D1 reported spending on those statements (meta.duration), in milliseconds.", u.durationMs),
+    family(D1_ROUND_TRIP, "Time the session objects waited for those batches, in milliseconds.", u.roundTripMs),
   ];
 }
 

@@ -15,8 +15,10 @@ export const D1_ROWS_READ = "vtt_d1_commit_rows_read_total";
 export const D1_ROWS_WRITTEN = "vtt_d1_commit_rows_written_total";
 /** The sum of D1's own `meta.duration` (time spent in the database, not the round trip), in milliseconds. */
 export const D1_DURATION = "vtt_d1_commit_duration_milliseconds_total";
+/** The sum of the batches' round trips as the object waited for them, in milliseconds. */
+export const D1_ROUND_TRIP = "vtt_d1_commit_round_trip_milliseconds_total";
 
-export const D1_USAGE_METRICS = [D1_BATCHES, D1_STATEMENTS, D1_ROWS_READ, D1_ROWS_WRITTEN, D1_DURATION] as const;
+export const D1_USAGE_METRICS = [D1_BATCHES, D1_STATEMENTS, D1_ROWS_READ, D1_ROWS_WRITTEN, D1_DURATION, D1_ROUND_TRIP] as const;
 
 export interface D1Usage {
   batches: number;
@@ -24,6 +26,7 @@ export interface D1Usage {
   rowsRead: number;
   rowsWritten: number;
   durationMs: number;
+  roundTripMs: number;
 }
 
 function metaNumber(result: unknown, key: "rows_read" | "rows_written" | "duration"): number {
@@ -32,8 +35,8 @@ function metaNumber(result: unknown, key: "rows_read" | "rows_written" | "durati
   return typeof value === "number" && Number.isFinite(value) ? value : 0;
 }
 
-/** The usage of one D1 batch from its results (one per statement, each a D1Result with `meta`). */
-export function batchUsage(results: readonly unknown[]): D1Usage {
+/** The usage of one D1 batch from its results (one per statement, each a D1Result with `meta`) and its round trip. */
+export function batchUsage(results: readonly unknown[], roundTripMs: number): D1Usage {
   let rowsRead = 0;
   let rowsWritten = 0;
   let durationMs = 0;
@@ -42,7 +45,7 @@ export function batchUsage(results: readonly unknown[]): D1Usage {
     rowsWritten += metaNumber(r, "rows_written");
     durationMs += metaNumber(r, "duration");
   }
-  return { batches: 1, statements: results.length, rowsRead, rowsWritten, durationMs };
+  return { batches: 1, statements: results.length, rowsRead, rowsWritten, durationMs, roundTripMs };
 }
 
 /** The counter rows a usage adds (no labels: a commit serves whatever route wrote). */
@@ -54,6 +57,7 @@ export function usageRows(u: D1Usage): CounterRow[] {
     row(D1_ROWS_READ, u.rowsRead),
     row(D1_ROWS_WRITTEN, u.rowsWritten),
     row(D1_DURATION, u.durationMs),
+    row(D1_ROUND_TRIP, u.roundTripMs),
   ];
 }
 
@@ -66,6 +70,7 @@ export function usageFrom(rows: readonly Pick<CounterRow, "name" | "value">[]): 
     rowsRead: sum(D1_ROWS_READ),
     rowsWritten: sum(D1_ROWS_WRITTEN),
     durationMs: sum(D1_DURATION),
+    roundTripMs: sum(D1_ROUND_TRIP),
   };
 }
 
@@ -77,7 +82,7 @@ export function writeUsagePoint(env: Env, u: D1Usage): boolean {
   analytics.writeDataPoint({
     indexes: ["d1_commit"],
     blobs: ["d1_commit"],
-    doubles: [u.statements, u.rowsRead, u.rowsWritten, u.durationMs],
+    doubles: [u.statements, u.rowsRead, u.rowsWritten, u.durationMs, u.roundTripMs],
   });
   return true;
 }

@@ -91,6 +91,7 @@ export const benchRoutes = new Hono<AppEnv>()
       rows_read: u.rowsRead,
       rows_written: u.rowsWritten,
       duration_ms: u.durationMs,
+      round_trip_ms: u.roundTripMs,
     });
   })
   .get("/table-bytes", async (c) => {

@@ -131,7 +131,7 @@ export class SessionObject extends DurableObject<Env> {
         this.#hub.sendToAll({ type: "reload", seq: dropped[0]?.previousSeq ?? 0, reason: "gone" });
         logError("D1 refused logged batches: dropped", { batches: dropped.length, error: String(error) });
       },
-      committed: (results) => this.#countCommit(batchUsage(results)),
+      committed: (results, ms) => this.#countCommit(batchUsage(results, ms)),
     });
     this.writeLog.backlogMax = backlogLimit(env);
     this.#previews = new PreviewRelay({
