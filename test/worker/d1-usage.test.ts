@@ -1,9 +1,10 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../worker/app";
 import { batchUsage, D1_BATCHES, D1_ROWS_WRITTEN, D1_STATEMENTS, type D1Usage, usageFrom } from "../../worker/metrics/d1-usage";
 import type { SessionObject } from "../../worker/session/session-object";
 import { create, newTable, ORIGIN } from "../helpers/client";
+import { jsonLines } from "../helpers/log-lines";
 import { TestSocket } from "../helpers/socket";
 
 /** What D1 reports for a session's commits is summed in its object and flushed with its saves. */
@@ -142,6 +143,61 @@ describe("D1 usage of a session's commits", () => {
     expect(d.statements).toBeLessThan(20);
     expect(d.rowsWritten).toBeGreaterThanOrEqual(3 * 50 + 1);
     socket.close();
+  });
+
+  it("goes to Analytics Engine when bound, one data point a batch; a failing dataset never fails the write", async () => {
+    const { gm, base, sid } = await newTable();
+    sessions.push(sid);
+    const token = await create(gm, base, "tokens", { name: "Hero" });
+    const points: AnalyticsEngineDataPoint[] = [];
+    let failing = false;
+    const dataset = {
+      writeDataPoint(point: AnalyticsEngineDataPoint) {
+        if (failing && point.indexes?.[0] === "d1_commit") throw new Error("Analytics Engine refused the point");
+        points.push(point);
+      },
+    };
+    const commitsBefore = await runInDurableObject(stubOf(sid), async (instance: SessionObject) => {
+      await instance.saveMetrics.flush(env.DB);
+      const self = instance as unknown as { env: Env };
+      self.env = { ...self.env, METRICS_AE: dataset } as Env;
+      return instance.writeLog.commits;
+    });
+    try {
+      const r = await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 3 }, { "if-match": `"${token.version}"` });
+      expect(r.status).toBe(200);
+      const commitPoints = points.filter((p) => p.indexes?.[0] === "d1_commit");
+      expect(commitPoints).toHaveLength(1);
+      const [statements, , rowsWritten] = commitPoints[0]?.doubles ?? [];
+      expect(statements).toBeGreaterThanOrEqual(3);
+      expect(rowsWritten).toBeGreaterThanOrEqual(3);
+      // Nothing of it waits for D1's counters.
+      const held = await runInDurableObject(stubOf(sid), (instance: SessionObject) => instance.saveMetrics.rows());
+      expect(usageFrom(held)).toEqual(usageFrom([]));
+
+      failing = true;
+      const errors = vi.spyOn(console, "error");
+      const again = await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 4 }, { "if-match": `"${r.body.version}"` });
+      expect(again.status).toBe(200);
+      expect(again.body.x).toBe(4);
+      // The counting's failure is logged as such; the commit is not taken for failed (no check, no retry).
+      const messages = jsonLines(errors).map((l) => l.msg);
+      errors.mockRestore();
+      expect(messages).toContain("counting a D1 commit failed");
+      expect(messages).not.toContain("committing logged batches to D1 failed; they stay logged");
+      // Landed once: one commit each, no retry taken for a failure of the counting.
+      expect(await runInDurableObject(stubOf(sid), (instance: SessionObject) => instance.writeLog.commits)).toBe(commitsBefore + 2);
+      const stored = await env.DB.prepare("SELECT x, version FROM tokens WHERE session_id = ? AND id = ?")
+        .bind(sid, token.id)
+        .first<{ x: number; version: number }>();
+      expect(stored).toEqual({ x: 4, version: again.body.version });
+    } finally {
+      await runInDurableObject(stubOf(sid), (instance: SessionObject) => {
+        const self = instance as unknown as { env: Env };
+        const { METRICS_AE: _ae, ...rest } = self.env as Env & { METRICS_AE?: unknown };
+        self.env = rest as Env;
+      });
+    }
   });
 
   it("reaches D1 with the saves, shows on the metrics endpoint and the bench route", async () => {

@@ -575,9 +575,14 @@ export class SessionObject extends DurableObject<Env> {
 
   /** Adds what D1 did for a commit to the aggregate (or Analytics Engine), as `#countSave` does a save. */
   #countCommit(usage: D1Usage): void {
-    if (writeUsagePoint(this.env, usage)) return;
-    if (this.saveMetrics.addCommit(usage)) {
-      this.#scheduleAlarm(Date.now() + SAVE_FLUSH_MS).catch((error) => logError("setting the alarm failed", error));
+    // Called as the commit lands: a failure here must never look like the commit's.
+    try {
+      if (writeUsagePoint(this.env, usage)) return;
+      if (this.saveMetrics.addCommit(usage)) {
+        this.#scheduleAlarm(Date.now() + SAVE_FLUSH_MS).catch((error) => logError("setting the alarm failed", error));
+      }
+    } catch (error) {
+      logError("counting a D1 commit failed", error);
     }
   }
 
