@@ -5,7 +5,7 @@
  *
  *   npm run bench                      all suites against a fresh wrangler dev
  *   node bench/run.mjs --quick         smaller counts and shorter runs (checks the harness)
- *   npm run bench -- fanout            some suites only, by name (core, fanout, uploads, client, fog, storage, import)
+ *   npm run bench -- fanout            some suites only, by name (core, fanout, uploads, client, fog, storage, import, capacity)
  *   node bench/run.mjs --only=1,3      some scenarios only (ids as in the table, e.g. fanout-100)
  *   node bench/run.mjs --in-place      run wrangler from the working tree, not from a snapshot of
  *                                      the sources (then an edit during the run reloads the worker)
@@ -22,6 +22,7 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import * as capacity from "./capacity.mjs";
 import * as clientSuite from "./client.mjs";
 import * as core from "./core.mjs";
 import * as fanout from "./fanout.mjs";
@@ -33,7 +34,7 @@ import { BIN, childEnv, interrupted, ROOT, startServer } from "./lib/server.mjs"
 import * as storage from "./storage.mjs";
 import * as uploads from "./uploads.mjs";
 
-const SUITES = [core, fanout, uploads, clientSuite, fog, storage, importSuite];
+const SUITES = [core, fanout, uploads, clientSuite, fog, storage, importSuite, capacity];
 
 // Run under the project's node (24, in node_modules/.bin) even when started by another one.
 const localNode = join(BIN, "node");

@@ -185,7 +185,15 @@ async function run({ client, baseUrl, quick, log, persistDir }) {
       return `${t}: played ${cell(played)}; inside the window ${cell(inside)}; after the window ${cell(after)}`;
     }),
   ];
-  return { rows, details, failures: [] };
+  // The same figures as numbers, for bench/capacity.mjs.
+  const figures = Object.fromEntries(
+    [
+      ["played", played],
+      ["inside", inside],
+      ["after", after],
+    ].map(([key, m]) => [key, { values: perChange(m), pages: perChangePages(m) }]),
+  );
+  return { rows, details, failures: [], figures: { changes, bytesPerChange: figures } };
 }
 
 export const scenarios = [{ id: "storage-1", title: "Bytes stored per change, before and after retention", run }];

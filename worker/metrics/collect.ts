@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { unsyncedBacklog } from "./backlog";
 import { RESOLUTIONS, RESOLVE_BUCKETS_S } from "./client-reports";
+import { D1_BATCHES, D1_DURATION, D1_ROUND_TRIP, D1_ROWS_READ, D1_ROWS_WRITTEN, D1_STATEMENTS, usageFrom } from "./d1-usage";
 import type { Family, Labels, Sample } from "./prometheus";
 import { CLIENT_CONFLICT_COUNTER, CLIENT_RESOLVE_HISTOGRAM, CONFLICT_COUNTER, SAVE_BUCKETS_MS, SAVE_HISTOGRAM } from "./recorder";
 
@@ -121,6 +122,20 @@ async function healthChecks(env: Env): Promise<Sample[]> {
   ];
 }
 
+/** What D1 reported for the sessions' commits (d1-usage.ts): always present, 0 before any commit. */
+function d1UsageFamilies(rows: CounterRow[]): Family[] {
+  const u = usageFrom(rows);
+  const family = (name: string, help: string, value: number): Family => ({ name, help, type: "counter", samples: [{ value }] });
+  return [
+    family(D1_BATCHES, "D1 batches the session objects committed (one holds one or more logged writes).", u.batches),
+    family(D1_STATEMENTS, "Statements in those batches.", u.statements),
+    family(D1_ROWS_READ, "Rows D1 reported read by those statements (meta.rows_read).", u.rowsRead),
+    family(D1_ROWS_WRITTEN, "Rows D1 reported written by those statements, index entries included (meta.rows_written).", u.rowsWritten),
+    family(D1_DURATION, "Time D1 reported spending on those statements (meta.duration), in milliseconds.", u.durationMs),
+    family(D1_ROUND_TRIP, "Time the session objects waited for those batches, in milliseconds.", u.roundTripMs),
+  ];
+}
+
 export async function collectFamilies(env: Env): Promise<Family[]> {
   const db = getDb(env.DB);
   const health = await healthChecks(env);
@@ -213,6 +228,7 @@ export async function collectFamilies(env: Env): Promise<Family[]> {
       type: "counter",
       samples: counters.filter((r) => r.name === CONFLICT_COUNTER).map((r) => ({ labels: parseLabels(r.labels), value: r.value })),
     },
+    ...d1UsageFamilies(counters),
     {
       name: CLIENT_CONFLICT_COUNTER,
       help: "Conflicts clients showed their users (reported by the clients' queues), by entity type.",

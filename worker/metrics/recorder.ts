@@ -15,6 +15,7 @@ import type { Context } from "hono";
 import { ApiError } from "../api-error";
 import { sessionStub } from "../session/stub";
 import type { AppEnv } from "../types";
+import { D1_USAGE_METRICS } from "./d1-usage";
 
 /** Upper bounds (ms) of the save-latency histogram's buckets; `+Inf` follows. */
 export const SAVE_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000] as const;
@@ -33,6 +34,7 @@ export const KNOWN_METRICS = [
   CLIENT_CONFLICT_COUNTER,
   CLIENT_RESOLVE_HISTOGRAM,
   `${CLIENT_RESOLVE_HISTOGRAM}_sum`,
+  ...D1_USAGE_METRICS,
 ] as const;
 
 export type SaveRoute = "rest" | "batch";

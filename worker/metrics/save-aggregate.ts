@@ -2,12 +2,14 @@
  * Saves counted in memory and written to D1 together: the session object keeps one of these
  * (`SessionObject.saveMetrics`) and flushes it from its alarm, due `SAVE_FLUSH_MS` after the first
  * save not yet flushed, so a busy session costs D1 one statement every few seconds instead of one
- * upsert a save. The rows are exactly those `recordSave` writes (`saveRows`), summed.
+ * upsert a save. The rows are exactly those `recordSave` writes (`saveRows`), summed, and what D1
+ * reported for the object's commits (d1-usage.ts `usageRows`).
  *
  * Held in memory only: an object evicted or restarted between a save and its flush (a deploy, a
  * crash; the runtime itself evicts only after longer silences) loses at most those seconds of
  * counters. A flush D1 refuses loses nothing: its rows are put back and written by the next one.
  */
+import { type D1Usage, usageRows } from "./d1-usage";
 import { type CounterRow, type SaveOutcome, type SaveRoute, saveRows, writeCounters } from "./recorder";
 
 /** How long after the first unflushed save the object flushes its counters to D1. */
@@ -25,6 +27,13 @@ export class SaveAggregate {
   add(ms: number, outcome: SaveOutcome, route: SaveRoute): boolean {
     const first = this.#rows.size === 0;
     this.#merge(saveRows(ms, outcome, route));
+    return first;
+  }
+
+  /** Counts what D1 did for one commit; true when it is the first row since the last flush. */
+  addCommit(usage: D1Usage): boolean {
+    const first = this.#rows.size === 0;
+    this.#merge(usageRows(usage));
     return first;
   }
 

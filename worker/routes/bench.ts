@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ApiError } from "../api-error";
 import { getDb, nowIso } from "../db/client";
 import { acknowledgements } from "../db/schema";
+import { usageFrom } from "../metrics/d1-usage";
 import { jsonBody, KiB } from "../middleware/body";
 import { runAllJobsNow } from "../scheduled";
 import type { AppEnv } from "../types";
@@ -75,6 +76,23 @@ export const benchRoutes = new Hono<AppEnv>()
     // Every maintenance job of every session at a chosen time, without the queue (a later time ages everything past its window).
     await runAllJobsNow(c.env, Date.parse(c.req.valid("json").at));
     return c.json({ ok: true });
+  })
+  // ---- capacity (bench/capacity.mjs) --------------------------------------------------------
+  .get("/d1-usage", async (c) => {
+    // What D1 reported for the sessions' commits so far, as flushed by their objects (d1-usage.ts).
+    const rows = await c.env.DB.prepare("SELECT name, value FROM metric_counters WHERE name LIKE 'vtt_d1_commit_%'").all<{
+      name: string;
+      value: number;
+    }>();
+    const u = usageFrom(rows.results);
+    return c.json({
+      batches: u.batches,
+      statements: u.statements,
+      rows_read: u.rowsRead,
+      rows_written: u.rowsWritten,
+      duration_ms: u.durationMs,
+      round_trip_ms: u.roundTripMs,
+    });
   })
   .get("/table-bytes", async (c) => {
     // D1 has no dbstat: each table's rows and the bytes of their values (text and blobs as

@@ -46,6 +46,7 @@ import { commitPlan } from "../db/commit";
 import { loadSessionState } from "../db/reads";
 import { gameSessions, sessionMembers, sessionState } from "../db/schema";
 import { logError } from "../lib/log";
+import { batchUsage, type D1Usage, writeUsagePoint } from "../metrics/d1-usage";
 import { type SaveOutcome, type SaveRoute, writeSavePoint } from "../metrics/recorder";
 import { SAVE_FLUSH_MS, SaveAggregate } from "../metrics/save-aggregate";
 import type { CredentialFilter } from "./credential-sockets";
@@ -130,6 +131,7 @@ export class SessionObject extends DurableObject<Env> {
         this.#hub.sendToAll({ type: "reload", seq: dropped[0]?.previousSeq ?? 0, reason: "gone" });
         logError("D1 refused logged batches: dropped", { batches: dropped.length, error: String(error) });
       },
+      committed: (results, ms) => this.#countCommit(batchUsage(results, ms)),
     });
     this.writeLog.backlogMax = backlogLimit(env);
     this.#previews = new PreviewRelay({
@@ -549,6 +551,19 @@ export class SessionObject extends DurableObject<Env> {
     if (writeSavePoint(this.env, ms, outcome, route)) return;
     if (this.saveMetrics.add(ms, outcome, route)) {
       this.#scheduleAlarm(Date.now() + SAVE_FLUSH_MS).catch((error) => logError("setting the alarm failed", error));
+    }
+  }
+
+  /** Adds what D1 did for a commit to the aggregate (or Analytics Engine), as `#countSave` does a save. */
+  #countCommit(usage: D1Usage): void {
+    // Called as the commit lands: a failure here must never look like the commit's.
+    try {
+      if (writeUsagePoint(this.env, usage)) return;
+      if (this.saveMetrics.addCommit(usage)) {
+        this.#scheduleAlarm(Date.now() + SAVE_FLUSH_MS).catch((error) => logError("setting the alarm failed", error));
+      }
+    } catch (error) {
+      logError("counting a D1 commit failed", error);
     }
   }
 

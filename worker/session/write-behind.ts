@@ -79,6 +79,8 @@ export interface WriteBehindHost {
   onRenumbered(delta: number): void;
   /** D1 refused the oldest entry: it and all later ones were dropped; the log is empty. */
   onRejected(dropped: readonly LogEntry[], error: unknown): void;
+  /** D1 ran a commit: its results, one a statement, each with D1's `meta`, and its round trip (metrics/d1-usage.ts). */
+  committed?(results: readonly unknown[], ms: number): void;
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } {
@@ -321,7 +323,8 @@ export class WriteBehind {
       if (this.#failAfterLanding && first) await db.batch([first, ...rest]);
       throw new Error("D1 failure injected by a test");
     }
-    if (first) await db.batch([first, ...rest]);
+    const started = performance.now();
+    if (first) this.#host.committed?.(await db.batch([first, ...rest]), performance.now() - started);
   }
 
   /** D1 refuses the oldest entry (checked: not landed, not stale): it and all later entries go. */
