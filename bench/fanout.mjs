@@ -401,8 +401,9 @@ async function fanout(ctx, n) {
     );
     ours = connected.sockets;
     results.connect_ms = connected.ms;
-    floor = (await openMany(n, () => openSocket(`${wsBase}/api/bench/relay/ws?room=${room}`, {}, { ready: null, checkOrder: false })))
-      .sockets;
+    const relayed = await openMany(n, () => openSocket(`${wsBase}/api/bench/relay/ws?room=${room}`, {}, { ready: null, checkOrder: false }));
+    floor = relayed.sockets;
+    results.floor_connect_ms = relayed.ms;
     gm = await openSocket(
       `${wsBase}${ApiClient.sessionPath(sid)}/ws?patch=1`,
       { authorization: `Bearer ${client.token}`, origin: baseUrl },
@@ -555,8 +556,8 @@ function rowsOf(r) {
 
 function detailsOf(r) {
   const lines = [
-    `${r.players} player sockets connected to the session in ${fmtMs(r.connect_ms)} (${CONNECT_CONCURRENCY} at a time, bearer tokens of ${PLAYER_USERS} player users), ` +
-      `and ${r.players} to the relay; the players' sockets are patch sockets (?patch=1), a change message (a token move) is ${r.message_bytes} bytes, ` +
+    `${r.players} player sockets connected to the session in ${fmtMs(r.connect_ms)} (${CONNECT_CONCURRENCY} at a time, bearer tokens of ${PLAYER_USERS} player users, each done at its hello), ` +
+      `and ${r.players} to the relay in ${fmtMs(r.floor_connect_ms)} (no authentication, done when open); the players' sockets are patch sockets (?patch=1), a change message (a token move) is ${r.message_bytes} bytes, ` +
       `and the floor relays a copy of it; ` +
       `WebSocket extensions negotiated with this client: ${r.extensions || "none"} (by wrangler dev's entry, not by the objects).`,
   ];
@@ -645,6 +646,7 @@ function scenario(n) {
         data: {
           players: n,
           connect_ms: r.connect_ms,
+          floor_connect_ms: r.floor_connect_ms,
           message_bytes: r.message_bytes,
           ours: Object.fromEntries(RATES.map((rate) => [rate, strip(r.ours[rate])])),
           socket: Object.fromEntries(RATES.map((rate) => [rate, strip(r.socket[rate])])),
