@@ -194,6 +194,24 @@ test("the GM's table reaches two players live: new tokens, hiding, and a move ma
     }
     await screenshot(bob.page, "table-02a-player-sees-drawing-not-note");
 
+    // The GM clears the drawings by mistake: the notice offers Undo, which brings the same drawing back for everyone.
+    const drawn = gm.page.locator("svg.drawings-layer path[data-stroke-id]").first();
+    const [strokeId, strokePath] = [await drawn.getAttribute("data-stroke-id"), await drawn.getAttribute("d")];
+    await gm.page.getByRole("toolbar", { name: "Table tools" }).getByRole("button", { name: "Clear drawings" }).click();
+    await gm.page.getByRole("toolbar", { name: "Table tools" }).getByRole("button", { name: "Clear", exact: true }).click();
+    const cleared = gm.page.getByRole("status").filter({ hasText: "Cleared the drawings of Flooded Vault." });
+    await cleared.waitFor();
+    for (const page of [gm.page, bob.page]) await page.locator("svg.drawings-layer path[data-stroke-id]").waitFor({ state: "detached" });
+    await screenshot(gm.page, "table-02b-gm-cleared-drawings-undo");
+    await cleared.getByRole("button", { name: "Undo" }).click();
+    await cleared.waitFor({ state: "detached" });
+    for (const player of [gm, ann, bob]) {
+      const back = player.page.locator(`svg.drawings-layer path[data-stroke-id="${strokeId}"]`);
+      await back.waitFor();
+      assert.equal(await back.getAttribute("d"), strokePath);
+    }
+    await gm.page.getByRole("status", { name: "Connection" }).filter({ hasNotText: "queued" }).waitFor();
+
     // The GM hides the token: the players stop seeing it; the GM still does, marked hidden.
     await gmToken.click();
     await gm.page.getByRole("button", { name: "Hide from players" }).click();

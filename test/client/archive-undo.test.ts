@@ -7,6 +7,7 @@ import { SelectionActions } from "../../client/src/components/SelectionActions";
 import { TokenInspector } from "../../client/src/components/TokenInspector";
 import type { SessionSync } from "../../client/src/lib/sync";
 import type { AnyEntity } from "../../client/src/lib/types";
+import { folder } from "./helpers/fake-gm";
 import { FakeServer } from "./helpers/fake-server";
 import { FakeWebSocket } from "./helpers/fake-socket";
 import { scene, token } from "./helpers/fixtures";
@@ -127,6 +128,26 @@ describe("on the GM's table", () => {
     expect(server.get("token", "t1")?.version).toBe(3);
     await waitFor(() => expect(screen.queryByText(/Archived Ogre\./)).toBeNull());
     expect(await screen.findByRole("button", { name: "Ogre" })).toBeTruthy();
+  });
+
+  it("archives a folder holding a scene after the confirmation, and the notice's Undo restores it on the server", async () => {
+    const server = new FakeServer();
+    server.put("folder", folder("f1", 1, { name: "Act I" }) as unknown as AnyEntity, "create");
+    server.put("scene", scene("s1", 1, { name: "Crypt" }) as unknown as AnyEntity, "create");
+    server.put("scene", scene("s2", 1, { name: "Road", folder_id: "f1" }) as unknown as AnyEntity, "create");
+    server.edit("session_state", "st", { active_scene_id: "s1" });
+    await renderSessionTable(server, "u-gm", running);
+    fireEvent.click(await screen.findByRole("tab", { name: "Scenes" }));
+    fireEvent.click(await screen.findByRole("button", { name: "Edit folder Act I" }));
+    fireEvent.click(await screen.findByRole("button", { name: "Archive folder Act I" }));
+    expect(await screen.findByText(/Archive folder Act I\? It holds 1 scene;/)).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Archive it" }));
+    await waitFor(() => expect(server.get("folder", "f1")?.archived_at).not.toBeNull());
+    const notice = await screen.findByText(/Archived folder Act I\./);
+    fireEvent.click(within(notice).getByRole("button", { name: "Undo" }));
+    await waitFor(() => expect(server.get("folder", "f1")?.archived_at).toBeNull());
+    expect(server.get("folder", "f1")?.version).toBe(3);
+    expect(server.get("scene", "s2")?.archived_at).toBeNull();
   });
 
   it("archives a scene after the confirmation, and the notice's Undo restores it on the server", async () => {

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SceneManager } from "../../client/src/components/SceneManager";
 import { ApiError } from "../../client/src/lib/api";
 import { createRoster } from "../../client/src/lib/roster";
-import type { Scene } from "../../client/src/lib/types";
+import { applyEntities } from "../../client/src/lib/store";
+import type { AnyEntity, Scene } from "../../client/src/lib/types";
 import { fakeGmApi, fakeSync, folder } from "./helpers/fake-gm";
 import { scene, sessionState } from "./helpers/fixtures";
 import { settle } from "./helpers/timers";
@@ -200,6 +201,48 @@ describe("SceneManager: the navigator", () => {
         { op: "archive", type: "folder", id: "f2" },
       ]),
     );
+  });
+});
+
+describe("SceneManager: archiving a folder", () => {
+  it("asks first when the folder holds scenes, saying how many, and Keep changes nothing", async () => {
+    const { fake } = renderManager();
+    fireEvent.click(screen.getByRole("button", { name: "Edit folder Act I" }));
+    fireEvent.click(screen.getByRole("button", { name: "Archive folder Act I" }));
+    expect(screen.getByText(/Archive folder Act I\? It holds 1 scene; they move to the top level/)).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Keep" }));
+    await settle();
+    expect(fake.writes).toEqual([]);
+    expect(screen.queryByText(/Archive folder Act I\?/)).toBeNull();
+    // The folder and its scene are where they were.
+    expect(within(screen.getByRole("list", { name: "In Act I" })).getByText("Keep")).toBeTruthy();
+  });
+
+  it("archives the folder once confirmed", async () => {
+    const { fake } = renderManager();
+    fireEvent.click(screen.getByRole("button", { name: "Edit folder Act I" }));
+    fireEvent.click(screen.getByRole("button", { name: "Archive folder Act I" }));
+    expect(fake.writes).toEqual([]);
+    fireEvent.click(screen.getByRole("button", { name: "Archive it" }));
+    await waitFor(() => expect(fake.writes).toEqual([{ op: "archive", type: "folder", id: "f1" }]));
+  });
+
+  it("counts scenes and folders inside", async () => {
+    const { fake } = renderManager();
+    const inner = folder("f2", 2, { name: "Act II", sort: 2, parent_id: "f1" });
+    fake.sync.store.update((w) => applyEntities(w, [{ type: "folder", entity: inner as unknown as AnyEntity }]));
+    fireEvent.click(screen.getByRole("button", { name: "Edit folder Act I" }));
+    fireEvent.click(screen.getByRole("button", { name: "Archive folder Act I" }));
+    expect(screen.getByText(/It holds 1 scene and 1 folder;/)).toBeTruthy();
+  });
+
+  it("archives an empty folder at once, without asking", async () => {
+    const { fake } = renderManager();
+    fireEvent.click(screen.getByRole("button", { name: "Edit folder Act II" }));
+    fireEvent.click(screen.getByRole("button", { name: "Archive folder Act II" }));
+    expect(screen.queryByText(/Archive folder Act II\?/)).toBeNull();
+    expect(screen.queryByRole("button", { name: "Archive it" })).toBeNull();
+    await waitFor(() => expect(fake.writes).toEqual([{ op: "archive", type: "folder", id: "f2" }]));
   });
 });
 

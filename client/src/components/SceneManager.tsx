@@ -16,7 +16,7 @@ import {
 } from "../lib/scene-tree";
 import { createSubmitter } from "../lib/submit";
 import type { SessionSync } from "../lib/sync";
-import type { Folder, Scene } from "../lib/types";
+import type { Folder, Scene, Token } from "../lib/types";
 import { AssetUploadField } from "./AssetUploadField";
 import { ErrorMessage } from "./ErrorMessage";
 import { SceneEditor, type ScenePatch } from "./SceneEditor";
@@ -213,6 +213,14 @@ export function SceneManager(props: {
     const [name, setName] = createSignal(folder().name);
     const [parent, setParent] = createSignal(shownParentOf(tree(), folder().id) ?? TOP_LEVEL);
     const excluded = () => folderAndDescendants(tree(), folder().id);
+    // A folder that holds something asks before it is archived; an empty one goes at once (Undo still offered).
+    const [confirmingArchive, setConfirmingArchive] = createSignal(false);
+    const contents = () => describeContents(view, folder().id);
+    const archiveFolder = () => {
+      setConfirmingArchive(false);
+      setEditingFolderId(null);
+      void act(() => archive("folder", folder().id, `folder ${folder().name}`));
+    };
     const submit = (event: SubmitEvent) => {
       event.preventDefault();
       const trimmed = name().trim();
@@ -252,14 +260,24 @@ export function SceneManager(props: {
             type="button"
             class="button-small button-quiet button-archive"
             aria-label={`Archive folder ${folder().name}`}
-            onClick={() => {
-              setEditingFolderId(null);
-              void act(() => archive("folder", folder().id, `folder ${folder().name}`));
-            }}
+            onClick={() => (contents() ? setConfirmingArchive(true) : archiveFolder())}
           >
             Archive folder
           </button>
         </div>
+        <Show when={confirmingArchive() && contents()}>
+          {(held) => (
+            <p class="confirm">
+              Archive folder {folder().name}? It holds {held()}; they move to the top level until it is restored.{" "}
+              <button type="button" class="button-small button-danger-inline" onClick={archiveFolder}>
+                Archive it
+              </button>{" "}
+              <button type="button" class="button-small button-quiet" onClick={() => setConfirmingArchive(false)}>
+                Keep
+              </button>
+            </p>
+          )}
+        </Show>
         <p class="hint">Archiving it moves its scenes and folders to the top level until it is restored.</p>
       </form>
     );
@@ -404,4 +422,18 @@ export function SceneManager(props: {
       </div>
     </SidebarSection>
   );
+}
+
+const plural = (count: number, one: string) => `${count} ${one}${count === 1 ? "" : "s"}`;
+
+/** What a folder directly holds, in words ("2 scenes and 1 folder"); empty when it holds nothing live. */
+function describeContents(
+  view: { scenes: Record<string, Scene>; tokens: Record<string, Token>; folders: Record<string, Folder> },
+  folderId: string,
+): string {
+  const scenes = Object.values(view.scenes).filter((s) => s.archived_at === null && s.folder_id === folderId).length;
+  const tokens = Object.values(view.tokens).filter((t) => t.archived_at === null && t.folder_id === folderId).length;
+  const folders = Object.values(view.folders).filter((f) => f.archived_at === null && f.parent_id === folderId).length;
+  const parts = [plural(scenes, "scene"), plural(tokens, "token"), plural(folders, "folder")].filter((part) => !part.startsWith("0 "));
+  return parts.length <= 1 ? (parts[0] ?? "") : `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`;
 }

@@ -11,9 +11,11 @@ import RefreshCw from "lucide-solid/icons/refresh-cw";
 import Undo2 from "lucide-solid/icons/undo-2";
 import Users from "lucide-solid/icons/users";
 import { createMemo, createResource, createSignal, onCleanup, onMount, Show } from "solid-js";
+import type { Json } from "../../../domain/merge-patch";
 import { api, createGmApi } from "../lib/api";
+import { plain } from "../lib/authoring";
 import { createCameraStore } from "../lib/camera-store";
-import type { Note } from "../lib/drawing";
+import { clearStrokesOps, type Note } from "../lib/drawing";
 import { type GridPatch, gridOf } from "../lib/grid";
 import { buildLibraryTree, flattenFolders, freeCell } from "../lib/library";
 import { sortSiblings } from "../lib/ordering";
@@ -226,6 +228,39 @@ export function SessionTable(props: {
     await props.sync.archive(type, id);
     setArchived({ label, undo });
   }
+  /**
+   * Clears every drawing of the scene and offers the notice's Undo: each cleared layer's strokes
+   * written back as one queued edit (offline too), on the version its clear makes. When the layer
+   * changed since (a new stroke, another GM), Undo refuses and says so instead of overwriting it.
+   */
+  async function clearDrawingsWithUndo(sceneId: string) {
+    const ops = props.sync.queue.state().ops;
+    const drafts = clearStrokesOps(Object.values(view.layers), sceneId);
+    const cleared = drafts.flatMap((draft) => {
+      const layer = view.layers[draft.id];
+      const base = layer ? nextBaseVersion(ops, "layer", draft.id, layer.version) : null;
+      return layer && base !== null ? [{ id: draft.id, strokes: plain((layer.payload?.strokes ?? null) as Json), version: base + 1 }] : [];
+    });
+    if (drafts.length === 0) return;
+    const label = `the drawings of ${view.scenes[sceneId]?.name ?? "this scene"}`;
+    await props.sync.submit(drafts);
+    setArchived({
+      label,
+      verb: "Cleared",
+      undo: async () => {
+        const pending = props.sync.queue.state().ops;
+        const changed = cleared.some((c) => nextBaseVersion(pending, "layer", c.id, view.layers[c.id]?.version ?? null) !== c.version);
+        if (changed) {
+          throw new Error(`Undo refused: ${label} changed since they were cleared, and undoing would overwrite that change.`);
+        }
+        await props.sync.submit(
+          cleared.map((c) => ({ op: "update" as const, type: "layer" as const, id: c.id, patch: { payload: { strokes: c.strokes } } })),
+        );
+      },
+    });
+  }
+  /** A table gesture's edit that could not be queued (the canvas has no form to show it in). */
+  const reportEdit = (error: unknown) => console.error(JSON.stringify({ level: "error", msg: "edit not queued", error: String(error) }));
   function noteDeleted(note: Note, restore: (note: Note) => void) {
     const text = note.text.trim();
     setArchived({
@@ -618,7 +653,10 @@ export function SessionTable(props: {
                       },
                       onResize: authoring.resize,
                       onRotate: authoring.rotate,
-                      layerEdits: authoring.layerEdits(scene.id),
+                      layerEdits: {
+                        ...authoring.layerEdits(scene.id),
+                        clearStrokes: () => void clearDrawingsWithUndo(scene.id).catch(reportEdit),
+                      },
                       onNoteDeleted: (note: Note) => noteDeleted(note, (back) => authoring.layerEdits(scene.id).putNote(back)),
                       onFitGrid: (patch: GridPatch) => authoring.fitGrid(scene.id, patch),
                       onLibraryDrop: (id: string, x: number, y: number) =>
