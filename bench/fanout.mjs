@@ -401,7 +401,9 @@ async function fanout(ctx, n) {
     );
     ours = connected.sockets;
     results.connect_ms = connected.ms;
-    const relayed = await openMany(n, () => openSocket(`${wsBase}/api/bench/relay/ws?room=${room}`, {}, { ready: null, checkOrder: false }));
+    const relayed = await openMany(n, () =>
+      openSocket(`${wsBase}/api/bench/relay/ws?room=${room}`, {}, { ready: null, checkOrder: false }),
+    );
     floor = relayed.sockets;
     results.floor_connect_ms = relayed.ms;
     gm = await openSocket(
