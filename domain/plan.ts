@@ -149,7 +149,7 @@ export function entityKey(type: string, id: string): string {
  * entity (a create without a chosen id names none). Anything else reusing the id is refused: the
  * stored result belongs to another op and may hold what this caller must not see.
  */
-export function isSameOp(stored: StoredOp, actor: Actor, op: InternalOp): boolean {
+function isSameOp(stored: StoredOp, actor: Actor, op: InternalOp): boolean {
   if (stored.user_id === null || stored.op === null) return false;
   if (stored.user_id !== actor.userId || stored.entity_type !== op.entity_type || stored.op !== op.op) return false;
   return op.op === "create" && op.id === undefined ? true : op.id === stored.entity_id;

@@ -8,6 +8,7 @@ import { create, newTable } from "../helpers/client";
 import { makePng } from "../helpers/images";
 import { TestSocket } from "../helpers/socket";
 import { upload } from "../helpers/uploads";
+import { failD1, recover, withLog } from "../helpers/write-log";
 
 async function tableWithHiddenArt() {
   const t = await newTable();
@@ -68,5 +69,28 @@ describe("revealing a token", () => {
     await t.gm.req("PATCH", `${t.base}/tokens/${t.lurker.id}`, { name: "Still lurking" }, { "if-match": '"1"' });
     const delta = await t.player.req("GET", `${t.base}/changes?since=${since}`);
     expect(JSON.stringify(delta.body)).not.toContain(art.id);
+  });
+
+  it("sends with the reveal the art made while the token was hidden that D1 does not hold yet", async () => {
+    const t = await tableWithHiddenArt();
+    // D1 refuses the log's commits: both writes stay in the session's write log (their writers get 503).
+    await failD1(t.sid);
+    await withLog(t.sid, (log) => {
+      log.answerTimeoutMs = 100;
+    });
+    const artId = crypto.randomUUID();
+    const made = await t.gm.req("POST", `${t.base}/token-art`, { id: artId, token_id: t.lurker.id, image_asset: t.hash });
+    expect(made.status).toBe(503);
+    const playerSocket = await TestSocket.open(t.player, t.base);
+    const shown = await t.gm.req("PATCH", `${t.base}/tokens/${t.lurker.id}`, { hidden: false }, { "if-match": '"1"' });
+    expect(shown.status).toBe(503);
+    expect(await withLog(t.sid, (log) => log.size)).toBe(2);
+
+    const reveal = await playerSocket.next((m) => m.type === "change" && m.entity_id === t.lurker.id, "the reveal");
+    expect(reveal.related).toEqual([{ entity_type: "token_art", entity: expect.objectContaining({ id: artId, image_asset: t.hash }) }]);
+    playerSocket.close();
+    expect(await recover(t.sid)).toBe(0);
+    const art = await t.gm.req("GET", `${t.base}/token-art/${artId}`);
+    expect(art.body).toMatchObject({ id: artId, token_id: t.lurker.id });
   });
 });

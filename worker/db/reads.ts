@@ -231,6 +231,18 @@ export interface RelatedEntity {
   entity: AnyEntity;
 }
 
+/** The token an entity hangs on (token art, a module entity with `scene: {via: "token"}`), if any. */
+function tokenOf(type: EntityType, entity: AnyEntity): string | undefined {
+  const field =
+    type === "token_art"
+      ? "token_id"
+      : registry.moduleEntity(type)?.scene?.via === "token"
+        ? registry.moduleEntity(type)?.scene?.field
+        : undefined;
+  const tokenId = field === undefined ? undefined : entity[field];
+  return typeof tokenId === "string" ? tokenId : undefined;
+}
+
 /**
  * What hangs on these tokens and follows their visibility: their live art, and live module
  * entities that live on them (`scene: {via: "token"}`), each with the token it hangs on.
@@ -265,7 +277,8 @@ async function tokenDependents(db: Db, sessionId: string, tokenIds: readonly str
  * brings none); `keep` is what the row's player may see of an entity (null: nothing); `attach`
  * gives the row with what comes with its token. `skip` leaves out entities (`type:id`) the caller
  * sends anyway; `fresher` gives an entity as the caller knows it better than D1 (the session
- * object's cache: D1 may be behind its write log).
+ * object's cache: D1 may be behind its write log); `pending` are entities the caller wrote that D1
+ * may not hold at all yet (the object's logged ones).
  */
 export async function attachRelated<R>(
   db: Db,
@@ -274,11 +287,22 @@ export async function attachRelated<R>(
   revealed: (row: R) => string | undefined,
   keep: (row: R) => Filter,
   attach: (row: R, related: RelatedEntity[]) => R,
-  options: { skip?: ReadonlySet<string>; fresher?: (type: EntityType, entity: AnyEntity) => AnyEntity } = {},
+  options: {
+    skip?: ReadonlySet<string>;
+    fresher?: (type: EntityType, entity: AnyEntity) => AnyEntity;
+    pending?: () => readonly RelatedEntity[];
+  } = {},
 ): Promise<R[]> {
   const tokenIds = rows.map(revealed).filter((id): id is string => id !== undefined);
   if (tokenIds.length === 0) return [...rows];
   const dependents = await tokenDependents(db, sessionId, tokenIds);
+  // Made while the token was hidden and not in D1 yet: only the caller knows them.
+  const known = new Set(dependents.map(({ type, entity }) => `${type}:${entity.id}`));
+  const wanted = new Set(tokenIds);
+  for (const { type, entity } of options.pending?.() ?? []) {
+    const tokenId = tokenOf(type, entity);
+    if (tokenId !== undefined && wanted.has(tokenId) && !known.has(`${type}:${entity.id}`)) dependents.push({ type, entity, tokenId });
+  }
   return rows.map((row) => {
     const tokenId = revealed(row);
     if (tokenId === undefined) return row;

@@ -42,7 +42,7 @@ export const JOBS_DEAD_LETTER_QUEUE = "vtt-jobs-dlq";
 /** Deliveries of a message after its first, as `max_retries` in wrangler.toml (a test keeps them equal). */
 export const JOB_MAX_RETRIES = 5;
 /** Messages one `sendBatch` may carry. */
-export const SEND_BATCH_MAX = 100;
+const SEND_BATCH_MAX = 100;
 /** Longest retry delay (a retry's delay doubles from JOBS_RETRY_DELAY_SECONDS). */
 const MAX_RETRY_DELAY_SECONDS = 3600;
 const DEFAULT_RETRY_DELAY_SECONDS = 30;
@@ -146,7 +146,7 @@ export function retryDelaySeconds(env: Env, attempts: number): number {
 }
 
 /** The JOBS consumer: each message on its own, acked or retried on its own. */
-export async function consumeJobs(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+async function consumeJobs(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const message of batch.messages) {
     const parsed = jobMessage.safeParse(message.body);
     if (!parsed.success) {
@@ -181,7 +181,7 @@ export async function consumeJobs(batch: MessageBatch<unknown>, env: Env): Promi
  * The dead-letter consumer: one error line per message that failed every delivery, then acked.
  * The next cron run sends the job again if the session is still due.
  */
-export async function consumeDeadJobs(batch: MessageBatch<unknown>): Promise<void> {
+async function consumeDeadJobs(batch: MessageBatch<unknown>): Promise<void> {
   for (const message of batch.messages) {
     log("error", "job dead-lettered", { message_id: message.id, body: message.body });
     message.ack();

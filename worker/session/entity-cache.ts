@@ -86,6 +86,15 @@ export class EntityCache {
     this.clear();
   }
 
+  /** The entities with logged changes not yet in D1 (the session state aside), as last written. */
+  pinned(): { type: EntityType; entity: AnyEntity }[] {
+    const out: { type: EntityType; entity: AnyEntity }[] = [];
+    for (const [key, entity] of this.#entities) {
+      if (this.#pins.has(key)) out.push({ type: key.slice(0, key.length - entity.id.length - 1), entity });
+    }
+    return out;
+  }
+
   /** An op id applied by a batch that is logged but not yet in D1. */
   pendingOp(opId: string): AppliedRecord | undefined {
     return this.#pendingOps.get(opId);

@@ -56,7 +56,7 @@ function remember(snapshot: LoadedSnapshot, type: string, id: string, entity: An
 }
 
 /** Loads entities the snapshot lacks: the cache's first, then D1's in `IN` queries. */
-export async function loadInto(source: SnapshotSource, snapshot: LoadedSnapshot, type: EntityType, ids: Iterable<string>): Promise<void> {
+async function loadInto(source: SnapshotSource, snapshot: LoadedSnapshot, type: EntityType, ids: Iterable<string>): Promise<void> {
   const missing: string[] = [];
   for (const id of new Set(ids)) {
     if (snapshot.entities.has(entityKey(type, id))) continue;

@@ -247,7 +247,7 @@ export class WriteQueue {
 
   /**
    * A token that comes into players' view carries what hangs on it (`attachRelated`), as this
-   * object last wrote it (D1 may be behind its log), judged by the view players have after the
+   * object last wrote it (D1 may be behind its log, or not hold it yet at all), judged by the view players have after the
    * change (projected for them when broadcast).
    */
   async #withRevealed(sessionId: string, changes: readonly Change[]): Promise<readonly Change[]> {
@@ -259,7 +259,7 @@ export class WriteQueue {
         (c) => (c.type === "token" && !c.visibleBefore && c.visibleAfter && !c.activation ? c.id : undefined),
         (c) => (type, entity) => (c.playerView && isVisibleToPlayer(registry, type, entity, c.playerView) ? entity : null),
         (c, related) => ({ ...c, related }),
-        { fresher: (type, entity) => this.#host.entities.get(type, entity.id) ?? entity },
+        { fresher: (type, entity) => this.#host.entities.get(type, entity.id) ?? entity, pending: () => this.#host.entities.pinned() },
       );
     } catch (error) {
       // The write is logged: players then get the token without what hangs on it until they reload.
