@@ -332,6 +332,34 @@ describe("GET changes?since= past D1: what hangs on a token, and when the log ca
   });
 });
 
+describe("GET changes?since= when the session object cannot be reached", () => {
+  it("answers from D1 alone instead of failing", async () => {
+    const { gm, base, sid } = await newTable();
+    const token = await create(gm, base, "tokens", { name: "Hero" });
+    const before = await seqOf(gm, base);
+    expect((await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 5 }, { "if-match": '"1"' })).status).toBe(200);
+    // The object's log read and its wait for D1 throw, as an object reset by a deploy does.
+    await runInDurableObject(sessionStub(sid), (object: SessionObject) => {
+      const unreachable = () => Promise.reject(new Error("Durable Object reset because its code was updated"));
+      Object.assign(object, { readLog: unreachable, settle: unreachable });
+    });
+    const read = await changes(gm, base, before);
+    expect(read.status).toBe(200);
+    expect(read.body).toEqual({
+      seq: before + 1,
+      changes: [expect.objectContaining({ seq: before + 1, entity_id: token.id, entity: expect.objectContaining({ x: 5 }) })],
+    });
+    // Whether the log holds more is unknown: not a 304, but what D1 holds (nothing newer).
+    const current = await gm.req("GET", `${base}/changes?since=${before + 1}`, undefined, { "if-none-match": `"${before + 1}"` });
+    expect(current.status).toBe(200);
+    expect(current.body).toEqual({ seq: before + 1, changes: [] });
+    // Ahead of D1 with nobody to wait for: the client is told to reload, not a server error.
+    const ahead = await changes(gm, base, before + 3);
+    expect(ahead.status).toBe(410);
+    expect(ahead.body.error).toMatchObject({ code: "gone" });
+  });
+});
+
 describe("reads past D1 after the object restarted with its log waiting", () => {
   it("answers resumes (GM and player) and changes?since from the log read back; after recovery nothing twice", async () => {
     const t = await sceneTable();
