@@ -3,15 +3,9 @@
  * condition whose token is gone, a fog chunk whose fog is gone (another module type) are reported,
  * and nothing is deleted.
  */
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { create, newTable } from "../helpers/client";
-
-async function exec(query: string, ...params: unknown[]) {
-  await env.DB.prepare(query)
-    .bind(...params)
-    .run();
-}
+import { exec } from "../helpers/sql";
 
 describe("integrity of module references", () => {
   it("reports a condition naming a token that no longer exists, and a chunk naming a missing fog", async () => {

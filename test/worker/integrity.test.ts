@@ -4,18 +4,13 @@ import { checkSession } from "../../worker/jobs/integrity";
 import { create, newTable, S, TestUser } from "../helpers/client";
 import { makePng } from "../helpers/images";
 import { runCron } from "../helpers/jobs";
+import { exec } from "../helpers/sql";
 import { upload } from "../helpers/uploads";
 
 let seed = 0;
 async function distinctPng(): Promise<Uint8Array> {
   seed++;
   return makePng(6, 6, { pixel: (x, y) => [seed & 255, (seed >> 8) & 255, x * 40 + y, 255] });
-}
-
-async function exec(query: string, ...params: unknown[]) {
-  await env.DB.prepare(query)
-    .bind(...params)
-    .run();
 }
 
 /** A session where every kind of reference is used once, all of them valid. */

@@ -4,22 +4,11 @@ import { listBackups } from "../../worker/backup/layout";
 import { runAllJobsNow } from "../../worker/scheduled";
 import { create, newTable } from "../helpers/client";
 import { captureQueue } from "../helpers/jobs";
+import { exec, one } from "../helpers/sql";
 
 // Its own file: it runs every job of every session of the file's database.
 
 const DAY = 24 * 3600_000;
-
-async function exec(query: string, ...params: unknown[]) {
-  await env.DB.prepare(query)
-    .bind(...params)
-    .run();
-}
-
-async function one<T>(query: string, ...params: unknown[]): Promise<T | null> {
-  return env.DB.prepare(query)
-    .bind(...params)
-    .first<T>();
-}
 
 async function playedTable() {
   const table = await newTable();

@@ -15,22 +15,11 @@ import { create, newTable, type TestUser } from "../helpers/client";
 import { makePng } from "../helpers/images";
 import { cronMessages, deliver } from "../helpers/jobs";
 import { jsonLines } from "../helpers/log-lines";
+import { exec, one } from "../helpers/sql";
 import { upload } from "../helpers/uploads";
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
-
-async function exec(query: string, ...params: unknown[]) {
-  await env.DB.prepare(query)
-    .bind(...params)
-    .run();
-}
-
-async function one<T>(query: string, ...params: unknown[]): Promise<T | null> {
-  return env.DB.prepare(query)
-    .bind(...params)
-    .first<T>();
-}
 
 /** A time today at `hour`:17 UTC. */
 function todayAt(hour: number): Date {
