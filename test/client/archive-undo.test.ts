@@ -1,17 +1,15 @@
 // @vitest-environment jsdom
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
 import { createComponent } from "solid-js";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ArchivedNotice } from "../../client/src/components/ArchivedNotice";
 import { SelectionActions } from "../../client/src/components/SelectionActions";
 import { TokenInspector } from "../../client/src/components/TokenInspector";
-import type { SessionSync } from "../../client/src/lib/sync";
 import type { AnyEntity } from "../../client/src/lib/types";
 import { folder } from "./helpers/fake-gm";
 import { FakeServer } from "./helpers/fake-server";
-import { FakeWebSocket } from "./helpers/fake-socket";
 import { scene, token } from "./helpers/fixtures";
-import { renderSessionTable } from "./helpers/table";
+import { renderSessionTable, useTableTests } from "./helpers/table";
 
 afterEach(cleanup);
 
@@ -101,17 +99,7 @@ describe("archiving many tokens asks first", () => {
 });
 
 describe("on the GM's table", () => {
-  const running: SessionSync[] = [];
-  beforeEach(() => {
-    FakeWebSocket.reset();
-    // The GM panels' own reads (members, clients, archive) go nowhere here.
-    vi.stubGlobal("fetch", async () => new Response(JSON.stringify({ error: { code: "not_found", message: "none" } }), { status: 404 }));
-  });
-  afterEach(async () => {
-    cleanup();
-    for (const sync of running.splice(0)) await sync.stop();
-    vi.unstubAllGlobals();
-  });
+  const running = useTableTests();
 
   it("archives the selected token, and the notice's Undo restores it on the server", async () => {
     const server = new FakeServer();

@@ -1,12 +1,11 @@
 // @vitest-environment jsdom
-import { cleanup, fireEvent, screen, waitFor, within } from "@solidjs/testing-library";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { fireEvent, screen, waitFor, within } from "@solidjs/testing-library";
+import { describe, expect, it } from "vitest";
 import type { SessionSync } from "../../client/src/lib/sync";
 import type { AnyEntity, Layer } from "../../client/src/lib/types";
 import { FakeServer } from "./helpers/fake-server";
-import { FakeWebSocket } from "./helpers/fake-socket";
 import { layer, scene } from "./helpers/fixtures";
-import { renderSessionTable } from "./helpers/table";
+import { renderSessionTable, useTableTests } from "./helpers/table";
 
 const strokes = {
   k1: { kind: "free", points: [10, 10, 40, 40, 80, 20], color: "#e0664f", width: 4, at: 1 },
@@ -44,17 +43,7 @@ const layerOps = (server: FakeServer) =>
     .filter((op) => op.entity_type === "layer");
 
 describe("clearing a scene's drawings can be undone", () => {
-  const running: SessionSync[] = [];
-  beforeEach(() => {
-    FakeWebSocket.reset();
-    // The GM panels' own reads (members, clients, archive) go nowhere here.
-    vi.stubGlobal("fetch", async () => new Response(JSON.stringify({ error: { code: "not_found", message: "none" } }), { status: 404 }));
-  });
-  afterEach(async () => {
-    cleanup();
-    for (const sync of running.splice(0)) await sync.stop();
-    vi.unstubAllGlobals();
-  });
+  const running = useTableTests();
 
   it("shows an Undo notice after clearing, and Undo writes the same drawings back on the cleared version", async () => {
     const { server, sync, before } = await renderWithDrawings(running);

@@ -3,8 +3,9 @@
  * fake sockets, an in-memory cache and a manual clock: what tests of the table's panels and
  * notices start from. The caller stops what lands in `running` after each test.
  */
-import { render } from "@solidjs/testing-library";
+import { cleanup, render } from "@solidjs/testing-library";
 import { createComponent } from "solid-js";
+import { afterEach, beforeEach, vi } from "vitest";
 import { SessionTable } from "../../../client/src/components/SessionTable";
 import { createMemoryCache } from "../../../client/src/lib/cache";
 import { createClientModuleRegistry } from "../../../client/src/lib/modules";
@@ -49,4 +50,23 @@ export async function renderSessionTable(
     }),
   );
   return { sync, clock };
+}
+
+/**
+ * Registers, in the calling scope, what every table test does around each test: fresh fake
+ * sockets, the GM panels' own reads (members, clients, archive) answered 404, and afterwards the
+ * table unmounted and the sync layers that landed in the returned list stopped.
+ */
+export function useTableTests(): SessionSync[] {
+  const running: SessionSync[] = [];
+  beforeEach(() => {
+    FakeWebSocket.reset();
+    vi.stubGlobal("fetch", async () => new Response(JSON.stringify({ error: { code: "not_found", message: "none" } }), { status: 404 }));
+  });
+  afterEach(async () => {
+    cleanup();
+    for (const sync of running.splice(0)) await sync.stop();
+    vi.unstubAllGlobals();
+  });
+  return running;
 }
