@@ -24,8 +24,14 @@ function expectLimited(r: Reply | { status: number; body: unknown; headers: Head
   return retryAfter;
 }
 
-/** Uses up `userId`'s window of `name` as if the attempts had been made this minute. */
+/**
+ * Uses up `userId`'s window of `name` as if the attempts had been made this minute. The clock is
+ * stopped at the top of the next minute first: a run that crossed into a fresh window between
+ * this and the refused request would see it allowed.
+ */
 async function useUp(name: WindowLimitName, userId: string) {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(Math.ceil(Date.now() / 60_000) * 60_000 + 1000);
   const windowStart = Math.floor(Date.now() / 60_000) * 60;
   await env.DB.prepare(
     "INSERT INTO rate_windows (key, window_start, count) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET window_start = excluded.window_start, count = excluded.count",
