@@ -5,6 +5,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import type { SessionObject } from "../../worker/session/session-object";
 import type { WriteBehind } from "../../worker/session/write-behind";
+import { create, newTable, seqOf } from "./client";
+import type { TestSocket } from "./socket";
 
 export const sessionStub = (sid: string) => env.SESSION.get(env.SESSION.idFromName(sid));
 
@@ -23,3 +25,29 @@ export const recover = (sid: string) =>
     await log.retry();
     return log.size;
   });
+
+/** The seq D1 holds for a session (what has landed behind the log), -1 for none. */
+export async function d1Seq(sid: string): Promise<number> {
+  const row = await env.DB.prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(sid).first<{ seq: number }>();
+  return row?.seq ?? -1;
+}
+
+/**
+ * The texts the sockets were sent of the logged changes are lost (as when the object stopped
+ * between logging a batch and broadcasting it): only D1, once it holds the log, answers a read past it.
+ */
+export const forgetSentTexts = (sid: string) =>
+  runInDurableObject(sessionStub(sid), (_object: SessionObject, state) => {
+    state.storage.sql.exec("DELETE FROM sent_changes");
+  });
+
+/** The messages a socket got since index `from`, of the kinds a replay and the live stream send. */
+export const streamed = (socket: TestSocket, from: number) =>
+  socket.messages.slice(from).filter((m) => m.type === "change" || m.type === "resumed" || m.type === "reload");
+
+/** A session with one token, "Hero" (version 1), and the seq after it. */
+export async function heroTable() {
+  const table = await newTable();
+  const token = await create(table.gm, table.base, "tokens", { name: "Hero" });
+  return { ...table, token, before: await seqOf(table.gm, table.base) };
+}

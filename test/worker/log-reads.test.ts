@@ -11,18 +11,9 @@ import { create, newTable, seqOf, type TestUser } from "../helpers/client";
 import { makePng } from "../helpers/images";
 import { TestSocket } from "../helpers/socket";
 import { upload } from "../helpers/uploads";
-import { failD1, recover, sessionStub, withLog } from "../helpers/write-log";
-
-/** The messages a socket got since index `from`, of the kinds a replay and the live stream send. */
-const streamed = (socket: TestSocket, from: number) =>
-  socket.messages.slice(from).filter((m) => m.type === "change" || m.type === "resumed" || m.type === "reload");
+import { d1Seq, failD1, forgetSentTexts, heroTable, recover, sessionStub, streamed, withLog } from "../helpers/write-log";
 
 const answerOf = (socket: TestSocket) => socket.next((m) => m.type === "resumed" || m.type === "reload", "the resume's answer");
-
-async function d1Seq(sid: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(sid).first<{ seq: number }>();
-  return row?.seq ?? -1;
-}
 
 /** D1's change log: seqs 1…`last`, each once. */
 async function expectGapFreeUpTo(sid: string, last: number): Promise<void> {
@@ -81,9 +72,7 @@ async function logSecrets(t: Awaited<ReturnType<typeof sceneTable>>, gmSocket: T
 
 describe("resume from before the write log, with D1 failing", () => {
   it("gives a GM D1's rows, then the log's changes as broadcast, then `resumed`, at once; after recovery nothing twice", async () => {
-    const { gm, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, base, sid, token, before } = await heroTable();
     const resumer = await TestSocket.open(gm, base);
     await holdInLog(sid);
     const writes = [
@@ -310,15 +299,11 @@ describe("GET changes?since= past D1: what hangs on a token, and when the log ca
   });
 
   it("answers from D1 alone, as before, when a logged change was not kept as sent", async () => {
-    const { gm, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, base, sid, token, before } = await heroTable();
     await holdInLog(sid);
     expect((await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' })).status).toBe(503);
     expect((await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 2 }, { "if-match": '"2"' })).status).toBe(503);
-    await runInDurableObject(sessionStub(sid), (_object: SessionObject, state) => {
-      state.storage.sql.exec("DELETE FROM sent_changes");
-    });
+    await forgetSentTexts(sid);
     // What D1 holds, consistent, without the log's part; ahead of D1 it waits for D1 and gives up.
     expect((await changes(gm, base, before)).body).toEqual({ seq: before, changes: [] });
     const ahead = await changes(gm, base, before + 1);
@@ -334,9 +319,7 @@ describe("GET changes?since= past D1: what hangs on a token, and when the log ca
 
 describe("GET changes?since= when the session object cannot be reached", () => {
   it("answers from D1 alone instead of failing", async () => {
-    const { gm, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, base, sid, token, before } = await heroTable();
     expect((await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 5 }, { "if-match": '"1"' })).status).toBe(200);
     // The object's log read and its wait for D1 throw, as an object reset by a deploy does.
     await runInDurableObject(sessionStub(sid), (object: SessionObject) => {

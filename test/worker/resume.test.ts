@@ -3,12 +3,11 @@
  * changes broadcast to the resuming socket are held and sent after `resumed`, past the seq the
  * replay covers, so the socket sees each change once, in seq order.
  */
-import { env, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { SessionObject } from "../../worker/session/session-object";
 import { create, newTable, seqOf } from "../helpers/client";
 import { TestSocket } from "../helpers/socket";
-import { failD1, recover, sessionStub, withLog } from "../helpers/write-log";
+import { d1Seq, failD1, forgetSentTexts, heroTable, recover, streamed, withLog } from "../helpers/write-log";
 
 /** A slow replay: a resume's read of D1 happens only once `openReplay` is called. */
 let openGate: (() => void) | undefined;
@@ -21,27 +20,13 @@ const slowReplay = (sid: string) =>
     object.replayRead = (...args) => gate.then(() => read(...args));
   });
 
-/**
- * The texts the sockets were sent of the logged changes are lost (as when the object stopped
- * between logging a batch and broadcasting it): only D1, once it holds the log, answers a resume.
- */
-const forgetSentTexts = (sid: string) =>
-  runInDurableObject(sessionStub(sid), (_object: SessionObject, state) => {
-    state.storage.sql.exec("DELETE FROM sent_changes");
-  });
 const openReplay = (sid: string) => withLog(sid, () => openGate?.());
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The messages a socket got since index `from`, of the kinds a replay and the live stream send. */
-const streamed = (socket: TestSocket, from: number) =>
-  socket.messages.slice(from).filter((m) => m.type === "change" || m.type === "resumed" || m.type === "reload");
-
 describe("resume outside the write queue", () => {
   it("answers a resume from seqs only in the log at once, with D1 failing: `resumed`, not `reload`", async () => {
-    const { gm, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, base, sid, token, before } = await heroTable();
     const resumer = await TestSocket.open(gm, base);
     await failD1(sid);
     const first = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
@@ -59,8 +44,7 @@ describe("resume outside the write queue", () => {
     // Answered from the log: D1 still has none of it.
     expect(streamed(resumer, from)).toEqual([...live, { type: "resumed", seq: before + 2 }]);
     expect(await withLog(sid, (log) => log.size)).toBe(2);
-    const d1 = await env.DB.prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(sid).first<{ seq: number }>();
-    expect(d1?.seq).toBe(before);
+    expect(await d1Seq(sid)).toBe(before);
     // A resume from the last seq gets nothing but `resumed`.
     const again = resumer.messages.length;
     resumer.send({ type: "resume", since: before + 2 });
@@ -73,9 +57,7 @@ describe("resume outside the write queue", () => {
   });
 
   it("waits for D1 when a change in the log was not kept as sent, then replays from D1", async () => {
-    const { gm, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, base, sid, token, before } = await heroTable();
     const resumer = await TestSocket.open(gm, base);
     await failD1(sid);
     const write = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
@@ -97,9 +79,7 @@ describe("resume outside the write queue", () => {
   });
 
   it("tells the socket to reload when the log cannot answer and D1 does not catch up with it in time", async () => {
-    const { gm, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, base, sid, token, before } = await heroTable();
     const resumer = await TestSocket.open(gm, base);
     await withLog(sid, (log) => {
       log.answerTimeoutMs = 100;
@@ -165,9 +145,7 @@ describe("resume outside the write queue", () => {
   });
 
   it("plans and broadcasts writes while a resume waits for D1, then replays them once, in order", async () => {
-    const { gm, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, base, sid, token, before } = await heroTable();
     const watcher = await TestSocket.open(gm, base);
     const resumer = await TestSocket.open(gm, base);
     await failD1(sid);
@@ -298,9 +276,7 @@ describe("resume outside the write queue", () => {
   });
 
   it("tells a resuming socket to reload once more changes than its bound were held, and sends nothing of the replay", async () => {
-    const { gm, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, base, sid, token, before } = await heroTable();
     const resumer = await TestSocket.open(gm, base);
     const watcher = await TestSocket.open(gm, base);
     await withLog(sid, (_log, object) => {

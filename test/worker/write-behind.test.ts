@@ -2,19 +2,14 @@ import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { EntityCache } from "../../worker/session/entity-cache";
 import type { SessionObject } from "../../worker/session/session-object";
-import { create, newTable, seqOf } from "../helpers/client";
+import { newTable, seqOf } from "../helpers/client";
 import { TestSocket } from "../helpers/socket";
-import { failD1, recover, sessionStub as stub, withLog } from "../helpers/write-log";
+import { d1Seq, failD1, heroTable, recover, sessionStub as stub, withLog } from "../helpers/write-log";
 
 const uuid = () => crypto.randomUUID();
 async function seqsInD1(sid: string): Promise<number[]> {
   const { results } = await env.DB.prepare("SELECT seq FROM change_log WHERE session_id = ? ORDER BY seq").bind(sid).all<{ seq: number }>();
   return results.map((r) => r.seq);
-}
-
-async function d1Seq(sid: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(sid).first<{ seq: number }>();
-  return row?.seq ?? -1;
 }
 
 async function tokenInD1(id: string) {
@@ -38,9 +33,7 @@ async function expectSeqsUpTo(sid: string, last: number): Promise<void> {
 
 describe("write-behind: players wait for the object's log, writers for D1", () => {
   it("broadcasts and plans the next write before D1 has the first, then lands both in order in one D1 batch", async () => {
-    const { gm, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, base, sid, token, before } = await heroTable();
     const socket = await TestSocket.open(gm, base);
     await failD1(sid);
 
@@ -102,9 +95,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
   });
 
   it("answers 503 when D1 does not confirm in time; the logged write lands once after a restart and its retry is a replay", async () => {
-    const { gm, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, base, sid, token, before } = await heroTable();
     await withLog(sid, (log) => {
       log.failNextCommits(1_000_000);
       log.answerTimeoutMs = 200;
@@ -131,9 +122,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
   });
 
   it("does not apply twice a batch D1 took whose answer was lost, nor one still logged when the object restarted", async () => {
-    const { gm, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, base, sid, token, before } = await heroTable();
     // The commit lands, its answer is lost: the flusher finds it in D1 and does not send it again.
     await withLog(sid, (log) => log.failNextCommits(1, true));
     const r = await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
@@ -169,9 +158,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
   });
 
   it("refuses writes with 503 once the backlog reaches its bound, changing nothing, and takes them again once D1 caught up", async () => {
-    const { gm, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, base, sid, token, before } = await heroTable();
     await withLog(sid, (log) => {
       log.failNextCommits(1_000_000);
       log.backlogMax = 2;
@@ -195,9 +182,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
   });
 
   it("retries a failing D1 with backoff through the alarm, keeping order", async () => {
-    const { gm, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, base, sid, token, before } = await heroTable();
     await withLog(sid, (log) => {
       log.failNextCommits(4);
       log.retryBaseMs = 20;
@@ -215,9 +200,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
   });
 
   it("answers changes?since and resume for seqs the sockets saw but D1 does not hold yet", async () => {
-    const { gm, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, base, sid, token, before } = await heroTable();
     const socket = await TestSocket.open(gm, base);
     await failD1(sid);
     const write = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 5 }, { "if-match": '"1"' });
@@ -241,9 +224,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
   });
 
   it("commits a membership change after everything logged before it", async () => {
-    const { gm, player, base, sid } = await newTable();
-    const token = await create(gm, base, "tokens", { name: "Hero" });
-    const before = await seqOf(gm, base);
+    const { gm, player, base, sid, token, before } = await heroTable();
     const socket = await TestSocket.open(gm, base);
     await failD1(sid);
     const write = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 5 }, { "if-match": '"1"' });
