@@ -1,26 +1,14 @@
 // @vitest-environment jsdom
-import { cleanup, fireEvent, screen, waitFor, within } from "@solidjs/testing-library";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { SessionSync } from "../../client/src/lib/sync";
+import { fireEvent, screen, waitFor, within } from "@solidjs/testing-library";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { AnyEntity } from "../../client/src/lib/types";
 import { FakeServer } from "./helpers/fake-server";
-import { FakeWebSocket } from "./helpers/fake-socket";
 import { scene, token } from "./helpers/fixtures";
-import { renderSessionTable } from "./helpers/table";
+import { renderSessionTable, useTableTests } from "./helpers/table";
 
-const running: SessionSync[] = [];
-
-beforeEach(() => {
-  FakeWebSocket.reset();
-  localStorage.clear();
-  // The GM panels' own reads (members, clients, archive) go nowhere here.
-  vi.stubGlobal("fetch", async () => new Response(JSON.stringify({ error: { code: "not_found", message: "none" } }), { status: 404 }));
-});
-afterEach(async () => {
-  cleanup();
-  for (const sync of running.splice(0)) await sync.stop();
-  vi.unstubAllGlobals();
-});
+const running = useTableTests();
+// The table remembers its panel and open sections in this browser: each test starts without them.
+beforeEach(() => localStorage.clear());
 
 async function gmTable() {
   const server = new FakeServer();
