@@ -1,4 +1,7 @@
 import { applyD1Migrations, env } from "cloudflare:test";
 
 // Setup files run before each test file: migrations are idempotent, so re-applying is cheap.
-await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
+// Every database gets them: the directory (DB) and each session shard (worker/db/shards.ts).
+for (const name of ["DB", ...Object.keys(env.SHARDS as Record<string, string>)]) {
+  await applyD1Migrations((env as unknown as Record<string, D1Database>)[name] as D1Database, env.TEST_MIGRATIONS);
+}

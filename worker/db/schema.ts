@@ -84,6 +84,28 @@ export const gameSessions = sqliteTable("game_sessions", {
   settings: text({ mode: "json" }).$type<JsonObject>().notNull().default({}),
 });
 
+/**
+ * The session directory (worker/db/shards.ts), in the directory database: which database (shard,
+ * a D1 binding name) holds a session's rows, the region it was placed in, and what the directory
+ * says of it (`active`, or `moving` while a move copies it). Its name and invite code are here too:
+ * listing a user's sessions and joining by code never need a shard.
+ */
+export const sessionDirectory = sqliteTable(
+  "session_directory",
+  {
+    session_id: text().primaryKey(),
+    shard: text().notNull(),
+    region: text().notNull(),
+    state: text({ enum: ["active", "moving"] }).notNull().default("active"),
+    name: text().notNull(),
+    invite_code: text().notNull().unique(),
+    created_by: text().notNull(),
+    created_at: text().notNull(),
+    moved_at: text(),
+  },
+  (t) => [index("session_directory_shard").on(t.shard)],
+);
+
 export const sessionMembers = sqliteTable(
   "session_members",
   {
