@@ -8,9 +8,10 @@ export interface AuthedUser {
 export interface Membership {
   sessionId: string;
   role: Role;
-  /** The session's seq and retained-log floor when the request was admitted. */
-  seq: number;
-  logFloor: number;
+  /** The database holding the session's rows (worker/db/shards.ts). */
+  shard: string;
+  /** The session's seq and retained-log floor on its shard (read once, when first asked). */
+  head: () => Promise<{ seq: number; logFloor: number } | null>;
 }
 
 /** Per-request values set by middleware. */

@@ -27,11 +27,12 @@ import { opIdSchema } from "../../domain/ops";
 import type { Actor } from "../../domain/permissions";
 import type { InternalOp } from "../../domain/plan";
 import { ApiError } from "../../worker/api-error";
-import { type Db, getDb } from "../../worker/db/client";
+import type { Db } from "../../worker/db/client";
 import { loadEntity } from "../../worker/db/entities";
 import { appliedOps } from "../../worker/db/schema";
+import { sessionDb } from "../../worker/db/shards";
 import { sha256Hex } from "../../worker/lib/crypto";
-import { requireGm } from "../../worker/middleware/auth";
+import { headOf, requireGm } from "../../worker/middleware/auth";
 import { jsonBody, KiB } from "../../worker/middleware/body";
 import { applyOps } from "../../worker/session/stub";
 import type { AppEnv } from "../../worker/types";
@@ -145,10 +146,10 @@ async function moveTurn(
   id: string,
   direction: "next" | "previous",
   baseVersion: number | undefined,
-  seqNow: number,
+  seqNow: () => Promise<number>,
   key: string | undefined,
 ): Promise<TurnResult> {
-  const db = getDb(env.DB);
+  const db = await sessionDb(env, sessionId);
   const prefix = key === undefined ? undefined : await effectPrefix(key);
   for (let attempt = 1; ; attempt++) {
     const current = await loadEntity(db, sessionId, "encounter", id);
@@ -164,7 +165,7 @@ async function moveTurn(
     const turn = advanceTurn(current, direction);
     if (turn.round === current.round && turn.turn === current.turn) {
       // Nothing moves (no combatants, or "previous" at the very start): no write.
-      return { encounter: current, effects: [], seq: seqNow };
+      return { encounter: current, effects: [], seq: await seqNow() };
     }
     const encounter = { ...current, ...turn };
     const hooked =
@@ -213,9 +214,11 @@ async function answerTurn(c: Context<AppEnv>, direction: "next" | "previous", ba
   const header = c.req.header("idempotency-key");
   const key = header === undefined ? undefined : opIdSchema.safeParse(header);
   if (key && !key.success) throw new ApiError("bad_request", "Idempotency-Key must be a UUID");
-  const { sessionId, role, seq } = c.get("member");
+  const member = c.get("member");
+  const { sessionId, role } = member;
   const actor = { userId: c.get("user").id, role };
-  const result = await moveTurn(c.env, sessionId, actor, id.data, direction, baseVersion, seq, key?.data);
+  const seqNow = async () => (await headOf(member)).seq;
+  const result = await moveTurn(c.env, sessionId, actor, id.data, direction, baseVersion, seqNow, key?.data);
   c.set("log", { entity_type: "encounter", entity_id: id.data, version: result.encounter.version, op: direction, seq: result.seq });
   c.header("ETag", `"${result.encounter.version}"`);
   return c.json(result);

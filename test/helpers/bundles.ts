@@ -3,6 +3,7 @@ import { strToU8, zipSync } from "fflate";
 import { BUNDLE_FORMAT } from "../../domain/bundle";
 import { sha256Hex } from "../../worker/lib/crypto";
 import { ORIGIN, type Reply, type TestUser } from "./client";
+import { shardOf } from "./shards";
 
 const meta = {
   version: 1,
@@ -115,12 +116,13 @@ export async function postImport(
 }
 
 /** Rows an import could leave behind in a session. */
-export async function importFootprint(env: { DB: D1Database }, sid: string) {
-  return env.DB.prepare(
-    `SELECT (SELECT COUNT(*) FROM scenes WHERE session_id = ?1) AS scenes, (SELECT COUNT(*) FROM tokens WHERE session_id = ?1) AS tokens,
+export async function importFootprint(sid: string) {
+  return (await shardOf(sid))
+    .prepare(
+      `SELECT (SELECT COUNT(*) FROM scenes WHERE session_id = ?1) AS scenes, (SELECT COUNT(*) FROM tokens WHERE session_id = ?1) AS tokens,
       (SELECT COUNT(*) FROM assets WHERE session_id = ?1) AS assets, (SELECT COUNT(*) FROM asset_deletions WHERE session_id = ?1) AS tombstones,
       (SELECT seq FROM game_sessions WHERE id = ?1) AS seq`,
-  )
+    )
     .bind(sid)
     .first();
 }

@@ -6,6 +6,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import type { SessionObject } from "../../worker/session/session-object";
 import type { WriteBehind } from "../../worker/session/write-behind";
 import { create, newTable, seqOf } from "./client";
+import { shardOf } from "./shards";
 import type { TestSocket } from "./socket";
 
 export const sessionStub = (sid: string) => env.SESSION.get(env.SESSION.idFromName(sid));
@@ -28,7 +29,7 @@ export const recover = (sid: string) =>
 
 /** The seq D1 holds for a session (what has landed behind the log), -1 for none. */
 export async function d1Seq(sid: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(sid).first<{ seq: number }>();
+  const row = await (await shardOf(sid)).prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(sid).first<{ seq: number }>();
   return row?.seq ?? -1;
 }
 

@@ -163,14 +163,14 @@ describe("an import that fails part-way", () => {
 
   it("hands the assets it stored to the cleanup when nothing of it landed", async () => {
     const { gm, base, sid } = await newTable();
-    const before = await importFootprint(env, sid);
+    const before = await importFootprint(sid);
     await env.DB.exec(
       "CREATE TRIGGER import_scene_fails BEFORE INSERT ON scenes WHEN NEW.name = 'Doomed (imported)' BEGIN SELECT RAISE(ABORT, 'injected'); END;",
     );
     const r = await postImport(gm, base, await makeBundle({ name: "Doomed", map: { bytes: await makePng(24, 24) }, tokens: 3 }));
     await env.DB.exec("DROP TRIGGER import_scene_fails");
     expect(r.status).toBe(500);
-    const after = (await importFootprint(env, sid)) as any;
+    const after = (await importFootprint(sid)) as any;
     expect(after).toMatchObject({ scenes: before?.scenes, tokens: before?.tokens, assets: 0, seq: before?.seq });
     expect(after.tombstones).toBe(1);
   });

@@ -16,13 +16,13 @@ describe("Idempotency-Key on an import", () => {
     const zip = await makeBundle({ map: { bytes: await makePng(20, 20) }, tokens: 2, art: [{ bytes: await makePng(12, 12) }] });
     const first = await postImport(gm, base, zip, { headers: { "idempotency-key": key } });
     expect(first.status).toBe(201);
-    const after = await importFootprint(env, sid);
+    const after = await importFootprint(sid);
     const uploads = await uploadCount(gm.id);
 
     const again = await postImport(gm, base, zip, { headers: { "idempotency-key": key } });
     expect(again.status).toBe(201);
     expect(again.body).toEqual(first.body);
-    expect(await importFootprint(env, sid)).toEqual(after);
+    expect(await importFootprint(sid)).toEqual(after);
     expect(await uploadCount(gm.id)).toBe(uploads);
     expect(after).toMatchObject({ scenes: 1, tokens: 2, assets: 2 });
   });
@@ -33,18 +33,18 @@ describe("Idempotency-Key on an import", () => {
     expect((await postImport(gm, base, zip, { headers: { "idempotency-key": crypto.randomUUID() } })).status).toBe(201);
     expect((await postImport(gm, base, zip, { headers: { "idempotency-key": crypto.randomUUID() } })).status).toBe(201);
     expect((await postImport(gm, base, zip)).status).toBe(201);
-    expect(await importFootprint(env, sid)).toMatchObject({ scenes: 3, tokens: 3 });
+    expect(await importFootprint(sid)).toMatchObject({ scenes: 3, tokens: 3 });
   });
 
   it("answers 409 to the same key with another bundle, and changes nothing", async () => {
     const { gm, base, sid } = await newTable();
     const key = crypto.randomUUID();
     expect((await postImport(gm, base, await makeBundle({ name: "One" }), { headers: { "idempotency-key": key } })).status).toBe(201);
-    const before = await importFootprint(env, sid);
+    const before = await importFootprint(sid);
     const r = await postImport(gm, base, await makeBundle({ name: "Two" }), { headers: { "idempotency-key": key } });
     expect(r.status).toBe(409);
     expect(r.body.error).toMatchObject({ code: "conflict", details: { idempotency_key: key } });
-    expect(await importFootprint(env, sid)).toEqual(before);
+    expect(await importFootprint(sid)).toEqual(before);
   });
 
   it("keeps keys apart per user: a co-GM's same key is a new import", async () => {
@@ -57,15 +57,15 @@ describe("Idempotency-Key on an import", () => {
     const b = await postImport(player, base, zip, { headers: { "idempotency-key": key } });
     expect([a.status, b.status]).toEqual([201, 201]);
     expect(b.body.scene.id).not.toBe(a.body.scene.id);
-    expect(await importFootprint(env, sid)).toMatchObject({ scenes: 2, tokens: 2 });
+    expect(await importFootprint(sid)).toMatchObject({ scenes: 2, tokens: 2 });
   });
 
   it("refuses a key that is not a UUID with 400", async () => {
     const { gm, base, sid } = await newTable();
-    const before = await importFootprint(env, sid);
+    const before = await importFootprint(sid);
     const r = await postImport(gm, base, await makeBundle(), { headers: { "idempotency-key": "once" } });
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe("bad_request");
-    expect(await importFootprint(env, sid)).toEqual(before);
+    expect(await importFootprint(sid)).toEqual(before);
   });
 });

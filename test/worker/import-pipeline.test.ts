@@ -31,33 +31,33 @@ afterEach(() => {
 describe("an import's images go through the upload pipeline", () => {
   it("refuses a map whose PNG declares 30000×30000 (the bundle says 1×1) with 413 and stores nothing", async () => {
     const { gm, base, sid } = await newTable();
-    const before = await importFootprint(env, sid);
+    const before = await importFootprint(sid);
     const r = await postImport(gm, base, await makeBundle({ map: { bytes: await declaredPng(30_000, 30_000), width: 1, height: 1 } }));
     expect(r.status).toBe(413);
     expect(r.body.error).toMatchObject({ code: "payload_too_large", details: { reason: "dimensions", width: 30_000, height: 30_000 } });
     expect(r.body.error.details.asset).toMatch(/^assets\/[0-9a-f]{64}\.png$/);
-    expect(await importFootprint(env, sid)).toEqual(before);
+    expect(await importFootprint(sid)).toEqual(before);
   });
 
   it("refuses an asset whose scene.json names another type than its bytes with 415", async () => {
     const { gm, base, sid } = await newTable();
-    const before = await importFootprint(env, sid);
+    const before = await importFootprint(sid);
     const r = await postImport(gm, base, await makeBundle({ map: { bytes: await makePng(16, 16), mime: "image/jpeg" } }));
     expect(r.status).toBe(415);
     expect(r.body.error).toMatchObject({
       code: "unsupported_media_type",
       details: { reason: "declared_type_mismatch", sniffed: "image/png" },
     });
-    expect(await importFootprint(env, sid)).toEqual(before);
+    expect(await importFootprint(sid)).toEqual(before);
   });
 
   it("refuses an asset named by a hash its bytes do not have with 400", async () => {
     const { gm, base, sid } = await newTable();
-    const before = await importFootprint(env, sid);
+    const before = await importFootprint(sid);
     const r = await postImport(gm, base, await makeBundle({ map: { bytes: await makePng(16, 16), hash: "ab".repeat(32) } }));
     expect(r.status).toBe(400);
     expect(r.body.error.details.problems).toEqual(expect.arrayContaining([expect.stringContaining("does not hash to its name")]));
-    expect(await importFootprint(env, sid)).toEqual(before);
+    expect(await importFootprint(sid)).toEqual(before);
   });
 
   it("records the size, type and dimensions measured from the bytes, not the bundle's claims", async () => {
@@ -131,7 +131,7 @@ describe("an import's images go through the upload pipeline", () => {
     ).toEqual(["map", "token"]);
 
     const target = await newTable();
-    const before = await importFootprint(env, target.sid);
+    const before = await importFootprint(target.sid);
     const infected = await makePng(16, 16, { extraChunks: [pngChunk("tEXt", [...new TextEncoder().encode("Comment\0EICAR-TEST")])] });
     const r = await postImport(
       target.gm,
@@ -141,7 +141,7 @@ describe("an import's images go through the upload pipeline", () => {
     expect(r.status).toBe(415);
     expect(r.body.error.details.reason).toBe("scanner");
     expect(calls.some((c) => c.sessionId === target.sid && c.kind === "token")).toBe(true);
-    expect(await importFootprint(env, target.sid)).toEqual(before);
+    expect(await importFootprint(target.sid)).toEqual(before);
   });
 });
 
@@ -170,7 +170,7 @@ describe("the upload throttle counts an import's images", () => {
     const { gm, base, sid } = await newTable();
     const window = Math.floor(Date.now() / 60_000) * 60;
     await env.DB.prepare("INSERT INTO asset_upload_windows (user_id, window_start, count) VALUES (?, ?, 28)").bind(gm.id, window).run();
-    const before = await importFootprint(env, sid);
+    const before = await importFootprint(sid);
     const r = await postImport(
       gm,
       base,
@@ -183,24 +183,24 @@ describe("the upload throttle counts an import's images", () => {
     expect(r.status).toBe(429);
     expect(r.body.error.code).toBe("rate_limited");
     expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(await importFootprint(env, sid)).toEqual(before);
+    expect(await importFootprint(sid)).toEqual(before);
   });
 });
 
 describe("bundle caps", () => {
   it("refuses a bundle of more entities than IMPORT_MAX_ENTITIES with 413", async () => {
     const { gm, base, sid } = await newTable();
-    const before = await importFootprint(env, sid);
+    const before = await importFootprint(sid);
     const zip = await makeBundle({ edit: (b) => (b.tokens = Array.from({ length: 10_000 }, () => ({}))) });
     const r = await postImport(gm, base, zip);
     expect(r.status).toBe(413);
     expect(r.body.error).toMatchObject({ code: "payload_too_large", details: { reason: "entities", entities: 10_002, limit: 10_000 } });
-    expect(await importFootprint(env, sid)).toEqual(before);
+    expect(await importFootprint(sid)).toEqual(before);
   });
 
   it("refuses a body over IMPORT_MAX_BYTES with 413 while reading it, without a Content-Length", async () => {
     const { gm, base, sid } = await newTable();
-    const before = await importFootprint(env, sid);
+    const before = await importFootprint(sid);
     const mib = new Uint8Array(1024 * 1024);
     let sent = 0;
     const body = new ReadableStream<Uint8Array>({
@@ -217,7 +217,7 @@ describe("bundle caps", () => {
     } as RequestInit);
     expect(res.status).toBe(413);
     expect(((await res.json()) as any).error.code).toBe("payload_too_large");
-    expect(await importFootprint(env, sid)).toEqual(before);
+    expect(await importFootprint(sid)).toEqual(before);
   });
 });
 

@@ -96,7 +96,9 @@ export const sessionDirectory = sqliteTable(
     session_id: text().primaryKey(),
     shard: text().notNull(),
     region: text().notNull(),
-    state: text({ enum: ["active", "moving"] }).notNull().default("active"),
+    state: text({ enum: ["active", "moving"] })
+      .notNull()
+      .default("active"),
     name: text().notNull(),
     invite_code: text().notNull().unique(),
     created_by: text().notNull(),

@@ -48,7 +48,8 @@ export function configuredShards(env: Env): ShardInfo[] {
   for (const [name, region] of Object.entries(raw)) {
     if (!SHARD_NAME.test(name)) throw new Error(`SHARDS: ${name} is not a DB_SHARD_* binding name`);
     if (!isD1(bindingOf(env, name))) throw new Error(`SHARDS: ${name} has no D1 binding in wrangler.toml`);
-    if (region !== "" && !(REGIONS as readonly unknown[]).includes(region)) throw new Error(`SHARDS: ${name} has an unknown region ${String(region)}`);
+    if (region !== "" && !(REGIONS as readonly unknown[]).includes(region))
+      throw new Error(`SHARDS: ${name} has an unknown region ${String(region)}`);
     shards.push({ name, region: region as Region | "" });
   }
   if (shards.length === 0) throw new Error("SHARDS lists no shard");
@@ -122,10 +123,16 @@ export function forgetShard(sessionId: string): void {
   directoryCache.delete(sessionId);
 }
 
+/** The cached entry of a session when it is fresh, without asking the directory. */
+export function peekShard(sessionId: string, now = Date.now()): DirectoryEntry | undefined {
+  const hit = directoryCache.get(sessionId);
+  return hit && now - hit.at < DIRECTORY_CACHE_MS ? hit : undefined;
+}
+
 /** The directory's entry of a session (cached), or null when the directory has none. */
 export async function lookupSession(env: Env, sessionId: string, now = Date.now()): Promise<DirectoryEntry | null> {
-  const hit = directoryCache.get(sessionId);
-  if (hit && now - hit.at < DIRECTORY_CACHE_MS) return hit;
+  const hit = peekShard(sessionId, now);
+  if (hit) return hit;
   const row = await directoryDb(env)
     .select({ shard: sessionDirectory.shard, region: sessionDirectory.region, state: sessionDirectory.state })
     .from(sessionDirectory)
@@ -154,6 +161,15 @@ export async function sessionD1(env: Env, sessionId: string): Promise<D1Database
 /** The session's shard through drizzle. */
 export async function sessionDb(env: Env, sessionId: string): Promise<Db> {
   return getDb(await sessionD1(env, sessionId));
+}
+
+/** A session's head on its shard: the last seq and the retained log's floor; null when the shard lacks it. */
+export async function readHead(env: Env, shard: string, sessionId: string): Promise<{ seq: number; logFloor: number } | null> {
+  const row = await shardD1(env, shard)
+    .prepare("SELECT seq, log_floor FROM game_sessions WHERE id = ?")
+    .bind(sessionId)
+    .first<{ seq: number; log_floor: number }>();
+  return row ? { seq: row.seq, logFloor: row.log_floor } : null;
 }
 
 export class UnknownSession extends Error {

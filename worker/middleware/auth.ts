@@ -4,8 +4,9 @@ import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import type { Role } from "../../domain/permissions";
 import { ApiError } from "../api-error";
-import { type Db, getDb, nowIso } from "../db/client";
-import { apiTokens, gameSessions, loginSessions, sessionMembers, users } from "../db/schema";
+import { type Db, nowIso } from "../db/client";
+import { apiTokens, loginSessions, sessionDirectory, sessionMembers, users } from "../db/schema";
+import { directoryDb, peekShard, readHead, rememberShard } from "../db/shards";
 import { safeEqual, sha256Hex } from "../lib/crypto";
 import type { AppEnv, AuthedUser } from "../types";
 
@@ -22,14 +23,15 @@ export interface Authentication {
   expiresAt: string | null;
   loginId?: string;
   csrfToken?: string;
-  /** With a session id: the caller's membership and the session's head, or null for a non-member. */
-  membership?: { role: Role; seq: number; logFloor: number } | null;
+  /** With a session id: the caller's role and where the session lives, or null for a non-member. */
+  membership?: { role: Role; shard: string; region: string; state: "active" | "moving" } | null;
 }
 
 const member = {
   role: sessionMembers.role,
-  seq: gameSessions.seq,
-  log_floor: gameSessions.log_floor,
+  shard: sessionDirectory.shard,
+  region: sessionDirectory.region,
+  state: sessionDirectory.state,
 };
 
 /**
@@ -49,7 +51,7 @@ function admissionQueries(db: Db) {
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.user_id))
     .leftJoin(sessionMembers, and(eq(sessionMembers.user_id, users.id), eq(sessionMembers.session_id, sql.placeholder("sid"))))
-    .leftJoin(gameSessions, eq(gameSessions.id, sessionMembers.session_id))
+    .leftJoin(sessionDirectory, eq(sessionDirectory.session_id, sessionMembers.session_id))
     .where(
       and(
         eq(apiTokens.token_hash, sql.placeholder("hash")),
@@ -62,7 +64,7 @@ function admissionQueries(db: Db) {
     .from(loginSessions)
     .innerJoin(users, eq(users.id, loginSessions.user_id))
     .leftJoin(sessionMembers, and(eq(sessionMembers.user_id, users.id), eq(sessionMembers.session_id, sql.placeholder("sid"))))
-    .leftJoin(gameSessions, eq(gameSessions.id, sessionMembers.session_id))
+    .leftJoin(sessionDirectory, eq(sessionDirectory.session_id, sessionMembers.session_id))
     .where(and(eq(loginSessions.id, sql.placeholder("login")), gt(loginSessions.expires_at, sql.placeholder("now"))))
     .prepare();
   return { bearer, cookie };
@@ -85,7 +87,7 @@ export const TOKEN_LAST_USED_RESOLUTION_MS = 60_000;
 async function touchToken(env: Env, tokenId: string, lastUsedAt: string | null, now: number): Promise<void> {
   const staleBefore = new Date(now - TOKEN_LAST_USED_RESOLUTION_MS).toISOString();
   if (lastUsedAt !== null && lastUsedAt >= staleBefore) return;
-  await getDb(env.DB)
+  await directoryDb(env)
     .update(apiTokens)
     .set({ last_used_at: new Date(now).toISOString() })
     .where(and(eq(apiTokens.id, tokenId), or(isNull(apiTokens.last_used_at), lt(apiTokens.last_used_at, staleBefore))));
@@ -93,8 +95,8 @@ async function touchToken(env: Env, tokenId: string, lastUsedAt: string | null, 
 
 /**
  * Resolves the caller from a bearer API token or the session cookie; undefined when neither is
- * valid. Given a session id, the same single query also returns the caller's role in it and the
- * session's current seq, so a poll answered with 304 costs one D1 round trip.
+ * valid. Given a session id, the same single directory query also returns the caller's role in it
+ * and the shard holding the session (worker/db/shards.ts).
  */
 export async function authenticate(
   env: Env,
@@ -102,12 +104,19 @@ export async function authenticate(
   cookie: string | undefined,
   sessionId?: string,
 ): Promise<Authentication | undefined> {
-  const queries = queriesFor(getDb(env.DB));
+  const queries = queriesFor(directoryDb(env));
   const sid = sessionId ?? "";
-  const withMembership = <T extends { role: Role | null; seq: number | null; log_floor: number | null }>(row: T) =>
+  const withMembership = <T extends { role: Role | null; shard: string | null; region: string | null; state: "active" | "moving" | null }>(
+    row: T,
+  ) =>
     sessionId === undefined
       ? {}
-      : { membership: row.role !== null && row.seq !== null ? { role: row.role, seq: row.seq, logFloor: row.log_floor ?? 0 } : null };
+      : {
+          membership:
+            row.role !== null && row.shard !== null
+              ? { role: row.role, shard: row.shard, region: row.region ?? "", state: row.state ?? "active" }
+              : null,
+        };
 
   if (authorization !== undefined) {
     const match = /^Bearer ([A-Za-z0-9_-]{16,200})$/.exec(authorization);
@@ -169,16 +178,31 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
 
 /**
  * Requires a logged-in member of the session in the `sid` path parameter; non-members get 404,
- * exactly like a session that does not exist.
+ * exactly like a session that does not exist. The session's head (seq, log floor) is read from its
+ * shard: at the same time as admission when this isolate already knows the shard, so a poll
+ * answered with 304 still waits for one round trip.
  */
 export const requireMember = createMiddleware<AppEnv>(async (c, next) => {
   const sessionId = c.req.param("sid") ?? "";
   const valid = SESSION_ID.test(sessionId);
+  const known = valid && c.req.method === "GET" ? peekShard(sessionId) : undefined;
+  const early = known ? readHead(c.env, known.shard, sessionId).catch(() => null) : undefined;
   const auth = await admit(c, valid ? sessionId : "");
   if (!valid || !auth.membership) throw new ApiError("not_found", "no such session");
-  c.set("member", { sessionId, ...auth.membership });
+  const { role, shard, region, state } = auth.membership;
+  rememberShard(sessionId, { shard, region, state });
+  const head = async () => (known?.shard === shard ? await early : null) ?? (await readHead(c.env, shard, sessionId));
+  let loaded: ReturnType<typeof head> | undefined;
+  c.set("member", { sessionId, role, shard, head: () => (loaded ??= head()) });
   await next();
 });
+
+/** The session's head as its shard holds it; a session the directory lists but its shard lacks is not found. */
+export async function headOf(member: { head: () => Promise<{ seq: number; logFloor: number } | null> }) {
+  const head = await member.head();
+  if (!head) throw new ApiError("not_found", "no such session");
+  return head;
+}
 
 export const requireGm = createMiddleware<AppEnv>(async (c, next) => {
   if (c.get("member").role !== "gm") throw new ApiError("forbidden", "only a GM may do this");

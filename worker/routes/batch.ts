@@ -2,8 +2,8 @@ import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { MAX_BATCH_OPS, opSchemasFor } from "../../domain/ops";
 import { ApiError } from "../api-error";
-import { getDb } from "../db/client";
 import { readerFilter, writeResultFor } from "../db/reads";
+import { sessionDb } from "../db/shards";
 import { timeSave } from "../metrics/recorder";
 import { guardedJson, jsonBody, MiB } from "../middleware/body";
 import { registry } from "../registry";
@@ -28,7 +28,7 @@ export const batchRoutes = new Hono<AppEnv>().post("/batch", guard, opCountLimit
   const { sessionId, role } = c.get("member");
   const result = await timeSave(c, "batch", ops, () => applyOps(c.env, sessionId, { userId: c.get("user").id, role }, ops));
   c.set("log", { ops: ops.length, seq: result.seq });
-  const keep = await readerFilter(getDb(c.env.DB), sessionId, role, c.get("user").id);
+  const keep = await readerFilter(await sessionDb(c.env, sessionId), sessionId, role, c.get("user").id);
   const results = result.results.map((r, i) => {
     const type = ops[i]?.entity_type;
     return { op_id: r.op_id, entity: type ? writeResultFor(keep, type, r.entity) : r.entity };

@@ -13,10 +13,10 @@ import { opIdSchema, rebuildVersion } from "../../domain/ops";
 import type { InternalOp } from "../../domain/plan";
 import { fieldIssues } from "../../domain/validation";
 import { ApiError } from "../api-error";
-import { getDb } from "../db/client";
 import { listEntities, loadEntity } from "../db/entities";
 import { loadSessionState, readerFilter, writeResultFor } from "../db/reads";
 import { changeLog, entityBaselines, sceneLayers } from "../db/schema";
+import { sessionDb } from "../db/shards";
 import { timeSave } from "../metrics/recorder";
 import { requireGm } from "../middleware/auth";
 import { jsonBody, KiB, MiB } from "../middleware/body";
@@ -56,14 +56,18 @@ async function writeOne(c: Context<AppEnv>, op: InternalOp, status: 200 | 201 = 
   const entity = result.results[0]?.entity;
   if (!entity) throw new Error("a write returned no entity");
   c.set("log", { entity_type: op.entity_type, entity_id: entity.id, version: entity.version, op: op.op, seq: result.seq });
-  const visible = writeResultFor(await readerFilter(getDb(c.env.DB), sessionId, role, c.get("user").id), op.entity_type, entity);
+  const visible = writeResultFor(
+    await readerFilter(await sessionDb(c.env, sessionId), sessionId, role, c.get("user").id),
+    op.entity_type,
+    entity,
+  );
   c.header("ETag", `"${entity.version}"`);
   return c.json(visible, status);
 }
 
 async function readOne(c: Context<AppEnv>, type: EntityType, id: string) {
   const { sessionId, role } = c.get("member");
-  const db = getDb(c.env.DB);
+  const db = await sessionDb(c.env, sessionId);
   const entity = await loadEntity(db, sessionId, type, id);
   const keep = await readerFilter(db, sessionId, role, c.get("user").id);
   const visible = entity ? keep(type, entity) : null;
@@ -95,7 +99,7 @@ function archiveOrRestore(c: Context<AppEnv>, type: EntityType, op: "archive" | 
  */
 async function entityHistory(c: Context<AppEnv>, type: EntityType, id: string) {
   const { sessionId } = c.get("member");
-  const db = getDb(c.env.DB);
+  const db = await sessionDb(c.env, sessionId);
   const baseline = await db
     .select()
     .from(entityBaselines)
@@ -137,7 +141,7 @@ const patchBody = jsonObjectSchema;
 export const entityRoutes = new Hono<AppEnv>()
   .get("/session-state", async (c) => {
     const { sessionId } = c.get("member");
-    const state = await loadSessionState(getDb(c.env.DB), sessionId);
+    const state = await loadSessionState(await sessionDb(c.env, sessionId), sessionId);
     c.header("ETag", `"${state.version}"`);
     return c.json(state);
   })
@@ -145,7 +149,7 @@ export const entityRoutes = new Hono<AppEnv>()
     const { sessionId } = c.get("member");
     const base = parseIfMatch(c.req.header("if-match"));
     if (base === undefined) throw new ApiError("precondition_required", 'send If-Match: "<version>"');
-    const state = await loadSessionState(getDb(c.env.DB), sessionId);
+    const state = await loadSessionState(await sessionDb(c.env, sessionId), sessionId);
     return writeOne(c, {
       ...opId(c),
       entity_type: "session_state",
@@ -157,7 +161,7 @@ export const entityRoutes = new Hono<AppEnv>()
   })
   .post("/scenes/:id/activate", requireGm, ...jsonBody(z.strictObject({}), 1 * KiB), async (c) => {
     const { sessionId } = c.get("member");
-    const state = await loadSessionState(getDb(c.env.DB), sessionId);
+    const state = await loadSessionState(await sessionDb(c.env, sessionId), sessionId);
     // Activation always wins: it is not an edit of a version the GM read.
     return writeOne(c, {
       ...opId(c),
@@ -182,7 +186,7 @@ function typeRoutes(type: EntityType) {
       const query = listQuery.safeParse(c.req.query());
       if (!query.success) throw new ApiError("bad_request", "invalid list query", { fields: fieldIssues(query.error) });
       const { sessionId, role } = c.get("member");
-      const db = getDb(c.env.DB);
+      const db = await sessionDb(c.env, sessionId);
       const keep = await readerFilter(db, sessionId, role, c.get("user").id);
       const sceneId = query.data.scene_id;
       if (sceneId !== undefined && registry.moduleEntity(type)?.scene?.via !== "scene") {

@@ -3,9 +3,10 @@ import { z } from "zod";
 import type { Role } from "../../domain/permissions";
 import type { ChangeRow } from "../../domain/protocol";
 import { ApiError } from "../api-error";
-import { getDb } from "../db/client";
 import { changesSince, type Delta, loadState } from "../db/reads";
+import { sessionDb } from "../db/shards";
 import { logError } from "../lib/log";
+import { headOf } from "../middleware/auth";
 import type { LogRows } from "../session/log-reads";
 import { readLog, sessionStub } from "../session/stub";
 import type { AppEnv } from "../types";
@@ -43,7 +44,7 @@ async function changesWithLog(env: Env, sessionId: string, since: number, role: 
   if (log.kind === "rows" && since >= log.floor && since <= log.top) {
     return { kind: "changes", seq: log.top, changes: latestRows(log.rows) } satisfies Delta;
   }
-  let delta = await changesSince(getDb(env.DB), sessionId, since, role, userId);
+  let delta = await changesSince(await sessionDb(env, sessionId), sessionId, since, role, userId);
   if (log.kind === "rows") {
     if (delta.kind === "reload") return { kind: "reload", seq: Math.max(delta.seq, log.top) } satisfies Delta;
     if (delta.kind === "changes" && delta.seq >= log.floor) {
@@ -62,19 +63,20 @@ async function changesWithLog(env: Env, sessionId: string, since: number, role: 
         return false;
       });
   if (delta.kind === "gone" && since > delta.seq && (await settled())) {
-    delta = await changesSince(getDb(env.DB), sessionId, since, role, userId);
+    delta = await changesSince(await sessionDb(env, sessionId), sessionId, since, role, userId);
   }
   return delta;
 }
 
 export const readRoutes = new Hono<AppEnv>()
   .get("/state", async (c) => {
-    const { sessionId, role, seq } = c.get("member");
+    const { sessionId, role } = c.get("member");
+    const { seq } = await headOf(c.get("member"));
     c.header("ETag", `"${seq}"`);
     c.header("Cache-Control", "no-cache");
     // The seq was read with the caller's membership: a poll that changes nothing costs one query.
     if (matchesSeq(c.req.header("if-none-match"), seq)) return c.body(null, 304);
-    const state = await loadState(getDb(c.env.DB), sessionId, role, c.get("user").id);
+    const state = await loadState(await sessionDb(c.env, sessionId), sessionId, role, c.get("user").id);
     c.header("ETag", `"${state.seq}"`);
     return c.json(state);
   })
@@ -83,16 +85,19 @@ export const readRoutes = new Hono<AppEnv>()
     if (!query.success)
       throw new ApiError("bad_request", "send ?since=<seq>", { fields: [{ field: "since", message: "a non-negative integer" }] });
     const since = Number(query.data.since);
-    const { sessionId, role, seq } = c.get("member");
+    const { sessionId, role } = c.get("member");
+    const [{ seq }, log] = await Promise.all([
+      headOf(c.get("member")),
+      // What the session logged and D1 may not hold yet (sent to the sockets already).
+      // The object out of reach (reset by a deploy, overloaded): D1 alone answers, as it holds
+      // every answered write; what only the log holds comes with the next poll.
+      readLog(c.env, sessionId, since, role, c.get("user").id).catch((error: unknown): LogRows => {
+        logError("reading the session's write log failed: changes answered from D1 alone", error);
+        return { kind: "unknown" };
+      }),
+    ]);
     const userId = c.get("user").id;
     c.header("Cache-Control", "no-cache");
-    // What the session logged and D1 may not hold yet (sent to the sockets already).
-    // The object out of reach (reset by a deploy, overloaded): D1 alone answers, as it holds
-    // every answered write; what only the log holds comes with the next poll.
-    const log = await readLog(c.env, sessionId, since, role, userId).catch((error: unknown): LogRows => {
-      logError("reading the session's write log failed: changes answered from D1 alone", error);
-      return { kind: "unknown" };
-    });
     const nothingLogged = log.kind === "empty" || (log.kind === "rows" && since >= log.top);
     if (nothingLogged && matchesSeq(c.req.header("if-none-match"), seq) && since === seq) {
       c.header("ETag", `"${seq}"`);

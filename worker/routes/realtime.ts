@@ -3,9 +3,10 @@ import { Hono } from "hono";
 import { ackSchema } from "../../domain/api";
 import { resolveSettings, settingsPatchSchema } from "../../domain/settings";
 import { ApiError } from "../api-error";
-import { chunk, getDb, MAX_BOUND_PARAMS, nowIso } from "../db/client";
+import { chunk, MAX_BOUND_PARAMS, nowIso } from "../db/client";
 import { loadHead } from "../db/reads";
 import { acknowledgements, sessionClients } from "../db/schema";
+import { sessionDb } from "../db/shards";
 import { requireGm } from "../middleware/auth";
 import { jsonBody, KiB } from "../middleware/body";
 import { IDENTITY_HEADERS } from "../session/session-object";
@@ -51,7 +52,7 @@ export const realtimeRoutes = new Hono<AppEnv>()
     const { event_ids } = c.req.valid("json");
     const { sessionId } = c.get("member");
     const userId = c.get("user").id;
-    const db = getDb(c.env.DB);
+    const db = await sessionDb(c.env, sessionId);
     const now = nowIso();
     // HTTP acks belong to the caller's most recent client, or to a per-user HTTP client id.
     const client = await db
@@ -79,7 +80,7 @@ export const realtimeRoutes = new Hono<AppEnv>()
   })
   .get("/settings", async (c) => {
     const { sessionId } = c.get("member");
-    const head = await loadHead(getDb(c.env.DB), sessionId);
+    const head = await loadHead(await sessionDb(c.env, sessionId), sessionId);
     return c.json({ settings: resolveSettings(head.settings) });
   })
   .patch("/settings", requireGm, ...jsonBody(settingsPatchSchema, 4 * KiB), async (c) => {

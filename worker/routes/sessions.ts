@@ -2,8 +2,8 @@ import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { joinSchema, memberSchema, sessionCreateSchema, userIdSchema } from "../../domain/api";
 import { ApiError } from "../api-error";
-import { getDb } from "../db/client";
-import { gameSessions, sessionMembers, users } from "../db/schema";
+import { gameSessions, sessionDirectory, sessionMembers, users } from "../db/schema";
+import { directoryDb, placeSession, sessionDb } from "../db/shards";
 import { randomToken } from "../lib/crypto";
 import { conflictReportSchema, recordConflictReport } from "../metrics/client-reports";
 import { requireGm, requireUser } from "../middleware/auth";
@@ -19,18 +19,19 @@ export const sessionRoutes = new Hono<AppEnv>()
     const user = c.get("user");
     const sessionId = crypto.randomUUID();
     const inviteCode = randomToken(12);
-    // Written by the session's own object, like every change of the session.
-    const { created_at } = await createSession(c.env, sessionId, user.id, name, inviteCode);
+    // On a shard of the GM's region (worker/db/shards.ts), by the session's own object, placed near it.
+    const shard = await placeSession(c.env, (c.req.raw.cf ?? {}) as { continent?: string; longitude?: string });
+    const { created_at } = await createSession(c.env, sessionId, shard, user.id, name, inviteCode);
     const session = { id: sessionId, name, created_at };
     return c.json({ session, invite_code: inviteCode }, 201);
   })
   .get("/", requireUser, async (c) => {
-    const rows = await getDb(c.env.DB)
-      .select({ id: gameSessions.id, name: gameSessions.name, role: sessionMembers.role })
+    const rows = await directoryDb(c.env)
+      .select({ id: sessionDirectory.session_id, name: sessionDirectory.name, role: sessionMembers.role })
       .from(sessionMembers)
-      .innerJoin(gameSessions, eq(gameSessions.id, sessionMembers.session_id))
+      .innerJoin(sessionDirectory, eq(sessionDirectory.session_id, sessionMembers.session_id))
       .where(eq(sessionMembers.user_id, c.get("user").id))
-      .orderBy(gameSessions.created_at);
+      .orderBy(sessionDirectory.created_at);
     return c.json({ sessions: rows });
   });
 
@@ -52,11 +53,10 @@ export const joinRoutes = new Hono<AppEnv>().post(
   ...jsonBody(joinSchema, 4096),
   async (c) => {
     const { invite_code } = c.req.valid("json");
-    const db = getDb(c.env.DB);
-    const session = await db
-      .select({ id: gameSessions.id, name: gameSessions.name, created_at: gameSessions.created_at })
-      .from(gameSessions)
-      .where(eq(gameSessions.invite_code, invite_code))
+    const session = await directoryDb(c.env)
+      .select({ id: sessionDirectory.session_id, name: sessionDirectory.name, created_at: sessionDirectory.created_at })
+      .from(sessionDirectory)
+      .where(eq(sessionDirectory.invite_code, invite_code))
       .get();
     if (!session) throw new ApiError("not_found", "no session has that invite code");
     const role = await joinSession(c.env, session.id, c.get("user").id);
@@ -68,16 +68,26 @@ export const joinRoutes = new Hono<AppEnv>().post(
 export const sessionDetailRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
     const { sessionId, role } = c.get("member");
-    const db = getDb(c.env.DB);
-    const row = await db.select().from(gameSessions).where(eq(gameSessions.id, sessionId)).get();
-    if (!row) throw new ApiError("not_found", "no such session");
-    const members = await db
-      .select({ user_id: sessionMembers.user_id, username: users.username, role: sessionMembers.role })
-      .from(sessionMembers)
-      .innerJoin(users, eq(users.id, sessionMembers.user_id))
-      .where(eq(sessionMembers.session_id, sessionId));
+    const directory = directoryDb(c.env);
+    const [entry, members, head] = await Promise.all([
+      directory.select().from(sessionDirectory).where(eq(sessionDirectory.session_id, sessionId)).get(),
+      directory
+        .select({ user_id: sessionMembers.user_id, username: users.username, role: sessionMembers.role })
+        .from(sessionMembers)
+        .innerJoin(users, eq(users.id, sessionMembers.user_id))
+        .where(eq(sessionMembers.session_id, sessionId)),
+      sessionDb(c.env, sessionId).then((db) =>
+        db
+          .select({ seq: gameSessions.seq, settings: gameSessions.settings })
+          .from(gameSessions)
+          .where(eq(gameSessions.id, sessionId))
+          .get(),
+      ),
+    ]);
+    if (!entry || !head) throw new ApiError("not_found", "no such session");
+    const row = { ...entry, ...head };
     return c.json({
-      session: { id: row.id, name: row.name, created_at: row.created_at },
+      session: { id: sessionId, name: row.name, created_at: row.created_at },
       role,
       seq: row.seq,
       settings: row.settings,
@@ -95,7 +105,7 @@ export const sessionDetailRoutes = new Hono<AppEnv>()
     const userId = userIdSchema.safeParse(c.req.param("user_id"));
     if (!userId.success) throw new ApiError("not_found", "no such user");
     const { sessionId } = c.get("member");
-    const user = await getDb(c.env.DB)
+    const user = await directoryDb(c.env)
       .select({ id: users.id, username: users.username })
       .from(users)
       .where(eq(users.id, userId.data))
@@ -118,6 +128,8 @@ export const sessionDetailRoutes = new Hono<AppEnv>()
 export const inviteRoutes = new Hono<AppEnv>().post("/invite", requireGm, async (c) => {
   const { sessionId } = c.get("member");
   const inviteCode = randomToken(12);
-  await getDb(c.env.DB).update(gameSessions).set({ invite_code: inviteCode }).where(eq(gameSessions.id, sessionId));
+  // The directory's code is the one joining looks up; the shard's copy follows it.
+  await directoryDb(c.env).update(sessionDirectory).set({ invite_code: inviteCode }).where(eq(sessionDirectory.session_id, sessionId));
+  await (await sessionDb(c.env, sessionId)).update(gameSessions).set({ invite_code: inviteCode }).where(eq(gameSessions.id, sessionId));
   return c.json({ invite_code: inviteCode });
 });

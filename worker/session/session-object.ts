@@ -41,10 +41,11 @@ import { type Change, creation, type InternalOp, initialSessionState, type Plan 
 import { CLOSE_CODES, PING, PONG } from "../../domain/protocol";
 import { type Bucket, mutationCost, retryAfterSeconds, take } from "../../domain/rate-limit";
 import { mutationLimitOf, type SessionSettings, type SettingsPatch } from "../../domain/settings";
-import { getDb, nowIso } from "../db/client";
+import { type Db, nowIso } from "../db/client";
 import { commitPlan } from "../db/commit";
 import { loadSessionState } from "../db/reads";
-import { gameSessions, sessionMembers, sessionState } from "../db/schema";
+import { gameSessions, sessionDirectory, sessionMembers, sessionState } from "../db/schema";
+import { directoryDb, forgetShard, type ShardInfo, shardDb } from "../db/shards";
 import { logError } from "../lib/log";
 import { batchUsage, type D1Usage, writeUsagePoint } from "../metrics/d1-usage";
 import { type SaveOutcome, type SaveRoute, writeSavePoint } from "../metrics/recorder";
@@ -69,6 +70,7 @@ export type SettingsResult = { ok: true; settings: SessionSettings } | Failure;
 
 export class SessionObject extends DurableObject<Env> {
   #sessionId: string | undefined;
+  #shardName: string | undefined;
   #seq: number | undefined;
   /** The session's settings, cached (session-settings.ts). */
   readonly #settings: SessionSettingsCache;
@@ -104,9 +106,9 @@ export class SessionObject extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     this.#pending = new PendingRecords(ctx.storage.sql);
     this.#userLeases = new UserWriteLeases(env);
-    this.#settings = new SessionSettingsCache(() => getDb(this.env.DB));
+    this.#settings = new SessionSettingsCache(() => this.#db());
     this.writeLog = new WriteBehind(ctx.storage.sql, {
-      db: () => getDb(this.env.DB),
+      db: () => this.#db(),
       sessionId: () => this.#boundSession(),
       wakeAt: (at) => this.#scheduleAlarm(at),
       onLanded: (entries) => {
@@ -135,7 +137,7 @@ export class SessionObject extends DurableObject<Env> {
     });
     this.writeLog.backlogMax = backlogLimit(env);
     this.#previews = new PreviewRelay({
-      db: () => getDb(this.env.DB),
+      db: () => this.#db(),
       entities: this.#entities,
       writeLog: this.writeLog,
       generation: () => this.#generation,
@@ -145,7 +147,7 @@ export class SessionObject extends DurableObject<Env> {
       sendRaw: (ws, text) => this.#hub.sendRaw(ws, text),
     });
     this.#locks = new SceneLocks({
-      db: () => getDb(this.env.DB),
+      db: () => this.#db(),
       entities: this.#entities,
       admit: (sessionId, actor, cost) => this.#admit(sessionId, actor, cost),
       serial: (work) => this.#serial(work),
@@ -153,7 +155,8 @@ export class SessionObject extends DurableObject<Env> {
       sendToGms: (message) => this.#hub.sendToRole("gm", message),
     });
     this.#hub = new SocketHub(ctx, env, {
-      bind: (sessionId) => this.#bind(sessionId),
+      enter: (sessionId) => this.#enter(sessionId),
+      db: () => this.#db(),
       loadSettings: (sessionId) => this.#loadSettings(sessionId),
       currentSeq: (sessionId) => this.#currentSeq(sessionId),
       seq: () => this.#seq,
@@ -170,7 +173,7 @@ export class SessionObject extends DurableObject<Env> {
       previews: this.#previews,
     });
     this.#queue = new WriteQueue({
-      db: () => getDb(this.env.DB),
+      db: () => this.#db(),
       writeLog: this.writeLog,
       entities: this.#entities,
       currentSeq: (sessionId) => this.#currentSeq(sessionId),
@@ -194,10 +197,14 @@ export class SessionObject extends DurableObject<Env> {
       this.#remember(e.changes);
       this.#entities.pin(e.changes, e.applied);
     }
-    if (this.writeLog.size > 0) {
-      this.#seq = this.writeLog.lastSeq;
-      this.writeLog.kick();
+    if (this.writeLog.size > 0) this.#seq = this.writeLog.lastSeq;
+    const bound = this.#boundSession();
+    if (bound !== undefined && this.shard === undefined) {
+      // A session from before shards: its shard is the directory's word, read before anything runs.
+      ctx.blockConcurrencyWhile(() => this.#learnShard(bound));
     }
+    if (this.writeLog.size > 0 && this.shard !== undefined) this.writeLog.kick();
+    else if (this.writeLog.size > 0) ctx.blockConcurrencyWhile(async () => this.writeLog.kick());
   }
 
   /** Runs `work` after every earlier queued job, one at a time (write-queue.ts). */
@@ -215,16 +222,57 @@ export class SessionObject extends DurableObject<Env> {
     this.#sessionId = sessionId;
   }
 
+  /** Binds to the session (RPC and fetch entry points) and learns its shard when not known yet. */
+  async #enter(sessionId: string): Promise<void> {
+    this.#bind(sessionId);
+    if (this.shard === undefined) await this.#learnShard(sessionId);
+  }
+
   #boundSession(): string | undefined {
     this.#sessionId ??= this.ctx.storage.kv.get<string>("session_id");
     return this.#sessionId;
+  }
+
+  /**
+   * The shard holding this session's rows (worker/db/shards.ts), kept in the object's storage: set
+   * when the session is created (or, for a session from before shards, read once from the
+   * directory) and flipped by a move. The object is the session's only writer, so its own record is
+   * the one its writes follow.
+   */
+  get shard(): string | undefined {
+    this.#shardName ??= this.ctx.storage.kv.get<string>("shard");
+    return this.#shardName;
+  }
+
+  /** Records the session's shard (creation, a move, or learnt from the directory). */
+  setShard(name: string): void {
+    this.ctx.storage.kv.put("shard", name);
+    this.#shardName = name;
+  }
+
+  /** The session's shard, through drizzle. */
+  #db(): Db {
+    const shard = this.shard;
+    if (shard === undefined) throw new Error(`session object ${this.#sessionId ?? "(unbound)"} does not know its shard`);
+    return shardDb(this.env, shard);
+  }
+
+  /** Learns the shard from the directory when this object's storage does not have it yet. */
+  async #learnShard(sessionId: string): Promise<void> {
+    if (this.shard !== undefined) return;
+    const row = await directoryDb(this.env)
+      .select({ shard: sessionDirectory.shard })
+      .from(sessionDirectory)
+      .where(eq(sessionDirectory.session_id, sessionId))
+      .get();
+    if (row) this.setShard(row.shard);
   }
 
   async #currentSeq(sessionId: string): Promise<number> {
     // Logged batches not yet in D1 are ahead of D1's seq.
     this.#seq ??= this.writeLog.lastSeq;
     if (this.#seq === undefined) {
-      const row = await getDb(this.env.DB).select({ seq: gameSessions.seq }).from(gameSessions).where(eq(gameSessions.id, sessionId)).get();
+      const row = await this.#db().select({ seq: gameSessions.seq }).from(gameSessions).where(eq(gameSessions.id, sessionId)).get();
       if (!row) throw new Error(`no game session ${sessionId}`);
       this.#seq = row.seq;
     }
@@ -248,7 +296,7 @@ export class SessionObject extends DurableObject<Env> {
     if (this.#activeSceneId === undefined) {
       const generation = this.#generation;
       // As this object last wrote it (kept while D1 does not hold it yet), else from D1.
-      const state = this.#entities.sessionState() ?? (await loadSessionState(getDb(this.env.DB), sessionId));
+      const state = this.#entities.sessionState() ?? (await loadSessionState(this.#db(), sessionId));
       const active = typeof state.active_scene_id === "string" ? state.active_scene_id : null;
       if (generation !== this.#generation) return this.#activeSceneId ?? active;
       this.#activeSceneId = active;
@@ -305,7 +353,7 @@ export class SessionObject extends DurableObject<Env> {
    * on its own. An idle object takes a write alone, at once.
    */
   async applyOps(sessionId: string, actor: Actor, ops: InternalOp[]): Promise<WriteResult> {
-    this.#bind(sessionId);
+    await this.#enter(sessionId);
     // D1 is far behind (failing): refused before it costs the writer anything.
     if (this.writeLog.size >= this.writeLog.backlogMax) return tooMuchBacklog(this.writeLog);
     const limited = await this.#admit(sessionId, actor, mutationCost(ops.length));
@@ -320,14 +368,20 @@ export class SessionObject extends DurableObject<Env> {
    * their sockets (4403): reconnecting gives the new view, or a 404.
    */
   async setMember(sessionId: string, actor: Actor, userId: string, role: Role | null): Promise<WriteResult> {
-    this.#bind(sessionId);
+    await this.#enter(sessionId);
     const limited = await this.#admit(sessionId, actor, 1);
     if (limited) return limited;
     return this.#serial(async () => {
       // Membership commits to D1 directly, after everything logged before it (its seq follows theirs).
       if (!(await this.writeLog.drained())) return notYetInD1(false);
-      const db = getDb(this.env.DB);
-      const members = await db.select().from(sessionMembers).where(eq(sessionMembers.session_id, sessionId));
+      // Members are the directory's access list; the GM list in the session state (on the shard)
+      // mirrors it. The state's version is committed first, then the member row: when the state
+      // fails nothing changed; when the member row fails after it, the state is ahead of the list
+      // until the same change is asked again (the list is compared with the state each time, so
+      // the retry writes the member row and no second version).
+      const directory = directoryDb(this.env);
+      const db = this.#db();
+      const members = await directory.select().from(sessionMembers).where(eq(sessionMembers.session_id, sessionId));
       const gms = new Set(members.filter((m) => m.role === "gm").map((m) => m.user_id));
       if (role === "gm") gms.add(userId);
       else gms.delete(userId);
@@ -338,10 +392,10 @@ export class SessionObject extends DurableObject<Env> {
       const thisMember = and(eq(sessionMembers.session_id, sessionId), eq(sessionMembers.user_id, userId));
       const memberRow =
         role === null
-          ? db.delete(sessionMembers).where(thisMember)
+          ? directory.delete(sessionMembers).where(thisMember)
           : existing
-            ? db.update(sessionMembers).set({ role }).where(thisMember)
-            : db.insert(sessionMembers).values({ session_id: sessionId, user_id: userId, role, joined_at: now });
+            ? directory.update(sessionMembers).set({ role }).where(thisMember)
+            : directory.insert(sessionMembers).values({ session_id: sessionId, user_id: userId, role, joined_at: now });
       const state = await db.select().from(sessionState).where(eq(sessionState.session_id, sessionId)).get();
       if (!state) throw new Error(`session ${sessionId} has no session_state`);
       const gmIds = [...gms].sort();
@@ -365,8 +419,7 @@ export class SessionObject extends DurableObject<Env> {
         plan = { results: [], changes: [change], applied: [], replayedSeq: null, lastSeq: seq + 1 };
       }
       try {
-        if (plan) await commitPlan(db, sessionId, plan, seq, now, [memberRow]);
-        else await memberRow;
+        if (plan) await commitPlan(db, sessionId, plan, seq, now);
       } catch (error) {
         this.#forgetCaches();
         throw error;
@@ -376,6 +429,7 @@ export class SessionObject extends DurableObject<Env> {
         this.#remember(plan.changes);
         this.#hub.broadcast(plan.changes);
       }
+      await memberRow;
       if (existing && existing.role !== role) {
         // A socket's role is fixed when it is accepted (its tags): reconnecting gives the new view.
         for (const ws of this.ctx.getWebSockets(`user:${userId}`)) {
@@ -393,7 +447,7 @@ export class SessionObject extends DurableObject<Env> {
    * answer it (`readLog` says `unknown`).
    */
   async settle(sessionId: string): Promise<boolean> {
-    this.#bind(sessionId);
+    await this.#enter(sessionId);
     return this.writeLog.drained();
   }
 
@@ -402,15 +456,15 @@ export class SessionObject extends DurableObject<Env> {
    * and user were sent them (log-reads.ts): `GET changes?since` adds them to D1's rows.
    */
   async readLog(sessionId: string, since: number, role: Role, userId: string): Promise<LogRows> {
-    this.#bind(sessionId);
+    await this.#enter(sessionId);
     return this.#hub.readLog(since, { role, userId });
   }
 
   /** A user joins with an invite code: a player, unless already a member (whose role stays). */
   async join(sessionId: string, userId: string): Promise<{ ok: true; role: Role }> {
-    this.#bind(sessionId);
+    await this.#enter(sessionId);
     return this.#serial(async () => {
-      const db = getDb(this.env.DB);
+      const db = directoryDb(this.env);
       await db
         .insert(sessionMembers)
         .values({ session_id: sessionId, user_id: userId, role: "player", joined_at: nowIso() })
@@ -430,6 +484,7 @@ export class SessionObject extends DurableObject<Env> {
    */
   async createSession(
     sessionId: string,
+    shard: ShardInfo,
     userId: string,
     name: string,
     inviteCode: string,
@@ -437,14 +492,30 @@ export class SessionObject extends DurableObject<Env> {
     this.#bind(sessionId);
     return this.#serial(async () => {
       if (this.writeLog.size > 0) throw new Error(`session ${sessionId} already has logged writes`);
-      const db = getDb(this.env.DB);
+      this.setShard(shard.name);
+      const db = this.#db();
       const now = nowIso();
       const change = creation(1, "session_state", initialSessionState(userId, now), true);
       const plan: Plan = { results: [], changes: [change], applied: [], replayedSeq: null, lastSeq: 1 };
+      // The shard's rows first, then the directory entry and the GM's membership: a failure between
+      // leaves rows no one can reach (and nothing listed that does not exist).
       await commitPlan(db, sessionId, plan, 0, now, [
         db.insert(gameSessions).values({ id: sessionId, name, invite_code: inviteCode, created_by: userId, created_at: now, seq: 0 }),
-        db.insert(sessionMembers).values({ session_id: sessionId, user_id: userId, role: "gm", joined_at: now }),
       ]);
+      const directory = directoryDb(this.env);
+      await directory.batch([
+        directory.insert(sessionDirectory).values({
+          session_id: sessionId,
+          shard: shard.name,
+          region: shard.region,
+          name,
+          invite_code: inviteCode,
+          created_by: userId,
+          created_at: now,
+        }),
+        directory.insert(sessionMembers).values({ session_id: sessionId, user_id: userId, role: "gm", joined_at: now }),
+      ]);
+      forgetShard(sessionId);
       this.#seq = 1;
       this.#remember(plan.changes);
       return { ok: true, seq: 1, created_at: now };
@@ -455,18 +526,18 @@ export class SessionObject extends DurableObject<Env> {
 
   /** Takes the lock of a scene for `actor` (a GM), or takes it again to extend it. */
   async acquireLock(sessionId: string, actor: Actor, sceneId: string): Promise<LockResult> {
-    this.#bind(sessionId);
+    await this.#enter(sessionId);
     return this.#locks.acquire(sessionId, actor, sceneId);
   }
 
   /** Releases the caller's lock of a scene; nothing to release is fine, another GM's lock is a conflict. */
   async releaseLock(sessionId: string, actor: Actor, sceneId: string): Promise<ReleaseResult> {
-    this.#bind(sessionId);
+    await this.#enter(sessionId);
     return this.#locks.release(sessionId, actor, sceneId);
   }
 
   async listLocks(sessionId: string): Promise<SceneLock[]> {
-    this.#bind(sessionId);
+    await this.#enter(sessionId);
     return this.#locks.list(sessionId);
   }
 
@@ -474,7 +545,7 @@ export class SessionObject extends DurableObject<Env> {
 
   /** Changes the session's settings; turning real time off closes every socket. */
   async updateSettings(sessionId: string, actor: Actor, patch: SettingsPatch): Promise<SettingsResult> {
-    this.#bind(sessionId);
+    await this.#enter(sessionId);
     if (actor.role !== "gm") return fail("forbidden", "only a GM may change the settings");
     const limited = await this.#admit(sessionId, actor, 1);
     if (limited) return limited;
@@ -570,7 +641,7 @@ export class SessionObject extends DurableObject<Env> {
   /** Writes the counted saves to D1 (one statement); on failure they stay for the next alarm. */
   async #flushSaveMetrics(): Promise<void> {
     try {
-      await this.saveMetrics.flush(this.env.DB);
+      await this.saveMetrics.flush(this.env.DB); // counters live in the directory
     } catch (error) {
       logError("flushing save metrics failed", error);
     }
@@ -608,8 +679,9 @@ export class SessionObject extends DurableObject<Env> {
       if (!this.saveMetrics.isEmpty()) await this.#scheduleAlarm(Date.now() + SAVE_FLUSH_MS);
       return;
     }
+    if (this.shard === undefined) await this.#learnShard(sessionId);
     await this.writeLog.retry();
-    await this.#pending.flush(getDb(this.env.DB), sessionId);
+    await this.#pending.flush(this.#db(), sessionId);
     const lockExpiry = await this.#locks.expire(sessionId);
     const credentialExpiry = await this.#hub.closeExpired(Date.now());
     // Batches still logged: the next retry, or a safety wake-up.

@@ -28,7 +28,7 @@ import {
 } from "../../domain/protocol";
 import { type Bucket, SOCKET_MESSAGE_LIMIT, take } from "../../domain/rate-limit";
 import type { SessionSettings } from "../../domain/settings";
-import { chunk, type Db, getDb, nowIso } from "../db/client";
+import { chunk, type Db, nowIso } from "../db/client";
 import { changesSince, type Delta, readerFilter, writeResultFor } from "../db/reads";
 import { sessionClients } from "../db/schema";
 import { type Device, parseDevice, withoutUserAgent } from "../lib/device";
@@ -108,7 +108,10 @@ function presenceOf(att: SocketAttachment): PresenceClient {
 
 /** What the hub needs of the object. */
 export interface SocketHubHost {
-  bind(sessionId: string): void;
+  /** Binds the object to the session and makes sure it knows the session's shard. */
+  enter(sessionId: string): Promise<void>;
+  /** The session's shard (worker/db/shards.ts). */
+  db(): Db;
   loadSettings(sessionId: string): Promise<SessionSettings>;
   currentSeq(sessionId: string): Promise<number>;
   /** The last seq this object knows, if it knows one. */
@@ -188,8 +191,8 @@ export class SocketHub {
    * could record their close) are marked disconnected.
    */
   async listClients(sessionId: string): Promise<ClientRecord[]> {
-    this.#host.bind(sessionId);
-    const db = getDb(this.#env.DB);
+    await this.#host.enter(sessionId);
+    const db = this.#host.db();
     const live = new Map<string, { att: SocketAttachment; ws: WebSocket }>();
     for (const ws of this.#ctx.getWebSockets()) {
       const att = this.#attachment(ws);
@@ -255,7 +258,7 @@ export class SocketHub {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId || !sessionId || (role !== "gm" && role !== "player")) {
       return new Response("expected a websocket upgrade from the worker", { status: 400 });
     }
-    this.#host.bind(sessionId);
+    await this.#host.enter(sessionId);
     if (!(await this.#host.loadSettings(sessionId)).realtime) return this.#realtimeOff(sessionId);
     const cap = socketsPerUser(this.#env);
     if (this.#openSockets(userId) >= cap) return tooManySockets(cap);
@@ -275,7 +278,7 @@ export class SocketHub {
       device: parseDevice(userAgent),
       ...(new URL(request.url).searchParams.get("patch") === "1" ? { patch: true as const } : {}),
     };
-    const db = getDb(this.#env.DB);
+    const db = this.#host.db();
     await db.insert(sessionClients).values({
       client_id: attachment.clientId,
       session_id: sessionId,
@@ -326,7 +329,7 @@ export class SocketHub {
    * revoked token, a password change: credential-sockets.ts). Returns how many were closed.
    */
   async closeCredentialSockets(sessionId: string, userId: string, filter: CredentialFilter, reason: string): Promise<number> {
-    this.#host.bind(sessionId);
+    await this.#host.enter(sessionId);
     let closed = 0;
     for (const ws of this.#ctx.getWebSockets(`user:${userId}`)) {
       const att = this.#attachment(ws);
@@ -443,7 +446,7 @@ export class SocketHub {
     if (!result.ok) {
       this.send(ws, opsError(id, result));
     } else {
-      const keep = await readerFilter(getDb(this.#env.DB), att.sessionId, att.role, att.userId);
+      const keep = await readerFilter(this.#host.db(), att.sessionId, att.role, att.userId);
       const results = result.results.map((r, i) => {
         const type = ops[i]?.entity_type;
         return { op_id: r.op_id, entity: type ? writeResultFor(keep, type, r.entity) : r.entity };
@@ -560,7 +563,7 @@ export class SocketHub {
   }
 
   async #handle(ws: WebSocket, att: SocketAttachment, message: ClientMessage): Promise<void> {
-    const db = getDb(this.#env.DB);
+    const db = this.#host.db();
     switch (message.type) {
       case "resume":
         await this.#resume(ws, db, att, message.since);
@@ -640,7 +643,8 @@ export class SocketHub {
   }
 
   async #recordDisconnect(clientId: string): Promise<void> {
-    await getDb(this.#env.DB)
+    await this.#host
+      .db()
       .update(sessionClients)
       .set({ disconnected_at: nowIso() })
       .where(and(eq(sessionClients.client_id, clientId), isNull(sessionClients.disconnected_at)));

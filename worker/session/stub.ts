@@ -5,6 +5,7 @@ import type { InternalOp } from "../../domain/plan";
 import { retryAfterSeconds } from "../../domain/rate-limit";
 import type { SettingsPatch } from "../../domain/settings";
 import { ApiError } from "../api-error";
+import type { ShardInfo } from "../db/shards";
 import type { LogRows } from "./log-reads";
 import type { ClientRecord, LockResult, ReleaseResult, SessionObject, SettingsResult, WriteResult } from "./session-object";
 
@@ -43,9 +44,15 @@ export async function joinSession(env: Env, sessionId: string, userId: string): 
   return (await sessionStub(env, sessionId).join(sessionId, userId)).role;
 }
 
-/** Creates a session through its object: its row, its creator as GM, its session state at seq 1. */
-export async function createSession(env: Env, sessionId: string, userId: string, name: string, inviteCode: string) {
-  return sessionStub(env, sessionId).createSession(sessionId, userId, name, inviteCode);
+/**
+ * Creates a session through its object, on `shard`: its row and session state at seq 1 there, its
+ * directory entry and its creator as GM. The object is created near the shard (`locationHint`):
+ * it is the session's writer, and every commit crosses to the shard.
+ */
+export async function createSession(env: Env, sessionId: string, shard: ShardInfo, userId: string, name: string, inviteCode: string) {
+  const id = env.SESSION.idFromName(sessionId);
+  const stub = shard.region ? env.SESSION.get(id, { locationHint: shard.region }) : env.SESSION.get(id);
+  return stub.createSession(sessionId, shard, userId, name, inviteCode);
 }
 
 export async function acquireLock(env: Env, sessionId: string, actor: Actor, sceneId: string) {
