@@ -4,6 +4,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { migrateArgs } from "./d1-databases.mjs";
 import { ensureDevVars } from "./local-limits.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -26,14 +27,10 @@ ensureDevVars(root);
 
 const extra = process.argv.slice(2);
 run("vite", ["build", "--logLevel", "warn"]);
-run("wrangler", [
-  "d1",
-  "migrations",
-  "apply",
-  "DB",
-  "--local",
-  ...extra.filter((a, i) => a === "--persist-to" || extra[i - 1] === "--persist-to"),
-]);
+// Every database: the directory and each session shard (scripts/d1-databases.mjs).
+for (const args of migrateArgs(root, ["--local", ...extra.filter((a, i) => a === "--persist-to" || extra[i - 1] === "--persist-to")])) {
+  run("wrangler", args);
+}
 const hasPort = extra.includes("--port");
 const hasIp = extra.includes("--ip");
 const child = spawn("wrangler", ["dev", ...(hasIp ? [] : ["--ip", "127.0.0.1"]), ...(hasPort ? [] : ["--port", "8787"]), ...extra], {

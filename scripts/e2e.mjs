@@ -19,6 +19,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { migrateArgs } from "./d1-databases.mjs";
 import { ensureDevVars, localLimitArgs } from "./local-limits.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -196,7 +197,8 @@ async function main() {
   throwIfInterrupted();
 
   persistDir = await mkdtemp(path.join(tmpdir(), "vtt-e2e-state-"));
-  await runOrFail("apply migrations", "wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir]);
+  for (const args of migrateArgs(root, ["--local", "--persist-to", persistDir]))
+    await runOrFail(`apply migrations (${args[3]})`, "wrangler", args);
   throwIfInterrupted();
 
   const port = await freePort();

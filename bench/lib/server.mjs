@@ -33,6 +33,7 @@ import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { stripVTControlCharacters } from "node:util";
+import { migrateArgs } from "../../scripts/d1-databases.mjs";
 import { localLimitArgs } from "../../scripts/local-limits.mjs";
 
 /** The repository root (bench/lib/../..). */
@@ -270,14 +271,12 @@ export function snapshotSources(tmp) {
   return { dir, label };
 }
 
-/** `wrangler d1 migrations apply DB --local --persist-to <dir>`. */
+/** `wrangler d1 migrations apply <db> --local --persist-to <dir>` for every database (the directory and each shard). */
 export async function applyMigrations({ persistDir, logFile, cwd = ROOT }) {
-  const { code, tail } = await runCommand(
-    join(BIN, "wrangler"),
-    ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir],
-    { cwd, logFile, timeoutMs: 120_000 },
-  );
-  if (code !== 0) throw new Error(`wrangler d1 migrations apply failed (exit ${code}):\n${tail}`);
+  for (const args of migrateArgs(cwd, ["--local", "--persist-to", persistDir])) {
+    const { code, tail } = await runCommand(join(BIN, "wrangler"), args, { cwd, logFile, timeoutMs: 120_000 });
+    if (code !== 0) throw new Error(`wrangler d1 migrations apply ${args[3]} failed (exit ${code}):\n${tail}`);
+  }
 }
 
 /** Polls GET /api/vtt/health until it answers 200, the child dies, or `timeoutMs` passes. */

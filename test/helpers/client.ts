@@ -21,6 +21,8 @@ export class TestUser {
   id = "";
   username = "";
   bearer: string | undefined;
+  /** Where the user's requests come from (`request.cf`): placement puts a new session near it. */
+  cf: { continent?: string; longitude?: string } | undefined;
 
   static async register(prefix = "user"): Promise<TestUser> {
     const user = new TestUser();
@@ -45,7 +47,7 @@ export class TestUser {
       payload = JSON.stringify(body);
       h["content-type"] ??= "application/json";
     }
-    const res = await SELF.fetch(`${ORIGIN}${path}`, { method, headers: h, body: payload ?? null });
+    const res = await SELF.fetch(`${ORIGIN}${path}`, { method, headers: h, body: payload ?? null, ...(this.cf ? { cf: this.cf } : {}) });
     const setCookie = res.headers.get("set-cookie");
     if (setCookie?.startsWith("vtt_session=")) {
       const value = setCookie.split(";")[0] ?? "";

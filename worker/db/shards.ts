@@ -56,7 +56,8 @@ export function configuredShards(env: Env): ShardInfo[] {
   parsed.set(env.SHARDS, shards);
   return shards;
 }
-const parsed = new WeakMap<object, ShardInfo[]>();
+/** Parsed configurations by the var's value (one per isolate in practice; tests pass others). */
+const parsed = new Map<unknown, ShardInfo[]>();
 
 function bindingOf(env: Env, name: string): unknown {
   return (env as unknown as Record<string, unknown>)[name];
