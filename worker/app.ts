@@ -4,6 +4,7 @@ import { RegExpRouter } from "hono/router/reg-exp-router";
 import { type ErrorCode, errorBody, errorStatus } from "../domain/errors";
 import { moduleRoutes } from "../modules/worker";
 import { ApiError } from "./api-error";
+import { UnknownSession } from "./db/shards";
 import { requireMember } from "./middleware/auth";
 import { logRequests } from "./middleware/log";
 import { requestId } from "./middleware/request-id";
@@ -77,6 +78,10 @@ app.onError((error, c) => {
   if (error instanceof ApiError) {
     for (const [k, v] of Object.entries(error.headers ?? {})) c.header(k, v);
     return c.json(errorBody(error), error.status);
+  }
+  if (error instanceof UnknownSession) {
+    // The directory lost the session between admission and a later lookup (removed meanwhile).
+    return c.json(errorBody({ code: "not_found", message: "no such session" }), 404);
   }
   if (error instanceof HTTPException && error.status < 500) {
     const code = statusCodes[error.status] ?? "bad_request";
