@@ -4,12 +4,14 @@ import { app } from "../../worker/app";
 import { signedAssetUrl } from "../../worker/assets/signing";
 import { create, newTable, ORIGIN, TestUser } from "../helpers/client";
 import { concat, ihdr, makeGif, makeJpeg, makePng, makeWebp, PNG_SIG, pngChunk } from "../helpers/images";
+import { shardOf } from "../helpers/shards";
 import { authHeaders, fetchAnonymous, multipart, sha256, upload } from "../helpers/uploads";
 
 const MiB = 1024 * 1024;
 
 async function manifest(sid: string): Promise<Record<string, any>[]> {
-  const { results } = await env.DB.prepare("SELECT * FROM assets WHERE session_id = ? ORDER BY created_at")
+  const { results } = await (await shardOf(sid))
+    .prepare("SELECT * FROM assets WHERE session_id = ? ORDER BY created_at")
     .bind(sid)
     .all<Record<string, any>>();
   return results;
