@@ -471,6 +471,16 @@ describe("signed URLs", () => {
     expect((await fetchAnonymous(crossed)).status).toBe(404);
   });
 
+  it("answers 404 to a correctly signed URL of a session the directory does not list", async () => {
+    const { asset } = await uploaded();
+    const unknown = crypto.randomUUID();
+    const url = await signedAssetUrl(env, unknown, asset.hash);
+    const r = await fetchAnonymous(url);
+    expect(r.status).toBe(404);
+    expect(r.json.error.code).toBe("not_found");
+    expect(await env.DB.prepare("SELECT 1 FROM session_directory WHERE session_id = ?").bind(unknown).first()).toBeNull();
+  });
+
   it("gives members a fresh URL by hash and a redirect for <img src>", async () => {
     const { gm, player, base, asset } = await uploaded();
     // Players get only assets of what they may see: make it the active scene's map.
