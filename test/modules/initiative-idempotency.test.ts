@@ -1,7 +1,7 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { onNewRound } from "../../modules/initiative/worker";
 import { create, newTable, type Reply } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 
 const turnUrl = (base: string, id: string, direction: "next" | "previous") => `${base}/modules/initiative/encounters/${id}/${direction}`;
 
@@ -23,7 +23,8 @@ async function encounterTable() {
 }
 
 async function logRowsOf(sid: string, entityId: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM change_log WHERE session_id = ? AND entity_id = ?")
+  const row = await (await shardOf(sid))
+    .prepare("SELECT COUNT(*) AS n FROM change_log WHERE session_id = ? AND entity_id = ?")
     .bind(sid, entityId)
     .first<{ n: number }>();
   return row?.n ?? 0;
@@ -96,7 +97,8 @@ describe("Idempotency-Key on next and previous", () => {
       const again = await gm.req("POST", turnUrl(base, encounter.id, "next"), {}, { "idempotency-key": key });
       expect(again.body).toEqual(first.body);
       expect(calls).toBe(1);
-      const tokens = await env.DB.prepare("SELECT COUNT(*) AS n FROM tokens WHERE session_id = ? AND name LIKE 'Round marker%'")
+      const tokens = await (await shardOf(sid))
+        .prepare("SELECT COUNT(*) AS n FROM tokens WHERE session_id = ? AND name LIKE 'Round marker%'")
         .bind(sid)
         .first<{ n: number }>();
       expect(tokens?.n).toBe(1);

@@ -5,6 +5,7 @@
 import { env, evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { create, newTable } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 
 async function table() {
   const t = await newTable();
@@ -38,7 +39,7 @@ describe("combatants' tokens", () => {
     expect(patch.body.error.details.fields[0].field).toBe("combatants.c2.token_id");
     // Unchanged combatants are not checked again: with the token row gone behind the save
     // system's back, a patch of another field still applies (a new check would refuse it).
-    await env.DB.prepare("DELETE FROM tokens WHERE session_id = ? AND id = ?").bind(t.sid, t.hero.id).run();
+    await (await shardOf(t.sid)).prepare("DELETE FROM tokens WHERE session_id = ? AND id = ?").bind(t.sid, t.hero.id).run();
     // The session object caches what it committed: start it afresh so it reads D1.
     await evictDurableObject(env.SESSION.get(env.SESSION.idFromName(t.sid)));
     const renamed = await t.gm.req("PATCH", `${t.base}/encounters/${ok.id}`, { name: "Ambush" }, { "if-match": '"1"' });
@@ -52,7 +53,7 @@ describe("combatants' tokens", () => {
       scene_id: t.scene.id,
       combatants: { c1: { name: "Hero", token_id: t.hero.id }, c2: { name: "Free entry" } },
     });
-    await env.DB.prepare("DELETE FROM tokens WHERE session_id = ? AND id = ?").bind(t.sid, t.hero.id).run();
+    await (await shardOf(t.sid)).prepare("DELETE FROM tokens WHERE session_id = ? AND id = ?").bind(t.sid, t.hero.id).run();
     const r = await t.gm.req("POST", `${t.base}/integrity/check`);
     expect(r.body.findings).toHaveLength(1);
     expect(r.body.findings[0]).toMatchObject({

@@ -20,8 +20,8 @@ describe("integrity of module references", () => {
     expect(clean.body.findings).toEqual([]);
 
     // Rows vanish behind the save system's back (a bad restore, a manual edit).
-    await exec("DELETE FROM tokens WHERE session_id = ? AND id = ?", t.sid, token.id);
-    await exec("DELETE FROM module_entities WHERE session_id = ? AND entity_type = 'fog' AND id = ?", t.sid, fog.id);
+    await exec(t.sid, "DELETE FROM tokens WHERE session_id = ? AND id = ?", t.sid, token.id);
+    await exec(t.sid, "DELETE FROM module_entities WHERE session_id = ? AND entity_type = 'fog' AND id = ?", t.sid, fog.id);
     const r = await t.gm.req("POST", `${t.base}/integrity/check`);
     expect(r.status).toBe(200);
     const found = r.body.findings.map((f: Record<string, unknown>) => [f.kind, f.entity_type, f.entity_id, f.field, f.detail]);

@@ -1,14 +1,17 @@
-import { env, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { newTable, ORIGIN } from "../helpers/client";
 import { makePng } from "../helpers/images";
+import { shardOf } from "../helpers/shards";
 import { authHeaders, multipart } from "../helpers/uploads";
 
 const MiB = 2 ** 20;
 const enc = new TextEncoder();
 
 async function assetCount(sid: string): Promise<number> {
-  return (await env.DB.prepare("SELECT COUNT(*) AS n FROM assets WHERE session_id = ?").bind(sid).first<{ n: number }>())?.n ?? -1;
+  return (
+    (await (await shardOf(sid)).prepare("SELECT COUNT(*) AS n FROM assets WHERE session_id = ?").bind(sid).first<{ n: number }>())?.n ?? -1
+  );
 }
 
 /** A body sent as the given chunks, counting how many bytes the worker pulled. */

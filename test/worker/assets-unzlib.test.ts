@@ -1,4 +1,3 @@
-import { env } from "cloudflare:test";
 import { unzlibSync, zlibSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { inspectImage } from "../../domain/assets";
@@ -7,6 +6,7 @@ import { BoxShrinker } from "../../worker/assets/shrink";
 import { INFLATE_SLICE, InflateError, inflateZlib } from "../../worker/assets/unzlib";
 import { newTable } from "../helpers/client";
 import { concat, deflate, ihdr, PNG_SIG, pngChunk } from "../helpers/images";
+import { shardOf } from "../helpers/shards";
 import { upload } from "../helpers/uploads";
 
 /** Splits `bytes` into parts of `step` bytes (as a PNG splits its image data into IDAT chunks). */
@@ -170,7 +170,7 @@ describe("PNG image data that inflates past its header's size", () => {
     const r = await upload(gm, base, await bombPng(), { kind: "token", filename: "bomb.png" });
     expect(r.status).toBe(415);
     expect(r.body.error).toMatchObject({ code: "unsupported_media_type", details: { reason: "undecodable" } });
-    const n = await env.DB.prepare("SELECT COUNT(*) AS n FROM assets WHERE session_id = ?").bind(sid).first<{ n: number }>();
+    const n = await (await shardOf(sid)).prepare("SELECT COUNT(*) AS n FROM assets WHERE session_id = ?").bind(sid).first<{ n: number }>();
     expect(n?.n).toBe(0);
   });
 });

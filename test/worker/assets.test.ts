@@ -4,12 +4,14 @@ import { app } from "../../worker/app";
 import { signedAssetUrl } from "../../worker/assets/signing";
 import { create, newTable, ORIGIN, TestUser } from "../helpers/client";
 import { concat, ihdr, makeGif, makeJpeg, makePng, makeWebp, PNG_SIG, pngChunk } from "../helpers/images";
+import { shardOf } from "../helpers/shards";
 import { authHeaders, fetchAnonymous, multipart, sha256, upload } from "../helpers/uploads";
 
 const MiB = 1024 * 1024;
 
 async function manifest(sid: string): Promise<Record<string, any>[]> {
-  const { results } = await env.DB.prepare("SELECT * FROM assets WHERE session_id = ? ORDER BY created_at")
+  const { results } = await (await shardOf(sid))
+    .prepare("SELECT * FROM assets WHERE session_id = ? ORDER BY created_at")
     .bind(sid)
     .all<Record<string, any>>();
   return results;
@@ -467,6 +469,16 @@ describe("signed URLs", () => {
     // A URL correctly signed for session two, naming session one's asset: no such asset there.
     const crossed = await signedAssetUrl(env, two.sid, one.asset.hash);
     expect((await fetchAnonymous(crossed)).status).toBe(404);
+  });
+
+  it("answers 404 to a correctly signed URL of a session the directory does not list", async () => {
+    const { asset } = await uploaded();
+    const unknown = crypto.randomUUID();
+    const url = await signedAssetUrl(env, unknown, asset.hash);
+    const r = await fetchAnonymous(url);
+    expect(r.status).toBe(404);
+    expect(r.json.error.code).toBe("not_found");
+    expect(await env.DB.prepare("SELECT 1 FROM session_directory WHERE session_id = ?").bind(unknown).first()).toBeNull();
   });
 
   it("gives members a fresh URL by hash and a redirect for <img src>", async () => {

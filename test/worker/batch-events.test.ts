@@ -9,6 +9,7 @@ import { timeSave } from "../../worker/metrics/recorder";
 import type { AppEnv } from "../../worker/types";
 import { create, newTable } from "../helpers/client";
 import { eventLines } from "../helpers/log-lines";
+import { shardOf } from "../helpers/shards";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -34,7 +35,10 @@ describe("token_created", () => {
     expect(events(spy, "token_created")).toEqual([
       expect.objectContaining({ session_id: sid, user_id: gm.id, count: 300, token_ids: ids }),
     ]);
-    const stored = await env.DB.prepare("SELECT COUNT(*) AS n FROM tokens WHERE session_id = ?").bind(sid).first<{ n: number }>();
+    const stored = await (await shardOf(sid))
+      .prepare("SELECT COUNT(*) AS n FROM tokens WHERE session_id = ?")
+      .bind(sid)
+      .first<{ n: number }>();
     expect(stored?.n).toBe(300);
 
     spy.mockClear();

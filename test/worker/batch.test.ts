@@ -1,11 +1,14 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { create, newTable, seqOf } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 
 const uuid = () => crypto.randomUUID();
 
 async function count(table: string, sid: string): Promise<number> {
-  const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`).bind(sid).first<{ n: number }>();
+  const row = await (await shardOf(sid))
+    .prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`)
+    .bind(sid)
+    .first<{ n: number }>();
   return row?.n ?? 0;
 }
 

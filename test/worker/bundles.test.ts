@@ -5,6 +5,7 @@ import { BUNDLE_FORMAT } from "../../domain/bundle";
 import { sha256Hex } from "../../worker/lib/crypto";
 import { create, newTable, ORIGIN, type TestUser } from "../helpers/client";
 import { makePng } from "../helpers/images";
+import { shardOf } from "../helpers/shards";
 
 async function upload(gm: TestUser, base: string, bytes: Uint8Array, name: string, kind: "map" | "token") {
   const form = new FormData();
@@ -37,9 +38,10 @@ async function importZip(gm: TestUser, base: string, zip: Uint8Array, query = ""
 }
 
 async function counts(sid: string) {
-  const row = await env.DB.prepare(
-    "SELECT (SELECT COUNT(*) FROM scenes WHERE session_id = ?1) AS scenes, (SELECT COUNT(*) FROM tokens WHERE session_id = ?1) AS tokens, (SELECT COUNT(*) FROM assets WHERE session_id = ?1) AS assets, (SELECT seq FROM game_sessions WHERE id = ?1) AS seq",
-  )
+  const row = await (await shardOf(sid))
+    .prepare(
+      "SELECT (SELECT COUNT(*) FROM scenes WHERE session_id = ?1) AS scenes, (SELECT COUNT(*) FROM tokens WHERE session_id = ?1) AS tokens, (SELECT COUNT(*) FROM assets WHERE session_id = ?1) AS assets, (SELECT seq FROM game_sessions WHERE id = ?1) AS seq",
+    )
     .bind(sid)
     .first();
   return row;
@@ -240,9 +242,10 @@ describe("exporting a scene with many assets", () => {
       const bytes = await makePng(8 + i, 8);
       const hash = await sha256Hex(bytes);
       await env.ASSETS.put(`assets/${hash}`, bytes);
-      await env.DB.prepare(
-        "INSERT INTO assets (session_id, hash, kind, mime, size, width, height, r2_key, uploaded_by, created_at) VALUES (?, ?, 'token', 'image/png', ?, ?, 8, ?, ?, ?)",
-      )
+      await (await shardOf(sid))
+        .prepare(
+          "INSERT INTO assets (session_id, hash, kind, mime, size, width, height, r2_key, uploaded_by, created_at) VALUES (?, ?, 'token', 'image/png', ?, ?, 8, ?, ?, ?)",
+        )
         .bind(sid, hash, bytes.byteLength, 8 + i, `assets/${hash}`, gm.id, new Date().toISOString())
         .run();
       const token = `tok-${i}`;

@@ -2,9 +2,13 @@ import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { SessionObject } from "../../worker/session/session-object";
 import { create, newTable, seqOf } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 
 async function seqs(sid: string): Promise<number[]> {
-  const { results } = await env.DB.prepare("SELECT seq FROM change_log WHERE session_id = ? ORDER BY seq").bind(sid).all<{ seq: number }>();
+  const { results } = await (await shardOf(sid))
+    .prepare("SELECT seq FROM change_log WHERE session_id = ? ORDER BY seq")
+    .bind(sid)
+    .all<{ seq: number }>();
   return results.map((r) => r.seq);
 }
 
@@ -52,11 +56,14 @@ describe("the session object across restarts", () => {
     const token = await create(gm, base, "tokens", { name: "Hero" });
     // The object now caches seq. Commit a change it does not know about, as a restore would.
     const seq = await seqOf(gm, base);
-    await env.DB.batch([
-      env.DB.prepare(
-        "INSERT INTO change_log (session_id, seq, entity_type, entity_id, version, op, diff, payload_hash, visible_before, visible_after, updated_by, created_at) VALUES (?, ?, 'token', ?, 1, 'update', '{}', '', 0, 0, 'x', 'now')",
-      ).bind(sid, seq + 1, token.id),
-      env.DB.prepare("UPDATE game_sessions SET seq = ? WHERE id = ?").bind(seq + 1, sid),
+    const shard = await shardOf(sid);
+    await shard.batch([
+      shard
+        .prepare(
+          "INSERT INTO change_log (session_id, seq, entity_type, entity_id, version, op, diff, payload_hash, visible_before, visible_after, updated_by, created_at) VALUES (?, ?, 'token', ?, 1, 'update', '{}', '', 0, 0, 'x', 'now')",
+        )
+        .bind(sid, seq + 1, token.id),
+      shard.prepare("UPDATE game_sessions SET seq = ? WHERE id = ?").bind(seq + 1, sid),
     ]);
     const r = await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
     expect(r.status).toBe(200);

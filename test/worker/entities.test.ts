@@ -1,20 +1,22 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { create, newTable, S, seqOf, TestUser } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 
 const HASH = "a".repeat(64);
 
 async function changeLog(sid: string): Promise<Record<string, any>[]> {
-  const { results } = await env.DB.prepare("SELECT * FROM change_log WHERE session_id = ? ORDER BY seq")
+  const { results } = await (await shardOf(sid))
+    .prepare("SELECT * FROM change_log WHERE session_id = ? ORDER BY seq")
     .bind(sid)
     .all<Record<string, any>>();
   return results.map((r) => ({ ...r, diff: JSON.parse(r.diff) }));
 }
 
 async function plantAsset(sid: string, hash = HASH) {
-  await env.DB.prepare(
-    "INSERT INTO assets (session_id, hash, kind, mime, size, width, height, r2_key, uploaded_by, created_at) VALUES (?, ?, 'token', 'image/png', 10, 1, 1, ?, 'u', ?)",
-  )
+  await (await shardOf(sid))
+    .prepare(
+      "INSERT INTO assets (session_id, hash, kind, mime, size, width, height, r2_key, uploaded_by, created_at) VALUES (?, ?, 'token', 'image/png', 10, 1, 1, ?, 'u', ?)",
+    )
     .bind(sid, hash, `assets/${hash}`, new Date().toISOString())
     .run();
 }

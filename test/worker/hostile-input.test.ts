@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { makeBundle } from "../helpers/bundles";
 import { create, newTable, ORIGIN, type Reply, S, type TestUser } from "../helpers/client";
 import { concat, deflate, ihdr, makePng, PNG_SIG, pngChunk } from "../helpers/images";
+import { shardOf } from "../helpers/shards";
 import { multipart } from "../helpers/uploads";
 
 /**
@@ -118,17 +119,24 @@ const ENTITY_TABLES = ["scenes", "folders", "scene_layers", "tokens", "token_art
 /** Everything a write could touch in one session, as one comparable value. */
 async function fingerprint(sid: string) {
   const out: Record<string, unknown> = {};
+  const shard = await shardOf(sid);
   for (const table of ENTITY_TABLES) {
-    out[table] = await env.DB.prepare(
-      `SELECT COUNT(*) AS n, IFNULL(SUM(version), 0) AS versions, IFNULL(MAX(updated_at), '') AS updated FROM ${table} WHERE session_id = ?`,
-    )
+    out[table] = await shard
+      .prepare(
+        `SELECT COUNT(*) AS n, IFNULL(SUM(version), 0) AS versions, IFNULL(MAX(updated_at), '') AS updated FROM ${table} WHERE session_id = ?`,
+      )
       .bind(sid)
       .first();
   }
-  for (const table of ["change_log", "applied_ops", "activation_timeline", "session_members", "assets"]) {
-    out[table] = (await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`).bind(sid).first())?.n;
+  for (const table of ["change_log", "applied_ops", "activation_timeline", "assets"]) {
+    out[table] = (await shard.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`).bind(sid).first())?.n;
   }
-  out.session = await env.DB.prepare("SELECT seq, log_floor, name, invite_code FROM game_sessions WHERE id = ?").bind(sid).first();
+  out.session = await shard.prepare("SELECT seq, log_floor, name, invite_code FROM game_sessions WHERE id = ?").bind(sid).first();
+  // Memberships and the session's directory entry live in the directory database.
+  out.session_members = (await env.DB.prepare("SELECT COUNT(*) AS n FROM session_members WHERE session_id = ?").bind(sid).first())?.n;
+  out.directory = await env.DB.prepare("SELECT shard, state, name, invite_code FROM session_directory WHERE session_id = ?")
+    .bind(sid)
+    .first();
   return out;
 }
 
@@ -139,7 +147,8 @@ async function stateSeq(user: TestUser, base: string): Promise<number> {
 }
 
 async function versionOf(table: string, sid: string, id: string): Promise<number> {
-  const row = await env.DB.prepare(`SELECT version FROM ${table} WHERE session_id = ? AND id = ?`)
+  const row = await (await shardOf(sid))
+    .prepare(`SELECT version FROM ${table} WHERE session_id = ? AND id = ?`)
     .bind(sid, id)
     .first<{ version: number }>();
   if (!row) throw new Error(`no ${table} ${id}`);
@@ -152,7 +161,7 @@ const ifMatchCurrent = (table: string, id: (t: Table) => string) => async (t: Ta
 });
 
 async function existsInDb(table: string, sid: string, id: string): Promise<boolean> {
-  return (await env.DB.prepare(`SELECT 1 FROM ${table} WHERE session_id = ? AND id = ?`).bind(sid, id).first()) !== null;
+  return (await (await shardOf(sid)).prepare(`SELECT 1 FROM ${table} WHERE session_id = ? AND id = ?`).bind(sid, id).first()) !== null;
 }
 
 function expectEnvelope(r: Reply, status: number, code: string) {
@@ -1284,7 +1293,8 @@ describe("not hostile", () => {
     const r = await gm.req("POST", `${base}/scenes`, { name, description: "Ünïcödé ✓ \u{1F600}" });
     expect(r.status).toBe(201);
     expect(r.body.name).toBe(name);
-    const row = await env.DB.prepare("SELECT name FROM scenes WHERE session_id = ? AND id = ?")
+    const row = await (await shardOf(sid))
+      .prepare("SELECT name FROM scenes WHERE session_id = ? AND id = ?")
       .bind(sid, r.body.id)
       .first<{ name: string }>();
     expect(row?.name).toBe(name);

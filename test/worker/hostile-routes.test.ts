@@ -1,6 +1,7 @@
-import { env, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { create, newTable, ORIGIN, S, type TestUser } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 
 /**
  * Bad input to the routes beyond the basic CRUD (history, revert, backups, restore, import,
@@ -86,7 +87,8 @@ const rows: Row[] = [
 ];
 
 async function seq(): Promise<number> {
-  const row = await env.DB.prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(base.split("/").at(-1)).first<{ seq: number }>();
+  const sid = base.split("/").at(-1) ?? "";
+  const row = await (await shardOf(sid)).prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(sid).first<{ seq: number }>();
   return row?.seq ?? -1;
 }
 

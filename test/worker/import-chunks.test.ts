@@ -1,20 +1,24 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { planImportChunks } from "../../domain/bundle";
 import { importFootprint, makeBundle, postImport } from "../helpers/bundles";
 import { create, newTable, TestUser } from "../helpers/client";
 import { makePng } from "../helpers/images";
+import { shardOf } from "../helpers/shards";
 
 async function sceneLog(sid: string, sceneId: string) {
   return (
-    await env.DB.prepare("SELECT seq, op, version FROM change_log WHERE session_id = ? AND entity_id = ? ORDER BY seq")
+    await (
+      await shardOf(sid)
+    )
+      .prepare("SELECT seq, op, version FROM change_log WHERE session_id = ? AND entity_id = ? ORDER BY seq")
       .bind(sid, sceneId)
       .all<{ seq: number; op: string; version: number }>()
   ).results;
 }
 
 async function seqOfChange(sid: string, entityId: string, version: number): Promise<number> {
-  const row = await env.DB.prepare("SELECT seq FROM change_log WHERE session_id = ? AND entity_id = ? AND version = ?")
+  const row = await (await shardOf(sid))
+    .prepare("SELECT seq FROM change_log WHERE session_id = ? AND entity_id = ? AND version = ?")
     .bind(sid, entityId, version)
     .first<{ seq: number }>();
   if (!row) throw new Error(`no change of ${entityId} v${version}`);
@@ -22,7 +26,8 @@ async function seqOfChange(sid: string, entityId: string, version: number): Prom
 }
 
 async function stagedScene(sid: string, name: string) {
-  return env.DB.prepare("SELECT id, archived_at FROM scenes WHERE session_id = ? AND name = ?")
+  return (await shardOf(sid))
+    .prepare("SELECT id, archived_at FROM scenes WHERE session_id = ? AND name = ?")
     .bind(sid, name)
     .first<{ id: string; archived_at: string | null }>();
 }
@@ -85,9 +90,10 @@ describe("a big import is staged in chunks", () => {
     const log = await sceneLog(sid, r.body.scene.id);
     expect(log.map((c) => c.op)).toEqual(["create", "archive", "restore"]);
     expect(log[2]?.seq).toBe(r.body.seq);
-    const tokens = await env.DB.prepare(
-      "SELECT COUNT(*) AS n, MIN(c.seq) AS first, MAX(c.seq) AS last, COUNT(DISTINCT c.seq) AS seqs FROM tokens t JOIN change_log c ON c.session_id = t.session_id AND c.entity_id = t.id WHERE t.session_id = ? AND t.scene_id = ?",
-    )
+    const tokens = await (await shardOf(sid))
+      .prepare(
+        "SELECT COUNT(*) AS n, MIN(c.seq) AS first, MAX(c.seq) AS last, COUNT(DISTINCT c.seq) AS seqs FROM tokens t JOIN change_log c ON c.session_id = t.session_id AND c.entity_id = t.id WHERE t.session_id = ? AND t.scene_id = ?",
+      )
       .bind(sid, r.body.scene.id)
       .first<{ n: number; first: number; last: number; seqs: number }>();
     expect(tokens).toMatchObject({ n: 1000, seqs: 1000 });
@@ -128,17 +134,18 @@ describe("an import that fails part-way", () => {
     const { gm, base, sid, player } = await newTable();
     const key = crypto.randomUUID();
     const zip = await makeBundle({ name: "Halls", tokens: 700 });
-    await env.DB.exec(
+    await (await shardOf(sid)).exec(
       "CREATE TRIGGER import_fails_once BEFORE INSERT ON tokens WHEN NEW.name = 'Token 500' BEGIN SELECT RAISE(ABORT, 'injected'); END;",
     );
     const failed = await postImport(gm, base, zip, { headers: { "idempotency-key": key } });
-    await env.DB.exec("DROP TRIGGER import_fails_once");
+    await (await shardOf(sid)).exec("DROP TRIGGER import_fails_once");
     expect(failed.status).toBe(500);
     expect(failed.body.error.code).toBe("internal");
 
     const staged = await stagedScene(sid, "Halls (imported)");
     expect(staged?.archived_at).not.toBeNull();
-    const landed = await env.DB.prepare("SELECT COUNT(*) AS n FROM tokens WHERE session_id = ? AND scene_id = ?")
+    const landed = await (await shardOf(sid))
+      .prepare("SELECT COUNT(*) AS n FROM tokens WHERE session_id = ? AND scene_id = ?")
       .bind(sid, staged?.id)
       .first<{ n: number }>();
     expect(landed?.n).toBeGreaterThan(0);
@@ -149,13 +156,13 @@ describe("an import that fails part-way", () => {
     const resumed = await postImport(gm, base, zip, { headers: { "idempotency-key": key } });
     expect(resumed.status).toBe(201);
     expect(resumed.body.scene).toMatchObject({ id: staged?.id, archived_at: null });
-    const scenes = await env.DB.prepare("SELECT COUNT(*) AS n FROM scenes WHERE session_id = ? AND name = 'Halls (imported)'")
+    const scenes = await (await shardOf(sid))
+      .prepare("SELECT COUNT(*) AS n FROM scenes WHERE session_id = ? AND name = 'Halls (imported)'")
       .bind(sid)
       .first<{ n: number }>();
     expect(scenes?.n).toBe(1);
-    const tokens = await env.DB.prepare(
-      "SELECT COUNT(*) AS n, COUNT(DISTINCT name) AS names FROM tokens WHERE session_id = ? AND scene_id = ?",
-    )
+    const tokens = await (await shardOf(sid))
+      .prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT name) AS names FROM tokens WHERE session_id = ? AND scene_id = ?")
       .bind(sid, staged?.id)
       .first();
     expect(tokens).toEqual({ n: 700, names: 700 });
@@ -164,11 +171,11 @@ describe("an import that fails part-way", () => {
   it("hands the assets it stored to the cleanup when nothing of it landed", async () => {
     const { gm, base, sid } = await newTable();
     const before = await importFootprint(sid);
-    await env.DB.exec(
+    await (await shardOf(sid)).exec(
       "CREATE TRIGGER import_scene_fails BEFORE INSERT ON scenes WHEN NEW.name = 'Doomed (imported)' BEGIN SELECT RAISE(ABORT, 'injected'); END;",
     );
     const r = await postImport(gm, base, await makeBundle({ name: "Doomed", map: { bytes: await makePng(24, 24) }, tokens: 3 }));
-    await env.DB.exec("DROP TRIGGER import_scene_fails");
+    await (await shardOf(sid)).exec("DROP TRIGGER import_scene_fails");
     expect(r.status).toBe(500);
     const after = (await importFootprint(sid)) as any;
     expect(after).toMatchObject({ scenes: before?.scenes, tokens: before?.tokens, assets: 0, seq: before?.seq });

@@ -6,6 +6,7 @@ import { sha256Hex } from "../../worker/lib/crypto";
 import { importFootprint, makeBundle, postImport } from "../helpers/bundles";
 import { newTable } from "../helpers/client";
 import { concat, deflate, ihdr, makePng, PNG_SIG, pngChunk } from "../helpers/images";
+import { shardOf } from "../helpers/shards";
 
 /** A well-formed PNG whose header declares `width`×`height` (its data is never decoded). */
 async function declaredPng(width: number, height: number): Promise<Uint8Array> {
@@ -14,9 +15,10 @@ async function declaredPng(width: number, height: number): Promise<Uint8Array> {
 
 async function assetRows(sid: string) {
   return (
-    await env.DB.prepare(
-      "SELECT hash, kind, mime, size, width, height, original_hash, r2_key FROM assets WHERE session_id = ? ORDER BY kind",
+    await (
+      await shardOf(sid)
     )
+      .prepare("SELECT hash, kind, mime, size, width, height, original_hash, r2_key FROM assets WHERE session_id = ? ORDER BY kind")
       .bind(sid)
       .all<any>()
   ).results;
@@ -87,7 +89,10 @@ describe("an import's images go through the upload pipeline", () => {
     expect(row).toMatchObject({ kind: "token", mime: "image/webp", width: 512, height: 300, original_hash: await sha256Hex(original) });
     const stored = new Uint8Array(await ((await env.ASSETS.get(row.r2_key)) as R2ObjectBody).arrayBuffer());
     expect(await sha256Hex(stored)).toBe(row.hash);
-    const art = await env.DB.prepare("SELECT image_asset FROM token_art WHERE session_id = ?").bind(sid).first<{ image_asset: string }>();
+    const art = await (await shardOf(sid))
+      .prepare("SELECT image_asset FROM token_art WHERE session_id = ?")
+      .bind(sid)
+      .first<{ image_asset: string }>();
     expect(art?.image_asset).toBe(row.hash);
   });
 

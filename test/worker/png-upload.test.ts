@@ -6,6 +6,7 @@ import { decodePngInto } from "../../worker/assets/png-stream";
 import { BoxShrinker } from "../../worker/assets/shrink";
 import { newTable } from "../helpers/client";
 import { makePng, pngChunk } from "../helpers/images";
+import { shardOf } from "../helpers/shards";
 import { sha256, upload } from "../helpers/uploads";
 
 const text = (s: string) => [...new TextEncoder().encode(s)];
@@ -36,7 +37,9 @@ async function pixels(bytes: Uint8Array): Promise<Uint8Array> {
 const types = (bytes: Uint8Array) => pngChunks(bytes).map((c) => c.type);
 
 async function assetCount(sid: string): Promise<number> {
-  return (await env.DB.prepare("SELECT COUNT(*) AS n FROM assets WHERE session_id = ?").bind(sid).first<{ n: number }>())?.n ?? -1;
+  return (
+    (await (await shardOf(sid)).prepare("SELECT COUNT(*) AS n FROM assets WHERE session_id = ?").bind(sid).first<{ n: number }>())?.n ?? -1
+  );
 }
 
 describe("PNG chunk CRCs", () => {
@@ -74,7 +77,8 @@ describe("PNG maps are stored without text, metadata and private chunks", () => 
     expect(types(stored)).toEqual(["IHDR", "pHYs", "IDAT", "IEND"]);
     expect(await pixels(stored)).toEqual(await pixels(original));
     expect(r.body.asset).toMatchObject({ hash: await sha256(stored), size: stored.byteLength, width: 24, height: 16, mime: "image/png" });
-    const row = await env.DB.prepare("SELECT original_hash FROM assets WHERE session_id = ? AND hash = ?")
+    const row = await (await shardOf(sid))
+      .prepare("SELECT original_hash FROM assets WHERE session_id = ? AND hash = ?")
       .bind(sid, r.body.asset.hash)
       .first();
     expect(row).toEqual({ original_hash: await sha256(original) });

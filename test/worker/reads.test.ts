@@ -1,6 +1,6 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { create, newTable, seqOf } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 
 /** A world with an active scene (visible token, hidden token, notes and fog layers) and another scene. */
 async function world() {
@@ -159,7 +159,7 @@ describe("GET changes", () => {
   it("answers 410 below the retained log and beyond the current seq", async () => {
     const { gm, base, sid } = await newTable();
     await create(gm, base, "scenes", { name: "A" });
-    await env.DB.prepare("UPDATE game_sessions SET log_floor = 2 WHERE id = ?").bind(sid).run();
+    await (await shardOf(sid)).prepare("UPDATE game_sessions SET log_floor = 2 WHERE id = ?").bind(sid).run();
     const old = await gm.req("GET", `${base}/changes?since=1`);
     expect(old.status).toBe(410);
     expect(old.body.error.code).toBe("gone");

@@ -1,14 +1,16 @@
-import { env, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { strToU8, unzipSync, zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { BUNDLE_FORMAT } from "../../domain/bundle";
 import { sha256Hex } from "../../worker/lib/crypto";
 import { create, newTable, ORIGIN, type TestUser } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 
 const GRID = { grid_type: "square", grid_size: 100, grid_offset_x: 30, grid_offset_y: 20 };
 
 async function storedScene(sid: string, id: string) {
-  return env.DB.prepare("SELECT version, grid_type, grid_size, grid_offset_x, grid_offset_y FROM scenes WHERE session_id = ? AND id = ?")
+  return (await shardOf(sid))
+    .prepare("SELECT version, grid_type, grid_size, grid_offset_x, grid_offset_y FROM scenes WHERE session_id = ? AND id = ?")
     .bind(sid, id)
     .first<Record<string, unknown>>();
 }
@@ -37,7 +39,8 @@ describe("a scene's grid fields", () => {
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ ...GRID, version: 2 });
     expect(await storedScene(sid, scene.id)).toEqual({ version: 2, ...GRID });
-    const log = await env.DB.prepare("SELECT diff FROM change_log WHERE session_id = ? AND entity_id = ? AND version = 2")
+    const log = await (await shardOf(sid))
+      .prepare("SELECT diff FROM change_log WHERE session_id = ? AND entity_id = ? AND version = 2")
       .bind(sid, scene.id)
       .first<{ diff: string }>();
     expect(JSON.parse(log?.diff ?? "{}")).toMatchObject({ grid_size: 100, grid_offset_x: 30, grid_offset_y: 20 });
@@ -110,9 +113,10 @@ describe("a scene's grid fields", () => {
     const { gm, base, sid } = await newTable();
     const now = new Date().toISOString();
     // A row as written before the grid columns existed: they are left to their defaults.
-    await env.DB.prepare(
-      "INSERT INTO scenes (session_id, id, version, created_at, updated_at, updated_by, archived_at, name, description, map_asset, grid_scale, grid_units, accent_color, folder_id, sort, metadata) VALUES (?, 'old-scene', 1, ?, ?, ?, NULL, 'Old', '', NULL, 5, 'ft', NULL, NULL, 0, '{}')",
-    )
+    await (await shardOf(sid))
+      .prepare(
+        "INSERT INTO scenes (session_id, id, version, created_at, updated_at, updated_by, archived_at, name, description, map_asset, grid_scale, grid_units, accent_color, folder_id, sort, metadata) VALUES (?, 'old-scene', 1, ?, ?, ?, NULL, 'Old', '', NULL, 5, 'ft', NULL, NULL, 0, '{}')",
+      )
       .bind(sid, now, now, gm.id)
       .run();
     const r = await gm.req("GET", `${base}/scenes/old-scene`);
@@ -184,7 +188,7 @@ describe("a scene bundle's grid", () => {
     const bundle = JSON.parse(new TextDecoder().decode(files["scene.json"]));
     bundle.scene.grid_size = 2;
     const count = async () =>
-      (await env.DB.prepare("SELECT COUNT(*) AS n FROM scenes WHERE session_id = ?").bind(sid).first<{ n: number }>())?.n;
+      (await (await shardOf(sid)).prepare("SELECT COUNT(*) AS n FROM scenes WHERE session_id = ?").bind(sid).first<{ n: number }>())?.n;
     const before = await count();
     const imported = await importFiles(gm, base, { ...files, "scene.json": strToU8(JSON.stringify(bundle)) });
     expect(imported.status).toBe(400);

@@ -14,8 +14,9 @@
  */
 import { and, eq, or } from "drizzle-orm";
 import type { AssetKind, AssetView } from "../../domain/assets";
-import { getDb, nowIso } from "../db/client";
+import { nowIso } from "../db/client";
 import { assets } from "../db/schema";
+import { sessionDb } from "../db/shards";
 import { signedAssetUrl } from "./signing";
 
 export type AssetRow = typeof assets.$inferSelect;
@@ -47,7 +48,7 @@ export function mirrorOf(env: Env): R2Bucket | undefined {
  * art is two assets (one resized). A hit counts as a fresh reference for the cleanup job.
  */
 export async function findExisting(env: Env, sessionId: string, uploadedHash: string, kind: AssetKind): Promise<AssetRow | undefined> {
-  const db = getDb(env.DB);
+  const db = await sessionDb(env, sessionId);
   const rows = await db
     .select()
     .from(assets)
@@ -86,7 +87,7 @@ export class StorageError extends Error {}
 
 /** Records the asset and stores its bytes (once per content); returns the manifest row. */
 export async function storeAsset(env: Env, asset: NewAsset): Promise<AssetRow> {
-  const db = getDb(env.DB);
+  const db = await sessionDb(env, asset.sessionId);
   const key = r2KeyFor(asset.hash);
   const now = nowIso();
   const inserted = await db
@@ -132,6 +133,7 @@ export async function storeAsset(env: Env, asset: NewAsset): Promise<AssetRow> {
     try {
       await putObject(mirror, key, asset);
       const mirroredAt = nowIso();
+      // Rows of this content on the session's shard; other shards' rows are the cron job's.
       await db.update(assets).set({ mirrored_at: mirroredAt }).where(eq(assets.r2_key, key));
       return { ...row, mirrored_at: mirroredAt };
     } catch (error) {

@@ -1,11 +1,12 @@
 /**
- * Upload throttle per user: a fixed one-minute window counted in D1 with one atomic upsert, so
- * it holds across isolates and needs no Durable Object. Every attempt counts (refused ones too:
- * they cost the same reading and checking), and it is taken before the body is read.
+ * Upload throttle per user: a fixed one-minute window counted in the directory database (it is per
+ * user, across sessions and shards) with one atomic upsert, so it holds across isolates and needs
+ * no Durable Object. Every attempt counts (refused ones too: they cost the same reading and
+ * checking), and it is taken before the body is read.
  */
 import { sql } from "drizzle-orm";
 import { ApiError } from "../api-error";
-import { getDb } from "../db/client";
+import { directoryDb } from "../db/shards";
 
 export const UPLOAD_WINDOW_SECONDS = 60;
 export const DEFAULT_UPLOADS_PER_MINUTE = 30;
@@ -29,7 +30,7 @@ export async function takeUploadSlots(env: Env, userId: string, n: number, nowMs
   if (n <= 0) return;
   const limit = uploadsPerMinute(env);
   const window = Math.floor(nowMs / 1000 / UPLOAD_WINDOW_SECONDS) * UPLOAD_WINDOW_SECONDS;
-  const row = await getDb(env.DB).get<{ count: number }>(sql`
+  const row = await directoryDb(env).get<{ count: number }>(sql`
     INSERT INTO asset_upload_windows (user_id, window_start, count) VALUES (${userId}, ${window}, ${n})
     ON CONFLICT (user_id) DO UPDATE SET
       count = CASE WHEN window_start = excluded.window_start THEN count + excluded.count ELSE excluded.count END,

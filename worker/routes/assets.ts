@@ -14,9 +14,9 @@ import { configuredScanners } from "../assets/scanner";
 import { assertSigningConfigured, verifyAssetUrl } from "../assets/signing";
 import { type AssetRow, StorageError, storeAsset, viewOf } from "../assets/store";
 import { takeUploadSlot } from "../assets/throttle";
-import { getDb } from "../db/client";
 import { playerMaySeeAsset } from "../db/reads";
 import { assets } from "../db/schema";
+import { lookupSession, sessionDb, shardDb } from "../db/shards";
 import { recordEvent } from "../metrics/recorder";
 import { requireGm } from "../middleware/auth";
 import { KiB } from "../middleware/body";
@@ -48,7 +48,7 @@ function hashParam(value: string | undefined): string {
  */
 async function sessionAsset(c: Context<AppEnv>): Promise<AssetRow> {
   const { sessionId, role } = c.get("member");
-  const db = getDb(c.env.DB);
+  const db = await sessionDb(c.env, sessionId);
   const hash = hashParam(c.req.param("hash"));
   const row = await db
     .select()
@@ -128,7 +128,12 @@ export const assetRoutes = new Hono<AppEnv>()
   })
   .get("/assets", requireGm, async (c) => {
     const { sessionId } = c.get("member");
-    const rows = await getDb(c.env.DB).select().from(assets).where(eq(assets.session_id, sessionId)).orderBy(desc(assets.created_at)).all();
+    const rows = await (await sessionDb(c.env, sessionId))
+      .select()
+      .from(assets)
+      .where(eq(assets.session_id, sessionId))
+      .orderBy(desc(assets.created_at))
+      .all();
     return c.json({ items: await Promise.all(rows.map((row) => viewOf(c.env, row))) });
   })
   .get("/assets/:hash", async (c) => {
@@ -156,7 +161,10 @@ export const assetFileRoutes = new Hono<AppEnv>().get("/:hash", async (c) => {
   const now = Date.now();
   const verified = await verifyAssetUrl(c.env, hash, new URL(c.req.url).searchParams, now);
   if (!verified.ok) throw new ApiError("forbidden", verified.message);
-  const row = await getDb(c.env.DB)
+  // A signed URL of a session the directory no longer lists names nothing.
+  const placed = await lookupSession(c.env, verified.sessionId);
+  if (!placed) throw new ApiError("not_found", "no such asset");
+  const row = await shardDb(c.env, placed.shard)
     .select()
     .from(assets)
     .where(and(eq(assets.session_id, verified.sessionId), eq(assets.hash, hash)))

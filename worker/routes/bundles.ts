@@ -32,9 +32,10 @@ import { type PreparedAsset, prepareAsset } from "../assets/pipeline";
 import { configuredScanners } from "../assets/scanner";
 import { StorageError, storeAsset } from "../assets/store";
 import { takeUploadSlot, takeUploadSlots } from "../assets/throttle";
-import { chunk, getDb, nowIso } from "../db/client";
+import { chunk, nowIso } from "../db/client";
 import { listEntities, loadEntity } from "../db/entities";
 import { assets, importResults, sceneLayers, sessionMembers, tokens } from "../db/schema";
+import { directoryDb, sessionD1, sessionDb } from "../db/shards";
 import { sha256Hex } from "../lib/crypto";
 import { requireGm } from "../middleware/auth";
 import { readBodyLimited } from "../middleware/body";
@@ -75,7 +76,7 @@ export const bundleRoutes = new Hono<AppEnv>()
   .get("/scenes/:id/export", requireGm, limitPerUser("export"), async (c) => {
     const { sessionId } = c.get("member");
     const id = idSchema.safeParse(c.req.param("id"));
-    const db = getDb(c.env.DB);
+    const db = await sessionDb(c.env, sessionId);
     const scene = id.success ? await loadEntity(db, sessionId, "scene", id.data) : undefined;
     if (!scene || !id.success) throw new ApiError("not_found", "no such scene");
     const layers = await listEntities(db, sessionId, "layer", { where: eq(sceneLayers.scene_id, id.data) });
@@ -145,7 +146,7 @@ export const bundleRoutes = new Hono<AppEnv>()
     const limits = importLimits(c.env);
     const key = idempotencyKey(c.req.header("idempotency-key"));
     const askedName = sceneNameParam(c.req.query("name"));
-    const db = getDb(c.env.DB);
+    const db = await sessionDb(c.env, sessionId);
 
     // Cheap refusals first: an upload slot (an import is at least one upload), the declared size.
     if (key === undefined) await takeUploadSlot(c.env, userId);
@@ -211,9 +212,9 @@ export const bundleRoutes = new Hono<AppEnv>()
 
     // Owners are kept only when they are members here; folders belong to the source session.
     const members = new Set(
-      (await db.select({ id: sessionMembers.user_id }).from(sessionMembers).where(eq(sessionMembers.session_id, sessionId))).map(
-        (m) => m.id,
-      ),
+      (
+        await directoryDb(c.env).select({ id: sessionMembers.user_id }).from(sessionMembers).where(eq(sessionMembers.session_id, sessionId))
+      ).map((m) => m.id),
     );
     const ids = await importIds(sessionId, userId, key);
     const entities = entitiesToImport(registry, bundle, ids.entity, (u) => members.has(u), {
@@ -231,7 +232,7 @@ export const bundleRoutes = new Hono<AppEnv>()
       // Nothing of it landed: the assets it alone stored go to the cleanup at once (a retry
       // stores them again). After a first chunk the staged scene names them: they stay with it.
       if (error instanceof ImportInterrupted) {
-        if (error.chunksDone === 0) await abandonAssets(c.env.DB, sessionId, stored.inserted);
+        if (error.chunksDone === 0) await abandonAssets(await sessionD1(c.env, sessionId), sessionId, stored.inserted);
         throw error.cause instanceof ApiError
           ? new ApiError(error.cause.code, error.cause.message, {
               ...error.cause.details,
@@ -324,8 +325,9 @@ async function storePrepared(env: Env, sessionId: string, userId: string, prepar
   );
   const hashes = [...new Set(toStore.map((s) => (s.p.existing ? "" : s.p.hash)))];
   const had = new Set<string>();
+  const db = await sessionDb(env, sessionId);
   for (const part of chunk(hashes, 90)) {
-    const rows = await getDb(env.DB)
+    const rows = await db
       .select({ hash: assets.hash })
       .from(assets)
       .where(and(eq(assets.session_id, sessionId), inArray(assets.hash, part)));
