@@ -1,7 +1,7 @@
 import { lt } from "drizzle-orm";
 import { mirrorAssets } from "./assets/gc";
-import { getDb } from "./db/client";
 import { loginSessions } from "./db/schema";
+import { directoryDb } from "./db/shards";
 import { dueJobs, enqueueJobs, JOB_KINDS, type JobMessage, runJob } from "./jobs/queue";
 import { pruneGlobal } from "./jobs/retention";
 
@@ -12,7 +12,7 @@ import { pruneGlobal } from "./jobs/retention";
 const globalJobs: Record<string, (env: Env, at: Date) => Promise<void>> = {
   /** Expired cookie logins are useless and only grow the table. */
   async purgeExpiredLogins(env, at) {
-    await getDb(env.DB).delete(loginSessions).where(lt(loginSessions.expires_at, at.toISOString()));
+    await directoryDb(env).delete(loginSessions).where(lt(loginSessions.expires_at, at.toISOString()));
   },
   /** Login failures, rate windows and retired metrics past their rules (worker/jobs/retention.ts). */
   async pruneGlobal(env, at) {
@@ -38,7 +38,8 @@ async function runGlobalJobs(env: Env, at: Date): Promise<void> {
 
 /**
  * The cron trigger (hourly): the global jobs above, then one message per due (session, job kind)
- * on the JOBS queue, whose consumer does the work (worker/jobs/queue.ts).
+ * on the JOBS queue, whose consumer does the work (worker/jobs/queue.ts). What is due is found
+ * database by database: each shard lists its own sessions.
  */
 export async function runScheduled(env: Env, scheduledTime: number): Promise<void> {
   const at = new Date(scheduledTime);
@@ -62,7 +63,8 @@ export async function runScheduled(env: Env, scheduledTime: number): Promise<voi
 export async function runAllJobsNow(env: Env, scheduledTime: number): Promise<void> {
   const at = new Date(scheduledTime);
   await runGlobalJobs(env, at);
-  const { results } = await env.DB.prepare("SELECT id FROM game_sessions").all<{ id: string }>();
+  // Every session the directory lists, wherever it lives (each job reads its session's shard).
+  const { results } = await env.DB.prepare("SELECT session_id AS id FROM session_directory ORDER BY created_at").all<{ id: string }>();
   for (const kind of ["backup", "assets", "integrity", "compact", "retention"] as const) {
     for (const { id } of results) {
       const job: JobMessage = { kind, session_id: id, at: at.toISOString() };

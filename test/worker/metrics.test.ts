@@ -6,6 +6,7 @@ import { recordEvent, recordSave } from "../../worker/metrics/recorder";
 import { create, newTable, ORIGIN, type TestUser } from "../helpers/client";
 import { eventLines } from "../helpers/log-lines";
 import { flushSaveMetrics } from "../helpers/save-metrics";
+import { shardOf } from "../helpers/shards";
 
 const TOKEN = "test-metrics-token";
 
@@ -310,20 +311,19 @@ describe("GET /api/vtt/metrics", () => {
     const before = await scrape();
     const healthBefore = (await SELF.fetch(`${ORIGIN}/api/vtt/health`).then((r) => r.json())) as any;
     const now = new Date().toISOString();
+    const shard = await shardOf(sid);
     const client = (id: string, disconnected: string | null) =>
-      env.DB.prepare(
-        "INSERT INTO session_clients (client_id, session_id, user_id, role, connected_at, last_seen, disconnected_at, capabilities) VALUES (?, ?, ?, 'gm', ?, ?, ?, '{}')",
-      ).bind(id, sid, gm.id, now, now, disconnected);
+      shard
+        .prepare(
+          "INSERT INTO session_clients (client_id, session_id, user_id, role, connected_at, last_seen, disconnected_at, capabilities) VALUES (?, ?, ?, 'gm', ?, ?, ?, '{}')",
+        )
+        .bind(id, sid, gm.id, now, now, disconnected);
     const ack = (id: string, eventId: number) =>
-      env.DB.prepare("INSERT INTO acknowledgements (session_id, client_id, event_id, user_id, acked_at) VALUES (?, ?, ?, ?, ?)").bind(
-        sid,
-        id,
-        eventId,
-        gm.id,
-        now,
-      );
+      shard
+        .prepare("INSERT INTO acknowledgements (session_id, client_id, event_id, user_id, acked_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(sid, id, eventId, gm.id, now);
     const [lagging, current, silent, gone] = [1, 2, 3, 4].map(() => crypto.randomUUID()) as [string, string, string, string];
-    await env.DB.batch([
+    await shard.batch([
       client(lagging, null),
       ack(lagging, seq - 4),
       ack(lagging, seq - 3),
