@@ -1,8 +1,8 @@
 import { lt } from "drizzle-orm";
 import { mirrorAssets } from "./assets/gc";
 import { loginSessions } from "./db/schema";
-import { directoryDb } from "./db/shards";
-import { dueJobs, enqueueJobs, JOB_KINDS, type JobMessage, runJob } from "./jobs/queue";
+import { allDatabases, directoryDb } from "./db/shards";
+import { dueJobs, enqueueJobs, JOB_KINDS, type JobMessage, runJob, sessionsOn } from "./jobs/queue";
 import { pruneGlobal } from "./jobs/retention";
 
 /**
@@ -63,8 +63,9 @@ export async function runScheduled(env: Env, scheduledTime: number): Promise<voi
 export async function runAllJobsNow(env: Env, scheduledTime: number): Promise<void> {
   const at = new Date(scheduledTime);
   await runGlobalJobs(env, at);
-  // Every session the directory lists, wherever it lives (each job reads its session's shard).
-  const { results } = await env.DB.prepare("SELECT session_id AS id FROM session_directory ORDER BY created_at").all<{ id: string }>();
+  // Every session, database by database (each job then reads its session's shard).
+  const results: { id: string }[] = [];
+  for (const { name, d1 } of allDatabases(env)) results.push(...(await sessionsOn(env, name, d1)).map((id) => ({ id })));
   for (const kind of ["backup", "assets", "integrity", "compact", "retention"] as const) {
     for (const { id } of results) {
       const job: JobMessage = { kind, session_id: id, at: at.toISOString() };

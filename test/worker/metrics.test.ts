@@ -4,6 +4,7 @@ import worker from "../../worker/index";
 import { render } from "../../worker/metrics/prometheus";
 import { recordEvent, recordSave } from "../../worker/metrics/recorder";
 import { create, newTable, ORIGIN, type TestUser } from "../helpers/client";
+import { tableOn } from "../helpers/jobs";
 import { eventLines } from "../helpers/log-lines";
 import { flushSaveMetrics } from "../helpers/save-metrics";
 import { shardOf } from "../helpers/shards";
@@ -263,6 +264,27 @@ describe("GET /api/vtt/metrics", () => {
       .filter((s) => s.name === "vtt_save_duration_milliseconds_bucket" && s.labels.outcome === "ok")
       .map((s) => s.labels.le);
     expect(les.slice(0, 9)).toEqual(["5", "10", "25", "50", "100", "250", "500", "1000", "+Inf"]);
+  });
+
+  it("reads every database: one up gauge each, and per-session gauges summed over the shards", async () => {
+    const before = await scrape();
+    const one1 = await tableOn("DB_SHARD_1");
+    const one2 = await tableOn("DB_SHARD_2");
+    const after = await scrape();
+    expect(["DB", "DB_SHARD_1", "DB_SHARD_2"].map((database) => sampleValue(after, "vtt_database_up", { database }))).toEqual([1, 1, 1]);
+    expect(sampleValue(after, "vtt_health_check_ok", { check: "db" })).toBe(1);
+    // Two sessions more, one on each shard: each with its scene and token, and its log rows.
+    expect(sampleValue(after, "vtt_sessions") - sampleValue(before, "vtt_sessions")).toBe(2);
+    const live = (e: Exposition, type: string) => sampleValue(e, "vtt_entities", { type, state: "live" });
+    expect(live(after, "token") - live(before, "token")).toBe(2);
+    expect(live(after, "scene") - live(before, "scene")).toBe(2);
+    let logRows = 0;
+    for (const sid of [one1.sid, one2.sid]) {
+      logRows += Number(
+        await (await shardOf(sid)).prepare("SELECT COUNT(*) AS n FROM change_log WHERE session_id = ?").bind(sid).first("n"),
+      );
+    }
+    expect(sampleValue(after, "vtt_change_log_rows") - sampleValue(before, "vtt_change_log_rows")).toBe(logRows);
   });
 
   it("counts REST and batch saves in the latency histogram", async () => {

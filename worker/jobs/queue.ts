@@ -99,6 +99,13 @@ async function placedOn(env: Env, name: string, sessionIds: readonly string[]): 
   return placed;
 }
 
+/** The sessions living on database `name` (a shard, or "DB" for those from before shards), oldest first. */
+export async function sessionsOn(env: Env, name: string, d1: D1Database): Promise<string[]> {
+  const listed = await ids(d1, "SELECT id FROM game_sessions ORDER BY created_at");
+  const placed = await placedOn(env, name, listed);
+  return listed.filter((id) => placed.has(id));
+}
+
 /**
  * The jobs due at `at` of the sessions on one database (a shard, or "DB" for the sessions from
  * before shards), one message per session and kind:
@@ -119,10 +126,9 @@ export async function dueJobsOn(env: Env, name: string, d1: D1Database, at: Date
     "SELECT g.id AS id FROM game_sessions g JOIN change_log c ON c.session_id = g.id AND c.seq = g.seq WHERE c.created_at >= ?1",
     recent,
   );
-  const listed = await ids(d1, "SELECT id FROM game_sessions ORDER BY created_at");
-  const placed = await placedOn(env, name, listed);
+  const all = await sessionsOn(env, name, d1);
+  const placed = new Set(all);
   const here = (list: string[]) => list.filter((id) => placed.has(id));
-  const all = here(listed);
   const recentSet = new Set(changedRecently);
   return {
     backup: at.getUTCHours() === FULL_BACKUP_HOUR_UTC ? all : here(changedRecently),
