@@ -1,8 +1,8 @@
 import { lt } from "drizzle-orm";
 import { mirrorAssets } from "./assets/gc";
-import { getDb } from "./db/client";
 import { loginSessions } from "./db/schema";
-import { dueJobs, enqueueJobs, JOB_KINDS, type JobMessage, runJob } from "./jobs/queue";
+import { allDatabases, directoryDb } from "./db/shards";
+import { dueJobs, enqueueJobs, JOB_KINDS, type JobMessage, runJob, sessionsOn } from "./jobs/queue";
 import { pruneGlobal } from "./jobs/retention";
 
 /**
@@ -12,7 +12,7 @@ import { pruneGlobal } from "./jobs/retention";
 const globalJobs: Record<string, (env: Env, at: Date) => Promise<void>> = {
   /** Expired cookie logins are useless and only grow the table. */
   async purgeExpiredLogins(env, at) {
-    await getDb(env.DB).delete(loginSessions).where(lt(loginSessions.expires_at, at.toISOString()));
+    await directoryDb(env).delete(loginSessions).where(lt(loginSessions.expires_at, at.toISOString()));
   },
   /** Login failures, rate windows and retired metrics past their rules (worker/jobs/retention.ts). */
   async pruneGlobal(env, at) {
@@ -38,7 +38,8 @@ async function runGlobalJobs(env: Env, at: Date): Promise<void> {
 
 /**
  * The cron trigger (hourly): the global jobs above, then one message per due (session, job kind)
- * on the JOBS queue, whose consumer does the work (worker/jobs/queue.ts).
+ * on the JOBS queue, whose consumer does the work (worker/jobs/queue.ts). What is due is found
+ * database by database: each shard lists its own sessions.
  */
 export async function runScheduled(env: Env, scheduledTime: number): Promise<void> {
   const at = new Date(scheduledTime);
@@ -62,7 +63,9 @@ export async function runScheduled(env: Env, scheduledTime: number): Promise<voi
 export async function runAllJobsNow(env: Env, scheduledTime: number): Promise<void> {
   const at = new Date(scheduledTime);
   await runGlobalJobs(env, at);
-  const { results } = await env.DB.prepare("SELECT id FROM game_sessions").all<{ id: string }>();
+  // Every session, database by database (each job then reads its session's shard).
+  const results: { id: string }[] = [];
+  for (const { name, d1 } of allDatabases(env)) results.push(...(await sessionsOn(env, name, d1)).map((id) => ({ id })));
   for (const kind of ["backup", "assets", "integrity", "compact", "retention"] as const) {
     for (const { id } of results) {
       const job: JobMessage = { kind, session_id: id, at: at.toISOString() };

@@ -10,10 +10,13 @@ import {
   env,
   getQueueResult,
   type QueueResult,
+  SELF,
   waitOnExecutionContext,
 } from "cloudflare:test";
 import worker from "../../worker/index";
 import { JOBS_QUEUE, type JobMessage } from "../../worker/jobs/queue";
+import { create, ORIGIN, S, TestUser } from "./client";
+import { shardNameOf } from "./shards";
 
 /** A stand-in for the JOBS binding: what was sent, and the size of each `sendBatch`. */
 export function captureQueue() {
@@ -85,4 +88,56 @@ export async function runCron(at: Date): Promise<JobMessage[]> {
   if (result.retryMessages.length > 0 || result.retryBatch.retry) throw new Error(`jobs asked for a retry: ${JSON.stringify(result)}`);
   if (result.explicitAcks.length !== ids.length) throw new Error(`jobs not all acked: ${JSON.stringify(result)}`);
   return sent;
+}
+
+/** Where a request must come from for placement to pick a shard of `region` (worker/db/shards.ts regionsNear). */
+const ORIGINS: Record<string, { continent: string; longitude: string }> = {
+  weur: { continent: "EU", longitude: "2.35" },
+  eeur: { continent: "EU", longitude: "25" },
+  enam: { continent: "NA", longitude: "-75" },
+  wnam: { continent: "NA", longitude: "-122" },
+  apac: { continent: "AS", longitude: "139" },
+  oc: { continent: "OC", longitude: "151" },
+};
+
+/**
+ * A GM's new session on the shard `shard` (DB_SHARD_1, ...), placed there as the service places
+ * it: created by a request from the shard's region. A scene and a token give its log rows.
+ */
+export async function tableOn(shard: string) {
+  const region = (env.SHARDS as Record<string, string>)[shard] ?? "";
+  const cf = ORIGINS[region];
+  if (!cf) throw new Error(`no origin places a session on ${shard} (${region})`);
+  const gm = await TestUser.register("gm");
+  const res = await SELF.fetch(`${ORIGIN}/api/vtt/sessions`, {
+    method: "POST",
+    headers: { cookie: gm.cookie, "x-csrf-token": gm.csrf, "content-type": "application/json" },
+    body: JSON.stringify({ name: `Table on ${shard}` }),
+    cf,
+  });
+  const body = (await res.json()) as { session: { id: string }; invite_code: string };
+  if (res.status !== 201) throw new Error(`session create failed: ${res.status} ${JSON.stringify(body)}`);
+  const sid = body.session.id;
+  const placed = await shardNameOf(sid);
+  if (placed !== shard) throw new Error(`the session went to ${placed}, not ${shard}`);
+  const base = S(sid);
+  const scene = await create(gm, base, "scenes", { name: "Crypt" });
+  const token = await create(gm, base, "tokens", { name: "Hero", scene_id: scene.id });
+  return { gm, sid, base, scene, token, inviteCode: body.invite_code };
+}
+
+/** `db` with every statement it is asked to prepare written down in `log`. */
+export function recordingD1(db: D1Database, log: string[]): D1Database {
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === "prepare") {
+        return (query: string) => {
+          log.push(query);
+          return target.prepare(query);
+        };
+      }
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }

@@ -4,6 +4,7 @@ import { collectAssetGarbage, mirrorAssets, TOMBSTONE_DELAY_MS, UPLOAD_GRACE_MS 
 import { create, newTable } from "../helpers/client";
 import { makePng } from "../helpers/images";
 import { runCron } from "../helpers/jobs";
+import { shardOf } from "../helpers/shards";
 import { upload } from "../helpers/uploads";
 
 const DAY = 24 * 3600 * 1000;
@@ -25,13 +26,14 @@ async function uploadMap(gm: Awaited<ReturnType<typeof newTable>>["gm"], base: s
 /** Moves an asset's manifest times into the past: created and last referenced `ago` ms before now. */
 async function age(sid: string, hash: string, createdAgo: number, referencedAgo = createdAgo) {
   const now = Date.now();
-  await env.DB.prepare("UPDATE assets SET created_at = ?, last_referenced_at = ? WHERE session_id = ? AND hash = ?")
+  await (await shardOf(sid))
+    .prepare("UPDATE assets SET created_at = ?, last_referenced_at = ? WHERE session_id = ? AND hash = ?")
     .bind(new Date(now - createdAgo).toISOString(), new Date(now - referencedAgo).toISOString(), sid, hash)
     .run();
 }
 
 async function inManifest(sid: string, hash: string): Promise<boolean> {
-  return (await env.DB.prepare("SELECT 1 FROM assets WHERE session_id = ? AND hash = ?").bind(sid, hash).first()) !== null;
+  return (await (await shardOf(sid)).prepare("SELECT 1 FROM assets WHERE session_id = ? AND hash = ?").bind(sid, hash).first()) !== null;
 }
 async function stored(hash: string): Promise<boolean> {
   return (await env.ASSETS.head(`assets/${hash}`)) !== null;
@@ -101,7 +103,8 @@ describe("asset cleanup", () => {
     await age(sid, hash, 20 * DAY);
     // The job sees the reference and records it...
     await collectAssetGarbage(env, new Date());
-    const row = await env.DB.prepare("SELECT last_referenced_at FROM assets WHERE session_id = ? AND hash = ?")
+    const row = await (await shardOf(sid))
+      .prepare("SELECT last_referenced_at FROM assets WHERE session_id = ? AND hash = ?")
       .bind(sid, hash)
       .first<{ last_referenced_at: string }>();
     expect(Date.now() - Date.parse(row?.last_referenced_at ?? "")).toBeLessThan(60_000);
@@ -162,7 +165,7 @@ describe("asset cleanup", () => {
     await collectAssetGarbage(env, new Date());
     expect(await inManifest(sid, hash)).toBe(false);
     // A write that passed its referential check just before the row left lands now.
-    await env.DB.prepare("UPDATE scenes SET map_asset = ? WHERE session_id = ? AND id = ?").bind(hash, sid, scene.id).run();
+    await (await shardOf(sid)).prepare("UPDATE scenes SET map_asset = ? WHERE session_id = ? AND id = ?").bind(hash, sid, scene.id).run();
     const report = await collectAssetGarbage(env, new Date(Date.now() + TOMBSTONE_DELAY_MS + 60_000));
     expect(report.restored).toBeGreaterThanOrEqual(1);
     expect(await inManifest(sid, hash)).toBe(true);
@@ -198,7 +201,8 @@ describe("asset mirror", () => {
     const { gm, base, sid } = await newTable();
     const hash = await uploadMap(gm, base);
     expect(await mirrored(hash)).toBe(true);
-    const row = await env.DB.prepare("SELECT mirrored_at FROM assets WHERE session_id = ? AND hash = ?")
+    const row = await (await shardOf(sid))
+      .prepare("SELECT mirrored_at FROM assets WHERE session_id = ? AND hash = ?")
       .bind(sid, hash)
       .first<{ mirrored_at: string | null }>();
     expect(row?.mirrored_at).toEqual(expect.any(String));
@@ -213,10 +217,11 @@ describe("asset mirror", () => {
     const { gm, base, sid } = await newTable();
     const hash = await uploadMap(gm, base);
     await mirror().delete(`assets/${hash}`);
-    await env.DB.prepare("UPDATE assets SET mirrored_at = NULL WHERE session_id = ? AND hash = ?").bind(sid, hash).run();
+    await (await shardOf(sid)).prepare("UPDATE assets SET mirrored_at = NULL WHERE session_id = ? AND hash = ?").bind(sid, hash).run();
     expect(await mirrorAssets(env)).toBeGreaterThanOrEqual(1);
     expect(await mirrored(hash)).toBe(true);
-    const row = await env.DB.prepare("SELECT mirrored_at FROM assets WHERE session_id = ? AND hash = ?")
+    const row = await (await shardOf(sid))
+      .prepare("SELECT mirrored_at FROM assets WHERE session_id = ? AND hash = ?")
       .bind(sid, hash)
       .first<{ mirrored_at: string | null }>();
     expect(row?.mirrored_at).toEqual(expect.any(String));
@@ -225,7 +230,7 @@ describe("asset mirror", () => {
   it("works without a mirror binding", async () => {
     const { gm, base, sid } = await newTable();
     const hash = await uploadMap(gm, base);
-    await env.DB.prepare("UPDATE assets SET mirrored_at = NULL WHERE session_id = ? AND hash = ?").bind(sid, hash).run();
+    await (await shardOf(sid)).prepare("UPDATE assets SET mirrored_at = NULL WHERE session_id = ? AND hash = ?").bind(sid, hash).run();
     const withoutMirror = { ...env, ASSETS_MIRROR: undefined } as unknown as Env;
     expect(await mirrorAssets(withoutMirror)).toBe(0);
     await age(sid, hash, 10 * DAY);

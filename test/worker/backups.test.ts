@@ -2,8 +2,9 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { pruneBackups, writeFullBackup } from "../../worker/backup/backup";
 import { listBackups } from "../../worker/backup/layout";
-import { create, newTable, type TestUser } from "../helpers/client";
-import { runCron } from "../helpers/jobs";
+import { create, newTable, TestUser } from "../helpers/client";
+import { runCron, tableOn } from "../helpers/jobs";
+import { shardByName, shardNameOf, shardNames } from "../helpers/shards";
 
 /** Everything of a session's state that a restore must bring back, without ids of the session. */
 function comparable(state: any) {
@@ -45,6 +46,66 @@ describe("backups", () => {
     expect(comparable(copy)).toEqual(comparable(original));
     const archived = await gm.req("GET", `/api/vtt/sessions/${restored.body.session.id}/tokens?archived=true`);
     expect(archived.body.items.map((t: any) => t.name)).toEqual(["Gone"]);
+  });
+
+  it("backs up and restores a session on each shard: the copy on a shard, listed in the directory with its members, the original untouched", async () => {
+    for (const shard of ["DB_SHARD_1", "DB_SHARD_2"]) {
+      const { gm, base, sid, inviteCode } = await tableOn(shard);
+      const player = await TestUser.register("pl");
+      expect((await player.req("POST", "/api/vtt/sessions/join", { invite_code: inviteCode })).status).toBe(200);
+      await world(gm, base);
+      await runCron(new Date());
+      const refs = await listBackups(env.ASSETS, sid);
+      expect(refs.map((r) => r.kind)).toContain("full");
+      const manifest = await env.ASSETS.get(`${refs[0]?.prefix}manifest.json`).then((o) => o?.json<any>());
+      // The snapshot holds the session's rows, read on its shard, and its members, read in the directory.
+      const tokenRows = await shardByName(shard).prepare("SELECT COUNT(*) AS n FROM tokens WHERE session_id = ?").bind(sid).first("n");
+      expect(tokenRows).toBe(3);
+      expect(manifest.files.find((f: any) => f.name === "token.jsonl").rows).toBe(tokenRows);
+      expect(manifest.files.find((f: any) => f.name === "session_members.jsonl").rows).toBe(2);
+
+      const original = (await gm.req("GET", `${base}/state`)).body;
+      const originalHead = await shardByName(shard).prepare("SELECT * FROM game_sessions WHERE id = ?").bind(sid).first();
+      const restored = await gm.req("POST", `${base}/restore`, {});
+      expect(restored.status).toBe(201);
+      const copyId: string = restored.body.session.id;
+      expect(copyId).not.toBe(sid);
+
+      // Rows on one shard, none anywhere else.
+      const home = await shardNameOf(copyId);
+      expect(shardNames()).toContain(home);
+      for (const name of ["DB", ...shardNames()]) {
+        const head = await shardByName(name).prepare("SELECT name, seq FROM game_sessions WHERE id = ?").bind(copyId).first<any>();
+        const tokens = await shardByName(name).prepare("SELECT COUNT(*) AS n FROM tokens WHERE session_id = ?").bind(copyId).first("n");
+        if (name === home) {
+          expect(head).toMatchObject({ name: restored.body.session.name, seq: restored.body.seq });
+          expect(tokens).toBe(tokenRows);
+        } else {
+          expect(head).toBeNull();
+          expect(tokens).toBe(0);
+        }
+      }
+      // The directory lists it, with its members: the restoring GM and the original's player.
+      const entry = await env.DB.prepare("SELECT shard, state, name, invite_code FROM session_directory WHERE session_id = ?")
+        .bind(copyId)
+        .first();
+      expect(entry).toEqual({ shard: home, state: "active", name: restored.body.session.name, invite_code: restored.body.invite_code });
+      const members = await env.DB.prepare("SELECT user_id, role FROM session_members WHERE session_id = ? ORDER BY role")
+        .bind(copyId)
+        .all();
+      expect(members.results).toEqual([
+        { user_id: gm.id, role: "gm" },
+        { user_id: player.id, role: "player" },
+      ]);
+      // Both can use it, through the API, as any session.
+      const copy = (await gm.req("GET", `/api/vtt/sessions/${copyId}/state`)).body;
+      expect(comparable(copy)).toEqual(comparable(original));
+      expect((await player.req("GET", `/api/vtt/sessions/${copyId}/state`)).status).toBe(200);
+      // The original is where it was, as it was.
+      expect(await shardNameOf(sid)).toBe(shard);
+      expect(await shardByName(shard).prepare("SELECT * FROM game_sessions WHERE id = ?").bind(sid).first()).toEqual(originalHead);
+      expect(comparable((await gm.req("GET", `${base}/state`)).body)).toEqual(comparable(original));
+    }
   });
 
   it("restores to a point in time between two edits from a snapshot and its increments", async () => {

@@ -2,7 +2,6 @@
  * What a big batch costs D1: rows go as a few multi-row statements (json_each), the entities its
  * ops read are looked up in a few IN queries, and the batch stays one atomic, idempotent write.
  */
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { AnyEntity } from "../../domain/entities";
 import type { InternalOp } from "../../domain/plan";
@@ -11,11 +10,15 @@ import { insertStatements, JSON_ROWS_CHARS, loadEntities, upsertStatements } fro
 import { appliedOps } from "../../worker/db/schema";
 import { planBatch } from "../../worker/session/write-plan";
 import { newTable } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 
 const uuid = () => crypto.randomUUID();
 
 async function count(table: string, sid: string): Promise<number> {
-  const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`).bind(sid).first<{ n: number }>();
+  const row = await (await shardOf(sid))
+    .prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`)
+    .bind(sid)
+    .first<{ n: number }>();
   return row?.n ?? 0;
 }
 
@@ -53,7 +56,7 @@ function token(id: string, fields: Partial<AnyEntity> = {}): AnyEntity {
 describe("multi-row statements", () => {
   it("write 500 entities in one statement and read every value back exactly", async () => {
     const { sid } = await newTable();
-    const db = getDb(env.DB);
+    const db = getDb(await shardOf(sid));
     // Doubles that need all 17 digits, tiny and huge ones, text that JSON must escape, nested JSON.
     const tricky = [0.1 + 0.2, 1 / 3, -2 / 7, Math.PI * 1e10, 1e-7, 123456.789, 5e-324, 2 ** 53 - 1, -0.000123456789012345];
     const entities = Array.from({ length: 500 }, (_, i) =>
@@ -97,7 +100,7 @@ describe("multi-row statements", () => {
 
   it("splits rows over several statements when their JSON is long, and all of them land", async () => {
     const { sid } = await newTable();
-    const db = getDb(env.DB);
+    const db = getDb(await shardOf(sid));
     const big = "x".repeat(100_000);
     const entities = Array.from({ length: 14 }, (_, i) => token(`big${i}`, { stats: { big } }));
     const statements = upsertStatements(db, sid, "token", entities);
@@ -115,7 +118,7 @@ describe("multi-row statements", () => {
 
   it("inserts plain rows, nullable columns left out, in one statement", async () => {
     const { sid } = await newTable();
-    const db = getDb(env.DB);
+    const db = getDb(await shardOf(sid));
     const rows = Array.from({ length: 300 }, (_, i) => ({
       session_id: sid,
       op_id: uuid(),
@@ -129,7 +132,8 @@ describe("multi-row statements", () => {
     const statements = insertStatements(db, appliedOps, rows);
     expect(statements).toHaveLength(1);
     await run(db, statements);
-    const stored = await env.DB.prepare("SELECT * FROM applied_ops WHERE session_id = ? ORDER BY seq")
+    const stored = await (await shardOf(sid))
+      .prepare("SELECT * FROM applied_ops WHERE session_id = ? ORDER BY seq")
       .bind(sid)
       .all<Record<string, unknown>>();
     expect(stored.results).toHaveLength(300);
@@ -141,8 +145,9 @@ describe("multi-row statements", () => {
 describe("planning a big batch", () => {
   it("looks up the entities of 200 creates named by their op ids in a few queries, not one each", async () => {
     const { gm, sid } = await newTable();
-    const seq = (await env.DB.prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(sid).first<{ seq: number }>())?.seq ?? 0;
-    const real = getDb(env.DB);
+    const seq =
+      (await (await shardOf(sid)).prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(sid).first<{ seq: number }>())?.seq ?? 0;
+    const real = getDb(await shardOf(sid));
     let selects = 0;
     const db = new Proxy(real, {
       get(target, key, receiver) {

@@ -3,18 +3,22 @@ import { describe, expect, it } from "vitest";
 import { writeFullBackup } from "../../worker/backup/backup";
 import { compactChangeLogs } from "../../worker/jobs/compact-log";
 import { create, newTable, seqOf, type TestUser } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 
 const longAgo = "2000-01-01T00:00:00.000Z";
 
 async function age(sid: string, upToSeq: number, at = longAgo) {
-  await env.DB.prepare("UPDATE change_log SET created_at = ? WHERE session_id = ? AND seq <= ?").bind(at, sid, upToSeq).run();
+  await (await shardOf(sid)).prepare("UPDATE change_log SET created_at = ? WHERE session_id = ? AND seq <= ?").bind(at, sid, upToSeq).run();
 }
 
 const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
 
 async function logSeqs(sid: string): Promise<number[]> {
-  const { results } = await env.DB.prepare("SELECT seq FROM change_log WHERE session_id = ? ORDER BY seq").bind(sid).all<{ seq: number }>();
+  const { results } = await (await shardOf(sid))
+    .prepare("SELECT seq FROM change_log WHERE session_id = ? ORDER BY seq")
+    .bind(sid)
+    .all<{ seq: number }>();
   return results.map((r) => r.seq);
 }
 

@@ -5,6 +5,7 @@ import { batchUsage, D1_BATCHES, D1_ROWS_WRITTEN, D1_STATEMENTS, type D1Usage, u
 import type { SessionObject } from "../../worker/session/session-object";
 import { create, newTable, ORIGIN } from "../helpers/client";
 import { jsonLines } from "../helpers/log-lines";
+import { shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 
 /** What D1 reports for a session's commits is summed in its object and flushed with its saves. */
@@ -66,7 +67,7 @@ function minus(a: D1Usage, b: D1Usage): D1Usage {
 /** Rows of a session in the tables a commit writes. */
 async function rowsOf(sid: string) {
   const count = async (table: string) =>
-    Number(await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`).bind(sid).first("n"));
+    Number(await (await shardOf(sid)).prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`).bind(sid).first("n"));
   return { changes: await count("change_log"), applied: await count("applied_ops"), tokens: await count("tokens") };
 }
 
@@ -187,7 +188,8 @@ describe("D1 usage of a session's commits", () => {
       expect(messages).not.toContain("committing logged batches to D1 failed; they stay logged");
       // Landed once: one commit each, no retry taken for a failure of the counting.
       expect(await runInDurableObject(stubOf(sid), (instance: SessionObject) => instance.writeLog.commits)).toBe(commitsBefore + 2);
-      const stored = await env.DB.prepare("SELECT x, version FROM tokens WHERE session_id = ? AND id = ?")
+      const stored = await (await shardOf(sid))
+        .prepare("SELECT x, version FROM tokens WHERE session_id = ? AND id = ?")
         .bind(sid, token.id)
         .first<{ x: number; version: number }>();
       expect(stored).toEqual({ x: 4, version: again.body.version });

@@ -4,6 +4,7 @@ import { checkSession } from "../../worker/jobs/integrity";
 import { create, newTable, S, TestUser } from "../helpers/client";
 import { makePng } from "../helpers/images";
 import { runCron } from "../helpers/jobs";
+import { shardOf } from "../helpers/shards";
 import { exec } from "../helpers/sql";
 import { upload } from "../helpers/uploads";
 
@@ -38,7 +39,12 @@ type World = Awaited<ReturnType<typeof world>>;
 async function rowCounts(sid: string) {
   const counts: Record<string, unknown> = {};
   for (const table of ["scenes", "folders", "scene_layers", "tokens", "token_art", "assets"]) {
-    counts[table] = (await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`).bind(sid).first("n")) as number;
+    counts[table] = (await (
+      await shardOf(sid)
+    )
+      .prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`)
+      .bind(sid)
+      .first("n")) as number;
   }
   return counts;
 }
@@ -50,7 +56,7 @@ const plants: {
 }[] = [
   {
     name: "a token on a missing scene",
-    plant: (w) => exec("UPDATE tokens SET scene_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.token.id),
+    plant: (w) => exec(w.sid, "UPDATE tokens SET scene_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.token.id),
     expected: (w) => ({
       kind: "dangling_reference",
       entity_type: "token",
@@ -61,7 +67,7 @@ const plants: {
   },
   {
     name: "token art whose token is gone",
-    plant: (w) => exec("DELETE FROM tokens WHERE session_id = ? AND id = ?", w.sid, w.token.id),
+    plant: (w) => exec(w.sid, "DELETE FROM tokens WHERE session_id = ? AND id = ?", w.sid, w.token.id),
     expected: (w) => ({
       kind: "dangling_reference",
       entity_type: "token_art",
@@ -72,7 +78,7 @@ const plants: {
   },
   {
     name: "a layer on a missing scene",
-    plant: (w) => exec("UPDATE scene_layers SET scene_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.layer.id),
+    plant: (w) => exec(w.sid, "UPDATE scene_layers SET scene_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.layer.id),
     expected: (w) => ({
       kind: "dangling_reference",
       entity_type: "layer",
@@ -83,7 +89,7 @@ const plants: {
   },
   {
     name: "a folder whose parent is missing",
-    plant: (w) => exec("UPDATE folders SET parent_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.folder.id),
+    plant: (w) => exec(w.sid, "UPDATE folders SET parent_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.folder.id),
     expected: (w) => ({
       kind: "dangling_reference",
       entity_type: "folder",
@@ -170,7 +176,7 @@ describe("integrity", () => {
 
   it("updates last_seen_at when a finding is seen again, and resolves it once fixed", async () => {
     const w = await world();
-    await exec("UPDATE tokens SET scene_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.token.id);
+    await exec(w.sid, "UPDATE tokens SET scene_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.token.id);
     const first = await checkSession(env, w.sid, new Date("2026-11-20T04:17:00Z"));
     const again = await checkSession(env, w.sid, new Date("2026-11-21T04:17:00Z"));
     expect(again.findings).toHaveLength(1);
@@ -181,11 +187,12 @@ describe("integrity", () => {
       resolved_at: null,
     });
 
-    await exec("UPDATE tokens SET scene_id = ? WHERE session_id = ? AND id = ?", w.scene.id, w.sid, w.token.id);
+    await exec(w.sid, "UPDATE tokens SET scene_id = ? WHERE session_id = ? AND id = ?", w.scene.id, w.sid, w.token.id);
     const fixed = await checkSession(env, w.sid, new Date("2026-11-22T04:17:00Z"));
     expect(fixed.findings).toEqual([]);
     expect((await w.gm.req("GET", `${w.base}/integrity`)).body).toEqual({ findings: [], checked_at: "2026-11-22T04:17:00.000Z" });
-    const row = await env.DB.prepare("SELECT first_seen_at, last_seen_at, resolved_at FROM integrity_findings WHERE session_id = ?")
+    const row = await (await shardOf(w.sid))
+      .prepare("SELECT first_seen_at, last_seen_at, resolved_at FROM integrity_findings WHERE session_id = ?")
       .bind(w.sid)
       .first();
     expect(row).toEqual({
@@ -197,10 +204,10 @@ describe("integrity", () => {
 
   it("reopens a resolved finding that comes back, as first seen again", async () => {
     const w = await world();
-    const plant = () => exec("UPDATE folders SET parent_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.folder.id);
+    const plant = () => exec(w.sid, "UPDATE folders SET parent_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.folder.id);
     await plant();
     await checkSession(env, w.sid, new Date("2026-11-20T04:17:00Z"));
-    await exec("UPDATE folders SET parent_id = NULL WHERE session_id = ? AND id = ?", w.sid, w.folder.id);
+    await exec(w.sid, "UPDATE folders SET parent_id = NULL WHERE session_id = ? AND id = ?", w.sid, w.folder.id);
     await checkSession(env, w.sid, new Date("2026-11-21T04:17:00Z"));
     await plant();
     const back = await checkSession(env, w.sid, new Date("2026-11-22T04:17:00Z"));
@@ -211,15 +218,18 @@ describe("integrity", () => {
 
   it("deletes and repairs nothing", async () => {
     const w = await world();
-    await exec("DELETE FROM tokens WHERE session_id = ? AND id = ?", w.sid, w.token.id);
-    await exec("UPDATE scene_layers SET scene_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.layer.id);
+    await exec(w.sid, "DELETE FROM tokens WHERE session_id = ? AND id = ?", w.sid, w.token.id);
+    await exec(w.sid, "UPDATE scene_layers SET scene_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.layer.id);
     await env.ASSETS.delete(`assets/${w.map}`);
     const before = await rowCounts(w.sid);
     const r = await w.gm.req("POST", `${w.base}/integrity/check`);
     expect(r.body.findings.map((f: any) => f.kind).sort()).toEqual(["dangling_reference", "dangling_reference", "missing_object"]);
     expect(await rowCounts(w.sid)).toEqual(before);
     expect(
-      await env.DB.prepare("SELECT scene_id FROM scene_layers WHERE session_id = ? AND id = ?").bind(w.sid, w.layer.id).first("scene_id"),
+      await (await shardOf(w.sid))
+        .prepare("SELECT scene_id FROM scene_layers WHERE session_id = ? AND id = ?")
+        .bind(w.sid, w.layer.id)
+        .first("scene_id"),
     ).toBe("missing");
     expect(await env.ASSETS.head(`assets/${w.image}`)).not.toBeNull();
   });
@@ -227,7 +237,7 @@ describe("integrity", () => {
   it("keeps findings to their session", async () => {
     const w = await world();
     const other = await world();
-    await exec("UPDATE tokens SET scene_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.token.id);
+    await exec(w.sid, "UPDATE tokens SET scene_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.token.id);
     await w.gm.req("POST", `${w.base}/integrity/check`);
     const r = await other.gm.req("POST", `${other.base}/integrity/check`);
     expect(r.body.findings).toEqual([]);
@@ -235,7 +245,7 @@ describe("integrity", () => {
 
   it("checks from the cron trigger each session not checked for a day, and records what it finds", async () => {
     const w = await world();
-    await exec("UPDATE folders SET parent_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.folder.id);
+    await exec(w.sid, "UPDATE folders SET parent_id = 'missing' WHERE session_id = ? AND id = ?", w.sid, w.folder.id);
     const first = new Date(Math.ceil(Date.now() / 3600_000) * 3600_000 + 17 * 60_000);
     await runCron(first);
     const found = await w.gm.req("GET", `${w.base}/integrity`);
@@ -244,7 +254,7 @@ describe("integrity", () => {
       expect.objectContaining({ kind: "dangling_reference", entity_type: "folder", entity_id: w.folder.id }),
     ]);
 
-    await exec("UPDATE folders SET parent_id = NULL WHERE session_id = ? AND id = ?", w.sid, w.folder.id);
+    await exec(w.sid, "UPDATE folders SET parent_id = NULL WHERE session_id = ? AND id = ?", w.sid, w.folder.id);
     // An hour later the session is not due yet: nothing changes.
     await runCron(new Date(first.getTime() + 3600_000));
     expect((await w.gm.req("GET", `${w.base}/integrity`)).body).toEqual(found.body);

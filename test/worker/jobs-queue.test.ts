@@ -13,8 +13,9 @@ import {
 import wranglerToml from "../../wrangler.toml?raw";
 import { create, newTable, type TestUser } from "../helpers/client";
 import { makePng } from "../helpers/images";
-import { cronMessages, deliver } from "../helpers/jobs";
+import { cronMessages, deliver, recordingD1, tableOn } from "../helpers/jobs";
 import { jsonLines } from "../helpers/log-lines";
+import { shardByName, shardNameOf, shardNames, shardOf } from "../helpers/shards";
 import { exec, one } from "../helpers/sql";
 import { upload } from "../helpers/uploads";
 
@@ -55,14 +56,41 @@ async function uploadMap(gm: TestUser, base: string): Promise<string> {
 
 /** Dates every change of the session `ago` ms before `at`. */
 async function ageLog(sid: string, at: Date, ago: number) {
-  await exec("UPDATE change_log SET created_at = ? WHERE session_id = ?", new Date(at.getTime() - ago).toISOString(), sid);
+  await exec(sid, "UPDATE change_log SET created_at = ? WHERE session_id = ?", new Date(at.getTime() - ago).toISOString(), sid);
 }
 
 async function markChecked(sid: string, at: Date) {
   await exec(
+    sid,
     "INSERT INTO integrity_runs (session_id, checked_at, open_findings) VALUES (?1, ?2, 0) ON CONFLICT (session_id) DO UPDATE SET checked_at = ?2",
     sid,
     at.toISOString(),
+  );
+}
+
+/** Sessions written straight to the databases, alternately on each shard: a head on the shard, an entry in the directory. */
+async function bulkSessions(gmId: string, ids: string[]): Promise<void> {
+  const now = new Date().toISOString();
+  const shards = shardNames();
+  const placed = ids.map((id, i) => ({ id, i, shard: shards[i % shards.length] as string }));
+  for (const shard of shards) {
+    const here = placed.filter((p) => p.shard === shard);
+    if (here.length === 0) continue;
+    const db = shardByName(shard);
+    await db.batch(
+      here.map(({ id, i }) =>
+        db
+          .prepare("INSERT INTO game_sessions (id, name, invite_code, created_by, created_at) VALUES (?, ?, ?, ?, ?)")
+          .bind(id, `Bulk ${i}`, `bulk-${id}`, gmId, now),
+      ),
+    );
+  }
+  await env.DB.batch(
+    placed.map(({ id, i, shard }) =>
+      env.DB.prepare(
+        "INSERT INTO session_directory (session_id, shard, region, name, invite_code, created_by, created_at) VALUES (?, ?, '', ?, ?, ?, ?)",
+      ).bind(id, shard, `Bulk ${i}`, `bulk-${id}`, gmId, now),
+    ),
   );
 }
 
@@ -111,25 +139,98 @@ describe("the cron sends the due jobs", () => {
 
   it("sends in batches of at most 100 messages", async () => {
     const { gm } = await newTable();
-    const now = new Date().toISOString();
     const ids = Array.from({ length: 150 }, () => crypto.randomUUID());
-    await env.DB.batch(
-      ids.map((id, i) =>
-        env.DB.prepare("INSERT INTO game_sessions (id, name, invite_code, created_by, created_at) VALUES (?, ?, ?, ?, ?)").bind(
-          id,
-          `Bulk ${i}`,
-          `bulk-${id}`,
-          gm.id,
-          now,
-        ),
-      ),
-    );
+    await bulkSessions(gm.id, ids);
     const { sent, batches } = await cronMessages(todayAt(3));
     // Every one of them is due for its nightly backup and its first integrity check.
     expect(mine(sent, ...ids).filter((k) => k.endsWith(":backup") || k.endsWith(":integrity"))).toHaveLength(300);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(sent.length);
     expect(Math.max(...batches)).toBe(100);
     expect(batches.length).toBe(Math.ceil(sent.length / 100));
+  });
+});
+
+describe("the cron on a sharded service", () => {
+  it("sends the sessions of both shards their jobs, each shard listing its own sessions", async () => {
+    const one1 = await tableOn("DB_SHARD_1");
+    const one2 = await tableOn("DB_SHARD_2");
+    const at = todayAt(quietHour(one1.sid, one2.sid));
+    await ageLog(one1.sid, at, 60_000);
+    await ageLog(one2.sid, at, 60_000);
+    const seen: Record<string, string[]> = {};
+    const base = { ...env } as Env & Record<string, unknown>;
+    for (const name of ["DB", ...shardNames()]) {
+      seen[name] = [];
+      base[name] = recordingD1(shardByName(name), seen[name]);
+    }
+    const { sent } = await cronMessages(at, base);
+    const kinds = (sid: string) => [`${sid}:backup`, `${sid}:integrity`, `${sid}:retention`];
+    expect(mine(sent, one1.sid, one2.sid)).toEqual([...kinds(one1.sid), ...kinds(one2.sid)].sort());
+    // The listing of sessions ran on every database, each on its own: no query over all sessions at once.
+    for (const name of ["DB", ...shardNames()]) {
+      expect(seen[name]?.filter((q) => q.includes("FROM game_sessions ORDER BY created_at"))).toHaveLength(1);
+      expect(seen[name]?.filter((q) => q.includes("LEFT JOIN integrity_runs"))).toHaveLength(1);
+    }
+    expect(await shardNameOf(one1.sid)).toBe("DB_SHARD_1");
+    expect(await shardNameOf(one2.sid)).toBe("DB_SHARD_2");
+  });
+
+  it("lists a session once: rows left on a shard it moved away from are not its own", async () => {
+    const moved = await tableOn("DB_SHARD_1");
+    // What a move leaves behind until its cleanup: the head of the session on the other shard.
+    await shardByName("DB_SHARD_2")
+      .prepare("INSERT INTO game_sessions (id, name, invite_code, created_by, created_at) VALUES (?1, 'Left behind', ?2, ?3, ?4)")
+      .bind(moved.sid, `left-${moved.sid}`, moved.gm.id, new Date().toISOString())
+      .run();
+    const { sent } = await cronMessages(todayAt(3));
+    expect(mine(sent, moved.sid)).toEqual([`${moved.sid}:backup`, `${moved.sid}:integrity`, `${moved.sid}:retention`].sort());
+  });
+});
+
+describe("the queue consumer on a sharded service", () => {
+  it("runs each job on the session's own shard", async () => {
+    const one1 = await tableOn("DB_SHARD_1");
+    const one2 = await tableOn("DB_SHARD_2");
+    const at = new Date();
+    const { result, ids } = await deliver(
+      [one1.sid, one2.sid].map((session_id) => ({ kind: "integrity", session_id, at: at.toISOString() })),
+    );
+    expect(result.explicitAcks.sort()).toEqual([...ids].sort());
+    for (const [sid, shard, other] of [
+      [one1.sid, "DB_SHARD_1", "DB_SHARD_2"],
+      [one2.sid, "DB_SHARD_2", "DB_SHARD_1"],
+    ] as const) {
+      const run = (name: string) =>
+        shardByName(name).prepare("SELECT checked_at FROM integrity_runs WHERE session_id = ?").bind(sid).first();
+      expect(await run(shard)).toEqual({ checked_at: at.toISOString() });
+      expect(await run(other)).toBeNull();
+      expect(await run("DB")).toBeNull();
+    }
+  });
+
+  it("retries later, doing nothing, the job of a session the directory marks moving", async () => {
+    const { sid } = await tableOn("DB_SHARD_2");
+    const message = { kind: "backup", session_id: sid, at: new Date().toISOString() };
+    await env.DB.prepare("UPDATE session_directory SET state = 'moving' WHERE session_id = ?").bind(sid).run();
+    const spy = vi.spyOn(console, "log");
+    try {
+      const { result, ids, retries } = await deliver([message], { env: { ...env, JOBS_RETRY_DELAY_SECONDS: "30" } });
+      expect(result.explicitAcks).toEqual([]);
+      expect(result.retryMessages).toEqual([{ msgId: ids[0] }]);
+      expect(retries).toEqual([{ id: ids[0], delaySeconds: 30 }]);
+      expect(jsonLines(spy).find((l) => l.session_id === sid)).toMatchObject({
+        msg: "job waits for the session's move, retrying later",
+        job: "backup",
+      });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await listBackups(env.ASSETS, sid)).toEqual([]);
+    // Moved (the entry active again): the same message runs.
+    await env.DB.prepare("UPDATE session_directory SET state = 'active' WHERE session_id = ?").bind(sid).run();
+    const { result, ids } = await deliver([message]);
+    expect(result.explicitAcks).toEqual(ids);
+    expect((await listBackups(env.ASSETS, sid)).map((r) => r.kind)).toEqual(["full"]);
   });
 });
 
@@ -146,8 +247,8 @@ describe("the queue consumer", () => {
     expect(result.retryMessages).toEqual([]);
     expect((await listBackups(env.ASSETS, a.sid)).map((r) => r.kind)).toEqual(["full"]);
     expect(await listBackups(env.ASSETS, b.sid)).toEqual([]);
-    expect(await one("SELECT checked_at FROM integrity_runs WHERE session_id = ?", a.sid)).toEqual({ checked_at: at.toISOString() });
-    expect(await one("SELECT checked_at FROM integrity_runs WHERE session_id = ?", b.sid)).toBeNull();
+    expect(await one(a.sid, "SELECT checked_at FROM integrity_runs WHERE session_id = ?", a.sid)).toEqual({ checked_at: at.toISOString() });
+    expect(await one(b.sid, "SELECT checked_at FROM integrity_runs WHERE session_id = ?", b.sid)).toBeNull();
   });
 
   it("compacts one session's old, backed-up log and leaves another's alone", async () => {
@@ -160,13 +261,13 @@ describe("the queue consumer", () => {
     ]);
     await ageLog(a.sid, at, 40 * DAY);
     await ageLog(b.sid, at, 40 * DAY);
-    const seqA = (await one<{ seq: number }>("SELECT seq FROM game_sessions WHERE id = ?", a.sid))?.seq;
+    const seqA = (await one<{ seq: number }>(a.sid, "SELECT seq FROM game_sessions WHERE id = ?", a.sid))?.seq;
     const { result } = await deliver([{ kind: "compact", session_id: a.sid, at: at.toISOString() }]);
     expect(result.retryMessages).toEqual([]);
-    expect(await one("SELECT log_floor FROM game_sessions WHERE id = ?", a.sid)).toEqual({ log_floor: seqA });
-    expect(await one("SELECT count(*) AS n FROM change_log WHERE session_id = ?", a.sid)).toEqual({ n: 0 });
-    expect(await one("SELECT log_floor FROM game_sessions WHERE id = ?", b.sid)).toEqual({ log_floor: 0 });
-    expect((await one<{ n: number }>("SELECT count(*) AS n FROM change_log WHERE session_id = ?", b.sid))?.n).toBeGreaterThan(0);
+    expect(await one(a.sid, "SELECT log_floor FROM game_sessions WHERE id = ?", a.sid)).toEqual({ log_floor: seqA });
+    expect(await one(a.sid, "SELECT count(*) AS n FROM change_log WHERE session_id = ?", a.sid)).toEqual({ n: 0 });
+    expect(await one(b.sid, "SELECT log_floor FROM game_sessions WHERE id = ?", b.sid)).toEqual({ log_floor: 0 });
+    expect((await one<{ n: number }>(b.sid, "SELECT count(*) AS n FROM change_log WHERE session_id = ?", b.sid))?.n).toBeGreaterThan(0);
   });
 
   it("prunes one session's old clients and leaves another's alone", async () => {
@@ -174,6 +275,7 @@ describe("the queue consumer", () => {
     const b = await newTable();
     for (const t of [a, b]) {
       await exec(
+        t.sid,
         "INSERT INTO session_clients (client_id, session_id, user_id, role, connected_at, last_seen, disconnected_at, capabilities) VALUES (?1, ?2, ?3, 'player', ?4, ?4, ?4, '{}')",
         `old-client-${t.sid}`,
         t.sid,
@@ -183,8 +285,10 @@ describe("the queue consumer", () => {
     }
     const { result } = await deliver([{ kind: "retention", session_id: a.sid, at: new Date().toISOString() }]);
     expect(result.retryMessages).toEqual([]);
-    expect(await one("SELECT client_id FROM session_clients WHERE session_id = ?", a.sid)).toBeNull();
-    expect(await one("SELECT client_id FROM session_clients WHERE session_id = ?", b.sid)).toEqual({ client_id: `old-client-${b.sid}` });
+    expect(await one(a.sid, "SELECT client_id FROM session_clients WHERE session_id = ?", a.sid)).toBeNull();
+    expect(await one(b.sid, "SELECT client_id FROM session_clients WHERE session_id = ?", b.sid)).toEqual({
+      client_id: `old-client-${b.sid}`,
+    });
   });
 
   it("cleans one session's unreferenced assets and leaves another's alone", async () => {
@@ -193,12 +297,13 @@ describe("the queue consumer", () => {
     const hashA = await uploadMap(a.gm, a.base);
     const hashB = await uploadMap(b.gm, b.base);
     const longAgo = new Date(Date.now() - 30 * DAY).toISOString();
-    await exec("UPDATE assets SET created_at = ?1, last_referenced_at = ?1 WHERE hash IN (?2, ?3)", longAgo, hashA, hashB);
+    await exec(a.sid, "UPDATE assets SET created_at = ?1, last_referenced_at = ?1 WHERE hash = ?2", longAgo, hashA);
+    await exec(b.sid, "UPDATE assets SET created_at = ?1, last_referenced_at = ?1 WHERE hash = ?2", longAgo, hashB);
     const { result } = await deliver([{ kind: "assets", session_id: a.sid, at: new Date().toISOString() }]);
     expect(result.retryMessages).toEqual([]);
-    expect(await one("SELECT hash FROM assets WHERE session_id = ?", a.sid)).toBeNull();
-    expect(await one("SELECT hash FROM asset_deletions WHERE session_id = ?", a.sid)).toEqual({ hash: hashA });
-    expect(await one("SELECT hash FROM assets WHERE session_id = ?", b.sid)).toEqual({ hash: hashB });
+    expect(await one(a.sid, "SELECT hash FROM assets WHERE session_id = ?", a.sid)).toBeNull();
+    expect(await one(a.sid, "SELECT hash FROM asset_deletions WHERE session_id = ?", a.sid)).toEqual({ hash: hashA });
+    expect(await one(b.sid, "SELECT hash FROM assets WHERE session_id = ?", b.sid)).toEqual({ hash: hashB });
   });
 
   it("acks a job of a session that no longer exists, doing nothing", async () => {
@@ -206,7 +311,9 @@ describe("the queue consumer", () => {
     const { result, ids } = await deliver([{ kind: "backup", session_id: gone, at: new Date().toISOString() }]);
     expect(result.explicitAcks).toEqual(ids);
     expect(await listBackups(env.ASSETS, gone)).toEqual([]);
-    expect(await one("SELECT session_id FROM integrity_runs WHERE session_id = ?", gone)).toBeNull();
+    for (const name of ["DB", ...shardNames()]) {
+      expect(await shardByName(name).prepare("SELECT session_id FROM integrity_runs WHERE session_id = ?").bind(gone).first()).toBeNull();
+    }
   });
 });
 
@@ -302,7 +409,7 @@ describe("failures", () => {
       spy.mockRestore();
     }
     await deliver([message]);
-    const seq = (await one<{ seq: number }>("SELECT seq FROM game_sessions WHERE id = ?", sid))?.seq;
+    const seq = (await one<{ seq: number }>(sid, "SELECT seq FROM game_sessions WHERE id = ?", sid))?.seq;
     const complete = [];
     for (const ref of await listBackups(env.ASSETS, sid)) {
       if (await env.ASSETS.head(`${ref.prefix}manifest.json`)) complete.push([ref.kind, ref.toSeq]);
@@ -326,8 +433,8 @@ describe("failures", () => {
     await ageLog(sid, at, 40 * DAY);
     const { result } = await deliver([{ kind: "compact", session_id: sid, at: at.toISOString() }]);
     expect(result.retryMessages).toEqual([]);
-    expect(await one("SELECT log_floor FROM game_sessions WHERE id = ?", sid)).toEqual({ log_floor: 0 });
-    expect((await one<{ n: number }>("SELECT count(*) AS n FROM change_log WHERE session_id = ?", sid))?.n).toBeGreaterThan(0);
+    expect(await one(sid, "SELECT log_floor FROM game_sessions WHERE id = ?", sid)).toEqual({ log_floor: 0 });
+    expect((await one<{ n: number }>(sid, "SELECT count(*) AS n FROM change_log WHERE session_id = ?", sid))?.n).toBeGreaterThan(0);
   });
 
   it("doubles the retry delay per attempt, up to an hour", () => {
@@ -431,24 +538,26 @@ describe("idempotency: the same message twice", () => {
     await deliver([{ kind: "backup", session_id: sid, at: at.toISOString() }]);
     await ageLog(sid, at, 40 * DAY);
     await exec(
+      sid,
       "UPDATE assets SET created_at = ?1, last_referenced_at = ?1 WHERE hash = ?2",
       new Date(at.getTime() - 30 * DAY).toISOString(),
       hash,
     );
-    await exec("UPDATE tokens SET scene_id = 'missing' WHERE session_id = ?", sid);
+    await exec(sid, "UPDATE tokens SET scene_id = 'missing' WHERE session_id = ?", sid);
     const messages = (["integrity", "compact", "assets", "retention"] as const).map((kind) => ({
       kind,
       session_id: sid,
       at: at.toISOString(),
     }));
+    const shard = await shardOf(sid);
     const snapshot = async () => ({
-      runs: (await env.DB.prepare("SELECT * FROM integrity_runs WHERE session_id = ?").bind(sid).all()).results,
-      findings: (await env.DB.prepare("SELECT * FROM integrity_findings WHERE session_id = ? ORDER BY id").bind(sid).all()).results,
-      session: await one("SELECT seq, log_floor FROM game_sessions WHERE id = ?", sid),
-      log: (await env.DB.prepare("SELECT seq FROM change_log WHERE session_id = ? ORDER BY seq").bind(sid).all()).results,
-      baselines: (await env.DB.prepare("SELECT * FROM entity_baselines WHERE session_id = ? ORDER BY entity_id").bind(sid).all()).results,
-      assets: (await env.DB.prepare("SELECT * FROM assets WHERE session_id = ?").bind(sid).all()).results,
-      deletions: (await env.DB.prepare("SELECT * FROM asset_deletions WHERE session_id = ?").bind(sid).all()).results,
+      runs: (await shard.prepare("SELECT * FROM integrity_runs WHERE session_id = ?").bind(sid).all()).results,
+      findings: (await shard.prepare("SELECT * FROM integrity_findings WHERE session_id = ? ORDER BY id").bind(sid).all()).results,
+      session: await one(sid, "SELECT seq, log_floor FROM game_sessions WHERE id = ?", sid),
+      log: (await shard.prepare("SELECT seq FROM change_log WHERE session_id = ? ORDER BY seq").bind(sid).all()).results,
+      baselines: (await shard.prepare("SELECT * FROM entity_baselines WHERE session_id = ? ORDER BY entity_id").bind(sid).all()).results,
+      assets: (await shard.prepare("SELECT * FROM assets WHERE session_id = ?").bind(sid).all()).results,
+      deletions: (await shard.prepare("SELECT * FROM asset_deletions WHERE session_id = ?").bind(sid).all()).results,
     });
     await deliver(messages);
     const first = await snapshot();
@@ -467,7 +576,7 @@ describe("on the real queue (miniflare)", () => {
   it("delivers a failing job again and again, then to the dead-letter queue", async () => {
     const { sid } = await playedTable();
     // Settings that are not JSON make the compaction throw on every delivery.
-    await exec("UPDATE game_sessions SET settings = '{broken' WHERE id = ?", sid);
+    await exec(sid, "UPDATE game_sessions SET settings = '{broken' WHERE id = ?", sid);
     const spy = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
       await env.JOBS.send({ kind: "compact", session_id: sid, at: new Date().toISOString() } satisfies JobMessage);
@@ -480,7 +589,7 @@ describe("on the real queue (miniflare)", () => {
       expect(failures.at(-1)?.msg).toBe("job failed, giving up (to the dead-letter queue)");
     } finally {
       spy.mockRestore();
-      await exec("UPDATE game_sessions SET settings = '{}' WHERE id = ?", sid);
+      await exec(sid, "UPDATE game_sessions SET settings = '{}' WHERE id = ?", sid);
     }
   });
 

@@ -4,8 +4,10 @@ import worker from "../../worker/index";
 import { render } from "../../worker/metrics/prometheus";
 import { recordEvent, recordSave } from "../../worker/metrics/recorder";
 import { create, newTable, ORIGIN, type TestUser } from "../helpers/client";
+import { tableOn } from "../helpers/jobs";
 import { eventLines } from "../helpers/log-lines";
 import { flushSaveMetrics } from "../helpers/save-metrics";
+import { shardOf } from "../helpers/shards";
 
 const TOKEN = "test-metrics-token";
 
@@ -264,6 +266,27 @@ describe("GET /api/vtt/metrics", () => {
     expect(les.slice(0, 9)).toEqual(["5", "10", "25", "50", "100", "250", "500", "1000", "+Inf"]);
   });
 
+  it("reads every database: one up gauge each, and per-session gauges summed over the shards", async () => {
+    const before = await scrape();
+    const one1 = await tableOn("DB_SHARD_1");
+    const one2 = await tableOn("DB_SHARD_2");
+    const after = await scrape();
+    expect(["DB", "DB_SHARD_1", "DB_SHARD_2"].map((database) => sampleValue(after, "vtt_database_up", { database }))).toEqual([1, 1, 1]);
+    expect(sampleValue(after, "vtt_health_check_ok", { check: "db" })).toBe(1);
+    // Two sessions more, one on each shard: each with its scene and token, and its log rows.
+    expect(sampleValue(after, "vtt_sessions") - sampleValue(before, "vtt_sessions")).toBe(2);
+    const live = (e: Exposition, type: string) => sampleValue(e, "vtt_entities", { type, state: "live" });
+    expect(live(after, "token") - live(before, "token")).toBe(2);
+    expect(live(after, "scene") - live(before, "scene")).toBe(2);
+    let logRows = 0;
+    for (const sid of [one1.sid, one2.sid]) {
+      logRows += Number(
+        await (await shardOf(sid)).prepare("SELECT COUNT(*) AS n FROM change_log WHERE session_id = ?").bind(sid).first("n"),
+      );
+    }
+    expect(sampleValue(after, "vtt_change_log_rows") - sampleValue(before, "vtt_change_log_rows")).toBe(logRows);
+  });
+
   it("counts REST and batch saves in the latency histogram", async () => {
     const { gm, base, sid } = await newTable();
     const token = await tokenAt(gm, base);
@@ -310,20 +333,19 @@ describe("GET /api/vtt/metrics", () => {
     const before = await scrape();
     const healthBefore = (await SELF.fetch(`${ORIGIN}/api/vtt/health`).then((r) => r.json())) as any;
     const now = new Date().toISOString();
+    const shard = await shardOf(sid);
     const client = (id: string, disconnected: string | null) =>
-      env.DB.prepare(
-        "INSERT INTO session_clients (client_id, session_id, user_id, role, connected_at, last_seen, disconnected_at, capabilities) VALUES (?, ?, ?, 'gm', ?, ?, ?, '{}')",
-      ).bind(id, sid, gm.id, now, now, disconnected);
+      shard
+        .prepare(
+          "INSERT INTO session_clients (client_id, session_id, user_id, role, connected_at, last_seen, disconnected_at, capabilities) VALUES (?, ?, ?, 'gm', ?, ?, ?, '{}')",
+        )
+        .bind(id, sid, gm.id, now, now, disconnected);
     const ack = (id: string, eventId: number) =>
-      env.DB.prepare("INSERT INTO acknowledgements (session_id, client_id, event_id, user_id, acked_at) VALUES (?, ?, ?, ?, ?)").bind(
-        sid,
-        id,
-        eventId,
-        gm.id,
-        now,
-      );
+      shard
+        .prepare("INSERT INTO acknowledgements (session_id, client_id, event_id, user_id, acked_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(sid, id, eventId, gm.id, now);
     const [lagging, current, silent, gone] = [1, 2, 3, 4].map(() => crypto.randomUUID()) as [string, string, string, string];
-    await env.DB.batch([
+    await shard.batch([
       client(lagging, null),
       ack(lagging, seq - 4),
       ack(lagging, seq - 3),

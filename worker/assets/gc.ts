@@ -17,9 +17,13 @@
  * 2. on a later run (at least TOMBSTONE_DELAY_MS after), each tombstone is re-checked: if an
  *    entity references the hash after all (a write that passed its check just before step 1), the
  *    row is put back; otherwise the R2 object (and its mirror copy) is deleted unless another
- *    manifest row, of any session, still names it.
+ *    manifest row, of any session, still names it: on any database (objects are named by their
+ *    content, so sessions on different shards share them, worker/db/shards.ts).
+ *
+ * A session's rows are on its shard; the cleanup of all sessions goes database by database.
  */
 import { nowIso } from "../db/client";
+import { allDatabases, sessionD1 } from "../db/shards";
 import { mirrorOf, sha256Of } from "./store";
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -113,8 +117,7 @@ interface Tombstone {
 }
 
 /** Step 2: deletes the objects of tombstones old enough, or restores rows still referenced. */
-async function deleteQueued(env: Env, at: Date, report: GcReport, sessionId: string | undefined): Promise<void> {
-  const db = env.DB;
+async function deleteQueued(env: Env, db: D1Database, at: Date, report: GcReport, sessionId: string | undefined): Promise<void> {
   const cutoff = new Date(at.getTime() - TOMBSTONE_DELAY_MS).toISOString();
   const { results } = await db
     .prepare(
@@ -144,13 +147,8 @@ async function deleteQueued(env: Env, at: Date, report: GcReport, sessionId: str
       report.restored++;
       continue;
     }
-    const stillNamed = await db
-      .prepare(
-        "SELECT (EXISTS (SELECT 1 FROM assets WHERE r2_key = ?1) OR EXISTS (SELECT 1 FROM asset_deletions WHERE r2_key = ?1 AND NOT (session_id = ?2 AND hash = ?3))) AS named",
-      )
-      .bind(t.r2_key, t.session_id, t.hash)
-      .first<{ named: number }>();
-    if (stillNamed?.named) {
+    const stillNamed = await namedElsewhere(env, t);
+    if (stillNamed) {
       report.keptObjects++;
     } else {
       // Object first, tombstone after: a failed delete is retried on the next run.
@@ -162,27 +160,57 @@ async function deleteQueued(env: Env, at: Date, report: GcReport, sessionId: str
   }
 }
 
+/** Whether a manifest row or another tombstone, on any database, still names the tombstone's object. */
+async function namedElsewhere(env: Env, t: Tombstone): Promise<boolean> {
+  for (const { d1 } of allDatabases(env)) {
+    const row = await d1
+      .prepare(
+        "SELECT (EXISTS (SELECT 1 FROM assets WHERE r2_key = ?1) OR EXISTS (SELECT 1 FROM asset_deletions WHERE r2_key = ?1 AND NOT (session_id = ?2 AND hash = ?3))) AS named",
+      )
+      .bind(t.r2_key, t.session_id, t.hash)
+      .first<{ named: number }>();
+    if (row?.named) return true;
+  }
+  return false;
+}
+
 /**
  * The cleanup job: finish earlier deletions, mark what is in use, queue what is not; of one
- * session when `sessionId` is given (a queue message), else of all. Running it twice at the same
- * `at` does nothing more the second time: what it deletes or queues is gone from what it reads.
+ * session, on its shard, when `sessionId` is given (a queue message), else of all, database by
+ * database. Running it twice at the same `at` does nothing more the second time: what it deletes
+ * or queues is gone from what it reads.
  */
 export async function collectAssetGarbage(env: Env, at: Date, sessionId?: string): Promise<GcReport> {
   const report: GcReport = { marked: 0, queued: 0, restored: 0, deletedObjects: 0, keptObjects: 0 };
-  await deleteQueued(env, at, report, sessionId);
-  report.marked = await markReferenced(env.DB, at.toISOString(), sessionId);
-  report.queued = await queueGarbage(env.DB, at, retentionDays(env) * DAY_MS, sessionId);
+  const databases = sessionId === undefined ? allDatabases(env).map((d) => d.d1) : [await sessionD1(env, sessionId)];
+  for (const db of databases) {
+    await deleteQueued(env, db, at, report, sessionId);
+    report.marked += await markReferenced(db, at.toISOString(), sessionId);
+    report.queued += await queueGarbage(db, at, retentionDays(env) * DAY_MS, sessionId);
+  }
   return report;
 }
 
 /** SQL: the sessions the cleanup has something to look at: assets in the manifest or waiting for deletion. */
 export const ASSET_CLEANUP_DUE = "SELECT session_id AS id FROM assets UNION SELECT session_id AS id FROM asset_deletions";
 
-/** Copies to the mirror bucket (when bound) every stored object the manifest has not seen mirrored. */
+/**
+ * Copies to the mirror bucket (when bound) every stored object the manifest has not seen mirrored,
+ * at most `limit` a run, database by database.
+ */
 export async function mirrorAssets(env: Env, limit = 50): Promise<number> {
   const mirror = mirrorOf(env);
   if (!mirror) return 0;
-  const { results } = await env.DB.prepare(`SELECT DISTINCT r2_key FROM assets WHERE mirrored_at IS NULL LIMIT ${limit}`).all<{
+  let copied = 0;
+  for (const { d1 } of allDatabases(env)) {
+    if (copied >= limit) break;
+    copied += await mirrorFrom(env, mirror, d1, limit - copied);
+  }
+  return copied;
+}
+
+async function mirrorFrom(env: Env, mirror: R2Bucket, db: D1Database, limit: number): Promise<number> {
+  const { results } = await db.prepare(`SELECT DISTINCT r2_key FROM assets WHERE mirrored_at IS NULL LIMIT ${limit}`).all<{
     r2_key: string;
   }>();
   let copied = 0;
@@ -199,7 +227,7 @@ export async function mirrorAssets(env: Env, limit = 50): Promise<number> {
       httpMetadata: object.httpMetadata ?? {},
       customMetadata: object.customMetadata ?? {},
     });
-    await env.DB.prepare("UPDATE assets SET mirrored_at = ?1 WHERE r2_key = ?2").bind(nowIso(), r2_key).run();
+    await db.prepare("UPDATE assets SET mirrored_at = ?1 WHERE r2_key = ?2").bind(nowIso(), r2_key).run();
     copied++;
   }
   return copied;

@@ -1,13 +1,15 @@
 /**
  * Backups of game sessions to R2: nightly full snapshots (JSONL per table), hourly increments of
  * the change log, 7 days kept. Restores rebuild a session as it was at any time covered by them
- * into a new session (see restore.ts).
+ * into a new session (see restore.ts). A session's rows are read on its shard, its members in the
+ * directory (worker/db/shards.ts).
  */
 import { and, asc, eq, gt, lte } from "drizzle-orm";
 import type { AnyEntity, EntityType } from "../../domain/entities";
-import { type Db, getDb } from "../db/client";
+import type { Db } from "../db/client";
 import { rowToEntity, selectAllStatement } from "../db/entities";
 import { activationTimeline, assets, changeLog, gameSessions, sessionMembers } from "../db/schema";
+import { directoryDb, sessionDb } from "../db/shards";
 import { sha256Hex } from "../lib/crypto";
 import { registry } from "../registry";
 import { BACKUP_FORMAT, type BackupFile, type BackupManifest, type BackupRef, backupPrefix, listBackups } from "./layout";
@@ -24,13 +26,14 @@ export interface SessionSnapshot {
 }
 
 /**
- * Reads a session in one D1 batch: a batch runs as one transaction, so every table is read at the
- * same seq even while the session object keeps writing.
+ * Reads a session from its shard `db` in one D1 batch: a batch runs as one transaction, so every
+ * table is read at the same seq even while the session object keeps writing. The members, an
+ * access list kept in the directory `directory`, are read beside it.
  */
-export async function readSnapshot(db: Db, sessionId: string): Promise<SessionSnapshot | undefined> {
-  const [session, members, sessionAssets, timeline, ...perType] = await db.batch([
+export async function readSnapshot(db: Db, directory: Db, sessionId: string): Promise<SessionSnapshot | undefined> {
+  const members = await directory.select().from(sessionMembers).where(eq(sessionMembers.session_id, sessionId));
+  const [session, sessionAssets, timeline, ...perType] = await db.batch([
     db.select().from(gameSessions).where(eq(gameSessions.id, sessionId)),
-    db.select().from(sessionMembers).where(eq(sessionMembers.session_id, sessionId)),
     db.select().from(assets).where(eq(assets.session_id, sessionId)),
     db.select().from(activationTimeline).where(eq(activationTimeline.session_id, sessionId)),
     ...registry.types.map((type) => selectAllStatement(db, sessionId, type)),
@@ -75,7 +78,7 @@ async function writeBackup(
 }
 
 export async function writeFullBackup(env: Env, sessionId: string, at: Date): Promise<BackupManifest | undefined> {
-  const snapshot = await readSnapshot(getDb(env.DB), sessionId);
+  const snapshot = await readSnapshot(await sessionDb(env, sessionId), directoryDb(env), sessionId);
   if (!snapshot) return undefined;
   const prefix = backupPrefix(sessionId, at, "full", 0, snapshot.seq);
   return writeBackup(
@@ -94,7 +97,7 @@ export async function writeFullBackup(env: Env, sessionId: string, at: Date): Pr
 
 /** Change log rows after the last backup, as an increment; nothing when nothing changed. */
 export async function writeIncrement(env: Env, sessionId: string, at: Date, after: number): Promise<BackupManifest | undefined> {
-  const db = getDb(env.DB);
+  const db = await sessionDb(env, sessionId);
   const rows = await db
     .select()
     .from(changeLog)
@@ -168,7 +171,11 @@ export async function backupSession(
   at: Date,
   fullHourUtc = FULL_BACKUP_HOUR_UTC,
 ): Promise<{ written: BackupOutcome; pruned: number }> {
-  const session = await getDb(env.DB).select({ seq: gameSessions.seq }).from(gameSessions).where(eq(gameSessions.id, sessionId)).get();
+  const session = await (await sessionDb(env, sessionId))
+    .select({ seq: gameSessions.seq })
+    .from(gameSessions)
+    .where(eq(gameSessions.id, sessionId))
+    .get();
   if (!session) return { written: "none", pruned: 0 };
   const stampAt = new Date(Math.max(at.getTime(), Date.now()));
   const refs = await listBackups(env.ASSETS, sessionId);

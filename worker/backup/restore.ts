@@ -2,15 +2,20 @@
  * Point-in-time restore: the newest full snapshot taken at or before the time, plus every change
  * of the increments after it up to that time, folded into a NEW session (the original is never
  * touched). Every file is checked against its manifest checksum before anything is written.
+ *
+ * The new session is placed as a created one is (worker/db/shards.ts `placeSession`, near the
+ * restoring GM): its rows on that shard first, then its directory entry and memberships in the
+ * directory, as `SessionObject.createSession` writes them.
  */
 import type { AnyEntity, EntityType } from "../../domain/entities";
 import { type Failure, fail } from "../../domain/errors";
 import { applyMergePatch, type Json } from "../../domain/merge-patch";
 import { creation } from "../../domain/plan";
-import { type Db, getDb, nowIso } from "../db/client";
+import { type Db, nowIso } from "../db/client";
 import { changeLogRow } from "../db/commit";
 import { insertStatements, upsertStatements } from "../db/entities";
-import { activationTimeline, assets, changeLog, gameSessions, sessionMembers } from "../db/schema";
+import { activationTimeline, assets, changeLog, gameSessions, sessionDirectory, sessionMembers } from "../db/schema";
+import { directoryDb, forgetShard, type Origin, placeSession, type ShardInfo, shardDb } from "../db/shards";
 import { randomToken, sha256Hex } from "../lib/crypto";
 import { registry } from "../registry";
 import { parseJsonl } from "./backup";
@@ -44,8 +49,17 @@ export interface RestoreResult {
 
 type ChangeRow = typeof changeLog.$inferSelect;
 
-/** Rebuilds `sessionId` as it was at `at` into a new session whose GM is `userId`. */
-export async function restoreSession(env: Env, sessionId: string, at: Date, userId: string): Promise<RestoreResult | Failure> {
+/**
+ * Rebuilds `sessionId` as it was at `at` into a new session whose GM is `userId`, on the shard
+ * placement picks for a request from `origin`.
+ */
+export async function restoreSession(
+  env: Env,
+  sessionId: string,
+  at: Date,
+  userId: string,
+  origin: Origin = {},
+): Promise<RestoreResult | Failure> {
   const bucket = env.ASSETS;
   const refs = await listBackups(bucket, sessionId);
   const iso = at.toISOString();
@@ -82,7 +96,8 @@ export async function restoreSession(env: Env, sessionId: string, at: Date, user
       }
       if (seq < ref.toSeq) break;
     }
-    return await writeRestored(getDb(env.DB), { session, members, manifestAssets, state, restoredSeq: seq, at: iso, userId });
+    const shard = await placeSession(env, origin);
+    return await writeRestored(env, shard, { session, members, manifestAssets, state, restoredSeq: seq, at: iso, userId });
   } catch (error) {
     if (error instanceof CorruptBackup) return fail("unavailable", `the backup cannot be used: ${error.message}`);
     throw error;
@@ -90,7 +105,8 @@ export async function restoreSession(env: Env, sessionId: string, at: Date, user
 }
 
 async function writeRestored(
-  db: Db,
+  env: Env,
+  shard: ShardInfo,
   input: {
     session: typeof gameSessions.$inferSelect;
     members: (typeof sessionMembers.$inferSelect)[];
@@ -101,6 +117,7 @@ async function writeRestored(
     userId: string;
   },
 ): Promise<RestoreResult> {
+  const db: Db = shardDb(env, shard.name);
   const now = nowIso();
   const id = crypto.randomUUID();
   const inviteCode = randomToken(12);
@@ -143,7 +160,6 @@ async function writeRestored(
       log_floor: 0,
       settings: input.session.settings,
     }),
-    ...insertStatements(db, sessionMembers, [...members.values()]),
     ...insertStatements(
       db,
       assets,
@@ -155,5 +171,22 @@ async function writeRestored(
   ];
   const [first, ...rest] = statements;
   if (first) await db.batch([first, ...rest]);
+  // The shard's rows first, then the directory entry and the members: a failure between leaves
+  // rows no one can reach (and nothing listed that does not exist).
+  const directory = directoryDb(env);
+  const [entry, ...memberRows] = [
+    directory.insert(sessionDirectory).values({
+      session_id: id,
+      shard: shard.name,
+      region: shard.region,
+      name,
+      invite_code: inviteCode,
+      created_by: input.userId,
+      created_at: now,
+    }),
+    ...insertStatements(directory, sessionMembers, [...members.values()]),
+  ];
+  await directory.batch([entry, ...memberRows]);
+  forgetShard(id);
   return { ok: true, session: { id, name, created_at: now }, invite_code: inviteCode, restored_seq: input.restoredSeq, seq };
 }

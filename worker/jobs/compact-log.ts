@@ -17,6 +17,7 @@ import { latestComplete } from "../backup/backup";
 import { listBackups } from "../backup/layout";
 import { chunk, type Db, getDb } from "../db/client";
 import { changeLog, entityBaselines, gameSessions } from "../db/schema";
+import { allDatabases, sessionDb } from "../db/shards";
 
 const DEFAULT_RETENTION_DAYS = 30;
 /** At most this many rows are compacted per session and run, to stay within one invocation's limits. */
@@ -121,7 +122,7 @@ export async function compactableFloor(env: Env, db: Db, sessionId: string, now:
  * already backed up; returns the rows that went. Running it again changes nothing more.
  */
 export async function compactSession(env: Env, sessionId: string, now: Date): Promise<number> {
-  const db = getDb(env.DB);
+  const db = await sessionDb(env, sessionId);
   const session = await db
     .select({ floor: gameSessions.log_floor, settings: gameSessions.settings })
     .from(gameSessions)
@@ -143,17 +144,26 @@ export const COMPACTION_DUE = `SELECT g.id AS id FROM game_sessions g
     AND (SELECT c.created_at FROM change_log c WHERE c.session_id = g.id AND c.seq > g.log_floor ORDER BY c.seq LIMIT 1)
         < strftime('%Y-%m-%dT%H:%M:%fZ', ?1, '-' || COALESCE(json_extract(g.settings, '$.retention_days'), ?2) || ' days')`;
 
-/** Every session with rows past its own window, one after the other (the queue runs them one a message). */
+/**
+ * Every session with rows past its own window, database by database and one session after the
+ * other (the queue runs them one a message). A session's rows left on a shard it moved away from
+ * are not its own: only those the directory places on the database are compacted.
+ */
 export async function compactChangeLogs(env: Env, now: Date): Promise<{ sessions: number; rows: number }> {
-  const db = getDb(env.DB);
-  const sessions = await db.select({ id: gameSessions.id }).from(gameSessions).where(gt(gameSessions.seq, 0));
   let compacted = 0;
   let rows = 0;
-  for (const s of sessions) {
-    const removed = await compactSession(env, s.id, now);
-    if (removed === 0) continue;
-    rows += removed;
-    compacted += 1;
+  for (const { name, d1 } of allDatabases(env)) {
+    const sessions = await getDb(d1).select({ id: gameSessions.id }).from(gameSessions).where(gt(gameSessions.seq, 0));
+    for (const s of sessions) {
+      const placed = await env.DB.prepare("SELECT 1 AS here FROM session_directory WHERE session_id = ?1 AND shard = ?2")
+        .bind(s.id, name)
+        .first();
+      if (!placed) continue;
+      const removed = await compactSession(env, s.id, now);
+      if (removed === 0) continue;
+      rows += removed;
+      compacted += 1;
+    }
   }
   return { sessions: compacted, rows };
 }

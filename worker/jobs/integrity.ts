@@ -17,6 +17,7 @@ import { sha256Of } from "../assets/store";
 import { type Db, getDb } from "../db/client";
 import { loadEntities, rowToEntity, selectAllStatement } from "../db/entities";
 import { entityTables, integrityFindings, integrityRuns } from "../db/schema";
+import { sessionDb } from "../db/shards";
 import { hex } from "../lib/crypto";
 import { registry } from "../registry";
 
@@ -66,7 +67,7 @@ export function findingId(f: Pick<Finding, "kind" | "entity_type" | "entity_id" 
 }
 
 async function danglingReferences(env: Env, sessionId: string): Promise<Finding[]> {
-  const db = getDb(env.DB);
+  const db = await sessionDb(env, sessionId);
   const found: Finding[] = [];
   for (const ref of references) {
     // Table and column names come from the constant list above, never from input.
@@ -94,7 +95,7 @@ async function danglingReferences(env: Env, sessionId: string): Promise<Finding[
 
 /** The same for module entities (domain/module-api.ts): each declared reference, read from `data`. */
 async function danglingModuleReferences(env: Env, sessionId: string): Promise<Finding[]> {
-  const db = getDb(env.DB);
+  const db = await sessionDb(env, sessionId);
   const found: Finding[] = [];
   for (const type of registry.moduleTypes) {
     for (const ref of registry.moduleEntity(type)?.references ?? []) {
@@ -156,7 +157,7 @@ async function hashObject(bucket: R2Bucket, key: string): Promise<string | undef
 }
 
 async function assetObjects(env: Env, sessionId: string): Promise<Finding[]> {
-  const rows = await getDb(env.DB).all<{ hash: string; r2_key: string }>(
+  const rows = await (await sessionDb(env, sessionId)).all<{ hash: string; r2_key: string }>(
     sql`SELECT hash, r2_key FROM assets WHERE session_id = ${sessionId} ORDER BY hash`,
   );
   const found: Finding[] = [];
@@ -191,7 +192,7 @@ export async function findProblems(env: Env, sessionId: string): Promise<Finding
 
 /** Checks one session and records what it found; returns the open findings after the check. */
 export async function checkSession(env: Env, sessionId: string, now: Date): Promise<{ findings: FindingRow[]; checked_at: string }> {
-  const db = getDb(env.DB);
+  const db = await sessionDb(env, sessionId);
   const at = now.toISOString();
   const found = await findProblems(env, sessionId);
   const open = await db
@@ -236,7 +237,7 @@ export async function checkSession(env: Env, sessionId: string, now: Date): Prom
 }
 
 export async function openFindings(env: Env, sessionId: string): Promise<FindingRow[]> {
-  return getDb(env.DB)
+  return (await sessionDb(env, sessionId))
     .select()
     .from(integrityFindings)
     .where(and(eq(integrityFindings.session_id, sessionId), isNull(integrityFindings.resolved_at)))
@@ -245,7 +246,7 @@ export async function openFindings(env: Env, sessionId: string): Promise<Finding
 }
 
 export async function lastCheck(env: Env, sessionId: string): Promise<string | null> {
-  const row = await getDb(env.DB)
+  const row = await (await sessionDb(env, sessionId))
     .select({ checked_at: integrityRuns.checked_at })
     .from(integrityRuns)
     .where(eq(integrityRuns.session_id, sessionId))
@@ -256,15 +257,18 @@ export async function lastCheck(env: Env, sessionId: string): Promise<string | n
 /** A session is checked again once its last check is this old. */
 export const RECHECK_AFTER_MS = 20 * 3600 * 1000;
 /**
- * Sessions the cron hands to the queue per run (hourly) at most, least recently checked first:
+ * Sessions of one database the cron hands to the queue per run (hourly) at most, least recently checked first:
  * 24 runs a day cover 24 × this many sessions, and a consumer that falls behind does not get the
  * same sessions again and again without bound.
  */
 export const SESSIONS_PER_RUN = 1000;
 
-/** The sessions never checked or not checked for RECHECK_AFTER_MS at `at`, least recently checked first, at most `limit`. */
-export async function sessionsDueForCheck(env: Env, at: Date, limit = SESSIONS_PER_RUN): Promise<string[]> {
-  const due = await getDb(env.DB).all<{ id: string }>(sql`
+/**
+ * The sessions of one database (a shard, worker/db/shards.ts) never checked or not checked for
+ * RECHECK_AFTER_MS at `at`, least recently checked first, at most `limit`.
+ */
+export async function sessionsDueForCheck(d1: D1Database, at: Date, limit = SESSIONS_PER_RUN): Promise<string[]> {
+  const due = await getDb(d1).all<{ id: string }>(sql`
     SELECT g.id AS id FROM game_sessions g LEFT JOIN integrity_runs r ON r.session_id = g.id
     WHERE r.checked_at IS NULL OR r.checked_at < ${new Date(at.getTime() - RECHECK_AFTER_MS).toISOString()}
     ORDER BY r.checked_at IS NOT NULL, r.checked_at, g.created_at

@@ -2,7 +2,9 @@
  * Background work per game session on a Cloudflare Queue.
  *
  * The hourly cron (worker/scheduled.ts) does no session's work itself: it finds, with a few D1
- * queries, which sessions are due for which job and sends one message per (session, job kind),
+ * queries on each database (every shard lists its own sessions, worker/db/shards.ts; the directory
+ * database lists the sessions from before shards), which sessions are due for which job and sends
+ * one message per (session, job kind),
  * `{ kind, session_id, at }`, to the JOBS queue. The queue consumer (the `queue` handler of
  * worker/index.ts) runs one session's job per message, so the work spreads over as many
  * invocations as there are sessions, each with its own limits, and one session failing is retried
@@ -20,7 +22,8 @@ import { sql } from "drizzle-orm";
 import { z } from "zod";
 import { ASSET_CLEANUP_DUE, collectAssetGarbage } from "../assets/gc";
 import { backupSession, FULL_BACKUP_HOUR_UTC } from "../backup/backup";
-import { getDb } from "../db/client";
+import { chunk } from "../db/client";
+import { allDatabases, directoryDb, readHead, rememberShard } from "../db/shards";
 import { COMPACTION_DUE, compactSession, retentionDays } from "./compact-log";
 import { scheduledCheck, sessionsDueForCheck } from "./integrity";
 import { pruneSession } from "./retention";
@@ -70,43 +73,92 @@ export function retentionHour(sessionId: string): number {
   return hash % 24;
 }
 
-async function ids(env: Env, query: string, ...params: unknown[]): Promise<string[]> {
-  const { results } = await env.DB.prepare(query)
+async function ids(d1: D1Database, query: string, ...params: unknown[]): Promise<string[]> {
+  const { results } = await d1
+    .prepare(query)
     .bind(...params)
     .all<{ id: string }>();
   return results.map((row) => row.id);
 }
 
 /**
- * The jobs due at `at`, one message per session and kind:
+ * Of `sessionIds` (read on database `name`), those the directory places on `name`: a shard may
+ * still hold the rows of a session moved away from it until the move's cleanup, and those are
+ * the other shard's to list. One directory query per 90 ids.
+ */
+async function placedOn(env: Env, name: string, sessionIds: readonly string[]): Promise<Set<string>> {
+  const placed = new Set<string>();
+  for (const part of chunk([...new Set(sessionIds)], 90)) {
+    const { results } = await env.DB.prepare(
+      `SELECT session_id AS id FROM session_directory WHERE shard = ?1 AND session_id IN (${part.map((_, i) => `?${i + 2}`).join(", ")})`,
+    )
+      .bind(name, ...part)
+      .all<{ id: string }>();
+    for (const row of results) placed.add(row.id);
+  }
+  return placed;
+}
+
+/** The sessions living on database `name` (a shard, or "DB" for those from before shards), oldest first. */
+export async function sessionsOn(env: Env, name: string, d1: D1Database): Promise<string[]> {
+  const listed = await ids(d1, "SELECT id FROM game_sessions ORDER BY created_at");
+  const placed = await placedOn(env, name, listed);
+  return listed.filter((id) => placed.has(id));
+}
+
+/**
+ * The jobs due at `at` of the sessions on one database (a shard, or "DB" for the sessions from
+ * before shards), one message per session and kind:
  * - backup: every session at the nightly hour (FULL_BACKUP_HOUR_UTC, a full snapshot), else the
  *   sessions changed in the last two hours (an increment, or a first snapshot);
  * - compact: the sessions whose oldest retained change is past their window;
- * - integrity: the sessions not checked for 20 hours (at most SESSIONS_PER_RUN, least recent first);
+ * - integrity: the sessions not checked for 20 hours (at most SESSIONS_PER_RUN per database,
+ *   least recent first);
  * - assets: the sessions with assets in the manifest or waiting for deletion;
  * - retention: the sessions changed in the last two hours, and every session once a day at its
  *   own hour (retentionHour).
  */
-export async function dueJobs(env: Env, at: Date): Promise<JobMessage[]> {
+export async function dueJobsOn(env: Env, name: string, d1: D1Database, at: Date): Promise<Record<JobKind, string[]>> {
   const iso = at.toISOString();
   const recent = new Date(at.getTime() - RECENT_MS).toISOString();
   const changedRecently = await ids(
-    env,
+    d1,
     "SELECT g.id AS id FROM game_sessions g JOIN change_log c ON c.session_id = g.id AND c.seq = g.seq WHERE c.created_at >= ?1",
     recent,
   );
-  const all = await ids(env, "SELECT id FROM game_sessions ORDER BY created_at");
-  const known = new Set(all);
+  const all = await sessionsOn(env, name, d1);
+  const placed = new Set(all);
+  const here = (list: string[]) => list.filter((id) => placed.has(id));
   const recentSet = new Set(changedRecently);
-  const due: Record<JobKind, string[]> = {
-    backup: at.getUTCHours() === FULL_BACKUP_HOUR_UTC ? all : changedRecently,
-    compact: await ids(env, COMPACTION_DUE, iso, retentionDays(env)),
-    integrity: await sessionsDueForCheck(env, at),
+  return {
+    backup: at.getUTCHours() === FULL_BACKUP_HOUR_UTC ? all : here(changedRecently),
+    compact: here(await ids(d1, COMPACTION_DUE, iso, retentionDays(env))),
+    integrity: here(await sessionsDueForCheck(d1, at)),
     // Tombstones may outlive nothing but their session's row: only sessions that exist.
-    assets: (await ids(env, ASSET_CLEANUP_DUE)).filter((id) => known.has(id)),
+    assets: here(await ids(d1, ASSET_CLEANUP_DUE)),
     retention: all.filter((id) => recentSet.has(id) || retentionHour(id) === at.getUTCHours()),
   };
-  return JOB_KINDS.flatMap((kind) => due[kind].map((session_id) => ({ kind, session_id, at: iso })));
+}
+
+/**
+ * The jobs due at `at`, one message per session and kind, found database by database (never one
+ * query over every session of the service): the directory database for the sessions from before
+ * shards, then each shard.
+ */
+export async function dueJobs(env: Env, at: Date): Promise<JobMessage[]> {
+  const iso = at.toISOString();
+  const due: Record<JobKind, Set<string>> = {
+    backup: new Set(),
+    compact: new Set(),
+    integrity: new Set(),
+    assets: new Set(),
+    retention: new Set(),
+  };
+  for (const { name, d1 } of allDatabases(env)) {
+    const found = await dueJobsOn(env, name, d1, at);
+    for (const kind of JOB_KINDS) for (const id of found[kind]) due[kind].add(id);
+  }
+  return JOB_KINDS.flatMap((kind) => [...due[kind]].map((session_id) => ({ kind, session_id, at: iso })));
 }
 
 /** Sends the messages in batches of SEND_BATCH_MAX; returns how many were sent. */
@@ -117,11 +169,30 @@ export async function enqueueJobs(queue: Queue<JobMessage>, messages: readonly J
   return messages.length;
 }
 
-/** Runs one session's job; what it did, for the log line. Throws when the job failed. */
+/** Thrown for a session the directory marks "moving": its job is retried later, on the shard it lands on. */
+export class SessionMoving extends Error {
+  constructor(readonly sessionId: string) {
+    super(`session ${sessionId} is moving between shards`);
+    this.name = "SessionMoving";
+  }
+}
+
+/**
+ * Runs one session's job; what it did, for the log line. Throws when the job failed, and
+ * SessionMoving while the session moves. The session's shard is read from the directory itself
+ * (not an isolate's cached entry, which may predate a move); a session the directory does not
+ * list, or whose shard lacks it, is skipped.
+ */
 export async function runJob(env: Env, job: JobMessage): Promise<Record<string, unknown>> {
   const at = new Date(job.at);
-  const exists = await getDb(env.DB).get<{ n: number }>(sql`SELECT count(*) AS n FROM game_sessions WHERE id = ${job.session_id}`);
-  if (!exists?.n) return { skipped: "no such session" };
+  const entry = await directoryDb(env).get<{ shard: string; region: string; state: "active" | "moving" } | undefined>(
+    sql`SELECT shard, region, state FROM session_directory WHERE session_id = ${job.session_id}`,
+  );
+  if (!entry) return { skipped: "no such session" };
+  if (entry.state === "moving") throw new SessionMoving(job.session_id);
+  // The jobs below resolve the session's shard through this entry, without another query.
+  rememberShard(job.session_id, entry);
+  if (!(await readHead(env, entry.shard, job.session_id))) return { skipped: "no such session" };
   switch (job.kind) {
     case "backup":
       return { ...(await backupSession(env, job.session_id, at)) };
@@ -167,6 +238,10 @@ async function consumeJobs(batch: MessageBatch<unknown>, env: Env): Promise<void
     } catch (error) {
       const delaySeconds = retryDelaySeconds(env, message.attempts);
       message.retry({ delaySeconds });
+      if (error instanceof SessionMoving) {
+        log("info", "job waits for the session's move, retrying later", { ...fields, retry_in_seconds: delaySeconds });
+        continue;
+      }
       const last = message.attempts > JOB_MAX_RETRIES;
       log("error", last ? "job failed, giving up (to the dead-letter queue)" : "job failed, retrying", {
         ...fields,

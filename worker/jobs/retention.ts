@@ -35,8 +35,10 @@
  * at most ROUNDS_PER_RUN times: a run's work is bounded (50,000 rows a table), what is left goes
  * at the next run. Six players acking every change of a busy night make ~36,000 rows. The
  * per-session rules run one session per queue message (pruneSession: hourly while the session is
- * played, else daily; worker/jobs/queue.ts), the others from the cron itself (pruneGlobal).
+ * played, else daily; worker/jobs/queue.ts) on the session's shard, the others from the cron itself
+ * (pruneGlobal) on the directory database, which holds those tables (worker/db/shards.ts).
  */
+import { allDatabases, sessionD1 } from "../db/shards";
 import { KNOWN_METRICS } from "../metrics/recorder";
 import { retentionDays } from "./compact-log";
 
@@ -130,7 +132,7 @@ function emptyCounts(): PruneCounts {
  * `counts`. One rule failing does not stop the others; the tables whose rule failed are returned.
  */
 async function applyRules(
-  env: Env,
+  d1: D1Database,
   rules: Partial<Record<keyof PruneCounts, string>>,
   bindings: unknown[],
   limit: number,
@@ -143,7 +145,8 @@ async function applyRules(
       for (let round = 0; round < rounds; round++) {
         const removed =
           (
-            await env.DB.prepare(query)
+            await d1
+              .prepare(query)
               .bind(bindings[0], bindings[1], limit, ...bindings.slice(2))
               .run()
           ).meta.changes ?? 0;
@@ -162,10 +165,16 @@ function scoped(rules: Record<string, string>, scope: string): Record<string, st
   return Object.fromEntries(Object.entries(rules).map(([table, query]) => [table, query.replace(SCOPE, scope)]));
 }
 
-/** Applies every rule once, to every session; returns the rows each removed. One rule failing does not stop the others. */
+/**
+ * Applies every rule once, to every session, database by database (the per-session rules on each
+ * shard and on the directory database for the sessions from before shards, the others on the
+ * directory); returns the rows each removed. One rule failing does not stop the others.
+ */
 export async function pruneStorage(env: Env, now: Date, limit = ROWS_PER_STATEMENT, rounds = ROUNDS_PER_RUN): Promise<PruneCounts> {
   const counts = emptyCounts();
-  await applyRules(env, scoped(SESSION_RULES, ""), [now.toISOString(), retentionDays(env)], limit, rounds, counts);
+  for (const { d1 } of allDatabases(env)) {
+    await applyRules(d1, scoped(SESSION_RULES, ""), [now.toISOString(), retentionDays(env)], limit, rounds, counts);
+  }
   await pruneGlobal(env, now, limit, rounds, counts);
   return counts;
 }
@@ -183,7 +192,14 @@ export async function pruneSession(
 ): Promise<PruneCounts> {
   const counts = emptyCounts();
   const rules = scoped(SESSION_RULES, "AND g.id = ?4");
-  const failed = await applyRules(env, rules, [now.toISOString(), retentionDays(env), sessionId], limit, rounds, counts);
+  const failed = await applyRules(
+    await sessionD1(env, sessionId),
+    rules,
+    [now.toISOString(), retentionDays(env), sessionId],
+    limit,
+    rounds,
+    counts,
+  );
   if (failed.length > 0) throw new Error(`retention rules failed: ${failed.join(", ")}`);
   return counts;
 }
@@ -196,7 +212,7 @@ export async function pruneGlobal(
   rounds = ROUNDS_PER_RUN,
   counts = emptyCounts(),
 ): Promise<PruneCounts> {
-  await applyRules(env, GLOBAL_RULES, [now.toISOString(), retentionDays(env)], limit, rounds, counts);
+  await applyRules(env.DB, GLOBAL_RULES, [now.toISOString(), retentionDays(env)], limit, rounds, counts);
   try {
     const known = KNOWN_METRICS.map(() => "?").join(", ");
     const result = await env.DB.prepare(`DELETE FROM metric_counters WHERE name NOT IN (${known})`)

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { getDb } from "../db/client";
+import { allDatabases } from "../db/shards";
 
 /**
  * The unsynced backlog, over the clients connected now (`session_clients` rows without
@@ -23,6 +24,7 @@ export interface Backlog {
   max_backlog_events: number;
 }
 
+/** The backlog of the clients of the sessions on one database (a shard, worker/db/shards.ts). */
 export async function unsyncedBacklog(d1: D1Database): Promise<Backlog> {
   // MAX(event_id) per client is one seek on the acknowledgements key (session_id, client_id, event_id).
   const row = await getDb(d1).get<Record<keyof Backlog, number | null>>(sql`
@@ -43,5 +45,17 @@ export async function unsyncedBacklog(d1: D1Database): Promise<Backlog> {
     lagging_clients: row?.lagging_clients ?? 0,
     backlog_events: row?.backlog_events ?? 0,
     max_backlog_events: row?.max_backlog_events ?? 0,
+  };
+}
+
+/** The backlog over every database (each shard, and the directory's sessions from before shards), combined. */
+export async function serviceBacklog(env: Env): Promise<Backlog> {
+  const parts = await Promise.all(allDatabases(env).map(({ d1 }) => unsyncedBacklog(d1)));
+  return {
+    connected_clients: parts.reduce((n, p) => n + p.connected_clients, 0),
+    clients_without_ack: parts.reduce((n, p) => n + p.clients_without_ack, 0),
+    lagging_clients: parts.reduce((n, p) => n + p.lagging_clients, 0),
+    backlog_events: parts.reduce((n, p) => n + p.backlog_events, 0),
+    max_backlog_events: Math.max(0, ...parts.map((p) => p.max_backlog_events)),
   };
 }

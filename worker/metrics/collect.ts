@@ -1,7 +1,13 @@
-/** The metric families of a scrape: gauges read from D1 now, and the recorder's aggregates. */
+/**
+ * The metric families of a scrape: gauges read from D1 now, and the recorder's aggregates. The
+ * service's counters, sessions and memberships are read in the directory; the per-session gauges
+ * (clients, change log, entities, assets, findings, backlog) on each database holding sessions
+ * (every shard, and the directory's sessions from before shards), summed (worker/db/shards.ts).
+ */
 import { sql } from "drizzle-orm";
 import { getDb } from "../db/client";
-import { unsyncedBacklog } from "./backlog";
+import { allDatabases } from "../db/shards";
+import { serviceBacklog } from "./backlog";
 import { RESOLUTIONS, RESOLVE_BUCKETS_S } from "./client-reports";
 import { D1_BATCHES, D1_DURATION, D1_ROUND_TRIP, D1_ROWS_READ, D1_ROWS_WRITTEN, D1_STATEMENTS, usageFrom } from "./d1-usage";
 import type { Family, Labels, Sample } from "./prometheus";
@@ -94,8 +100,8 @@ function resolveSamples(rows: CounterRow[]): Sample[] {
   return histogramSamples([...reported, ...zeros], CLIENT_RESOLVE_HISTOGRAM, RESOLVE_BUCKETS_S);
 }
 
-/** The health endpoint's D1 and R2 probes (worker/routes/health.ts), as 1 (passing) or 0. */
-async function healthChecks(env: Env): Promise<Sample[]> {
+/** The health endpoint's D1 and R2 probes (worker/routes/health.ts), as 1 (passing) or 0; `db` passes when every database does. */
+async function healthChecks(env: Env): Promise<{ checks: Sample[]; databases: Sample[] }> {
   const probe = async (run: () => Promise<void>) => {
     try {
       await run();
@@ -104,10 +110,15 @@ async function healthChecks(env: Env): Promise<Sample[]> {
       return 0;
     }
   };
-  const [db, storage] = await Promise.all([
-    probe(async () => {
-      await env.DB.prepare("SELECT 1").first();
-    }),
+  const [databases, storage] = await Promise.all([
+    Promise.all(
+      allDatabases(env).map(async ({ name, d1 }) => ({
+        labels: { database: name },
+        value: await probe(async () => {
+          await d1.prepare("SELECT 1").first();
+        }),
+      })),
+    ),
     probe(async () => {
       const key = `health/${crypto.randomUUID()}`;
       await env.ASSETS.put(key, "ok");
@@ -116,10 +127,25 @@ async function healthChecks(env: Env): Promise<Sample[]> {
       if ((await back?.text()) !== "ok") throw new Error("R2 did not return what was written");
     }),
   ]);
-  return [
-    { labels: { check: "db" }, value: db },
-    { labels: { check: "storage" }, value: storage },
-  ];
+  const db = databases.every((d) => d.value === 1) ? 1 : 0;
+  return {
+    checks: [
+      { labels: { check: "db" }, value: db },
+      { labels: { check: "storage" }, value: storage },
+    ],
+    databases,
+  };
+}
+
+/** Per-session figures summed over every database holding sessions. */
+async function perDatabase<T>(env: Env, read: (db: ReturnType<typeof getDb>) => Promise<T[]>): Promise<T[]> {
+  return (await Promise.all(allDatabases(env).map(({ d1 }) => read(getDb(d1))))).flat();
+}
+
+function sumBy<K extends string>(rows: ({ n: number } & Record<K, string>)[], key: K): ({ n: number } & Record<K, string>)[] {
+  const sums = new Map<string, number>();
+  for (const row of rows) sums.set(row[key], (sums.get(row[key]) ?? 0) + row.n);
+  return [...sums].map(([k, n]) => ({ [key]: k, n }) as { n: number } & Record<K, string>);
 }
 
 /** What D1 reported for the sessions' commits (d1-usage.ts): always present, 0 before any commit. */
@@ -139,31 +165,47 @@ function d1UsageFamilies(rows: CounterRow[]): Family[] {
 export async function collectFamilies(env: Env): Promise<Family[]> {
   const db = getDb(env.DB);
   const health = await healthChecks(env);
-  const count = async (query: ReturnType<typeof sql>) => (await db.get<{ n: number }>(query))?.n ?? 0;
-  const [sessions, members, clients, changeLogRows, entities, assetRows, findings, backlog, counters] = await Promise.all([
-    count(sql`SELECT COUNT(*) AS n FROM game_sessions`),
+  const count = async (query: ReturnType<typeof sql>) =>
+    (await perDatabase(env, async (d) => [(await d.get<{ n: number }>(query))?.n ?? 0])).reduce((a, b) => a + b, 0);
+  const [sessions, members, clients, changeLogRows, entityRows, assetRows, findings, backlog, counters] = await Promise.all([
+    (async () => (await db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM session_directory`))?.n ?? 0)(),
     db.all<{ role: string; n: number }>(sql`SELECT role, COUNT(*) AS n FROM session_members GROUP BY role ORDER BY role`),
-    db.all<{ role: string; n: number }>(
-      sql`SELECT role, COUNT(*) AS n FROM session_clients WHERE disconnected_at IS NULL GROUP BY role ORDER BY role`,
+    perDatabase(env, (d) =>
+      d.all<{ role: string; n: number }>(
+        sql`SELECT role, COUNT(*) AS n FROM session_clients WHERE disconnected_at IS NULL GROUP BY role ORDER BY role`,
+      ),
     ),
     count(sql`SELECT COUNT(*) AS n FROM change_log`),
-    entityCounts(db),
+    perDatabase(env, entityCounts),
     count(sql`SELECT COUNT(*) AS n FROM assets`),
-    db.all<{ kind: string; n: number }>(
-      sql`SELECT kind, COUNT(*) AS n FROM integrity_findings WHERE resolved_at IS NULL GROUP BY kind ORDER BY kind`,
+    perDatabase(env, (d) =>
+      d.all<{ kind: string; n: number }>(
+        sql`SELECT kind, COUNT(*) AS n FROM integrity_findings WHERE resolved_at IS NULL GROUP BY kind ORDER BY kind`,
+      ),
     ),
-    unsyncedBacklog(env.DB),
+    serviceBacklog(env),
     db.all<CounterRow>(sql`SELECT name, labels, bucket, value FROM metric_counters ORDER BY name, labels, bucket`),
   ]);
+  const entities = [...new Set(entityRows.map((r) => `${r.type}\u0000${r.archived}`))].map((key) => {
+    const [type = "", archived = "0"] = key.split("\u0000");
+    const n = entityRows.filter((r) => r.type === type && String(r.archived) === archived).reduce((a, r) => a + r.n, 0);
+    return { type, archived: Number(archived), n };
+  });
   const byRole = (rows: { role: string; n: number }[]) =>
-    (["gm", "player"] as const).map((role) => ({ labels: { role }, value: rows.find((r) => r.role === role)?.n ?? 0 }));
+    (["gm", "player"] as const).map((role) => ({ labels: { role }, value: sumBy(rows, "role").find((r) => r.role === role)?.n ?? 0 }));
 
   return [
     {
       name: "vtt_health_check_ok",
       help: "The health endpoint's probes at scrape time: 1 passing, 0 failing (a D1 query; an R2 write, read and delete).",
       type: "gauge",
-      samples: health,
+      samples: health.checks,
+    },
+    {
+      name: "vtt_database_up",
+      help: "A query on each database at scrape time: 1 answered, 0 failed (the directory DB, then each session shard).",
+      type: "gauge",
+      samples: health.databases,
     },
     { name: "vtt_sessions", help: "Game sessions.", type: "gauge", samples: [{ value: sessions }] },
     { name: "vtt_session_members", help: "Session memberships by role.", type: "gauge", samples: byRole(members) },
@@ -213,7 +255,7 @@ export async function collectFamilies(env: Env): Promise<Family[]> {
       type: "gauge",
       samples: (["checksum_mismatch", "dangling_reference", "missing_object"] as const).map((kind) => ({
         labels: { kind },
-        value: findings.find((f) => f.kind === kind)?.n ?? 0,
+        value: sumBy(findings, "kind").find((f) => f.kind === kind)?.n ?? 0,
       })),
     },
     {

@@ -35,7 +35,9 @@ export const backupRoutes = new Hono<AppEnv>()
   .post("/restore", limitPerUser("restore"), ...jsonBody(restoreBody, 1024), async (c) => {
     const { at } = c.req.valid("json");
     const when = at ? new Date(at) : new Date();
-    const result = await restoreSession(c.env, c.get("member").sessionId, when, c.get("user").id);
+    // The restored session is placed as a new one is: near the GM restoring it (worker/db/shards.ts).
+    const origin = (c.req.raw.cf ?? {}) as { continent?: string; longitude?: string };
+    const result = await restoreSession(c.env, c.get("member").sessionId, when, c.get("user").id, origin);
     if (!result.ok) throw ApiError.from(result);
     const { ok: _ok, ...body } = result;
     return c.json(body, 201);

@@ -1,8 +1,9 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { ApiError } from "../api-error";
-import { getDb, nowIso } from "../db/client";
+import { nowIso } from "../db/client";
 import { acknowledgements } from "../db/schema";
+import { allDatabases, configuredShards, shardDb } from "../db/shards";
 import { usageFrom } from "../metrics/d1-usage";
 import { jsonBody, KiB } from "../middleware/body";
 import { runAllJobsNow } from "../scheduled";
@@ -26,14 +27,16 @@ export const benchRoutes = new Hono<AppEnv>()
     await next();
   })
   .post("/d1-write", async (c) => {
-    // One plain INSERT into an existing table: what a single D1 write costs, nothing more.
-    await getDb(c.env.DB).insert(acknowledgements).values({
-      session_id: "bench",
-      client_id: crypto.randomUUID(),
-      event_id: 1,
-      user_id: "bench",
-      acked_at: nowIso(),
-    });
+    // One plain INSERT into an existing table of a session shard: what a single D1 write costs, nothing more.
+    await shardDb(c.env, configuredShards(c.env)[0]?.name ?? "DB")
+      .insert(acknowledgements)
+      .values({
+        session_id: "bench",
+        client_id: crypto.randomUUID(),
+        event_id: 1,
+        user_id: "bench",
+        acked_at: nowIso(),
+      });
     return c.json({ ok: true }, 201);
   })
   .get("/relay/ws", async (c) => {
@@ -79,7 +82,8 @@ export const benchRoutes = new Hono<AppEnv>()
   })
   // ---- capacity (bench/capacity.mjs) --------------------------------------------------------
   .get("/d1-usage", async (c) => {
-    // What D1 reported for the sessions' commits so far, as flushed by their objects (d1-usage.ts).
+    // What D1 reported for the sessions' commits so far, as flushed by their objects (d1-usage.ts):
+    // the service's counters, in the directory, summed over every shard's commits.
     const rows = await c.env.DB.prepare("SELECT name, value FROM metric_counters WHERE name LIKE 'vtt_d1_commit_%'").all<{
       name: string;
       value: number;
@@ -96,20 +100,37 @@ export const benchRoutes = new Hono<AppEnv>()
   })
   .get("/table-bytes", async (c) => {
     // D1 has no dbstat: each table's rows and the bytes of their values (text and blobs as
-    // stored, numbers as their decimal text), without page or index overhead.
-    const tables = await c.env.DB.prepare(
-      "SELECT name FROM pragma_table_list WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations' ORDER BY name",
-    ).all<{ name: string }>();
-    const out: Record<string, { rows: number; bytes: number }> = {};
-    for (const { name } of tables.results) {
-      // Names come from the database's own table list, quoted as identifiers.
-      const columns = await c.env.DB.prepare("SELECT name FROM pragma_table_info(?)").bind(name).all<{ name: string }>();
-      const size = columns.results.map((col) => `COALESCE(length(CAST("${col.name}" AS BLOB)), 0)`).join(" + ");
-      const row = await c.env.DB.prepare(`SELECT COUNT(*) AS n, COALESCE(SUM(${size}), 0) AS b FROM "${name}"`).first<{
-        n: number;
-        b: number;
-      }>();
-      out[name] = { rows: row?.n ?? 0, bytes: row?.b ?? 0 };
+    // stored, numbers as their decimal text), without page or index overhead. Per database (the
+    // directory DB, then each shard: worker/db/shards.ts) and summed over them in `tables`.
+    const tables: Record<string, { rows: number; bytes: number }> = {};
+    const databases: Record<string, { region: string; tables: Record<string, { rows: number; bytes: number }> }> = {};
+    for (const { name, region, d1 } of allDatabases(c.env)) {
+      const own = await tableBytes(d1);
+      databases[name] = { region, tables: own };
+      for (const [table, size] of Object.entries(own)) {
+        const sum = tables[table] ?? { rows: 0, bytes: 0 };
+        tables[table] = { rows: sum.rows + size.rows, bytes: sum.bytes + size.bytes };
+      }
     }
-    return c.json({ tables: out });
+    return c.json({ tables, databases });
   });
+
+async function tableBytes(db: D1Database): Promise<Record<string, { rows: number; bytes: number }>> {
+  const tables = await db
+    .prepare(
+      "SELECT name FROM pragma_table_list WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations' ORDER BY name",
+    )
+    .all<{ name: string }>();
+  const out: Record<string, { rows: number; bytes: number }> = {};
+  for (const { name } of tables.results) {
+    // Names come from the database's own table list, quoted as identifiers.
+    const columns = await db.prepare("SELECT name FROM pragma_table_info(?)").bind(name).all<{ name: string }>();
+    const size = columns.results.map((col) => `COALESCE(length(CAST("${col.name}" AS BLOB)), 0)`).join(" + ");
+    const row = await db.prepare(`SELECT COUNT(*) AS n, COALESCE(SUM(${size}), 0) AS b FROM "${name}"`).first<{
+      n: number;
+      b: number;
+    }>();
+    out[name] = { rows: row?.n ?? 0, bytes: row?.b ?? 0 };
+  }
+  return out;
+}

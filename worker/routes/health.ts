@@ -1,7 +1,6 @@
-import { sql } from "drizzle-orm";
 import { Hono } from "hono";
-import { getDb } from "../db/client";
-import { unsyncedBacklog } from "../metrics/backlog";
+import { allDatabases, DIRECTORY } from "../db/shards";
+import { serviceBacklog } from "../metrics/backlog";
 import type { AppEnv } from "../types";
 
 type Check = { ok: true; ms: number; [k: string]: unknown } | { ok: false; error: string };
@@ -16,14 +15,33 @@ async function timed(run: () => Promise<Record<string, unknown> | undefined>): P
   }
 }
 
-/** Health: a real D1 query, an R2 write/read/delete probe, and the unsynced backlog. */
+/** One database's probe: its binding name, what it serves, its region, and a real query's outcome. */
+export type DatabaseCheck = { name: string; role: "directory" | "shard"; region: string } & Check;
+
+/** A real query on every database of the service: the directory, then each shard (worker/db/shards.ts). */
+export async function pingDatabases(env: Env): Promise<DatabaseCheck[]> {
+  return Promise.all(
+    allDatabases(env).map(async ({ name, region, d1 }) => ({
+      name,
+      role: name === DIRECTORY ? ("directory" as const) : ("shard" as const),
+      region,
+      ...(await timed(async () => {
+        await d1.prepare("SELECT 1 AS one").first();
+        return undefined;
+      })),
+    })),
+  );
+}
+
+/**
+ * Health: a real query on each database (`databases`: the directory and every shard; `checks.db`
+ * passes when all do), an R2 write/read/delete probe, and the unsynced backlog. Any failing check
+ * answers 503 naming it; the status is "degraded" when only session shards fail (sessions on the
+ * others are served), else "unavailable".
+ */
 export const healthRoutes = new Hono<AppEnv>().get("/", async (c) => {
-  const db = getDb(c.env.DB);
-  const [dbCheck, storage, backlog] = await Promise.all([
-    timed(async () => {
-      await db.get(sql`SELECT 1 AS one`);
-      return undefined;
-    }),
+  const [databases, storage, backlog] = await Promise.all([
+    pingDatabases(c.env),
     timed(async () => {
       const key = `health/${crypto.randomUUID()}`;
       await c.env.ASSETS.put(key, "ok");
@@ -32,16 +50,30 @@ export const healthRoutes = new Hono<AppEnv>().get("/", async (c) => {
       if ((await back?.text()) !== "ok") throw new Error("R2 did not return what was written");
       return undefined;
     }),
-    // The unsynced backlog of the clients connected now (defined in worker/metrics/backlog.ts).
-    timed(async () => ({ ...(await unsyncedBacklog(c.env.DB)) })),
+    // The unsynced backlog of the clients connected now, over every database (worker/metrics/backlog.ts).
+    timed(async () => ({ ...(await serviceBacklog(c.env)) })),
   ]);
+  const down = databases.filter((d) => !d.ok);
+  const dbCheck: Check =
+    down.length === 0
+      ? { ok: true, ms: Math.max(...databases.map((d) => (d.ok ? d.ms : 0))) }
+      : { ok: false, error: down.map((d) => `${d.name}: ${d.ok ? "" : d.error}`).join("; ") };
   const checks = { db: dbCheck, storage, backlog };
   const failing = Object.entries(checks)
     .filter(([, v]) => !v.ok)
-    .map(([k]) => k);
+    .map(([k]) => (k === "db" ? `db (${down.map((d) => d.name).join(", ")})` : k));
   c.header("Cache-Control", "no-store");
   if (failing.length > 0) {
-    return c.json({ status: "unavailable", checks, error: { code: "unavailable", message: `failing: ${failing.join(", ")}` } }, 503);
+    const onlyShards = storage.ok && down.length > 0 && down.every((d) => d.role === "shard");
+    return c.json(
+      {
+        status: onlyShards ? "degraded" : "unavailable",
+        checks,
+        databases,
+        error: { code: "unavailable", message: `failing: ${failing.join(", ")}` },
+      },
+      503,
+    );
   }
-  return c.json({ status: "ok", checks });
+  return c.json({ status: "ok", checks, databases });
 });
