@@ -8,13 +8,14 @@ import { getDb } from "../../worker/db/client";
 import { commitPlan, planLanded } from "../../worker/db/commit";
 import { planBatch } from "../../worker/session/write-plan";
 import { newTable } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 
 describe("planLanded", () => {
   it("is false before the plan's commit and true after it, and false for a plan of only replays", async () => {
     const t = await newTable();
-    const db = getDb(env.DB);
+    const db = getDb(await shardOf(t.sid));
     const seqOf = async () =>
-      (await env.DB.prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(t.sid).first<{ seq: number }>())?.seq ?? -1;
+      (await (await shardOf(t.sid)).prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(t.sid).first<{ seq: number }>())?.seq ?? -1;
     const seq = await seqOf();
     const op = { op_id: crypto.randomUUID(), entity_type: "scene" as const, op: "create" as const, data: { name: "Keep" }, fresh: true };
     const now = new Date().toISOString();
