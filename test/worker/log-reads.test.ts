@@ -4,7 +4,7 @@
  * the log's changes after it, as each audience was sent them, at once: no wait for D1, no reload.
  * Also after the object restarted with its log still waiting for D1.
  */
-import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { SessionObject } from "../../worker/session/session-object";
 import { create, newTable, seqOf, type TestUser } from "../helpers/client";

@@ -2,7 +2,6 @@
  * A commit whose answer is lost: the session object asks D1 whether the plan landed before it
  * plans the writes again, so server-made ops are never applied twice.
  */
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../../worker/db/client";
 import { commitPlan, planLanded } from "../../worker/db/commit";

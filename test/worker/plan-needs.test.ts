@@ -3,7 +3,6 @@
  * session state, the planner asks for what it lacks, the worker loads it, and the plan comes out
  * the same as with the prefetch.
  */
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Change, InternalOp, Plan } from "../../domain/plan";
 import { chunkId, fogIdFor } from "../../modules/fog/ids";

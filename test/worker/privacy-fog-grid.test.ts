@@ -3,7 +3,6 @@
  * map pixels, as the table draws it, on every path (reads, writes, socket, previews); a change
  * of the scene's grid_size brings tokens into or out of players' view like a fog write.
  */
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { chunkId, fogIdFor } from "../../modules/fog/ids";
 import { CELLS_PER_CHUNK, CHUNK_CELLS, encodeChunk } from "../../modules/fog/mask";

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { create, newTable, TestUser } from "../helpers/client";
 import { makePng } from "../helpers/images";

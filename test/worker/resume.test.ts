@@ -3,7 +3,6 @@
  * changes broadcast to the resuming socket are held and sent after `resumed`, past the seq the
  * replay covers, so the socket sees each change once, in seq order.
  */
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { create, newTable, seqOf } from "../helpers/client";
 import { shardOf } from "../helpers/shards";

@@ -1,4 +1,4 @@
-import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { EntityCache } from "../../worker/session/entity-cache";
 import type { SessionObject } from "../../worker/session/session-object";

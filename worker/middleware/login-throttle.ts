@@ -7,8 +7,8 @@
 import { eq, sql } from "drizzle-orm";
 import { LOGIN_BACKOFF, loginLockSeconds } from "../../domain/accounts";
 import { ApiError } from "../api-error";
-import { directoryDb } from "../db/shards";
 import { loginFailures } from "../db/schema";
+import { directoryDb } from "../db/shards";
 
 function key(username: string): string {
   return username.toLowerCase().slice(0, 64);

@@ -9,8 +9,8 @@
  * credential has expired.
  */
 import { eq } from "drizzle-orm";
-import { directoryDb } from "../db/shards";
 import { sessionMembers } from "../db/schema";
+import { directoryDb } from "../db/shards";
 import { sessionStub } from "./stub";
 
 /** Which of a user's sockets to close: those opened with one of `only`, or all but `except`. */
