@@ -1,6 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { create, newTable, ORIGIN, type Reply, S, seqOf, TestUser, uniqueName } from "../helpers/client";
+import { one } from "../helpers/sql";
 
 const PASSWORD = "correct horse battery";
 
@@ -52,7 +53,7 @@ async function userRow(username: string) {
 }
 
 async function countRows(table: string, sid: string): Promise<number> {
-  const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`).bind(sid).first<{ n: number }>();
+  const row = await one<{ n: number }>(sid, `SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`, sid);
   return row?.n ?? 0;
 }
 

@@ -2,6 +2,7 @@ import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { parseDevice } from "../../worker/lib/device";
 import { newTable } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 
 const FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:126.0) Gecko/20100101 Firefox/126.0";
@@ -73,7 +74,10 @@ describe("GET {S}/clients: devices", () => {
       const capabilitiesOf = async () =>
         JSON.parse(
           (
-            await env.DB.prepare("SELECT capabilities FROM session_clients WHERE client_id = ?")
+            await (
+              await shardOf(sid)
+            )
+              .prepare("SELECT capabilities FROM session_clients WHERE client_id = ?")
               .bind(clientId)
               .first<{ capabilities: string }>()
           )?.capabilities ?? "null",

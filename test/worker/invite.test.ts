@@ -1,9 +1,15 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { newTable, TestUser } from "../helpers/client";
+import { directoryOne, one } from "../helpers/sql";
 
-const storedCode = async (sid: string) =>
-  (await env.DB.prepare("SELECT invite_code FROM game_sessions WHERE id = ?").bind(sid).first<{ invite_code: string }>())?.invite_code;
+/** The code joining checks (the directory's), after checking the session's head on its shard keeps the same. */
+async function storedCode(sid: string): Promise<string | undefined> {
+  const listed = await directoryOne<{ invite_code: string }>("SELECT invite_code FROM session_directory WHERE session_id = ?", sid);
+  const head = await one<{ invite_code: string }>(sid, "SELECT invite_code FROM game_sessions WHERE id = ?", sid);
+  expect(head?.invite_code).toBe(listed?.invite_code);
+  return listed?.invite_code;
+}
 
 describe("POST {S}/invite", () => {
   it("gives the GM a new invite code, stores it and shows it in the session read", async () => {

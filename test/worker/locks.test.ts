@@ -2,6 +2,7 @@ import { env, evictDurableObject, runDurableObjectAlarm } from "cloudflare:test"
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { LOCK_TTL_MS } from "../../domain/locks";
 import { create, newTable, type Reply, TestUser } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 
 function expectError(r: Reply, status: number, code: string) {
@@ -12,7 +13,8 @@ function expectError(r: Reply, status: number, code: string) {
 const stubOf = (sid: string) => env.SESSION.get(env.SESSION.idFromName(sid));
 
 async function lockRow(sid: string, sceneId: string) {
-  return env.DB.prepare("SELECT holder_user_id, expires_at FROM session_locks WHERE session_id = ? AND scene_id = ?")
+  return (await shardOf(sid))
+    .prepare("SELECT holder_user_id, expires_at FROM session_locks WHERE session_id = ? AND scene_id = ?")
     .bind(sid, sceneId)
     .first<{ holder_user_id: string; expires_at: string }>();
 }

@@ -4,11 +4,12 @@
  * the log's changes after it, as each audience was sent them, at once: no wait for D1, no reload.
  * Also after the object restarted with its log still waiting for D1.
  */
-import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { SessionObject } from "../../worker/session/session-object";
 import { create, newTable, seqOf, type TestUser } from "../helpers/client";
 import { makePng } from "../helpers/images";
+import { shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 import { upload } from "../helpers/uploads";
 import { d1Seq, failD1, forgetSentTexts, heroTable, recover, sessionStub, streamed, withLog } from "../helpers/write-log";
@@ -17,7 +18,10 @@ const answerOf = (socket: TestSocket) => socket.next((m) => m.type === "resumed"
 
 /** D1's change log: seqs 1…`last`, each once. */
 async function expectGapFreeUpTo(sid: string, last: number): Promise<void> {
-  const { results } = await env.DB.prepare("SELECT seq FROM change_log WHERE session_id = ? ORDER BY seq").bind(sid).all<{ seq: number }>();
+  const { results } = await (await shardOf(sid))
+    .prepare("SELECT seq FROM change_log WHERE session_id = ? ORDER BY seq")
+    .bind(sid)
+    .all<{ seq: number }>();
   expect(results.map((r) => r.seq)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
 }
 
@@ -104,7 +108,10 @@ describe("resume from before the write log, with D1 failing", () => {
     // D1 back: the log lands once, gap-free, and the next write reaches the socket once, live.
     expect(await recover(sid)).toBe(0);
     await expectGapFreeUpTo(sid, before + 2);
-    expect(await env.DB.prepare("SELECT version, x FROM tokens WHERE id = ?").bind(token.id).first()).toEqual({ version: 3, x: 2 });
+    expect(await (await shardOf(sid)).prepare("SELECT version, x FROM tokens WHERE id = ?").bind(token.id).first()).toEqual({
+      version: 3,
+      x: 2,
+    });
     const next = await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 3 }, { "if-match": '"3"' });
     expect(next.status).toBe(200);
     await resumer.next((m) => m.type === "change" && m.seq === before + 3, "the next change");
@@ -153,7 +160,8 @@ describe("resume from before the write log, with D1 failing", () => {
 
     expect(await recover(sid)).toBe(0);
     await expectGapFreeUpTo(sid, before + 3);
-    const lurkers = await env.DB.prepare("SELECT count(*) AS n FROM tokens WHERE session_id = ? AND name = 'Lurker'")
+    const lurkers = await (await shardOf(sid))
+      .prepare("SELECT count(*) AS n FROM tokens WHERE session_id = ? AND name = 'Lurker'")
       .bind(sid)
       .first<{ n: number }>();
     expect(lurkers?.n).toBe(1);
@@ -209,7 +217,10 @@ describe("GET changes?since= past the seq D1 holds, with D1 failing", () => {
     await expectGapFreeUpTo(sid, before + 3);
     const after = await changes(gm, base, before);
     expect(after.body).toEqual(fromD1.body);
-    const rows = await env.DB.prepare("SELECT id, version, x, y FROM tokens WHERE session_id = ? ORDER BY name").bind(sid).all();
+    const rows = await (await shardOf(sid))
+      .prepare("SELECT id, version, x, y FROM tokens WHERE session_id = ? ORDER BY name")
+      .bind(sid)
+      .all();
     expect(rows.results).toEqual([
       { id: token.id, version: 3, x: 2, y: 0 },
       { id: other.id, version: 2, x: 0, y: 5 },
@@ -405,7 +416,8 @@ describe("reads past D1 after the object restarted with its log waiting", () => 
         .map((m) => m.seq),
     ).toEqual([before, before + 1, before + 2, before + 3, before + 4]);
     await expectGapFreeUpTo(sid, before + 4);
-    const lurkers = await env.DB.prepare("SELECT count(*) AS n FROM tokens WHERE session_id = ? AND name = 'Lurker'")
+    const lurkers = await (await shardOf(sid))
+      .prepare("SELECT count(*) AS n FROM tokens WHERE session_id = ? AND name = 'Lurker'")
       .bind(sid)
       .first<{ n: number }>();
     expect(lurkers?.n).toBe(1);

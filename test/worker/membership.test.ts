@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { SessionObject } from "../../worker/session/session-object";
 import { sessionStub } from "../../worker/session/stub";
 import { newTable, type Reply, seqOf, TestUser } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 
 function expectError(r: Reply, status: number, code: string) {
@@ -18,7 +19,8 @@ async function roleOf(sid: string, userId: string): Promise<string | undefined> 
 }
 
 async function stateRow(sid: string) {
-  const row = await env.DB.prepare("SELECT id, version, gm_user_ids FROM session_state WHERE session_id = ?")
+  const row = await (await shardOf(sid))
+    .prepare("SELECT id, version, gm_user_ids FROM session_state WHERE session_id = ?")
     .bind(sid)
     .first<{ id: string; version: number; gm_user_ids: string }>();
   if (!row) throw new Error("no session_state");
@@ -36,7 +38,7 @@ describe("session creation", () => {
     expect(bound).toBe(sid);
     expect(await roleOf(sid, gm.id)).toBe("gm");
     expect((await stateRow(sid)).gm_user_ids).toEqual([gm.id]);
-    const log = await env.DB.prepare("SELECT seq, entity_type, op FROM change_log WHERE session_id = ?").bind(sid).all();
+    const log = await (await shardOf(sid)).prepare("SELECT seq, entity_type, op FROM change_log WHERE session_id = ?").bind(sid).all();
     expect(log.results).toEqual([{ seq: 1, entity_type: "session_state", op: "create" }]);
     expect(await seqOf(gm, `/api/vtt/sessions/${sid}`)).toBe(1);
     expect(r.body.session).toMatchObject({ id: sid, name: "Keep" });
@@ -62,7 +64,8 @@ describe("membership changes", () => {
     expect(after.version).toBe(before.version + 1);
     expect(after.gm_user_ids).toEqual([t.gm.id, t.player.id].sort());
     expect(await seqOf(t.gm, t.base)).toBe(seq + 1);
-    const log = await env.DB.prepare("SELECT entity_type, op, version FROM change_log WHERE session_id = ? AND seq = ?")
+    const log = await (await shardOf(t.sid))
+      .prepare("SELECT entity_type, op, version FROM change_log WHERE session_id = ? AND seq = ?")
       .bind(t.sid, seq + 1)
       .first();
     expect(log).toEqual({ entity_type: "session_state", op: "update", version: after.version });
@@ -72,9 +75,10 @@ describe("membership changes", () => {
     const t = await newTable();
     const seq = await seqOf(t.gm, t.base);
     // A row already holding the next seq makes the batch fail on the change-log key.
-    await env.DB.prepare(
-      "INSERT INTO change_log (session_id, seq, entity_type, entity_id, version, op, diff, payload_hash, visible_before, visible_after, updated_by, created_at) VALUES (?, ?, 'scene', 'x', 1, 'create', '{}', '', 0, 0, ?, ?)",
-    )
+    await (await shardOf(t.sid))
+      .prepare(
+        "INSERT INTO change_log (session_id, seq, entity_type, entity_id, version, op, diff, payload_hash, visible_before, visible_after, updated_by, created_at) VALUES (?, ?, 'scene', 'x', 1, 'create', '{}', '', 0, 0, ?, ?)",
+      )
       .bind(t.sid, seq + 1, t.gm.id, new Date().toISOString())
       .run();
     const r = await t.gm.req("PUT", `${t.base}/members/${t.player.id}`, { role: "gm" });

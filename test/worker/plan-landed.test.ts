@@ -2,19 +2,19 @@
  * A commit whose answer is lost: the session object asks D1 whether the plan landed before it
  * plans the writes again, so server-made ops are never applied twice.
  */
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../../worker/db/client";
 import { commitPlan, planLanded } from "../../worker/db/commit";
 import { planBatch } from "../../worker/session/write-plan";
 import { newTable } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 
 describe("planLanded", () => {
   it("is false before the plan's commit and true after it, and false for a plan of only replays", async () => {
     const t = await newTable();
-    const db = getDb(env.DB);
+    const db = getDb(await shardOf(t.sid));
     const seqOf = async () =>
-      (await env.DB.prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(t.sid).first<{ seq: number }>())?.seq ?? -1;
+      (await (await shardOf(t.sid)).prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(t.sid).first<{ seq: number }>())?.seq ?? -1;
     const seq = await seqOf();
     const op = { op_id: crypto.randomUUID(), entity_type: "scene" as const, op: "create" as const, data: { name: "Keep" }, fresh: true };
     const now = new Date().toISOString();

@@ -3,7 +3,6 @@
  * session state, the planner asks for what it lacks, the worker loads it, and the plan comes out
  * the same as with the prefetch.
  */
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Change, InternalOp, Plan } from "../../domain/plan";
 import { chunkId, fogIdFor } from "../../modules/fog/ids";
@@ -12,6 +11,7 @@ import { getDb } from "../../worker/db/client";
 import { emptySnapshot, prefetch } from "../../worker/session/prefetch";
 import { planBatch, planOnSnapshot } from "../../worker/session/write-plan";
 import { create, newTable } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 
 const ALL_HIDDEN = encodeChunk(new Uint8Array(CELLS_PER_CHUNK));
 
@@ -32,7 +32,7 @@ function decided(plan: Plan) {
 }
 
 async function seqOf(sid: string): Promise<number> {
-  return (await env.DB.prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(sid).first<{ seq: number }>())?.seq ?? -1;
+  return (await (await shardOf(sid)).prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(sid).first<{ seq: number }>())?.seq ?? -1;
 }
 
 describe("planning with a snapshot that lacks what the ops read", () => {
@@ -72,7 +72,7 @@ describe("planning with a snapshot that lacks what the ops read", () => {
       },
       { op_id: crypto.randomUUID(), entity_type: "token", op: "update", id: ghoul.id, base_version: 1, data: { x: 136 } },
     ];
-    const db = getDb(env.DB);
+    const db = getDb(await shardOf(t.sid));
     const actor = { userId: t.gm.id, role: "gm" as const };
     const now = new Date().toISOString();
     const seq = await seqOf(t.sid);
@@ -108,7 +108,7 @@ describe("planning with a snapshot that lacks what the ops read", () => {
     const a = await create(t.gm, t.base, "folders", { name: "A", kind: "token" });
     const b = await create(t.gm, t.base, "folders", { name: "B", kind: "token", parent_id: a.id });
     const c = await create(t.gm, t.base, "folders", { name: "C", kind: "token", parent_id: b.id });
-    const db = getDb(env.DB);
+    const db = getDb(await shardOf(t.sid));
     const source = { db, sessionId: t.sid };
     const op: InternalOp = {
       op_id: crypto.randomUUID(),

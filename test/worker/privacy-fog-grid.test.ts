@@ -3,12 +3,12 @@
  * map pixels, as the table draws it, on every path (reads, writes, socket, previews); a change
  * of the scene's grid_size brings tokens into or out of players' view like a fog write.
  */
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { chunkId, fogIdFor } from "../../modules/fog/ids";
 import { CELLS_PER_CHUNK, CHUNK_CELLS, encodeChunk } from "../../modules/fog/mask";
 import { create, newTable } from "../helpers/client";
 import { makePng } from "../helpers/images";
+import { shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 import { upload } from "../helpers/uploads";
 
@@ -44,9 +44,8 @@ async function foggedScene(grid: Record<string, unknown>) {
 const ids = (items: { id: string }[]) => items.map((i) => i.id).sort();
 
 async function tokenLog(sid: string, tokenId: string) {
-  const rows = await env.DB.prepare(
-    "SELECT version, op, visible_before, visible_after, diff FROM change_log WHERE session_id = ? AND entity_id = ? ORDER BY seq",
-  )
+  const rows = await (await shardOf(sid))
+    .prepare("SELECT version, op, visible_before, visible_after, diff FROM change_log WHERE session_id = ? AND entity_id = ? ORDER BY seq")
     .bind(sid, tokenId)
     .all<{ version: number; op: string; visible_before: number; visible_after: number; diff: string }>();
   return rows.results.map((r) => ({ ...r, diff: JSON.parse(r.diff) }));

@@ -7,6 +7,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { create, newTable } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 
 async function playerMovedToken() {
   const t = await newTable();
@@ -26,13 +27,14 @@ async function playerMovedToken() {
 }
 
 async function storedOp(sid: string, opId: string) {
-  return env.DB.prepare("SELECT entity_type, entity_id, user_id, op FROM applied_ops WHERE session_id = ? AND op_id = ?")
+  return (await shardOf(sid))
+    .prepare("SELECT entity_type, entity_id, user_id, op FROM applied_ops WHERE session_id = ? AND op_id = ?")
     .bind(sid, opId)
     .first<{ entity_type: string; entity_id: string; user_id: string | null; op: string | null }>();
 }
 
 async function seqOfSession(sid: string) {
-  return (await env.DB.prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(sid).first<{ seq: number }>())?.seq;
+  return (await (await shardOf(sid)).prepare("SELECT seq FROM game_sessions WHERE id = ?").bind(sid).first<{ seq: number }>())?.seq;
 }
 
 function expectReused(r: { status: number; body: any }, opId: string) {
@@ -166,7 +168,10 @@ describe("replays of an op id", () => {
 
   it("answers no replay of an op id stored before the actor was recorded", async () => {
     const t = await playerMovedToken();
-    await env.DB.prepare("UPDATE applied_ops SET user_id = NULL, op = NULL WHERE session_id = ? AND op_id = ?").bind(t.sid, t.key).run();
+    await (await shardOf(t.sid))
+      .prepare("UPDATE applied_ops SET user_id = NULL, op = NULL WHERE session_id = ? AND op_id = ?")
+      .bind(t.sid, t.key)
+      .run();
     const again = await t.player.req("PATCH", `${t.base}/tokens/${t.token.id}`, { x: 3 }, { "if-match": '"1"', "idempotency-key": t.key });
     expectReused(again, t.key);
   });
@@ -175,16 +180,17 @@ describe("replays of an op id", () => {
     const t = await playerMovedToken();
     const key = crypto.randomUUID();
     await t.gm.req("DELETE", `${t.base}/tokens/${t.token.id}`, undefined, { "idempotency-key": key });
-    const moved = await env.DB.prepare("SELECT seq FROM applied_ops WHERE session_id = ? AND op_id = ?")
+    const moved = await (await shardOf(t.sid))
+      .prepare("SELECT seq FROM applied_ops WHERE session_id = ? AND op_id = ?")
       .bind(t.sid, t.key)
       .first<{ seq: number }>();
-    await env.DB.prepare("UPDATE applied_ops SET user_id = NULL, op = NULL WHERE session_id = ?").bind(t.sid).run();
+    await (await shardOf(t.sid)).prepare("UPDATE applied_ops SET user_id = NULL, op = NULL WHERE session_id = ?").bind(t.sid).run();
     // The move's change was compacted away: nothing vouches for that row any more.
-    await env.DB.prepare("DELETE FROM change_log WHERE session_id = ? AND seq = ?").bind(t.sid, moved?.seq).run();
+    await (await shardOf(t.sid)).prepare("DELETE FROM change_log WHERE session_id = ? AND seq = ?").bind(t.sid, moved?.seq).run();
     const migration = env.TEST_MIGRATIONS.find((m) => m.name.includes("applied_op_identity"));
     const backfill = migration?.queries.find((q) => q.includes("UPDATE"));
     expect(backfill).toBeDefined();
-    await env.DB.prepare(backfill ?? "").run();
+    await (await shardOf(t.sid)).prepare(backfill ?? "").run();
     expect(await storedOp(t.sid, key)).toEqual({ entity_type: "token", entity_id: t.token.id, user_id: t.gm.id, op: "archive" });
     expect(await storedOp(t.sid, t.key)).toMatchObject({ user_id: null, op: null });
   });

@@ -4,6 +4,8 @@ import { MUTATION_LIMIT } from "../../domain/rate-limit";
 import { WINDOW_LIMITS, type WindowLimitName } from "../../worker/middleware/rate-limit";
 import { USER_WRITE_LEASE, userLimiter, userWriteLimit } from "../../worker/session/user-limiter";
 import { create, newTable, ORIGIN, type Reply, S, TestUser } from "../helpers/client";
+import { shardByName, shardNames } from "../helpers/shards";
+import { one } from "../helpers/sql";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -58,7 +60,16 @@ describe("session creation", () => {
     for (let i = 0; i < limit; i++) expect((await user.req("POST", "/api/vtt/sessions", { name: `T${i}` })).status).toBe(201);
     const r = await user.req("POST", "/api/vtt/sessions", { name: "one too many" });
     expectLimited(r);
-    expect(await count("SELECT COUNT(*) AS n FROM game_sessions WHERE created_by = ?", user.id)).toBe(limit);
+    expect(await count("SELECT COUNT(*) AS n FROM session_directory WHERE created_by = ?", user.id)).toBe(limit);
+    let heads = 0;
+    for (const shard of shardNames()) {
+      const row = await shardByName(shard)
+        .prepare("SELECT COUNT(*) AS n FROM game_sessions WHERE created_by = ?")
+        .bind(user.id)
+        .first<{ n: number }>();
+      heads += row?.n ?? 0;
+    }
+    expect(heads).toBe(limit);
     // Another user is not affected.
     const other = await TestUser.register("sc");
     expect((await other.req("POST", "/api/vtt/sessions", { name: "Mine" })).status).toBe(201);
@@ -186,13 +197,13 @@ describe("the write bucket per user across sessions", () => {
     const r = await user.req("POST", `${S(fresh)}/scenes`, { name: "too many" });
     expectLimited(r);
     expect(r.body.error.details).toMatchObject({ scope: "user" });
-    expect(await count("SELECT COUNT(*) AS n FROM scenes WHERE session_id = ?", fresh)).toBe(0);
+    expect((await one<{ n: number }>(fresh, "SELECT COUNT(*) AS n FROM scenes WHERE session_id = ?", fresh))?.n).toBe(0);
     // A batch is refused the same way.
     const batch = await user.req("POST", `${S(fresh)}/batch`, {
       ops: [{ op_id: crypto.randomUUID(), entity_type: "scene", op: "create", data: { name: "batched" } }],
     });
     expectLimited(batch);
-    expect(await count("SELECT COUNT(*) AS n FROM scenes WHERE session_id = ?", fresh)).toBe(0);
+    expect((await one<{ n: number }>(fresh, "SELECT COUNT(*) AS n FROM scenes WHERE session_id = ?", fresh))?.n).toBe(0);
   });
 
   it("keeps other users writing while one user's bucket is empty", async () => {

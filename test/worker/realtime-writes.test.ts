@@ -1,7 +1,7 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { create, newTable, TestUser } from "../helpers/client";
 import { makePng } from "../helpers/images";
+import { shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 import { upload } from "../helpers/uploads";
 
@@ -12,7 +12,8 @@ import { upload } from "../helpers/uploads";
  */
 
 async function changeLog(sid: string) {
-  const { results } = await env.DB.prepare("SELECT seq, entity_id, created_at FROM change_log WHERE session_id = ? ORDER BY seq")
+  const { results } = await (await shardOf(sid))
+    .prepare("SELECT seq, entity_id, created_at FROM change_log WHERE session_id = ? ORDER BY seq")
     .bind(sid)
     .all<{ seq: number; entity_id: string; created_at: string }>();
   return results;

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { CLOSE_CODES } from "../../domain/protocol";
 import { PREVIEW_LIMIT, SOCKET_MESSAGE_LIMIT } from "../../domain/rate-limit";
 import { create, newTable, ORIGIN, type Reply, TestUser } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 
 function expectError(r: Reply, status: number, code: string) {
@@ -80,7 +81,10 @@ describe("connecting", () => {
     const r = await TestSocket.connect(gm, base, { origin: "https://evil.example" });
     expect(r.status).toBe(403);
     expect(r.body.error.code).toBe("forbidden");
-    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM session_clients WHERE session_id = ?").bind(sid).first<{ n: number }>();
+    const rows = await (await shardOf(sid))
+      .prepare("SELECT COUNT(*) AS n FROM session_clients WHERE session_id = ?")
+      .bind(sid)
+      .first<{ n: number }>();
     expect(rows?.n).toBe(0);
   });
 
@@ -235,7 +239,7 @@ describe("resume", () => {
   it("answers reload when the seq is older than the retained log", async () => {
     const t = await liveTable();
     const seq = t.gmSocket.all("hello")[0].seq;
-    await env.DB.prepare("UPDATE game_sessions SET log_floor = ? WHERE id = ?").bind(seq, t.sid).run();
+    await (await shardOf(t.sid)).prepare("UPDATE game_sessions SET log_floor = ? WHERE id = ?").bind(seq, t.sid).run();
     t.gmSocket.send({ type: "resume", since: seq - 1 });
     const reload = await t.gmSocket.next((m) => m.type === "reload" || m.type === "resumed");
     expect(reload).toEqual({ type: "reload", seq, reason: "gone" });
@@ -279,7 +283,8 @@ describe("acks and clients", () => {
     const clientId = t.playerSocket.all("hello")[0].client_id;
     t.playerSocket.send({ type: "ack", event_ids: [eventId, eventId - 1] });
     await afterFlush(t.sid, async () => {
-      const rows = await env.DB.prepare("SELECT client_id, event_id, user_id FROM acknowledgements WHERE session_id = ? ORDER BY event_id")
+      const rows = await (await shardOf(t.sid))
+        .prepare("SELECT client_id, event_id, user_id FROM acknowledgements WHERE session_id = ? ORDER BY event_id")
         .bind(t.sid)
         .all();
       expect(rows.results).toEqual([
@@ -293,7 +298,8 @@ describe("acks and clients", () => {
     const t = await liveTable();
     const r = await t.player.req("POST", `${t.base}/ack`, { event_ids: [3, 4] });
     expect(r.status).toBe(204);
-    const rows = await env.DB.prepare("SELECT client_id, event_id FROM acknowledgements WHERE session_id = ? ORDER BY event_id")
+    const rows = await (await shardOf(t.sid))
+      .prepare("SELECT client_id, event_id FROM acknowledgements WHERE session_id = ? ORDER BY event_id")
       .bind(t.sid)
       .all();
     const clientId = t.playerSocket.all("hello")[0].client_id;
@@ -308,7 +314,8 @@ describe("acks and clients", () => {
     const ids = Array.from({ length: 1000 }, (_, i) => i + 1);
     const r = await t.player.req("POST", `${t.base}/ack`, { event_ids: ids });
     expect(r.status).toBe(204);
-    const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM acknowledgements WHERE session_id = ?")
+    const count = await (await shardOf(t.sid))
+      .prepare("SELECT COUNT(*) AS n FROM acknowledgements WHERE session_id = ?")
       .bind(t.sid)
       .first<{ n: number }>();
     expect(count?.n).toBe(1000);
@@ -325,7 +332,8 @@ describe("acks and clients", () => {
     const t = await liveTable();
     t.playerSocket.send({ type: "capabilities", capabilities: { app: "web", version: 3, preview: true } });
     await afterFlush(t.sid, async () => {
-      const row = await env.DB.prepare("SELECT capabilities FROM session_clients WHERE client_id = ?")
+      const row = await (await shardOf(t.sid))
+        .prepare("SELECT capabilities FROM session_clients WHERE client_id = ?")
         .bind(t.playerSocket.all("hello")[0].client_id)
         .first<{ capabilities: string }>();
       expect(JSON.parse(row?.capabilities ?? "{}")).toMatchObject({ app: "web", version: 3 });
@@ -359,7 +367,8 @@ describe("acks and clients", () => {
     expect(joined.joined.find((c: any) => c.client_id === clientId)).toMatchObject({ user_id: t.player.id, role: "player" });
     second.close();
     await t.gmSocket.next((m) => m.type === "presence" && m.left?.includes(clientId), "the departure");
-    const row = await env.DB.prepare("SELECT disconnected_at FROM session_clients WHERE client_id = ?")
+    const row = await (await shardOf(t.sid))
+      .prepare("SELECT disconnected_at FROM session_clients WHERE client_id = ?")
       .bind(clientId)
       .first<{ disconnected_at: string | null }>();
     expect(row?.disconnected_at).not.toBeNull();
@@ -491,7 +500,8 @@ describe("hibernation", () => {
     // Identity intact: the acks are stored under the client id given before the eviction.
     t.playerSocket.send({ type: "ack", event_ids: [toPlayer.event_id] });
     await afterFlush(t.sid, async () => {
-      const row = await env.DB.prepare("SELECT client_id, user_id FROM acknowledgements WHERE session_id = ? AND event_id = ?")
+      const row = await (await shardOf(t.sid))
+        .prepare("SELECT client_id, user_id FROM acknowledgements WHERE session_id = ? AND event_id = ?")
         .bind(t.sid, toPlayer.event_id)
         .first();
       expect(row).toEqual({ client_id: playerId, user_id: t.player.id });

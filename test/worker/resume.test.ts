@@ -3,9 +3,9 @@
  * changes broadcast to the resuming socket are held and sent after `resumed`, past the seq the
  * replay covers, so the socket sees each change once, in seq order.
  */
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { create, newTable, seqOf } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 import { d1Seq, failD1, forgetSentTexts, heroTable, recover, streamed, withLog } from "../helpers/write-log";
 
@@ -95,7 +95,7 @@ describe("resume outside the write queue", () => {
     expect(streamed(resumer, from)).toEqual([{ type: "reload", seq: before + 1, reason: "gone" }]);
     expect((await write).status).toBe(503);
     await recover(sid);
-    const row = await env.DB.prepare("SELECT version, x FROM tokens WHERE id = ?").bind(token.id).first();
+    const row = await (await shardOf(sid)).prepare("SELECT version, x FROM tokens WHERE id = ?").bind(token.id).first();
     expect(row).toEqual({ version: 2, x: 1 });
     resumer.close();
   });
@@ -177,7 +177,7 @@ describe("resume outside the write queue", () => {
       ["change", before + 4],
     ]);
     expect(seen[0]).toMatchObject({ entity_id: token.id, version: 4, entity: { x: 3 } });
-    const row = await env.DB.prepare("SELECT version, x FROM tokens WHERE id = ?").bind(token.id).first();
+    const row = await (await shardOf(sid)).prepare("SELECT version, x FROM tokens WHERE id = ?").bind(token.id).first();
     expect(row).toEqual({ version: 5, x: 4 });
     watcher.close();
     resumer.close();
@@ -220,7 +220,7 @@ describe("resume outside the write queue", () => {
     expect(seen.slice(2)).toEqual(live);
     await recover(sid);
     expect((await Promise.all(writes)).map((r) => r.status)).toEqual([200, 200, 200]);
-    const x = await env.DB.prepare("SELECT x FROM tokens WHERE id = ?").bind(token.id).first<{ x: number }>();
+    const x = await (await shardOf(sid)).prepare("SELECT x FROM tokens WHERE id = ?").bind(token.id).first<{ x: number }>();
     expect(x?.x).toBe(3);
     resumer.close();
     watcher.close();
@@ -266,7 +266,8 @@ describe("resume outside the write queue", () => {
     await recover(sid);
     expect((await hidden).status).toBe(201);
     expect((await notes).status).toBe(200);
-    const stored = await env.DB.prepare("SELECT count(*) AS n FROM tokens WHERE session_id = ? AND name = 'Lurker'")
+    const stored = await (await shardOf(sid))
+      .prepare("SELECT count(*) AS n FROM tokens WHERE session_id = ? AND name = 'Lurker'")
       .bind(sid)
       .first<{ n: number }>();
     expect(stored?.n).toBe(1);

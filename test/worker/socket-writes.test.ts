@@ -2,12 +2,14 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { create, newTable, TestUser } from "../helpers/client";
 import { flushSaveMetrics } from "../helpers/save-metrics";
+import { shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 
 /** Writes sent on the session socket: `{"type":"ops"}`, the batch of `POST {S}/batch`. */
 
 async function logRows(sid: string, entityId: string) {
-  const { results } = await env.DB.prepare("SELECT seq, version FROM change_log WHERE session_id = ? AND entity_id = ? ORDER BY seq")
+  const { results } = await (await shardOf(sid))
+    .prepare("SELECT seq, version FROM change_log WHERE session_id = ? AND entity_id = ? ORDER BY seq")
     .bind(sid, entityId)
     .all<{ seq: number; version: number }>();
   return results;

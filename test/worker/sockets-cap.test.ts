@@ -2,12 +2,12 @@ import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_SOCKETS_PER_USER, socketsPerUser } from "../../worker/session/socket-limits";
 import { newTable, ORIGIN } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 
 async function openClients(sid: string, userId: string): Promise<number> {
-  const row = await env.DB.prepare(
-    "SELECT COUNT(*) AS n FROM session_clients WHERE session_id = ? AND user_id = ? AND disconnected_at IS NULL",
-  )
+  const row = await (await shardOf(sid))
+    .prepare("SELECT COUNT(*) AS n FROM session_clients WHERE session_id = ? AND user_id = ? AND disconnected_at IS NULL")
     .bind(sid, userId)
     .first<{ n: number }>();
   return row?.n ?? 0;

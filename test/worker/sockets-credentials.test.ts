@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { CLOSE_CODES } from "../../domain/protocol";
 import type { SessionObject, SocketAttachment } from "../../worker/session/session-object";
 import { newTable, TestUser } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 
 const PASSWORD = "correct horse battery";
@@ -37,7 +38,8 @@ async function secondLogin(user: TestUser): Promise<TestUser> {
 }
 
 async function disconnectedAt(sid: string, clientId: string): Promise<string | null | undefined> {
-  const row = await env.DB.prepare("SELECT disconnected_at FROM session_clients WHERE session_id = ? AND client_id = ?")
+  const row = await (await shardOf(sid))
+    .prepare("SELECT disconnected_at FROM session_clients WHERE session_id = ? AND client_id = ?")
     .bind(sid, clientId)
     .first<{ disconnected_at: string | null }>();
   return row?.disconnected_at;

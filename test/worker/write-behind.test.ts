@@ -1,19 +1,23 @@
-import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { EntityCache } from "../../worker/session/entity-cache";
 import type { SessionObject } from "../../worker/session/session-object";
 import { newTable, seqOf } from "../helpers/client";
+import { shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 import { d1Seq, failD1, heroTable, recover, sessionStub as stub, withLog } from "../helpers/write-log";
 
 const uuid = () => crypto.randomUUID();
 async function seqsInD1(sid: string): Promise<number[]> {
-  const { results } = await env.DB.prepare("SELECT seq FROM change_log WHERE session_id = ? ORDER BY seq").bind(sid).all<{ seq: number }>();
+  const { results } = await (await shardOf(sid))
+    .prepare("SELECT seq FROM change_log WHERE session_id = ? ORDER BY seq")
+    .bind(sid)
+    .all<{ seq: number }>();
   return results.map((r) => r.seq);
 }
 
-async function tokenInD1(id: string) {
-  return env.DB.prepare("SELECT version, x FROM tokens WHERE id = ?").bind(id).first<{ version: number; x: number }>();
+async function tokenInD1(sid: string, id: string) {
+  return (await shardOf(sid)).prepare("SELECT version, x FROM tokens WHERE id = ?").bind(id).first<{ version: number; x: number }>();
 }
 
 /** Rows of the object's own log table. */
@@ -44,7 +48,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     const second = gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 2 }, { "if-match": '"2"' });
     const seen2 = await socket.next((m) => m.type === "change" && m.entity_id === token.id, "the second change");
     expect(seen2).toMatchObject({ seq: before + 2, version: 3, entity: { x: 2 } });
-    expect(await tokenInD1(token.id)).toMatchObject({ version: 1 });
+    expect(await tokenInD1(sid, token.id)).toMatchObject({ version: 1 });
     expect(await d1Seq(sid)).toBe(before);
     expect(await withLog(sid, (log) => log.size)).toBe(2);
     expect(await logRows(sid)).toBe(2);
@@ -56,7 +60,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     expect([r1.body.version, r2.body.version]).toEqual([2, 3]);
     // Both logged batches went to D1 in one batch.
     expect(await withLog(sid, (log) => log.commits)).toBe(commitsBefore + 1);
-    expect(await tokenInD1(token.id)).toMatchObject({ version: 3, x: 2 });
+    expect(await tokenInD1(sid, token.id)).toMatchObject({ version: 3, x: 2 });
     await expectSeqsUpTo(sid, before + 2);
     expect(await d1Seq(sid)).toBe(before + 2);
     expect(await logRows(sid)).toBe(0);
@@ -82,11 +86,13 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     expect([r1.status, r2.status]).toEqual([200, 200]);
     expect(r2.body.seq).toBe(before + 1);
     expect(r2.body.results[0].entity).toEqual(r1.body.results[0].entity);
-    const applied = await env.DB.prepare("SELECT COUNT(*) AS n FROM applied_ops WHERE session_id = ? AND op_id = ?")
+    const applied = await (await shardOf(sid))
+      .prepare("SELECT COUNT(*) AS n FROM applied_ops WHERE session_id = ? AND op_id = ?")
       .bind(sid, op.op_id)
       .first<{ n: number }>();
     expect(applied?.n).toBe(1);
-    const tokens = await env.DB.prepare("SELECT COUNT(*) AS n FROM tokens WHERE session_id = ? AND name = 'Once'")
+    const tokens = await (await shardOf(sid))
+      .prepare("SELECT COUNT(*) AS n FROM tokens WHERE session_id = ? AND name = 'Once'")
       .bind(sid)
       .first<{ n: number }>();
     expect(tokens?.n).toBe(1);
@@ -105,13 +111,13 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     expect(r.status).toBe(503);
     expect(r.body.error).toMatchObject({ code: "unavailable", details: { reason: "not_yet_durable" } });
     expect(r.headers.get("retry-after")).toBe("2");
-    expect(await tokenInD1(token.id)).toMatchObject({ version: 1 });
+    expect(await tokenInD1(sid, token.id)).toMatchObject({ version: 1 });
     expect(await logRows(sid)).toBe(1);
 
     // A new instance reads the log back (its D1 works) and lands it before anything else.
     await evictDurableObject(stub(sid));
     expect(await withLog(sid, async (log) => (await log.drained(5000)) && log.size)).toBe(0);
-    expect(await tokenInD1(token.id)).toMatchObject({ version: 2, x: 7 });
+    expect(await tokenInD1(sid, token.id)).toMatchObject({ version: 2, x: 7 });
     expect(await logRows(sid)).toBe(0);
     const replay = await gm.req("POST", `${base}/batch`, { ops: [op] });
     expect(replay.status).toBe(200);
@@ -127,7 +133,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     await withLog(sid, (log) => log.failNextCommits(1, true));
     const r = await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 1 }, { "if-match": '"1"' });
     expect(r.status).toBe(200);
-    expect(await tokenInD1(token.id)).toMatchObject({ version: 2, x: 1 });
+    expect(await tokenInD1(sid, token.id)).toMatchObject({ version: 2, x: 1 });
     expect(await logRows(sid)).toBe(0);
 
     // A batch in D1 and still in the log (restarted between the commit and the trim).
@@ -139,7 +145,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     await withLog(sid, async (log) => {
       const { commitStatements } = await import("../../worker/db/commit");
       const { getDb } = await import("../../worker/db/client");
-      const db = getDb(env.DB);
+      const db = getDb(await shardOf(sid));
       const [entry] = log.entries;
       if (!entry) throw new Error("nothing logged");
       const [first, ...rest] = await commitStatements(db, sid, entry, entry.previousSeq, entry.now);
@@ -150,7 +156,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     await pending.catch(() => undefined);
     expect(await withLog(sid, async (log) => (await log.drained(5000)) && log.size)).toBe(0);
     expect(await logRows(sid)).toBe(0);
-    expect(await tokenInD1(token.id)).toMatchObject({ version: 3, x: 2 });
+    expect(await tokenInD1(sid, token.id)).toMatchObject({ version: 3, x: 2 });
     await expectSeqsUpTo(sid, before + 2);
     const next = await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 3 }, { "if-match": '"3"' });
     expect(next.status).toBe(200);
@@ -175,7 +181,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     expect(await d1Seq(sid)).toBe(before);
 
     expect(await recover(sid)).toBe(0);
-    expect(await tokenInD1(token.id)).toMatchObject({ version: 3, x: 2 });
+    expect(await tokenInD1(sid, token.id)).toMatchObject({ version: 3, x: 2 });
     const taken = await gm.req("PATCH", `${base}/tokens/${token.id}`, { x: 3 }, { "if-match": '"3"' });
     expect(taken.status).toBe(200);
     await expectSeqsUpTo(sid, before + 3);
@@ -194,7 +200,7 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     expect(replies.map((r) => r.status)).toEqual([200, 201]);
     // Two at once, then the alarm's retries with growing delays, then success.
     expect(await withLog(sid, (log) => log.commits)).toBeGreaterThanOrEqual(5);
-    expect(await tokenInD1(token.id)).toMatchObject({ version: 2, x: 1 });
+    expect(await tokenInD1(sid, token.id)).toMatchObject({ version: 2, x: 1 });
     await expectSeqsUpTo(sid, before + 2);
     expect(await logRows(sid)).toBe(0);
   });
@@ -234,7 +240,8 @@ describe("write-behind: players wait for the object's log, writers for D1", () =
     await recover(sid);
     expect((await write).status).toBe(200);
     expect((await promote).status).toBe(200);
-    const { results } = await env.DB.prepare("SELECT seq, entity_type FROM change_log WHERE session_id = ? AND seq > ? ORDER BY seq")
+    const { results } = await (await shardOf(sid))
+      .prepare("SELECT seq, entity_type FROM change_log WHERE session_id = ? AND seq > ? ORDER BY seq")
       .bind(sid, before)
       .all<{ seq: number; entity_type: string }>();
     expect(results).toEqual([
@@ -251,7 +258,7 @@ describe("a logged batch D1 refuses", () => {
     const { gm, base, sid } = await newTable();
     const before = await seqOf(gm, base);
     const socket = await TestSocket.open(gm, base);
-    await env.DB.exec(
+    await (await shardOf(sid)).exec(
       "CREATE TRIGGER refuse_token BEFORE INSERT ON tokens WHEN NEW.name = 'Refused' BEGIN SELECT RAISE(ABORT, 'refused'); END;",
     );
     try {
@@ -269,9 +276,10 @@ describe("a logged batch D1 refuses", () => {
       const reload = await socket.next((m) => m.type === "reload", "the reload");
       expect(reload).toMatchObject({ seq: before + 1, reason: "gone" });
     } finally {
-      await env.DB.exec("DROP TRIGGER refuse_token");
+      await (await shardOf(sid)).exec("DROP TRIGGER refuse_token");
     }
-    const { results } = await env.DB.prepare("SELECT name FROM tokens WHERE session_id = ? ORDER BY name")
+    const { results } = await (await shardOf(sid))
+      .prepare("SELECT name FROM tokens WHERE session_id = ? ORDER BY name")
       .bind(sid)
       .all<{ name: string }>();
     expect(results.map((r) => r.name)).toEqual(["Fine"]);

@@ -1,5 +1,5 @@
 /**
- * The back-off of failed logins per username (domain/accounts.ts LOGIN_BACKOFF), counted in D1
+ * The back-off of failed logins per username (domain/accounts.ts LOGIN_BACKOFF), counted in the directory database
  * (`login_failures`): one count for the username wherever the attempts come from, which a
  * per-location counter could not give. It holds in every environment. Unknown usernames are
  * counted like known ones, so the answers reveal nothing about which names exist.
@@ -7,8 +7,8 @@
 import { eq, sql } from "drizzle-orm";
 import { LOGIN_BACKOFF, loginLockSeconds } from "../../domain/accounts";
 import { ApiError } from "../api-error";
-import { getDb } from "../db/client";
 import { loginFailures } from "../db/schema";
+import { directoryDb } from "../db/shards";
 
 function key(username: string): string {
   return username.toLowerCase().slice(0, 64);
@@ -16,7 +16,7 @@ function key(username: string): string {
 
 /** Throws 429 with Retry-After while `username` is refused after failed logins. */
 export async function assertLoginAllowed(env: Env, username: string, nowMs = Date.now()): Promise<void> {
-  const row = await getDb(env.DB)
+  const row = await directoryDb(env)
     .select({ locked_until: loginFailures.locked_until })
     .from(loginFailures)
     .where(eq(loginFailures.username, key(username)))
@@ -37,7 +37,7 @@ export async function assertLoginAllowed(env: Env, username: string, nowMs = Dat
  * `locked_until` doubles as the time of the last failure when there is no lock.
  */
 export async function recordLoginFailure(env: Env, username: string, nowMs = Date.now()): Promise<number> {
-  const db = getDb(env.DB);
+  const db = directoryDb(env);
   const forgetBefore = nowMs - LOGIN_BACKOFF.forget_after_seconds * 1000;
   const row = await db.get<{ failures: number }>(sql`
     INSERT INTO login_failures (username, failures, locked_until) VALUES (${key(username)}, 1, ${nowMs})
@@ -57,7 +57,7 @@ export async function recordLoginFailure(env: Env, username: string, nowMs = Dat
 
 /** A successful login starts the count afresh. */
 export async function clearLoginFailures(env: Env, username: string): Promise<void> {
-  await getDb(env.DB)
+  await directoryDb(env)
     .delete(loginFailures)
     .where(eq(loginFailures.username, key(username)));
 }

@@ -1,5 +1,5 @@
 /**
- * Fixed-window limits per user and per client address, counted in D1 (`rate_windows`) with one
+ * Fixed-window limits per user and per client address, counted in the directory database (`rate_windows`) with one
  * atomic upsert per attempt, so one count holds across every isolate and location. Every attempt
  * counts, refused ones too: a client that keeps retrying inside the window stays refused.
  *
@@ -11,7 +11,7 @@ import { sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../api-error";
-import { getDb } from "../db/client";
+import { directoryDb } from "../db/shards";
 import type { AppEnv } from "../types";
 
 export interface WindowLimit {
@@ -56,7 +56,7 @@ export async function takeWindow(env: Env, name: WindowLimitName, subject: strin
   const config: WindowLimit = WINDOW_LIMITS[name];
   const limit = positiveSetting(env, config.setting, config.fallback);
   const windowStart = Math.floor(nowMs / 1000 / config.windowSeconds) * config.windowSeconds;
-  const row = await getDb(env.DB).get<{ count: number }>(sql`
+  const row = await directoryDb(env).get<{ count: number }>(sql`
     INSERT INTO rate_windows (key, window_start, count) VALUES (${`${name}:${subject}`}, ${windowStart}, 1)
     ON CONFLICT (key) DO UPDATE SET
       count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,

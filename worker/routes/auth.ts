@@ -6,8 +6,9 @@ import { type ApiTokenCreated, type ApiTokenInfo, apiTokenCreateSchema, password
 import { credentialsSchema, loginSchema } from "../../domain/api";
 import { idSchema } from "../../domain/fields";
 import { ApiError } from "../api-error";
-import { getDb, nowIso } from "../db/client";
+import { nowIso } from "../db/client";
 import { apiTokens, loginSessions, users } from "../db/schema";
+import { directoryDb } from "../db/shards";
 import { hashPassword, randomToken, sha256Hex, verifyPassword } from "../lib/crypto";
 import { requireUser, SESSION_COOKIE } from "../middleware/auth";
 import { jsonBody } from "../middleware/body";
@@ -23,7 +24,7 @@ async function startLogin(c: Context<AppEnv>, userId: string): Promise<string> {
   const cookie = randomToken();
   const csrf = randomToken();
   const now = new Date();
-  await getDb(c.env.DB)
+  await directoryDb(c.env)
     .insert(loginSessions)
     .values({
       id: await sha256Hex(cookie),
@@ -53,7 +54,7 @@ const tokenInfo = {
 export const authRoutes = new Hono<AppEnv>()
   .post("/register", limitPerAddress("register"), ...jsonBody(credentialsSchema, 4096), async (c) => {
     const { username, password } = c.req.valid("json");
-    const db = getDb(c.env.DB);
+    const db = directoryDb(c.env);
     const user = { id: crypto.randomUUID(), username };
     const inserted = await db
       .insert(users)
@@ -68,7 +69,7 @@ export const authRoutes = new Hono<AppEnv>()
     const { username, password } = c.req.valid("json");
     // Refused while the username is backing off: not even the right password is checked then.
     await assertLoginAllowed(c.env, username);
-    const row = await getDb(c.env.DB).select().from(users).where(eq(users.username, username)).get();
+    const row = await directoryDb(c.env).select().from(users).where(eq(users.username, username)).get();
     // Always derive a hash, so an unknown user and a wrong password take the same time.
     const ok = await verifyPassword(password, row?.password_hash);
     if (!row || !ok) {
@@ -84,7 +85,7 @@ export const authRoutes = new Hono<AppEnv>()
   .post("/logout", async (c) => {
     const loginId = c.get("loginId");
     if (loginId) {
-      await getDb(c.env.DB).delete(loginSessions).where(eq(loginSessions.id, loginId));
+      await directoryDb(c.env).delete(loginSessions).where(eq(loginSessions.id, loginId));
       await closeCredentialSockets(c.env, c.get("user").id, { only: [loginId] }, "logged out");
     }
     deleteCookie(c, SESSION_COOKIE, { path: "/", secure: true, httpOnly: true, sameSite: "Lax" });
@@ -98,7 +99,7 @@ export const authRoutes = new Hono<AppEnv>()
     const { current_password, new_password } = c.req.valid("json");
     const user = c.get("user");
     await assertLoginAllowed(c.env, user.username);
-    const db = getDb(c.env.DB);
+    const db = directoryDb(c.env);
     const row = await db.select({ password_hash: users.password_hash }).from(users).where(eq(users.id, user.id)).get();
     if (!row || !(await verifyPassword(current_password, row.password_hash))) {
       // A wrong current password counts like a failed login: a stolen cookie cannot guess at leisure.
@@ -133,13 +134,13 @@ export const authRoutes = new Hono<AppEnv>()
       last_used_at: null,
       expires_at: expiry.expires_at,
     };
-    await getDb(c.env.DB)
+    await directoryDb(c.env)
       .insert(apiTokens)
       .values({ ...info, user_id: c.get("user").id, token_hash: await sha256Hex(token) });
     return c.json({ token, ...info } satisfies ApiTokenCreated, 201);
   })
   .get("/tokens", async (c) => {
-    const tokens: ApiTokenInfo[] = await getDb(c.env.DB)
+    const tokens: ApiTokenInfo[] = await directoryDb(c.env)
       .select(tokenInfo)
       .from(apiTokens)
       .where(eq(apiTokens.user_id, c.get("user").id))
@@ -151,7 +152,7 @@ export const authRoutes = new Hono<AppEnv>()
     const userId = c.get("user").id;
     // Another user's token, a malformed id and no token at all answer the same.
     const deleted = idSchema.safeParse(id).success
-      ? await getDb(c.env.DB)
+      ? await directoryDb(c.env)
           .delete(apiTokens)
           .where(and(eq(apiTokens.id, id), eq(apiTokens.user_id, userId)))
           .returning({ id: apiTokens.id })

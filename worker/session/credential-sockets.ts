@@ -4,13 +4,13 @@
  * Each socket's attachment carries the id of the login or API token it was opened with and when
  * that credential expires. A logout, a revoked token or a password change ends credentials
  * explicitly: the worker then asks the session object of every session the user belongs to
- * (their memberships: a socket can only be open where the user is a member) to close the sockets
+ * (their memberships in the directory: a socket can only be open where the user is a member) to close the sockets
  * opened with them. Expiry needs no one to ask: the object's alarm closes sockets whose
  * credential has expired.
  */
 import { eq } from "drizzle-orm";
-import { getDb } from "../db/client";
 import { sessionMembers } from "../db/schema";
+import { directoryDb } from "../db/shards";
 import { sessionStub } from "./stub";
 
 /** Which of a user's sockets to close: those opened with one of `only`, or all but `except`. */
@@ -41,10 +41,10 @@ const FAN_OUT = 16;
 /**
  * Closes every socket of `userId` the filter matches, in every session the user belongs to.
  * Returns how many sockets were closed. A session object that fails is logged, not fatal: the
- * credential is already gone from D1, so the socket's next reconnect is refused anyway.
+ * credential is already gone from the directory, so the socket's next reconnect is refused anyway.
  */
 export async function closeCredentialSockets(env: Env, userId: string, filter: CredentialFilter, reason: string): Promise<number> {
-  const sessions = await getDb(env.DB)
+  const sessions = await directoryDb(env)
     .select({ session_id: sessionMembers.session_id })
     .from(sessionMembers)
     .where(eq(sessionMembers.user_id, userId));
