@@ -4,7 +4,7 @@
  * newest one, and a read never answers older than the seq the client holds. Locally D1 has no
  * replicas: a lagging one is played by replacing the replica's head read.
  */
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Head, type ReadStart, replicaReads } from "../../worker/db/replicas";
 import type { SessionObject } from "../../worker/session/session-object";
@@ -69,6 +69,21 @@ describe("write answers carry the bookmark of their commit", () => {
     // Each write landed in a commit of its own: every bookmark is newer than the one before.
     for (let i = 1; i < seen.length; i++) expect((seen[i] as string) > (seen[i - 1] as string)).toBe(true);
     expect(await storedBookmark(sid)).toBe(seen.at(-1));
+  });
+
+  it("the object keeps its bookmark across an eviction: a replayed write answers with it", async () => {
+    const { gm, base, sid } = await newTable();
+    const key = crypto.randomUUID();
+    const first = await gm.req("POST", `${base}/tokens`, { name: "Hero" }, { "idempotency-key": key });
+    expect(first.status).toBe(201);
+    const bookmark = bookmarkOf(first);
+    await evictDurableObject(sessionStub(sid));
+    // The same op again: a replay, nothing committed; the answer still names a point holding it.
+    const replay = await gm.req("POST", `${base}/tokens`, { name: "Hero" }, { "idempotency-key": key });
+    expect(replay.status).toBe(201);
+    expect(replay.body.id).toBe(first.body.id);
+    expect(bookmarkOf(replay)).toBe(bookmark);
+    expect(await storedBookmark(sid)).toBe(bookmark);
   });
 
   it("a failed write carries no bookmark", async () => {
