@@ -94,6 +94,8 @@ export type ServerMessage =
   | { type: "settings"; settings: SessionSettings }
   | { type: "realtime_off"; poll_interval_ms: number }
   | { type: "result"; id?: OpsRequestId; seq: number; results: { op_id: string; entity: unknown }[] }
+  /** D1 holds the session up to `seq`; `bookmark` is the commit's D1 bookmark (reads send it back). */
+  | { type: "landed"; seq: number; bookmark: string }
   | {
       type: "error";
       code: string;

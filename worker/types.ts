@@ -1,4 +1,5 @@
 import type { Role } from "../domain/permissions";
+import type { ShardReader } from "./db/replicas";
 
 export interface AuthedUser {
   id: string;
@@ -12,6 +13,8 @@ export interface Membership {
   shard: string;
   /** The session's seq and retained-log floor on its shard (read once, when first asked). */
   head: () => Promise<{ seq: number; logFloor: number } | null>;
+  /** GET requests: the request's reads of the shard, on a replica consistent with the client's bookmark (db/replicas.ts). */
+  reader?: () => ShardReader;
 }
 
 /** Per-request values set by middleware. */

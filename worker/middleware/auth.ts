@@ -5,6 +5,7 @@ import { createMiddleware } from "hono/factory";
 import type { Role } from "../../domain/permissions";
 import { ApiError } from "../api-error";
 import { type Db, nowIso } from "../db/client";
+import { BOOKMARK_HEADER, ShardReader } from "../db/replicas";
 import { apiTokens, loginSessions, sessionDirectory, sessionMembers, users } from "../db/schema";
 import { directoryDb, peekShard, readHead, rememberShard } from "../db/shards";
 import { safeEqual, sha256Hex } from "../lib/crypto";
@@ -185,16 +186,33 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
 export const requireMember = createMiddleware<AppEnv>(async (c, next) => {
   const sessionId = c.req.param("sid") ?? "";
   const valid = SESSION_ID.test(sessionId);
-  const known = valid && c.req.method === "GET" ? peekShard(sessionId) : undefined;
-  const early = known ? readHead(c.env, known.shard, sessionId).catch(() => null) : undefined;
+  const isRead = c.req.method === "GET";
+  const known = valid && isRead ? peekShard(sessionId) : undefined;
+  // A read goes to the nearest replica consistent with the client's bookmark (db/replicas.ts).
+  const wanted = isRead ? c.req.header(BOOKMARK_HEADER) : undefined;
+  const earlyReader = known ? new ShardReader(c.env, known.shard, sessionId, wanted) : undefined;
+  const early = earlyReader ? earlyReader.head().catch(() => null) : undefined;
   const auth = await admit(c, valid ? sessionId : "");
   if (!valid || !auth.membership) throw new ApiError("not_found", "no such session");
   const { role, shard, region, state } = auth.membership;
   rememberShard(sessionId, { shard, region, state });
-  const head = async () => (known?.shard === shard ? await early : null) ?? (await readHead(c.env, shard, sessionId));
+  let reader = known?.shard === shard ? earlyReader : undefined;
+  const readerOf = () => (reader ??= new ShardReader(c.env, shard, sessionId, wanted));
+  const head = isRead
+    ? async () => (reader !== undefined && reader === earlyReader ? await early : null) ?? (await readerOf().head())
+    : async () => readHead(c.env, shard, sessionId);
   let loaded: ReturnType<typeof head> | undefined;
-  c.set("member", { sessionId, role, shard, head: () => (loaded ??= head()) });
+  c.set("member", { sessionId, role, shard, head: () => (loaded ??= head()), ...(isRead ? { reader: readerOf } : {}) });
   await next();
+  // The answer carries the newest bookmark its reads saw: the client keeps it for its next read.
+  const bookmark = reader?.bookmark();
+  if (bookmark && c.res.status < 400) {
+    try {
+      c.res.headers.set(BOOKMARK_HEADER, bookmark);
+    } catch {
+      // An answer with immutable headers (a socket's upgrade): it carries no bookmark.
+    }
+  }
 });
 
 /** The session's head as its shard holds it; a session the directory lists but its shard lacks is not found. */

@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { MAX_BATCH_OPS, opSchemasFor } from "../../domain/ops";
 import { ApiError } from "../api-error";
 import { readerFilter, writeResultFor } from "../db/reads";
+import { BOOKMARK_HEADER } from "../db/replicas";
 import { sessionDb } from "../db/shards";
 import { timeSave } from "../metrics/recorder";
 import { guardedJson, jsonBody, MiB } from "../middleware/body";
@@ -33,5 +34,7 @@ export const batchRoutes = new Hono<AppEnv>().post("/batch", guard, opCountLimit
     const type = ops[i]?.entity_type;
     return { op_id: r.op_id, entity: type ? writeResultFor(keep, type, r.entity) : r.entity };
   });
+  // The bookmark of the D1 commit holding the batch: a read sent with it sees the batch.
+  if (result.bookmark) c.header(BOOKMARK_HEADER, result.bookmark);
   return c.json({ seq: result.seq, results });
 });

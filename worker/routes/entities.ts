@@ -13,8 +13,10 @@ import { opIdSchema, rebuildVersion } from "../../domain/ops";
 import type { InternalOp } from "../../domain/plan";
 import { fieldIssues } from "../../domain/validation";
 import { ApiError } from "../api-error";
+import type { Db } from "../db/client";
 import { listEntities, loadEntity } from "../db/entities";
 import { loadSessionState, readerFilter, writeResultFor } from "../db/reads";
+import { BOOKMARK_HEADER } from "../db/replicas";
 import { changeLog, entityBaselines, sceneLayers } from "../db/schema";
 import { sessionDb } from "../db/shards";
 import { timeSave } from "../metrics/recorder";
@@ -62,22 +64,37 @@ async function writeOne(c: Context<AppEnv>, op: InternalOp, status: 200 | 201 = 
     entity,
   );
   c.header("ETag", `"${entity.version}"`);
+  if (result.bookmark) c.header(BOOKMARK_HEADER, result.bookmark);
   return c.json(visible, status);
+}
+
+/**
+ * A member's reads of the session's shard: on the request's D1 session (a replica consistent with
+ * the client's bookmark, db/replicas.ts) when there is one, else the primary.
+ */
+async function memberRead<T>(c: Context<AppEnv>, read: (db: Db) => Promise<T>): Promise<T> {
+  const { sessionId, reader } = c.get("member");
+  if (reader) return reader().run(read);
+  return read(await sessionDb(c.env, sessionId));
 }
 
 async function readOne(c: Context<AppEnv>, type: EntityType, id: string) {
   const { sessionId, role } = c.get("member");
-  const db = await sessionDb(c.env, sessionId);
-  const entity = await loadEntity(db, sessionId, type, id);
-  const keep = await readerFilter(db, sessionId, role, c.get("user").id);
-  const visible = entity ? keep(type, entity) : null;
+  const found = await memberRead(c, async (db) => {
+    const entity = await loadEntity(db, sessionId, type, id);
+    const keep = await readerFilter(db, sessionId, role, c.get("user").id);
+    const visible = entity ? keep(type, entity) : null;
+    if (!visible || type !== "scene") return { visible, layers: undefined };
+    // A scene comes with its layers: the heavy data only fetched when needed.
+    const layers = (await listEntities(db, sessionId, "layer", { where: eq(sceneLayers.scene_id, id) }))
+      .map((l) => keep("layer", l))
+      .filter((l): l is AnyEntity => l !== null);
+    return { visible, layers };
+  });
+  const { visible, layers } = found;
   if (!visible) throw new ApiError("not_found", `no ${type} ${id}`);
   c.header("ETag", `"${visible.version}"`);
-  if (type !== "scene") return c.json(visible);
-  // A scene comes with its layers: the heavy data only fetched when needed.
-  const layers = (await listEntities(db, sessionId, "layer", { where: eq(sceneLayers.scene_id, id) }))
-    .map((l) => keep("layer", l))
-    .filter((l): l is AnyEntity => l !== null);
+  if (layers === undefined) return c.json(visible);
   return c.json({ ...visible, layers });
 }
 
@@ -141,7 +158,7 @@ const patchBody = jsonObjectSchema;
 export const entityRoutes = new Hono<AppEnv>()
   .get("/session-state", async (c) => {
     const { sessionId } = c.get("member");
-    const state = await loadSessionState(await sessionDb(c.env, sessionId), sessionId);
+    const state = await memberRead(c, (db) => loadSessionState(db, sessionId));
     c.header("ETag", `"${state.version}"`);
     return c.json(state);
   })
@@ -186,19 +203,23 @@ function typeRoutes(type: EntityType) {
       const query = listQuery.safeParse(c.req.query());
       if (!query.success) throw new ApiError("bad_request", "invalid list query", { fields: fieldIssues(query.error) });
       const { sessionId, role } = c.get("member");
-      const db = await sessionDb(c.env, sessionId);
-      const keep = await readerFilter(db, sessionId, role, c.get("user").id);
       const sceneId = query.data.scene_id;
       if (sceneId !== undefined && registry.moduleEntity(type)?.scene?.via !== "scene") {
         throw new ApiError("bad_request", "scene_id filters only game-module entity types that live on a scene", {
           fields: [{ field: "scene_id", message: "not a filter of this type" }],
         });
       }
-      const items = (
-        await listEntities(db, sessionId, type, { archived: query.data.archived === "true", ...(sceneId !== undefined ? { sceneId } : {}) })
-      )
-        .map((e) => keep(type, e))
-        .filter((e): e is AnyEntity => e !== null);
+      const items = await memberRead(c, async (db) => {
+        const keep = await readerFilter(db, sessionId, role, c.get("user").id);
+        return (
+          await listEntities(db, sessionId, type, {
+            archived: query.data.archived === "true",
+            ...(sceneId !== undefined ? { sceneId } : {}),
+          })
+        )
+          .map((e) => keep(type, e))
+          .filter((e): e is AnyEntity => e !== null);
+      });
       return c.json({ items });
     })
     .post("/", ...jsonBody(jsonObjectSchema, ENTITY_BODY_LIMIT), async (c) => {

@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { joinSchema, memberSchema, sessionCreateSchema, userIdSchema } from "../../domain/api";
 import { ApiError } from "../api-error";
+import type { Db } from "../db/client";
 import { gameSessions, sessionDirectory, sessionMembers, users } from "../db/schema";
 import { directoryDb, placeSession, sessionDb } from "../db/shards";
 import { randomToken } from "../lib/crypto";
@@ -67,8 +68,11 @@ export const joinRoutes = new Hono<AppEnv>().post(
 /** One session, for its members (mounted under the per-session routes). */
 export const sessionDetailRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
-    const { sessionId, role } = c.get("member");
+    const { sessionId, role, reader } = c.get("member");
     const directory = directoryDb(c.env);
+    // The head from a replica consistent with the client's bookmark (db/replicas.ts).
+    const readHeadRow = (db: Db) =>
+      db.select({ seq: gameSessions.seq, settings: gameSessions.settings }).from(gameSessions).where(eq(gameSessions.id, sessionId)).get();
     const [entry, members, head] = await Promise.all([
       directory.select().from(sessionDirectory).where(eq(sessionDirectory.session_id, sessionId)).get(),
       directory
@@ -76,13 +80,7 @@ export const sessionDetailRoutes = new Hono<AppEnv>()
         .from(sessionMembers)
         .innerJoin(users, eq(users.id, sessionMembers.user_id))
         .where(eq(sessionMembers.session_id, sessionId)),
-      sessionDb(c.env, sessionId).then((db) =>
-        db
-          .select({ seq: gameSessions.seq, settings: gameSessions.settings })
-          .from(gameSessions)
-          .where(eq(gameSessions.id, sessionId))
-          .get(),
-      ),
+      reader ? reader().run(readHeadRow) : sessionDb(c.env, sessionId).then(readHeadRow),
     ]);
     if (!entry || !head) throw new ApiError("not_found", "no such session");
     const row = { ...entry, ...head };

@@ -45,7 +45,7 @@ import { type Db, nowIso } from "../db/client";
 import { commitPlan } from "../db/commit";
 import { loadSessionState } from "../db/reads";
 import { gameSessions, sessionDirectory, sessionMembers, sessionState } from "../db/schema";
-import { directoryDb, forgetShard, type ShardInfo, shardDb } from "../db/shards";
+import { directoryDb, forgetShard, type ShardInfo, shardD1, shardDb } from "../db/shards";
 import { logError } from "../lib/log";
 import { batchUsage, type D1Usage, writeUsagePoint } from "../metrics/d1-usage";
 import { type SaveOutcome, type SaveRoute, writeSavePoint } from "../metrics/recorder";
@@ -109,11 +109,13 @@ export class SessionObject extends DurableObject<Env> {
     this.#settings = new SessionSettingsCache(() => this.#db());
     this.writeLog = new WriteBehind(ctx.storage.sql, {
       db: () => this.#db(),
+      // Commits in a D1 session on the primary: each landing's bookmark goes to writers and sockets.
+      d1: () => this.#d1(),
       sessionId: () => this.#boundSession(),
       wakeAt: (at) => this.#scheduleAlarm(at),
-      onLanded: (entries) => {
+      onLanded: (entries, bookmark) => {
         for (const e of entries) this.#entities.unpin(e.changes, e.applied);
-        this.#hub.landed(entries.at(-1)?.lastSeq ?? 0);
+        this.#hub.landed(entries.at(-1)?.lastSeq ?? 0, bookmark);
       },
       onRenumbered: (delta) => {
         this.#logEpoch += 1;
@@ -248,6 +250,13 @@ export class SessionObject extends DurableObject<Env> {
   setShard(name: string): void {
     this.ctx.storage.kv.put("shard", name);
     this.#shardName = name;
+  }
+
+  /** The session's shard as raw D1. */
+  #d1(): D1Database {
+    const shard = this.shard;
+    if (shard === undefined) throw new Error(`session object ${this.#sessionId ?? "(unbound)"} does not know its shard`);
+    return shardD1(this.env, shard);
   }
 
   /** The session's shard, through drizzle. */

@@ -167,9 +167,14 @@ export class SocketHub {
     this.#sent = new SentChanges(ctx.storage.sql, host.writeLog);
   }
 
-  /** D1 holds everything up to `seq`: the texts kept for reads past D1 up to it go. */
-  landed(seq: number): void {
+  /**
+   * D1 holds everything up to `seq`: the texts kept for reads past D1 up to it go. With the
+   * commit's bookmark, every socket is told (`landed`): its next read sent with the bookmark sees
+   * what it was streamed up to `seq` (the stream runs ahead of D1 under write-behind).
+   */
+  landed(seq: number, bookmark?: string): void {
     this.#sent.landed(seq);
+    if (bookmark) this.sendToAll({ type: "landed", seq, bookmark });
   }
 
   /** What the sockets were sent no longer holds (the log dropped or renumbered): held changes and kept texts go. */

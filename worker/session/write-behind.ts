@@ -24,8 +24,9 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { AppliedRecord, Change, Plan } from "../../domain/plan";
-import { chunk, type Db } from "../db/client";
+import { chunk, type Db, getDb } from "../db/client";
 import { commitStatements } from "../db/commit";
+import { newerBookmark } from "../db/replicas";
 import { appliedOps, gameSessions } from "../db/schema";
 import { logError } from "../lib/log";
 
@@ -70,11 +71,16 @@ interface Pending extends LogEntry {
 
 export interface WriteBehindHost {
   db(): Db;
+  /**
+   * The shard's raw D1 binding: commits then run in a D1 session on the primary
+   * (`withSession("first-primary")`) and each landed commit's bookmark is kept (`bookmark`).
+   */
+  d1?(): D1Database;
   sessionId(): string | undefined;
   /** Wakes the object at `at` (its alarm) to try again. */
   wakeAt(at: number): Promise<void>;
-  /** D1 holds these entries now. */
-  onLanded(entries: readonly LogEntry[]): void;
+  /** D1 holds these entries now; `bookmark`: the newest bookmark of the shard's commits (when known). */
+  onLanded(entries: readonly LogEntry[], bookmark: string | undefined): void;
   /** D1's seq moved past the log without the object (see `#reconcile`): the entries were renumbered by `delta`. */
   onRenumbered(delta: number): void;
   /** D1 refused the oldest entry: it and all later ones were dropped; the log is empty. */
@@ -117,6 +123,8 @@ export class WriteBehind {
   #checked = false;
   /** No flush before this (backoff); the alarm comes then. */
   #retryAt = 0;
+  /** The newest D1 bookmark of the shard after a landed commit (kept in the object's storage). */
+  #bookmark: string | undefined;
 
   // Knobs the tests turn (never over RPC: instance fields are not exposed).
   answerTimeoutMs = ANSWER_TIMEOUT_MS;
@@ -143,6 +151,24 @@ export class WriteBehind {
     }
     // Read back after a restart: some of it may be in D1 already.
     this.#suspect = this.#queue.length > 0;
+    sql.exec("CREATE TABLE IF NOT EXISTS write_bookmark (id INTEGER PRIMARY KEY CHECK (id = 0), bookmark TEXT NOT NULL)");
+    this.#bookmark = sql.exec<{ bookmark: string }>("SELECT bookmark FROM write_bookmark").toArray()[0]?.bookmark;
+  }
+
+  /**
+   * The D1 bookmark after the newest landed commit (undefined before the first): a read of the
+   * shard in a session started at it sees every write answered so far (db/replicas.ts).
+   */
+  get bookmark(): string | undefined {
+    return this.#bookmark;
+  }
+
+  /** Keeps the newer of the kept bookmark and `bookmark` (bookmarks never go back). */
+  #noteBookmark(bookmark: string | null | undefined): void {
+    const next = newerBookmark(this.#bookmark, bookmark);
+    if (next === undefined || next === this.#bookmark) return;
+    this.#bookmark = next;
+    this.#sql.exec("INSERT OR REPLACE INTO write_bookmark (id, bookmark) VALUES (0, ?)", next);
   }
 
   #pending(id: number, body: Omit<LogEntry, "id" | "landed" | "shift">): Pending {
@@ -248,10 +274,13 @@ export class WriteBehind {
     while (this.#queue.length > 0) {
       const sessionId = this.#host.sessionId();
       if (!sessionId) return;
-      const db = this.#host.db();
+      // On the primary, in a D1 session: its bookmark after the commit is the commit's.
+      const session = this.#host.d1?.().withSession("first-primary");
+      const db = session ? getDb(session as unknown as D1Database) : this.#host.db();
+      const note = () => this.#noteBookmark(session?.getBookmark());
       if (this.#suspect) {
         try {
-          await this.#reconcile(db, sessionId);
+          await this.#reconcile(db, sessionId, note);
           this.#suspect = false;
           this.#checked = true;
         } catch (error) {
@@ -288,6 +317,7 @@ export class WriteBehind {
       this.#failures = 0;
       this.#isolate = false;
       this.#checked = false;
+      note();
       this.#landed(group.length);
     }
   }
@@ -345,7 +375,7 @@ export class WriteBehind {
     const last = done.at(-1);
     if (!last) return;
     this.#sql.exec("DELETE FROM write_log WHERE id <= ?", last.id);
-    this.#host.onLanded(done);
+    this.#host.onLanded(done, this.#bookmark);
     for (const e of done) e.resolve();
   }
 
@@ -355,7 +385,7 @@ export class WriteBehind {
    * written behind its back): the log's seqs are shifted past it, as a commit with a stale
    * counter always did (the object then plans on from there).
    */
-  async #reconcile(db: Db, sessionId: string): Promise<void> {
+  async #reconcile(db: Db, sessionId: string, note: () => void): Promise<void> {
     const head = this.#queue.slice(0, 64);
     const lastOps = head.map((e) => e.applied.at(-1)).filter((a): a is AppliedRecord => a !== undefined);
     const stored = new Map<string, number>();
@@ -376,7 +406,11 @@ export class WriteBehind {
       landed += 1;
     }
     // Then whether the oldest entry still waiting is stale.
-    if (landed > 0) this.#landed(landed);
+    if (landed > 0) {
+      // Read on the primary after they landed: the session's bookmark covers them.
+      note();
+      this.#landed(landed);
+    }
     const first = this.#queue[0];
     if (!first) return;
     const row = await db.select({ seq: gameSessions.seq }).from(gameSessions).where(eq(gameSessions.id, sessionId)).get();

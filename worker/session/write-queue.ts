@@ -27,7 +27,8 @@ import { D1Behind, notYetInD1 } from "./write-backlog";
 import { type LogEntry, SAFETY_ALARM_MS, type WriteBehind, within } from "./write-behind";
 import { planBatch } from "./write-plan";
 
-export type WriteResult = { ok: true; seq: number; results: OpResult[] } | Failure;
+/** `bookmark`: the D1 bookmark of the shard once the write landed (db/replicas.ts), when known. */
+export type WriteResult = { ok: true; seq: number; results: OpResult[]; bookmark?: string } | Failure;
 
 /** A write waiting in the queue. */
 interface QueuedWrite {
@@ -138,7 +139,16 @@ export class WriteQueue {
       (landed) => {
         // An ok result was applied (or is the replay of an op that was): it is logged and will land.
         if (!landed) write.resolve(result.ok ? notYetInD1(true) : result);
-        else write.resolve(result.ok && entry && entry.shift !== 0 ? { ...result, seq: result.seq + entry.shift } : result);
+        else if (!result.ok) write.resolve(result);
+        else {
+          // A read sent with this bookmark sees the write (and all before it).
+          const bookmark = log.bookmark;
+          write.resolve({
+            ...result,
+            ...(entry && entry.shift !== 0 ? { seq: result.seq + entry.shift } : {}),
+            ...(bookmark ? { bookmark } : {}),
+          });
+        }
       },
       (error) => write.reject(error),
     );

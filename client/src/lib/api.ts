@@ -8,6 +8,7 @@
  */
 import type { coreEntityPaths } from "../../../domain/entities";
 import type { ErrorCode } from "../../../domain/errors";
+import { BOOKMARK_HEADER, type Bookmarks, createBookmarks } from "./bookmark";
 import type { ConflictReport } from "./conflict-metrics";
 import type { ClientModuleRegistry } from "./modules";
 import type {
@@ -95,6 +96,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Replaces the global `fetch` (tests, or a wrapped fetch). */
   fetch?: typeof fetch;
+  /** Sees every response's headers (the session's bookmark, `X-VTT-Bookmark`). */
+  onHeaders?: (headers: Headers) => void;
 }
 
 export async function request<T>(method: Method, path: string, options: RequestOptions = {}): Promise<T> {
@@ -116,6 +119,7 @@ export async function request<T>(method: Method, path: string, options: RequestO
     throw new ApiError(0, "network_error", "The server could not be reached. Check your connection and try again.");
   }
 
+  options.onHeaders?.(response.headers);
   if (response.status === 204 || response.status === 304) return undefined as T;
   const body: unknown = await response.json().catch(() => undefined);
   if (response.ok) {
@@ -199,15 +203,33 @@ export interface SessionApi {
   listByScene?(type: EntityType, sceneId: string): Promise<AnyEntity[]>;
   /** `POST {S}/metrics/conflicts`: conflicts shown and resolved here (conflict-metrics.ts). */
   reportConflicts?(report: ConflictReport): Promise<void>;
+  /**
+   * The newest D1 bookmark of the session this client saw (bookmark.ts): taken from every answer,
+   * sent on every read, so a read never comes from a replica behind what this client saw.
+   */
+  bookmarks?: Bookmarks;
 }
 
-export function createSessionApi(sid: string, modules: ClientModuleRegistry, fetchImpl?: typeof fetch): SessionApi {
+export function createSessionApi(
+  sid: string,
+  modules: ClientModuleRegistry,
+  fetchImpl?: typeof fetch,
+  bookmarks: Bookmarks = createBookmarks(),
+): SessionApi {
   const base = sessionPath(sid);
-  const options = (seq?: number): RequestOptions => ({
-    ...(fetchImpl ? { fetch: fetchImpl } : {}),
-    ...(seq !== undefined ? { headers: { "If-None-Match": `"${seq}"` } } : {}),
-  });
+  const onHeaders = (headers: Headers) => {
+    bookmarks.offer(headers.get(BOOKMARK_HEADER));
+  };
+  const options = (seq?: number): RequestOptions => {
+    const headers: Record<string, string> = {};
+    if (seq !== undefined) headers["If-None-Match"] = `"${seq}"`;
+    // Reads and writes alike: the server reads with it where it reads (GETs).
+    const bookmark = bookmarks.get();
+    if (bookmark !== null) headers[BOOKMARK_HEADER] = bookmark;
+    return { ...(fetchImpl ? { fetch: fetchImpl } : {}), headers, onHeaders };
+  };
   return {
+    bookmarks,
     getState: async (seq) => (await request<SessionSnapshot | undefined>("GET", `${base}/state`, options(seq))) ?? null,
     getChanges: async (since, seq) =>
       (await request<ChangesResponse | undefined>("GET", `${base}/changes?since=${since}`, options(seq))) ?? null,

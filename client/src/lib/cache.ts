@@ -31,6 +31,8 @@ export interface CacheMeta {
   seq: number | null;
   desync: boolean;
   session: SessionInfo | null;
+  /** The newest D1 bookmark of the session seen (bookmark.ts); absent before the first. */
+  bookmark?: string | null;
 }
 
 export interface CacheContents {
@@ -76,6 +78,8 @@ export interface Cache {
   /** A full `state`: the cache becomes exactly these entities at this seq. */
   replaceAll(entities: { type: EntityType; entity: AnyEntity }[], seq: number, session: SessionInfo | null): Promise<void>;
   setSession(session: SessionInfo): Promise<void>;
+  /** Keeps the newest bookmark seen (the caller only hands newer ones). */
+  setBookmark(bookmark: string): Promise<void>;
   /** Forgets entities and meta; the queue (unsent work) stays. */
   clear(): Promise<void>;
   appendOp(op: QueuedOp): Promise<void>;
@@ -135,11 +139,12 @@ function wrapDatabase(name: string, db: IDBPDatabase<CacheSchema>): Cache {
     name,
     async loadAll() {
       const tx = db.transaction(["entities", "meta", "queue"], "readonly");
-      const [entities, seq, desync, session, queue] = await Promise.all([
+      const [entities, seq, desync, session, bookmark, queue] = await Promise.all([
         tx.objectStore("entities").getAll(),
         tx.objectStore("meta").get("seq"),
         tx.objectStore("meta").get("desync"),
         tx.objectStore("meta").get("session"),
+        tx.objectStore("meta").get("bookmark"),
         tx.objectStore("queue").getAll(),
         tx.done,
       ]);
@@ -149,6 +154,7 @@ function wrapDatabase(name: string, db: IDBPDatabase<CacheSchema>): Cache {
           seq: typeof seq === "number" ? seq : null,
           desync: desync === true,
           session: (session as SessionInfo | undefined) ?? null,
+          bookmark: typeof bookmark === "string" ? bookmark : null,
         },
         queue: queue.map((r) => r.op),
       };
@@ -168,6 +174,9 @@ function wrapDatabase(name: string, db: IDBPDatabase<CacheSchema>): Cache {
     },
     async setSession(session) {
       await db.put("meta", session, "session");
+    },
+    async setBookmark(bookmark) {
+      await db.put("meta", bookmark, "bookmark");
     },
     async clear() {
       const tx = db.transaction(["entities", "meta"], "readwrite");
@@ -240,6 +249,9 @@ export function createMemoryCache(name = "memory"): Cache {
     },
     async setSession(session) {
       meta = { ...meta, session };
+    },
+    async setBookmark(bookmark) {
+      meta = { ...meta, bookmark };
     },
     async clear() {
       entities = new Map();

@@ -280,6 +280,14 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
   );
   store.setQueueState(queue.state());
 
+  // The newest D1 bookmark seen (bookmark.ts): from the cache, then from every answer and `landed`
+  // message; kept with the cache so a reload reads no older than what this device saw.
+  const bookmarks = api.bookmarks;
+  if (bookmarks) {
+    bookmarks.offer(contents.meta.bookmark);
+    cleanups.push(bookmarks.subscribe((bookmark) => void cache.setBookmark(bookmark).catch(logCacheError)));
+  }
+
   const transport = createTransport({
     url: deps.socketUrl,
     ...(deps.WebSocket ? { WebSocket: deps.WebSocket } : {}),
@@ -355,6 +363,10 @@ export async function startSync(deps: SyncDeps): Promise<SessionSync> {
       }
       case "error":
         store.update((w) => applyMessage(w, message));
+        return;
+      case "landed":
+        // D1 holds the session up to `seq`: reads sent with this bookmark see it.
+        bookmarks?.offer((message as { bookmark?: unknown }).bookmark);
         return;
       case "settings":
       case "realtime_off": {
