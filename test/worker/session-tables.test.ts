@@ -11,7 +11,9 @@ const listed = () => [...SESSION_TABLES.map((t) => t.name), ...DIRECTORY_TABLES]
 /** The tables of a migrated database, without SQLite's, D1's and the migrations' own. */
 async function tablesOf(d1: D1Database): Promise<string[]> {
   const { results } = await d1
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations'")
+    .prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations'",
+    )
     .all<{ name: string }>();
   return results.map((r) => r.name).sort();
 }
@@ -31,8 +33,8 @@ describe("per-session tables", () => {
 
   it("every table drizzle's schema declares is listed", () => {
     const declared = Object.values(schema)
-      .filter((value): value is SQLiteTable => is(value, SQLiteTable))
-      .map((t) => getTableConfig(t).name)
+      .filter((value) => is(value, SQLiteTable))
+      .map((t) => getTableConfig(t as unknown as SQLiteTable).name)
       .sort();
     expect(declared.length).toBeGreaterThan(20);
     expect(declared.filter((t) => !listed().includes(t))).toEqual([]);
@@ -44,7 +46,10 @@ describe("per-session tables", () => {
         name: string;
         pk: number;
       }>();
-      expect(results.map((c) => c.name), table.name).toContain(table.sessionColumn);
+      expect(
+        results.map((c) => c.name),
+        table.name,
+      ).toContain(table.sessionColumn);
       expect(
         results.filter((c) => c.pk > 0).map((c) => c.name),
         table.name,

@@ -57,9 +57,8 @@ function sessionTable(table: SQLiteTable, sessionColumn: string): SessionTable {
 }
 
 /**
- * Every per-session table, on the session's shard. The session's head (game_sessions) comes first,
- * so a copy that stops midway never leaves rows of a session whose head is missing on the target
- * unreferenced by anything else than a later retry (which deletes them first).
+ * Every per-session table, on the session's shard, in the order a move copies them (the session's
+ * head, game_sessions, first; a cleanup deletes in the reverse order, the head last).
  */
 export const SESSION_TABLES: readonly SessionTable[] = [
   sessionTable(gameSessions, "id"),

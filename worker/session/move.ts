@@ -10,12 +10,13 @@
  * where it was. The old copy stays until `MOVE_CLEANUP_DELAY_MS` later (the object's alarm):
  * isolates that cached the old directory entry may still read it until then.
  */
+
+import { and, eq } from "drizzle-orm";
 import { type Failure, fail } from "../../domain/errors";
 import { MAX_BOUND_PARAMS, nowIso } from "../db/client";
+import { sessionDirectory } from "../db/schema";
 import { SESSION_TABLES, type SessionTable } from "../db/session-tables";
 import { configuredShards, DIRECTORY, DIRECTORY_CACHE_MS, directoryDb, forgetShard, shardD1 } from "../db/shards";
-import { sessionDirectory } from "../db/schema";
-import { and, eq } from "drizzle-orm";
 import { logError } from "../lib/log";
 
 /** Rows read from the source per query, and so written to the target per D1 batch. */
@@ -196,7 +197,11 @@ export async function moveSession(host: MoveHost, sessionId: string, target: str
   host.freeze(true);
   try {
     // The object is the only mover of its session: a "moving" left by a move that died is taken over.
-    const marked = await directory.update(sessionDirectory).set({ state: "moving" }).where(here).returning({ id: sessionDirectory.session_id });
+    const marked = await directory
+      .update(sessionDirectory)
+      .set({ state: "moving" })
+      .where(here)
+      .returning({ id: sessionDirectory.session_id });
     if (marked.length === 0) return fail("conflict", "the session directory does not list the session where its object keeps it");
     const result = await host.serial(() => copyAndFlip(host, sessionId, from, target, region));
     if (!result.ok) {
@@ -296,7 +301,13 @@ export type CleanupPlan = Record<string, number>;
  * Deletes the session's rows from each old shard whose time has come, only when neither the
  * directory nor the object points there any more. Returns the plan left (a failed or early one stays).
  */
-export async function runCleanups(env: Env, sessionId: string, current: string | undefined, plan: CleanupPlan, now: number): Promise<CleanupPlan> {
+export async function runCleanups(
+  env: Env,
+  sessionId: string,
+  current: string | undefined,
+  plan: CleanupPlan,
+  now: number,
+): Promise<CleanupPlan> {
   const left: CleanupPlan = {};
   for (const [shard, at] of Object.entries(plan)) {
     if (at > now) {

@@ -762,9 +762,14 @@ export class SessionObject extends DurableObject<Env> {
     const retryAt = this.writeLog.retryAt;
     const logged = this.writeLog.size === 0 ? undefined : retryAt > Date.now() ? retryAt : Date.now() + SAFETY_ALARM_MS;
     const metrics = this.saveMetrics.isEmpty() ? undefined : Date.now() + SAVE_FLUSH_MS;
-    const next = [lockExpiry, this.#pending.isEmpty() ? undefined : Date.now() + ACK_FLUSH_MS, credentialExpiry, logged, metrics, cleanupAt].filter(
-      (t): t is number => t !== undefined,
-    );
+    const next = [
+      lockExpiry,
+      this.#pending.isEmpty() ? undefined : Date.now() + ACK_FLUSH_MS,
+      credentialExpiry,
+      logged,
+      metrics,
+      cleanupAt,
+    ].filter((t): t is number => t !== undefined);
     if (next.length > 0) await this.#scheduleAlarm(Math.min(...next));
   }
 }
