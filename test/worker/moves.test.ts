@@ -316,6 +316,26 @@ describe("POST /api/vtt/admin/sessions/{sid}/move", () => {
     expect((await lookupSession(env, t.sid))?.shard).toBe(to);
   });
 
+  it("an object stopped between the directory's flip and its own follows the directory when it wakes", async () => {
+    const t = await richTable();
+    const from = await shardNameOf(t.sid);
+    const to = await otherShard(t.sid);
+    expect((await moveTo(t.sid, to)).status).toBe(200);
+    // As if the object had stopped right after the directory's flip: its own record still says `from`.
+    await runInDurableObject(sessionStub(t.sid), (o: SessionObject, state) => {
+      o.setShard(from);
+      state.storage.kv.put("move_flip", { from, to });
+    });
+    const token = await create(t.gm, t.base, "tokens", { name: "After a restart", scene_id: t.scene.id });
+    const where = "SELECT COUNT(*) AS n FROM tokens WHERE session_id = ? AND id = ?";
+    expect(await shardByName(to).prepare(where).bind(t.sid, token.id).first("n")).toBe(1);
+    expect(await shardByName(from).prepare(where).bind(t.sid, token.id).first("n")).toBe(0);
+    expect(
+      await runInDurableObject(sessionStub(t.sid), (o: SessionObject, state) => [o.shard, state.storage.kv.get("move_flip") ?? null]),
+    ).toEqual([to, null]);
+    expect(await directoryEntry(t.sid)).toMatchObject({ shard: to, state: "active" });
+  });
+
   it("moves back and forth; a cleanup never deletes the copy the directory points at", async () => {
     const t = await richTable();
     const from = await shardNameOf(t.sid);

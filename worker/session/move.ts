@@ -173,6 +173,11 @@ export interface MoveHost {
   settle(): Promise<boolean>;
   /** Awaited once the writes settled, before the copy (tests hold a move there). */
   paused(): Promise<void>;
+  /**
+   * Records (durably, in the object) that the flip is under way, or (null) that it is done: an
+   * object stopped between the directory's flip and its own follows the directory when it wakes.
+   */
+  markFlip(flip: { from: string; to: string } | null): void;
   /** Called right after the flip: caches holding the old shard are dropped. */
   flipped(): void;
   /** Remembers to delete the session's rows on `shard` at `at` (the object's alarm). */
@@ -251,6 +256,7 @@ async function copyAndFlip(host: MoveHost, sessionId: string, from: string, to: 
   const movedAt = nowIso();
   const directory = directoryDb(host.env);
   let flipped: { id: string }[];
+  host.markFlip({ from, to });
   try {
     flipped = await directory
       .update(sessionDirectory)
@@ -262,6 +268,7 @@ async function copyAndFlip(host: MoveHost, sessionId: string, from: string, to: 
     logError("flipping a moved session's directory entry failed", error);
   }
   if (flipped.length === 0) {
+    host.markFlip(null);
     await deleteSessionRows(target, sessionId).catch((e) => logError("removing a failed copy failed", e));
     return fail("unavailable", "the session directory could not be updated: nothing was moved, retry later", {
       reason: "directory_failed",
@@ -269,6 +276,7 @@ async function copyAndFlip(host: MoveHost, sessionId: string, from: string, to: 
     });
   }
   host.setShard(to);
+  host.markFlip(null);
   forgetShard(sessionId);
   host.flipped();
   await host.scheduleCleanup(from, Date.now() + MOVE_CLEANUP_DELAY_MS);

@@ -232,6 +232,28 @@ export class SessionObject extends DurableObject<Env> {
   async #enter(sessionId: string): Promise<void> {
     this.#bind(sessionId);
     if (this.shard === undefined) await this.#learnShard(sessionId);
+    await this.#finishFlip(sessionId);
+  }
+
+  /**
+   * A move that stopped (the object restarted) between flipping the directory and flipping this
+   * object leaves its mark: the directory's word decides which shard this object writes to.
+   */
+  async #finishFlip(sessionId: string): Promise<void> {
+    if (this.#moving || this.ctx.storage.kv.get("move_flip") === undefined) return;
+    const directory = directoryDb(this.env);
+    const row = await directory
+      .select({ shard: sessionDirectory.shard })
+      .from(sessionDirectory)
+      .where(eq(sessionDirectory.session_id, sessionId))
+      .get();
+    if (this.#moving || this.ctx.storage.kv.get("move_flip") === undefined) return;
+    if (row && row.shard !== this.shard) {
+      this.setShard(row.shard);
+      this.#locks.forget();
+    }
+    await directory.update(sessionDirectory).set({ state: "active" }).where(eq(sessionDirectory.session_id, sessionId));
+    this.ctx.storage.kv.delete("move_flip");
   }
 
   #boundSession(): string | undefined {
@@ -601,6 +623,10 @@ export class SessionObject extends DurableObject<Env> {
           return this.#pending.isEmpty();
         },
         paused: () => this.movePause ?? Promise.resolve(),
+        markFlip: (flip) => {
+          if (flip) this.ctx.storage.kv.put("move_flip", flip);
+          else this.ctx.storage.kv.delete("move_flip");
+        },
         flipped: () => this.#locks.forget(),
         scheduleCleanup: async (shard, at) => {
           this.ctx.storage.kv.put("move_cleanups", { ...this.#cleanupPlan(), [shard]: at });
@@ -752,6 +778,7 @@ export class SessionObject extends DurableObject<Env> {
       return;
     }
     if (this.shard === undefined) await this.#learnShard(sessionId);
+    await this.#finishFlip(sessionId);
     await this.writeLog.retry();
     // During a move the buffer waits: it goes to the old shard before the copy, or to the new one after.
     if (!this.#moving) await this.#pending.flush(this.#db(), sessionId);
