@@ -84,6 +84,11 @@ export class SceneLocks {
     });
   }
 
+  /** Forgets the loaded lock table (it holds the shard it was read from): a move flipped the session's shard. */
+  forget(): void {
+    this.#table = undefined;
+  }
+
   /** The locks that hold now. */
   async list(sessionId: string): Promise<SceneLock[]> {
     return (await this.table(sessionId)).active(Date.now());

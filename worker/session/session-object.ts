@@ -34,7 +34,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
-import { type Failure, fail } from "../../domain/errors";
+import { errorBody, type Failure, fail } from "../../domain/errors";
 import type { SceneLock } from "../../domain/locks";
 import type { Actor, Role } from "../../domain/permissions";
 import { type Change, creation, type InternalOp, initialSessionState, type Plan } from "../../domain/plan";
@@ -53,6 +53,7 @@ import { SAVE_FLUSH_MS, SaveAggregate } from "../metrics/save-aggregate";
 import type { CredentialFilter } from "./credential-sockets";
 import { EntityCache } from "./entity-cache";
 import type { LogRows } from "./log-reads";
+import { type CleanupPlan, type MoveResult, moveSession, movingFailure, runCleanups } from "./move";
 import { ACK_FLUSH_MS, PendingRecords } from "./pending";
 import { PreviewRelay, tokenFacts } from "./preview-relay";
 import { type LockResult, type ReleaseResult, SceneLocks } from "./scene-locks";
@@ -99,6 +100,10 @@ export class SessionObject extends DurableObject<Env> {
   #logEpoch = 0;
   /** Saves counted since the last flush to D1 (save-aggregate.ts). Not reachable over RPC: tests use runInDurableObject. */
   readonly saveMetrics = new SaveAggregate();
+  /** Set while a move copies the session to another shard (move.ts): its writes are refused with 503. */
+  #moving = false;
+  /** Awaited by a move once the session's writes settled, before its copy: tests hold a move there. */
+  movePause: Promise<void> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -165,7 +170,8 @@ export class SessionObject extends DurableObject<Env> {
       activeScene: (sessionId) => this.#activeScene(sessionId),
       serial: (work) => this.#serial(work),
       scheduleAlarm: (at) => this.#scheduleAlarm(at),
-      touchLocks: (sessionId, userId, now) => this.#locks.touch(sessionId, userId, now),
+      // Frozen during a move: a lock's TTL is not written to the shard being copied.
+      touchLocks: (sessionId, userId, now) => (this.#moving ? Promise.resolve() : this.#locks.touch(sessionId, userId, now)),
       applyOps: (sessionId, actor, ops) => this.applyOps(sessionId, actor, ops),
       countSave: (ms, outcome, route) => this.#countSave(ms, outcome, route),
       flushSaveMetrics: () => this.#flushSaveMetrics(),
@@ -228,6 +234,28 @@ export class SessionObject extends DurableObject<Env> {
   async #enter(sessionId: string): Promise<void> {
     this.#bind(sessionId);
     if (this.shard === undefined) await this.#learnShard(sessionId);
+    await this.#finishFlip(sessionId);
+  }
+
+  /**
+   * A move that stopped (the object restarted) between flipping the directory and flipping this
+   * object leaves its mark: the directory's word decides which shard this object writes to.
+   */
+  async #finishFlip(sessionId: string): Promise<void> {
+    if (this.#moving || this.ctx.storage.kv.get("move_flip") === undefined) return;
+    const directory = directoryDb(this.env);
+    const row = await directory
+      .select({ shard: sessionDirectory.shard })
+      .from(sessionDirectory)
+      .where(eq(sessionDirectory.session_id, sessionId))
+      .get();
+    if (this.#moving || this.ctx.storage.kv.get("move_flip") === undefined) return;
+    if (row && row.shard !== this.shard) {
+      this.setShard(row.shard);
+      this.#locks.forget();
+    }
+    await directory.update(sessionDirectory).set({ state: "active" }).where(eq(sessionDirectory.session_id, sessionId));
+    this.ctx.storage.kv.delete("move_flip");
   }
 
   #boundSession(): string | undefined {
@@ -363,6 +391,7 @@ export class SessionObject extends DurableObject<Env> {
    */
   async applyOps(sessionId: string, actor: Actor, ops: InternalOp[]): Promise<WriteResult> {
     await this.#enter(sessionId);
+    if (this.#moving) return movingFailure();
     // D1 is far behind (failing): refused before it costs the writer anything.
     if (this.writeLog.size >= this.writeLog.backlogMax) return tooMuchBacklog(this.writeLog);
     const limited = await this.#admit(sessionId, actor, mutationCost(ops.length));
@@ -378,6 +407,7 @@ export class SessionObject extends DurableObject<Env> {
    */
   async setMember(sessionId: string, actor: Actor, userId: string, role: Role | null): Promise<WriteResult> {
     await this.#enter(sessionId);
+    if (this.#moving) return movingFailure();
     const limited = await this.#admit(sessionId, actor, 1);
     if (limited) return limited;
     return this.#serial(async () => {
@@ -536,12 +566,14 @@ export class SessionObject extends DurableObject<Env> {
   /** Takes the lock of a scene for `actor` (a GM), or takes it again to extend it. */
   async acquireLock(sessionId: string, actor: Actor, sceneId: string): Promise<LockResult> {
     await this.#enter(sessionId);
+    if (this.#moving) return movingFailure();
     return this.#locks.acquire(sessionId, actor, sceneId);
   }
 
   /** Releases the caller's lock of a scene; nothing to release is fine, another GM's lock is a conflict. */
   async releaseLock(sessionId: string, actor: Actor, sceneId: string): Promise<ReleaseResult> {
     await this.#enter(sessionId);
+    if (this.#moving) return movingFailure();
     return this.#locks.release(sessionId, actor, sceneId);
   }
 
@@ -556,6 +588,7 @@ export class SessionObject extends DurableObject<Env> {
   async updateSettings(sessionId: string, actor: Actor, patch: SettingsPatch): Promise<SettingsResult> {
     await this.#enter(sessionId);
     if (actor.role !== "gm") return fail("forbidden", "only a GM may change the settings");
+    if (this.#moving) return movingFailure();
     const limited = await this.#admit(sessionId, actor, 1);
     if (limited) return limited;
     return this.#serial(async () => {
@@ -573,6 +606,66 @@ export class SessionObject extends DurableObject<Env> {
     });
   }
 
+  // ---- moves (move.ts) ---------------------------------------------------------------------------
+
+  /**
+   * Moves the session's rows to the shard `target` and flips the directory and this object to it;
+   * writes are refused (503, retried by clients) meanwhile. The old copy is deleted by the alarm
+   * once no isolate can still trust a cached directory entry pointing at it.
+   */
+  async move(sessionId: string, target: string): Promise<MoveResult> {
+    await this.#enter(sessionId);
+    return moveSession(
+      {
+        env: this.env,
+        shard: () => this.shard,
+        setShard: (name) => this.setShard(name),
+        isMoving: () => this.#moving,
+        freeze: (on) => {
+          this.#moving = on;
+        },
+        serial: (work) => this.#serial(work),
+        settle: async () => {
+          if (!(await this.writeLog.drained())) return false;
+          // Buffered acks and activity go to the old shard now, before it is copied.
+          for (let i = 0; i < 100 && !this.#pending.isEmpty(); i++) await this.#pending.flush(this.#db(), sessionId);
+          return this.#pending.isEmpty();
+        },
+        paused: () => this.movePause ?? Promise.resolve(),
+        markFlip: (flip) => {
+          if (flip) this.ctx.storage.kv.put("move_flip", flip);
+          else this.ctx.storage.kv.delete("move_flip");
+        },
+        flipped: () => this.#locks.forget(),
+        scheduleCleanup: async (shard, at) => {
+          this.ctx.storage.kv.put("move_cleanups", { ...this.#cleanupPlan(), [shard]: at });
+          await this.#scheduleAlarm(at);
+        },
+        cancelCleanup: (shard) => {
+          const { [shard]: _dropped, ...rest } = this.#cleanupPlan();
+          this.ctx.storage.kv.put("move_cleanups", rest);
+        },
+      },
+      sessionId,
+      target,
+    );
+  }
+
+  /** Old copies of the session on shards it moved away from, and when each is deleted. */
+  #cleanupPlan(): CleanupPlan {
+    return this.ctx.storage.kv.get<CleanupPlan>("move_cleanups") ?? {};
+  }
+
+  /** Deletes the old copies whose time has come (the alarm's turn); when the next one is due. */
+  async #runMoveCleanups(sessionId: string): Promise<number | undefined> {
+    const plan = this.#cleanupPlan();
+    if (Object.keys(plan).length === 0) return undefined;
+    const left = await runCleanups(this.env, sessionId, this.shard, plan, Date.now());
+    this.ctx.storage.kv.put("move_cleanups", left);
+    const times = Object.values(left);
+    return times.length > 0 ? Math.min(...times) : undefined;
+  }
+
   // ---- sockets (socket-hub.ts) ------------------------------------------------------------------
 
   /** The connected clients: the live sockets are the truth, D1 and the buffer add last_seen. */
@@ -586,6 +679,11 @@ export class SessionObject extends DurableObject<Env> {
   }
 
   override async fetch(request: Request): Promise<Response> {
+    if (this.#moving) {
+      // A socket's upgrade writes its client row: refused while the session moves, retried by the client.
+      const failure = movingFailure();
+      return Response.json(errorBody(failure), { status: 503, headers: { "Retry-After": "1" } });
+    }
     return this.#hub.fetch(request);
   }
 
@@ -689,17 +787,25 @@ export class SessionObject extends DurableObject<Env> {
       return;
     }
     if (this.shard === undefined) await this.#learnShard(sessionId);
+    await this.#finishFlip(sessionId);
     await this.writeLog.retry();
-    await this.#pending.flush(this.#db(), sessionId);
+    // During a move the buffer waits: it goes to the old shard before the copy, or to the new one after.
+    if (!this.#moving) await this.#pending.flush(this.#db(), sessionId);
     const lockExpiry = await this.#locks.expire(sessionId);
+    const cleanupAt = this.#moving ? undefined : await this.#runMoveCleanups(sessionId);
     const credentialExpiry = await this.#hub.closeExpired(Date.now());
     // Batches still logged: the next retry, or a safety wake-up.
     const retryAt = this.writeLog.retryAt;
     const logged = this.writeLog.size === 0 ? undefined : retryAt > Date.now() ? retryAt : Date.now() + SAFETY_ALARM_MS;
     const metrics = this.saveMetrics.isEmpty() ? undefined : Date.now() + SAVE_FLUSH_MS;
-    const next = [lockExpiry, this.#pending.isEmpty() ? undefined : Date.now() + ACK_FLUSH_MS, credentialExpiry, logged, metrics].filter(
-      (t): t is number => t !== undefined,
-    );
+    const next = [
+      lockExpiry,
+      this.#pending.isEmpty() ? undefined : Date.now() + ACK_FLUSH_MS,
+      credentialExpiry,
+      logged,
+      metrics,
+      cleanupAt,
+    ].filter((t): t is number => t !== undefined);
     if (next.length > 0) await this.#scheduleAlarm(Math.min(...next));
   }
 }

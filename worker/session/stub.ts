@@ -7,6 +7,7 @@ import type { SettingsPatch } from "../../domain/settings";
 import { ApiError } from "../api-error";
 import type { ShardInfo } from "../db/shards";
 import type { LogRows } from "./log-reads";
+import type { MoveResult } from "./move";
 import type { ClientRecord, LockResult, ReleaseResult, SessionObject, SettingsResult, WriteResult } from "./session-object";
 
 export function sessionStub(env: Env, sessionId: string): DurableObjectStub<SessionObject> {
@@ -80,4 +81,13 @@ export async function listClients(env: Env, sessionId: string): Promise<ClientRe
 
 export async function updateSettings(env: Env, sessionId: string, actor: Actor, patch: SettingsPatch) {
   return orThrow((await sessionStub(env, sessionId).updateSettings(sessionId, actor, patch)) as unknown as SettingsResult);
+}
+
+/**
+ * Moves a session to the shard `target` through its object (worker/session/move.ts): what was
+ * copied, or the failure as an ApiError (409 already there or moving, 503 nothing moved).
+ * Operators call it through `POST /api/vtt/admin/sessions/{sid}/move`; benchmarks may call it directly.
+ */
+export async function moveSession(env: Env, sessionId: string, target: string) {
+  return orThrow((await sessionStub(env, sessionId).move(sessionId, target)) as unknown as MoveResult);
 }
