@@ -51,9 +51,9 @@ async function counts(d1: D1Database, sid: string): Promise<Record<string, numbe
 const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
 
 async function directoryEntry(sid: string) {
-  return env.DB.prepare("SELECT shard, region, state, moved_at FROM session_directory WHERE session_id = ?")
+  return env.DB.prepare("SELECT shard, region, state, moved_at, invite_code FROM session_directory WHERE session_id = ?")
     .bind(sid)
-    .first<{ shard: string; region: string; state: string; moved_at: string | null }>();
+    .first<{ shard: string; region: string; state: string; moved_at: string | null; invite_code: string }>();
 }
 
 /** Runs the session object's alarm as if every planned cleanup of an old copy were due. */
@@ -289,6 +289,45 @@ describe("POST /api/vtt/admin/sessions/{sid}/move", () => {
     expect(player.messages.slice(streamedFrom).filter((m) => m.type === "reload")).toEqual([]);
     player.close();
     gmSocket.close();
+  });
+
+  it("refuses the writes the worker makes to the shard itself while a move runs, and lets them through when a dead move left 'moving'", async () => {
+    const t = await richTable();
+    const to = await otherShard(t.sid);
+    const inviteBefore = (await directoryEntry(t.sid))?.invite_code;
+    const unhold = await holdMove(t.sid);
+    const moving = moveTo(t.sid, to);
+    // Held after its writes settled: the directory says "moving" and the object is frozen.
+    for (let i = 0; i < 200 && (await directoryEntry(t.sid))?.state !== "moving"; i++) await new Promise((r) => setTimeout(r, 5));
+    expect((await directoryEntry(t.sid))?.state).toBe("moving");
+    const acksBefore = await shardByName(await shardNameOf(t.sid))
+      .prepare("SELECT COUNT(*) AS n FROM acknowledgements WHERE session_id = ?")
+      .bind(t.sid)
+      .first<{ n: number }>();
+    const ack = await t.player.req("POST", `${t.base}/ack`, { event_ids: [901, 902] });
+    const invite = await t.gm.req("POST", `${t.base}/invite`);
+    for (const r of [ack, invite]) {
+      expect(r.status).toBe(503);
+      expect(r.body.error).toMatchObject({ code: "unavailable", details: { reason: "moving" } });
+      expect(r.headers.get("retry-after")).toBe("1");
+    }
+    // Reads go on.
+    expect((await t.player.req("GET", `${t.base}/state`)).status).toBe(200);
+    await unhold();
+    expect((await moving).status).toBe(200);
+    // Nothing of the refused requests was stored, on either shard or in the directory.
+    expect((await directoryEntry(t.sid))?.invite_code).toBe(inviteBefore);
+    const acksAfter = await shardByName(to)
+      .prepare("SELECT COUNT(*) AS n FROM acknowledgements WHERE session_id = ?")
+      .bind(t.sid)
+      .first<{ n: number }>();
+    expect(acksAfter?.n).toBe(acksBefore?.n);
+    // A "moving" left behind by a move that died (no move runs in the object) blocks nothing.
+    await env.DB.prepare("UPDATE session_directory SET state = 'moving' WHERE session_id = ?").bind(t.sid).run();
+    expect((await t.player.req("POST", `${t.base}/ack`, { event_ids: [903] })).status).toBe(204);
+    const rotated = await t.gm.req("POST", `${t.base}/invite`);
+    expect(rotated.status).toBe(200);
+    expect((await directoryEntry(t.sid))?.invite_code).toBe(rotated.body.invite_code);
   });
 
   it("isolates that cached the old entry: admission reads the directory fresh, lookups follow after the TTL or forgetShard", async () => {

@@ -3,12 +3,15 @@ import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import type { Role } from "../../domain/permissions";
+import { retryAfterSeconds } from "../../domain/rate-limit";
 import { ApiError } from "../api-error";
 import { type Db, nowIso } from "../db/client";
 import { BOOKMARK_HEADER, ShardReader } from "../db/replicas";
 import { apiTokens, loginSessions, sessionDirectory, sessionMembers, users } from "../db/schema";
 import { directoryDb, peekShard, readHead, rememberShard } from "../db/shards";
 import { safeEqual, sha256Hex } from "../lib/crypto";
+import { MOVING_RETRY_MS, movingFailure } from "../session/move";
+import { sessionStub } from "../session/stub";
 import type { AppEnv, AuthedUser } from "../types";
 
 export const SESSION_COOKIE = "vtt_session";
@@ -196,6 +199,10 @@ export const requireMember = createMiddleware<AppEnv>(async (c, next) => {
   if (!valid || !auth.membership) throw new ApiError("not_found", "no such session");
   const { role, shard, region, state } = auth.membership;
   rememberShard(sessionId, { shard, region, state });
+  if (state === "moving" && !SAFE_METHODS.has(c.req.method) && (await sessionStub(c.env, sessionId).isMoving(sessionId))) {
+    // Writes the worker makes to the shard itself would miss the copy: refused like the object's own.
+    throw ApiError.from(movingFailure(), { "Retry-After": String(retryAfterSeconds(MOVING_RETRY_MS)) });
+  }
   let reader = known?.shard === shard ? earlyReader : undefined;
   const readerOf = () => (reader ??= new ShardReader(c.env, shard, sessionId, wanted));
   const head = isRead

@@ -26,7 +26,7 @@ const DELETE_ROWS = 500;
 /** After the flip, how long the old copy is kept for isolates that still trust their cached entry. */
 export const MOVE_CLEANUP_DELAY_MS = 2 * DIRECTORY_CACHE_MS;
 /** How long a writer refused during a move is asked to wait. */
-const MOVING_RETRY_MS = 1000;
+export const MOVING_RETRY_MS = 1000;
 
 export interface TableCopy {
   rows: number;

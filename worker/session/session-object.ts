@@ -613,6 +613,16 @@ export class SessionObject extends DurableObject<Env> {
    * writes are refused (503, retried by clients) meanwhile. The old copy is deleted by the alarm
    * once no isolate can still trust a cached directory entry pointing at it.
    */
+  /**
+   * Whether a move of this session is running now. The worker asks when the directory says
+   * "moving", before a write it makes to the shard itself (uploads, imports, acks, the invite code):
+   * refused while it runs, let through when the "moving" was left by a move that died.
+   */
+  async isMoving(sessionId: string): Promise<boolean> {
+    this.#bind(sessionId);
+    return this.#moving;
+  }
+
   async move(sessionId: string, target: string): Promise<MoveResult> {
     await this.#enter(sessionId);
     return moveSession(
