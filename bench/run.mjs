@@ -101,7 +101,7 @@ async function main() {
     let serverLabel;
     const sharedServer = suites.some((s) => !s.ownServers);
     if (!sharedServer) {
-      serverLabel = "the suites' own wrangler dev servers (local, fresh persist dirs, BENCH_ROUTES=1), started one after the other";
+      serverLabel = "the suite's own wrangler dev servers (local, fresh persist dirs, BENCH_ROUTES=1)";
     } else if (args.url) {
       baseUrl = args.url.replace(/\/$/, "");
       serverLabel = `already running at ${baseUrl}`;
