@@ -8,9 +8,9 @@
  * (One region for both shards: wrangler dev gives every request miniflare's placeholder
  * `request.cf`, in Texas, so with wrangler.toml's regions every local session would be placed on
  * the enam shard; in one region placement goes by load.)
- * On each: three users register; SESSIONS sessions are created, a third by each user (placement:
- * least loaded shard; local requests have no `cf` continent, so placement falls back to load),
- * each with a scene and six tokens, the other two users added as co-GMs. Then the same workload
+ * On each: three users register; 1,000 sessions (90 with --quick) are created, a third by each
+ * user, eight at a time (placement: the least loaded shard of the region), each with a scene and
+ * six tokens, the other two users added as co-GMs. Then the same workload
  * on both, in rounds taking turns (A B, B A, ...): three writers, each in a few loops, every loop
  * going round its own share of the sessions writing its own tokens (a PATCH with If-Match, every
  * fifth write a batch of two updates), bounded in count and time; writes/s and p50/p99 per write,
@@ -25,7 +25,8 @@
  * (`POST /api/vtt/admin/sessions/{sid}/move`) while its three GMs keep writing; a write answered
  * 503 (or not answered) is sent again with the same Idempotency-Key / op id. Afterwards every
  * acknowledged write must be there exactly once (the tokens' histories, the state, the changes).
- * A build without the route answers 404 "no such route": the scenario says so and measures nothing.
+ * A build without the route answers 404 "no such route": the scenario says so and measures nothing
+ * about a move (the writers' acknowledged writes are still checked, without one).
  *
  * Locally both shards are SQLite files in the one workerd process, on the same two cores as the
  * load generator: one shard against two measures the cost of the sharded code path, not D1's
