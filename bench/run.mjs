@@ -5,7 +5,7 @@
  *
  *   npm run bench                      all suites against a fresh wrangler dev
  *   node bench/run.mjs --quick         smaller counts and shorter runs (checks the harness)
- *   npm run bench -- fanout            some suites only, by name (core, fanout, uploads, client, fog, storage, import, capacity)
+ *   npm run bench -- fanout            some suites only, by name (core, fanout, uploads, client, fog, storage, import, capacity, scale)
  *   node bench/run.mjs --only=1,3      some scenarios only (ids as in the table, e.g. fanout-100)
  *   node bench/run.mjs --in-place      run wrangler from the working tree, not from a snapshot of
  *                                      the sources (then an edit during the run reloads the worker)
@@ -14,7 +14,9 @@
  *
  * A suite is a module exporting `name` and `scenarios: [{ id, title, run(ctx) }]`, and maybe
  * `prepare({ log })`, run before the server starts; it may answer `{ assets }`, a client build
- * for the server to serve instead of dist/client (the client suite's). Add new ones to SUITES.
+ * for the server to serve instead of dist/client (the client suite's). A suite exporting
+ * `ownServers = true` starts the servers it needs itself (the scale suite: one shard, then two)
+ * and stops them in its `finish()`; when only such suites run, no shared server is started. Add new ones to SUITES.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -31,10 +33,11 @@ import * as importSuite from "./import.mjs";
 import { ApiClient } from "./lib/client.mjs";
 import { machineInfo, renderMarkdown } from "./lib/report.mjs";
 import { BIN, childEnv, interrupted, ROOT, startServer } from "./lib/server.mjs";
+import * as scale from "./scale.mjs";
 import * as storage from "./storage.mjs";
 import * as uploads from "./uploads.mjs";
 
-const SUITES = [core, fanout, uploads, clientSuite, fog, storage, importSuite, capacity];
+const SUITES = [core, fanout, uploads, clientSuite, fog, storage, importSuite, capacity, scale];
 
 // Run under the project's node (24, in node_modules/.bin) even when started by another one.
 const localNode = join(BIN, "node");
@@ -96,7 +99,10 @@ async function main() {
     for (const suite of suites) assets = (await suite.prepare?.({ log }))?.assets ?? assets;
     let baseUrl;
     let serverLabel;
-    if (args.url) {
+    const sharedServer = suites.some((s) => !s.ownServers);
+    if (!sharedServer) {
+      serverLabel = "the suite's own wrangler dev servers (local, fresh persist dirs, BENCH_ROUTES=1)";
+    } else if (args.url) {
       baseUrl = args.url.replace(/\/$/, "");
       serverLabel = `already running at ${baseUrl}`;
     } else {
@@ -106,8 +112,8 @@ async function main() {
       serverLabel = `wrangler dev (local, fresh persist dir, BENCH_ROUTES=1) at ${baseUrl}, from ${server.source}`;
     }
 
-    const client = await ApiClient.registerWithToken(baseUrl);
-    log(`[bench] registered ${client.user?.username} with an API token`);
+    const client = sharedServer ? await ApiClient.registerWithToken(baseUrl) : null;
+    if (client) log(`[bench] registered ${client.user?.username} with an API token`);
     const shared = {};
     for (const suite of suites) {
       for (const scenario of suite.scenarios) {
@@ -117,7 +123,17 @@ async function main() {
         const s0 = performance.now();
         const stamp = server?.sourceStamp();
         try {
-          const r = await scenario.run({ client, baseUrl, quick: args.quick, shared, log, persistDir: server?.persistDir });
+          const r = await scenario.run({
+            client,
+            baseUrl,
+            quick: args.quick,
+            shared,
+            log,
+            persistDir: server?.persistDir,
+            url: args.url,
+            inPlace: args["in-place"],
+            notes,
+          });
           results.push({ suite: suite.name, id: scenario.id, title: scenario.title, ...r });
         } catch (err) {
           log(`[bench]   failed: ${err.message}`);
@@ -158,6 +174,7 @@ async function main() {
     const failed = results.some((r) => r.error || (r.failures ?? []).length > 0);
     return failed ? 1 : 0;
   } finally {
+    for (const suite of suites) await suite.finish?.({ log }); // servers a suite started itself
     if (server) {
       log("[bench] stopping the server");
       await server.stop();

@@ -152,6 +152,7 @@ export class ApiClient {
       etag: res.headers.get("etag"),
       contentLength: res.headers.get("content-length"),
       contentEncoding: res.headers.get("content-encoding"),
+      retryAfter: res.headers.get("retry-after"),
       setCookies: res.headers.getSetCookie(),
     };
   }

@@ -100,7 +100,7 @@ function installExitHandlers() {
   // Last resort, synchronous: no awaiting is possible in an 'exit' handler.
   process.on("exit", () => {
     for (const pgid of groups) killGroup(pgid, "SIGKILL");
-    releaseMachineLock();
+    releaseMachineLock({ all: true });
   });
   const onSignal = (signal, code) => {
     interruptedBy = signal;
@@ -120,6 +120,9 @@ function installExitHandlers() {
 
 const LOCK_FILE = join(tmpdir(), "vtt-bench.lock");
 let lockHeld = false;
+// Servers of this process holding the lock: a suite that starts its own servers while the run's
+// shared one is up takes it again (this process already holds it) instead of waiting for itself.
+let lockDepth = 0;
 
 function lockHolder() {
   try {
@@ -132,8 +135,10 @@ function lockHolder() {
   }
 }
 
-function releaseMachineLock() {
+function releaseMachineLock({ all = false } = {}) {
   if (!lockHeld) return;
+  lockDepth = all ? 0 : Math.max(0, lockDepth - 1);
+  if (lockDepth > 0) return;
   lockHeld = false;
   try {
     if (readFileSync(LOCK_FILE, "utf8").trim() === String(process.pid)) unlinkSync(LOCK_FILE);
@@ -148,12 +153,17 @@ function releaseMachineLock() {
  */
 export async function acquireMachineLock({ timeoutMs = 15 * 60_000, log = console.error } = {}) {
   installExitHandlers();
+  if (lockHeld) {
+    lockDepth += 1;
+    return null;
+  }
   const deadline = Date.now() + timeoutMs;
   let announced = false;
   while (true) {
     try {
       writeFileSync(LOCK_FILE, `${process.pid}\n`, { flag: "wx" });
       lockHeld = true;
+      lockDepth = 1;
       return null;
     } catch {
       const holder = lockHolder();
@@ -324,6 +334,7 @@ export async function startServer({
   const notes = [];
   let child = null;
   let stopped = false;
+  let locked = false;
 
   const stop = async () => {
     if (stopped) return;
@@ -341,11 +352,12 @@ export async function startServer({
       groups.delete(child.pid);
     }
     if (!keepPersistDir) await rm(tmp, { recursive: true, force: true });
-    releaseMachineLock();
+    if (locked) releaseMachineLock();
   };
 
   try {
     const lockNote = await acquireMachineLock({ log });
+    locked = true;
     if (lockNote) notes.push(lockNote);
     mkdirSync(dirname(logFile), { recursive: true });
     writeFileSync(logFile, `[bench] ${new Date().toISOString()}\n`);
