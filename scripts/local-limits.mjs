@@ -13,6 +13,10 @@ export const LOCAL_LIMITS = {
   REGISTRATIONS_PER_IP_PER_MINUTE: "1000",
   LOGINS_PER_IP_PER_MINUTE: "1000",
   SESSION_CREATES_PER_MINUTE: "1000",
+  // Not a limit, a local fact: `wrangler dev` gives every request the same placeholder location,
+  // so the shards' regions would put every local session on one shard. Locally they name no
+  // region, and placement spreads sessions by load over both (worker/db/shards.ts).
+  SHARDS: '{"DB_SHARD_1":"","DB_SHARD_2":""}',
 };
 
 /** The limits as `wrangler dev` arguments. */
