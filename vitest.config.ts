@@ -30,6 +30,9 @@ const workers = defineProject({
           REGISTRATIONS_PER_IP_PER_MINUTE: "1000",
           LOGINS_PER_IP_PER_MINUTE: "1000",
           SESSION_CREATES_PER_MINUTE: "20",
+          // The shards and their regions as wrangler.toml has them (placement tests pin sessions by
+          // region); a local .dev.vars, which gives them none, cannot change them for tests.
+          SHARDS: { DB_SHARD_1: "weur", DB_SHARD_2: "enam" },
           BACKUPS_PER_MINUTE: "6",
           RESTORES_PER_MINUTE: "6",
           INTEGRITY_CHECKS_PER_MINUTE: "6",

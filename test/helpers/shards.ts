@@ -4,6 +4,7 @@
  * the session's shard; users, logins, tokens, memberships and counters on the directory (env.DB).
  */
 import { env } from "cloudflare:test";
+import { configuredShards } from "../../worker/db/shards";
 
 /** The binding name of the shard holding the session (DB_SHARD_1, DB_SHARD_2, ...). */
 export async function shardNameOf(sid: string): Promise<string> {
@@ -25,5 +26,5 @@ export function shardByName(name: string): D1Database {
 
 /** The configured session shards' binding names, in wrangler.toml's order. */
 export function shardNames(): string[] {
-  return Object.keys(env.SHARDS as Record<string, string>);
+  return configuredShards(env).map((s) => s.name);
 }

@@ -2,6 +2,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { configuredShards, placeSession, regionsNear, sessionsPerShard } from "../../worker/db/shards";
 import type { SessionObject } from "../../worker/session/session-object";
+import { createSession } from "../../worker/session/stub";
 import { S, TestUser } from "../helpers/client";
 import { shardByName, shardNameOf, shardNames } from "../helpers/shards";
 
@@ -91,6 +92,23 @@ describe("shards: placement", () => {
     const placed = new Set<string>();
     for (let i = 0; i < 4; i++) placed.add(await shardNameOf((await createFrom(undefined)).sid));
     expect([...placed].sort()).toEqual(shardNames());
+  });
+
+  it("creates the session's object near its shard (locationHint of the shard's region)", async () => {
+    const gets: unknown[] = [];
+    const fake = {
+      idFromName: (name: string) => ({ name }),
+      get: (_id: unknown, options?: unknown) => {
+        gets.push(options);
+        return { createSession: async () => ({ ok: true, seq: 1, created_at: "" }) };
+      },
+    };
+    const fakeEnv = { ...env, SESSION: fake } as unknown as Env;
+    await createSession(fakeEnv, "s1", { name: "DB_SHARD_1", region: "weur" }, "u", "Table", "code");
+    await createSession(fakeEnv, "s2", { name: "DB_SHARD_2", region: "enam" }, "u", "Table", "code");
+    // A shard that names no region (local runs) leaves the object where the runtime puts it.
+    await createSession(fakeEnv, "s3", { name: "DB_SHARD_1", region: "" }, "u", "Table", "code");
+    expect(gets).toEqual([{ locationHint: "weur" }, { locationHint: "enam" }, undefined]);
   });
 
   it("tells the session's object its shard, kept in the object's storage", async () => {
