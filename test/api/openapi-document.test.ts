@@ -29,6 +29,17 @@ describe("docs/openapi.json", () => {
   });
 });
 
+describe("cli/api-types.ts", () => {
+  it("has every operation of docs/openapi.json (npm run openapi regenerates both)", () => {
+    const document = read("openapi.json");
+    const types = readFileSync(new URL("../../cli/api-types.ts", import.meta.url), "utf8");
+    for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, { operationId: string }>>)) {
+      expect(types, path).toContain(`"${path}": {`);
+      for (const operation of Object.values(item)) expect(types, operation.operationId).toContain(`${operation.operationId}: {`);
+    }
+  });
+});
+
 describe("docs/protocol.json", () => {
   const protocol = read("protocol.json");
   /** The schema of one `$defs` entry with its references to other entries resolved. */

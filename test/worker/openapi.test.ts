@@ -220,6 +220,20 @@ describe("real answers match the document", () => {
     expect((await gm.req("GET", `${base}/scenes`)).body.items).toHaveLength(2);
   });
 
+  it("backups and a restore", async () => {
+    const { gm, base } = await newTable();
+    await create(gm, base, "scenes", { name: "Crypt" });
+    const backup = await gm.req("POST", `${base}/backups`);
+    expect(backup.status).toBe(201);
+    await expectDocumented("POST", "/api/vtt/sessions/:sid/backups", backup);
+    await expectDocumented("GET", "/api/vtt/sessions/:sid/backups", await gm.req("GET", `${base}/backups`));
+    const restored = await gm.req("POST", `${base}/restore`, {});
+    expect(restored.status).toBe(201);
+    await expectDocumented("POST", "/api/vtt/sessions/:sid/restore", restored);
+    const copy = await gm.req("GET", `/api/vtt/sessions/${restored.body.session.id}/scenes`);
+    expect(copy.body.items.map((s: Json) => s.name)).toEqual(["Crypt"]);
+  });
+
   it("unauthenticated, foreign and unknown requests", async () => {
     const { base } = await newTable();
     const stranger = await TestUser.register("stranger");

@@ -124,6 +124,18 @@ function answerHeader(h: HeaderName) {
   return header;
 }
 
+/** A body that is not JSON: the multipart upload form, or the bytes themselves. */
+function mediaBodySchema(media: string): OpenAPIV3_1.SchemaObject {
+  if (media === "multipart/form-data") {
+    return {
+      type: "object",
+      properties: { file: { type: "string", format: "binary" }, kind: { type: "string", enum: ["map", "token"] } },
+      required: ["file"],
+    };
+  }
+  return { type: "string", format: "binary" };
+}
+
 function describe(op: Operation) {
   const parameters: OpenAPIV3_1.ParameterObject[] = [
     ...queryParameters(op),
@@ -146,7 +158,7 @@ function describe(op: Operation) {
     ...(op.body
       ? { requestBody: { required: true, content: { "application/json": { schema: resolver(op.body as never) } } } }
       : op.bodyMedia
-        ? { requestBody: { required: true, content: { [op.bodyMedia]: { schema: { type: "object" as const } } } } }
+        ? { requestBody: { required: true, content: { [op.bodyMedia]: { schema: mediaBodySchema(op.bodyMedia) } } } }
         : {}),
     responses: {
       ...Object.fromEntries(Object.entries(op.responses).map(([status, answer]) => [status, answerOf(answer)])),

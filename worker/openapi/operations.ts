@@ -6,8 +6,10 @@
 import { z } from "zod";
 import { apiTokenCreateSchema, passwordChangeSchema } from "../../domain/accounts";
 import { ackSchema, credentialsSchema, joinSchema, loginSchema, memberSchema, sessionCreateSchema } from "../../domain/api";
+import { assetKindSchema } from "../../domain/assets";
 import { idSchema } from "../../domain/entities";
 import { type ErrorCode, errorStatus } from "../../domain/errors";
+import { nameSchema } from "../../domain/fields";
 import { opSchemasFor } from "../../domain/ops";
 import { settingsPatchSchema } from "../../domain/settings";
 import { turnBody } from "../../modules/initiative/worker";
@@ -22,6 +24,8 @@ import {
   assetAnswerSchema,
   assetSchema,
   authAnswerSchema,
+  backupCreatedSchema,
+  backupListSchema,
   batchResultSchema,
   changesSchema,
   clientsSchema,
@@ -37,6 +41,7 @@ import {
   locksSchema,
   memberAnswerSchema,
   openObjectSchema,
+  restoredSchema,
   schemaName,
   sessionCreatedSchema,
   sessionListSchema,
@@ -440,7 +445,7 @@ export const operations: readonly Operation[] = [
     summary: "The session's backups",
     tag: "backups",
     access: "gm",
-    responses: { 200: ok(openObjectSchema) },
+    responses: { 200: ok(backupListSchema) },
   },
   {
     method: "POST",
@@ -448,7 +453,7 @@ export const operations: readonly Operation[] = [
     summary: "Back the session up now",
     tag: "backups",
     access: "gm",
-    responses: { 201: created(openObjectSchema) },
+    responses: { 201: created(backupCreatedSchema) },
     errors: ["rate_limited"],
   },
   {
@@ -458,7 +463,7 @@ export const operations: readonly Operation[] = [
     tag: "backups",
     access: "gm",
     body: restoreBody,
-    responses: { 201: created(openObjectSchema) },
+    responses: { 201: created(restoredSchema, "A new session holding the restored state") },
     errors: ["rate_limited"],
   },
   {
@@ -477,6 +482,8 @@ export const operations: readonly Operation[] = [
     tag: "bundles",
     access: "gm",
     bodyMedia: "application/zip",
+    // worker/routes/bundles.ts reads it: the new scene's name instead of the bundle's.
+    query: z.object({ name: nameSchema.optional() }),
     headers: ["Idempotency-Key"],
     responses: { 201: created(importedSchema) },
     errors: ["payload_too_large"],
@@ -576,6 +583,8 @@ export const operations: readonly Operation[] = [
     tag: "assets",
     access: "gm",
     bodyMedia: "multipart/form-data",
+    // worker/routes/assets.ts reads it as the form field `kind` would be.
+    query: z.object({ kind: assetKindSchema.optional() }),
     responses: { 201: created(assetAnswerSchema) },
     errors: ["payload_too_large", "unsupported_media_type", "rate_limited"],
   },

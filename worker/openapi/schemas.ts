@@ -135,6 +135,37 @@ export const locksSchema = z.looseObject({ locks: z.array(lockSchema) });
 export const lockAnswerSchema = z.looseObject({ lock: lockSchema });
 export const assetAnswerSchema = z.looseObject({ asset: assetSchema });
 export const integritySchema = z.looseObject({ findings: z.array(z.looseObject({})), checked_at: z.string().nullable() });
-export const importedSchema = z.looseObject({ scene: anyEntitySchema });
+export const importedSchema = z.looseObject({
+  scene: anyEntitySchema,
+  created: z.record(z.string(), z.union([z.number().int(), z.record(z.string(), z.number().int())])),
+  seq: z.number().int(),
+});
+export const backupCreatedSchema = z.looseObject({
+  backup: z.looseObject({
+    kind: z.enum(["full", "incr"]),
+    session_id: z.string(),
+    created_at: z.string(),
+    seq: z.number().int(),
+    from_seq: z.number().int(),
+    files: z.array(z.looseObject({ name: z.string(), sha256: z.string(), rows: z.number().int(), bytes: z.number().int() })),
+  }),
+});
+export const backupListSchema = z.looseObject({
+  backups: z.array(
+    z.looseObject({
+      id: z.string(),
+      kind: z.enum(["full", "incr"]),
+      created_at: z.string(),
+      from_seq: z.number().int(),
+      to_seq: z.number().int(),
+    }),
+  ),
+});
+export const restoredSchema = z.looseObject({
+  session: gameSessionSchema,
+  invite_code: z.string(),
+  restored_seq: z.number().int(),
+  seq: z.number().int(),
+});
 /** An open object: the fields are described in docs/API.md. */
 export const openObjectSchema = z.looseObject({});
