@@ -3128,6 +3128,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   getApiVttAssetsByHash: {
@@ -3545,6 +3556,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   putApiVttSessionsBySidMembersByUserId: {
@@ -3634,6 +3656,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   deleteApiVttSessionsBySidMembersByUserId: {
@@ -3688,6 +3721,17 @@ export interface operations {
       /** @description Error: `not_found` */
       404: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3753,6 +3797,17 @@ export interface operations {
       /** @description Error: `not_found` */
       404: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
           [name: string]: unknown;
         };
         content: {
@@ -4082,6 +4137,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   getApiVttSessionsBySidScenes: {
@@ -4234,6 +4300,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -4397,6 +4474,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   patchApiVttSessionsBySidScenesById: {
@@ -4505,6 +4593,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -4695,6 +4794,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   postApiVttSessionsBySidScenesByIdRestore: {
@@ -4788,6 +4898,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -4958,6 +5079,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   getApiVttSessionsBySidFoldersById: {
@@ -5112,6 +5244,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   patchApiVttSessionsBySidFoldersById: {
@@ -5220,6 +5363,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -5410,6 +5564,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   postApiVttSessionsBySidFoldersByIdRestore: {
@@ -5503,6 +5668,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -5673,6 +5849,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   getApiVttSessionsBySidLayersById: {
@@ -5827,6 +6014,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   patchApiVttSessionsBySidLayersById: {
@@ -5935,6 +6133,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -6125,6 +6334,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   postApiVttSessionsBySidLayersByIdRestore: {
@@ -6218,6 +6438,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -6388,6 +6619,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   getApiVttSessionsBySidTokensById: {
@@ -6542,6 +6784,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   patchApiVttSessionsBySidTokensById: {
@@ -6650,6 +6903,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -6840,6 +7104,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   postApiVttSessionsBySidTokensByIdRestore: {
@@ -6933,6 +7208,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -7103,6 +7389,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   getApiVttSessionsBySidTokenArtById: {
@@ -7257,6 +7554,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   patchApiVttSessionsBySidTokenArtById: {
@@ -7365,6 +7673,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -7555,6 +7874,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   postApiVttSessionsBySidTokenArtByIdRestore: {
@@ -7648,6 +7978,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -7818,6 +8159,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   getApiVttSessionsBySidEncountersById: {
@@ -7972,6 +8324,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   patchApiVttSessionsBySidEncountersById: {
@@ -8080,6 +8443,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -8270,6 +8644,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   postApiVttSessionsBySidEncountersByIdRestore: {
@@ -8363,6 +8748,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -8533,6 +8929,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   getApiVttSessionsBySidConditionsById: {
@@ -8687,6 +9094,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   patchApiVttSessionsBySidConditionsById: {
@@ -8795,6 +9213,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -8985,6 +9414,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   postApiVttSessionsBySidConditionsByIdRestore: {
@@ -9078,6 +9518,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -9248,6 +9699,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   getApiVttSessionsBySidFogById: {
@@ -9402,6 +9864,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   patchApiVttSessionsBySidFogById: {
@@ -9510,6 +9983,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -9700,6 +10184,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   postApiVttSessionsBySidFogByIdRestore: {
@@ -9793,6 +10288,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -9963,6 +10469,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   getApiVttSessionsBySidFogChunksById: {
@@ -10117,6 +10634,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   patchApiVttSessionsBySidFogChunksById: {
@@ -10225,6 +10753,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -10415,6 +10954,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   postApiVttSessionsBySidFogChunksByIdRestore: {
@@ -10508,6 +11058,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -10673,6 +11234,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   patchApiVttSessionsBySidSessionState: {
@@ -10780,6 +11352,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   postApiVttSessionsBySidScenesByIdActivate: {
@@ -10838,6 +11421,17 @@ export interface operations {
       /** @description Error: `not_found` */
       404: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
           [name: string]: unknown;
         };
         content: {
@@ -10998,6 +11592,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   patchApiVttSessionsBySidSessionStateById: {
@@ -11106,6 +11711,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -11296,6 +11912,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   postApiVttSessionsBySidSessionStateByIdRestore: {
@@ -11389,6 +12016,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -11562,6 +12200,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   postApiVttSessionsBySidRestore: {
@@ -11648,6 +12297,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -11817,6 +12477,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   getApiVttSessionsBySidWs: {
@@ -11866,6 +12537,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -11943,6 +12625,17 @@ export interface operations {
       /** @description Error: `payload_too_large` */
       413: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
           [name: string]: unknown;
         };
         content: {
@@ -12161,6 +12854,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   getApiVttSessionsBySidLocks: {
@@ -12312,6 +13016,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   deleteApiVttSessionsBySidLocksBySceneId: {
@@ -12375,6 +13090,17 @@ export interface operations {
       /** @description Error: `conflict` */
       409: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
           [name: string]: unknown;
         };
         content: {
@@ -12516,6 +13242,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -12674,6 +13411,17 @@ export interface operations {
       };
       /** @description Error: `rate_limited` */
       429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
         headers: {
           /** @description Seconds to wait before trying again. */
           "Retry-After"?: string;
@@ -12886,6 +13634,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   postApiVttSessionsBySidModulesInitiativeEncountersByIdPrevious: {
@@ -12979,6 +13738,17 @@ export interface operations {
       /** @description Error: `locked` */
       423: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Error: `unavailable` */
+      503: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After"?: string;
           [name: string]: unknown;
         };
         content: {

@@ -112,7 +112,9 @@ function errorAnswers(op: Operation) {
       String(status),
       {
         description: `Error: ${codes.map((c) => `\`${c}\``).join(" or ")}`,
-        ...(codes.includes("rate_limited") ? { headers: { "Retry-After": answerHeader("Retry-After") } } : {}),
+        ...(codes.includes("rate_limited") || codes.includes("unavailable")
+          ? { headers: { "Retry-After": answerHeader("Retry-After") } }
+          : {}),
         content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
       },
     ]),

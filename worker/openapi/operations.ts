@@ -291,7 +291,7 @@ export const operations: readonly Operation[] = [
     access: "operator",
     body: moveSchema,
     responses: { 200: ok(openObjectSchema) },
-    errors: ["conflict"],
+    errors: ["conflict", "unavailable"],
   },
   {
     method: "GET",
@@ -639,6 +639,8 @@ export function errorsOf(op: Operation): ErrorCode[] {
   if (op.access === "gm") codes.add("forbidden");
   if (op.access === "member" && op.method !== "GET") codes.add("forbidden");
   if (op.body || op.bodyMedia) codes.add("payload_too_large");
+  // A session's writes (and socket upgrades) while an operator moves it between shards: retry.
+  if ((op.access === "member" || op.access === "gm") && (op.method !== "GET" || op.path.endsWith("/ws"))) codes.add("unavailable");
   for (const code of op.errors ?? []) codes.add(code);
   return [...codes].sort((a, b) => errorStatus[a] - errorStatus[b] || a.localeCompare(b));
 }
