@@ -62,7 +62,7 @@ const client = defineProject({
   test: {
     name: "client",
     environment: "node",
-    include: ["test/client/**/*.test.ts", "test/modules/**/*.client.test.ts", "test/cli/**/*.test.ts"],
+    include: ["test/client/**/*.test.ts", "test/modules/**/*.client.test.ts", "test/cli/**/*.test.ts", "test/api/**/*.test.ts"],
     setupFiles: ["./test/client/setup.ts"],
   },
 });

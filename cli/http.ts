@@ -1,5 +1,8 @@
 /** The CLI's HTTP client: base URL and API token, the contract's error envelope, progress. */
 
+import createClient, { type Client } from "openapi-fetch";
+import type { paths } from "./api-types.ts";
+
 export class CliError extends Error {
   readonly exitCode: number;
 
@@ -24,44 +27,32 @@ export interface Connection {
   token: string;
 }
 
-export async function request(
-  conn: Connection,
-  method: string,
-  path: string,
-  init: { body?: RequestInit["body"]; headers?: Record<string, string> } = {},
-): Promise<Response> {
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, conn.url), {
-      method,
-      headers: { authorization: `Bearer ${conn.token}`, ...init.headers },
-      ...(init.body === undefined ? {} : { body: init.body, duplex: "half" }),
-    } as RequestInit);
-  } catch (error) {
-    throw new CliError(`cannot reach ${conn.url}: ${error instanceof Error ? error.message : String(error)}`, EXIT.failure);
-  }
-  if (!res.ok) {
-    const text = await res.text();
-    let message = text.slice(0, 500);
-    try {
-      const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
-      if (body.error) message = `${body.error.code}: ${body.error.message}`;
-    } catch {
-      // not the error envelope: show the raw text
-    }
-    throw new CliError(`${method} ${path} failed with ${res.status}: ${message}`, exitFor(res.status));
-  }
-  return res;
+/** The API's typed client (openapi-fetch over cli/api-types.ts, generated from docs/openapi.json). */
+export type Api = Client<paths>;
+
+export function apiClient(conn: Connection): Api {
+  return createClient<paths>({
+    baseUrl: conn.url.replace(/\/+$/, ""),
+    headers: { authorization: `Bearer ${conn.token}` },
+    fetch: async (request) => {
+      try {
+        return await fetch(request);
+      } catch (error) {
+        throw new CliError(`cannot reach ${conn.url}: ${error instanceof Error ? error.message : String(error)}`, EXIT.failure);
+      }
+    },
+  });
 }
 
-export async function requestJson<T>(conn: Connection, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await request(
-    conn,
-    method,
-    path,
-    body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } },
-  );
-  return (await res.json()) as T;
+/** The data of a successful answer; else a CliError naming the contract's error envelope. */
+export function answered<D, E>(result: { data?: D; error?: E; response: Response }, method: string): D {
+  const { response } = result;
+  if (response.ok) return result.data as D;
+  const { pathname, search } = new URL(response.url || "http://server/");
+  const error = result.error as { error?: { code?: string; message?: string } } | string | undefined;
+  const message =
+    typeof error === "object" && error?.error ? `${error.error.code}: ${error.error.message}` : String(error ?? "").slice(0, 500);
+  throw new CliError(`${method} ${pathname}${search} failed with ${response.status}: ${message}`, exitFor(response.status));
 }
 
 /** A progress bar on stderr when it is a terminal; silent otherwise (scripts, CI). */

@@ -20,7 +20,7 @@ import { unzipSync } from "fflate";
 import { checkBundle, unpackBundle } from "../domain/bundle.ts";
 import { createEntityRegistry } from "../domain/registry.ts";
 import { modules } from "../modules/registry.ts";
-import { CliError, type Connection, counted, EXIT, progress, request, requestJson } from "./http.ts";
+import { answered, apiClient, CliError, type Connection, counted, EXIT, progress } from "./http.ts";
 
 const USAGE = `usage: vtt <command> [options]
 
@@ -71,19 +71,22 @@ function connection(values: Values): Connection {
   return { url, token };
 }
 
-const S = (sid: string) => `/api/vtt/sessions/${encodeURIComponent(sid)}`;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function exportScene(values: Values): Promise<void> {
   need(values, "session", "scene", "out");
   const conn = connection(values);
   const out = values.out as string;
-  const res = await request(conn, "GET", `${S(values.session as string)}/scenes/${encodeURIComponent(values.scene as string)}/export`);
-  if (!res.body) throw new CliError("the server sent no bundle", EXIT.server);
-  const length = Number(res.headers.get("content-length")) || undefined;
+  const result = await apiClient(conn).GET("/api/vtt/sessions/{sid}/scenes/{id}/export", {
+    params: { path: { sid: values.session as string, id: values.scene as string } },
+    parseAs: "stream",
+  });
+  const body = answered(result, "GET");
+  if (!body) throw new CliError("the server sent no bundle", EXIT.server);
+  const length = Number(result.response.headers.get("content-length")) || undefined;
   // Written to a temporary name first: a failed download never leaves a half file under `out`.
   const partial = `${out}.partial`;
-  await counted(res.body, progress("export", length)).pipeTo(Writable.toWeb(createWriteStream(partial)));
+  await counted(body, progress("export", length)).pipeTo(Writable.toWeb(createWriteStream(partial)));
   await rename(partial, out);
   say(`exported to ${out} (${(await stat(out)).size} bytes)`);
 }
@@ -107,42 +110,47 @@ async function importScene(values: Values): Promise<void> {
   if (size === undefined) throw new CliError(`no such file: ${file}`, EXIT.usage);
   // Every import carries a key: a failure part-way can be resumed with the same one (--key).
   const key = values.key ?? randomUUID();
-  const query = values.name === undefined ? "" : `?name=${encodeURIComponent(values.name)}`;
   const body = counted(Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>, progress("import", size));
-  let res: Response;
+  let result: { scene: { id: string; name?: unknown }; created: Record<string, number | Record<string, number>> };
   try {
-    res = await request(conn, "POST", `${S(values.session as string)}/import${query}`, {
-      body,
-      headers: { "content-type": "application/zip", "content-length": String(size), "idempotency-key": key },
+    const answer = await apiClient(conn).POST("/api/vtt/sessions/{sid}/import", {
+      params: {
+        path: { sid: values.session as string },
+        query: values.name === undefined ? {} : { name: values.name },
+        header: { "Idempotency-Key": key },
+      },
+      // The bundle streams from the file as it is read: no copy in memory.
+      body: body as unknown as string,
+      bodySerializer: (stream) => stream,
+      headers: { "content-type": "application/zip", "content-length": String(size) },
+      duplex: "half",
     });
+    result = answered(answer, "POST");
   } catch (error) {
     if (error instanceof CliError && error.exitCode !== EXIT.usage && error.exitCode !== EXIT.invalid && error.exitCode !== EXIT.auth)
       throw new CliError(`${error.message}\nretry with --key ${key} to resume this import without a second copy`, error.exitCode);
     throw error;
   }
-  const result = (await res.json()) as { scene: { id: string; name: string }; created: Record<string, number | Record<string, number>> };
-  say(`imported scene ${result.scene.id} "${result.scene.name}" (${describeCreated(result.created)})`);
+  say(`imported scene ${result.scene.id} "${String(result.scene.name)}" (${describeCreated(result.created)})`);
 }
 
 async function backup(values: Values): Promise<void> {
   need(values, "session");
-  const { backup: manifest } = await requestJson<{ backup: { created_at: string; seq: number; files: { name: string; rows: number }[] } }>(
-    connection(values),
-    "POST",
-    `${S(values.session as string)}/backups`,
-  );
+  const answer = await apiClient(connection(values)).POST("/api/vtt/sessions/{sid}/backups", {
+    params: { path: { sid: values.session as string } },
+  });
+  const { backup: manifest } = answered(answer, "POST");
   say(`backup of seq ${manifest.seq} at ${manifest.created_at}: ${manifest.files.map((f) => `${f.name} (${f.rows})`).join(", ")}`);
 }
 
 async function restore(values: Values): Promise<void> {
   need(values, "session");
   if (values.at !== undefined && Number.isNaN(Date.parse(values.at))) throw new CliError(`not a time: ${values.at}`, EXIT.usage);
-  const result = await requestJson<{ session: { id: string; name: string }; restored_seq: number }>(
-    connection(values),
-    "POST",
-    `${S(values.session as string)}/restore`,
-    values.at === undefined ? {} : { at: new Date(values.at).toISOString() },
-  );
+  const answer = await apiClient(connection(values)).POST("/api/vtt/sessions/{sid}/restore", {
+    params: { path: { sid: values.session as string } },
+    body: values.at === undefined ? {} : { at: new Date(values.at).toISOString() },
+  });
+  const result = answered(answer, "POST");
   say(`restored into session ${result.session.id} "${result.session.name}" (state at seq ${result.restored_seq})`);
 }
 

@@ -15,6 +15,7 @@ import { backupRoutes } from "./routes/backups";
 import { batchRoutes } from "./routes/batch";
 import { benchRoutes } from "./routes/bench";
 import { bundleRoutes } from "./routes/bundles";
+import { docsRoutes } from "./routes/docs";
 import { entityRoutes } from "./routes/entities";
 import { healthRoutes } from "./routes/health";
 import { integrityRoutes } from "./routes/integrity";
@@ -38,6 +39,7 @@ export const app = new Hono<AppEnv>({ router: new RegExpRouter() });
 app.use(requestId);
 app.use("/api/*", logRequests);
 
+app.route("/", docsRoutes);
 app.route("/api/auth", authRoutes);
 app.route("/api/vtt/health", healthRoutes);
 app.route("/api/vtt/metrics", metricsRoutes);

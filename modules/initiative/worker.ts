@@ -87,7 +87,7 @@ export interface TurnResult {
 /** Attempts at a turn whose reads were overtaken by a concurrent write. */
 const ATTEMPTS = 3;
 
-const turnBody = z.strictObject({ base_version: z.number().int().min(1).optional() });
+export const turnBody = z.strictObject({ base_version: z.number().int().min(1).optional() });
 
 const OP_CODES = ["create", "update", "archive", "restore", "revert"] as const satisfies readonly InternalOp["op"][];
 

@@ -60,7 +60,7 @@ async function findSession(env: Env, sid: string) {
   return row;
 }
 
-const moveSchema = z.strictObject({ shard: z.string().min(1).max(64) });
+export const moveSchema = z.strictObject({ shard: z.string().min(1).max(64) });
 
 export const adminRoutes = new Hono<AppEnv>()
   .use(requireAdmin)

@@ -9,7 +9,7 @@ import { jsonBody } from "../middleware/body";
 import { limitPerUser } from "../middleware/rate-limit";
 import type { AppEnv } from "../types";
 
-const restoreBody = z.strictObject({ at: z.iso.datetime({ offset: true }).optional() });
+export const restoreBody = z.strictObject({ at: z.iso.datetime({ offset: true }).optional() });
 
 /** Backups of a session (GM): list them, take one now, restore to a point in time. */
 export const backupRoutes = new Hono<AppEnv>()

@@ -151,8 +151,8 @@ async function entityHistory(c: Context<AppEnv>, type: EntityType, id: string) {
   return rows;
 }
 
-const listQuery = z.object({ archived: z.enum(["true", "false"]).optional(), scene_id: idSchema.optional() });
-const revertBody = z.strictObject({ version: z.number().int().min(1), base_version: z.number().int().min(1) });
+export const listQuery = z.object({ archived: z.enum(["true", "false"]).optional(), scene_id: idSchema.optional() });
+export const revertBody = z.strictObject({ version: z.number().int().min(1), base_version: z.number().int().min(1) });
 const patchBody = jsonObjectSchema;
 
 export const entityRoutes = new Hono<AppEnv>()

@@ -11,7 +11,7 @@ import { jsonBody, KiB } from "../middleware/body";
 import { acquireLock, listLocks, releaseLock } from "../session/stub";
 import type { AppEnv } from "../types";
 
-const lockBodySchema = z.strictObject({ scene_id: idSchema });
+export const lockBodySchema = z.strictObject({ scene_id: idSchema });
 
 export const lockRoutes = new Hono<AppEnv>()
   .get("/locks", requireGm, async (c) => {

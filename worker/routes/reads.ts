@@ -47,7 +47,7 @@ function matchesSeq(header: string | undefined, seq: number): boolean {
   return header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === `"${seq}"`);
 }
 
-const changesQuery = z.strictObject({ since: z.string().regex(/^\d{1,15}$/, "since is a seq: a non-negative integer") });
+export const changesQuery = z.strictObject({ since: z.string().regex(/^\d{1,15}$/, "since is a seq: a non-negative integer") });
 
 /**
  * One row per entity, its latest, in seq order. A token that came into a player's view carries
