@@ -16,7 +16,7 @@ import {
 import worker from "../../worker/index";
 import { JOBS_QUEUE, type JobMessage } from "../../worker/jobs/queue";
 import { create, ORIGIN, S, TestUser } from "./client";
-import { shardNameOf } from "./shards";
+import { originOf, shardNameOf } from "./shards";
 
 /** A stand-in for the JOBS binding: what was sent, and the size of each `sendBatch`. */
 export function captureQueue() {
@@ -90,24 +90,12 @@ export async function runCron(at: Date): Promise<JobMessage[]> {
   return sent;
 }
 
-/** Where a request must come from for placement to pick a shard of `region` (worker/db/shards.ts regionsNear). */
-const ORIGINS: Record<string, { continent: string; longitude: string }> = {
-  weur: { continent: "EU", longitude: "2.35" },
-  eeur: { continent: "EU", longitude: "25" },
-  enam: { continent: "NA", longitude: "-75" },
-  wnam: { continent: "NA", longitude: "-122" },
-  apac: { continent: "AS", longitude: "139" },
-  oc: { continent: "OC", longitude: "151" },
-};
-
 /**
  * A GM's new session on the shard `shard` (DB_SHARD_1, ...), placed there as the service places
  * it: created by a request from the shard's region. A scene and a token give its log rows.
  */
 export async function tableOn(shard: string) {
-  const region = (env.SHARDS as Record<string, string>)[shard] ?? "";
-  const cf = ORIGINS[region];
-  if (!cf) throw new Error(`no origin places a session on ${shard} (${region})`);
+  const cf = originOf(shard);
   const gm = await TestUser.register("gm");
   const res = await SELF.fetch(`${ORIGIN}/api/vtt/sessions`, {
     method: "POST",

@@ -4,7 +4,7 @@
  * the session's shard; users, logins, tokens, memberships and counters on the directory (env.DB).
  */
 import { env } from "cloudflare:test";
-import { configuredShards } from "../../worker/db/shards";
+import { configuredShards, type Region } from "../../worker/db/shards";
 
 /** The binding name of the shard holding the session (DB_SHARD_1, DB_SHARD_2, ...). */
 export async function shardNameOf(sid: string): Promise<string> {
@@ -27,4 +27,22 @@ export function shardByName(name: string): D1Database {
 /** The configured session shards' binding names, in wrangler.toml's order. */
 export function shardNames(): string[] {
   return configuredShards(env).map((s) => s.name);
+}
+
+/** A request origin (`request.cf`) whose nearest region is `region` (regionsNear in worker/db/shards.ts). */
+export const ORIGINS: Record<Region, { continent: string; longitude: string }> = {
+  wnam: { continent: "NA", longitude: "-122.4" },
+  enam: { continent: "NA", longitude: "-74.0" },
+  weur: { continent: "EU", longitude: "2.35" },
+  eeur: { continent: "EU", longitude: "30.5" },
+  apac: { continent: "AS", longitude: "139.7" },
+  oc: { continent: "OC", longitude: "151.2" },
+};
+
+/** Where a request must come from for placement to pick `shard` (its region as SHARDS names it). */
+export function originOf(shard: string): { continent: string; longitude: string } {
+  const region = configuredShards(env).find((s) => s.name === shard)?.region;
+  const origin = region ? ORIGINS[region] : undefined;
+  if (!origin) throw new Error(`no origin places a session on ${shard} (region ${region ?? "none"})`);
+  return origin;
 }

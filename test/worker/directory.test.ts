@@ -6,21 +6,13 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { create, ORIGIN, S, TestUser } from "../helpers/client";
-import { shardByName, shardNameOf, shardNames, shardOf } from "../helpers/shards";
+import { originOf, shardByName, shardNameOf, shardNames, shardOf } from "../helpers/shards";
 import { TestSocket } from "../helpers/socket";
 import { directoryOne, exec, one } from "../helpers/sql";
 
-/** Where a request seems to come from, so placement picks the shard of that region (worker/db/shards.ts regionsNear). */
-const ORIGINS: Record<string, { continent: string; longitude: string }> = {
-  weur: { continent: "EU", longitude: "2.35" },
-  enam: { continent: "NA", longitude: "-74.0" },
-};
-
 /** A session created by `gm` from near `shard`'s region: it is placed on that shard. */
 async function sessionOn(gm: TestUser, shard: string, name = "Table") {
-  const region = (env.SHARDS as Record<string, string>)[shard] ?? "";
-  const cf = ORIGINS[region];
-  if (!cf) throw new Error(`no test origin for region ${region}`);
+  const cf = originOf(shard);
   const res = await SELF.fetch(`${ORIGIN}/api/vtt/sessions`, {
     method: "POST",
     headers: { cookie: gm.cookie, "x-csrf-token": gm.csrf, "content-type": "application/json" },

@@ -10,20 +10,10 @@ import { sha256Hex } from "../../worker/lib/crypto";
 import { makeBundle, postImport } from "../helpers/bundles";
 import { ORIGIN, type Reply, S, TestUser } from "../helpers/client";
 import { makePng } from "../helpers/images";
-import { shardByName, shardNameOf, shardNames } from "../helpers/shards";
+import { originOf, shardByName, shardNameOf, shardNames } from "../helpers/shards";
 import { fetchAnonymous, upload } from "../helpers/uploads";
 
 const uuid = () => crypto.randomUUID();
-
-/** A request origin (`request.cf`) whose nearest region is `region` (regionsNear in worker/db/shards.ts). */
-const ORIGINS: Record<string, { continent: string; longitude: string }> = {
-  wnam: { continent: "NA", longitude: "-122.4" },
-  enam: { continent: "NA", longitude: "-74.0" },
-  weur: { continent: "EU", longitude: "2.35" },
-  eeur: { continent: "EU", longitude: "30.5" },
-  apac: { continent: "AS", longitude: "139.7" },
-  oc: { continent: "OC", longitude: "151.2" },
-};
 
 /** Creates a session as `gm` from a request whose `cf` says it comes from `origin`. */
 async function createFrom(gm: TestUser, origin: object, name: string): Promise<Reply> {
@@ -98,9 +88,7 @@ async function uploadWindowsOf(db: D1Database, userId: string): Promise<number> 
 describe("a session's rows stay on its shard", () => {
   for (const shard of shardNames()) {
     it(`keeps everything a GM and a player do through the REST routes on ${shard}, and nothing of it elsewhere`, async () => {
-      const region = (env.SHARDS as Record<string, string>)[shard] ?? "";
-      const origin = ORIGINS[region];
-      if (!origin) throw new Error(`no test origin for region ${region}`);
+      const origin = originOf(shard);
       const gm = await TestUser.register("gm");
       const player = await TestUser.register("pl");
 
