@@ -1,5 +1,8 @@
+import { copyFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vite";
+import { defineConfig, type Plugin } from "vite";
 import { VitePWA } from "vite-plugin-pwa";
 import solid from "vite-plugin-solid";
 
@@ -19,10 +22,35 @@ import solid from "vite-plugin-solid";
  * an asset is named by its SHA-256, so what that URL answers never changes. The page registers the
  * worker itself (client/src/lib/offline.ts), only in production builds.
  */
+/**
+ * The API reference page (`GET /api/docs`, worker/routes/docs.ts) runs Scalar's viewer, whose
+ * browser bundle ships in the `@scalar/api-reference` package: the build copies it into the
+ * assets (`/vendor/scalar/api-reference.js`), so the page loads nothing from a CDN.
+ */
+export const API_REFERENCE_SCRIPT = "vendor/scalar/api-reference.js";
+function apiReferenceViewer(): Plugin {
+  let outDir = "";
+  return {
+    name: "vtt-api-reference-viewer",
+    apply: "build",
+    configResolved(config) {
+      outDir = resolve(config.root, config.build.outDir);
+    },
+    writeBundle() {
+      // The package's entry is dist/index.js; its browser bundle sits beside it.
+      const entry = createRequire(import.meta.url).resolve("@scalar/api-reference");
+      const target = join(outDir, API_REFERENCE_SCRIPT);
+      mkdirSync(dirname(target), { recursive: true });
+      copyFileSync(join(dirname(entry), "browser", "standalone.js"), target);
+    },
+  };
+}
+
 export default defineConfig({
   root: fileURLToPath(new URL("./client", import.meta.url)),
   plugins: [
     solid(),
+    apiReferenceViewer(),
     VitePWA({
       strategies: "generateSW",
       // The page asks before an update takes over (an update must not reload a table mid-edit).
@@ -32,6 +60,8 @@ export default defineConfig({
       filename: "sw.js",
       workbox: {
         globPatterns: ["**/*.{html,js,css,svg,ico,png,webp,woff2}"],
+        // The API reference viewer is not part of the table's offline shell.
+        globIgnores: ["vendor/**"],
         navigateFallback: "index.html",
         navigateFallbackDenylist: [/^\/api\//],
         cleanupOutdatedCaches: true,

@@ -72,6 +72,18 @@ describe("the served description", () => {
     expect(await served("/api/protocol.json")).toEqual(JSON.parse(checkedInProtocol));
   });
 
+  it("serves a reference page at /api/docs that reads the document and loads its viewer from this origin only", async () => {
+    const res = await SELF.fetch("https://vtt.test/api/docs");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await res.text();
+    expect(html).toContain('src="/vendor/scalar/api-reference.js"');
+    expect(html).toContain("/api/openapi.json");
+    // No CDN, no fonts from elsewhere: every URL the page names is a path on this origin.
+    expect(html.match(/(?:src|href)="https?:\/\/[^"]*"/g) ?? []).toEqual([]);
+    expect(html).not.toContain("cdn.jsdelivr.net");
+  });
+
   it("describes every route of the app, and nothing else", async () => {
     const document = await documentPromise;
     const routes = new Set<string>();
@@ -80,7 +92,7 @@ describe("the served description", () => {
       // Bench routes answer only where BENCH_ROUTES=1 (load tests), never in production: not API.
       if (route.path.startsWith("/api/bench/")) continue;
       // The description itself.
-      if (route.path === "/api/openapi.json" || route.path === "/api/protocol.json") continue;
+      if (route.path === "/api/openapi.json" || route.path === "/api/protocol.json" || route.path === "/api/docs") continue;
       routes.add(`${route.method} ${openApiPath(route.path)}`);
     }
     const described = new Set<string>();

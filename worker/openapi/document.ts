@@ -189,7 +189,7 @@ export async function buildOpenApiDocument() {
         title: "VTT save & sync API",
         version: "1",
         description:
-          "The HTTP API of the VTT save & sync service: the contract (shared API.md) and the project's additions (docs/API.md). " +
+          "The HTTP API of the VTT save & sync service: the contract and its additions (docs/API.md). " +
           `Every error is the envelope \`Error\`. The WebSocket messages are described in ${PROTOCOL_PATH}.`,
       },
       components: {
