@@ -243,6 +243,13 @@ export async function cuttableNetwork(user, { page = user.page, context = false 
       ws.onClose(() => network.sockets.delete(ws));
     },
   );
+  // The page's API requests too: Chromium's emulation alone has let a request made right after an
+  // offline reload reach the server. Refused here (what a dropped network gives the app), for this
+  // page only: other tabs of the context stay online.
+  await user.context.route(
+    (url) => url.pathname.startsWith("/api/"),
+    (route) => (network.offline && fromPage(route.request(), page) ? route.abort("internetdisconnected") : route.fallback()),
+  );
   const devtools = context ? null : await user.context.newCDPSession(page);
   if (devtools) await devtools.send("Network.enable");
   return async function setOffline(offline) {
@@ -255,6 +262,15 @@ export async function cuttableNetwork(user, { page = user.page, context = false 
     if (offline) for (const ws of network.sockets) await ws.close({ code: 4000, reason: "offline" });
     else await page.evaluate(() => window.dispatchEvent(new Event("online")));
   };
+}
+
+/** Whether `request` was made by `page` (a service worker's own request has no frame). */
+function fromPage(request, page) {
+  try {
+    return request.frame().page() === page;
+  } catch {
+    return false;
+  }
 }
 
 /** Waits until the app's service worker controls `page` (it then opens with no network). */
