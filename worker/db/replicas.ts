@@ -13,7 +13,7 @@
  */
 import type { Db } from "./client";
 import { getDb } from "./client";
-import { shardD1 } from "./shards";
+import { headIn, shardD1 } from "./shards";
 
 /** The header of bookmarks, both ways: sent by clients on reads, answered on reads and writes. */
 export const BOOKMARK_HEADER = "X-VTT-Bookmark";
@@ -49,12 +49,8 @@ export type ReadStart = string | "first-unconstrained" | "first-primary";
  * session (a test returns an older head from a "replica" to play a lagging one).
  */
 export const replicaReads = {
-  async head(d1: D1DatabaseSession, sessionId: string, _start: ReadStart): Promise<Head | null> {
-    const row = await d1
-      .prepare("SELECT seq, log_floor FROM game_sessions WHERE id = ?")
-      .bind(sessionId)
-      .first<{ seq: number; log_floor: number }>();
-    return row ? { seq: row.seq, logFloor: row.log_floor } : null;
+  head(d1: D1DatabaseSession, sessionId: string, _start: ReadStart): Promise<Head | null> {
+    return headIn(d1, sessionId);
   },
 };
 

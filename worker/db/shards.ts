@@ -166,7 +166,12 @@ export async function sessionDb(env: Env, sessionId: string): Promise<Db> {
 
 /** A session's head on its shard: the last seq and the retained log's floor; null when the shard lacks it. */
 export async function readHead(env: Env, shard: string, sessionId: string): Promise<{ seq: number; logFloor: number } | null> {
-  const row = await shardD1(env, shard)
+  return headIn(shardD1(env, shard), sessionId);
+}
+
+/** The head query itself, on a database or one of its read sessions (replicas.ts). */
+export async function headIn(d1: Pick<D1Database, "prepare">, sessionId: string): Promise<{ seq: number; logFloor: number } | null> {
+  const row = await d1
     .prepare("SELECT seq, log_floor FROM game_sessions WHERE id = ?")
     .bind(sessionId)
     .first<{ seq: number; log_floor: number }>();
