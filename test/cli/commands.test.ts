@@ -1,42 +1,19 @@
 import { mkdtemp, readFile, stat } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../cli/main.ts";
+import { type FakeServer, startFakeServer } from "./fake-server";
 
-/** What the fake server saw, and what it answers: JSON, or raw bytes as a zip. */
-let seen: { method: string; url: string; headers: IncomingMessage["headers"]; body: string }[];
-let answer: { status: number; json?: unknown; zip?: Uint8Array };
-let server: Server;
-let url: string;
+let fake: FakeServer;
 
 beforeEach(async () => {
-  seen = [];
-  server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk: Buffer) => {
-      body += chunk.toString("utf8");
-    });
-    req.on("end", () => {
-      seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
-      if (answer.zip) {
-        res.writeHead(answer.status, { "content-type": "application/zip", "content-length": String(answer.zip.byteLength) });
-        res.end(Buffer.from(answer.zip));
-      } else {
-        res.writeHead(answer.status, { "content-type": "application/json" });
-        res.end(JSON.stringify(answer.json));
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fake = await startFakeServer();
 });
 
 afterEach(async () => {
   vi.restoreAllMocks();
-  await new Promise((resolve) => server.close(resolve));
+  await fake.close();
 });
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -50,7 +27,7 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
     err += String(chunk);
     return true;
   });
-  const code = await main([...args, "--url", url, "--token", "tok"]);
+  const code = await main([...args, "--url", fake.url, "--token", "tok"]);
   vi.restoreAllMocks();
   return { code, out, err };
 }
@@ -58,18 +35,18 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
 describe("vtt export", () => {
   it("downloads the bundle to --out with the API token", async () => {
     const zip = new Uint8Array([80, 75, 3, 4, 1, 2, 3, 4, 5]);
-    answer = { status: 200, zip };
+    fake.answer = { status: 200, zip };
     const out = join(await mkdtemp(join(tmpdir(), "vtt-cli-")), "scene.zip");
     const r = await run(["export", "--session", "s/1", "--scene", "sc1", "--out", out]);
     expect(r.code).toBe(0);
-    expect(seen[0]).toMatchObject({ method: "GET", url: "/api/vtt/sessions/s%2F1/scenes/sc1/export" });
-    expect(seen[0]?.headers.authorization).toBe("Bearer tok");
+    expect(fake.seen[0]).toMatchObject({ method: "GET", url: "/api/vtt/sessions/s%2F1/scenes/sc1/export" });
+    expect(fake.seen[0]?.headers.authorization).toBe("Bearer tok");
     expect(new Uint8Array(await readFile(out))).toEqual(zip);
     expect(r.out).toContain(`exported to ${out} (9 bytes)`);
   });
 
   it("names the error envelope and exits 4 on a 404, leaving no file", async () => {
-    answer = { status: 404, json: { error: { code: "not_found", message: "no such scene" } } };
+    fake.answer = { status: 404, json: { error: { code: "not_found", message: "no such scene" } } };
     const out = join(await mkdtemp(join(tmpdir(), "vtt-cli-")), "scene.zip");
     const r = await run(["export", "--session", "s1", "--scene", "nope", "--out", out]);
     expect(r.code).toBe(4);
@@ -80,7 +57,7 @@ describe("vtt export", () => {
 
 describe("vtt backup and restore", () => {
   it("backs up and prints the manifest", async () => {
-    answer = {
+    fake.answer = {
       status: 201,
       json: {
         backup: {
@@ -95,22 +72,25 @@ describe("vtt backup and restore", () => {
     };
     const r = await run(["backup", "--session", "s1"]);
     expect(r.code).toBe(0);
-    expect(seen[0]).toMatchObject({ method: "POST", url: "/api/vtt/sessions/s1/backups" });
+    expect(fake.seen[0]).toMatchObject({ method: "POST", url: "/api/vtt/sessions/s1/backups" });
     expect(r.out).toBe("backup of seq 7 at 2026-01-01T00:00:00.000Z: tokens (3)\n");
   });
 
   it("restores to --at and prints the new session", async () => {
-    answer = { status: 201, json: { session: { id: "s2", name: "Table", created_at: "x" }, invite_code: "i", restored_seq: 5, seq: 9 } };
+    fake.answer = {
+      status: 201,
+      json: { session: { id: "s2", name: "Table", created_at: "x" }, invite_code: "i", restored_seq: 5, seq: 9 },
+    };
     const r = await run(["restore", "--session", "s1", "--at", "2026-01-01T10:00:00Z"]);
     expect(r.code).toBe(0);
-    expect(seen[0]).toMatchObject({ method: "POST", url: "/api/vtt/sessions/s1/restore" });
-    expect(seen[0]?.headers["content-type"]).toContain("application/json");
-    expect(JSON.parse(seen[0]?.body ?? "")).toEqual({ at: "2026-01-01T10:00:00.000Z" });
+    expect(fake.seen[0]).toMatchObject({ method: "POST", url: "/api/vtt/sessions/s1/restore" });
+    expect(fake.seen[0]?.headers["content-type"]).toContain("application/json");
+    expect(JSON.parse(fake.seen[0]?.body.toString("utf8") ?? "")).toEqual({ at: "2026-01-01T10:00:00.000Z" });
     expect(r.out).toBe('restored into session s2 "Table" (state at seq 5)\n');
   });
 
   it("exits 3 on a refused token", async () => {
-    answer = { status: 401, json: { error: { code: "unauthorized", message: "bad token" } } };
+    fake.answer = { status: 401, json: { error: { code: "unauthorized", message: "bad token" } } };
     const r = await run(["backup", "--session", "s1"]);
     expect(r.code).toBe(3);
     expect(r.err).toContain("failed with 401: unauthorized: bad token");

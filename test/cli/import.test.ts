@@ -1,43 +1,19 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { describeCreated, main } from "../../cli/main.ts";
+import { type FakeServer, startFakeServer } from "./fake-server";
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage["headers"];
-  bytes: number;
-}
-
-let server: Server;
-let url: string;
-let seen: Seen[];
-let answer: { status: number; body: unknown };
+let fake: FakeServer;
 
 beforeEach(async () => {
-  seen = [];
-  server = createServer((req, res) => {
-    let bytes = 0;
-    req.on("data", (chunk: Buffer) => {
-      bytes += chunk.length;
-    });
-    req.on("end", () => {
-      seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, bytes });
-      res.writeHead(answer.status, { "content-type": "application/json" });
-      res.end(JSON.stringify(answer.body));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fake = await startFakeServer();
 });
 
 afterEach(async () => {
   vi.restoreAllMocks();
-  await new Promise((resolve) => server.close(resolve));
+  await fake.close();
 });
 
 async function bundleFile(): Promise<string> {
@@ -69,20 +45,21 @@ const created = {
 
 describe("vtt import", () => {
   it("prints what was created, module entities by type", async () => {
-    answer = { status: 201, body: created };
-    const r = await run(["import", "--session", "sid", "--file", await bundleFile(), "--url", url, "--token", "t"]);
+    fake.answer = { status: 201, json: created };
+    const r = await run(["import", "--session", "sid", "--file", await bundleFile(), "--url", fake.url, "--token", "t"]);
     expect(r.code).toBe(0);
     expect(r.out).toBe(
       'imported scene s1 "Crypt (imported)" (2 layers, 10 tokens, 1 token_art, 2 assets, 3 initiative_entry, 1 condition)\n',
     );
     expect(r.out).not.toContain("[object Object]");
-    expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({ method: "POST", url: "/api/vtt/sessions/sid/import", bytes: 1234 });
-    expect(seen[0]?.headers["idempotency-key"]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(fake.seen).toHaveLength(1);
+    expect(fake.seen[0]).toMatchObject({ method: "POST", url: "/api/vtt/sessions/sid/import" });
+    expect(fake.seen[0]?.body.byteLength).toBe(1234);
+    expect(fake.seen[0]?.headers["idempotency-key"]).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("sends --name as the scene's name and --key as the Idempotency-Key", async () => {
-    answer = { status: 201, body: { ...created, scene: { id: "s1", name: "Tomb & Ash" } } };
+    fake.answer = { status: 201, json: { ...created, scene: { id: "s1", name: "Tomb & Ash" } } };
     const key = "0b6f1f2e-5d4c-4a3b-9c2d-1e0f9a8b7c6d";
     const r = await run([
       "import",
@@ -95,28 +72,28 @@ describe("vtt import", () => {
       "--key",
       key,
       "--url",
-      url,
+      fake.url,
       "--token",
       "t",
     ]);
     expect(r.code).toBe(0);
-    expect(seen[0]?.url).toBe("/api/vtt/sessions/sid/import?name=Tomb%20%26%20Ash");
-    expect(seen[0]?.headers["idempotency-key"]).toBe(key);
+    expect(fake.seen[0]?.url).toBe("/api/vtt/sessions/sid/import?name=Tomb%20%26%20Ash");
+    expect(fake.seen[0]?.headers["idempotency-key"]).toBe(key);
     expect(r.out).toContain('"Tomb & Ash"');
   });
 
   it("refuses a --key that is not a UUID without calling the server", async () => {
-    const r = await run(["import", "--session", "sid", "--file", await bundleFile(), "--key", "nope", "--url", url, "--token", "t"]);
+    const r = await run(["import", "--session", "sid", "--file", await bundleFile(), "--key", "nope", "--url", fake.url, "--token", "t"]);
     expect(r.code).toBe(2);
     expect(r.err).toContain("--key must be a UUID");
-    expect(seen).toHaveLength(0);
+    expect(fake.seen).toHaveLength(0);
   });
 
   it("names the key to resume with when the server fails part-way", async () => {
-    answer = { status: 503, body: { error: { code: "unavailable", message: "try again" } } };
-    const r = await run(["import", "--session", "sid", "--file", await bundleFile(), "--url", url, "--token", "t"]);
+    fake.answer = { status: 503, json: { error: { code: "unavailable", message: "try again" } } };
+    const r = await run(["import", "--session", "sid", "--file", await bundleFile(), "--url", fake.url, "--token", "t"]);
     expect(r.code).toBe(6);
-    const key = seen[0]?.headers["idempotency-key"];
+    const key = fake.seen[0]?.headers["idempotency-key"];
     expect(r.err).toContain(`retry with --key ${key}`);
   });
 });
